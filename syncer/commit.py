@@ -1,0 +1,37 @@
+"""Turning confirmed change rows into snapshot rows, and committing them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import duckdb
+import pyarrow as pa
+
+from syncer.state.base import COMMIT_SCHEMA, StateStore
+
+
+def confirmed_rows(changes: pa.Table, record_ids: pa.Array | None = None) -> pa.Table:
+    """Snapshot rows (:data:`COMMIT_SCHEMA`) for change rows the destination confirmed.
+
+    ``record_ids``, when given, are the ids the destination returned, in the same order (null keeps the plan's).
+    The values struct becomes JSON text in DuckDB: a million rows in well under a second, no Python loop.
+    """
+    con = duckdb.connect()
+    try:
+        table = changes if record_ids is None else changes.append_column("returned_id", record_ids)
+        returned = "coalesce(returned_id, record_id)" if record_ids is not None else "record_id"
+        con.register("confirmed", table)
+        out = con.sql(f"""SELECT key, {returned} AS record_id, match AS match_value,
+                                 CASE WHEN op = 'clear' THEN NULL ELSE to_json("values")::VARCHAR END AS fields,
+                                 CASE WHEN op = 'clear' THEN NULL ELSE hash END AS row_hash,
+                                 op <> 'clear' AS present
+                          FROM confirmed""").to_arrow_table()
+    finally:
+        con.close()
+    return out.cast(COMMIT_SCHEMA)
+
+
+def commit_confirmed(store: StateStore, sync: str, changes: pa.Table, now: datetime,
+                     record_ids: pa.Array | None = None) -> int:
+    """Advance the snapshot of ``sync`` for ``changes`` (rows a destination confirmed); return how many."""
+    return store.commit(sync, confirmed_rows(changes, record_ids), now)

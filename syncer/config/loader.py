@@ -1,0 +1,139 @@
+"""Load ``syncer.yaml`` and every ``mappings/*.yaml``, validate them and report every problem at once.
+
+Checks, in order: YAML syntax, the pydantic models (``extra="forbid"``: an unknown key is an error), then what crosses
+files: connectors named by syncs exist and fit the destination, schedules parse, sync names are unique. What needs the
+warehouse (columns a mapping names but the model lacks) is :func:`syncer.config.columns.check_columns`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from syncer.config.errors import ConfigError, Problem, display_path
+from syncer.config.project import ProjectConfig, SlackConnector
+from syncer.config.schedule import parse_schedule
+from syncer.config.sync import SyncConfig
+from syncer.config.yamlsource import YamlDocument, load_yaml
+
+PROJECT_FILE = "syncer.yaml"
+_CRM_TYPES = ("hubspot", "salesforce")
+_HUBSPOT_OBJECTS = ("companies", "contacts", "deals")
+
+
+@dataclass(frozen=True)
+class LoadedSync:
+    """A validated sync and the document it came from (for line numbers in later checks)."""
+
+    config: SyncConfig
+    document: YamlDocument
+
+
+@dataclass(frozen=True)
+class Project:
+    """The validated project: ``syncer.yaml`` plus its syncs, keyed by name. Paths are resolved against ``root``."""
+
+    root: Path
+    config: ProjectConfig
+    syncs: dict[str, LoadedSync] = field(default_factory=dict)
+
+    def sync(self, name: str) -> SyncConfig:
+        if name not in self.syncs:
+            known = ", ".join(sorted(self.syncs)) or "none"
+            raise KeyError(f"no sync named '{name}' (known: {known})")
+        return self.syncs[name].config
+
+
+def load_project(root: Path, environ: Mapping[str, str] | None = None) -> Project:
+    """Load and validate the project in ``root``; raise :class:`ConfigError` listing every problem."""
+    problems: list[Problem] = []
+    project_file = root / PROJECT_FILE
+    config = ProjectConfig()
+    if project_file.exists():
+        doc, found = load_yaml(project_file, environ)
+        problems += found
+        if doc is not None:
+            parsed = _validate(ProjectConfig, doc, problems)
+            config = parsed if isinstance(parsed, ProjectConfig) else config
+    syncs: dict[str, LoadedSync] = {}
+    mappings = root / config.mappings_dir
+    files = sorted(mappings.glob("*.yaml")) + sorted(mappings.glob("*.yml"))
+    if not files:
+        problems.append(Problem(display_path(mappings), 0, "", "no sync definitions (*.yaml) found"))
+    for path in files:
+        doc, found = load_yaml(path, environ)
+        problems += found
+        if doc is None:
+            continue
+        sync = _validate(SyncConfig, doc, problems)
+        if not isinstance(sync, SyncConfig):
+            continue
+        if sync.name in syncs:
+            other = syncs[sync.name].document.file
+            problems.append(doc.problem(("name",), f"sync name '{sync.name}' is already used by {other}"))
+            continue
+        problems += _cross_check(sync, doc, config)
+        syncs[sync.name] = LoadedSync(sync, doc)
+    if problems:
+        raise ConfigError(problems)
+    return Project(root, config, syncs)
+
+
+def _validate(model: type[BaseModel], doc: YamlDocument, problems: list[Problem]) -> BaseModel | None:
+    if not isinstance(doc.data, dict):
+        problems.append(doc.problem((), "expected a mapping of keys to values at the top level"))
+        return None
+    try:
+        return model.model_validate(doc.data)
+    except ValidationError as exc:
+        for error in exc.errors(include_input=False, include_url=False):
+            path = _clean_location(error["loc"])
+            problems.append(doc.problem(path, _message(error)))
+        return None
+
+
+def _clean_location(loc: tuple[Any, ...]) -> tuple[str | int, ...]:
+    # pydantic adds union-member tags such as 'hubspot' or 'function-before[...]' to locations; the YAML has neither.
+    return tuple(part for part in loc if isinstance(part, int) or not str(part).startswith(("function-", "tagged-")))
+
+
+def _message(error: Any) -> str:
+    kind, message = error["type"], str(error["msg"])
+    if kind == "extra_forbidden":
+        return "unknown key"
+    if kind == "missing":
+        return "required key is missing"
+    return message.removeprefix("Value error, ")
+
+
+def _cross_check(sync: SyncConfig, doc: YamlDocument, config: ProjectConfig) -> list[Problem]:
+    problems: list[Problem] = []
+    dest = sync.destination
+    connector = config.connectors.get(dest.connector)
+    known = ", ".join(sorted(config.connectors)) or "none configured in syncer.yaml"
+    if connector is None:
+        message = f"unknown connector '{dest.connector}' (known: {known})"
+        problems.append(doc.problem(("destination", "connector"), message))
+    elif connector.type not in _CRM_TYPES:
+        problems.append(doc.problem(("destination", "connector"),
+                                    f"'{dest.connector}' is a {connector.type} connector; syncs write to a CRM "
+                                    "(send Slack alerts from a trigger)"))
+    elif connector.type == "hubspot" and dest.object not in _HUBSPOT_OBJECTS:
+        problems.append(doc.problem(("destination", "object"),
+                                    f"HubSpot object must be one of {', '.join(_HUBSPOT_OBJECTS)}"))
+    for i, trigger in enumerate(sync.triggers):
+        if trigger.alert is None:
+            continue
+        alert_connector = config.connectors.get(trigger.alert.connector)
+        if not isinstance(alert_connector, SlackConnector):
+            problems.append(doc.problem(("triggers", i, "alert", "connector"),
+                                        f"'{trigger.alert.connector}' is not a Slack connector (known: {known})"))
+    try:
+        parse_schedule(sync.schedule or config.defaults.schedule)
+    except ValueError as exc:
+        problems.append(doc.problem(("schedule",), str(exc)))
+    return problems

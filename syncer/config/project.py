@@ -1,0 +1,69 @@
+"""The project file ``syncer.yaml``: where the warehouse and the state live, the named connectors and defaults.
+
+Secrets are ``SecretStr`` and are written in the file as ``${ENV_VAR}`` references, so the file can be committed.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class WarehouseConfig(_Strict):
+    """``url``: ``duckdb:///path/to/file.duckdb`` (the embedded default) or any SQLAlchemy URL."""
+
+    url: str = "duckdb:///warehouse.duckdb"
+    batch_size: int = Field(50_000, gt=0, description="Rows per batch when streaming a model from the warehouse.")
+
+
+class StateConfig(_Strict):
+    """``url``: ``duckdb:///.syncer/state.duckdb`` (default, a local file) or ``postgresql://...`` (shared)."""
+
+    url: str = "duckdb:///.syncer/state.duckdb"
+    memory_limit: str = Field("1GB", description="DuckDB memory limit for planning; larger plans spill to disk.")
+
+
+class HubSpotConnector(_Strict):
+    type: Literal["hubspot"]
+    access_token: SecretStr
+    base_url: str = "https://api.hubapi.com"
+
+
+class SalesforceConnector(_Strict):
+    type: Literal["salesforce"]
+    instance_url: str = Field(description="https://yourorg.my.salesforce.com, or the sandbox's URL")
+    client_id: SecretStr | None = None
+    client_secret: SecretStr | None = None
+    username: str | None = None
+    password: SecretStr | None = None
+    access_token: SecretStr | None = None
+    api_version: str = "59.0"
+    ca_bundle: str | None = Field(None, description="CA certificates to trust (the sandbox's local CA).")
+
+
+class SlackConnector(_Strict):
+    type: Literal["slack"]
+    token: SecretStr
+    base_url: str = "https://slack.com/api/"
+
+
+ConnectorConfig = Annotated[HubSpotConnector | SalesforceConnector | SlackConnector, Field(discriminator="type")]
+
+
+class Defaults(_Strict):
+    schedule: str = Field("every 15m", description="Default schedule: 'every 15m' or a cron expression.")
+
+
+class ProjectConfig(_Strict):
+    """The whole of ``syncer.yaml``."""
+
+    warehouse: WarehouseConfig = WarehouseConfig()
+    state: StateConfig = StateConfig()
+    connectors: dict[str, ConnectorConfig] = Field(default_factory=dict)
+    defaults: Defaults = Defaults()
+    mappings_dir: str = "mappings"

@@ -1,0 +1,38 @@
+"""Schedules: ``every 15m`` (interval) or a five-field cron expression, checked with APScheduler's own parser."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import timedelta
+
+from apscheduler.triggers.cron import CronTrigger
+
+_EVERY = re.compile(r"^every\s+(\d+)\s*(s|m|h|d)$")
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """Either ``interval`` or ``cron`` is set."""
+
+    interval: timedelta | None = None
+    cron: str | None = None
+
+
+def parse_schedule(text: str) -> Schedule:
+    """Parse ``text``; raise ``ValueError`` saying what is wrong."""
+    text = text.strip()
+    match = _EVERY.match(text)
+    if match:
+        amount = int(match.group(1))
+        if amount <= 0:
+            raise ValueError("an interval must be positive")
+        return Schedule(interval=timedelta(**{_UNITS[match.group(2)]: amount}))
+    if len(text.split()) != 5:
+        raise ValueError(f"'{text}' is neither 'every <n>s|m|h|d' nor a five-field cron expression")
+    try:
+        CronTrigger.from_crontab(text, timezone="UTC")
+    except ValueError as exc:
+        raise ValueError(f"bad cron expression '{text}': {exc}") from exc
+    return Schedule(cron=text)

@@ -1,0 +1,175 @@
+"""One sync, as RevOps write it in ``mappings/<name>.yaml``.
+
+A sync reads a *model* (SQL or a table), keyed by one column, and maps its columns onto fields of one destination
+object. Each field is exactly one of ``source`` (a column), ``template`` (a sandboxed Jinja template over the row) or
+``value`` (a constant), with an optional type cast, rounding, value map and length limit.
+"""
+
+from __future__ import annotations
+
+import re
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SyncMode(StrEnum):
+    """How rows reach the destination: existing records only, create-or-update, or mirror (upsert, clear on removal)."""
+
+    UPDATE = "update"
+    UPSERT = "upsert"
+    MIRROR = "mirror"
+
+
+class OnRemove(StrEnum):
+    """What to do when a key leaves the model. syncer never deletes CRM records."""
+
+    CLEAR = "clear"
+    IGNORE = "ignore"
+
+
+class FieldType(StrEnum):
+    STRING = "string"
+    INTEGER = "integer"
+    NUMBER = "number"
+    BOOLEAN = "boolean"
+    DATETIME = "datetime"
+    DATE = "date"
+    JSON = "json"
+
+
+class ModelSource(_Strict):
+    """Exactly one of ``sql`` or ``table``."""
+
+    sql: str | None = None
+    table: str | None = None
+
+    @model_validator(mode="after")
+    def _one_source(self) -> ModelSource:
+        if (self.sql is None) == (self.table is None):
+            raise ValueError("give exactly one of 'sql' or 'table'")
+        if self.table is not None and not all(_IDENTIFIER.match(part) for part in self.table.split(".")):
+            raise ValueError(f"'{self.table}' is not a table name (use 'sql' for a query)")
+        return self
+
+    @property
+    def query(self) -> str:
+        return self.sql if self.sql is not None else f"SELECT * FROM {self.table}"
+
+
+class MatchRule(_Strict):
+    """How a model row finds its destination record: the model ``column`` equals the destination ``field``.
+
+    ``field: id`` matches on the destination's own record id (the model knows it, e.g. ``crm_account_id``).
+    """
+
+    column: str
+    field: str
+
+
+class Destination(_Strict):
+    connector: str
+    object: str
+    mode: SyncMode = SyncMode.UPSERT
+    match: MatchRule
+
+
+class FieldSpec(_Strict):
+    """One destination field. Exactly one of ``source``, ``template`` or ``value``."""
+
+    source: str | None = None
+    template: str | None = None
+    value: str | int | float | bool | None = None
+    type: FieldType | None = Field(None, description="Cast to this type; inferred from the column when omitted.")
+    round: int | None = Field(None, ge=0, le=12, description="Decimal places for numbers.")
+    map: dict[str, str | int | float | bool | None] | None = Field(None, description="Value map, after the cast.")
+    map_default: str | None = Field(None, description="Value for anything the map does not name (default: unchanged).")
+    max_length: int | None = Field(None, gt=0)
+    truncate: bool = Field(False, description="Cut values longer than max_length instead of rejecting the row.")
+    required: bool = Field(False, description="Reject the row when this field is empty.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, data: Any) -> Any:
+        # ``pql_score: pql_score`` is short for ``pql_score: {source: pql_score}``.
+        return {"source": data} if isinstance(data, str) else data
+
+    @model_validator(mode="after")
+    def _one_source(self) -> FieldSpec:
+        given = [name for name in ("source", "template", "value") if name in self.model_fields_set]
+        if len(given) != 1:
+            raise ValueError("give exactly one of 'source', 'template' or 'value'")
+        if self.round is not None and self.type not in (None, FieldType.NUMBER, FieldType.INTEGER):
+            raise ValueError("'round' applies to number and integer fields only")
+        return self
+
+
+class TaskSpec(_Strict):
+    subject: str
+    body: str = ""
+    due_in_days: int = Field(2, ge=0)
+    priority: str = "Normal"
+
+
+class AlertSpec(_Strict):
+    connector: str
+    template: str = Field(description="Jinja template of the Slack message (mrkdwn); data values are escaped.")
+    priority: int = Field(2, ge=1, le=5, description="1 is the most urgent.")
+    channel: str | None = Field(None, description="Post here instead of a DM to the account owner.")
+
+
+class Trigger(_Strict):
+    """Declared now, executed by the effects engine: ``when`` is SQL over ``new.<column>`` and ``old.<field>``."""
+
+    name: str
+    when: str
+    owner_column: str = "owner_email"
+    task: TaskSpec | None = None
+    alert: AlertSpec | None = None
+
+    @model_validator(mode="after")
+    def _does_something(self) -> Trigger:
+        if self.task is None and self.alert is None:
+            raise ValueError("a trigger needs a 'task', an 'alert' or both")
+        return self
+
+
+class SyncConfig(_Strict):
+    """The whole of one ``mappings/*.yaml`` file."""
+
+    name: str
+    description: str = ""
+    model: ModelSource
+    key: str
+    destination: Destination
+    fields: dict[str, FieldSpec] = Field(min_length=1)
+    on_remove: OnRemove | None = Field(None, description="Default: clear for mirror, ignore otherwise.")
+    triggers: list[Trigger] = Field(default_factory=list)
+    schedule: str | None = Field(None, description="'every 15m' or a cron expression.")
+    enabled: bool = True
+
+    @field_validator("name")
+    @classmethod
+    def _name_is_identifier(cls, name: str) -> str:
+        if not re.fullmatch(r"[a-z][a-z0-9_]*", name):
+            raise ValueError("use lower-case letters, digits and underscores, starting with a letter")
+        return name
+
+    @model_validator(mode="after")
+    def _mirror_clears(self) -> SyncConfig:
+        if self.destination.mode is SyncMode.MIRROR and self.on_remove is OnRemove.IGNORE:
+            raise ValueError("mode 'mirror' clears fields of removed rows; 'on_remove: ignore' contradicts it")
+        return self
+
+    @property
+    def removal(self) -> OnRemove:
+        if self.on_remove is not None:
+            return self.on_remove
+        return OnRemove.CLEAR if self.destination.mode is SyncMode.MIRROR else OnRemove.IGNORE

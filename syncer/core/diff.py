@@ -1,0 +1,142 @@
+"""The set-based diff between a model and the confirmed snapshot, as a sequence of SQL statements (pure).
+
+The workspace runs them in order:
+
+1. ``__cur``: one row per distinct key of the model: its row count (duplicates), the hash of its normalised field
+   values and the reasons it cannot be sent. One pass over the model, one hash aggregate.
+2. ``__delta``: ``__cur`` full-outer-joined with the snapshot on key, keeping only keys whose hash differs, that are
+   new, gone or rejected. Unchanged keys, the vast majority, never leave the join.
+3. ``changes``: for the create / update / clear keys only, the full field values (the model is read a second time,
+   filtered to those keys) and, for updates, the names of the fields that differ from the snapshot.
+
+The snapshot relation has columns ``key, record_id, match_value, fields (JSON text), row_hash, present``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from syncer.config.sync import OnRemove
+from syncer.core.fields import FieldSql
+from syncer.core.sql import ident, literal
+
+CUR, DELTA = "__syncer_cur", "__syncer_delta"
+
+
+@dataclass(frozen=True)
+class DiffSpec:
+    """What the diff needs to know about one sync."""
+
+    key: str
+    match_column: str
+    fields: tuple[FieldSql, ...]
+    on_remove: OnRemove
+
+
+def _field_hash(spec: DiffSpec) -> str:
+    # Field names take part so that renaming a field, or adding one that is empty, still changes the hash.
+    parts = ", ".join(f"{literal(f.name)}, {f.value}" for f in spec.fields)
+    return f"CAST(hash({parts}) >> 1 AS BIGINT)"
+
+
+def _errors(spec: DiffSpec) -> str:
+    return f"NULLIF(concat_ws('; ', {', '.join(f.error for f in spec.fields)}), '')"
+
+
+def current_sql(spec: DiffSpec, model: str) -> str:
+    """Statement 1: aggregate the model by key into ``__cur``. ``model`` is a relation (table name or subquery)."""
+    return f"""
+CREATE OR REPLACE TEMP TABLE {CUR} AS
+SELECT k, count(*) AS n, min(h) AS h, min(err) AS err
+FROM (
+    SELECT CAST({ident(spec.key)} AS VARCHAR) AS k, {_field_hash(spec)} AS h, {_errors(spec)} AS err
+    FROM {model} AS model
+) GROUP BY k"""
+
+
+def delta_sql(spec: DiffSpec, snapshot: str) -> str:
+    """Statement 2: classify every key that is not unchanged into ``__delta``."""
+    removed = "'clear'" if spec.on_remove is OnRemove.CLEAR else "'removed'"
+    return f"""
+CREATE OR REPLACE TEMP TABLE {DELTA} AS
+SELECT coalesce(c.k, s.key) AS k,
+       CASE
+         WHEN c.k IS NULL AND c.n IS NULL THEN {removed}
+         WHEN c.k IS NULL THEN 'rejected'
+         WHEN c.n > 1 THEN 'rejected'
+         WHEN c.err IS NOT NULL THEN 'rejected'
+         WHEN s.key IS NULL THEN 'create'
+         ELSE 'update'
+       END AS op,
+       CASE WHEN c.k IS NULL AND c.n IS NOT NULL THEN 'null key (' || c.n || ' rows)'
+            WHEN c.n > 1 THEN 'duplicate key (' || c.n || ' rows)'
+            ELSE c.err END AS reason,
+       c.h AS h, s.record_id, s.match_value
+FROM {CUR} AS c FULL OUTER JOIN (SELECT * FROM {snapshot}) AS s ON c.k = s.key
+WHERE (c.k IS NULL AND c.n IS NOT NULL)                              -- the null-key group
+   OR (c.k IS NOT NULL AND (c.n > 1 OR c.err IS NOT NULL OR s.key IS NULL OR NOT s.present
+                            OR c.h IS DISTINCT FROM s.row_hash))
+   OR (c.n IS NULL AND s.present)                                    -- gone from the model"""
+
+
+def counts_sql() -> str:
+    """Statement 3: ``(model_rows, valid_keys)`` from ``__cur``; unchanged = valid keys minus creates and updates."""
+    return f"SELECT coalesce(sum(n), 0), coalesce(sum(CASE WHEN k IS NOT NULL AND n = 1 AND err IS NULL " \
+           f"THEN 1 ELSE 0 END), 0) FROM {CUR}"
+
+
+def delta_counts_sql() -> str:
+    return f"SELECT op, count(*) FROM {DELTA} GROUP BY op"
+
+
+def rejected_sql(limit: int) -> str:
+    return f"SELECT k, reason FROM {DELTA} WHERE op = 'rejected' ORDER BY k NULLS FIRST LIMIT {limit}"
+
+
+def changes_sql(spec: DiffSpec, model: str, snapshot: str) -> str:
+    """Statement 4: the change rows, ordered by key: ``op, key, record_id, match, changed, values, hash``.
+
+    ``op`` is ``create``, ``update``, ``clear`` or ``refresh`` (the hash moved but no value did: only the snapshot's
+    bookkeeping needs writing, nothing is sent). ``changed`` lists the fields to send: for a create the non-empty
+    ones, for an update those that differ from the snapshot, for a clear those the snapshot holds a value for.
+    """
+    names = [f.name for f in spec.fields]
+    values = ", ".join(f"{ident(f.name)} := m.{ident('v_' + f.name)}" for f in spec.fields)
+    nulls = ", ".join(f"{ident(n)} := CAST(NULL AS VARCHAR)" for n in names)
+    selected = ", ".join(f"{f.value} AS {ident('v_' + f.name)}" for f in spec.fields)
+
+    def listed(condition: str) -> str:
+        items = ", ".join(f"CASE WHEN {condition.format(v='m.' + ident('v_' + n), s=_snap(n))} THEN {literal(n)} END"
+                          for n in names)
+        return f"list_filter([{items}], lambda x: x IS NOT NULL)"
+
+    created = listed("{v} IS NOT NULL")
+    updated = listed("{v} IS DISTINCT FROM {s}")
+    cleared = listed("{s} IS NOT NULL")
+    return f"""
+WITH m AS (
+    SELECT CAST({ident(spec.key)} AS VARCHAR) AS k, CAST({ident(spec.match_column)} AS VARCHAR) AS match_value,
+           {selected}
+    FROM {model} AS model
+    WHERE CAST({ident(spec.key)} AS VARCHAR) IN (SELECT k FROM {DELTA} WHERE op IN ('create', 'update'))
+), d AS (
+    SELECT d.*, s.fields AS snap_fields, s.present AS snap_present FROM {DELTA} AS d
+    LEFT JOIN (SELECT * FROM {snapshot}) AS s ON s.key = d.k
+    WHERE d.op IN ('create', 'update', 'clear')
+), typed AS (
+    SELECT d.op AS planned, d.k AS key, d.record_id, coalesce(m.match_value, d.match_value) AS match,
+           CASE d.op WHEN 'create' THEN {created}
+                     WHEN 'update' THEN (CASE WHEN d.snap_present THEN {updated} ELSE {created} END)
+                     ELSE {cleared} END AS changed,
+           CASE WHEN d.op = 'clear' THEN struct_pack({nulls}) ELSE struct_pack({values}) END AS "values",
+           d.h AS hash
+    FROM d LEFT JOIN m ON m.k = d.k
+)
+SELECT CASE WHEN planned = 'update' AND len(changed) = 0 THEN 'refresh' ELSE planned END AS op,
+       key, record_id, match, changed, "values", hash
+FROM typed ORDER BY key"""
+
+
+def _snap(name: str) -> str:
+    path = '$."' + name.replace('"', '\\"') + '"'
+    return f"json_extract_string(d.snap_fields, {literal(path)})"

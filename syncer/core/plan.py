@@ -1,0 +1,104 @@
+"""The plan: what one run of a sync would send, as an immutable value.
+
+A plan is computed from the model and the snapshot and sends nothing. ``changes`` is an Arrow table (immutable, cheap
+to slice into batches for delivery) with one row per key to write, ordered by key:
+
+====== =================================================================================================
+column meaning
+====== =================================================================================================
+op      ``create`` | ``update`` | ``clear`` | ``refresh`` (snapshot bookkeeping only, nothing to send)
+key     the model key
+record_id  the destination record id the snapshot knows, or null
+match   the value of the match column (e.g. the external id) used to find the record
+changed the names of the fields to send
+values  a struct of every mapped field's normalised text (null where empty), the state after this change
+hash    the row hash the snapshot stores once the destination confirms
+====== =================================================================================================
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+CHANGE_OPS = ("create", "update", "clear")
+
+
+@dataclass(frozen=True)
+class ChangeCounts:
+    """How many keys fall in each class. ``removed``: keys that left the model of a sync whose removals are ignored."""
+
+    create: int = 0
+    update: int = 0
+    clear: int = 0
+    unchanged: int = 0
+    removed: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return {"create": self.create, "update": self.update, "clear": self.clear, "unchanged": self.unchanged}
+
+
+@dataclass(frozen=True)
+class RejectedRow:
+    """A model row that cannot be sent, and why (null or duplicate key, a value that does not convert, ...)."""
+
+    key: str | None
+    reason: str
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Everything one run of ``sync`` would do. Build it with :func:`syncer.planner.plan_sync`."""
+
+    sync: str
+    fields: tuple[str, ...]
+    model_rows: int
+    counts: ChangeCounts
+    changes: pa.Table
+    rejected: tuple[RejectedRow, ...]
+    rejected_total: int
+    meta: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def is_empty(self) -> bool:
+        return self.counts.create + self.counts.update + self.counts.clear == 0
+
+    def rows(self, op: str | None = None, limit: int | None = None) -> list[dict[str, Any]]:
+        """Change rows as dicts, optionally only those with ``op``; for display and tests, not for bulk work."""
+        table = self.changes
+        if op is not None:
+            table = table.filter(pc.equal(table["op"], op))
+        if limit is not None:
+            table = table.slice(0, limit)
+        return table.to_pylist()  # type: ignore[no-any-return]
+
+    def summary(self, sample: int = 3) -> dict[str, Any]:
+        """The JSON shape of ``syncer plan --json``."""
+        return {
+            "sync": self.sync,
+            "model_rows": self.model_rows,
+            "changes": self.counts.as_dict(),
+            "removed_ignored": self.counts.removed,
+            "rejected": self.rejected_total,
+            "rejected_rows": [{"key": r.key, "reason": r.reason} for r in self.rejected[:sample * 10]],
+            "samples": {op: self.rows(op, sample) for op in CHANGE_OPS},
+        }
+
+
+def apply_plan(previous: Mapping[str, Mapping[str, str | None]], plan: Plan) -> dict[str, dict[str, str | None]]:
+    """The snapshot that results from ``previous`` once every change in ``plan`` is confirmed (pure).
+
+    Creates and updates set the key's values; clears remove the key (its fields are emptied in the destination);
+    rejected keys and ignored removals keep what they had.
+    """
+    result = {key: dict(values) for key, values in previous.items()}
+    for row in plan.changes.to_pylist():
+        if row["op"] == "clear":
+            result.pop(row["key"], None)
+        else:
+            result[row["key"]] = dict(row["values"])
+    return result

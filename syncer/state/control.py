@@ -1,0 +1,64 @@
+"""Run history and row errors over any SQL backend: the half of a state store that is the same everywhere.
+
+Subclasses provide :meth:`SqlStateStore._query` (``?`` placeholders) and the snapshot half.
+"""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from syncer.core.plan import ChangeCounts, RejectedRow
+from syncer.state.base import RunRecord, StateStore
+
+_RUN_COLUMNS = ("id, sync, dry_run, status, started_at, finished_at, model_rows, creates, updates, clears, "
+                "unchanged, rejected, error")
+
+
+class SqlStateStore(StateStore):
+    """Implements the control-store methods of :class:`StateStore` with portable SQL."""
+
+    @abstractmethod
+    def _query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """Run one statement in its own transaction; return its rows (empty for statements without)."""
+
+    @abstractmethod
+    def _query_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        """Run one statement for every parameter row, in one transaction."""
+
+    def start_run(self, sync: str, dry_run: bool, now: datetime) -> int:
+        run_id = int(self._query("SELECT nextval('run_ids')")[0][0])
+        self._query("INSERT INTO runs (id, sync, dry_run, status, started_at) VALUES (?, ?, ?, 'running', ?)",
+                    (run_id, sync, dry_run, now))
+        return run_id
+
+    def finish_run(self, run_id: int, status: str, now: datetime, model_rows: int | None = None,
+                   counts: ChangeCounts | None = None, rejected: int | None = None, error: str | None = None) -> None:
+        c = counts or ChangeCounts()
+        self._query(
+            "UPDATE runs SET status = ?, finished_at = ?, model_rows = ?, creates = ?, updates = ?, clears = ?, "
+            "unchanged = ?, rejected = ?, error = ? WHERE id = ?",
+            (status, now, model_rows, c.create, c.update, c.clear, c.unchanged, rejected, error, run_id))
+
+    def record_row_errors(self, run_id: int, sync: str, rows: Sequence[RejectedRow], now: datetime) -> None:
+        if rows:
+            self._query_many("INSERT INTO row_errors (run_id, sync, key, reason, noted_at) VALUES (?, ?, ?, ?, ?)",
+                             [(run_id, sync, row.key, row.reason, now) for row in rows])
+
+    def runs(self, sync: str | None = None, limit: int = 20) -> list[RunRecord]:
+        where, params = ("WHERE sync = ?", (sync,)) if sync else ("", ())
+        rows = self._query(f"SELECT {_RUN_COLUMNS} FROM runs {where} ORDER BY id DESC LIMIT {int(limit)}", params)
+        return [RunRecord(*row) for row in rows]
+
+    def row_errors(self, sync: str, limit: int = 100) -> list[tuple[str | None, str, datetime]]:
+        latest = self._query("SELECT max(run_id) FROM row_errors WHERE sync = ?", (sync,))
+        if not latest or latest[0][0] is None:
+            return []
+        rows = self._query(f"SELECT key, reason, noted_at FROM row_errors WHERE sync = ? AND run_id = ? "
+                           f"ORDER BY key LIMIT {int(limit)}", (sync, latest[0][0]))
+        return [(row[0], row[1], row[2]) for row in rows]
+
+    def snapshot_size(self, sync: str) -> int:
+        return int(self._query("SELECT count(*) FROM snapshot WHERE sync = ? AND present", (sync,))[0][0])

@@ -1,0 +1,76 @@
+"""Versioned schema of the state: snapshot, run history and row errors. Same tables in DuckDB and PostgreSQL.
+
+Each migration runs once, in order, inside the store's transaction; ``schema_migrations`` records what has run.
+A migration is a list of statements; ``{snapshot_key}`` is the snapshot's key constraint, which differs by backend
+(PostgreSQL keeps a primary key for its upserts; DuckDB's commits delete-then-insert, cheaper than an index on
+millions of rows).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    description: str
+    statements: tuple[str, ...]
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, "snapshot, runs and row errors", (
+        """CREATE TABLE snapshot (
+            sync TEXT NOT NULL,
+            key TEXT NOT NULL,
+            record_id TEXT,
+            match_value TEXT,
+            fields TEXT,
+            row_hash BIGINT,
+            present BOOLEAN NOT NULL DEFAULT TRUE,
+            synced_at TIMESTAMP NOT NULL{snapshot_key}
+        )""",
+        "CREATE SEQUENCE run_ids START 1",
+        """CREATE TABLE runs (
+            id BIGINT PRIMARY KEY,
+            sync TEXT NOT NULL,
+            dry_run BOOLEAN NOT NULL,
+            status TEXT NOT NULL,
+            started_at TIMESTAMP NOT NULL,
+            finished_at TIMESTAMP,
+            model_rows BIGINT,
+            creates BIGINT,
+            updates BIGINT,
+            clears BIGINT,
+            unchanged BIGINT,
+            rejected BIGINT,
+            error TEXT
+        )""",
+        """CREATE TABLE row_errors (
+            run_id BIGINT NOT NULL,
+            sync TEXT NOT NULL,
+            key TEXT,
+            reason TEXT NOT NULL,
+            attempts INTEGER NOT NULL DEFAULT 1,
+            noted_at TIMESTAMP NOT NULL
+        )""",
+        "CREATE INDEX row_errors_by_sync ON row_errors (sync, run_id)",
+    )),
+)
+
+
+def pending(applied: set[int]) -> list[Migration]:
+    return [m for m in MIGRATIONS if m.version not in applied]
+
+
+def apply_migrations(execute: Callable[[str], object], applied: set[int], snapshot_key: str) -> list[int]:
+    """Run every migration not in ``applied`` through ``execute``; return the versions run."""
+    done = []
+    for migration in pending(applied):
+        for statement in migration.statements:
+            execute(statement.format(snapshot_key=snapshot_key))
+        execute(f"INSERT INTO schema_migrations (version, description) VALUES "
+                f"({migration.version}, '{migration.description}')")
+        done.append(migration.version)
+    return done
