@@ -78,7 +78,7 @@ class DuckDBStateStore(SqlStateStore):
             raise
         finally:
             self._con.unregister("__syncer_confirmed")
-        return confirmed.num_rows
+        return int(confirmed.num_rows)
 
     def reset(self, sync: str) -> int:
         count = self._con.execute(f"SELECT count(*) FROM {self._table('snapshot')} WHERE sync = ?", [sync]).fetchall()

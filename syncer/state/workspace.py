@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+from duckdb.func import ARROW
 import pyarrow as pa
 
 from syncer.core.fields import CANONICAL_JSON_FUNCTION, RENDER_FUNCTION
@@ -24,10 +25,10 @@ def prepare_workspace(con: duckdb.DuckDBPyConnection, memory_limit: str, spill_d
         "SELECT function_name FROM duckdb_functions() WHERE function_type = 'scalar'").fetchall()}
     if RENDER_FUNCTION not in names:
         con.create_function(RENDER_FUNCTION, _render_batch, [duckdb.sqltype("VARCHAR"), duckdb.sqltype("VARCHAR")],
-                            duckdb.sqltype("VARCHAR"), type="arrow")
+                            duckdb.sqltype("VARCHAR"), type=ARROW)
     if CANONICAL_JSON_FUNCTION not in names:
         con.create_function(CANONICAL_JSON_FUNCTION, _canonical_json_batch, [duckdb.sqltype("VARCHAR")],
-                            duckdb.sqltype("VARCHAR"), type="arrow")
+                            duckdb.sqltype("VARCHAR"), type=ARROW)
 
 
 def _render_batch(templates: pa.Array, rows: pa.Array) -> pa.Array:
