@@ -17,11 +17,10 @@ from pydantic import BaseModel, ValidationError
 from syncer.config.errors import ConfigError, Problem, display_path
 from syncer.config.project import ProjectConfig, SlackConnector
 from syncer.config.schedule import parse_schedule
-from syncer.config.sync import SyncConfig
+from syncer.config.sync import SyncConfig, SyncMode
 from syncer.config.yamlsource import YamlDocument, load_yaml
 
 PROJECT_FILE = "syncer.yaml"
-_CRM_TYPES = ("hubspot", "salesforce")
 _HUBSPOT_OBJECTS = ("companies", "contacts", "deals")
 
 
@@ -118,10 +117,10 @@ def _cross_check(sync: SyncConfig, doc: YamlDocument, config: ProjectConfig) -> 
     if connector is None:
         message = f"unknown connector '{dest.connector}' (known: {known})"
         problems.append(doc.problem(("destination", "connector"), message))
-    elif connector.type not in _CRM_TYPES:
-        problems.append(doc.problem(("destination", "connector"),
-                                    f"'{dest.connector}' is a {connector.type} connector; syncs write to a CRM "
-                                    "(send Slack alerts from a trigger)"))
+    elif connector.type == "slack" and dest.object != "alerts":
+        problems.append(doc.problem(("destination", "object"), "a Slack destination's object must be 'alerts'"))
+    elif connector.type == "slack" and dest.mode is not SyncMode.UPSERT:
+        problems.append(doc.problem(("destination", "mode"), "a Slack destination only supports mode 'upsert'"))
     elif connector.type == "hubspot" and dest.object not in _HUBSPOT_OBJECTS:
         problems.append(doc.problem(("destination", "object"),
                                     f"HubSpot object must be one of {', '.join(_HUBSPOT_OBJECTS)}"))

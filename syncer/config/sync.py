@@ -126,7 +126,11 @@ class AlertSpec(_Strict):
 
 
 class Trigger(_Strict):
-    """Declared now, executed by the effects engine: ``when`` is SQL over ``new.<column>`` and ``old.<field>``."""
+    """A condition on a change and what it causes (a CRM task, a Slack alert), executed by the effects engine.
+
+    ``when`` is a SQL condition over ``new`` (every model column and every mapped field, after this change) and
+    ``old`` (the mapped fields as the destination last confirmed them, as text; all null for a new key).
+    """
 
     name: str
     when: str

@@ -1,4 +1,5 @@
-"""YAML loading that remembers where every key and value stood, and expands ``${ENV_VAR}`` references.
+"""YAML loading that remembers where every key and value stood, and expands ``${ENV_VAR}`` references
+(``${ENV_VAR:-default}`` when a default is fine).
 
 PyYAML's composer keeps a start mark on every node; we build plain Python values from the node tree and a table from
 key path (``("fields", "pql_score", "round")``) to line number, so a validation error deep in a model can still name the
@@ -19,7 +20,7 @@ import yaml
 from syncer.config.errors import Problem, display_path
 
 KeyPath = tuple[str | int, ...]
-_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")  # ${NAME} or ${NAME:-default}
 
 
 @dataclass
@@ -90,7 +91,9 @@ def _build(node: yaml.Node, path: KeyPath, doc: YamlDocument, problems: list[Pro
 
 def _expand_env(value: str, path: KeyPath, doc: YamlDocument, problems: list[Problem], env: Mapping[str, str]) -> str:
     def replace(match: re.Match[str]) -> str:
-        name = match.group(1)
+        name, default = match.group(1), match.group(2)
+        if name not in env and default is not None:
+            return default
         if name not in env:
             problems.append(doc.problem(path, f"environment variable {name} is not set"))
             return ""

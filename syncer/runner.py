@@ -1,0 +1,48 @@
+"""One run of one sync: record it, plan it, keep the rejected rows' reasons, record how it ended.
+
+Delivery (the executor and connectors) plugs in between planning and the end of the run; until then a run plans,
+records and commits only snapshot bookkeeping that needs no destination (``refresh`` rows).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+import pyarrow.compute as pc
+
+from syncer.commit import commit_confirmed
+from syncer.config.sync import SyncConfig
+from syncer.core.plan import Plan
+from syncer.planner import PlanError, plan_sync
+from syncer.state.base import StateStore
+from syncer.warehouse.base import Warehouse
+
+Clock = Callable[[], datetime]
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    run_id: int
+    sync: str
+    status: str  # "planned" | "failed"
+    plan: Plan | None
+    error: str | None = None
+
+
+def run_sync(sync: SyncConfig, store: StateStore, warehouse: Warehouse, now: Clock, batch_size: int = 50_000,
+             dry_run: bool = False) -> RunOutcome:
+    """Plan ``sync`` and record the run. Never raises for a failure of the sync itself: it is recorded and returned."""
+    run_id = store.start_run(sync.name, dry_run, now())
+    try:
+        plan = plan_sync(sync, store, warehouse, batch_size)
+    except PlanError as exc:
+        store.finish_run(run_id, "failed", now(), error=str(exc))
+        return RunOutcome(run_id, sync.name, "failed", None, str(exc))
+    store.record_row_errors(run_id, sync.name, plan.rejected, now())
+    if not dry_run:
+        refresh = plan.changes.filter(pc.equal(plan.changes["op"], "refresh"))
+        commit_confirmed(store, sync.name, refresh, now())
+    store.finish_run(run_id, "planned", now(), plan.model_rows, plan.counts, plan.rejected_total)
+    return RunOutcome(run_id, sync.name, "planned", plan)
