@@ -151,11 +151,20 @@ class _FaultAndLogMiddleware:
         decision = self.emulator.faults.decide(method, path)
         route = self.emulator.route_template(scope)
         status = 0
+        logged = False
+
+        def record() -> None:
+            nonlocal logged
+            if not logged:
+                logged = True
+                self.emulator.log.add(method, path, route, status, decision.fault.value, body)
 
         async def recording_send(message: Message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
+            elif message["type"] == "http.response.body" and not message.get("more_body", False):
+                record()  # before the last byte leaves: a client that got its reply finds the request logged
             await send(message)
 
         try:
@@ -163,7 +172,7 @@ class _FaultAndLogMiddleware:
                 await asyncio.sleep(decision.latency_ms / 1000)
             await self._apply(decision, scope, replay, recording_send)
         finally:
-            self.emulator.log.add(method, path, route, status, decision.fault.value, body)
+            record()
 
     async def _apply(self, decision: FaultDecision, scope: Scope, receive: Receive, send: Send) -> None:
         fault = decision.fault
