@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from syncer.config.errors import ConfigError, Problem, display_path
+from syncer.config.errors import ConfigError, Problem
 from syncer.config.project import ProjectConfig, SlackConnector
 from syncer.config.schedule import parse_schedule
 from syncer.config.sync import SyncConfig, SyncMode
@@ -53,7 +53,7 @@ def load_project(root: Path, environ: Mapping[str, str] | None = None) -> Projec
     project_file = root / PROJECT_FILE
     config = ProjectConfig()
     if project_file.exists():
-        doc, found = load_yaml(project_file, environ)
+        doc, found = load_yaml(project_file, environ, PROJECT_FILE)
         problems += found
         if doc is not None:
             parsed = _validate(ProjectConfig, doc, problems)
@@ -62,9 +62,9 @@ def load_project(root: Path, environ: Mapping[str, str] | None = None) -> Projec
     mappings = root / config.mappings_dir
     files = sorted(mappings.glob("*.yaml")) + sorted(mappings.glob("*.yml"))
     if not files:
-        problems.append(Problem(display_path(mappings), 0, "", "no sync definitions (*.yaml) found"))
+        problems.append(Problem(config.mappings_dir, 0, "", "no sync definitions (*.yaml) found"))
     for path in files:
-        doc, found = load_yaml(path, environ)
+        doc, found = load_yaml(path, environ, str(path.relative_to(root)))
         problems += found
         if doc is None:
             continue

@@ -50,9 +50,13 @@ def format_path(path: KeyPath) -> str:
     return out
 
 
-def load_yaml(path: Path, environ: Mapping[str, str] | None = None) -> tuple[YamlDocument | None, list[Problem]]:
-    """Parse ``path``; return the document and the problems found (a syntax error yields no document)."""
-    name = display_path(path)
+def load_yaml(path: Path, environ: Mapping[str, str] | None = None,
+              name: str | None = None) -> tuple[YamlDocument | None, list[Problem]]:
+    """Parse ``path`` (called ``name`` in messages); return the document and the problems found.
+
+    A syntax error yields no document, only its problem.
+    """
+    name = name or display_path(path)
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
@@ -61,7 +65,8 @@ def load_yaml(path: Path, environ: Mapping[str, str] | None = None) -> tuple[Yam
         node = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as exc:
         line = exc.problem_mark.line + 1 if exc.problem_mark else 0
-        return None, [Problem(name, line, "", f"invalid YAML: {exc.problem}")]
+        context = f" ({exc.context} at line {exc.context_mark.line + 1})" if exc.context and exc.context_mark else ""
+        return None, [Problem(name, line, "", f"invalid YAML: {exc.problem}{context}")]
     doc = YamlDocument(name, None)
     problems: list[Problem] = []
     env = os.environ if environ is None else environ

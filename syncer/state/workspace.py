@@ -7,8 +7,8 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
-from duckdb.func import ARROW
 import pyarrow as pa
+from duckdb.func import ARROW
 
 from syncer.core.fields import CANONICAL_JSON_FUNCTION, RENDER_FUNCTION
 from syncer.core.templates import render

@@ -1,0 +1,57 @@
+"""The project as the CLI and the daemon use it: configuration, state and warehouse, opened on demand."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from syncer.config.loader import Project, load_project
+from syncer.state import StateStore, open_state
+from syncer.warehouse import Warehouse, open_warehouse
+
+
+def utc_now() -> datetime:
+    """The clock the edges pass inward (naive UTC, as the state tables store it)."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+@dataclass
+class App:
+    """Opens what a command needs, once, and closes it all at the end. Raises ``ConfigError`` on bad config."""
+
+    root: Path
+    environ: Mapping[str, str] | None = None
+    _project: Project | None = field(default=None, init=False)
+    _store: StateStore | None = field(default=None, init=False)
+    _warehouse: Warehouse | None = field(default=None, init=False)
+
+    @property
+    def project(self) -> Project:
+        if self._project is None:
+            self._project = load_project(self.root, self.environ)
+        return self._project
+
+    @property
+    def store(self) -> StateStore:
+        if self._store is None:
+            state = self.project.config.state
+            self._store = open_state(state.url, self.root, state.memory_limit)
+        return self._store
+
+    @property
+    def warehouse(self) -> Warehouse:
+        if self._warehouse is None:
+            self._warehouse = open_warehouse(self.project.config.warehouse.url, self.root)
+        return self._warehouse
+
+    @property
+    def batch_size(self) -> int:
+        return self.project.config.warehouse.batch_size
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.close()
+        if self._warehouse is not None:
+            self._warehouse.close()

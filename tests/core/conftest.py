@@ -1,0 +1,31 @@
+"""Every planning test runs against both state backends: the embedded DuckDB file and a real PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from syncer.state import StateStore, open_state
+from syncer.warehouse.base import Warehouse, open_warehouse
+
+
+@pytest.fixture(params=["duckdb", "postgres"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StateStore]:
+    url = "duckdb:///state/state.duckdb" if request.param == "duckdb" else request.getfixturevalue("pg_url")
+    opened = open_state(url, tmp_path)
+    yield opened
+    opened.close()
+
+
+@pytest.fixture
+def warehouse_path(tmp_path: Path) -> Path:
+    return tmp_path / "warehouse.duckdb"
+
+
+@pytest.fixture
+def warehouse(warehouse_path: Path, tmp_path: Path) -> Iterator[Warehouse]:
+    opened = open_warehouse("duckdb:///warehouse.duckdb", tmp_path)
+    yield opened
+    opened.close()

@@ -1,0 +1,53 @@
+"""A throwaway project directory: syncer.yaml, mappings and a small DuckDB warehouse of scored accounts."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+from syncer.demo.sample_warehouse import build_sample_warehouse
+
+PROJECT_YAML = """\
+warehouse:
+  url: duckdb:///warehouse.duckdb
+state:
+  url: {state_url}
+connectors:
+  hubspot:
+    type: hubspot
+    access_token: ${{TEST_HUBSPOT_TOKEN}}
+  slack:
+    type: slack
+    token: ${{TEST_SLACK_TOKEN}}
+"""
+
+MAPPING_YAML = """\
+name: companies
+model:
+  table: scored_accounts
+key: account_id
+destination:
+  connector: hubspot
+  object: companies
+  match:
+    column: account_id
+    field: product_account_id
+fields:
+  pql_score:
+    source: pql_score
+    type: number
+  pql_tier: pql_tier
+schedule: every 10m
+"""
+
+ENVIRONMENT = {"TEST_HUBSPOT_TOKEN": "pat-na1-secret-token-value", "TEST_SLACK_TOKEN": "xoxb-secret-slack"}
+
+
+def make_project(root: Path, mapping: str = MAPPING_YAML, state_url: str = "duckdb:///.syncer/state.duckdb",
+                 accounts: int = 200) -> Path:
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "syncer.yaml").write_text(PROJECT_YAML.format(state_url=state_url))
+    (root / "mappings").mkdir(exist_ok=True)
+    (root / "mappings" / "companies.yaml").write_text(textwrap.dedent(mapping))
+    build_sample_warehouse(root / "warehouse.duckdb", accounts=accounts)
+    return root

@@ -1,0 +1,130 @@
+"""The command line, end to end on a real project directory: exit codes, JSON shapes, run history."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from typer.testing import CliRunner, Result
+
+from syncer.cli import cli
+from tests.project import ENVIRONMENT, MAPPING_YAML, make_project
+
+runner = CliRunner()
+
+
+def invoke(*args: str) -> Result:
+    result = runner.invoke(cli, list(args), env=ENVIRONMENT, catch_exceptions=False)
+    for secret in ENVIRONMENT.values():
+        assert secret not in result.output
+    return result
+
+
+def test_validate_accepts_a_good_project(tmp_path: Path) -> None:
+    make_project(tmp_path)
+    result = invoke("validate", "-p", str(tmp_path))
+    assert result.exit_code == 0, result.output
+    assert "1 sync(s) valid: companies" in result.output
+
+
+def test_validate_names_file_line_and_key_of_a_missing_column(tmp_path: Path) -> None:
+    make_project(tmp_path, MAPPING_YAML.replace("source: pql_score", "source: pql_scor"))
+    result = invoke("validate", "-p", str(tmp_path), "--json")
+    assert result.exit_code == 2
+    (problem,) = json.loads(result.output)["problems"]
+    assert (problem["file"], problem["line"], problem["path"]) == ("mappings/companies.yaml", 13,
+                                                                  "fields.pql_score.source")
+    assert problem["message"].startswith("column 'pql_scor' is not a column of the model (it has: account_id")
+
+
+def test_validate_rejects_a_trigger_that_does_not_bind(tmp_path: Path) -> None:
+    make_project(tmp_path, MAPPING_YAML + "triggers:\n  - name: t\n    when: new.no_such_column > 1\n"
+                                          "    task: {subject: hi}\n")
+    result = invoke("validate", "-p", str(tmp_path))
+    assert result.exit_code == 2
+    assert "mappings/companies.yaml:19: triggers[0].when: the condition does not bind" in result.output
+
+
+def test_validate_reports_a_model_the_warehouse_cannot_run(tmp_path: Path) -> None:
+    make_project(tmp_path, MAPPING_YAML.replace("table: scored_accounts", "table: no_such_table"))
+    result = invoke("validate", "-p", str(tmp_path))
+    assert result.exit_code == 2
+    assert "mappings/companies.yaml:2: model: the warehouse cannot run the model" in result.output
+
+
+def test_bad_configuration_exits_2_for_every_command(tmp_path: Path) -> None:
+    make_project(tmp_path, MAPPING_YAML.replace("connector: hubspot", "connector: nope"))
+    for command in (["validate"], ["plan", "companies"], ["run", "companies"], ["status"]):
+        result = invoke(*command, "-p", str(tmp_path))
+        assert result.exit_code == 2, command
+        assert "mappings/companies.yaml:6: destination.connector: unknown connector 'nope'" in result.output
+
+
+def test_plan_json_is_a_dry_run(tmp_path: Path) -> None:
+    make_project(tmp_path, accounts=300)
+    result = invoke("plan", "companies", "-p", str(tmp_path), "--json", "--limit", "2")
+    assert result.exit_code == 0
+    plan = json.loads(result.output)
+    assert plan["sync"] == "companies"
+    assert plan["model_rows"] == 300
+    assert plan["changes"] == {"create": 300, "update": 0, "clear": 0, "unchanged": 0}
+    assert plan["rejected"] == 0
+    assert len(plan["samples"]["create"]) == 2
+    status = json.loads(invoke("status", "-p", str(tmp_path), "--json").output)
+    assert status[0]["last_run"] is None  # planning records nothing
+
+
+def test_unknown_sync_exits_2(tmp_path: Path) -> None:
+    make_project(tmp_path)
+    result = invoke("plan", "nope", "-p", str(tmp_path))
+    assert result.exit_code == 2
+    assert "no sync named 'nope' (known: companies)" in result.output
+
+
+def test_run_records_history_and_status_shows_it(tmp_path: Path) -> None:
+    make_project(tmp_path, accounts=120)
+    assert invoke("run", "--all", "-p", str(tmp_path)).exit_code == 0
+    status = json.loads(invoke("status", "-p", str(tmp_path), "--json").output)
+    (row,) = status
+    assert row["sync"] == "companies"
+    assert row["schedule"] == "every 10m"
+    assert row["last_run"]["status"] == "planned"
+    assert (row["last_run"]["model_rows"], row["last_run"]["creates"]) == (120, 120)
+
+
+def test_run_of_a_failing_model_exits_1_and_is_recorded(tmp_path: Path) -> None:
+    make_project(tmp_path, MAPPING_YAML.replace("table: scored_accounts", "sql: SELECT * FROM gone"))
+    result = invoke("run", "companies", "-p", str(tmp_path))
+    assert result.exit_code == 1
+    assert "the warehouse could not run the model" in result.output
+    status = json.loads(invoke("status", "-p", str(tmp_path), "--json").output)
+    assert status[0]["last_run"]["status"] == "failed"
+
+
+def test_run_needs_a_sync_or_all(tmp_path: Path) -> None:
+    make_project(tmp_path)
+    assert invoke("run", "-p", str(tmp_path)).exit_code == 2
+
+
+def test_reset_forgets_the_snapshot(tmp_path: Path) -> None:
+    make_project(tmp_path)
+    result = invoke("reset", "companies", "-p", str(tmp_path), "--yes")
+    assert result.exit_code == 0
+    assert "forgot 0 snapshot row(s) of companies" in result.output
+
+
+def test_schema_writes_json_schemas(tmp_path: Path) -> None:
+    result = invoke("schema", "--out", str(tmp_path))
+    assert result.exit_code == 0
+    mapping = json.loads((tmp_path / "mapping.schema.json").read_text())
+    project = json.loads((tmp_path / "syncer.schema.json").read_text())
+    assert {"name", "model", "key", "destination", "fields"} <= set(mapping["required"])
+    assert mapping["additionalProperties"] is False
+    assert "connectors" in project["properties"]
+
+
+def test_run_with_postgres_state(tmp_path: Path, pg_url: str) -> None:
+    make_project(tmp_path, state_url=pg_url, accounts=50)
+    assert invoke("run", "companies", "-p", str(tmp_path)).exit_code == 0
+    status = json.loads(invoke("status", "-p", str(tmp_path), "--json").output)
+    assert status[0]["last_run"]["creates"] == 50

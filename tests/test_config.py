@@ -1,0 +1,92 @@
+"""Configuration errors: every problem at once, each with file, line and key path; secrets stay secret."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from syncer.config.errors import ConfigError
+from syncer.config.loader import load_project
+from syncer.config.schedule import parse_schedule
+from tests.project import ENVIRONMENT, MAPPING_YAML, make_project
+
+
+def _problems(root: Path, environ: dict[str, str] | None = None) -> list[str]:
+    with pytest.raises(ConfigError) as caught:
+        load_project(root, ENVIRONMENT if environ is None else environ)
+    return [str(problem) for problem in caught.value.problems]
+
+
+def test_the_shipped_project_is_valid() -> None:
+    project = load_project(Path(__file__).parents[1], {"HUBSPOT_ACCESS_TOKEN": "t", "SALESFORCE_CLIENT_ID": "i",
+                                                        "SALESFORCE_CLIENT_SECRET": "s", "SLACK_BOT_TOKEN": "x"})
+    assert sorted(project.syncs) == ["hubspot_companies", "salesforce_accounts", "slack_pql_alerts"]
+
+
+def test_unknown_key_is_named_with_file_line_and_path(tmp_path: Path) -> None:
+    make_project(tmp_path, MAPPING_YAML.replace("  pql_tier: pql_tier\n", "  pql_tier: pql_tier\n  pql_x:\n"
+                                                                          "    source: a\n    rounding: 2\n"))
+    assert _problems(tmp_path) == ["mappings/companies.yaml:18: fields.pql_x.rounding: unknown key"]
+
+
+def test_every_problem_in_every_file_is_reported_at_once(tmp_path: Path) -> None:
+    broken = (MAPPING_YAML.replace("connector: hubspot", "connector: hubspt")
+              .replace("schedule: every 10m", "schedule: '61 * * * *'")
+              .replace("key: account_id\n", "key: account_id\nmystery: 1\n"))
+    make_project(tmp_path, broken)
+    (tmp_path / "mappings" / "second.yaml").write_text("name: second\nmodel: {table: t}\n")
+    problems = _problems(tmp_path)
+    assert "mappings/companies.yaml:5: mystery: unknown key" in problems
+    assert "mappings/second.yaml:1: key: required key is missing" in problems
+    assert "mappings/second.yaml:1: destination: required key is missing" in problems
+    assert len(problems) == 4  # the unknown key stops model validation of that file before cross-checks
+
+
+def test_cross_file_problems_name_the_line(tmp_path: Path) -> None:
+    make_project(tmp_path, MAPPING_YAML.replace("connector: hubspot", "connector: hubspt")
+                 .replace("schedule: every 10m", "schedule: '61 * * * *'"))
+    problems = _problems(tmp_path)
+    assert problems[0] == ("mappings/companies.yaml:6: destination.connector: unknown connector 'hubspt' "
+                           "(known: hubspot, slack)")
+    assert problems[1].startswith("mappings/companies.yaml:16: schedule: bad cron expression '61 * * * *'")
+
+
+def test_bad_yaml_names_the_line(tmp_path: Path) -> None:
+    make_project(tmp_path, MAPPING_YAML.replace("  pql_tier: pql_tier", "  pql_tier: [unclosed"))
+    (problem,) = _problems(tmp_path)
+    assert problem == ("mappings/companies.yaml:16: invalid YAML: expected ',' or ']', but got ':' "
+                       "(while parsing a flow sequence at line 15)")
+
+
+def test_missing_environment_variable_is_named_but_no_secret_is_printed(tmp_path: Path) -> None:
+    make_project(tmp_path)
+    problems = _problems(tmp_path, {"TEST_HUBSPOT_TOKEN": ENVIRONMENT["TEST_HUBSPOT_TOKEN"]})
+    assert problems == ["syncer.yaml:11: connectors.slack.token: environment variable TEST_SLACK_TOKEN is not set"]
+    project_text = repr(load_project(tmp_path, ENVIRONMENT).config)
+    assert ENVIRONMENT["TEST_HUBSPOT_TOKEN"] not in project_text
+    assert "**********" in project_text
+
+
+def test_a_field_needs_exactly_one_source(tmp_path: Path) -> None:
+    make_project(tmp_path, MAPPING_YAML.replace("  pql_tier: pql_tier", "  pql_tier:\n    source: a\n    value: b"))
+    assert _problems(tmp_path) == ["mappings/companies.yaml:15: fields.pql_tier: give exactly one of 'source', "
+                                   "'template' or 'value'"]
+
+
+def test_mirror_mode_cannot_ignore_removals(tmp_path: Path) -> None:
+    make_project(tmp_path, MAPPING_YAML.replace("  object: companies", "  object: companies\n  mode: mirror")
+                 + "on_remove: ignore\n")
+    (problem,) = _problems(tmp_path)
+    assert "'on_remove: ignore' contradicts it" in problem
+
+
+@pytest.mark.parametrize(("text", "ok"), [("every 15m", True), ("every 2h", True), ("*/5 * * * *", True),
+                                           ("every 0m", False), ("every fortnight", False), ("* * *", False),
+                                           ("0 25 * * *", False)])
+def test_schedules(text: str, ok: bool) -> None:
+    if ok:
+        parse_schedule(text)
+    else:
+        with pytest.raises(ValueError, match=r"."):
+            parse_schedule(text)
