@@ -179,5 +179,26 @@ def demo(project: ProjectOption = Path("."),
                 raise typer.Exit(EXIT_FAILED)
 
 
+@cli.command()
+def sandbox(directory: Annotated[Path, typer.Option(help="Where TLS files go.")] = Path(".syncer/sandbox"),
+            hubspot_port: int = 8701, salesforce_port: int = 8702, slack_port: int = 8703) -> None:
+    """Serve the local HubSpot, Salesforce and Slack emulators on 127.0.0.1 until interrupted."""
+    import time
+
+    from syncer.sandbox import Sandbox
+
+    ports = {"hubspot": hubspot_port, "salesforce": salesforce_port, "slack": slack_port}
+    with Sandbox.start(directory, ports) as served:
+        for name, url in served.urls.items():
+            output.console.print(f"{name:<11} {url}")
+        output.console.print(f"Salesforce clients trust the CA in {served.ca_file}; inspect any of them under "
+                             "/_sandbox/ (state, requests, requests/counts, reset, faults). Ctrl-C stops.")
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            output.console.print("sandbox stopped")
+
+
 def main() -> None:
     cli()

@@ -12,8 +12,8 @@ from syncer.warehouse.duckdb_warehouse import DuckDBWarehouse
 # The sandbox accepts these; a real deployment sets real secrets in the environment, which take precedence.
 DEMO_ENVIRONMENT = {
     "HUBSPOT_ACCESS_TOKEN": "sandbox-hubspot-token",
-    "SALESFORCE_CLIENT_ID": "sandbox-client-id",
-    "SALESFORCE_CLIENT_SECRET": "sandbox-client-secret",
+    "SALESFORCE_CLIENT_ID": "sandbox-consumer-key",
+    "SALESFORCE_CLIENT_SECRET": "sandbox-consumer-secret",
     "SLACK_BOT_TOKEN": "xoxb-sandbox-token",
 }
 

@@ -29,7 +29,7 @@ class EmulatorServer:
         self.port: int = self._socket.getsockname()[1]
         self.scheme = "https" if certfile else "http"
         config = uvicorn.Config(
-            emulator.asgi(), log_level="critical", lifespan="off", access_log=False,
+            emulator.asgi(), log_level="critical", lifespan="off", access_log=False, timeout_graceful_shutdown=1,
             ssl_certfile=str(certfile) if certfile else None, ssl_keyfile=str(keyfile) if keyfile else None,
         )
         self._server = uvicorn.Server(config)
