@@ -7,10 +7,11 @@ from datetime import datetime
 import duckdb
 import pyarrow as pa
 
+from syncer.core.plan import ChangeRows
 from syncer.state.base import COMMIT_SCHEMA, StateStore
 
 
-def confirmed_rows(changes: pa.Table, record_ids: pa.Array | None = None) -> pa.Table:
+def confirmed_rows(changes: pa.Table | pa.RecordBatch, record_ids: pa.Array | None = None) -> pa.Table:
     """Snapshot rows (:data:`COMMIT_SCHEMA`) for change rows the destination confirmed.
 
     ``record_ids``, when given, are the ids the destination returned, in the same order (null keeps the plan's).
@@ -18,7 +19,9 @@ def confirmed_rows(changes: pa.Table, record_ids: pa.Array | None = None) -> pa.
     """
     con = duckdb.connect()
     try:
-        table = changes if record_ids is None else changes.append_column("returned_id", record_ids)
+        table = pa.Table.from_batches([changes]) if isinstance(changes, pa.RecordBatch) else changes
+        if record_ids is not None:
+            table = table.append_column("returned_id", record_ids)
         returned = "coalesce(returned_id, record_id)" if record_ids is not None else "record_id"
         con.register("confirmed", table)
         out = con.sql(f"""SELECT key, {returned} AS record_id, match AS match_value,
@@ -31,7 +34,13 @@ def confirmed_rows(changes: pa.Table, record_ids: pa.Array | None = None) -> pa.
     return out.cast(COMMIT_SCHEMA)
 
 
-def commit_confirmed(store: StateStore, sync: str, changes: pa.Table, now: datetime,
+def commit_confirmed(store: StateStore, sync: str, changes: pa.Table | pa.RecordBatch, now: datetime,
                      record_ids: pa.Array | None = None) -> int:
     """Advance the snapshot of ``sync`` for ``changes`` (rows a destination confirmed); return how many."""
     return store.commit(sync, confirmed_rows(changes, record_ids), now)
+
+
+def commit_all(store: StateStore, sync: str, changes: ChangeRows, now: datetime, op: str | None = None,
+               batch_size: int = 100_000) -> int:
+    """Commit every change row (optionally only ``op``) in batches: bookkeeping rows, benchmarks and tests."""
+    return sum(commit_confirmed(store, sync, batch, now) for batch in changes.batches(batch_size, op))

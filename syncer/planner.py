@@ -5,18 +5,74 @@ This module does the I/O (warehouse, workspace); every decision it runs was buil
 
 from __future__ import annotations
 
+import itertools
 import time
+from collections.abc import Iterator
 
 import duckdb
+import pyarrow as pa
 
 from syncer.config.sync import SyncConfig
 from syncer.core.diff import DiffSpec, changes_sql, counts_sql, current_sql, delta_counts_sql, delta_sql, rejected_sql
 from syncer.core.fields import field_sql
-from syncer.core.plan import ChangeCounts, Plan, RejectedRow
+from syncer.core.plan import PLAN_OPS, ChangeCounts, Plan, RejectedRow
+from syncer.core.sql import ident
 from syncer.state.base import StateStore
 from syncer.warehouse.base import Warehouse, WarehouseError
 
 REJECTED_KEPT = 1000  # rejected rows kept in the plan (with reasons); the count is always exact
+
+
+_plan_numbers = itertools.count(1)
+
+
+class WorkspaceChanges:
+    """:class:`syncer.core.plan.ChangeRows` kept in a temporary table of the planning workspace.
+
+    DuckDB holds the rows (spilling to disk past its memory cap) and hands them out in Arrow batches. The table is
+    written once; it lives until the next plan of the same sync in this workspace replaces it, so a daemon planning
+    the same sync every few minutes holds one such table per sync.
+    """
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, table: str, count: int) -> None:
+        self._con, self._table, self._count = con, table, count
+
+    @classmethod
+    def create(cls, con: duckdb.DuckDBPyConnection, sync: str, select: str) -> WorkspaceChanges:
+        prefix = f"__syncer_changes_{sync}_"
+        stale = con.execute("SELECT table_name FROM duckdb_tables() WHERE temporary AND starts_with(table_name, ?)",
+                            [prefix]).fetchall()
+        for (name,) in stale:
+            con.execute(f"DROP TABLE temp.{ident(str(name))}")
+        table = f"{prefix}{next(_plan_numbers)}"
+        con.execute(f"CREATE TEMP TABLE {table} AS {select}")
+        count = int(con.execute(f"SELECT count(*) FROM temp.{table}").fetchall()[0][0])
+        return cls(con, table, count)
+
+    @property
+    def count(self) -> int:
+        return self._count
+
+    def count_op(self, op: str) -> int:
+        return int(self._con.execute(f"SELECT count(*) FROM temp.{self._table} WHERE op = ?", [op]).fetchall()[0][0])
+
+    def _where(self, op: str | None) -> str:
+        if op is not None and op not in PLAN_OPS:
+            raise ValueError(f"unknown change op '{op}'")
+        return "" if op is None else f" AND op = '{op}'"
+
+    def batches(self, size: int = 10_000, op: str | None = None) -> Iterator[pa.RecordBatch]:
+        # Each range is fetched whole before it is yielded: the caller may use the workspace (to commit, say)
+        # between batches, and DuckDB allows one open result per connection.
+        for start in range(0, self._count, size):
+            table = self._con.sql(f"SELECT * EXCLUDE (seq) FROM temp.{self._table} WHERE seq > {start} "
+                                  f"AND seq <= {start + size}{self._where(op)} ORDER BY seq").to_arrow_table()
+            yield from table.to_batches(max_chunksize=size)
+
+    def to_table(self, op: str | None = None, limit: int | None = None) -> pa.Table:
+        bound = "" if limit is None else f" LIMIT {int(limit)}"
+        return self._con.sql(f"SELECT * EXCLUDE (seq) FROM temp.{self._table} WHERE true{self._where(op)} "
+                             f"ORDER BY seq{bound}").to_arrow_table()
 
 
 class PlanError(Exception):
@@ -61,13 +117,13 @@ def _plan_staged(sync: SyncConfig, store: StateStore, con: duckdb.DuckDBPyConnec
         con.execute(delta_sql(spec, snapshot))
         counted = con.execute(counts_sql()).fetchall()[0]
         by_op = {str(op): int(n) for op, n in con.execute(delta_counts_sql()).fetchall()}
-        changes = con.sql(changes_sql(spec, model, snapshot)).to_arrow_table()
+        changes = WorkspaceChanges.create(con, sync.name, changes_sql(spec, model, snapshot))
         rejected_rows = con.execute(rejected_sql(REJECTED_KEPT)).fetchall()
     except duckdb.Error as exc:
         raise PlanError(f"{sync.name}: planning failed: {str(exc).splitlines()[0]}") from exc
     rejected = tuple(RejectedRow(key, reason) for key, reason in rejected_rows)
     model_rows, valid_keys = int(counted[0]), int(counted[1])
-    refreshed = sum(1 for op in changes.column("op").to_pylist() if op == "refresh") if by_op.get("update") else 0
+    refreshed = changes.count_op("refresh") if by_op.get("update") else 0
     updates = by_op.get("update", 0) - refreshed
     counts = ChangeCounts(
         create=by_op.get("create", 0), update=updates, clear=by_op.get("clear", 0),

@@ -10,9 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-import pyarrow.compute as pc
-
-from syncer.commit import commit_confirmed
+from syncer.commit import commit_all
 from syncer.config.sync import SyncConfig
 from syncer.core.plan import Plan
 from syncer.planner import PlanError, plan_sync
@@ -42,7 +40,6 @@ def run_sync(sync: SyncConfig, store: StateStore, warehouse: Warehouse, now: Clo
         return RunOutcome(run_id, sync.name, "failed", None, str(exc))
     store.record_row_errors(run_id, sync.name, plan.rejected, now())
     if not dry_run:
-        refresh = plan.changes.filter(pc.equal(plan.changes["op"], "refresh"))
-        commit_confirmed(store, sync.name, refresh, now())
+        commit_all(store, sync.name, plan.changes, now(), op="refresh")
     store.finish_run(run_id, "planned", now(), plan.model_rows, plan.counts, plan.rejected_total)
     return RunOutcome(run_id, sync.name, "planned", plan)

@@ -9,7 +9,7 @@ from typing import Any
 
 import duckdb
 
-from syncer.commit import commit_confirmed
+from syncer.commit import commit_all
 from syncer.config.sync import SyncConfig
 from syncer.core.plan import Plan
 from syncer.planner import plan_sync
@@ -48,7 +48,7 @@ def sync_config(name: str = "accounts", table: str = "accounts", fields: dict[st
 def plan_and_confirm(sync: SyncConfig, store: StateStore, warehouse: Warehouse) -> Plan:
     """Plan, then commit every change as if the destination confirmed all of it."""
     plan = plan_sync(sync, store, warehouse)
-    commit_confirmed(store, sync.name, plan.changes, NOW)
+    commit_all(store, sync.name, plan.changes, NOW)
     return plan
 
 

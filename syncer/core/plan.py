@@ -1,7 +1,7 @@
 """The plan: what one run of a sync would send, as an immutable value.
 
-A plan is computed from the model and the snapshot and sends nothing. ``changes`` is an Arrow table (immutable, cheap
-to slice into batches for delivery) with one row per key to write, ordered by key:
+A plan is computed from the model and the snapshot and sends nothing. ``changes`` holds one row per key to write,
+ordered by key, read as Arrow record batches (a first sync of ten million rows must not sit on the heap):
 
 ====== =================================================================================================
 column meaning
@@ -18,14 +18,47 @@ hash    the row hash the snapshot stores once the destination confirms
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
-CHANGE_OPS = ("create", "update", "clear")
+CHANGE_OPS = ("create", "update", "clear")  # what reaches a destination
+PLAN_OPS = (*CHANGE_OPS, "refresh")
+
+
+class ChangeRows(Protocol):
+    """The change rows of a plan. Implementations never change their rows once built."""
+
+    @property
+    def count(self) -> int:
+        """How many rows (every op, ``refresh`` included)."""
+
+    def batches(self, size: int = 10_000, op: str | None = None) -> Iterator[pa.RecordBatch]:
+        """The rows in key order, ``size`` at a time, optionally only those with ``op``."""
+
+    def to_table(self, op: str | None = None, limit: int | None = None) -> pa.Table:
+        """The rows (optionally only ``op``, at most ``limit``) as one table: for samples and small plans."""
+
+
+@dataclass(frozen=True)
+class ArrowChanges:
+    """:class:`ChangeRows` over an Arrow table in memory."""
+
+    table: pa.Table
+
+    @property
+    def count(self) -> int:
+        return int(self.table.num_rows)
+
+    def batches(self, size: int = 10_000, op: str | None = None) -> Iterator[pa.RecordBatch]:
+        yield from self.to_table(op).to_batches(max_chunksize=size)
+
+    def to_table(self, op: str | None = None, limit: int | None = None) -> pa.Table:
+        table = self.table if op is None else self.table.filter(pc.equal(self.table["op"], op))
+        return table if limit is None else table.slice(0, limit)
 
 
 @dataclass(frozen=True)
@@ -58,7 +91,7 @@ class Plan:
     fields: tuple[str, ...]
     model_rows: int
     counts: ChangeCounts
-    changes: pa.Table
+    changes: ChangeRows
     rejected: tuple[RejectedRow, ...]
     rejected_total: int
     meta: Mapping[str, Any] = field(default_factory=dict)
@@ -69,12 +102,7 @@ class Plan:
 
     def rows(self, op: str | None = None, limit: int | None = None) -> list[dict[str, Any]]:
         """Change rows as dicts, optionally only those with ``op``; for display and tests, not for bulk work."""
-        table = self.changes
-        if op is not None:
-            table = table.filter(pc.equal(table["op"], op))
-        if limit is not None:
-            table = table.slice(0, limit)
-        return table.to_pylist()  # type: ignore[no-any-return]
+        return self.changes.to_table(op, limit).to_pylist()  # type: ignore[no-any-return]
 
     def summary(self, sample: int = 3) -> dict[str, Any]:
         """The JSON shape of ``syncer plan --json``."""
@@ -96,9 +124,10 @@ def apply_plan(previous: Mapping[str, Mapping[str, str | None]], plan: Plan) -> 
     rejected keys and ignored removals keep what they had.
     """
     result = {key: dict(values) for key, values in previous.items()}
-    for row in plan.changes.to_pylist():
-        if row["op"] == "clear":
-            result.pop(row["key"], None)
-        else:
-            result[row["key"]] = dict(row["values"])
+    for batch in plan.changes.batches():
+        for row in batch.to_pylist():
+            if row["op"] == "clear":
+                result.pop(row["key"], None)
+            else:
+                result[row["key"]] = dict(row["values"])
     return result

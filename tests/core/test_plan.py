@@ -52,7 +52,7 @@ def test_representation_changes_are_not_changes(store: StateStore, warehouse: Wa
                 [("a", "1.00", "2026-11-20T16:03:00+02:00", '{"invites":5,"seats":3}', "t")])
     plan = plan_sync(sync, store, warehouse)
     assert plan.counts.as_dict() == {"create": 0, "update": 0, "clear": 0, "unchanged": 1}
-    assert plan.changes.num_rows == 0
+    assert plan.changes.count == 0
 
 
 def test_decimal_trailing_zeros_and_integer_doubles_compare_equal(store: StateStore, warehouse: Warehouse,
