@@ -1,4 +1,4 @@
-"""Session-wide fixtures: a real PostgreSQL server, and project directories with a sample warehouse."""
+"""Session-wide fixtures: a real PostgreSQL server and the three-vendor sandbox."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from syncer.sandbox import Sandbox
 from tests.pgserver import PgServer, start_postgres
 
 _database_names = itertools.count()
@@ -23,3 +24,17 @@ def pg_server() -> Iterator[PgServer]:
 def pg_url(pg_server: PgServer, worker_id: str) -> str:
     """A fresh, empty database on the session's server."""
     return pg_server.new_database(f"t_{worker_id}_{next(_database_names)}")
+
+
+@pytest.fixture(scope="session")
+def sandbox_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
+    served = Sandbox.start(tmp_path_factory.mktemp("sandbox"))
+    yield served
+    served.stop()
+
+
+@pytest.fixture
+def sandbox(sandbox_session: Sandbox) -> Sandbox:
+    """All three emulators on free ports, reset to their seed data for each test."""
+    sandbox_session.reset()
+    return sandbox_session
