@@ -70,6 +70,10 @@ class StateStore(ABC):
         """Forget the snapshot of ``sync`` so the next run sends everything again; return the rows forgotten."""
 
     @abstractmethod
+    def schema_versions(self) -> list[int]:
+        """The schema migrations applied to this store, in order."""
+
+    @abstractmethod
     def snapshot_size(self, sync: str) -> int:
         """Keys with a confirmed snapshot row."""
 

@@ -17,6 +17,7 @@ class Migration:
     version: int
     description: str
     statements: tuple[str, ...]
+    backends: tuple[str, ...] = ("duckdb", "postgres")  # where it applies; it is recorded as run everywhere
 
 
 MIGRATIONS: tuple[Migration, ...] = (
@@ -57,6 +58,22 @@ MIGRATIONS: tuple[Migration, ...] = (
         )""",
         "CREATE INDEX row_errors_by_sync ON row_errors (sync, run_id)",
     )),
+    Migration(2, "snapshot journal for cheap per-batch commits", (
+        # DuckDB has no cheap point delete on a table of millions of rows, so commits append here and the
+        # snapshot absorbs the journal set-wise before each plan. PostgreSQL upserts on its primary key instead.
+        "CREATE SEQUENCE journal_seq START 1",
+        """CREATE TABLE snapshot_journal (
+            seq BIGINT NOT NULL,
+            sync TEXT NOT NULL,
+            key TEXT NOT NULL,
+            record_id TEXT,
+            match_value TEXT,
+            fields TEXT,
+            row_hash BIGINT,
+            present BOOLEAN NOT NULL,
+            synced_at TIMESTAMP NOT NULL
+        )""",
+    ), backends=("duckdb",)),
 )
 
 
@@ -64,11 +81,16 @@ def pending(applied: set[int]) -> list[Migration]:
     return [m for m in MIGRATIONS if m.version not in applied]
 
 
-def apply_migrations(execute: Callable[[str], object], applied: set[int], snapshot_key: str) -> list[int]:
-    """Run every migration not in ``applied`` through ``execute``; return the versions run."""
+def apply_migrations(execute: Callable[[str], object], applied: set[int], backend: str,
+                     snapshot_key: str = "") -> list[int]:
+    """Run every migration not in ``applied`` that applies to ``backend`` through ``execute``; return the versions.
+
+    A migration for other backends is still recorded, so the version history is the same everywhere.
+    """
     done = []
     for migration in pending(applied):
-        for statement in migration.statements:
+        statements = migration.statements if backend in migration.backends else ()
+        for statement in statements:
             execute(statement.format(snapshot_key=snapshot_key))
         execute(f"INSERT INTO schema_migrations (version, description) VALUES "
                 f"({migration.version}, '{migration.description}')")

@@ -48,7 +48,7 @@ class PostgresStateStore(SqlStateStore):
                         "description TEXT, applied_at TIMESTAMP DEFAULT current_timestamp)")
             cur.execute("SELECT version FROM schema_migrations")
             applied = {int(row[0]) for row in cur.fetchall()}
-            apply_migrations(cur.execute, applied, snapshot_key=",\n            PRIMARY KEY (sync, key)")
+            apply_migrations(cur.execute, applied, "postgres", snapshot_key=",\n            PRIMARY KEY (sync, key)")
 
     def _query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         with self._conn.cursor() as cur:
