@@ -69,6 +69,7 @@ def step_plan(work: Path, commit: bool) -> dict[str, Any]:
     if commit:
         started = time.perf_counter()
         commit_all(store, SYNC.name, plan.changes, _now())
+        store.flush(SYNC.name)  # the end of a run folds the commits into the snapshot
         result["commit_seconds"] = time.perf_counter() - started
     else:
         changes = plan.changes.to_table()
@@ -115,7 +116,9 @@ def _now() -> Any:
 
 def _child(step: str, work: Path, rows: int) -> dict[str, Any]:
     out = subprocess.run([sys.executable, __file__, "--step", step, "--work", str(work), "--rows", str(rows)],
-                         check=True, capture_output=True, text=True)
+                         check=False, capture_output=True, text=True)
+    if out.returncode != 0:
+        raise SystemExit(f"step {step} failed:\n{out.stderr}")
     return dict(json.loads(out.stdout.strip().splitlines()[-1]))
 
 

@@ -18,6 +18,7 @@ from syncer.core.fields import field_sql
 from syncer.core.plan import PLAN_OPS, ChangeCounts, Plan, RejectedRow
 from syncer.core.sql import ident
 from syncer.state.base import StateStore
+from syncer.state.workspace import PLANS_CATALOG
 from syncer.warehouse.base import Warehouse, WarehouseError
 
 REJECTED_KEPT = 1000  # rejected rows kept in the plan (with reasons); the count is always exact
@@ -27,11 +28,11 @@ _plan_numbers = itertools.count(1)
 
 
 class WorkspaceChanges:
-    """:class:`syncer.core.plan.ChangeRows` kept in a temporary table of the planning workspace.
+    """:class:`syncer.core.plan.ChangeRows` kept in a table of the planning workspace's in-memory plans catalog.
 
-    DuckDB holds the rows (spilling to disk past its memory cap) and hands them out in Arrow batches. The table is
-    written once; it lives until the next plan of the same sync in this workspace replaces it, so a daemon planning
-    the same sync every few minutes holds one such table per sync.
+    DuckDB holds the rows (spilling to disk past its memory cap) and streams them out in key order, in Arrow
+    batches, on a cursor of its own. The table is written once; it lives until the next plan of the same sync
+    in this workspace replaces it, so a daemon planning every few minutes holds one such table per sync.
     """
 
     def __init__(self, con: duckdb.DuckDBPyConnection, table: str, count: int) -> None:
@@ -39,14 +40,14 @@ class WorkspaceChanges:
 
     @classmethod
     def create(cls, con: duckdb.DuckDBPyConnection, sync: str, select: str) -> WorkspaceChanges:
-        prefix = f"__syncer_changes_{sync}_"
-        stale = con.execute("SELECT table_name FROM duckdb_tables() WHERE temporary AND starts_with(table_name, ?)",
-                            [prefix]).fetchall()
+        prefix = f"changes_{sync}_"
+        stale = con.execute("SELECT table_name FROM duckdb_tables() WHERE database_name = ? "
+                            "AND starts_with(table_name, ?)", [PLANS_CATALOG, prefix]).fetchall()
         for (name,) in stale:
-            con.execute(f"DROP TABLE temp.{ident(str(name))}")
-        table = f"{prefix}{next(_plan_numbers)}"
-        con.execute(f"CREATE TEMP TABLE {table} AS {select}")
-        count = int(con.execute(f"SELECT count(*) FROM temp.{table}").fetchall()[0][0])
+            con.execute(f"DROP TABLE {PLANS_CATALOG}.main.{ident(str(name))}")
+        table = f"{PLANS_CATALOG}.main.{prefix}{next(_plan_numbers)}"
+        con.execute(f"CREATE TABLE {table} AS {select}")
+        count = int(con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0])
         return cls(con, table, count)
 
     @property
@@ -54,25 +55,25 @@ class WorkspaceChanges:
         return self._count
 
     def count_op(self, op: str) -> int:
-        return int(self._con.execute(f"SELECT count(*) FROM temp.{self._table} WHERE op = ?", [op]).fetchall()[0][0])
+        return int(self._con.execute(f"SELECT count(*) FROM {self._table} WHERE op = ?", [op]).fetchall()[0][0])
 
-    def _where(self, op: str | None) -> str:
+    def _select(self, op: str | None, limit: int | None) -> str:
         if op is not None and op not in PLAN_OPS:
             raise ValueError(f"unknown change op '{op}'")
-        return "" if op is None else f" AND op = '{op}'"
+        where = "" if op is None else f" WHERE op = '{op}'"
+        return f"SELECT * FROM {self._table}{where} ORDER BY key" + ("" if limit is None else f" LIMIT {int(limit)}")
 
     def batches(self, size: int = 10_000, op: str | None = None) -> Iterator[pa.RecordBatch]:
-        # Each range is fetched whole before it is yielded: the caller may use the workspace (to commit, say)
-        # between batches, and DuckDB allows one open result per connection.
-        for start in range(0, self._count, size):
-            table = self._con.sql(f"SELECT * EXCLUDE (seq) FROM temp.{self._table} WHERE seq > {start} "
-                                  f"AND seq <= {start + size}{self._where(op)} ORDER BY seq").to_arrow_table()
-            yield from table.to_batches(max_chunksize=size)
+        cursor = self._con.cursor()  # its own open result: the caller may commit on the workspace meanwhile
+        try:
+            for batch in cursor.sql(self._select(op, None)).to_arrow_reader(size):
+                if batch.num_rows:
+                    yield batch
+        finally:
+            cursor.close()
 
     def to_table(self, op: str | None = None, limit: int | None = None) -> pa.Table:
-        bound = "" if limit is None else f" LIMIT {int(limit)}"
-        return self._con.sql(f"SELECT * EXCLUDE (seq) FROM temp.{self._table} WHERE true{self._where(op)} "
-                             f"ORDER BY seq{bound}").to_arrow_table()
+        return self._con.sql(self._select(op, limit)).to_arrow_table()
 
 
 class PlanError(Exception):

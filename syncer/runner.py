@@ -41,5 +41,6 @@ def run_sync(sync: SyncConfig, store: StateStore, warehouse: Warehouse, now: Clo
     store.record_row_errors(run_id, sync.name, plan.rejected, now())
     if not dry_run:
         commit_all(store, sync.name, plan.changes, now(), op="refresh")
+        store.flush(sync.name)
     store.finish_run(run_id, "planned", now(), plan.model_rows, plan.counts, plan.rejected_total)
     return RunOutcome(run_id, sync.name, "planned", plan)

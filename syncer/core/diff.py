@@ -94,9 +94,7 @@ def rejected_sql(limit: int) -> str:
 
 
 def changes_sql(spec: DiffSpec, model: str, snapshot: str) -> str:
-    """Statement 4: the change rows, ordered by key: ``op, key, record_id, match, changed, values, hash, seq``.
-
-    ``seq`` numbers the rows in key order, so they can be read back in batches by range.
+    """Statement 4: the change rows: ``op, key, record_id, match, changed, values, hash``.
 
     ``op`` is ``create``, ``update``, ``clear`` or ``refresh`` (the hash moved but no value did: only the snapshot's
     bookkeeping needs writing, nothing is sent). ``changed`` lists the fields to send: for a create the non-empty
@@ -135,8 +133,8 @@ WITH m AS (
     FROM d LEFT JOIN m ON m.k = d.k
 )
 SELECT CASE WHEN planned = 'update' AND len(changed) = 0 THEN 'refresh' ELSE planned END AS op,
-       key, record_id, match, changed, "values", hash, row_number() OVER (ORDER BY key) AS seq
-FROM typed ORDER BY key"""
+       key, record_id, match, changed, "values", hash
+FROM typed"""
 
 
 def _snap(name: str) -> str:

@@ -66,6 +66,10 @@ class StateStore(ABC):
         """Advance the snapshot of ``sync`` for the confirmed rows (:data:`COMMIT_SCHEMA`); return how many."""
 
     @abstractmethod
+    def flush(self, sync: str) -> None:
+        """Fold what was committed into the snapshot proper (the end of a run). Commits are durable without it."""
+
+    @abstractmethod
     def reset(self, sync: str) -> int:
         """Forget the snapshot of ``sync`` so the next run sends everything again; return the rows forgotten."""
 

@@ -19,7 +19,7 @@ import pyarrow as pa
 from syncer.core.sql import ident
 from syncer.state.control import SqlStateStore
 from syncer.state.migrations import apply_migrations
-from syncer.state.workspace import prepare_workspace
+from syncer.state.workspace import discard_plans_file, prepare_workspace
 
 _COLUMNS = "sync, key, record_id, match_value, fields, row_hash, present, synced_at"
 
@@ -36,7 +36,7 @@ class DuckDBStateStore(SqlStateStore):
         self.names = {name: f"{ident(catalog)}.main.{ident(name)}"
                       for name in ("runs", "row_errors", "snapshot", "snapshot_journal", "schema_migrations")}
         self.names |= {seq: f"{catalog}.main.{seq}" for seq in ("run_ids", "journal_seq")}
-        prepare_workspace(self._con, memory_limit, path.parent / "tmp")
+        self._plans_file = prepare_workspace(self._con, memory_limit, path.parent / "tmp")
         self._migrate()
 
     def _migrate(self) -> None:
@@ -71,12 +71,17 @@ class DuckDBStateStore(SqlStateStore):
             return 0
         self._con.register("__syncer_confirmed", confirmed)
         try:
-            self._con.execute(self._sql(f"INSERT INTO {{snapshot_journal}} (seq, {_COLUMNS}) SELECT "
-                                        "nextval('{journal_seq}'), ?, key, record_id, match_value, fields, row_hash, "
-                                        "present, ? FROM __syncer_confirmed"), [sync, now])
+            # One sequence number per commit: keys are unique within a commit, so it orders commits enough.
+            seq = self._query(self._sql("SELECT nextval('{journal_seq}')"))[0][0]
+            self._con.execute(self._sql(f"INSERT INTO {{snapshot_journal}} (seq, {_COLUMNS}) SELECT ?, ?, key, "
+                                        "record_id, match_value, fields, row_hash, present, ? FROM __syncer_confirmed"),
+                              [seq, sync, now])
         finally:
             self._con.unregister("__syncer_confirmed")
         return int(confirmed.num_rows)
+
+    def flush(self, sync: str) -> None:
+        self._absorb_journal(sync)
 
     def _absorb_journal(self, sync: str) -> None:
         """Move the journal's rows for ``sync`` into the snapshot, the latest per key winning, atomically."""
@@ -107,3 +112,4 @@ class DuckDBStateStore(SqlStateStore):
 
     def close(self) -> None:
         self._con.close()
+        discard_plans_file(self._plans_file)

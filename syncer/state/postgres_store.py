@@ -95,6 +95,9 @@ class PostgresStateStore(SqlStateStore):
                              synced_at = excluded.synced_at""")
         return int(confirmed.num_rows)
 
+    def flush(self, sync: str) -> None:
+        """Nothing to fold: commits upsert the snapshot directly."""
+
     def reset(self, sync: str) -> int:
         with self._conn.cursor() as cur:
             cur.execute("DELETE FROM snapshot WHERE sync = %s", (sync,))

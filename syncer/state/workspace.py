@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -13,14 +15,28 @@ from duckdb.func import ARROW
 from syncer.core.fields import CANONICAL_JSON_FUNCTION, RENDER_FUNCTION
 from syncer.core.templates import render
 
+PLANS_CATALOG = "syncer_plans"
+_workspace_numbers = itertools.count(1)
 
-def prepare_workspace(con: duckdb.DuckDBPyConnection, memory_limit: str, spill_dir: Path) -> None:
-    """Configure ``con`` for planning and register the Python functions the field SQL calls."""
+
+def prepare_workspace(con: duckdb.DuckDBPyConnection, memory_limit: str, spill_dir: Path) -> Path:
+    """Configure ``con`` for planning and register the Python functions the field SQL calls.
+
+    Returns the file of the plans catalog, which the caller deletes (:func:`discard_plans_file`) when it closes
+    ``con``. Plans' change rows live there: unlike temporary tables, every cursor of the connection sees them (so they
+    can be streamed out on one cursor while the store commits on another), and being file-backed, a first sync of
+    millions of rows is written out instead of held in memory.
+    """
     spill_dir.mkdir(parents=True, exist_ok=True)
     con.execute("SET TimeZone = 'UTC'")  # naive warehouse timestamps are read as UTC
     con.execute(f"SET memory_limit = '{memory_limit}'")
     con.execute(f"SET temp_directory = '{spill_dir}'")
     con.execute("SET preserve_insertion_order = false")
+    _remove_orphaned_plans_files(spill_dir)
+    plans_file = spill_dir / f"plans-{os.getpid()}-{next(_workspace_numbers)}.duckdb"
+    discard_plans_file(plans_file)
+    quoted = str(plans_file).replace("'", "''")
+    con.execute(f"ATTACH '{quoted}' AS {PLANS_CATALOG}")
     names = {str(row[0]) for row in con.execute(
         "SELECT function_name FROM duckdb_functions() WHERE function_type = 'scalar'").fetchall()}
     if RENDER_FUNCTION not in names:
@@ -29,6 +45,24 @@ def prepare_workspace(con: duckdb.DuckDBPyConnection, memory_limit: str, spill_d
     if CANONICAL_JSON_FUNCTION not in names:
         con.create_function(CANONICAL_JSON_FUNCTION, _canonical_json_batch, [duckdb.sqltype("VARCHAR")],
                             duckdb.sqltype("VARCHAR"), type=ARROW)
+    return plans_file
+
+
+def discard_plans_file(path: Path) -> None:
+    for leftover in (path, path.with_name(path.name + ".wal")):
+        leftover.unlink(missing_ok=True)
+
+
+def _remove_orphaned_plans_files(spill_dir: Path) -> None:
+    """Delete plans files left by processes that died without closing their workspace."""
+    for path in spill_dir.glob("plans-*.duckdb"):
+        pid = int(path.name.split("-")[1])
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            discard_plans_file(path)
+        except PermissionError:
+            continue  # alive, another user's
 
 
 def _render_batch(templates: pa.Array, rows: pa.Array) -> pa.Array:
