@@ -10,6 +10,8 @@ numbers, as HubSpot sends them.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from starlette.requests import Request
@@ -128,38 +130,42 @@ class AssociationRoutes:
 
     async def batch_create(self, request: Request) -> Reply:
         from_kind, to_kind = kind_of(request, "from_type"), kind_of(request, "to_type")
-        started = now()
-        inputs = self._batch(await v.json_body(request), "BatchInputPublicAssociationMultiPost")
-        results, errors = [], []
-        with self.portal.lock:
-            for index, item in enumerate(inputs):
-                v.require(item, "PublicAssociationMultiPost", ["from", "to", "types"])
-                from_id = v.string_id(item["from"].get("id"), f"inputs[{index}].from.id")
-                to_id = v.string_id(item["to"].get("id"), f"inputs[{index}].to.id")
-                kinds = self._specs(from_kind, to_kind, item["types"])
-                try:
-                    self._exists(from_kind, from_id)
-                    self._exists(to_kind, to_id)
-                except HubSpotError as exc:
-                    errors.append(batch_error("OBJECT_NOT_FOUND", str(exc), {"ids": [from_id, to_id]}))
-                    continue
-                if self.portal.reject(request):
-                    errors.append(batch_error("VALIDATION_ERROR", "Association rejected by sandbox fault injection",
-                                              {"ids": [from_id, to_id]}))
-                    continue
-                for kind in kinds:
-                    self.portal.associations.link(from_kind, from_id, to_kind, to_id, kind)
-                results.append(self._pair(from_kind, from_id, to_kind, to_id))
-            return batch_reply(results, errors, 201, started)
+
+        def link(item: dict[str, Any], from_id: str, to_id: str) -> dict[str, Any] | None:
+            kinds = self._specs(from_kind, to_kind, item["types"])
+            if self.portal.reject(request):
+                return batch_error("VALIDATION_ERROR", "Association rejected by sandbox fault injection",
+                                   {"ids": [from_id, to_id]})
+            for kind in kinds:
+                self.portal.associations.link(from_kind, from_id, to_kind, to_id, kind)
+            return None
+
+        results, errors, started = await self._link_each(
+            request, "PublicAssociationMultiPost", ["from", "to", "types"], link,
+            lambda from_id, to_id: self._pair(from_kind, from_id, to_kind, to_id))
+        return batch_reply(results, errors, 201, started)
 
     async def batch_default(self, request: Request) -> Reply:
         from_kind, to_kind = kind_of(request, "from_type"), kind_of(request, "to_type")
+        results, errors, started = await self._link_each(
+            request, "PublicDefaultAssociationMultiPost", ["from", "to"], lambda *_: None,
+            lambda from_id, to_id: self._default(from_kind, from_id, to_kind, to_id))
+        # This endpoint's reply model has errors but no 207 variant: HubSpot reports failures inside a 200.
+        return 200, batch_reply(results, errors, 200, started)[1]
+
+    async def _link_each(self, request: Request, model: str, required: list[str],
+                         link: Callable[[dict[str, Any], str, str], dict[str, Any] | None],
+                         result: Callable[[str, str], dict[str, Any]]
+                         ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], datetime]:
+        """Run ``link`` for each batch input whose two records exist; collect ``result`` or the per-input error."""
+        from_kind, to_kind = kind_of(request, "from_type"), kind_of(request, "to_type")
         started = now()
-        inputs = self._batch(await v.json_body(request), "BatchInputPublicDefaultAssociationMultiPost")
-        results, errors = [], []
+        inputs = self._batch(await v.json_body(request), f"BatchInput{model}")
+        results: list[dict[str, Any]] = []
+        errors: list[dict[str, Any]] = []
         with self.portal.lock:
             for index, item in enumerate(inputs):
-                v.require(item, "PublicDefaultAssociationMultiPost", ["from", "to"])
+                v.require(item, model, required)
                 from_id = v.string_id(item["from"].get("id"), f"inputs[{index}].from.id")
                 to_id = v.string_id(item["to"].get("id"), f"inputs[{index}].to.id")
                 try:
@@ -168,10 +174,12 @@ class AssociationRoutes:
                 except HubSpotError as exc:
                     errors.append(batch_error("OBJECT_NOT_FOUND", str(exc), {"ids": [from_id, to_id]}))
                     continue
-                results.append(self._default(from_kind, from_id, to_kind, to_id))
-            body = batch_reply(results, errors, 200, started)[1]
-            # This endpoint's reply model has errors but no 207 variant: HubSpot reports failures inside a 200.
-            return 200, body
+                refused = link(item, from_id, to_id)
+                if refused is not None:
+                    errors.append(refused)
+                    continue
+                results.append(result(from_id, to_id))
+        return results, errors, started
 
     async def batch_archive(self, request: Request) -> Reply:
         from_kind, to_kind = kind_of(request, "from_type"), kind_of(request, "to_type")

@@ -124,9 +124,7 @@ class BatchRoutes(ObjectRoutes):
                     missing.append(record_id)
                 else:
                     results.append(record.as_json(names or _defaults(kind), history))
-            errors = [] if not missing else [batch_error(
-                "OBJECT_NOT_FOUND", f"Could not get some {SINGULAR[kind].upper()} objects, they may be deleted or "
-                "not exist. Check that ids are valid.", {"ids": missing})]
+            errors = [] if not missing else [_not_found(kind, {"ids": missing})]
             return batch_reply(results, errors, 200, started)
 
     async def batch_update(self, request: Request) -> Reply:
@@ -141,9 +139,7 @@ class BatchRoutes(ObjectRoutes):
             for item in self._screen(request, kind, inputs, False, errors):
                 record = self.portal.store.get(kind, item.record_id, self._id_property(kind, item.id_property))
                 if record is None:
-                    errors.append(batch_error(
-                        "OBJECT_NOT_FOUND", f"Could not get some {SINGULAR[kind].upper()} objects, they may be "
-                        "deleted or not exist. Check that ids are valid.", item.context()))
+                    errors.append(_not_found(kind, item.context()))
                 else:
                     found.append((record, item))
             self._no_clashes(kind, [(record, item.values) for record, item in found])
@@ -196,3 +192,9 @@ class BatchRoutes(ObjectRoutes):
 
 def _defaults(kind: str) -> list[str]:
     return DEFAULT_PROPERTIES[kind]
+
+
+def _not_found(kind: str, context: dict[str, Any]) -> dict[str, Any]:
+    """HubSpot's per-input error for ids that match no record (its wording, as batch read and update send it)."""
+    return batch_error("OBJECT_NOT_FOUND", f"Could not get some {SINGULAR[kind].upper()} objects, they may be "
+                       "deleted or not exist. Check that ids are valid.", context)

@@ -11,21 +11,9 @@ from hubspot import HubSpot
 
 from syncer.sandbox.hubspot import HubSpotEmulator, HubSpotLimits
 from syncer.sandbox.server import EmulatorServer
+from tests.fakes import FakeClock
 
 TOKEN = "pat-sandbox-test"
-
-
-@dataclass
-class FakeClock:
-    """Monotonic seconds that only move when a test says so."""
-
-    now: float = 1_000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
 
 
 @dataclass

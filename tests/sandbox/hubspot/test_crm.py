@@ -138,3 +138,20 @@ def test_associations_v4(sandbox: Sandbox) -> None:
     bad = sandbox.raw("PUT", f"/crm/v4/objects/contacts/{contact}/associations/companies/{company}",
                       [{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": 192}])
     assert bad.status_code == 400
+
+
+def test_associations_v4_batch_create_and_default(sandbox: Sandbox) -> None:
+    company = sandbox.emulator.add_record("companies", {"name": "Acme"})
+    task = sandbox.emulator.add_record("tasks", {"hs_timestamp": "2026-11-22T12:00:00Z", "hs_task_subject": "Call"})
+    contact = sandbox.emulator.add_record("contacts", {"email": "cy@acme.io"})
+    v4 = sandbox.client().crm.associations.v4
+    created = v4.batch_api.create("tasks", "companies", BatchInputPublicAssociationMultiPost(inputs=[
+        {"from": {"id": task}, "to": {"id": company},
+         "types": [{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": 192}]}]))
+    assert [(str(r.from_object_id), str(r.to_object_id)) for r in created.results] == [(task, company)]
+    default = v4.batch_api.create_default("contacts", "companies", {"inputs": [
+        {"from": {"id": contact}, "to": {"id": company}}, {"from": {"id": "404"}, "to": {"id": company}}]})
+    assert [r.association_spec.association_type_id for r in default.results] == [279]
+    assert [e.category for e in default.errors] == ["OBJECT_NOT_FOUND"]
+    assert sandbox.emulator.associations_of("companies", company, "tasks") == [(task, [191])]
+    assert sandbox.emulator.associations_of("companies", company, "contacts") == [(contact, [280])]

@@ -21,6 +21,7 @@ from syncer.sandbox.salesforce import (
     with_default_custom_fields,
 )
 from syncer.sandbox.server import EmulatorServer
+from tests.fakes import FakeClock
 
 # A non-unique external id, so tests can make one key match several records (the 300 case).
 LEGACY_ID = FieldSpec("Legacy_Id__c", FieldType.STRING, "Legacy Id", length=40, external_id=True)
@@ -34,19 +35,6 @@ SF = Any
 def content(raised: pytest.ExceptionInfo[Any]) -> Any:
     """The decoded error body simple-salesforce attached to the exception."""
     return raised.value.content
-
-
-@dataclass
-class FakeClock:
-    """The emulator's clock: tests move it instead of sleeping."""
-
-    now: float = START
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
 
 
 @dataclass

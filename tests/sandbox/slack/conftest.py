@@ -15,22 +15,10 @@ from slack_sdk import WebClient
 
 from syncer.sandbox.server import EmulatorServer
 from syncer.sandbox.slack import SlackEmulator, SlackLimits
+from tests.fakes import FakeClock
 
 TOKEN = "xoxb-sandbox-test"
 JAN_15_2026 = 1_768_478_400.0  # 2026-01-15T12:00:00Z
-
-
-class FakeClock:
-    """A monotonic clock that only moves when told to."""
-
-    def __init__(self, start: float = 1000.0) -> None:
-        self.now = start
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
 
 
 @dataclass

@@ -14,8 +14,9 @@ from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 from syncer.sample_people import sample_reps
 from syncer.sandbox.faults import FaultRule
 from syncer.sandbox.slack import PQL_ALERTS_ID, SlackLimits, Tier
+from tests.fakes import FakeClock
 
-from .conftest import FakeClock, Sandbox, SandboxFactory
+from .conftest import Sandbox, SandboxFactory
 
 DANA = sample_reps()[0]
 
