@@ -38,10 +38,10 @@ def _app(root: Path, environ: dict[str, str] | None = None) -> Iterator[App]:
         output.show_problems(exc.problems)
         raise typer.Exit(EXIT_BAD_INPUT) from None
     except KeyError as exc:
-        output.errors.print(f"[red]{exc.args[0]}[/]")
+        output.show_error(str(exc.args[0]))
         raise typer.Exit(EXIT_BAD_INPUT) from None
     except PlanError as exc:
-        output.errors.print(f"[red]{exc}[/]", markup=True, highlight=False)
+        output.show_error(str(exc))
         raise typer.Exit(EXIT_FAILED) from None
     finally:
         app.close()
@@ -91,7 +91,7 @@ def run(sync: Annotated[str | None, typer.Argument(help="The sync to run.")] = N
         project: ProjectOption = Path("."), as_json: JsonOption = False) -> None:
     """Run SYNC (or --all) once: plan, deliver what changed, record the run."""
     if (sync is None) == (not run_all):
-        output.errors.print("give a sync name or --all (not both)")
+        output.show_error("give a sync name or --all (not both)")
         raise typer.Exit(EXIT_BAD_INPUT)
     with _app(project) as app:
         syncs = [app.project.sync(sync)] if sync else [s.config for s in app.project.syncs.values() if s.config.enabled]
@@ -103,7 +103,7 @@ def run(sync: Annotated[str | None, typer.Argument(help="The sync to run.")] = N
             if not as_json and outcome.plan is not None:
                 output.show_plan(outcome.plan, 3)
             if not as_json and outcome.error:
-                output.errors.print(f"[red]{outcome.sync} failed:[/] {outcome.error}", highlight=False)
+                output.show_error(outcome.error, prefix=f"{outcome.sync} failed: ")
         if any(o.status == "failed" for o in outcomes):
             raise typer.Exit(EXIT_FAILED)
 
@@ -175,7 +175,7 @@ def demo(project: ProjectOption = Path("."),
             if outcome.plan is not None:
                 output.show_plan(outcome.plan, 3)
             if outcome.error:
-                output.errors.print(f"[red]{outcome.sync} failed:[/] {outcome.error}", highlight=False)
+                output.show_error(outcome.error, prefix=f"{outcome.sync} failed: ")
                 raise typer.Exit(EXIT_FAILED)
 
 

@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from syncer.config.errors import Problem
@@ -13,12 +14,18 @@ from syncer.core.plan import CHANGE_OPS, Plan
 from syncer.state.base import RunRecord
 
 console = Console()
-errors = Console(stderr=True)
+errors = Console(stderr=True, soft_wrap=True)  # errors stay one greppable line each
 
 
 def print_json(data: Any) -> None:
     # Plain print: rich would wrap long lines and break the JSON for machines.
     print(json.dumps(data, indent=2, default=str))
+
+
+def show_error(message: str, prefix: str = "") -> None:
+    """One error line; the message is data (it may hold brackets), never markup."""
+    errors.print(f"[red]{escape(prefix)}[/]{escape(message)}" if prefix else f"[red]{escape(message)}[/]",
+                 highlight=False)
 
 
 def show_problems(problems: list[Problem]) -> None:
@@ -47,14 +54,14 @@ def show_plan(plan: Plan, sample: int) -> None:
         for row in rows:
             values = row["values"] or {}
             sent = ", ".join(f"{name}={values.get(name)!r}" for name in row["changed"])
-            sample_table.add_row(row["key"], row["record_id"] or row["match"] or "", sent)
+            sample_table.add_row(escape(row["key"]), escape(row["record_id"] or row["match"] or ""), escape(sent))
         console.print(sample_table)
     if plan.rejected:
         rejected = Table(title=f"rejected rows ({plan.rejected_total})")
         rejected.add_column("key")
         rejected.add_column("reason")
         for bad in plan.rejected[: max(sample * 3, 10)]:
-            rejected.add_row(bad.key if bad.key is not None else "(null)", bad.reason)
+            rejected.add_row(escape(bad.key) if bad.key is not None else "(null)", escape(bad.reason))
         console.print(rejected)
 
 

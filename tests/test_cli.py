@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner, Result
 
 from syncer.cli import cli
@@ -128,3 +129,27 @@ def test_run_with_postgres_state(tmp_path: Path, pg_url: str) -> None:
     assert invoke("run", "companies", "-p", str(tmp_path)).exit_code == 0
     status = json.loads(invoke("status", "-p", str(tmp_path), "--json").output)
     assert status[0]["last_run"]["creates"] == 50
+
+
+@pytest.mark.parametrize(("change", "expected"), [
+    (("  pql_tier: pql_tier", "  pql_tier: [unclosed"), "mappings/companies.yaml:16: invalid YAML"),
+    (("key: account_id", "key: account_id\nkeys: 1"), "mappings/companies.yaml:5: keys: unknown key"),
+    (("source: pql_score", "source: score"), "mappings/companies.yaml:13: fields.pql_score.source: column 'score'"),
+    (("every 10m", "'0 0 31 2 * *'"), "mappings/companies.yaml:16: schedule: '0 0 31 2 * *' is neither"),
+    (("connector: hubspot", "connector: marketo"), "mappings/companies.yaml:6: destination.connector: unknown"),
+])
+def test_a_broken_mapping_exits_2_naming_file_and_line(tmp_path: Path, change: tuple[str, str],
+                                                        expected: str) -> None:
+    make_project(tmp_path, MAPPING_YAML.replace(*change))
+    result = invoke("validate", "-p", str(tmp_path))
+    assert result.exit_code == 2
+    assert expected in result.output
+
+
+def test_data_that_looks_like_markup_is_shown_as_it_is(tmp_path: Path) -> None:
+    make_project(tmp_path, MAPPING_YAML.replace("table: scored_accounts",
+                                                "sql: SELECT *, '[bold]x[/bold]' AS t FROM scored_accounts")
+                 .replace("  pql_tier: pql_tier", "  pql_tier: t"), accounts=3)
+    result = invoke("plan", "companies", "-p", str(tmp_path), "--limit", "1")
+    assert result.exit_code == 0
+    assert "pql_tier='[bold]x[/bold]'" in result.output
