@@ -37,13 +37,13 @@ class App:
     def store(self) -> StateStore:
         if self._store is None:
             state = self.project.config.state
-            self._store = open_state(state.url, self.root, state.memory_limit)
+            self._store = open_state(state.url.get_secret_value(), self.root, state.memory_limit)
         return self._store
 
     @property
     def warehouse(self) -> Warehouse:
         if self._warehouse is None:
-            self._warehouse = open_warehouse(self.project.config.warehouse.url, self.root)
+            self._warehouse = open_warehouse(self.project.config.warehouse.url.get_secret_value(), self.root)
         return self._warehouse
 
     @property

@@ -18,6 +18,7 @@ from syncer.config.project import ProjectConfig
 from syncer.config.sync import SyncConfig
 from syncer.planner import PlanError, plan_sync
 from syncer.runner import run_sync
+from syncer.state import StateUnavailableError
 from syncer.validate import check_against_model
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
@@ -40,7 +41,7 @@ def _app(root: Path, environ: dict[str, str] | None = None) -> Iterator[App]:
     except KeyError as exc:
         output.show_error(str(exc.args[0]))
         raise typer.Exit(EXIT_BAD_INPUT) from None
-    except PlanError as exc:
+    except (PlanError, StateUnavailableError) as exc:
         output.show_error(str(exc))
         raise typer.Exit(EXIT_FAILED) from None
     finally:

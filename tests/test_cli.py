@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -153,3 +155,28 @@ def test_data_that_looks_like_markup_is_shown_as_it_is(tmp_path: Path) -> None:
     result = invoke("plan", "companies", "-p", str(tmp_path), "--limit", "1")
     assert result.exit_code == 0
     assert "pql_tier='[bold]x[/bold]'" in result.output
+
+
+def test_a_state_file_locked_by_another_process_is_a_clear_failure(tmp_path: Path) -> None:
+    make_project(tmp_path)
+    assert invoke("status", "-p", str(tmp_path)).exit_code == 0  # creates the state file
+    holder = subprocess.Popen([sys.executable, "-c", "import duckdb, sys, time; "
+                               f"c = duckdb.connect({str(tmp_path / '.syncer' / 'state.duckdb')!r}); "
+                               "print('locked', flush=True); time.sleep(30)"], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+        result = invoke("status", "-p", str(tmp_path))
+    finally:
+        holder.kill()
+        holder.wait()
+    assert result.exit_code == 1
+    assert "is in use by another process" in result.output
+
+
+def test_a_database_password_in_the_warehouse_url_is_never_shown(tmp_path: Path) -> None:
+    make_project(tmp_path)
+    (tmp_path / "syncer.yaml").write_text((tmp_path / "syncer.yaml").read_text().replace(
+        "duckdb:///warehouse.duckdb", "postgresql+psycopg://syncer:${TEST_HUBSPOT_TOKEN}@127.0.0.1:9/nowhere"))
+    result = invoke("demo", "-p", str(tmp_path))
+    assert "postgresql+psycopg://syncer:***@127.0.0.1:9/nowhere" in result.output
+    assert result.exit_code == 2  # the warehouse cannot run the models: reported per mapping

@@ -15,16 +15,19 @@ class _Strict(BaseModel):
 
 
 class WarehouseConfig(_Strict):
-    """``url``: ``duckdb:///path/to/file.duckdb`` (the embedded default) or any SQLAlchemy URL."""
+    """``url``: ``duckdb:///path/to/file.duckdb`` (the embedded default) or any SQLAlchemy URL.
 
-    url: str = "duckdb:///warehouse.duckdb"
+    URLs are secrets: a database URL usually carries a password (``postgresql://user:${PG_PASSWORD}@host/db``).
+    """
+
+    url: SecretStr = SecretStr("duckdb:///warehouse.duckdb")
     batch_size: int = Field(50_000, gt=0, description="Rows per batch when streaming a model from the warehouse.")
 
 
 class StateConfig(_Strict):
     """``url``: ``duckdb:///.syncer/state.duckdb`` (default, a local file) or ``postgresql://...`` (shared)."""
 
-    url: str = "duckdb:///.syncer/state.duckdb"
+    url: SecretStr = SecretStr("duckdb:///.syncer/state.duckdb")
     memory_limit: str = Field("1GB", description="DuckDB memory limit for planning; larger plans spill to disk.")
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from syncer.state.base import COMMIT_SCHEMA, RunRecord, StateStore
+from syncer.state.base import COMMIT_SCHEMA, RunRecord, StateStore, StateUnavailableError
 
 
 def open_state(url: str, root: Path, memory_limit: str = "1GB") -> StateStore:
@@ -21,4 +21,4 @@ def open_state(url: str, root: Path, memory_limit: str = "1GB") -> StateStore:
     raise ValueError(f"state.url must start with duckdb:// or postgresql:// (got '{url.split(':', maxsplit=1)[0]}:')")
 
 
-__all__ = ["COMMIT_SCHEMA", "RunRecord", "StateStore", "open_state"]
+__all__ = ["COMMIT_SCHEMA", "RunRecord", "StateStore", "StateUnavailableError", "open_state"]

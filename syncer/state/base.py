@@ -26,6 +26,10 @@ COMMIT_SCHEMA = pa.schema([
 ])
 
 
+class StateUnavailableError(Exception):
+    """The state store cannot be opened: the file is locked by another syncer process, or the server is down."""
+
+
 @dataclass(frozen=True)
 class RunRecord:
     id: int

@@ -17,6 +17,7 @@ import duckdb
 import pyarrow as pa
 
 from syncer.core.sql import ident
+from syncer.state.base import StateUnavailableError
 from syncer.state.control import SqlStateStore
 from syncer.state.migrations import apply_migrations
 from syncer.state.workspace import discard_plans_file, prepare_workspace
@@ -30,7 +31,12 @@ class DuckDBStateStore(SqlStateStore):
     def __init__(self, path: Path, memory_limit: str = "1GB") -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
-        self._con = duckdb.connect(str(path))
+        try:
+            self._con = duckdb.connect(str(path))
+        except duckdb.IOException as exc:
+            # DuckDB allows one writing process per file; its message names the process holding the lock.
+            detail = str(exc).splitlines()[0]
+            raise StateUnavailableError(f"the state file {path} is in use by another process: {detail}") from exc
         catalog = str(self._con.execute("SELECT current_database()").fetchall()[0][0])
         # Qualified names: while a plan runs, the warehouse is the connection's default catalog.
         self.names = {name: f"{ident(catalog)}.main.{ident(name)}"

@@ -16,7 +16,7 @@ import duckdb
 import psycopg
 import pyarrow as pa
 
-from syncer.state.base import COMMIT_SCHEMA
+from syncer.state.base import COMMIT_SCHEMA, StateUnavailableError
 from syncer.state.control import SqlStateStore
 from syncer.state.migrations import apply_migrations
 from syncer.state.workspace import prepare_workspace
@@ -35,7 +35,10 @@ def _dsn(url: str) -> str:
 
 class PostgresStateStore(SqlStateStore):
     def __init__(self, url: str, memory_limit: str = "1GB") -> None:
-        self._conn = psycopg.connect(_dsn(url), autocommit=True)
+        try:
+            self._conn = psycopg.connect(_dsn(url), autocommit=True)
+        except psycopg.OperationalError as exc:
+            raise StateUnavailableError(f"cannot reach the PostgreSQL state store: {str(exc).splitlines()[0]}") from exc
         self._workspace = duckdb.connect()
         self._spill = tempfile.TemporaryDirectory(prefix="syncer-")
         prepare_workspace(self._workspace, memory_limit, Path(self._spill.name))

@@ -17,7 +17,7 @@ class WarehouseError(Exception):
 class Warehouse(ABC):
     """A source of models. Implementations are cheap to construct and connect lazily."""
 
-    url: str
+    url: str  # for display: without any password
 
     @abstractmethod
     def stage(self, con: duckdb.DuckDBPyConnection, sql: str, batch_size: int) -> str:

@@ -8,7 +8,7 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, make_url, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -19,12 +19,13 @@ STAGED_MODEL = "__syncer_model"
 
 class SqlAlchemyWarehouse(Warehouse):
     def __init__(self, url: str) -> None:
-        self.url = url
+        self._url = url
+        self.url = make_url(url).render_as_string(hide_password=True)  # for messages: never the password
         self._engine: Engine | None = None
 
     def _connect(self) -> Engine:
         if self._engine is None:
-            self._engine = create_engine(self.url, pool_pre_ping=True)
+            self._engine = create_engine(self._url, pool_pre_ping=True)
         return self._engine
 
     def stream(self, sql: str, batch_size: int) -> Iterator[pa.RecordBatch]:
