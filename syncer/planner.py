@@ -99,13 +99,13 @@ def plan_sync(sync: SyncConfig, store: StateStore, warehouse: Warehouse, batch_s
     except WarehouseError as exc:
         raise PlanError(f"{sync.name}: the warehouse could not run the model: {exc}") from exc
     try:
-        return _plan_staged(sync, store, con, model, batch_size, started, warehouse.url)
+        return _plan_staged(sync, store, con, model, started, warehouse.url)
     finally:
         warehouse.release(con)
 
 
 def _plan_staged(sync: SyncConfig, store: StateStore, con: duckdb.DuckDBPyConnection, model: str,
-                 batch_size: int, started: float, source: str) -> Plan:
+                 started: float, source: str) -> Plan:
     column_types = model_columns(con, model)
     needed = {sync.key, sync.destination.match.column} | {s.source for s in sync.fields.values() if s.source}
     missing = sorted(needed - set(column_types))
