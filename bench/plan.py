@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from syncer.commit import commit_all  # noqa: E402
-from syncer.config.sync import SyncConfig  # noqa: E402
+from syncer.config.sync import FieldSpec, SyncConfig  # noqa: E402
 from syncer.demo.sample_warehouse import build_sample_warehouse  # noqa: E402
 from syncer.planner import plan_sync  # noqa: E402
 from syncer.state.duckdb_store import DuckDBStateStore  # noqa: E402
@@ -49,6 +49,17 @@ SYNC = SyncConfig.model_validate({
 })
 
 
+TEMPLATED = SYNC.model_copy(update={"name": "bench_templated", "fields": {
+    **SYNC.fields,
+    "pql_context": FieldSpec(template="{{ account_name }}: {{ signals.invites_30d }} invites, "
+                                      "{{ signals.active_days_30d }} active days"),
+}})
+
+
+def _sync(templated: bool) -> SyncConfig:
+    return TEMPLATED if templated else SYNC
+
+
 def _peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
@@ -59,17 +70,18 @@ def step_build(work: Path, rows: int) -> dict[str, Any]:
     return {"seconds": time.perf_counter() - started}
 
 
-def step_plan(work: Path, commit: bool) -> dict[str, Any]:
+def step_plan(work: Path, commit: bool, templated: bool) -> dict[str, Any]:
+    sync = _sync(templated)
     store = DuckDBStateStore(work / "state.duckdb", memory_limit="1GB")
     warehouse = DuckDBWarehouse(work / "warehouse.duckdb")
     started = time.perf_counter()
-    plan = plan_sync(SYNC, store, warehouse, batch_size=100_000)
+    plan = plan_sync(sync, store, warehouse, batch_size=100_000)
     seconds = time.perf_counter() - started
     result: dict[str, Any] = {"seconds": seconds, "counts": plan.counts.as_dict(), "rejected": plan.rejected_total}
     if commit:
         started = time.perf_counter()
-        commit_all(store, SYNC.name, plan.changes, _now())
-        store.flush(SYNC.name)  # the end of a run folds the commits into the snapshot
+        commit_all(store, sync.name, plan.changes, _now())
+        store.flush(sync.name)  # the end of a run folds the commits into the snapshot
         result["commit_seconds"] = time.perf_counter() - started
     else:
         changes = plan.changes.to_table()
@@ -114,8 +126,9 @@ def _now() -> Any:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
-def _child(step: str, work: Path, rows: int) -> dict[str, Any]:
-    out = subprocess.run([sys.executable, __file__, "--step", step, "--work", str(work), "--rows", str(rows)],
+def _child(step: str, work: Path, rows: int, templated: bool) -> dict[str, Any]:
+    flags = ["--with-template"] if templated else []
+    out = subprocess.run([sys.executable, __file__, "--step", step, "--work", str(work), "--rows", str(rows), *flags],
                          check=False, capture_output=True, text=True)
     if out.returncode != 0:
         raise SystemExit(f"step {step} failed:\n{out.stderr}")
@@ -125,13 +138,16 @@ def _child(step: str, work: Path, rows: int) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, action="append", help="accounts (repeatable)")
+    parser.add_argument("--with-template", action="store_true",
+                        help="add a Jinja template field to the mapping (rendered in Python for every row)")
     parser.add_argument("--step", choices=["build", "first", "rebuild", "replan"], help=argparse.SUPPRESS)
     parser.add_argument("--work", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.step:
         work, rows = args.work, args.rows[0]
-        result = {"build": lambda: step_build(work, rows), "first": lambda: step_plan(work, True),
-                  "rebuild": lambda: step_rebuild(work), "replan": lambda: step_plan(work, False)}[args.step]()
+        templated = args.with_template
+        result = {"build": lambda: step_build(work, rows), "first": lambda: step_plan(work, True, templated),
+                  "rebuild": lambda: step_rebuild(work), "replan": lambda: step_plan(work, False, templated)}[args.step]()
         result["peak_rss_mb"] = _peak_mb()
         print(json.dumps(result))
         return
@@ -140,11 +156,11 @@ def main() -> None:
         with tempfile.TemporaryDirectory(prefix="syncer-bench-", dir=ROOT / ".syncer" if (ROOT / ".syncer").exists()
                                          else None) as tmp:
             work = Path(tmp)
-            build = _child("build", work, rows)
-            first = _child("first", work, rows)
-            rebuild = _child("rebuild", work, rows)
-            replan = _child("replan", work, rows)
-            print(f"\n== {rows:,} accounts ==")
+            build = _child("build", work, rows, args.with_template)
+            first = _child("first", work, rows, args.with_template)
+            rebuild = _child("rebuild", work, rows, args.with_template)
+            replan = _child("replan", work, rows, args.with_template)
+            print(f"\n== {rows:,} accounts{' (with a template field)' if args.with_template else ''} ==")
             print(f"build sample warehouse  {build['seconds']:7.2f} s  peak RSS {build['peak_rss_mb']:7.0f} MB")
             print(f"first plan (all create) {first['seconds']:7.2f} s  peak RSS {first['peak_rss_mb']:7.0f} MB  "
                   f"{first['counts']}")

@@ -50,6 +50,15 @@ class WorkspaceChanges:
         count = int(con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0])
         return cls(con, table, count)
 
+    def take_rejected(self) -> list[tuple[str, str, str]]:
+        """Remove the rows a template failed on; return them as ``(key, reason, planned op)``."""
+        rows = self._con.execute(f"SELECT key, reason, planned FROM {self._table} WHERE op = 'rejected' "
+                                 "ORDER BY key").fetchall()
+        if rows:
+            self._con.execute(f"DELETE FROM {self._table} WHERE op = 'rejected'")
+            self._count -= len(rows)
+        return [(str(key), str(reason), str(planned)) for key, reason, planned in rows]
+
     @property
     def count(self) -> int:
         return self._count
@@ -61,7 +70,8 @@ class WorkspaceChanges:
         if op is not None and op not in PLAN_OPS:
             raise ValueError(f"unknown change op '{op}'")
         where = "" if op is None else f" WHERE op = '{op}'"
-        return f"SELECT * FROM {self._table}{where} ORDER BY key" + ("" if limit is None else f" LIMIT {int(limit)}")
+        return (f"SELECT * EXCLUDE (reason, planned) FROM {self._table}{where} ORDER BY key"
+                + ("" if limit is None else f" LIMIT {int(limit)}"))
 
     def batches(self, size: int = 10_000, op: str | None = None) -> Iterator[pa.RecordBatch]:
         cursor = self._con.cursor()  # its own open result: the caller may commit on the workspace meanwhile
@@ -122,13 +132,20 @@ def _plan_staged(sync: SyncConfig, store: StateStore, con: duckdb.DuckDBPyConnec
         rejected_rows = con.execute(rejected_sql(REJECTED_KEPT)).fetchall()
     except duckdb.Error as exc:
         raise PlanError(f"{sync.name}: planning failed: {str(exc).splitlines()[0]}") from exc
-    rejected = tuple(RejectedRow(key, reason) for key, reason in rejected_rows)
+    failed = changes.take_rejected()  # rows a template failed on, found while rendering the changed keys
+    rejected = tuple(sorted([RejectedRow(key, reason) for key, reason in rejected_rows]
+                            + [RejectedRow(key, reason) for key, reason, _ in failed],
+                            key=lambda row: (row.key is not None, row.key or "")))[:REJECTED_KEPT]
     model_rows, valid_keys = int(counted[0]), int(counted[1])
     refreshed = changes.count_op("refresh") if by_op.get("update") else 0
-    updates = by_op.get("update", 0) - refreshed
+    failed_creates = sum(1 for *_, planned in failed if planned == "create")
     counts = ChangeCounts(
-        create=by_op.get("create", 0), update=updates, clear=by_op.get("clear", 0),
-        unchanged=valid_keys - by_op.get("create", 0) - updates, removed=by_op.get("removed", 0),
+        create=by_op.get("create", 0) - failed_creates,
+        update=by_op.get("update", 0) - refreshed - (len(failed) - failed_creates),
+        clear=by_op.get("clear", 0),
+        unchanged=valid_keys - by_op.get("create", 0) - by_op.get("update", 0) + refreshed,
+        removed=by_op.get("removed", 0),
     )
     meta = {"seconds": round(time.perf_counter() - started, 3), "warehouse": source}
-    return Plan(sync.name, tuple(sync.fields), model_rows, counts, changes, rejected, by_op.get("rejected", 0), meta)
+    return Plan(sync.name, tuple(sync.fields), model_rows, counts, changes, rejected,
+                by_op.get("rejected", 0) + len(failed), meta)

@@ -35,12 +35,12 @@ class DiffSpec:
 
 def _field_hash(spec: DiffSpec) -> str:
     # Field names take part so that renaming a field, or adding one that is empty, still changes the hash.
-    parts = ", ".join(f"{literal(f.name)}, {f.value}" for f in spec.fields)
+    parts = ", ".join(f"{literal(f.name)}, {f.hash_input}" for f in spec.fields)
     return f"CAST(hash({parts}) >> 1 AS BIGINT)"
 
 
-def _errors(spec: DiffSpec) -> str:
-    return f"NULLIF(concat_ws('; ', {', '.join(f.error for f in spec.fields)}), '')"
+def _errors(fields: list[FieldSql]) -> str:
+    return f"NULLIF(concat_ws('; ', {', '.join(f.error for f in fields)}), '')" if fields else "NULL"
 
 
 def current_sql(spec: DiffSpec, model: str) -> str:
@@ -49,7 +49,8 @@ def current_sql(spec: DiffSpec, model: str) -> str:
 CREATE OR REPLACE TEMP TABLE {CUR} AS
 SELECT k, count(*) AS n, min(h) AS h, min(err) AS err
 FROM (
-    SELECT CAST({ident(spec.key)} AS VARCHAR) AS k, {_field_hash(spec)} AS h, {_errors(spec)} AS err
+    SELECT CAST({ident(spec.key)} AS VARCHAR) AS k, {_field_hash(spec)} AS h,
+           {_errors([f for f in spec.fields if not f.deferred])} AS err
     FROM {model} AS model
 ) GROUP BY k"""
 
@@ -94,16 +95,20 @@ def rejected_sql(limit: int) -> str:
 
 
 def changes_sql(spec: DiffSpec, model: str, snapshot: str) -> str:
-    """Statement 4: the change rows: ``op, key, record_id, match, changed, values, hash``.
+    """Statement 4: the change rows: ``op, key, record_id, match, changed, values, hash, reason, planned``.
 
-    ``op`` is ``create``, ``update``, ``clear`` or ``refresh`` (the hash moved but no value did: only the snapshot's
-    bookkeeping needs writing, nothing is sent). ``changed`` lists the fields to send: for a create the non-empty
-    ones, for an update those that differ from the snapshot, for a clear those the snapshot holds a value for.
+    ``op`` is ``create``, ``update``, ``clear``, ``refresh`` (the hash moved but no value did: only the snapshot's
+    bookkeeping needs writing, nothing is sent) or ``rejected`` (a template failed on this row: ``reason`` says
+    why, ``planned`` what the row would have been; the planner moves these to the plan's rejected rows).
+    ``changed`` lists the fields to send: for a create the non-empty ones, for an update those that differ from
+    the snapshot, for a clear those the snapshot holds a value for.
     """
     names = [f.name for f in spec.fields]
     values = ", ".join(f"{ident(f.name)} := m.{ident('v_' + f.name)}" for f in spec.fields)
     nulls = ", ".join(f"{ident(n)} := CAST(NULL AS VARCHAR)" for n in names)
     selected = ", ".join(f"{f.value} AS {ident('v_' + f.name)}" for f in spec.fields)
+    prepared = "".join(f", {f.prepare[1]} AS {ident(f.prepare[0])}" for f in spec.fields if f.prepare)
+    deferred_errors = _errors([f for f in spec.fields if f.deferred])
 
     def listed(condition: str) -> str:
         items = ", ".join(f"CASE WHEN {condition.format(v='m.' + ident('v_' + n), s=_snap(n))} THEN {literal(n)} END"
@@ -114,11 +119,14 @@ def changes_sql(spec: DiffSpec, model: str, snapshot: str) -> str:
     updated = listed("{v} IS DISTINCT FROM {s}")
     cleared = listed("{s} IS NOT NULL")
     return f"""
-WITH m AS (
-    SELECT CAST({ident(spec.key)} AS VARCHAR) AS k, CAST({ident(spec.match_column)} AS VARCHAR) AS match_value,
-           {selected}
-    FROM {model} AS model
+WITH wanted AS (
+    -- Templates render here, once per row, and only for the keys that are created or updated.
+    SELECT model.*{prepared} FROM {model} AS model
     WHERE CAST({ident(spec.key)} AS VARCHAR) IN (SELECT k FROM {DELTA} WHERE op IN ('create', 'update'))
+), m AS (
+    SELECT CAST({ident(spec.key)} AS VARCHAR) AS k, CAST({ident(spec.match_column)} AS VARCHAR) AS match_value,
+           {selected}, {deferred_errors} AS err
+    FROM wanted AS model
 ), d AS (
     SELECT d.*, s.fields AS snap_fields, s.present AS snap_present FROM {DELTA} AS d
     LEFT JOIN (SELECT * FROM {snapshot}) AS s ON s.key = d.k
@@ -129,11 +137,12 @@ WITH m AS (
                      WHEN 'update' THEN (CASE WHEN d.snap_present THEN {updated} ELSE {created} END)
                      ELSE {cleared} END AS changed,
            CASE WHEN d.op = 'clear' THEN struct_pack({nulls}) ELSE struct_pack({values}) END AS "values",
-           d.h AS hash
+           d.h AS hash, m.err AS reason
     FROM d LEFT JOIN m ON m.k = d.k
 )
-SELECT CASE WHEN planned = 'update' AND len(changed) = 0 THEN 'refresh' ELSE planned END AS op,
-       key, record_id, match, changed, "values", hash
+SELECT CASE WHEN reason IS NOT NULL THEN 'rejected'
+            WHEN planned = 'update' AND len(changed) = 0 THEN 'refresh' ELSE planned END AS op,
+       key, record_id, match, changed, "values", hash, reason, planned
 FROM typed"""
 
 

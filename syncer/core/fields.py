@@ -13,18 +13,30 @@ from syncer.config.sync import FieldSpec, FieldType
 from syncer.core.sql import ident, literal
 from syncer.core.templates import template_columns
 
-# Registered by the workspace (an edge): render a sandboxed Jinja template over a JSON row; canonicalise JSON text.
+# Registered by the workspace (an edge). The render function takes a template and a JSON row and returns
+# STRUCT(value VARCHAR, error VARCHAR): a template that fails on one row rejects that row, not the whole plan.
 RENDER_FUNCTION = "syncer_render"
 CANONICAL_JSON_FUNCTION = "syncer_canonical_json"
 
 
 @dataclass(frozen=True)
 class FieldSql:
-    """``value``: normalised VARCHAR (NULL for empty). ``error``: VARCHAR reason the row is rejected, else NULL."""
+    """SQL for one destination field over the model relation (aliased ``model``).
+
+    ``value``: normalised VARCHAR (NULL for empty). ``error``: VARCHAR reason the row is rejected, else NULL.
+    ``hash_input``: what the row hash covers for this field. For plain fields it is the value. For a template
+    field (``deferred``) it is the template's inputs and the field's definition: rendering costs microseconds a
+    row in Python, so templates are rendered only for the keys whose inputs (or definition) changed, in the values
+    pass, where ``prepare`` (``(column alias, expression)``) renders each such row once and ``value``/``error``
+    read the result.
+    """
 
     name: str
     value: str
     error: str
+    hash_input: str
+    deferred: bool = False
+    prepare: tuple[str, str] | None = None
 
 
 def infer_type(duckdb_type: str) -> FieldType:
@@ -58,21 +70,30 @@ def canonical_literal(value: str | int | float | bool | None) -> str | None:
 
 def field_sql(name: str, spec: FieldSpec, column_types: dict[str, str]) -> FieldSql:
     """SQL for destination field ``name`` over a relation with ``column_types`` (column -> DuckDB type)."""
+    reasons: list[str] = []
+    prepare: tuple[str, str] | None = None
+    hash_input: str | None = None
     if spec.source is not None:
         source, source_type = ident(spec.source), column_types.get(spec.source, "VARCHAR")
         ftype = spec.type or infer_type(source_type)
     elif spec.template is not None:
-        row = ", ".join(f"{ident(c)} := {ident(c)}" for c in sorted(template_columns(spec.template)))
+        row = ", ".join(f"{ident(c)} := model.{ident(c)}" for c in sorted(template_columns(spec.template)))
         row_json = f"to_json(struct_pack({row}))::VARCHAR" if row else "'{}'"
-        source, source_type = f"{RENDER_FUNCTION}({literal(spec.template)}, {row_json})", "VARCHAR"
+        alias = f"__rendered_{name}"
+        prepare = (alias, f"{RENDER_FUNCTION}({literal(spec.template)}, {row_json})")
+        hash_input = f"{literal(spec.model_dump_json())} || {row_json}"
+        rendered = f"model.{ident(alias)}"
+        source, source_type = f"({rendered}).value", "VARCHAR"
+        reasons.append(f"CASE WHEN ({rendered}).error IS NOT NULL THEN {literal(f'{name}: template failed: ')} || "
+                       f"({rendered}).error END")
         ftype = spec.type or FieldType.STRING
     else:
         source, source_type = literal(canonical_literal(spec.value)), "VARCHAR"
         ftype = spec.type or FieldType.STRING
     value, convertible = _normalise(source, source_type, ftype, spec.round)
-    reasons = [f"CASE WHEN {source} IS NOT NULL AND NOT ({convertible}) THEN "
-               f"{literal(f'{name}: cannot convert ')} || left(CAST({source} AS VARCHAR), 60) || "
-               f"{literal(f' to {ftype.value}')} END"]
+    reasons.append(f"CASE WHEN {source} IS NOT NULL AND NOT ({convertible}) THEN "
+                   f"{literal(f'{name}: cannot convert ')} || left(CAST({source} AS VARCHAR), 60) || "
+                   f"{literal(f' to {ftype.value}')} END")
     if spec.map:
         value = _mapped(value, spec)
     if spec.max_length is not None:
@@ -83,8 +104,8 @@ def field_sql(name: str, spec: FieldSpec, column_types: dict[str, str]) -> Field
                            f"length({value}) || {literal(f' characters, more than max_length {spec.max_length}')} END")
     if spec.required:
         reasons.append(f"CASE WHEN {value} IS NULL THEN {literal(f'{name}: required but empty')} END")
-    error = reasons[0] if len(reasons) == 1 else f"concat_ws('; ', {', '.join(reasons)})"
-    return FieldSql(name, value, error)
+    error = reasons[0] if len(reasons) == 1 else f"NULLIF(concat_ws('; ', {', '.join(reasons)}), '')"
+    return FieldSql(name, value, error, hash_input or value, deferred=prepare is not None, prepare=prepare)
 
 
 def _normalise(source: str, source_type: str, ftype: FieldType, digits: int | None) -> tuple[str, str]:

@@ -10,12 +10,15 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
-from duckdb.func import ARROW
+from duckdb.func import ARROW, FunctionNullHandling
+from jinja2 import Template, TemplateError
 
 from syncer.core.fields import CANONICAL_JSON_FUNCTION, RENDER_FUNCTION
-from syncer.core.templates import render
+from syncer.core.templates import compile_template
 
 PLANS_CATALOG = "syncer_plans"
+# Our functions answer NULL on purpose (not JSON: the row is rejected; an empty template: no value).
+SPECIAL_NULLS = FunctionNullHandling.SPECIAL
 _workspace_numbers = itertools.count(1)
 
 
@@ -41,10 +44,11 @@ def prepare_workspace(con: duckdb.DuckDBPyConnection, memory_limit: str, spill_d
         "SELECT function_name FROM duckdb_functions() WHERE function_type = 'scalar'").fetchall()}
     if RENDER_FUNCTION not in names:
         con.create_function(RENDER_FUNCTION, _render_batch, [duckdb.sqltype("VARCHAR"), duckdb.sqltype("VARCHAR")],
-                            duckdb.sqltype("VARCHAR"), type=ARROW)
+                            duckdb.sqltype("STRUCT(value VARCHAR, error VARCHAR)"), type=ARROW,
+                            null_handling=SPECIAL_NULLS)
     if CANONICAL_JSON_FUNCTION not in names:
         con.create_function(CANONICAL_JSON_FUNCTION, _canonical_json_batch, [duckdb.sqltype("VARCHAR")],
-                            duckdb.sqltype("VARCHAR"), type=ARROW)
+                            duckdb.sqltype("VARCHAR"), type=ARROW, null_handling=SPECIAL_NULLS)
     return plans_file
 
 
@@ -65,15 +69,26 @@ def _remove_orphaned_plans_files(spill_dir: Path) -> None:
             continue  # alive, another user's
 
 
+_RENDERED = pa.struct([("value", pa.string()), ("error", pa.string())])
+
+
 def _render_batch(templates: pa.Array, rows: pa.Array) -> pa.Array:
-    out: list[str | None] = []
-    for template, row in zip(templates.to_pylist(), rows.to_pylist(), strict=True):
-        if template is None or row is None:
-            out.append(None)
-            continue
-        values = json.loads(row)
-        out.append(render(template, {k: _maybe_json(v) for k, v in values.items()}) or None)
-    return pa.array(out, pa.string())
+    """Render each row; a row whose rendering fails gets the reason instead of a value (the row is rejected)."""
+    values: list[str | None] = []
+    errors: list[str | None] = []
+    compiled: dict[str, Template] = {}  # a batch almost always carries one template: compile it once
+    for source, row in zip(templates.to_pylist(), rows.to_pylist(), strict=True):
+        value = error = None
+        if source is not None and row is not None:
+            template = compiled.get(source) or compiled.setdefault(source, compile_template(source))
+            try:
+                value = template.render({k: _maybe_json(v) for k, v in json.loads(row).items()}).strip() or None
+            except (TemplateError, ArithmeticError, TypeError, ValueError) as exc:
+                error = str(exc)[:200]
+        values.append(value)
+        errors.append(error)
+    return pa.StructArray.from_arrays([pa.array(values, pa.string()), pa.array(errors, pa.string())],
+                                      fields=list(_RENDERED))
 
 
 def _maybe_json(value: Any) -> Any:

@@ -178,3 +178,40 @@ def test_confirmed_changes_applied_to_the_snapshot_give_the_model(store: StateSt
     assert snapshot_dict(store, sync.name) == apply_plan(before, second) == {
         "a": {"score": "1.5", "tier": "hot"}, "c": {"score": "3", "tier": "warm"}, "d": {"score": "4", "tier": None}}
     assert plan_sync(sync, store, warehouse).is_empty
+
+
+def test_a_template_failing_on_one_row_rejects_only_that_row(store: StateStore, warehouse: Warehouse,
+                                                             warehouse_path: Path) -> None:
+    fields = {"summary": {"template": "{{ signals.seats }} seats"}}
+    write_table(warehouse_path, "accounts", "id VARCHAR, signals JSON", [("a", '{"seats": 3}'), ("b", None)])
+    plan = plan_sync(sync_config(fields=fields), store, warehouse)
+    assert [(r["key"], r["values"]["summary"]) for r in plan.rows("create")] == [("a", "3 seats")]
+    assert [(r.key, r.reason) for r in plan.rejected] == [
+        ("b", "summary: template failed: 'None' has no attribute 'seats'")]
+
+
+def test_template_inputs_that_change_without_changing_the_output_send_nothing(
+        store: StateStore, warehouse: Warehouse, warehouse_path: Path) -> None:
+    sync = sync_config(fields={"summary": {"template": "{{ signals.seats }} seats"}})
+    write_table(warehouse_path, "accounts", "id VARCHAR, signals JSON",
+                [("a", '{"seats": 3, "invites": 1}'), ("b", '{"seats": 5, "invites": 1}')])
+    plan_and_confirm(sync, store, warehouse)
+    # Only an input the template does not print changes for "a"; "b" really changes.
+    write_table(warehouse_path, "accounts", "id VARCHAR, signals JSON",
+                [("a", '{"seats": 3, "invites": 9}'), ("b", '{"seats": 6, "invites": 1}')])
+    plan = plan_sync(sync, store, warehouse)
+    assert [(r["key"], r["values"]["summary"]) for r in plan.rows("update")] == [("b", "6 seats")]
+    assert [r["key"] for r in plan.rows("refresh")] == ["a"]  # bookkeeping only: nothing is sent for it
+    assert plan.counts.as_dict() == {"create": 0, "update": 1, "clear": 0, "unchanged": 1}
+    plan_and_confirm(sync, store, warehouse)
+    assert plan_sync(sync, store, warehouse).changes.count == 0
+
+
+def test_changing_a_template_rerenders_every_row_but_sends_only_new_outputs(
+        store: StateStore, warehouse: Warehouse, warehouse_path: Path) -> None:
+    write_table(warehouse_path, "accounts", "id VARCHAR, tier VARCHAR", [("a", "hot"), ("b", "cold")])
+    plan_and_confirm(sync_config(fields={"label": {"template": "{{ tier }}"}}), store, warehouse)
+    shouting = sync_config(fields={"label": {"template": "{{ tier if tier == 'cold' else tier | upper }}"}})
+    plan = plan_sync(shouting, store, warehouse)
+    assert [(r["key"], r["values"]["label"]) for r in plan.rows("update")] == [("a", "HOT")]
+    assert [r["key"] for r in plan.rows("refresh")] == ["b"]
