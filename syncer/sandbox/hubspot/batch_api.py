@@ -33,6 +33,15 @@ class _Input:
 class BatchRoutes(ObjectRoutes):
     """Handlers for ``/crm/v3/objects/{object_type}/batch/*``."""
 
+    async def _inputs(self, request: Request, model: str) -> list[dict[str, Any]]:
+        """The body's ``inputs``, checked against the batch cap (HubSpot's 100)."""
+        return v.batch_inputs(await v.json_body(request), model, [], self.portal.limits.batch_max_inputs)
+
+    async def _read(self, request: Request, model: str, need_id: bool) -> tuple[list[dict[str, Any]], list[_Input]]:
+        """The raw inputs of a ``BatchInput<model>`` body and the same inputs parsed."""
+        raw = await self._inputs(request, f"BatchInput{model}")
+        return raw, self._parse(raw, model, need_id)
+
     def _parse(self, raw: list[dict[str, Any]], model: str, need_id: bool) -> list[_Input]:
         parsed = []
         for index, item in enumerate(raw):
@@ -79,9 +88,7 @@ class BatchRoutes(ObjectRoutes):
 
     async def batch_create(self, request: Request) -> Reply:
         kind, started = kind_of(request), now()
-        raw = v.batch_inputs(await v.json_body(request), "BatchInputSimplePublicObjectBatchInputForCreate", [],
-                             self.portal.limits.batch_max_inputs)
-        inputs = self._parse(raw, "SimplePublicObjectBatchInputForCreate", need_id=False)
+        raw, inputs = await self._read(request, "SimplePublicObjectBatchInputForCreate", need_id=False)
         errors: list[dict[str, Any]] = []
         with self.portal.lock:
             kept = self._screen(request, kind, inputs, True, errors)
@@ -129,9 +136,7 @@ class BatchRoutes(ObjectRoutes):
 
     async def batch_update(self, request: Request) -> Reply:
         kind, started = kind_of(request), now()
-        raw = v.batch_inputs(await v.json_body(request), "BatchInputSimplePublicObjectBatchInput", [],
-                             self.portal.limits.batch_max_inputs)
-        inputs = self._parse(raw, "SimplePublicObjectBatchInput", need_id=True)
+        _, inputs = await self._read(request, "SimplePublicObjectBatchInput", need_id=True)
         v.duplicate_ids([item.record_id for item in inputs])
         errors: list[dict[str, Any]] = []
         with self.portal.lock:
@@ -148,9 +153,7 @@ class BatchRoutes(ObjectRoutes):
 
     async def batch_upsert(self, request: Request) -> Reply:
         kind, started = kind_of(request), now()
-        raw = v.batch_inputs(await v.json_body(request), "BatchInputSimplePublicObjectBatchInputUpsert", [],
-                             self.portal.limits.batch_max_inputs)
-        inputs = self._parse(raw, "SimplePublicObjectBatchInputUpsert", need_id=True)
+        _, inputs = await self._read(request, "SimplePublicObjectBatchInputUpsert", need_id=True)
         if any(item.id_property is None for item in inputs):
             raise missing_fields("SimplePublicObjectBatchInputUpsert", ["idProperty"])
         v.duplicate_ids([item.record_id for item in inputs])
@@ -177,8 +180,7 @@ class BatchRoutes(ObjectRoutes):
 
     async def batch_archive(self, request: Request) -> Reply:
         kind = kind_of(request)
-        raw = v.batch_inputs(await v.json_body(request), "BatchInputSimplePublicObjectId", [],
-                             self.portal.limits.batch_max_inputs)
+        raw = await self._inputs(request, "BatchInputSimplePublicObjectId")
         ids = []
         for index, item in enumerate(raw):
             if item.get("id") is None:
