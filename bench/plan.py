@@ -146,8 +146,9 @@ def main() -> None:
     if args.step:
         work, rows = args.work, args.rows[0]
         templated = args.with_template
-        result = {"build": lambda: step_build(work, rows), "first": lambda: step_plan(work, True, templated),
-                  "rebuild": lambda: step_rebuild(work), "replan": lambda: step_plan(work, False, templated)}[args.step]()
+        steps = {"build": lambda: step_build(work, rows), "first": lambda: step_plan(work, True, templated),
+                 "rebuild": lambda: step_rebuild(work), "replan": lambda: step_plan(work, False, templated)}
+        result = steps[args.step]()
         result["peak_rss_mb"] = _peak_mb()
         print(json.dumps(result))
         return
