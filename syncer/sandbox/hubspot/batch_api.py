@@ -116,11 +116,7 @@ class BatchRoutes(ObjectRoutes):
             raise validation_error("The maximum number of inputs supported in a batch request for property histories "
                                    f"is {self.portal.limits.history_batch_max_inputs}. Please reduce the number of "
                                    "items and try again")
-        ids = []
-        for index, item in enumerate(raw):
-            if item.get("id") is None:
-                raise missing_fields("SimplePublicObjectId", ["id"])
-            ids.append(v.string_id(item["id"], f"inputs[{index}].id"))
+        ids = _object_ids(raw)
         with self.portal.lock:
             id_property = self._id_property(kind, body.get("idProperty"))
             names = properties or None
@@ -181,15 +177,21 @@ class BatchRoutes(ObjectRoutes):
     async def batch_archive(self, request: Request) -> Reply:
         kind = kind_of(request)
         raw = await self._inputs(request, "BatchInputSimplePublicObjectId")
-        ids = []
-        for index, item in enumerate(raw):
-            if item.get("id") is None:
-                raise missing_fields("SimplePublicObjectId", ["id"])
-            ids.append(v.string_id(item["id"], f"inputs[{index}].id"))
+        ids = _object_ids(raw)
         with self.portal.lock:
             for record_id in ids:
                 self.portal.store.archive(kind, record_id)
         return 204, None
+
+
+def _object_ids(raw: list[dict[str, Any]]) -> list[str]:
+    """The ids of ``SimplePublicObjectId`` inputs: each required, given as a JSON string or integer."""
+    ids = []
+    for index, item in enumerate(raw):
+        if item.get("id") is None:
+            raise missing_fields("SimplePublicObjectId", ["id"])
+        ids.append(v.string_id(item["id"], f"inputs[{index}].id"))
+    return ids
 
 
 def _defaults(kind: str) -> list[str]:
