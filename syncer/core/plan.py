@@ -23,7 +23,6 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import pyarrow as pa
-import pyarrow.compute as pc
 
 CHANGE_OPS = ("create", "update", "clear")  # what reaches a destination
 PLAN_OPS = (*CHANGE_OPS, "refresh")
@@ -41,24 +40,6 @@ class ChangeRows(Protocol):
 
     def to_table(self, op: str | None = None, limit: int | None = None) -> pa.Table:
         """The rows (optionally only ``op``, at most ``limit``) as one table: for samples and small plans."""
-
-
-@dataclass(frozen=True)
-class ArrowChanges:
-    """:class:`ChangeRows` over an Arrow table in memory."""
-
-    table: pa.Table
-
-    @property
-    def count(self) -> int:
-        return int(self.table.num_rows)
-
-    def batches(self, size: int = 10_000, op: str | None = None) -> Iterator[pa.RecordBatch]:
-        yield from self.to_table(op).to_batches(max_chunksize=size)
-
-    def to_table(self, op: str | None = None, limit: int | None = None) -> pa.Table:
-        table = self.table if op is None else self.table.filter(pc.equal(self.table["op"], op))
-        return table if limit is None else table.slice(0, limit)
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Any
 
 from jinja2 import StrictUndefined, Template, meta
 from jinja2.sandbox import ImmutableSandboxedEnvironment
@@ -20,7 +19,3 @@ def compile_template(source: str) -> Template:
 def template_columns(source: str) -> frozenset[str]:
     """The top-level names a template reads (``{{ signals.seats }}`` reads ``signals``)."""
     return frozenset(meta.find_undeclared_variables(_ENV.parse(source)))
-
-
-def render(source: str, row: dict[str, Any]) -> str:
-    return compile_template(source).render(row).strip()
