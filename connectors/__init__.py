@@ -1,3 +1,28 @@
-"""Destination connectors, one package per vendor (HubSpot, Salesforce, Slack), behind syncer's batch-first
-destination interface. They arrive with the delivery work; the sandbox (`syncer.sandbox`) is what they are tested
-against."""
+"""Connectors, one package per vendor, behind syncer's batch-first destination interface.
+
+``REGISTRY`` maps the ``type:`` of a ``syncer.yaml`` connector entry to what the engine needs to know about it.
+Only settings models are imported here; each vendor's SDK loads when one of its destinations is opened.
+"""
+
+from __future__ import annotations
+
+from connectors.hubspot.settings import HubSpotSettings
+from connectors.salesforce.settings import SalesforceSettings
+from connectors.slack.settings import SlackSettings
+from connectors.webhook.settings import WebhookSettings
+from syncer.config.sync import SyncMode
+from syncer.delivery.registry import ConnectorType, Registry
+
+_ALL_MODES = frozenset(SyncMode)
+
+REGISTRY: Registry = {
+    "hubspot": ConnectorType("hubspot", HubSpotSettings, _ALL_MODES, frozenset({"companies", "contacts", "deals"}),
+                             "connectors.hubspot.connector:open_destination"),
+    "salesforce": ConnectorType("salesforce", SalesforceSettings, _ALL_MODES, None,
+                                "connectors.salesforce.connector:open_destination"),
+    "slack": ConnectorType("slack", SlackSettings, frozenset({SyncMode.UPSERT}), frozenset({"alerts"}), None),
+    "webhook": ConnectorType("webhook", WebhookSettings, _ALL_MODES, None,
+                             "connectors.webhook.connector:open_destination"),
+}
+
+__all__ = ["REGISTRY"]

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from connectors import REGISTRY
 from syncer.config.loader import Project, load_project
 from syncer.state import StateStore, open_state
 from syncer.warehouse import Warehouse, open_warehouse
@@ -30,7 +31,7 @@ class App:
     @property
     def project(self) -> Project:
         if self._project is None:
-            self._project = load_project(self.root, self.environ)
+            self._project = load_project(self.root, REGISTRY, self.environ)
         return self._project
 
     @property

@@ -14,7 +14,7 @@ from syncer.commit import commit_all
 from syncer.config.sync import SyncConfig
 from syncer.core.plan import Plan
 from syncer.planner import PlanError, plan_sync
-from syncer.state.base import StateStore
+from syncer.state.base import RunStatus, StateStore
 from syncer.warehouse.base import Warehouse
 
 Clock = Callable[[], datetime]
@@ -24,7 +24,7 @@ Clock = Callable[[], datetime]
 class RunOutcome:
     run_id: int
     sync: str
-    status: str  # "planned" | "failed"
+    status: RunStatus
     plan: Plan | None
     error: str | None = None
 
@@ -36,11 +36,11 @@ def run_sync(sync: SyncConfig, store: StateStore, warehouse: Warehouse, now: Clo
     try:
         plan = plan_sync(sync, store, warehouse, batch_size)
     except PlanError as exc:
-        store.finish_run(run_id, "failed", now(), error=str(exc))
-        return RunOutcome(run_id, sync.name, "failed", None, str(exc))
+        store.finish_run(run_id, RunStatus.FAILED, now(), error=str(exc))
+        return RunOutcome(run_id, sync.name, RunStatus.FAILED, None, str(exc))
     store.record_row_errors(run_id, sync.name, plan.rejected, now())
     if not dry_run:
         commit_all(store, sync.name, plan.changes, now(), op="refresh")
         store.flush(sync.name)
-    store.finish_run(run_id, "planned", now(), plan.model_rows, plan.counts, plan.rejected_total)
-    return RunOutcome(run_id, sync.name, "planned", plan)
+    store.finish_run(run_id, RunStatus.PLANNED, now(), plan.model_rows, plan.counts, plan.rejected_total)
+    return RunOutcome(run_id, sync.name, RunStatus.PLANNED, plan)

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from syncer.sandbox import Sandbox
+from connectors.sandbox import Sandbox
 from tests.pgserver import PgServer, start_postgres
 
 _database_names = itertools.count()

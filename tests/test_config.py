@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from connectors import REGISTRY
 from syncer.config.errors import ConfigError
 from syncer.config.loader import load_project
 from syncer.config.schedule import parse_schedule
@@ -14,13 +15,14 @@ from tests.project import ENVIRONMENT, MAPPING_YAML, make_project
 
 def _problems(root: Path, environ: dict[str, str] | None = None) -> list[str]:
     with pytest.raises(ConfigError) as caught:
-        load_project(root, ENVIRONMENT if environ is None else environ)
+        load_project(root, REGISTRY, ENVIRONMENT if environ is None else environ)
     return [str(problem) for problem in caught.value.problems]
 
 
 def test_the_shipped_project_is_valid() -> None:
-    project = load_project(Path(__file__).parents[1], {"HUBSPOT_ACCESS_TOKEN": "t", "SALESFORCE_CLIENT_ID": "i",
-                                                        "SALESFORCE_CLIENT_SECRET": "s", "SLACK_BOT_TOKEN": "x"})
+    secrets = {"HUBSPOT_ACCESS_TOKEN": "t", "SALESFORCE_CLIENT_ID": "i", "SALESFORCE_CLIENT_SECRET": "s",
+               "SLACK_BOT_TOKEN": "x"}
+    project = load_project(Path(__file__).parents[1], REGISTRY, secrets)
     assert sorted(project.syncs) == ["hubspot_companies", "salesforce_accounts", "slack_pql_alerts"]
 
 
@@ -63,7 +65,8 @@ def test_missing_environment_variable_is_named_but_no_secret_is_printed(tmp_path
     make_project(tmp_path)
     problems = _problems(tmp_path, {"TEST_HUBSPOT_TOKEN": ENVIRONMENT["TEST_HUBSPOT_TOKEN"]})
     assert problems == ["syncer.yaml:11: connectors.slack.token: environment variable TEST_SLACK_TOKEN is not set"]
-    project_text = repr(load_project(tmp_path, ENVIRONMENT).config)
+    loaded = load_project(tmp_path, REGISTRY, ENVIRONMENT)
+    project_text = repr(loaded.config) + repr(loaded.connectors)
     assert ENVIRONMENT["TEST_HUBSPOT_TOKEN"] not in project_text
     assert "**********" in project_text
 

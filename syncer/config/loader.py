@@ -15,13 +15,14 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from syncer.config.errors import ConfigError, Problem
-from syncer.config.project import ProjectConfig, SlackConnector
+from syncer.config.project import ProjectConfig
 from syncer.config.schedule import parse_schedule
-from syncer.config.sync import SyncConfig, SyncMode
+from syncer.config.sync import SyncConfig
 from syncer.config.yamlsource import YamlDocument, load_yaml
+from syncer.delivery.registry import Registry
 
 PROJECT_FILE = "syncer.yaml"
-_HUBSPOT_OBJECTS = ("companies", "contacts", "deals")
+ALERT_CONNECTOR_TYPES = ("slack",)
 
 
 @dataclass(frozen=True)
@@ -39,25 +40,37 @@ class Project:
     root: Path
     config: ProjectConfig
     syncs: dict[str, LoadedSync] = field(default_factory=dict)
+    connectors: dict[str, BaseModel] = field(default_factory=dict)  # name -> the validated settings of its type
 
     def sync(self, name: str) -> SyncConfig:
         if name not in self.syncs:
-            known = ", ".join(sorted(self.syncs)) or "none"
-            raise KeyError(f"no sync named '{name}' (known: {known})")
+            raise UnknownSyncError(name, sorted(self.syncs))
         return self.syncs[name].config
 
 
-def load_project(root: Path, environ: Mapping[str, str] | None = None) -> Project:
-    """Load and validate the project in ``root``; raise :class:`ConfigError` listing every problem."""
+class UnknownSyncError(Exception):
+    """A command named a sync that no mapping defines."""
+
+    def __init__(self, name: str, known: list[str]) -> None:
+        super().__init__(f"no sync named '{name}' (known: {', '.join(known) or 'none'})")
+
+
+def load_project(root: Path, registry: Registry, environ: Mapping[str, str] | None = None) -> Project:
+    """Load and validate the project in ``root``; raise :class:`ConfigError` listing every problem.
+
+    ``registry`` (``connectors.REGISTRY``) says which connector types exist and validates their settings.
+    """
     problems: list[Problem] = []
     project_file = root / PROJECT_FILE
     config = ProjectConfig()
+    connectors: dict[str, BaseModel] = {}
     if project_file.exists():
         doc, found = load_yaml(project_file, environ, PROJECT_FILE)
         problems += found
         if doc is not None:
             parsed = _validate(ProjectConfig, doc, problems)
             config = parsed if isinstance(parsed, ProjectConfig) else config
+            connectors = _connector_settings(config, doc, registry, problems)
     syncs: dict[str, LoadedSync] = {}
     mappings = root / config.mappings_dir
     files = sorted(mappings.glob("*.yaml")) + sorted(mappings.glob("*.yml"))
@@ -75,11 +88,30 @@ def load_project(root: Path, environ: Mapping[str, str] | None = None) -> Projec
             other = syncs[sync.name].document.file
             problems.append(doc.problem(("name",), f"sync name '{sync.name}' is already used by {other}"))
             continue
-        problems += _cross_check(sync, doc, config)
+        problems += _cross_check(sync, doc, config, connectors, registry)
         syncs[sync.name] = LoadedSync(sync, doc)
     if problems:
         raise ConfigError(problems)
-    return Project(root, config, syncs)
+    return Project(root, config, syncs, connectors)
+
+
+def _connector_settings(config: ProjectConfig, doc: YamlDocument, registry: Registry,
+                        problems: list[Problem]) -> dict[str, BaseModel]:
+    """Validate each connector entry against the settings model of its type."""
+    settings: dict[str, BaseModel] = {}
+    for name, entry in config.connectors.items():
+        kind = registry.get(entry.type)
+        if kind is None:
+            message = f"unknown connector type '{entry.type}' (known: {', '.join(sorted(registry))})"
+            problems.append(doc.problem(("connectors", name, "type"), message))
+            continue
+        try:
+            # The raw entry, not ``entry``: a ConnectorEntry keeps only ``type``, so secrets never sit in it untyped.
+            settings[name] = kind.settings.model_validate(doc.data["connectors"][name])
+        except ValidationError as exc:
+            for error in exc.errors(include_input=False, include_url=False):
+                problems.append(doc.problem(("connectors", name, *_clean_location(error["loc"])), _message(error)))
+    return settings
 
 
 def _validate(model: type[BaseModel], doc: YamlDocument, problems: list[Problem]) -> BaseModel | None:
@@ -109,26 +141,23 @@ def _message(error: Any) -> str:
     return message.removeprefix("Value error, ")
 
 
-def _cross_check(sync: SyncConfig, doc: YamlDocument, config: ProjectConfig) -> list[Problem]:
+def _cross_check(sync: SyncConfig, doc: YamlDocument, config: ProjectConfig, connectors: dict[str, BaseModel],
+                 registry: Registry) -> list[Problem]:
     problems: list[Problem] = []
     dest = sync.destination
-    connector = config.connectors.get(dest.connector)
     known = ", ".join(sorted(config.connectors)) or "none configured in syncer.yaml"
-    if connector is None:
+    entry = config.connectors.get(dest.connector)
+    if entry is None:
         message = f"unknown connector '{dest.connector}' (known: {known})"
         problems.append(doc.problem(("destination", "connector"), message))
-    elif connector.type == "slack" and dest.object != "alerts":
-        problems.append(doc.problem(("destination", "object"), "a Slack destination's object must be 'alerts'"))
-    elif connector.type == "slack" and dest.mode is not SyncMode.UPSERT:
-        problems.append(doc.problem(("destination", "mode"), "a Slack destination only supports mode 'upsert'"))
-    elif connector.type == "hubspot" and dest.object not in _HUBSPOT_OBJECTS:
-        problems.append(doc.problem(("destination", "object"),
-                                    f"HubSpot object must be one of {', '.join(_HUBSPOT_OBJECTS)}"))
+    elif dest.connector in connectors:  # an entry that failed its own validation is reported there, once
+        for key, message in registry[entry.type].target_problems(dest.object, dest.mode):
+            problems.append(doc.problem(("destination", key), message))
     for i, trigger in enumerate(sync.triggers):
         if trigger.alert is None:
             continue
-        alert_connector = config.connectors.get(trigger.alert.connector)
-        if not isinstance(alert_connector, SlackConnector):
+        alert_entry = config.connectors.get(trigger.alert.connector)
+        if alert_entry is None or alert_entry.type not in ALERT_CONNECTOR_TYPES:
             problems.append(doc.problem(("triggers", i, "alert", "connector"),
                                         f"'{trigger.alert.connector}' is not a Slack connector (known: {known})"))
     try:

@@ -5,8 +5,6 @@ Secrets are ``SecretStr`` and are written in the file as ``${ENV_VAR}`` referenc
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
-
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 
@@ -31,31 +29,13 @@ class StateConfig(_Strict):
     memory_limit: str = Field("1GB", description="DuckDB memory limit for planning; larger plans spill to disk.")
 
 
-class HubSpotConnector(_Strict):
-    type: Literal["hubspot"]
-    access_token: SecretStr
-    base_url: str = "https://api.hubapi.com"
+class ConnectorEntry(BaseModel):
+    """A named connector in ``syncer.yaml``: its ``type`` picks the settings model (``connectors.REGISTRY``), which
+    the loader validates the rest of the entry against."""
 
+    model_config = ConfigDict(extra="ignore", frozen=True)
 
-class SalesforceConnector(_Strict):
-    type: Literal["salesforce"]
-    instance_url: str = Field(description="https://yourorg.my.salesforce.com, or the sandbox's URL")
-    client_id: SecretStr | None = None
-    client_secret: SecretStr | None = None
-    username: str | None = None
-    password: SecretStr | None = None
-    access_token: SecretStr | None = None
-    api_version: str = "59.0"
-    ca_bundle: str | None = Field(None, description="CA certificates to trust (the sandbox's local CA).")
-
-
-class SlackConnector(_Strict):
-    type: Literal["slack"]
-    token: SecretStr
-    base_url: str = "https://slack.com/api/"
-
-
-ConnectorConfig = Annotated[HubSpotConnector | SalesforceConnector | SlackConnector, Field(discriminator="type")]
+    type: str = Field(description="hubspot, salesforce, slack or webhook")
 
 
 class Defaults(_Strict):
@@ -67,6 +47,6 @@ class ProjectConfig(_Strict):
 
     warehouse: WarehouseConfig = WarehouseConfig()
     state: StateConfig = StateConfig()
-    connectors: dict[str, ConnectorConfig] = Field(default_factory=dict)
+    connectors: dict[str, ConnectorEntry] = Field(default_factory=dict)
     defaults: Defaults = Defaults()
     mappings_dir: str = "mappings"

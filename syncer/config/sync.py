@@ -74,7 +74,9 @@ class MatchRule(_Strict):
     field: str
 
 
-class Destination(_Strict):
+class DestinationConfig(_Strict):
+    """Where a sync writes: a connector named in ``syncer.yaml``, one of its objects, a mode and a match rule."""
+
     connector: str
     object: str
     mode: SyncMode = SyncMode.UPSERT
@@ -152,7 +154,7 @@ class SyncConfig(_Strict):
     description: str = ""
     model: ModelSource
     key: str
-    destination: Destination
+    destination: DestinationConfig
     fields: dict[str, FieldSpec] = Field(min_length=1)
     on_remove: OnRemove | None = Field(None, description="Default: clear for mirror, ignore otherwise.")
     triggers: list[Trigger] = Field(default_factory=list)

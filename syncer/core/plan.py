@@ -20,12 +20,23 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any, Protocol
 
 import pyarrow as pa
 
-CHANGE_OPS = ("create", "update", "clear")  # what reaches a destination
-PLAN_OPS = (*CHANGE_OPS, "refresh")
+
+class ChangeOp(StrEnum):
+    """The ``op`` of a change row. ``REFRESH``: the row hash moved but no value did; nothing is sent."""
+
+    CREATE = "create"
+    UPDATE = "update"
+    CLEAR = "clear"
+    REFRESH = "refresh"
+
+
+CHANGE_OPS = (ChangeOp.CREATE, ChangeOp.UPDATE, ChangeOp.CLEAR)  # what reaches a destination
+PLAN_OPS = (*CHANGE_OPS, ChangeOp.REFRESH)
 
 
 class ChangeRows(Protocol):

@@ -12,6 +12,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 import duckdb
@@ -24,6 +25,18 @@ COMMIT_SCHEMA = pa.schema([
     ("key", pa.string()), ("record_id", pa.string()), ("match_value", pa.string()), ("fields", pa.string()),
     ("row_hash", pa.int64()), ("present", pa.bool_()),
 ])
+
+
+class RunStatus(StrEnum):
+    """How a run ended (``RUNNING`` while it goes on)."""
+
+    RUNNING = "running"
+    PLANNED = "planned"        # a dry run, or a sync whose destination takes no writes
+    SUCCEEDED = "succeeded"    # everything planned was confirmed
+    PARTIAL = "partial"        # delivered, but some rows were rejected or a destination stopped; they stay pending
+    FAILED = "failed"          # nothing could be done (the warehouse or the plan failed)
+    BLOCKED = "blocked"        # a guardrail stopped the run before anything was sent
+    KILLED = "killed"          # the process died mid-run; found and marked the next time the state was opened
 
 
 class StateUnavailableError(Exception):
@@ -90,7 +103,7 @@ class StateStore(ABC):
         """Record a run as started; return its id."""
 
     @abstractmethod
-    def finish_run(self, run_id: int, status: str, now: datetime, model_rows: int | None = None,
+    def finish_run(self, run_id: int, status: RunStatus, now: datetime, model_rows: int | None = None,
                    counts: ChangeCounts | None = None, rejected: int | None = None, error: str | None = None) -> None:
         """Record how a run ended."""
 

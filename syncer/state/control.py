@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from syncer.core.plan import ChangeCounts, RejectedRow
-from syncer.state.base import RunRecord, StateStore
+from syncer.state.base import RunRecord, RunStatus, StateStore
 
 _RUN_COLUMNS = ("id, sync, dry_run, status, started_at, finished_at, model_rows, creates, updates, clears, "
                 "unchanged, rejected, error")
@@ -45,7 +45,7 @@ class SqlStateStore(StateStore):
                     (run_id, sync, dry_run, now))
         return run_id
 
-    def finish_run(self, run_id: int, status: str, now: datetime, model_rows: int | None = None,
+    def finish_run(self, run_id: int, status: RunStatus, now: datetime, model_rows: int | None = None,
                    counts: ChangeCounts | None = None, rejected: int | None = None, error: str | None = None) -> None:
         c = counts or ChangeCounts()
         self._query(

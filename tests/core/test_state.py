@@ -9,6 +9,7 @@ import pyarrow as pa
 
 from syncer.core.plan import ChangeCounts, RejectedRow
 from syncer.state import COMMIT_SCHEMA, StateStore
+from syncer.state.base import RunStatus
 from syncer.state.duckdb_store import DuckDBStateStore
 from syncer.state.migrations import MIGRATIONS
 from tests.helpers import NOW
@@ -41,7 +42,8 @@ def test_commits_are_idempotent_and_the_latest_wins(store: StateStore) -> None:
 def test_runs_and_row_errors_are_recorded(store: StateStore) -> None:
     first = store.start_run("s", dry_run=False, now=NOW)
     store.record_row_errors(first, "s", [RejectedRow(None, "null key (1 rows)"), RejectedRow("k", "bad")], NOW)
-    store.finish_run(first, "planned", NOW, model_rows=10, counts=ChangeCounts(create=3, unchanged=5), rejected=2)
+    store.finish_run(first, RunStatus.PLANNED, NOW, model_rows=10, counts=ChangeCounts(create=3, unchanged=5),
+                     rejected=2)
     second = store.start_run("s", dry_run=True, now=NOW)
     assert second > first
     latest, earlier = store.runs("s")

@@ -11,8 +11,8 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from connectors.hubspot.sandbox import HubSpotEmulator
 from syncer.sandbox.faults import Fault, FaultInjector, FaultRule
-from syncer.sandbox.hubspot import HubSpotEmulator
 from syncer.sandbox.server import EmulatorServer
 
 ROUTE = "/crm/v3/objects/companies"

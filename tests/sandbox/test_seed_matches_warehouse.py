@@ -10,8 +10,8 @@ from hubspot import HubSpot
 from simple_salesforce.api import Salesforce
 from slack_sdk import WebClient
 
+from connectors.sandbox import Sandbox
 from syncer.demo.sample_warehouse import build_sample_warehouse
-from syncer.sandbox import Sandbox
 
 
 def test_every_owner_email_resolves_to_a_crm_owner_and_a_slack_user(sandbox: Sandbox, tmp_path: Path) -> None:

@@ -9,7 +9,7 @@ import httpx
 import pytest
 from hubspot import HubSpot
 
-from syncer.sandbox.hubspot import HubSpotEmulator, HubSpotLimits
+from connectors.hubspot.sandbox import HubSpotEmulator, HubSpotLimits
 from syncer.sandbox.server import EmulatorServer
 from tests.fakes import FakeClock
 

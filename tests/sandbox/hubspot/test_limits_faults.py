@@ -15,8 +15,8 @@ from hubspot.crm.companies import (
 )
 from hubspot.crm.companies.exceptions import ApiException, ServiceException, UnauthorizedException
 
+from connectors.hubspot.sandbox import HubSpotEmulator, HubSpotLimits
 from syncer.sandbox.faults import FaultRule
-from syncer.sandbox.hubspot import HubSpotEmulator, HubSpotLimits
 from tests.sandbox.hubspot.conftest import Sandbox, use_limits
 
 

@@ -11,7 +11,7 @@ import pytest
 import requests
 from simple_salesforce.api import Salesforce
 
-from syncer.sandbox.salesforce import (
+from connectors.salesforce.sandbox import (
     FieldSpec,
     FieldType,
     SalesforceEmulator,

@@ -9,7 +9,7 @@ from collections.abc import Callable
 import pytest
 from simple_salesforce.exceptions import SalesforceGeneralError, SalesforceMalformedRequest, SalesforceOperationError
 
-from syncer.sandbox.salesforce import SalesforceLimits
+from connectors.salesforce.sandbox import SalesforceLimits
 from tests.sandbox.salesforce.conftest import SF, Org, content
 
 

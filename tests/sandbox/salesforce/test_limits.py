@@ -7,7 +7,7 @@ from collections.abc import Callable
 import pytest
 from simple_salesforce.exceptions import SalesforceRefusedRequest
 
-from syncer.sandbox.salesforce import SalesforceLimits
+from connectors.salesforce.sandbox import SalesforceLimits
 from tests.sandbox.salesforce.conftest import SF, Org, content
 
 

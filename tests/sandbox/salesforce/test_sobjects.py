@@ -9,8 +9,8 @@ from simple_salesforce.exceptions import (
     SalesforceResourceNotFound,
 )
 
+from connectors.salesforce.sandbox.ids import checksum_suffix
 from syncer.sample_people import sample_reps
-from syncer.sandbox.salesforce.ids import checksum_suffix
 from tests.sandbox.salesforce.conftest import SF, Org, content
 
 

@@ -8,7 +8,7 @@ import pytest
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from syncer.sandbox.slack import PQL_ALERTS_ID, SlackLimits
+from connectors.slack.sandbox import PQL_ALERTS_ID, SlackLimits
 
 from .conftest import SandboxFactory
 

@@ -11,9 +11,9 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry import builtin_handlers
 from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 
+from connectors.slack.sandbox import PQL_ALERTS_ID, SlackLimits, Tier
 from syncer.sample_people import sample_reps
 from syncer.sandbox.faults import FaultRule
-from syncer.sandbox.slack import PQL_ALERTS_ID, SlackLimits, Tier
 from tests.fakes import FakeClock
 
 from .conftest import Sandbox, SandboxFactory

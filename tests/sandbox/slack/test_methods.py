@@ -9,8 +9,8 @@ import pytest
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
+from connectors.slack.sandbox import GENERAL_ID, PQL_ALERTS_ID
 from syncer.sample_people import sample_reps
-from syncer.sandbox.slack import GENERAL_ID, PQL_ALERTS_ID
 
 from .conftest import TOKEN, Sandbox, SandboxFactory
 

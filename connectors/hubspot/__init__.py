@@ -1,0 +1,1 @@
+"""hubspot connector: settings, capabilities, the destination, its error table, and the sandbox emulator."""

@@ -1,0 +1,1 @@
+"""slack connector: settings, capabilities, the destination, its error table, and the sandbox emulator."""

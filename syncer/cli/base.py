@@ -1,0 +1,51 @@
+"""What every command shares: the typer app, common options and the error-to-exit-code mapping."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from syncer import output
+from syncer.app import App
+from syncer.config.errors import ConfigError, Problem
+from syncer.config.loader import UnknownSyncError
+from syncer.planner import PlanError
+from syncer.state import StateUnavailableError
+from syncer.validate import check_against_model
+
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+
+cli = typer.Typer(help="syncer: warehouse PQL scores to Salesforce, HubSpot and Slack, sending only what changed.",
+                  no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
+ProjectOption = Annotated[Path, typer.Option("--project", "-p", help="Project directory (holds syncer.yaml).")]
+JsonOption = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
+
+
+@contextmanager
+def open_app(root: Path, environ: dict[str, str] | None = None) -> Iterator[App]:
+    """Open the project; turn configuration problems into exit code 2 and sync failures into 1."""
+    app = App(root, environ)
+    try:
+        yield app
+    except ConfigError as exc:
+        output.show_problems(exc.problems)
+        raise typer.Exit(EXIT_BAD_INPUT) from None
+    except UnknownSyncError as exc:
+        output.show_error(str(exc))
+        raise typer.Exit(EXIT_BAD_INPUT) from None
+    except (PlanError, StateUnavailableError) as exc:
+        output.show_error(str(exc))
+        raise typer.Exit(EXIT_FAILED) from None
+    finally:
+        app.close()
+
+
+def validate_models(app: App) -> list[Problem]:
+    problems: list[Problem] = []
+    for loaded in app.project.syncs.values():
+        problems += check_against_model(loaded, app.store.workspace(), app.warehouse, app.batch_size)
+    return problems

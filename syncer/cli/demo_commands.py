@@ -1,0 +1,61 @@
+"""The demo and the local sandbox."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from syncer import output
+from syncer.app import utc_now
+from syncer.cli.base import EXIT_BAD_INPUT, EXIT_FAILED, ProjectOption, cli, open_app, validate_models
+from syncer.runner import run_sync
+
+
+@cli.command()
+def demo(project: ProjectOption = Path("."),
+         accounts: Annotated[int, typer.Option(help="Accounts in the sample warehouse.")] = 5_000,
+         day: Annotated[int, typer.Option(help="Simulated day: each day some accounts heat up.")] = 0,
+         rebuild: Annotated[bool, typer.Option(help="Rebuild the sample warehouse even if it exists.")] = False
+         ) -> None:
+    """Build the sample warehouse, validate the shipped mappings and run every sync on the embedded default."""
+    from syncer.demo.command import DEMO_ENVIRONMENT, prepare_demo
+
+    environ = {**DEMO_ENVIRONMENT, **os.environ}
+    with open_app(project, environ) as app:
+        prepare_demo(app, accounts, day, rebuild)
+        problems = validate_models(app)
+        if problems:
+            output.show_problems(problems)
+            raise typer.Exit(EXIT_BAD_INPUT)
+        output.console.print(f"[green]ok[/]: {len(app.project.syncs)} mapping(s) valid")
+        for loaded in app.project.syncs.values():
+            outcome = run_sync(loaded.config, app.store, app.warehouse, utc_now, app.batch_size)
+            if outcome.plan is not None:
+                output.show_plan(outcome.plan, 3)
+            if outcome.error:
+                output.show_error(outcome.error, prefix=f"{outcome.sync} failed: ")
+                raise typer.Exit(EXIT_FAILED)
+
+
+@cli.command()
+def sandbox(directory: Annotated[Path, typer.Option(help="Where TLS files go.")] = Path(".syncer/sandbox"),
+            hubspot_port: int = 8701, salesforce_port: int = 8702, slack_port: int = 8703) -> None:
+    """Serve the local HubSpot, Salesforce and Slack emulators on 127.0.0.1 until interrupted."""
+    import time
+
+    from connectors.sandbox import Sandbox
+
+    ports = {"hubspot": hubspot_port, "salesforce": salesforce_port, "slack": slack_port}
+    with Sandbox.start(directory, ports) as served:
+        for name, url in served.urls.items():
+            output.console.print(f"{name:<11} {url}")
+        output.console.print(f"Salesforce clients trust the CA in {served.ca_file}; inspect any of them under "
+                             "/_sandbox/ (state, requests, requests/counts, reset, faults). Ctrl-C stops.")
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            output.console.print("sandbox stopped")

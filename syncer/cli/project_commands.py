@@ -1,0 +1,76 @@
+"""Commands about the project as a whole: validate, status, reset, schema."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from connectors import REGISTRY
+from syncer import output
+from syncer.cli.base import EXIT_BAD_INPUT, JsonOption, ProjectOption, cli, open_app, validate_models
+from syncer.config.schema import json_schemas
+
+
+@cli.command()
+def validate(project: ProjectOption = Path("."), as_json: JsonOption = False) -> None:
+    """Check syncer.yaml and every mapping, including each model's columns against the warehouse."""
+    with open_app(project) as app:
+        problems = validate_models(app)
+        if as_json:
+            output.print_json({"ok": not problems, "syncs": sorted(app.project.syncs),
+                               "problems": [problem.__dict__ for problem in problems]})
+        if problems:
+            if not as_json:
+                output.show_problems(problems)
+            raise typer.Exit(EXIT_BAD_INPUT)
+        if not as_json:
+            output.console.print(f"[green]ok[/]: {len(app.project.syncs)} sync(s) valid: "
+                                 f"{', '.join(sorted(app.project.syncs))}")
+
+
+@cli.command()
+def status(project: ProjectOption = Path("."), as_json: JsonOption = False) -> None:
+    """Each sync's last run, snapshot size and row errors."""
+    with open_app(project) as app:
+        rows: list[dict[str, Any]] = []
+        for name, loaded in sorted(app.project.syncs.items()):
+            config = loaded.config
+            runs = app.store.runs(name, limit=1)
+            rows.append({"sync": name, "destination": f"{config.destination.connector}:{config.destination.object}",
+                         "schedule": config.schedule or app.project.config.defaults.schedule,
+                         "snapshot": app.store.snapshot_size(name), "last_run": runs[0] if runs else None,
+                         "row_errors": [{"key": k, "reason": r} for k, r, _ in app.store.row_errors(name, 20)]})
+        if as_json:
+            output.print_json([{**row, "last_run": row["last_run"].as_dict() if row["last_run"] else None}
+                               for row in rows])
+        else:
+            output.show_status(rows)
+
+
+@cli.command()
+def reset(sync: Annotated[str, typer.Argument(help="The sync whose snapshot to forget.")],
+          project: ProjectOption = Path("."),
+          yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False) -> None:
+    """Forget what SYNC last confirmed, so its next run sends every row again."""
+    with open_app(project) as app:
+        app.project.sync(sync)
+        if not yes and not typer.confirm(f"Forget the snapshot of {sync}? Its next run re-sends every row."):
+            raise typer.Exit(EXIT_BAD_INPUT)
+        forgotten = app.store.reset(sync)
+        output.console.print(f"forgot {forgotten} snapshot row(s) of {sync}")
+
+
+@cli.command()
+def schema(out: Annotated[Path, typer.Option(help="Directory to write the JSON Schemas into.")] = Path("schemas")
+           ) -> None:
+    """Write JSON Schemas for syncer.yaml and mapping files, for editor completion and checking."""
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for filename, document in json_schemas(REGISTRY).items():
+        path = out / filename
+        path.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+        written.append(path)
+    output.console.print("wrote " + ", ".join(str(p) for p in written))

@@ -1,0 +1,172 @@
+"""The destination interface: what a connector declares and what it answers, one result per record.
+
+A connector is opened for one sync's target (object, mode, match rule) and receives batches of
+:class:`WriteRecord`. It sends each batch in as few vendor calls as the vendor allows and returns a
+:class:`BatchResult` with exactly one :class:`RecordResult` per record, in input order:
+
+- ``CONFIRMED``: the destination holds the record's values; ``record_id`` is its id there. The snapshot advances.
+- ``REJECTED``: the vendor refused this record (``code`` and ``message`` are the vendor's). The rest of the batch
+  is unaffected; the row is kept as a row error and tried again next run.
+- ``RETRYABLE``: this record was not written for a reason that may pass (a row lock, a rolled-back batch).
+
+Whole-batch failures are raised instead, as the classes in :mod:`syncer.delivery.errors`. Connectors never sleep
+and never retry: the executor owns waiting and retrying, so waits are counted and tests never wait on real time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Protocol, runtime_checkable
+
+from syncer.config.sync import FieldType, SyncMode
+
+
+class Operation(StrEnum):
+    """What a plan asks of one record. ``CLEAR`` empties the fields syncer owns; syncer never deletes a record."""
+
+    CREATE = "create"
+    UPDATE = "update"
+    CLEAR = "clear"
+
+
+class RecordStatus(StrEnum):
+    CONFIRMED = "confirmed"
+    REJECTED = "rejected"
+    RETRYABLE = "retryable"
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where a sync writes: the destination ``object``, the sync ``mode`` and the match rule.
+
+    ``match_field`` is the destination field the model's match column equals (``id`` for the record id itself).
+    ``fields`` are the mapped destination fields with their types, for ``check`` and ``setup``.
+    """
+
+    object: str
+    mode: SyncMode
+    match_field: str
+    fields: Mapping[str, FieldType] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class WriteRecord:
+    """One record to write. ``values`` holds only the fields to send (``None`` empties a field), as normalised text.
+
+    ``record_id`` is the id the snapshot knows (or ``None``); ``match`` is the match column's value.
+    """
+
+    key: str
+    op: Operation
+    record_id: str | None
+    match: str | None
+    values: Mapping[str, str | None]
+
+
+@dataclass(frozen=True)
+class RecordResult:
+    status: RecordStatus
+    record_id: str | None = None
+    code: str | None = None
+    message: str | None = None
+
+    @classmethod
+    def confirmed(cls, record_id: str | None) -> RecordResult:
+        return cls(RecordStatus.CONFIRMED, record_id)
+
+    @classmethod
+    def rejected(cls, code: str, message: str) -> RecordResult:
+        return cls(RecordStatus.REJECTED, None, code, message)
+
+    @classmethod
+    def retryable(cls, code: str, message: str) -> RecordResult:
+        return cls(RecordStatus.RETRYABLE, None, code, message)
+
+
+@dataclass(frozen=True)
+class RateInfo:
+    """What a vendor's reply said about its limits, for the limiter to slow down *before* a 429.
+
+    ``remaining`` requests in the current window of ``interval_s`` seconds; ``daily_remaining`` for the day.
+    """
+
+    remaining: int | None = None
+    interval_s: float | None = None
+    daily_remaining: int | None = None
+    daily_limit: int | None = None
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    """One result per record, in input order, plus what the replies said about limits and how many calls it took."""
+
+    results: Sequence[RecordResult]
+    calls: int = 1
+    rate: RateInfo | None = None
+
+
+@dataclass(frozen=True)
+class RatePolicy:
+    """A vendor's documented limits, as data. The limiter paces to them and adapts to :class:`RateInfo`.
+
+    ``requests`` per rolling ``window_s`` seconds; ``daily`` requests per day (``None``: not limited);
+    ``concurrency``: requests in flight at once.
+    """
+
+    requests: int
+    window_s: float
+    daily: int | None = None
+    concurrency: int = 4
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What a connector can do, declared as data.
+
+    ``max_batch``: records per call for each operation. ``idempotent``: re-sending a confirmed write is harmless
+    (an upsert or an update by id), so a crash between send and commit costs a re-send, never a duplicate.
+    """
+
+    max_batch: Mapping[Operation, int]
+    rate: RatePolicy
+    modes: frozenset[SyncMode]
+    objects: frozenset[str] | None = None  # None: any object name
+    idempotent: bool = True
+
+
+@dataclass(frozen=True)
+class FieldCheck:
+    """A finding of :meth:`Destination.check`: a mapped field that is missing or of an incompatible type."""
+
+    field: str
+    problem: str
+    fixable: bool = False  # ``syncer setup`` can create it
+
+
+@runtime_checkable
+class Destination(Protocol):
+    """A connector opened for one :class:`Target`. Not thread-safe unless it says so: the executor serialises
+    calls per destination unless ``capabilities.rate.concurrency`` > 1, in which case ``write`` must be safe to
+    call from several threads."""
+
+    @property
+    def capabilities(self) -> Capabilities: ...
+
+    def write(self, op: Operation, records: Sequence[WriteRecord]) -> BatchResult:
+        """Send ``records`` (all of ``op``, at most ``capabilities.max_batch[op]``); one result per record.
+
+        Raises a :class:`syncer.delivery.errors.DeliveryError` subclass for a failure of the whole batch.
+        """
+        ...
+
+    def check(self) -> list[FieldCheck]:
+        """Verify credentials and that every target field exists with a compatible type."""
+        ...
+
+    def setup(self) -> list[str]:
+        """Create what :meth:`check` found missing where the vendor allows it; describe what was done or must be."""
+        ...
+
+    def close(self) -> None: ...

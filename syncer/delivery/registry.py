@@ -1,0 +1,56 @@
+"""What the engine knows about a kind of connector, without knowing the vendor.
+
+``connectors/__init__.py`` lists one :class:`ConnectorType` per ``type:`` in ``syncer.yaml``. The vendor's code
+(and its SDK) is imported only when a destination is opened, so loading the configuration stays light.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel
+
+from syncer.config.sync import SyncMode
+from syncer.delivery.protocol import Destination, Target
+
+
+@dataclass(frozen=True)
+class ConnectorType:
+    """One kind of connector.
+
+    ``settings``: the pydantic model of its entry in ``syncer.yaml`` (with ``type: Literal[name]``).
+    ``objects``/``modes``: what a sync may target (``None``: any object). ``factory``: ``"module:callable"``
+    taking ``(settings, target)`` and returning a :class:`Destination`; ``None`` for connectors that take no
+    field writes (Slack: alerts only).
+    """
+
+    name: str
+    settings: type[BaseModel]
+    modes: frozenset[SyncMode]
+    objects: frozenset[str] | None = None
+    factory: str | None = None
+
+    def target_problems(self, object_name: str, mode: SyncMode) -> list[tuple[str, str]]:
+        """What is wrong with targeting ``object_name`` in ``mode``: ``(key, message)`` pairs."""
+        problems = []
+        if self.objects is not None and object_name not in self.objects:
+            problems.append(("object", f"a {self.name} destination's object must be one of "
+                                       f"{', '.join(sorted(self.objects))}"))
+        if mode not in self.modes:
+            problems.append(("mode", f"a {self.name} destination supports mode "
+                                     f"{', '.join(sorted(m.value for m in self.modes))}"))
+        return problems
+
+    def open(self, settings: BaseModel, target: Target) -> Destination:
+        if self.factory is None:
+            raise ValueError(f"a {self.name} connector takes no field writes")
+        module, _, attribute = self.factory.partition(":")
+        build: Any = getattr(importlib.import_module(module), attribute)
+        destination: Destination = build(settings, target)
+        return destination
+
+
+Registry = Mapping[str, ConnectorType]
