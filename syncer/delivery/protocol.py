@@ -127,6 +127,9 @@ class Capabilities:
 
     ``max_batch``: records per call for each operation. ``idempotent``: re-sending a confirmed write is harmless
     (an upsert or an update by id), so a crash between send and commit costs a re-send, never a duplicate.
+    ``bulk_threshold``/``bulk_batch``: when a run has at least ``bulk_threshold`` records of one operation, the
+    executor hands the connector batches of ``bulk_batch`` instead (Salesforce Bulk API 2.0); the connector picks
+    its bulk path for any batch larger than ``max_batch``.
     """
 
     max_batch: Mapping[Operation, int]
@@ -134,6 +137,14 @@ class Capabilities:
     modes: frozenset[SyncMode]
     objects: frozenset[str] | None = None  # None: any object name
     idempotent: bool = True
+    bulk_threshold: int | None = None
+    bulk_batch: int | None = None
+
+    def batch_size(self, op: Operation, total: int) -> int:
+        """Records per :meth:`Destination.write` call for a run with ``total`` records of ``op``."""
+        if self.bulk_threshold is not None and self.bulk_batch is not None and total >= self.bulk_threshold:
+            return self.bulk_batch
+        return self.max_batch[op]
 
 
 @dataclass(frozen=True)
