@@ -1,10 +1,12 @@
-"""The sandbox: the HubSpot, Salesforce and Slack emulators served together, for the demo and every connector test.
+"""The sandbox: the HubSpot, Salesforce and Slack emulators and a webhook receiver served together, for the demo and
+every connector test.
 
-:class:`Sandbox` serves all three on 127.0.0.1 (Salesforce over HTTPS with a throwaway local CA, since its SDK only
+:class:`Sandbox` serves all four on 127.0.0.1 (Salesforce over HTTPS with a throwaway local CA, since its SDK only
 speaks https) and exposes each emulator's Python API for inspection::
 
     with Sandbox.start(Path(".syncer/sandbox")) as sandbox:
-        sandbox.urls        # {"hubspot": "http://127.0.0.1:...", "salesforce": "https://...", "slack": ".../api/"}
+        sandbox.urls        # {"hubspot": "http://127.0.0.1:...", "salesforce": "https://...", "slack": ".../api/",
+                            #  "webhook": ".../hook"}
         sandbox.hubspot     # HubSpotEmulator: records, tasks, request log, faults
 """
 
@@ -17,51 +19,56 @@ from types import TracebackType
 from connectors.hubspot.sandbox import HubSpotEmulator
 from connectors.salesforce.sandbox import SalesforceEmulator, make_tls_files
 from connectors.slack.sandbox import SlackEmulator
+from connectors.webhook.sandbox import HOOK_PATH, WebhookReceiver
 from syncer.sandbox.server import EmulatorServer
 
-DEFAULT_PORTS = {"hubspot": 8701, "salesforce": 8702, "slack": 8703}
+DEFAULT_PORTS = {"hubspot": 8701, "salesforce": 8702, "slack": 8703, "webhook": 8704}
 
 
 @dataclass
 class Sandbox:
-    """The three emulators, served. Build it with :meth:`start`; stop it with :meth:`stop` or a ``with`` block."""
+    """The four emulators, served. Build it with :meth:`start`; stop it with :meth:`stop` or a ``with`` block."""
 
     hubspot: HubSpotEmulator
     salesforce: SalesforceEmulator
     slack: SlackEmulator
+    webhook: WebhookReceiver
     servers: dict[str, EmulatorServer]
     ca_file: Path
 
     @classmethod
     def start(cls, directory: Path, ports: dict[str, int] | None = None, host: str = "127.0.0.1") -> Sandbox:
-        """Serve all three; ``ports`` 0 (the default for each missing name) picks free ports.
+        """Serve all four; ``ports`` 0 (the default for each missing name) picks free ports.
 
         ``directory`` receives the TLS files; clients of the Salesforce emulator trust ``ca_file``.
         """
         chosen = {name: 0 for name in DEFAULT_PORTS} | (ports or {})
         tls = make_tls_files(directory)
         hubspot, salesforce, slack = HubSpotEmulator(), SalesforceEmulator(), SlackEmulator()
+        webhook = WebhookReceiver()
         servers: dict[str, EmulatorServer] = {}
         try:
             servers["hubspot"] = EmulatorServer(hubspot, host, chosen["hubspot"]).start()
             servers["salesforce"] = EmulatorServer(salesforce, host, chosen["salesforce"], certfile=tls.cert_chain_pem,
                                                    keyfile=tls.key_pem).start()
             servers["slack"] = EmulatorServer(slack, host, chosen["slack"]).start()
+            servers["webhook"] = EmulatorServer(webhook, host, chosen["webhook"]).start()
         except BaseException:
             for server in servers.values():
                 server.stop()
             raise
-        return cls(hubspot, salesforce, slack, servers, tls.ca_pem)
+        return cls(hubspot, salesforce, slack, webhook, servers, tls.ca_pem)
 
     @property
     def urls(self) -> dict[str, str]:
-        """The base URL each SDK is given (Slack's includes the ``/api/`` prefix its WebClient expects)."""
+        """The base URL each SDK is given (Slack's includes the ``/api/`` prefix its WebClient expects); the webhook's
+        is the full URL a webhook destination posts to."""
         return {"hubspot": self.servers["hubspot"].url, "salesforce": self.servers["salesforce"].url,
-                "slack": self.servers["slack"].url + "/api/"}
+                "slack": self.servers["slack"].url + "/api/", "webhook": self.servers["webhook"].url + HOOK_PATH}
 
     def reset(self) -> None:
         """Every emulator back to its seed data, with an empty request log and no faults."""
-        for emulator in (self.hubspot, self.salesforce, self.slack):
+        for emulator in (self.hubspot, self.salesforce, self.slack, self.webhook):
             emulator.reset()
 
     def stop(self) -> None:
