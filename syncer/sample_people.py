@@ -38,7 +38,7 @@ class Rep:
 
     @property
     def slack_id(self) -> str:
-        return f"U{1000 + self.index:07d}"
+        return f"U{1000 + self.index:010d}"  # U and 10 digits: the shape of a Slack member id
 
     @property
     def hubspot_owner_id(self) -> str:

@@ -2,7 +2,8 @@
 
 Point the SDK at it with ``WebClient(token="xoxb-...", base_url=server.url + "/api/")``. The request pipeline is
 Slack's: unknown method -> ``unknown_method``; unreadable body -> ``invalid_json``/``invalid_form_data``; no token ->
-``not_authed``; unknown token -> ``invalid_auth``; the method's tier limit -> 429; then the method itself. Every reply
+``not_authed``; a token the workspace did not issue -> ``invalid_auth`` (revoked: ``token_revoked``, an expired
+rotated token: ``token_expired``); the method's tier limit -> 429; then the method itself. Every reply
 but 429 and 5xx is HTTP 200.
 """
 
@@ -26,16 +27,19 @@ from connectors.slack.sandbox.errors import (
 )
 from connectors.slack.sandbox.handlers import SlackMethods
 from connectors.slack.sandbox.limits import RateLimits, SlackLimits
-from connectors.slack.sandbox.model import Conversation, User
+from connectors.slack.sandbox.model import Conversation, User, slack_id_problem
 from connectors.slack.sandbox.params import read_call
 from connectors.slack.sandbox.store import Workspace, WorkspaceIdentity
+from connectors.slack.sandbox.tokens import SANDBOX_TOKENS, TokenKind, TokenRegistry
 from syncer.sandbox.base import Clock, VendorEmulator
 
 
 class SlackEmulator(VendorEmulator):
     """A stateful Slack workspace with one installed bot, served over the Web API.
 
-    ``tokens``: the accepted bot tokens; ``None`` accepts any ``xoxb-`` token. ``clock`` (monotonic seconds) drives
+    ``tokens``: the tokens the workspace issued: bot (``xoxb-``), user (``xoxp-``, acting as
+    ``identity.installer_user_id``) and rotated bot (``xoxe.xoxb-``) tokens; by default :data:`SANDBOX_TOKENS`,
+    which the demo and the test suite use. ``clock`` (monotonic seconds) drives
     every rate-limit window; ``wall_clock`` (epoch seconds) stamps message ``ts`` values and evaluates members'
     time-zone offsets.
     """
@@ -47,7 +51,7 @@ class SlackEmulator(VendorEmulator):
                  wall_clock: Callable[[], float] = time.time) -> None:
         # seed() runs inside the base constructor, so everything it reads must exist first.
         self.limits = limits or SlackLimits()
-        self.tokens = frozenset(tokens) if tokens is not None else None
+        self.tokens = TokenRegistry(SANDBOX_TOKENS if tokens is None else tokens)
         self.identity = identity or WorkspaceIdentity()
         self.wall_clock = wall_clock
         super().__init__(seed=seed, clock=clock)
@@ -61,6 +65,7 @@ class SlackEmulator(VendorEmulator):
     def seed(self) -> None:
         self.workspace = Workspace(self.wall_clock, self.identity)
         self.workspace.seed()
+        self.tokens.clear()
         self.rates = RateLimits(self.limits, self.clock)
         self.methods = SlackMethods(self.workspace, self.limits, self.rates)
         self._table = self.methods.table()
@@ -82,9 +87,6 @@ class SlackEmulator(VendorEmulator):
         return server_error_reply(status)
 
     # -- the Web API ------------------------------------------------------------------------------------------
-    def _token_accepted(self, token: str) -> bool:
-        return token in self.tokens if self.tokens is not None else token.startswith("xoxb-")
-
     async def _call(self, request: Request) -> Response:
         method = request.url.path.rsplit("/", 1)[-1]
         entry = self._table.get(method)
@@ -96,11 +98,9 @@ class SlackEmulator(VendorEmulator):
         except SlackError as error:
             return json_reply(error.body())
         try:
-            if call.token is None:
-                raise SlackError("not_authed")
-            if not self._token_accepted(call.token):
-                raise SlackError("invalid_auth")
             with self.lock:
+                kind = self.tokens.kind(call.token)
+                call.actor = self.identity.installer_user_id if kind is TokenKind.USER else self.identity.bot_user_id
                 retry_after = self.rates.method(method)
                 if retry_after is not None:
                     raise RateLimited(retry_after)
@@ -112,6 +112,16 @@ class SlackEmulator(VendorEmulator):
         return json_reply(with_warnings(body, call.warnings))
 
     # -- Python API for tests and the demo --------------------------------------------------------------------
+    def revoke_token(self, token: str) -> None:
+        """From now on ``token`` answers ``token_revoked`` (until :meth:`reset`)."""
+        with self.lock:
+            self.tokens.revoke(token)
+
+    def expire_token(self, token: str) -> None:
+        """From now on the rotated ``token`` answers ``token_expired`` (until :meth:`reset`)."""
+        with self.lock:
+            self.tokens.expire(token)
+
     def _conversation(self, channel: str) -> Conversation | None:
         ws = self.workspace
         if channel in ws.users:
@@ -155,7 +165,11 @@ class SlackEmulator(VendorEmulator):
 
     def add_user(self, user_id: str, email: str | None, real_name: str, *, tz: str = "America/Los_Angeles",
                  deleted: bool = False) -> dict[str, Any]:
-        """Add a member (``user_id`` like ``U0123ABCD``); returns it as ``users.info`` would."""
+        """Add a member (``user_id`` like ``U0123ABCD45``); returns it as ``users.info`` would.
+
+        Raises ``ValueError`` for an id Slack would never issue, so tests cannot pass on ids production never sees.
+        """
+        _check_id("user", user_id)
         first, _, last = real_name.partition(" ")
         name = email.split("@")[0] if email else real_name.lower().replace(" ", ".")
         with self.lock:
@@ -164,7 +178,9 @@ class SlackEmulator(VendorEmulator):
             return user.to_json(self.identity.team_id, self.wall_clock())
 
     def add_channel(self, channel_id: str, name: str, *, bot_is_member: bool = True) -> None:
-        """Add a public channel with every active person as a member, and the bot if ``bot_is_member``."""
+        """Add a public channel (``channel_id`` like ``C0123ABCD45``) with every active person as a member, and the
+        bot if ``bot_is_member``. Raises ``ValueError`` for an id that is not a Slack channel id."""
+        _check_id("channel", channel_id)
         with self.lock:
             ws = self.workspace
             members = {u.id for u in ws.users.values() if not u.is_bot and not u.deleted}
@@ -182,3 +198,9 @@ class SlackEmulator(VendorEmulator):
                 conversation.members.add(self.identity.bot_user_id)
             else:
                 conversation.members.discard(self.identity.bot_user_id)
+
+
+def _check_id(kind: str, value: str) -> None:
+    problem = slack_id_problem(kind, value)
+    if problem is not None:
+        raise ValueError(problem)

@@ -57,11 +57,16 @@ class SlackMethods:
     # -- auth.test --------------------------------------------------------------------------------------------
     def auth_test(self, call: CallArgs) -> dict[str, Any]:
         ident = self.ws.identity
-        return {"ok": True, "url": ident.url, "team": ident.team, "user": ident.bot_name, "team_id": ident.team_id,
-                "user_id": ident.bot_user_id, "bot_id": ident.bot_id, "is_enterprise_install": False}
+        actor = self.ws.users[call.actor or ident.bot_user_id]
+        body: dict[str, Any] = {"ok": True, "url": ident.url, "team": ident.team, "user": actor.name,
+                                "team_id": ident.team_id, "user_id": actor.id}
+        if actor.is_bot:  # a user token's auth.test names the member and has no bot_id
+            body["bot_id"] = ident.bot_id
+        body["is_enterprise_install"] = False
+        return body
 
     # -- chat.postMessage -------------------------------------------------------------------------------------
-    def _destination(self, channel: str | None) -> Conversation:
+    def _destination(self, channel: str | None, actor: str | None) -> Conversation:
         """Resolve ``channel`` (a channel/DM id, a user id, ``#name`` or ``name``) to a conversation to post in."""
         if channel is None:
             raise SlackError("channel_not_found")
@@ -71,11 +76,11 @@ class SlackMethods:
                 raise SlackError("cannot_dm_bot")
             if user.deleted:
                 raise SlackError("user_disabled")
-            return self.ws.open_dm(channel)[0]
+            return self.ws.open_dm(channel, actor)[0]
         conversation = self.ws.conversations.get(channel) or self.ws.channel_by_name(channel)
         if conversation is None:
             raise SlackError("channel_not_found")
-        if not self.ws.bot_is_member(conversation):
+        if not self.ws.is_member(conversation, actor):
             # Without chat:write.public, a bot can only post to public channels it has been added to.
             raise SlackError("not_in_channel")
         return conversation
@@ -114,7 +119,7 @@ class SlackMethods:
         return parent.thread_ts if parent.is_reply and parent.thread_ts else parent.ts
 
     def chat_post_message(self, call: CallArgs) -> dict[str, Any]:
-        conversation = self._destination(call.text("channel"))
+        conversation = self._destination(call.text("channel"), call.actor)
         blocks = self._blocks(call)
         attachments = _json_arg(call, "attachments", "invalid_attachments")
         text = call.text("text") or ""
@@ -134,9 +139,9 @@ class SlackMethods:
                    (("unfurl_links", False), ("unfurl_media", True), ("mrkdwn", True), ("reply_broadcast", False))}
         if attachments:
             options["attachments"] = attachments
-        message = self.ws.post(conversation.id, self.ws.identity.bot_user_id, text, blocks=blocks, metadata=metadata,
-                               thread_ts=thread_ts, reply_broadcast=options["reply_broadcast"] and bool(thread_ts),
-                               options=options)
+        poster = call.actor or self.ws.identity.bot_user_id
+        message = self.ws.post(conversation.id, poster, text, blocks=blocks, metadata=metadata, thread_ts=thread_ts,
+                               reply_broadcast=options["reply_broadcast"] and bool(thread_ts), options=options)
         body: dict[str, Any] = {"ok": True, "channel": conversation.id, "ts": message.ts,
                                 "message": self.ws.render(message, include_metadata=True)}
         if truncated:
@@ -168,7 +173,7 @@ class SlackMethods:
         users_arg, channel_arg = call.text("users"), call.text("channel")
         if users_arg is not None:
             user_ids = [u.strip() for u in users_arg.split(",") if u.strip()]
-            user_ids = [u for u in dict.fromkeys(user_ids) if u != self.ws.identity.bot_user_id]
+            user_ids = [u for u in dict.fromkeys(user_ids) if u != (call.actor or self.ws.identity.bot_user_id)]
             if not user_ids:
                 raise SlackError("not_enough_users")
             if len(user_ids) > MPIM_MAX_USERS:
@@ -180,9 +185,9 @@ class SlackMethods:
                 if user.deleted:
                     raise SlackError("user_disabled")
             if len(user_ids) == 1:
-                conversation, existed = self.ws.open_dm(user_ids[0])
+                conversation, existed = self.ws.open_dm(user_ids[0], call.actor)
             else:
-                conversation, existed = self.ws.open_mpim(user_ids)
+                conversation, existed = self.ws.open_mpim(user_ids, call.actor)
         elif channel_arg is not None:
             found = self.ws.conversations.get(channel_arg)
             if found is None:
@@ -214,7 +219,7 @@ class SlackMethods:
         conversation = self.ws.conversations.get(call.text("channel") or "")
         if conversation is None:
             raise SlackError("channel_not_found")
-        if not self.ws.bot_is_member(conversation):
+        if not self.ws.is_member(conversation, call.actor):
             raise SlackError("not_in_channel")
         limit = self._history_limit(call)
         oldest_arg, latest_arg, cursor = call.text("oldest"), call.text("latest"), call.text("cursor")

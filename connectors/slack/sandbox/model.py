@@ -4,10 +4,27 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
+
+# Slack's ids: a kind letter and 8 (older workspaces) or 10 (current ones) uppercase letters and digits. The sandbox
+# mints the 10-character form and accepts both from tests that add their own members and channels.
+ID_KINDS = {"user": "UW", "channel": "C", "dm": "D", "group": "G", "team": "T", "bot": "B"}
+MINTED_ID_LENGTH = 10
+
+
+def slack_id_problem(kind: str, value: str) -> str | None:
+    """Why ``value`` is not a Slack id of ``kind`` (a key of :data:`ID_KINDS`), or ``None`` when it is one."""
+    letters = ID_KINDS[kind]
+    if re.fullmatch(f"[{letters}]([A-Z0-9]{{8}}|[A-Z0-9]{{10}})", value) is None:
+        starts = " or ".join(letters)
+        return (f"{value!r} is not a Slack {kind} id: {starts} followed by 8 or 10 uppercase letters and digits "
+                f"(e.g. {letters[0]}0123ABCD45)")
+    return None
+
 
 # Slack labels time zones with the long name of the offset in force ("Eastern Daylight Time"); zoneinfo gives the
 # abbreviation, so map the abbreviations of the zones the sample reps live in and fall back to the abbreviation.

@@ -23,10 +23,14 @@ from connectors.slack.sandbox.errors import SlackError
 
 @dataclass
 class CallArgs:
-    """One call's arguments (strings, or JSON values from a JSON body), token and warnings."""
+    """One call's arguments (strings, or JSON values from a JSON body), token and warnings.
+
+    ``actor`` is the member the token acts as (the bot for bot tokens), set once the token is accepted.
+    """
 
     args: dict[str, Any] = field(default_factory=dict)
     token: str | None = None
+    actor: str | None = None
     warnings: list[str] = field(default_factory=list)
 
     def text(self, name: str) -> str | None:

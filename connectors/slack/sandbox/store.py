@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from connectors.slack.sandbox.model import Conversation, Message, User
+from connectors.slack.sandbox.model import MINTED_ID_LENGTH, Conversation, Message, User
 from syncer.sample_people import sample_reps
 
 
@@ -24,15 +25,16 @@ class WorkspaceIdentity:
     team_id: str = "T0YOURCO01"
     team: str = "YourCo"
     url: str = "https://yourco.slack.com/"
-    bot_user_id: str = "U0SYNCRBOT"
+    bot_user_id: str = "U0SYNCERBOT"
     bot_name: str = "syncer"
-    bot_id: str = "B0SYNCRBOT"
-    app_id: str = "A0SYNCRAPP"
+    bot_id: str = "B0SYNCERBOT"
+    app_id: str = "A0SYNCERAPP"
+    installer_user_id: str = sample_reps()[0].slack_id  # who installed the app: the member user tokens act as
 
 
-PQL_ALERTS_ID = "C0PQLALERT"
-GENERAL_ID = "C0GENERAL1"
-DEACTIVATED_USER_ID = "U0FORMER01"
+PQL_ALERTS_ID = "C0PQLALERTS"
+GENERAL_ID = "C0GENERAL01"
+DEACTIVATED_USER_ID = "U0FORMER001"
 
 
 def encode_cursor(ts: str) -> str:
@@ -106,32 +108,44 @@ class Workspace:
         name = name.removeprefix("#")
         return next((c for c in self.conversations.values() if c.kind == "channel" and c.name == name), None)
 
-    def dm_with(self, user_id: str) -> Conversation | None:
-        return next((c for c in self.conversations.values() if c.kind == "im" and c.user == user_id), None)
+    def dm_with(self, user_id: str, actor: str | None = None) -> Conversation | None:
+        """The DM of ``actor`` (the bot by default) with ``user_id``, if it was opened."""
+        members = {actor or self.identity.bot_user_id, user_id}
+        return next((c for c in self.conversations.values() if c.kind == "im" and c.members == members), None)
 
-    def bot_is_member(self, conversation: Conversation) -> bool:
-        return self.identity.bot_user_id in conversation.members
+    def is_member(self, conversation: Conversation, actor: str | None = None) -> bool:
+        """Whether ``actor`` (the bot by default) is in ``conversation``."""
+        return (actor or self.identity.bot_user_id) in conversation.members
 
     # -- writes -----------------------------------------------------------------------------------------------
-    def open_dm(self, user_id: str) -> tuple[Conversation, bool]:
-        """The bot's DM with ``user_id`` (a stable ``D`` id derived from the user id) and whether it existed."""
-        existing = self.dm_with(user_id)
+    def open_dm(self, user_id: str, actor: str | None = None) -> tuple[Conversation, bool]:
+        """The DM of ``actor`` (the bot by default) with ``user_id`` and whether it existed.
+
+        The bot's DMs have a stable ``D`` id derived from the member's id; other members' DMs one derived from both.
+        """
+        actor = actor or self.identity.bot_user_id
+        existing = self.dm_with(user_id, actor)
         if existing is not None:
             return existing, True
-        conversation = Conversation(f"D{user_id[1:]}", "im", members={self.identity.bot_user_id, user_id},
-                                    user=user_id, created=int(self.wall_clock()))
+        if actor == self.identity.bot_user_id:
+            dm_id = f"D{user_id[1:]}"
+        else:
+            digest = hashlib.sha1(f"{actor}:{user_id}".encode()).hexdigest().upper()
+            dm_id = f"D{digest[:MINTED_ID_LENGTH]}"
+        conversation = Conversation(dm_id, "im", members={actor, user_id}, user=user_id,
+                                    created=int(self.wall_clock()))
         self.conversations[conversation.id] = conversation
         self.messages.setdefault(conversation.id, [])
         return conversation, False
 
-    def open_mpim(self, user_ids: list[str]) -> tuple[Conversation, bool]:
-        """The multi-person DM of the bot and ``user_ids`` and whether it existed."""
-        members = {self.identity.bot_user_id, *user_ids}
+    def open_mpim(self, user_ids: list[str], actor: str | None = None) -> tuple[Conversation, bool]:
+        """The multi-person DM of ``actor`` (the bot by default) and ``user_ids`` and whether it existed."""
+        members = {actor or self.identity.bot_user_id, *user_ids}
         for conversation in self.conversations.values():
             if conversation.kind == "mpim" and conversation.members == members:
                 return conversation, True
         self._mpim_count += 1
-        conversation = Conversation(f"G0MPIM{self._mpim_count:04d}", "mpim", members=members,
+        conversation = Conversation(f"G0MPIM{self._mpim_count:05d}", "mpim", members=members,
                                     created=int(self.wall_clock()))
         self.conversations[conversation.id] = conversation
         self.messages.setdefault(conversation.id, [])

@@ -18,6 +18,9 @@ from syncer.sandbox.server import EmulatorServer
 from tests.fakes import FakeClock
 
 TOKEN = "xoxb-sandbox-test"
+USER_TOKEN = "xoxp-sandbox-test-user"
+ROTATED_TOKEN = "xoxe.xoxb-1-sandbox-test-rotated"
+TOKENS = (TOKEN, USER_TOKEN, ROTATED_TOKEN)  # what the workspace issued, unless a test says otherwise
 JAN_15_2026 = 1_768_478_400.0  # 2026-01-15T12:00:00Z
 
 
@@ -57,6 +60,7 @@ def make_sandbox() -> Iterator[SandboxFactory]:
 
     def make(limits: SlackLimits | None = None, **kwargs: Any) -> Sandbox:
         clock, wall_clock = FakeClock(), FakeClock(JAN_15_2026)
+        kwargs.setdefault("tokens", TOKENS)
         emulator = SlackEmulator(limits, clock=clock, wall_clock=wall_clock, **kwargs)
         server = EmulatorServer(emulator).start()
         servers.append(server)

@@ -18,7 +18,7 @@ from slack_sdk.http_retry.builtin_interval_calculators import FixedValueRetryInt
 from connectors.slack.sandbox import PQL_ALERTS_ID
 from syncer.sandbox.faults import FaultRule
 
-from .conftest import Sandbox
+from .conftest import TOKEN, Sandbox
 
 POST_ROUTE = "POST /api/chat.postMessage"
 ALERT = {"event_type": "pql_alert", "event_payload": {"account_id": "001", "run_id": "r1"}}
@@ -71,7 +71,7 @@ def test_default_sdk_client_does_not_retry_a_reply_cut_mid_body(sandbox: Sandbox
     # slack_sdk's default ConnectionErrorRetryHandler retries URLError/ConnectionReset/RemoteDisconnected only; a
     # reply cut after its headers surfaces as IncompleteRead, once, with the message already posted.
     sandbox.emulator.set_faults([FaultRule(route=POST_ROUTE, lost_response_rate=1.0)])
-    client = WebClient(token="xoxb-default", base_url=sandbox.base_url, timeout=5)
+    client = WebClient(token=TOKEN, base_url=sandbox.base_url, timeout=5)
     with pytest.raises(http.client.IncompleteRead):
         client.chat_postMessage(channel=PQL_ALERTS_ID, text="alert", metadata=ALERT)
     assert len(sandbox.emulator.messages(PQL_ALERTS_ID)) == 1

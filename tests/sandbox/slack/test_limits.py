@@ -113,7 +113,7 @@ def test_errors_count_against_the_tier(make_sandbox: SandboxFactory) -> None:
                                                         Tier.TIER_4: 1}))
     client = sandbox.client()
     with pytest.raises(SlackApiError) as excinfo:
-        client.users_info(user="U0NOSUCH01")
+        client.users_info(user="U0NOSUCH001")
     assert excinfo.value.response["error"] == "user_not_found"
     with pytest.raises(SlackApiError) as excinfo:
         client.users_info(user=DANA.slack_id)

@@ -27,8 +27,8 @@ def error_of(excinfo: pytest.ExceptionInfo[SlackApiError]) -> str:
 def test_auth_test_describes_the_bot(client: WebClient) -> None:
     response = client.auth_test()
     assert response["ok"] is True
-    assert response["user_id"] == "U0SYNCRBOT"
-    assert response["bot_id"] == "B0SYNCRBOT"
+    assert response["user_id"] == "U0SYNCERBOT"
+    assert response["bot_id"] == "B0SYNCERBOT"
     assert response["team_id"] == "T0YOURCO01"
     assert response["team"] == "YourCo"
     assert response["url"] == "https://yourco.slack.com/"
@@ -68,7 +68,7 @@ def test_post_json_body_returns_channel_ts_and_message(sandbox: Sandbox, client:
     assert ts.count(".") == 1 and len(ts.split(".")[1]) == 6
     message = response["message"]
     assert message["ts"] == ts and message["text"] == "Acme is a PQL"
-    assert message["user"] == "U0SYNCRBOT" and message["bot_id"] == "B0SYNCRBOT"
+    assert message["user"] == "U0SYNCERBOT" and message["bot_id"] == "B0SYNCERBOT"
     assert message["blocks"][0]["text"]["text"] == "*Acme* is a PQL"
     assert message["blocks"][0]["block_id"]  # Slack fills in a block_id
     stored = sandbox.emulator.messages("#pql-alerts")
@@ -90,7 +90,7 @@ def test_post_form_body_with_json_encoded_blocks_and_metadata(sandbox: Sandbox, 
 
 
 def test_ts_values_are_unique_and_increasing(client: WebClient) -> None:
-    stamps = [client.chat_postMessage(channel=f"U000{1000 + i}", text="x")["ts"] for i in range(5)]
+    stamps = [client.chat_postMessage(channel=rep.slack_id, text="x")["ts"] for rep in sample_reps()[:5]]
     assert stamps == sorted(stamps, key=float) and len(set(stamps)) == 5
 
 
@@ -112,7 +112,7 @@ def test_post_to_user_id_opens_the_dm(sandbox: Sandbox, client: WebClient) -> No
 def test_thread_reply(client: WebClient) -> None:
     parent = client.chat_postMessage(channel=PQL_ALERTS_ID, text="parent")["ts"]
     reply = client.chat_postMessage(channel=PQL_ALERTS_ID, text="reply", thread_ts=parent)
-    assert reply["message"]["thread_ts"] == parent and reply["message"]["parent_user_id"] == "U0SYNCRBOT"
+    assert reply["message"]["thread_ts"] == parent and reply["message"]["parent_user_id"] == "U0SYNCERBOT"
     history = client.conversations_history(channel=PQL_ALERTS_ID)["messages"]
     assert [m["text"] for m in history] == ["parent"]  # replies stay in the thread
     assert history[0]["reply_count"] == 1 and history[0]["latest_reply"] == reply["ts"]
@@ -121,7 +121,7 @@ def test_thread_reply(client: WebClient) -> None:
     assert error_of(excinfo) == "invalid_thread_ts"
 
 
-@pytest.mark.parametrize("channel", ["C0NOSUCH01", "#no-such-channel", "U0NOSUCH01", "D0NOSUCH01"])
+@pytest.mark.parametrize("channel", ["C0NOSUCH001", "#no-such-channel", "U0NOSUCH001", "D0NOSUCH001"])
 def test_missing_channel(client: WebClient, channel: str) -> None:
     with pytest.raises(SlackApiError) as excinfo:
         client.chat_postMessage(channel=channel, text="hi")
@@ -141,7 +141,7 @@ def test_bot_must_be_in_a_public_channel(sandbox: Sandbox, client: WebClient) ->
 
 def test_deactivated_user_cannot_be_messaged(client: WebClient) -> None:
     with pytest.raises(SlackApiError) as excinfo:
-        client.chat_postMessage(channel="U0FORMER01", text="hi")
+        client.chat_postMessage(channel="U0FORMER001", text="hi")
     assert error_of(excinfo) == "user_disabled"
 
 
@@ -172,7 +172,7 @@ def test_lookup_by_email_and_info_with_time_zone(client: WebClient) -> None:
     assert (user["tz"], user["tz_offset"], user["tz_label"]) == ("America/New_York", -18000, "Eastern Standard Time")
     berlin = client.users_info(user=ERIK_TZ_REP.slack_id)["user"]
     assert (berlin["tz"], berlin["tz_offset"], berlin["tz_label"]) == ("Europe/Berlin", 3600, "Central European Time")
-    bot = client.users_info(user="U0SYNCRBOT")["user"]
+    bot = client.users_info(user="U0SYNCERBOT")["user"]
     assert bot["is_bot"] is True and "email" not in bot["profile"]
 
 
@@ -199,9 +199,9 @@ def test_lookup_misses(client: WebClient) -> None:
 
 
 def test_users_info_of_deactivated_and_unknown(client: WebClient) -> None:
-    assert client.users_info(user="U0FORMER01")["user"]["deleted"] is True
+    assert client.users_info(user="U0FORMER001")["user"]["deleted"] is True
     with pytest.raises(SlackApiError) as excinfo:
-        client.users_info(user="U0NOSUCH01")
+        client.users_info(user="U0NOSUCH001")
     assert error_of(excinfo) == "user_not_found"
 
 
@@ -222,7 +222,7 @@ def test_conversations_open_is_stable(client: WebClient) -> None:
 
 
 def test_conversations_open_errors(client: WebClient) -> None:
-    cases = {"U0NOSUCH01": "user_not_found", "U0FORMER01": "user_disabled"}
+    cases = {"U0NOSUCH001": "user_not_found", "U0FORMER001": "user_disabled"}
     for users, code in cases.items():
         with pytest.raises(SlackApiError) as excinfo:
             client.conversations_open(users=users)
