@@ -7,13 +7,14 @@ import math
 import pytest
 from pydantic import SecretStr
 
+from connectors import REGISTRY
 from connectors.sandbox import Sandbox
 from syncer.delivery.errors import DestinationStoppedError, RateLimitedError, TransientError
-from syncer.delivery.protocol import Operation, RecordStatus, WriteRecord
+from syncer.delivery.protocol import Destination, Operation, RecordStatus, WriteRecord
 from syncer.sandbox import FaultRule
 from tests.fakes import FakeClock
 
-from .conftest import DestinationFactory, records
+from .conftest import TARGET, DestinationFactory, records, settings
 
 
 def test_a_batch_lands_and_every_record_is_confirmed_with_its_id(sandbox: Sandbox,
@@ -141,3 +142,15 @@ def test_check_against_a_wrong_path_says_so(sandbox: Sandbox, make_destination: 
     with pytest.raises(DestinationStoppedError, match="check the url setting") as excinfo:
         make_destination(url=sandbox.urls["webhook"] + "s/secret-path-token").check()
     assert "secret-path-token" not in str(excinfo.value)
+
+
+def test_the_registry_opens_a_destination_that_keeps_the_protocol(sandbox: Sandbox) -> None:
+    destination = REGISTRY["webhook"].open(settings(sandbox.urls["webhook"]), TARGET)
+    try:
+        assert isinstance(destination, Destination)
+        assert destination.capabilities.max_batch[Operation.CLEAR] == 500
+        results = destination.write(Operation.CREATE, records(2)).results
+        assert [r.status for r in results] == [RecordStatus.CONFIRMED] * 2
+        assert sandbox.webhook.records()[0]["sync"] is None  # the registry's factory is not told the sync's name
+    finally:
+        destination.close()
