@@ -23,38 +23,40 @@ TIMEOUT_S = 30.0  # per request; a slower reply counts as no reply (TransientErr
 
 
 class HubSpotClient:
-    """The calls the destination makes. Thread-safe: the SDK shares one urllib3 pool, which is."""
+    """The calls one destination makes on one object type. Thread-safe: each SDK sub-client is built once (every
+    attribute access on the SDK would build a new one, with a new connection pool) and urllib3's pool is."""
 
-    def __init__(self, settings: HubSpotSettings, timeout_s: float = TIMEOUT_S) -> None:
-        self.sdk = HubSpot(access_token=settings.access_token.get_secret_value(), host=settings.base_url.rstrip("/"),
-                           retry=Retry(total=0, redirect=0, raise_on_status=False))
+    def __init__(self, settings: HubSpotSettings, object_type: str, timeout_s: float = TIMEOUT_S) -> None:
+        sdk = HubSpot(access_token=settings.access_token.get_secret_value(), host=settings.base_url.rstrip("/"),
+                      retry=Retry(total=0, redirect=0, raise_on_status=False))
+        objects = getattr(sdk.crm, object_type)
+        self.object_type = object_type
+        self._batch, self._search = objects.batch_api, objects.search_api
+        self._properties = sdk.crm.properties.core_api
         self.timeout_s = timeout_s
 
-    def batch(self, object_type: str, action: str, inputs: list[dict[str, Any]]) -> Reply:
+    def batch(self, action: str, inputs: list[dict[str, Any]]) -> Reply:
         """``POST /crm/v3/objects/{object_type}/batch/{action}`` (create, update or upsert).
 
         A 400, 404 or 409 is returned, not raised: for a batch of one it is that record's refusal.
         """
-        api = getattr(self._objects(object_type).batch_api, action)
-        return self._send(api, {"inputs": inputs}, keep=RECORD_STATUSES)
+        return self._send(getattr(self._batch, action), {"inputs": inputs}, keep=RECORD_STATUSES)
 
-    def search(self, object_type: str, body: dict[str, Any]) -> Reply:
-        return self._send(self._objects(object_type).search_api.do_search, body)
+    def search(self, body: dict[str, Any]) -> Reply:
+        return self._send(self._search.do_search, body)
 
-    def properties(self, object_type: str) -> Reply:
-        return self._send(self.sdk.crm.properties.core_api.get_all, object_type)
+    def properties(self) -> Reply:
+        return self._send(self._properties.get_all, self.object_type)
 
-    def create_property(self, object_type: str, definition: dict[str, Any]) -> Reply:
-        return self._send(self.sdk.crm.properties.core_api.create, object_type, definition)
+    def create_property(self, definition: dict[str, Any]) -> Reply:
+        return self._send(self._properties.create, self.object_type, definition)
 
     def close(self) -> None:
-        pool = getattr(getattr(self.sdk.crm.properties.core_api, "api_client", None), "rest_client", None)
-        manager = getattr(pool, "pool_manager", None)
-        if manager is not None:
-            manager.clear()
-
-    def _objects(self, object_type: str) -> Any:
-        return getattr(self.sdk.crm, object_type)
+        """Close the sub-clients' connection pools."""
+        for api in (self._batch, self._search, self._properties):
+            client = api.api_client
+            client.rest_client.pool_manager.clear()
+            client.close()
 
     def _send(self, method: Callable[..., Any], *args: Any, keep: frozenset[int] = frozenset()) -> Reply:
         """One call; raises the mapped :class:`~syncer.delivery.errors.DeliveryError` for anything but a 2xx or a

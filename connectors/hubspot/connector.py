@@ -19,12 +19,12 @@ idempotent writes behind. Values travel as strings; ``None`` is sent as ``""``, 
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from connectors.hubspot.capabilities import BATCH_MAX, OBJECTS, capabilities
 from connectors.hubspot.client import HubSpotClient, rate_info
-from connectors.hubspot.errors import RECORD_STATUSES, Reply, classify, vendor_reason
+from connectors.hubspot.errors import RECORD_STATUSES, classify
 from connectors.hubspot.matching import find_ids
 from connectors.hubspot.properties import ID_FIELDS, Property, check_fields, load_properties, property_definition
 from connectors.hubspot.replies import Entry, Outcome, ResultKey
@@ -57,7 +57,7 @@ class HubSpotDestination:
                              f"not {target.object!r}")
         self.target = target
         self._capabilities = capabilities(settings)
-        self._client = client or HubSpotClient(settings)
+        self._client = client or HubSpotClient(settings, target.object)
         self._lock = threading.Lock()
         self._properties: dict[str, Property] | None = None
 
@@ -69,7 +69,7 @@ class HubSpotDestination:
     def write(self, op: Operation, records: Sequence[WriteRecord]) -> BatchResult:
         if len(records) > BATCH_MAX:
             raise ValueError(f"a HubSpot batch takes at most {BATCH_MAX} records, got {len(records)}")
-        call = _Calls(self._client, self.target.object)
+        call = _Calls(self._client)
         outcome = Outcome()
         match = self.target.match_field
         creating = op is not Operation.CLEAR and self.target.mode is not SyncMode.UPDATE
@@ -84,13 +84,16 @@ class HubSpotDestination:
                 outcome.reject(index, "NO_RECORD_ID", f"no HubSpot record id to match on {match}")
             elif not record.match:
                 outcome.reject(index, "NO_MATCH_VALUE", f"no {match} value to match on")
-            elif self._unique(match):
+            elif self._unique(match, call):
                 by_property.append(Entry(index, record.match.lower(), {
                     "id": record.match, "idProperty": match, "properties": _properties(record)}))
             else:
                 to_find.append(index)
         creates = self._resolve(call, records, to_find, creating, by_id, outcome)
-        property_key: ResultKey = lambda result: _lower((result.get("properties") or {}).get(match))  # noqa: E731
+
+        def property_key(result: Mapping[str, Any]) -> str | None:
+            return _lower((result.get("properties") or {}).get(match))
+
         call.send("update", _first_of_each(by_id, outcome, "record"), lambda r: _lower(r.get("id")), outcome)
         call.send("upsert" if creating else "update", _first_of_each(by_property, outcome, match), property_key,
                   outcome)
@@ -101,7 +104,7 @@ class HubSpotDestination:
                  by_id: list[Entry], outcome: Outcome) -> list[Entry]:
         """Search for the records in ``to_find``: found ones join ``by_id``; the creates are returned."""
         match = self.target.match_field
-        found = find_ids(self._client, self.target.object, match, [str(records[i].match) for i in to_find])
+        found = find_ids(self._client, match, [str(records[i].match) for i in to_find])
         call.count += found.calls
         creates: list[Entry] = []
         for index in to_find:
@@ -121,17 +124,20 @@ class HubSpotDestination:
                                                    f"{match} {value!r}")
         return _first_of_each(creates, outcome, match)
 
-    def _unique(self, name: str) -> bool:
-        found = self._catalog().get(name)
+    def _unique(self, name: str, call: _Calls) -> bool:
+        found = self._catalog(call).get(name)
         if found is None:
             raise DestinationStoppedError(f"HubSpot {self.target.object} have no property {name!r} to match on; "
                                           "run `syncer check`", "PROPERTY_DOESNT_EXIST")
         return found.unique
 
-    def _catalog(self) -> dict[str, Property]:
+    def _catalog(self, call: _Calls | None = None) -> dict[str, Property]:
+        """The object's properties, read on first use (a call the write that needed it counts)."""
         with self._lock:
             if self._properties is None:
-                self._properties = load_properties(self._client, self.target.object)
+                self._properties = load_properties(self._client)
+                if call is not None:
+                    call.count += 1
             return self._properties
 
     # -- check / setup ----------------------------------------------------------------------------------------
@@ -153,7 +159,7 @@ class HubSpotDestination:
                 done.append(f"not fixable here: {finding.field}: {finding.problem}")
                 continue
             definition = property_definition(self.target.object, finding.field, self.target.fields.get(finding.field))
-            self._client.create_property(self.target.object, definition)
+            self._client.create_property(definition)
             done.append(f"created {self.target.object} property {finding.field} "
                         f"({definition['type']}/{definition['fieldType']})")
         with self._lock:
@@ -167,8 +173,8 @@ class HubSpotDestination:
 class _Calls:
     """The batch calls of one ``write``: counts them and keeps the latest rate-limit headers."""
 
-    def __init__(self, client: HubSpotClient, object_type: str) -> None:
-        self.client, self.object_type = client, object_type
+    def __init__(self, client: HubSpotClient) -> None:
+        self.client = client
         self.count = 0
         self.rate: RateInfo | None = None
 
@@ -176,21 +182,13 @@ class _Calls:
         if not entries:
             return
         inputs = [{**entry.body, "objectWriteTraceId": str(entry.index)} for entry in entries]
-        reply = self.client.batch(self.object_type, action, inputs)
+        reply = self.client.batch(action, inputs)
         self.count += 1
         self.rate = rate_info(reply.headers) or self.rate
-        if reply.status in RECORD_STATUSES:
-            self._refused(entries, reply, outcome)
-        else:
+        if reply.status not in RECORD_STATUSES:
             outcome.absorb(entries, reply, result_key)
-
-    @staticmethod
-    def _refused(entries: list[Entry], reply: Reply, outcome: Outcome) -> None:
-        """A whole-batch 400/404/409: one record's own refusal, or the executor's cue to split the batch."""
-        if len(entries) > 1:
-            raise classify(reply)
-        code, message = vendor_reason(reply.body)
-        outcome.reject(entries[0].index, code, message)
+        elif not outcome.refuse(entries, reply):
+            raise classify(reply)  # the executor splits the batch to isolate the bad records
 
 
 def _properties(record: WriteRecord) -> dict[str, str]:

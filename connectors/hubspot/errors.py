@@ -129,7 +129,9 @@ def vendor_reason(error: Mapping[str, Any]) -> tuple[str, str]:
     Property validation failures carry details (``errors[].code``, ``context.propertyName``) that say more than the
     doubly encoded top-level message, so the first detail's code wins and every detail's message is kept.
     """
-    details = [d for d in error.get("errors") or [] if isinstance(d, dict) and d.get("code")]
+    details: list[Mapping[str, Any]] = [d for d in error.get("errors") or [] if isinstance(d, dict) and d.get("code")]
+    if not details and error.get("code"):
+        details = [error]  # already one detail: ``{code, message, context}``
     if details:
         messages = []
         for detail in details:

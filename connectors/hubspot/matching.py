@@ -27,7 +27,7 @@ class Matches:
         return self.ids.get(value.lower(), [])
 
 
-def find_ids(client: HubSpotClient, object_type: str, property_name: str, values: Iterable[str]) -> Matches:
+def find_ids(client: HubSpotClient, property_name: str, values: Iterable[str]) -> Matches:
     """Every live record whose ``property_name`` is one of ``values`` (compared case-insensitively)."""
     wanted = sorted({value.lower() for value in values})
     found = Matches()
@@ -39,7 +39,7 @@ def find_ids(client: HubSpotClient, object_type: str, property_name: str, values
         "limit": SEARCH_PAGE,
     }
     while True:
-        reply = client.search(object_type, body)
+        reply = client.search(body)
         found.calls += 1
         for result in reply.body.get("results") or []:
             value = (result.get("properties") or {}).get(property_name) if isinstance(result, dict) else None

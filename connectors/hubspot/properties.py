@@ -64,9 +64,10 @@ class Property:
     unique: bool
 
 
-def load_properties(client: HubSpotClient, object_type: str) -> dict[str, Property]:
-    """Every property of ``object_type`` by name. Contacts' ``email`` counts as unique: HubSpot upserts by it."""
-    reply = client.properties(object_type)
+def load_properties(client: HubSpotClient) -> dict[str, Property]:
+    """Every property of the client's object by name. Contacts' ``email`` counts as unique: HubSpot upserts by it."""
+    object_type = client.object_type
+    reply = client.properties()
     found: dict[str, Property] = {}
     for item in reply.body.get("results") or []:
         if not isinstance(item, dict) or not item.get("name"):

@@ -59,6 +59,31 @@ class Outcome:
                 "NO_RESULT", f"HubSpot's {reply.status} reply did not mention this record; it may not be written"))
 
 
+    def refuse(self, entries: list[Entry], reply: Reply) -> bool:
+        """Answer a whole-batch refusal (400/404/409) per record when possible; False when it names no record.
+
+        A batch of one is refused as that record. Otherwise the records the body's ``errors`` name (by trace id
+        or id) are rejected and the others are retryable: HubSpot wrote none of them.
+        """
+        if len(entries) == 1:
+            self.reject(entries[0].index, *vendor_reason(reply.body))
+            return True
+        by_key = {entry.key: entry for entry in entries}
+        by_index = {entry.index: entry for entry in entries}
+        named = False
+        for error in reply.body.get("errors") or []:
+            if not isinstance(error, dict):
+                continue
+            for entry in _named(error.get("context") or {}, by_key, by_index):
+                self.results.setdefault(entry.index, RecordResult.rejected(*vendor_reason(error)))
+                named = True
+        if named:
+            for entry in entries:
+                self.results.setdefault(entry.index, RecordResult.retryable(
+                    "BATCH_REFUSED", f"not written: HubSpot refused the batch ({reply.status}) for another record"))
+        return named
+
+
 def _named(context: Mapping[str, Any], by_key: Mapping[str, Entry], by_index: Mapping[int, Entry]) -> list[Entry]:
     """The entries an error's context names: by trace id first, else by id or idProperty value."""
     found = []
