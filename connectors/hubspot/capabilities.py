@@ -13,8 +13,9 @@ CONCURRENCY = 4
 
 
 def capabilities(settings: HubSpotSettings) -> Capabilities:
-    """Updates by id and upserts by a unique property are safe to repeat, hence ``idempotent``; creates happen
-    only for records a search found absent, so a re-sent create is the one non-idempotent case (see the connector)."""
+    """Updates by id and upserts by a unique property are safe to repeat, hence ``idempotent``. A create follows a
+    search that found no record, so a re-sent create finds the record the first send made; the one gap is HubSpot's
+    search index, which lags writes by a few seconds."""
     return Capabilities(
         max_batch={op: BATCH_MAX for op in Operation},
         rate=RatePolicy(requests=settings.requests_per_10s, window_s=10.0, daily=settings.daily_limit,
