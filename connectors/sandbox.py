@@ -37,14 +37,16 @@ class Sandbox:
     ca_file: Path
 
     @classmethod
-    def start(cls, directory: Path, ports: dict[str, int] | None = None, host: str = "127.0.0.1") -> Sandbox:
+    def start(cls, directory: Path, ports: dict[str, int] | None = None, host: str = "127.0.0.1",
+              hubspot_tokens: frozenset[str] | None = None) -> Sandbox:
         """Serve all four; ``ports`` 0 (the default for each missing name) picks free ports.
 
         ``directory`` receives the TLS files; clients of the Salesforce emulator trust ``ca_file``.
+        ``hubspot_tokens``: the only access tokens HubSpot accepts (None: any non-empty one).
         """
         chosen = {name: 0 for name in DEFAULT_PORTS} | (ports or {})
         tls = make_tls_files(directory)
-        hubspot, salesforce, slack = HubSpotEmulator(), SalesforceEmulator(), SlackEmulator()
+        hubspot, salesforce, slack = HubSpotEmulator(tokens=hubspot_tokens), SalesforceEmulator(), SlackEmulator()
         webhook = WebhookReceiver()
         servers: dict[str, EmulatorServer] = {}
         try:

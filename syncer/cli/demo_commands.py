@@ -47,9 +47,12 @@ def sandbox(directory: Annotated[Path, typer.Option(help="Where TLS files go.")]
     import time
 
     from connectors.sandbox import Sandbox
+    from syncer.demo.command import DEMO_ENVIRONMENT
 
     ports = {"hubspot": hubspot_port, "salesforce": salesforce_port, "slack": slack_port}
-    with Sandbox.start(directory, ports) as served:
+    # HubSpot answers 401 to any token but the demo's, as the real portal does to an unknown one.
+    tokens = frozenset({DEMO_ENVIRONMENT["HUBSPOT_ACCESS_TOKEN"]})
+    with Sandbox.start(directory, ports, hubspot_tokens=tokens) as served:
         for name, url in served.urls.items():
             output.console.print(f"{name:<11} {url}")
         output.console.print(f"Salesforce clients trust the CA in {served.ca_file}; inspect any of them under "

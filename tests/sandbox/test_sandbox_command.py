@@ -33,9 +33,12 @@ def test_syncer_sandbox_serves_all_three_and_prints_where(tmp_path: Path) -> Non
             base = url.removesuffix("/api/")
             state = httpx.get(f"{base}/_sandbox/state", verify=trust if name == "salesforce" else True).json()
             assert state, name
-        owners = httpx.get(f"{urls['hubspot']}/crm/v3/owners/", params={"email": "dana.kim@yourco.com"},
-                           headers={"Authorization": "Bearer demo"}).json()
+        owners_url, query = f"{urls['hubspot']}/crm/v3/owners/", {"email": "dana.kim@yourco.com"}
+        owners = httpx.get(owners_url, params=query, headers={"Authorization": "Bearer sandbox-hubspot-token"}).json()
         assert [o["email"] for o in owners["results"]] == ["dana.kim@yourco.com"]
+        # Only the demo's token: HubSpot answers any other with 401, as a real portal does.
+        refused = httpx.get(owners_url, params=query, headers={"Authorization": "Bearer demo"})
+        assert refused.status_code == 401 and refused.json()["category"] == "INVALID_AUTHENTICATION"
     finally:
         process.send_signal(signal.SIGINT)
         process.wait(timeout=20)

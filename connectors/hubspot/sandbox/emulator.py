@@ -127,6 +127,11 @@ class HubSpotEmulator(VendorEmulator):
         with self.lock:
             return self.portal.associations.add_label(_kind(from_kind), _kind(to_kind), label)
 
+    def accept_tokens(self, tokens: frozenset[str] | None) -> None:
+        """Accept only ``tokens`` from now on (None: any non-empty token); survives :meth:`reset`, as configuration."""
+        with self.lock:
+            self.tokens = tokens
+
     def usage(self) -> dict[str, int]:
         with self.lock:
             return self.limiter.usage()
@@ -172,7 +177,8 @@ class HubSpotEmulator(VendorEmulator):
         token = token.strip()
         if scheme.lower() != "bearer" or not token:
             return False
-        return self.tokens is None or token in self.tokens
+        with self.lock:
+            return self.tokens is None or token in self.tokens
 
     def _endpoint(self, handler: Handler, search: bool) -> Callable[[Request], Awaitable[Response]]:
         async def endpoint(request: Request) -> Response:

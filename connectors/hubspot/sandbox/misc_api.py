@@ -2,7 +2,8 @@
 
 - ``POST /crm/v3/objects/{type}/search`` (see :mod:`connectors.hubspot.sandbox.search`).
 - ``GET/POST /crm/v3/properties/{objectType}`` and ``GET /crm/v3/properties/{objectType}/{name}``: a duplicate name
-  is a 409; ``type``/``fieldType`` must be HubSpot's enumerations; an enumeration needs options.
+  is a 409; ``type``/``fieldType`` must be HubSpot's enumerations and pair as HubSpot allows (``bool`` with
+  ``booleancheckbox``, ``string`` with ``text``...), else a 400; an enumeration needs options.
 - ``GET /crm/v3/owners/`` (``email``, ``limit`` up to 500, ``after``) and ``GET /crm/v3/owners/{ownerId}``.
 """
 
@@ -15,7 +16,7 @@ from starlette.requests import Request
 from connectors.hubspot.sandbox import validation as v
 from connectors.hubspot.sandbox.errors import error, missing_fields, not_found, validation_error
 from connectors.hubspot.sandbox.portal import Portal, Reply, kind_of
-from connectors.hubspot.sandbox.properties import FIELD_TYPES, TYPES, definition_from_input
+from connectors.hubspot.sandbox.properties import FIELD_TYPES, FIELD_TYPES_OF, TYPES, definition_from_input
 from connectors.hubspot.sandbox.search import search
 
 
@@ -52,6 +53,9 @@ class MiscRoutes:
             raise validation_error(f"Invalid type {body['type']}: expected one of {', '.join(TYPES)}")
         if body["fieldType"] not in FIELD_TYPES:
             raise validation_error(f"Invalid fieldType {body['fieldType']}: expected one of {', '.join(FIELD_TYPES)}")
+        if body["fieldType"] not in FIELD_TYPES_OF[body["type"]]:
+            raise validation_error(f"fieldType {body['fieldType']} is not valid for type {body['type']}: use one of "
+                                   f"{', '.join(sorted(FIELD_TYPES_OF[body['type']]))}")
         options = body.get("options") or []
         if body["type"] == "enumeration" and not options:
             raise validation_error("Enumeration properties must have options")

@@ -18,6 +18,15 @@ from connectors.hubspot.sandbox.errors import PropertyProblem
 TYPES = ("string", "number", "date", "datetime", "enumeration", "bool")
 FIELD_TYPES = ("textarea", "text", "date", "file", "number", "select", "radio", "checkbox", "booleancheckbox",
                "calculation_equation", "phonenumber", "html")
+# The fieldTypes each type accepts (HubSpot's properties guide, "Property type and fieldType values").
+FIELD_TYPES_OF = {
+    "bool": frozenset({"booleancheckbox"}),
+    "enumeration": frozenset({"select", "radio", "checkbox", "booleancheckbox"}),
+    "number": frozenset({"number"}),
+    "string": frozenset({"text", "textarea", "phonenumber", "html", "file"}),
+    "date": frozenset({"date"}),
+    "datetime": frozenset({"date"}),
+}
 # Properties HubSpot computes; writes to them are ignored rather than stored.
 READ_ONLY = frozenset({"hs_object_id", "createdate", "hs_createdate", "hs_lastmodifieddate", "lastmodifieddate"})
 

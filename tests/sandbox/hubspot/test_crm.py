@@ -155,3 +155,38 @@ def test_associations_v4_batch_create_and_default(sandbox: Sandbox) -> None:
     assert [e.category for e in default.errors] == ["OBJECT_NOT_FOUND"]
     assert sandbox.emulator.associations_of("companies", company, "tasks") == [(task, [191])]
     assert sandbox.emulator.associations_of("companies", company, "contacts") == [(contact, [280])]
+
+
+@pytest.mark.parametrize(("kind", "field_type"), [("string", "number"), ("number", "text"), ("bool", "select"),
+                                                  ("datetime", "text"), ("enumeration", "text")])
+def test_property_type_and_field_type_must_pair(sandbox: Sandbox, kind: str, field_type: str) -> None:
+    body = {"name": "mismatched", "label": "Mismatched", "type": kind, "fieldType": field_type, "groupName": "pql",
+            "options": [{"label": "Yes", "value": "true"}]}
+    reply = sandbox.raw("POST", "/crm/v3/properties/companies", body)
+    assert reply.status_code == 400 and reply.json()["category"] == "VALIDATION_ERROR"
+    assert field_type in reply.json()["message"]
+    assert sandbox.emulator.portal.store.definitions["companies"].get("mismatched") is None
+
+
+@pytest.mark.parametrize(("kind", "field_type"), [("bool", "booleancheckbox"), ("enumeration", "booleancheckbox"),
+                                                  ("number", "number"), ("string", "textarea"), ("date", "date"),
+                                                  ("datetime", "date")])
+def test_property_pairs_the_vendor_accepts(sandbox: Sandbox, kind: str, field_type: str) -> None:
+    body = {"name": "paired", "label": "Paired", "type": kind, "fieldType": field_type, "groupName": "pql",
+            "options": [{"label": "Yes", "value": "true"}, {"label": "No", "value": "false"}]}
+    assert sandbox.raw("POST", "/crm/v3/properties/companies", body).status_code == 201
+
+
+def test_record_ids_are_numeric_strings(sandbox: Sandbox) -> None:
+    reply = sandbox.raw("POST", "/crm/v3/objects/companies", {"properties": {"name": "Acme"}, "associations": []})
+    assert reply.status_code == 201 and reply.json()["id"].isdigit()
+
+
+def test_tokens_can_be_configured_on_a_running_emulator(sandbox: Sandbox) -> None:
+    sandbox.emulator.accept_tokens(frozenset({"only-this"}))
+    try:
+        refused = sandbox.raw("GET", "/crm/v3/properties/companies", token="pat-other")
+        assert refused.status_code == 401 and refused.json()["category"] == "INVALID_AUTHENTICATION"
+        assert sandbox.raw("GET", "/crm/v3/properties/companies", token="only-this").status_code == 200
+    finally:
+        sandbox.emulator.accept_tokens(None)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from pathlib import Path
 
 import pytest
 import urllib3
@@ -16,6 +17,7 @@ from hubspot.crm.companies import (
 from hubspot.crm.companies.exceptions import ApiException, ServiceException, UnauthorizedException
 
 from connectors.hubspot.sandbox import HubSpotEmulator, HubSpotLimits
+from connectors.sandbox import Sandbox as ServedSandbox
 from syncer.sandbox.faults import FaultRule
 from tests.sandbox.hubspot.conftest import Sandbox, use_limits
 
@@ -139,3 +141,14 @@ def test_rate_limit_storm_fault(sandbox: Sandbox) -> None:
     with pytest.raises(ApiException) as caught:
         sandbox.client().crm.companies.basic_api.get_page()
     assert caught.value.status == 429 and json.loads(caught.value.body)["policyName"] == "TEN_SECONDLY_ROLLING"
+
+
+def test_the_served_sandbox_accepts_only_the_tokens_it_was_given(tmp_path: Path) -> None:
+    from hubspot import HubSpot
+
+    with ServedSandbox.start(tmp_path, hubspot_tokens=frozenset({"sandbox-hubspot-token"})) as served:
+        url = served.urls["hubspot"]
+        assert HubSpot(access_token="sandbox-hubspot-token", host=url).crm.companies.basic_api.get_page().results == []
+        with pytest.raises(UnauthorizedException) as caught:
+            HubSpot(access_token="pat-someone-else", host=url).crm.companies.basic_api.get_page()
+        assert json.loads(caught.value.body)["category"] == "INVALID_AUTHENTICATION"

@@ -1,0 +1,51 @@
+"""Finding record ids by a property that is not unique (a company's ``domain``), through the CRM search API.
+
+One search per batch: a single ``IN`` filter on every value (HubSpot wants string values lower-cased for ``IN``),
+200 results per page, following ``paging.next.after``. Search has its own limit (5 requests/s per account) and
+answers it with a 429 that :mod:`connectors.hubspot.errors` turns into a one-second :class:`RateLimitedError`;
+the executor waits and re-sends the whole batch, nothing having been written.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from connectors.hubspot.client import HubSpotClient
+
+SEARCH_PAGE = 200
+
+
+@dataclass
+class Matches:
+    """Record ids by lower-cased match value, and the number of search calls it took."""
+
+    ids: dict[str, list[str]] = field(default_factory=dict)
+    calls: int = 0
+
+    def of(self, value: str) -> list[str]:
+        return self.ids.get(value.lower(), [])
+
+
+def find_ids(client: HubSpotClient, property_name: str, values: Iterable[str]) -> Matches:
+    """Every live record whose ``property_name`` is one of ``values`` (compared case-insensitively)."""
+    wanted = sorted({value.lower() for value in values})
+    found = Matches()
+    if not wanted:
+        return found
+    body: dict[str, object] = {
+        "filterGroups": [{"filters": [{"propertyName": property_name, "operator": "IN", "values": wanted}]}],
+        "properties": [property_name], "sorts": [{"propertyName": "hs_object_id", "direction": "ASCENDING"}],
+        "limit": SEARCH_PAGE,
+    }
+    while True:
+        reply = client.search(body)
+        found.calls += 1
+        for result in reply.body.get("results") or []:
+            value = (result.get("properties") or {}).get(property_name) if isinstance(result, dict) else None
+            if value is not None and result.get("id") is not None:
+                found.ids.setdefault(str(value).lower(), []).append(str(result["id"]))
+        after = ((reply.body.get("paging") or {}).get("next") or {}).get("after")
+        if not after:
+            return found
+        body["after"] = str(after)
