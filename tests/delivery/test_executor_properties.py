@@ -51,7 +51,7 @@ def test_every_key_ends_confirmed_rejected_or_pending_exactly_once(
 
     if report.stopped is None:  # every key had its full chance: the outcome follows from its behaviour alone
         for key, (behaviour, times) in zip(names, behaviours, strict=True):
-            if key in failed and sink.failure(key).code in ("503", "TRANSIENT", "CONNECTOR_ERROR"):
+            if key in failed and sink.failure(key).code in ("TRANSIENT", "CONNECTOR_ERROR"):
                 continue  # its batch met more faults than it had attempts
             expected = {"confirm": "confirmed", "reject": "rejected", "poison": "rejected",
                         "retryable": "confirmed" if times < attempts else "pending"}[behaviour]
