@@ -77,6 +77,7 @@ class FakeDestination:
     calls: list[Call] = field(default_factory=list, init=False)
     stored: dict[str, dict[str, str | None]] = field(default_factory=dict, init=False)
     ids: dict[str, str] = field(default_factory=dict, init=False)
+    received_ids: dict[str, str | None] = field(default_factory=dict, init=False)  # the record_id each key came with
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
@@ -137,6 +138,7 @@ class FakeDestination:
         return requests - len(self._accepted)
 
     def _record(self, op: Operation, record: WriteRecord) -> RecordResult:
+        self.received_ids[record.key] = record.record_id
         if record.key in self.rejected:
             code, message = self.rejected[record.key]
             return RecordResult.rejected(code, message)
