@@ -6,7 +6,8 @@ the destination's record id), **rejected** (given to the sink as a :class:`RowFa
 
 How each failure of a whole batch is met (the classes of :mod:`syncer.delivery.errors`)::
 
-    TransientError, any other exception   back off with jitter (tenacity), at most ``max_attempts`` per batch
+    TransientError, any other exception   back off with jitter (tenacity), at most ``max_attempts`` per batch;
+                                          no new batch starts meanwhile, so an outage does not use up them all
     RateLimitedError                      every request waits ``retry_after`` (or a window); not an attempt
     BatchRejectedError                    split in halves until the bad records stand alone, then reject them
     DestinationStoppedError               send nothing more to this destination in this run
@@ -163,6 +164,7 @@ class _Delivery:
         self.resend_queue: list[Chunk] = []
         self.resend_queued = 0
         self.resend_after = 0.0
+        self.calm_until = 0.0  # the end of the latest transient backoff (that job waits until then)
 
     def drain(self, source: ChunkSource) -> None:
         """Deliver every row of ``source``; what cannot be sent any more is counted pending."""
@@ -204,6 +206,8 @@ class _Delivery:
             self._flush_resends(source.op, resend_size)
         if self.waiting and self.waiting[0][0] <= self.clock():
             return heapq.heappop(self.waiting)[2]
+        if self.clock() < self.calm_until:
+            return None  # a batch is backing off from a transient error: new batches would only meet it too
         chunk = source.next()
         if chunk is not None:
             return _Job(source.op, chunk, self._attempts(), fresh=True)
@@ -329,7 +333,9 @@ class _Delivery:
         if not isinstance(decision, tenacity.DoSleep):  # tenacity re-raises what its predicate declines: not here
             raise TypeError(f"unexpected retry decision {decision!r}")
         job.attempts.prepare_for_next_attempt()
-        self._requeue(job, self.clock() + float(decision))
+        retry_at = self.clock() + float(decision)
+        self.calm_until = max(self.calm_until, retry_at)
+        self._requeue(job, retry_at)
 
     def _settle(self, confirmed: Chunk | None, record_ids: list[str | None], failures: list[RowFailure]) -> None:
         if confirmed is not None:
@@ -358,6 +364,7 @@ class _Delivery:
             left += len(self.held)
         self.report.pending += left
         self.waiting, self.held, self.resend_queue, self.resend_queued = [], None, [], 0
+        self.calm_until = 0.0
 
     def _backoff(self, attempt: int) -> float:
         state = self._attempts()

@@ -268,3 +268,12 @@ def test_progress_counts_every_settled_record(delivery: Delivery) -> None:
     report, _ = delivery.run(change_rows(("create", keys("c", 10))), fake, progress=seen.append,
                              policy=RetryPolicy(max_attempts=2))
     assert sum(seen) == report.confirmed + report.rejected + report.pending == 10
+
+
+def test_new_batches_wait_while_one_backs_off_so_an_outage_does_not_use_up_every_batchs_attempts(
+        delivery: Delivery) -> None:
+    fake = delivery.destination(max_batch=2, faults=[TransientError("503")] * 2)
+    report, sink = delivery.run(change_rows(("create", keys("c", 6))), fake, policy=RetryPolicy(max_attempts=3))
+
+    assert [call.keys[0] for call in fake.calls] == ["c00000", "c00000", "c00000", "c00002", "c00004"]
+    assert sorted(sink.confirmed_keys) == keys("c", 6) and report.retries == 2
