@@ -309,7 +309,7 @@ class _Delivery:
             self._requeue(job, self.clock())  # left pending with everything else not sent
         elif isinstance(error, BatchRejectedError):
             if len(job) == 1:
-                code = error.code or FailureCode.BATCH_REJECTED
+                code = error.code or FailureCode.BATCH_REJECTED.value
                 self._settle(None, [], [RowFailure(job.chunk.records[0].key, code, str(error), False)])
             else:
                 for half in job.chunk.halves():
@@ -325,9 +325,9 @@ class _Delivery:
             decision = self.retrying.iter(job.attempts)
         except RetryError:
             if isinstance(error, DeliveryError):
-                code, message = error.code or FailureCode.TRANSIENT, str(error)
+                code, message = error.code or FailureCode.TRANSIENT.value, str(error)
             else:
-                code, message = FailureCode.CONNECTOR_ERROR, _describe(error)
+                code, message = FailureCode.CONNECTOR_ERROR.value, _describe(error)
             self._settle(None, [], [RowFailure(r.key, code, message, True) for r in job.chunk.records])
             return
         if not isinstance(decision, tenacity.DoSleep):  # tenacity re-raises what its predicate declines: not here
@@ -399,7 +399,7 @@ def _describe(error: BaseException) -> str:
 
 def _record_failure(record: WriteRecord, result: RecordResult) -> RowFailure:
     if result.status is RecordStatus.REJECTED:
-        return RowFailure(record.key, result.code or FailureCode.REJECTED,
+        return RowFailure(record.key, result.code or FailureCode.REJECTED.value,
                           result.message or "refused by the destination", False)
-    return RowFailure(record.key, result.code or FailureCode.RETRYABLE,
+    return RowFailure(record.key, result.code or FailureCode.RETRYABLE.value,
                       result.message or "not written, may pass", True)
