@@ -1,0 +1,107 @@
+"""Pacing requests to one destination so the vendor's limits are met before it has to answer 429.
+
+Three limits apply at once, and :meth:`Limiter.delay` waits for the longest of them:
+
+- **the rolling window** of the connector's :class:`RatePolicy` (``requests`` per ``window_s``), kept as the
+  start times of our own requests, because vendors count a rolling window (HubSpot's ``TEN_SECONDLY_ROLLING``):
+  a token bucket refilled at the average rate would wait where the vendor allows a burst;
+- **what the vendor says remains** (:class:`RateInfo.remaining`, HubSpot's ``X-HubSpot-RateLimit-Remaining``):
+  other apps may share the allowance, so once our requests since the reply have used what remained, nothing more
+  starts until that reply's window has rolled by;
+- **a wait the vendor asked for** (a 429's ``Retry-After``, see :meth:`Limiter.hold`).
+
+The daily allowance is not waited for: once it is spent, :attr:`Limiter.spent` says so and the executor stops
+sending to the destination for the run. The limiter never sleeps and reads time only from the injected clock.
+It is not thread-safe: the executor calls it from the thread that runs the delivery.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable
+from math import inf
+
+from syncer.delivery.protocol import RateInfo, RatePolicy
+
+_EPSILON = 1e-6  # float sums of clock readings and waits: a wait this short is no wait
+
+
+class Limiter:
+    """The limits of one destination for one run. Requests are numbered by :meth:`start` (their *ticket*)."""
+
+    def __init__(self, policy: RatePolicy, clock: Callable[[], float]) -> None:
+        if policy.requests < 1 or policy.window_s <= 0:
+            raise ValueError(f"a rate policy needs at least one request per positive window, not {policy}")
+        self.policy = policy
+        self._clock = clock
+        self._starts: deque[float] = deque()  # our request starts within the last window, oldest first
+        self._hold_until = -inf
+        self._started = 0
+        self._in_flight: set[int] = set()
+        # What the vendor last said remains in its window: ``_budget`` requests from the ``_budget_at``-th start
+        # on, until ``_budget_until``. ``_budget_ticket`` is the request whose reply said it: older replies are stale.
+        self._budget: int | None = None
+        self._budget_at = 0
+        self._budget_until = -inf
+        self._budget_ticket = 0
+        # The daily allowance: ``_daily`` requests from the ``_daily_at``-th start on (the policy's until a reply says).
+        self._daily = policy.daily
+        self._daily_at = 0
+        self._daily_ticket = 0
+        self._daily_limit = policy.daily
+
+    def delay(self) -> float:
+        """Seconds to wait before the next request may start; ``0.0`` when it may start now."""
+        now = self._clock()
+        while self._starts and self._starts[0] <= now - self.policy.window_s + _EPSILON:
+            self._starts.popleft()
+        wait = self._hold_until - now
+        if len(self._starts) >= self.policy.requests:
+            # The request that has to leave the window before another may enter it.
+            wait = max(wait, self._starts[-self.policy.requests] + self.policy.window_s - now)
+        if self._budget is not None:
+            if now >= self._budget_until:
+                self._budget = None
+            elif self._budget - (self._started - self._budget_at) <= 0:
+                wait = max(wait, self._budget_until - now)
+        return wait if wait > _EPSILON else 0.0
+
+    def start(self) -> int:
+        """Note that a request starts now; return its ticket for :meth:`finish`."""
+        self._starts.append(self._clock())
+        self._started += 1
+        self._in_flight.add(self._started)
+        return self._started
+
+    def finish(self, ticket: int, rate: RateInfo | None) -> None:
+        """Note the reply to request ``ticket`` (or its failure) and what it said about the vendor's limits.
+
+        Requests still in flight may not be counted in the reply yet, so they are taken off what it says remains.
+        """
+        self._in_flight.discard(ticket)
+        if rate is None:
+            return
+        unseen = len(self._in_flight)
+        if rate.remaining is not None and ticket > self._budget_ticket:
+            self._budget_ticket = ticket
+            self._budget = rate.remaining - unseen
+            self._budget_at = self._started
+            self._budget_until = self._clock() + (rate.interval_s or self.policy.window_s)
+        if rate.daily_remaining is not None and ticket > self._daily_ticket:
+            self._daily_ticket = ticket
+            self._daily = rate.daily_remaining - unseen
+            self._daily_at = self._started
+        if rate.daily_limit is not None:
+            self._daily_limit = rate.daily_limit
+
+    def hold(self, seconds: float) -> None:
+        """The vendor asked us to wait: no request starts for ``seconds`` from now."""
+        self._hold_until = max(self._hold_until, self._clock() + seconds)
+
+    @property
+    def spent(self) -> str | None:
+        """Why no more requests may be sent today, or ``None`` while the daily allowance lasts."""
+        if self._daily is None or self._daily - (self._started - self._daily_at) > 0:
+            return None
+        of = f" of {self._daily_limit} requests" if self._daily_limit is not None else ""
+        return f"the daily API allowance{of} is spent; the rest is left for the next run"

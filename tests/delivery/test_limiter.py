@@ -1,0 +1,122 @@
+"""The limiter on its own, and the executor's request timeline against a vendor window the fake enforces."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from syncer.delivery.limiter import Limiter
+from syncer.delivery.protocol import RateInfo, RatePolicy
+from tests.delivery.conftest import Delivery
+from tests.delivery.fake_destination import Call
+from tests.delivery.plans import change_rows, keys
+from tests.fakes import FakeClock
+
+
+def test_the_window_rolls_request_by_request_instead_of_refilling_at_an_average_rate() -> None:
+    clock = FakeClock(now=0.0)
+    limiter = Limiter(RatePolicy(requests=3, window_s=10.0), clock)
+    for _ in range(3):
+        assert limiter.delay() == 0.0
+        limiter.start()
+        clock.advance(1.0)
+    assert limiter.delay() == pytest.approx(7.0)  # the request at 0 leaves the window at 10
+    clock.advance(7.0)
+    assert limiter.delay() == 0.0
+    limiter.start()
+    assert limiter.delay() == pytest.approx(1.0)  # then the one at 1 leaves it at 11
+
+
+def test_a_low_remaining_count_makes_it_wait_for_the_vendors_window() -> None:
+    clock = FakeClock(now=0.0)
+    limiter = Limiter(RatePolicy(requests=100, window_s=10.0), clock)
+    limiter.finish(limiter.start(), RateInfo(remaining=2, interval_s=5.0))
+    limiter.start()
+    assert limiter.delay() == 0.0
+    limiter.start()
+    assert limiter.delay() == pytest.approx(5.0)  # other apps used the rest: wait for the reply's window to roll
+    clock.advance(5.0)
+    assert limiter.delay() == 0.0
+
+
+def test_requests_in_flight_are_taken_off_what_a_reply_says_remains_and_stale_replies_are_ignored() -> None:
+    clock = FakeClock(now=0.0)
+    limiter = Limiter(RatePolicy(requests=100, window_s=10.0), clock)
+    first, second, third = limiter.start(), limiter.start(), limiter.start()
+    limiter.finish(second, RateInfo(remaining=2))  # the first and third may not be counted yet
+    assert limiter.delay() == pytest.approx(10.0)  # no interval given: the policy's window
+    limiter.finish(first, RateInfo(remaining=90))  # older than the reply already seen
+    assert limiter.delay() == pytest.approx(10.0)
+    limiter.finish(third, None)
+    assert limiter.delay() == pytest.approx(10.0)
+
+
+def test_a_hold_delays_every_request() -> None:
+    clock = FakeClock(now=0.0)
+    limiter = Limiter(RatePolicy(requests=100, window_s=10.0), clock)
+    limiter.hold(4.0)
+    limiter.hold(2.0)  # a shorter wait does not shorten a longer one
+    assert limiter.delay() == pytest.approx(4.0)
+
+
+def test_the_daily_allowance_comes_from_the_policy_until_a_reply_reports_it() -> None:
+    clock = FakeClock(now=0.0)
+    limiter = Limiter(RatePolicy(requests=100, window_s=10.0, daily=2), clock)
+    limiter.finish(limiter.start(), None)
+    assert limiter.spent is None
+    limiter.finish(limiter.start(), None)
+    assert limiter.spent == "the daily API allowance of 2 requests is spent; the rest is left for the next run"
+
+    reported = Limiter(RatePolicy(requests=100, window_s=10.0), clock)
+    reported.finish(reported.start(), RateInfo(daily_remaining=1, daily_limit=500_000))
+    assert reported.spent is None
+    reported.start()
+    assert reported.spent is not None and "500000" in reported.spent
+
+
+def test_a_policy_without_room_for_a_request_is_refused() -> None:
+    with pytest.raises(ValueError, match="at least one request"):
+        Limiter(RatePolicy(requests=0, window_s=10.0), FakeClock())
+
+
+def _most_in_any_window(calls: list[Call], window_s: float) -> int:
+    starts = [call.at for call in calls]
+    return max(sum(1 for other in starts if start - window_s < other <= start) for start in starts)
+
+
+@pytest.mark.parametrize(("requests", "window_s", "batches", "concurrency"),
+                         [(100, 10.0, 300, 4), (10, 1.0, 55, 1), (190, 10.0, 950, 2)])
+def test_requests_stay_within_the_window_and_use_at_least_ninety_percent_of_it(
+        delivery: Delivery, requests: int, window_s: float, batches: int, concurrency: int) -> None:
+    fake = delivery.destination(max_batch=2, window=(requests, window_s),
+                                rate=RatePolicy(requests=requests, window_s=window_s, concurrency=concurrency))
+    report, _ = delivery.run(change_rows(("create", keys("c", 2 * batches))), fake)
+
+    assert report.rate_limited == 0 and report.confirmed == 2 * batches
+    assert _most_in_any_window(fake.calls, window_s) <= requests
+    elapsed = fake.calls[-1].at - fake.calls[0].at
+    assert elapsed >= (math.ceil(batches / requests) - 1) * window_s
+    assert batches / (elapsed + window_s) >= 0.9 * requests / window_s
+    assert report.waited_s == pytest.approx(elapsed)
+
+
+def test_other_apps_sharing_the_allowance_slow_it_down_before_any_429(delivery: Delivery) -> None:
+    # The vendor counts 60 requests another app made; the policy alone would send 100 at once and meet a 429.
+    fake = delivery.destination(max_batch=1, window=(100, 10.0), other_usage=60,
+                                rate=RatePolicy(requests=100, window_s=10.0, concurrency=1))
+    report, _ = delivery.run(change_rows(("create", keys("c", 150))), fake)
+
+    assert report.rate_limited == 0 and report.confirmed == 150
+    start = fake.calls[0].at
+    assert [round(call.at - start) for call in fake.calls] == [0] * 40 + [10] * 100 + [20] * 10
+
+
+def test_a_falling_remaining_count_pauses_until_the_window_has_rolled(delivery: Delivery) -> None:
+    fake = delivery.destination(max_batch=1, remaining=[5, 4, 3, 2, 1, 0],
+                                rate=RatePolicy(requests=100, window_s=10.0, concurrency=1))
+    report, _ = delivery.run(change_rows(("create", keys("c", 8))), fake)
+
+    start = fake.calls[0].at
+    assert [call.at - start for call in fake.calls] == [0.0] * 6 + [10.0, 10.0]
+    assert report.rate_limited == 0 and delivery.sleeps == [10.0]
