@@ -4,7 +4,8 @@ A job is ``Open`` until the client sets ``UploadComplete``; it is then ``InProgr
 ``SalesforceLimits.bulk_processing_seconds`` of emulator clock and ends ``JobComplete`` (or ``Failed`` when the CSV
 header names a field the object lacks, or no data was uploaded). ``Aborted`` jobs keep their rows unprocessed.
 Rows are applied through the same store operations as the REST API; a row's failure goes to the failed results as
-``sf__Error`` = ``CODE:message:fields --``. A cell of the wrong type fails only its row, with
+``sf__Error`` = ``CODE:message:fields --``, with ``sf__Id`` naming the existing record the row addressed (empty
+for a row that would have created one), as from API version 53.0. A cell of the wrong type fails only its row, with
 ``INVALID_TYPE_ON_FIELD_IN_RECORD``; an empty cell leaves the field unchanged and ``#N/A`` clears it.
 """
 
@@ -105,8 +106,8 @@ class IngestJob:
         return self._csv(["sf__Id", "sf__Created", *self.header], rows)
 
     def failed_csv(self) -> str:
-        rows = [["", outcome.error.as_bulk(), *row] for row, outcome in zip(self.rows, self.outcomes, strict=False)
-                if outcome and outcome.error]
+        rows = [[outcome.id or "", outcome.error.as_bulk(), *row]
+                for row, outcome in zip(self.rows, self.outcomes, strict=False) if outcome and outcome.error]
         return self._csv(["sf__Id", "sf__Error", *self.header], rows)
 
     def unprocessed_csv(self) -> str:
@@ -153,6 +154,27 @@ def _row_result(store: RecordStore, spec: ObjectSpec, job: IngestJob, cells: dic
     return store.delete(spec, record_id) if job.operation == "delete" else store.update(spec, record_id, values)
 
 
+def _existing_id(store: RecordStore, spec: ObjectSpec, job: IngestJob, cells: dict[str, str]) -> str | None:
+    """The id of the one existing record a row addresses (by Id, or by its upsert key), if any."""
+    if job.operation == "upsert" and job.external_id_field != "Id":
+        key_field = spec.fields[str(job.external_id_field)]
+        try:
+            matches = store.find(spec.name, key_field, from_csv(key_field, cells.get(key_field.name, "")))
+        except ValueTypeError:
+            return None
+        return str(matches[0]["Id"]) if len(matches) == 1 else None
+    record_id = cells.get("Id", "")
+    found = store.get(spec.name, record_id) if is_well_formed(record_id) else None
+    return str(found["Id"]) if found else None
+
+
+def _outcome(store: RecordStore, spec: ObjectSpec, job: IngestJob, cells: dict[str, str]) -> SaveResult:
+    outcome = _row_result(store, spec, job, cells)
+    if outcome.error is not None and outcome.id is None and job.operation != "insert":
+        outcome.id = _existing_id(store, spec, job, cells)
+    return outcome
+
+
 def process(store: RecordStore, job: IngestJob) -> None:
     """Apply every uploaded row of ``job`` and move it to ``JobComplete`` (or ``Failed``)."""
     spec = store.schema[job.object]
@@ -173,10 +195,11 @@ def process(store: RecordStore, job: IngestJob) -> None:
             job.outcomes.append(SaveResult(error=RecordError(
                 "INVALID_FIELD", f"Number of values ({len(row)}) does not match the header ({len(canonical)})")))
         elif index < len(job.rejects) and job.rejects[index]:
-            job.outcomes.append(SaveResult(error=RecordError(
+            cells = dict(zip(canonical, row, strict=True))
+            job.outcomes.append(SaveResult(id=_existing_id(store, spec, job, cells), error=RecordError(
                 "UNABLE_TO_LOCK_ROW", "unable to obtain exclusive access to this record or 1 records")))
         else:
-            job.outcomes.append(_row_result(store, spec, job, dict(zip(canonical, row, strict=True))))
+            job.outcomes.append(_outcome(store, spec, job, dict(zip(canonical, row, strict=True))))
     job.state = "JobComplete"
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Callable
+from dataclasses import replace
 
 import pytest
 from simple_salesforce.exceptions import SalesforceGeneralError, SalesforceMalformedRequest, SalesforceOperationError
@@ -94,3 +95,30 @@ def test_bad_job_definitions_are_rejected(sf: SF) -> None:
     with pytest.raises(SalesforceMalformedRequest) as bad_object:
         sf.bulk2.Widget__c._client.create_job("insert")
     assert "Widget__c" in content(bad_object)[0]["message"]
+
+
+def test_failed_rows_carry_the_id_of_an_existing_record(sf: SF, org: Org) -> None:
+    [existing] = org.emulator.seed_accounts([{"Name": "Existing", "Product_Account_Id__c": "p1"}])
+    [upserted] = sf.bulk2.Account.upsert(records=[
+        {"Product_Account_Id__c": "p1", "PQL_Tier__c": "boiling"},
+        {"Product_Account_Id__c": "p2", "Name": "New", "PQL_Tier__c": "boiling"},
+        {"Product_Account_Id__c": "p1", "PQL_Score__c": "lots"},
+    ], external_id_field="Product_Account_Id__c", wait=0)
+    failures = _rows(sf.bulk2.Account.get_failed_records(upserted["job_id"]))
+    assert [row["sf__Id"] for row in failures] == [existing, "", existing]
+    [updated] = sf.bulk2.Account.update(records=[{"Id": existing, "PQL_Tier__c": "boiling"},
+                                                 {"Id": "001000000000000AAA", "Name": "Gone"}], wait=0)
+    assert [row["sf__Id"] for row in _rows(sf.bulk2.Account.get_failed_records(updated["job_id"]))] == [existing, ""]
+
+
+def test_processing_delay_and_clock_can_be_changed_on_a_running_emulator(sf: SF, org: Org) -> None:
+    org.emulator.set_limits(replace(org.emulator.limits, bulk_processing_seconds=5))
+    client = sf.bulk2.Account._client
+    job = client.create_job("insert")
+    client.upload_job_data(job["id"], "Name\nAcme\n")
+    client.close_job(job["id"])
+    assert client.get_job(job["id"], False)["state"] == "InProgress"
+    org.emulator.advance_clock(5)
+    assert client.get_job(job["id"], False)["state"] == "JobComplete"
+    org.emulator.reset()
+    assert org.emulator.limits.bulk_processing_seconds == 0
