@@ -21,6 +21,7 @@ from simple_salesforce.exceptions import SalesforceError, SalesforceExpiredSessi
 from connectors.salesforce.auth import DEFAULT_TIMEOUT_S, Grant, Session, grant_for, http_session, log_in
 from connectors.salesforce.errors import delivery_error
 from connectors.salesforce.settings import SalesforceSettings
+from syncer.delivery.errors import TransientError
 from syncer.delivery.protocol import RateInfo
 
 T = TypeVar("T")
@@ -77,6 +78,8 @@ class SalesforceClient:
             except (SalesforceError, requests.exceptions.RequestException, ValueError) as exc:
                 # "from None": the SDK's exception text carries URLs and whole reply bodies.
                 raise delivery_error(exc, doing) from None
+            except (KeyError, TypeError) as exc:
+                raise TransientError(f"{doing}: Salesforce's reply lacked {exc}", "BAD_REPLY") from None
 
     def rest(self, doing: str, method: str, path: str, body: Any = None) -> Any:
         """A REST call under ``/services/data/vXX.X/``; its decoded JSON reply (``None`` for 204)."""

@@ -11,8 +11,10 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from collections.abc import Sequence
+from functools import partial
 from typing import Any
 
+from simple_salesforce.api import Salesforce
 from simple_salesforce.exceptions import SalesforceResourceNotFound
 from simple_salesforce.format import format_soql
 
@@ -36,6 +38,10 @@ from syncer.delivery.protocol import (
 
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 _PATHS = {Route.UPDATE: ("PATCH", "composite/sobjects"), Route.INSERT: ("POST", "composite/sobjects")}
+
+
+def _query(sf: Salesforce, soql: str) -> list[dict[str, Any]]:
+    return list(sf.query_all(soql)["records"])
 
 
 def open_destination(settings: SalesforceSettings, target: Target) -> SalesforceDestination:
@@ -83,18 +89,18 @@ class SalesforceDestination:
         return BatchResult(final, calls=self.client.calls, rate=self.client.rate_info())
 
     def _lookup(self, planned: list[Planned]) -> list[tuple[int, Planned | RecordResult]]:
-        """Record ids for LOOKUP records, by one SOQL query on the match field: (index, UPDATE or rejection)."""
-        if not planned:
-            return []
+        """Record ids for LOOKUP records by SOQL on the match field, 200 values a query (a query travels in the URL,
+        which Salesforce limits to 16,384 characters): (index, UPDATE or rejection) per record."""
         field = self.target.match_field
-        soql = format_soql(f"SELECT Id, {field} FROM {self.target.object} WHERE {field} IN {{}}",
-                           sorted({item.key for item in planned}))
-        rows = self.client.call(f"look up {self.target.object} by {field}",
-                                lambda sf: sf.query_all(soql)["records"])
+        keys = sorted({item.key for item in planned})
         found: dict[str, list[str]] = defaultdict(list)
-        for row in rows:
-            # External ids compare case-insensitively unless the field says otherwise, as Salesforce's own match.
-            found[str(row.get(field, "")).lower()].append(str(row["Id"]))
+        for start in range(0, len(keys), COLLECTION_MAX):
+            soql = format_soql(f"SELECT Id, {field} FROM {self.target.object} WHERE {field} IN {{}}",
+                               keys[start:start + COLLECTION_MAX])
+            rows = self.client.call(f"look up {self.target.object} by {field}", partial(_query, soql=soql))
+            for row in rows:
+                # Salesforce matches external ids case-insensitively (unless a field is marked case-sensitive).
+                found[str(row.get(field, "")).lower()].append(str(row.get("Id")))
         return [(item.index, resolve_lookup(item, found.get(item.key.lower(), []), self.target)) for item in planned]
 
     def _send(self, kind: Route, planned: list[Planned]) -> dict[int, RecordResult]:
@@ -141,7 +147,7 @@ class SalesforceDestination:
         return self.client.call(f"describe {self.target.object}", describe)
 
     def check(self) -> list[FieldCheck]:
-        """Credentials (the describe call fails on bad ones), the object, and each target field."""
+        """The object and each target field; refused credentials raise DestinationStoppedError."""
         described = self._describe()
         if described is None:
             return [FieldCheck(self.target.object, f"this org has no object {self.target.object}")]
