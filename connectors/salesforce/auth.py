@@ -12,7 +12,7 @@ only know ``login.salesforce.com``-style hosts) and can be repeated when a sessi
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
@@ -34,7 +34,7 @@ class Grant(StrEnum):
 class Session:
     """A live API session: the bearer token and the instance the token is valid for."""
 
-    access_token: str
+    access_token: str = field(repr=False)
     instance_url: str
 
 

@@ -101,3 +101,15 @@ def test_a_job_failed_for_an_unknown_column_is_rejected_as_a_batch(
                                           {**ACCOUNT_FIELDS, "Bogus__c": ACCOUNT_FIELDS["Name"]}))
     with pytest.raises(BatchRejectedError, match="Field name not found : Bogus__c"):
         destination.write(Operation.CREATE, [account(f"k{i}", Name="N", Bogus__c="x") for i in range(201)])
+
+
+def test_update_mode_looks_up_external_ids_in_chunks_then_updates_in_one_job(
+        open_destination: Callable[..., SalesforceDestination], sandbox: Sandbox) -> None:
+    ids = sandbox.salesforce.seed_accounts([{"Name": f"A{i}", "Product_Account_Id__c": f"k{i}"} for i in range(250)])
+    destination = open_destination(Target("Account", SyncMode.UPDATE, "Product_Account_Id__c", ACCOUNT_FIELDS))
+    result = destination.write(Operation.CREATE, [account(f"k{i}", PQL_Tier__c="warm") for i in range(260)])
+    assert [r.record_id for r in result.results[:250]] == ids
+    assert {r.code for r in result.results[250:]} == {"NO_RECORD_TO_UPDATE"}
+    assert sandbox.salesforce.log.count("/query") == 2
+    assert sandbox.salesforce.state()["bulk_jobs"][0]["operation"] == "update"
+    assert len(sandbox.salesforce.records("Account")) == 250

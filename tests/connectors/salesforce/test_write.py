@@ -6,6 +6,7 @@ import math
 from collections.abc import Callable
 
 from connectors.salesforce.connector import SalesforceDestination
+from connectors.salesforce.sandbox.ids import checksum_suffix
 from connectors.sandbox import Sandbox
 from syncer.config.sync import SyncMode
 from syncer.delivery.protocol import Operation, RecordResult, RecordStatus, Target, WriteRecord
@@ -16,11 +17,12 @@ UPSERT_ROUTE = "PATCH /services/data/v{version}/composite/sobjects/{sobject}/{fi
 
 
 def _check_contract(records: list[WriteRecord], results: list[RecordResult]) -> None:
-    """The protocol's promise: one result per record, confirmed ones with an 18-character id."""
+    """The protocol's promise: one result per record, confirmed ones with an 18-character id (checksummed)."""
     assert len(results) == len(records)
     for result in results:
         if result.status is RecordStatus.CONFIRMED:
             assert result.record_id is not None and len(result.record_id) == 18
+            assert checksum_suffix(result.record_id[:15]) == result.record_id[15:]
         else:
             assert result.code and result.message and result.record_id is None
 
