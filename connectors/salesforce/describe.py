@@ -90,6 +90,9 @@ def setup_steps(describe: Mapping[str, Any], target: Target) -> list[str]:
         elif kind is not None and not is_match and found.get("type") not in COMPATIBLE[kind]:
             steps.append(f"Change {target.object}.{found['name']} from {found.get('type')} to "
                          f"{SETUP_TYPES[kind]}, or map a field of a compatible type")
+        elif is_match and not found.get("externalId") and not found.get("custom", name.endswith("__c")):
+            steps.append(f"{target.object}.{found['name']} is a standard field and cannot be an External ID: match "
+                         f"on a custom External ID field (such as {found['name']}_Key__c) or on Id")
         elif is_match and not found.get("externalId"):
             steps.append(f"Edit {target.object}.{found['name']}: tick External ID (and Unique), so syncer can "
                          "upsert on it")

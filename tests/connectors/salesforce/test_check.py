@@ -43,8 +43,18 @@ def test_setup_says_exactly_what_to_create(open_destination: Callable[..., Sales
         "such as Seats__c instead",
         'Create on Account: label "Payload", API name Payload__c (field name Payload), type Long Text Area, '
         "length 131072",
-        "Edit Account.Name: tick External ID (and Unique), so syncer can upsert on it",
+        "Account.Name is a standard field and cannot be an External ID: match on a custom External ID field (such "
+        "as Name_Key__c) or on Id",
     ]
+
+
+def test_setup_asks_to_mark_a_custom_match_field_as_external_id(
+        open_destination: Callable[..., SalesforceDestination]) -> None:
+    destination = open_destination(Target("Account", SyncMode.UPSERT, "PQL_Reason__c", {}))
+    assert destination.check() == [FieldCheck("PQL_Reason__c", "Account.PQL_Reason__c is not an External ID field, "
+                                                                "so records cannot be matched on it")]
+    assert destination.setup() == ["Edit Account.PQL_Reason__c: tick External ID (and Unique), so syncer can upsert "
+                                   "on it"]
 
 
 def test_a_missing_match_field_is_created_as_a_unique_external_id(
