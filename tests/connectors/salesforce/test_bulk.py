@@ -113,3 +113,18 @@ def test_update_mode_looks_up_external_ids_in_chunks_then_updates_in_one_job(
     assert sandbox.salesforce.log.count("/query") == 2
     assert sandbox.salesforce.state()["bulk_jobs"][0]["operation"] == "update"
     assert len(sandbox.salesforce.records("Account")) == 250
+
+
+def test_a_session_that_expires_while_a_job_runs_is_renewed(
+        open_destination: Callable[..., SalesforceDestination], sandbox: Sandbox,
+        emulator_wait: EmulatorWait) -> None:
+    _processing_delay(sandbox, 10)
+
+    def sleep_and_expire(seconds: float) -> None:
+        sandbox.salesforce.revoke_tokens()
+        emulator_wait.sleep(seconds)
+
+    destination = open_destination(wait=replace(emulator_wait.policy(), sleep=sleep_and_expire))
+    result = destination.write(Operation.CREATE, [account(f"k{i}", Name="N") for i in range(201)])
+    assert {r.status for r in result.results} == {RecordStatus.CONFIRMED}
+    assert sandbox.salesforce.log.count("POST /services/oauth2/token") == 1 + len(emulator_wait.sleeps)
