@@ -8,8 +8,9 @@ column the CSV carried, and any record found in neither is ``RETRYABLE``.
 Why this module waits although connectors never sleep: a job is one logical request whose answer arrives by
 polling. The executor paces and retries *requests*; it cannot own the wait inside one. So the wait is bounded
 (``BulkWait.max_wait_s``), its ``sleep`` and ``clock`` are injected (tests move the emulator's clock instead of
-waiting), a job still running at the bound is aborted and reported as a TransientError (its writes are
-idempotent, so the retry is harmless), and no poll raises while the job is ``InProgress``.
+waiting), and no poll raises while the job is ``InProgress``. A job still running at the bound is aborted: the
+records it applied by then are reported per record and the rest ``RETRYABLE``; when it applied none, a
+TransientError (the writes are idempotent, so the retry is harmless).
 
 A ``Failed`` job that processed nothing raises: ``InvalidBatch`` (a column Salesforce does not know) as a
 BatchRejectedError, so the executor splits the batch and Collections name the bad field per record; anything else
@@ -109,8 +110,11 @@ def _wait(client: SalesforceClient, object_name: str, job_id: str, wait: BulkWai
         if wait.clock() - started + delay > wait.max_wait_s:
             break
         wait.sleep(delay)
-    with contextlib.suppress(DeliveryError):  # it may have finished meanwhile; either way the records are re-sent
+    with contextlib.suppress(DeliveryError):  # it may have finished meanwhile: the look below tells
         client.call(doing, lambda sf: client.bulk_jobs(sf, object_name).abort_job(job_id, False))
+    after: dict[str, Any] = client.call(doing, lambda sf: client.bulk_jobs(sf, object_name).get_job(job_id, False))
+    if after.get("state") in TERMINAL and int(after.get("numberRecordsProcessed") or 0):
+        return after  # what it applied before the abort is confirmed; the rest comes back RETRYABLE
     raise TransientError(f"{doing}: job {job_id} was still {info.get('state')} after {wait.max_wait_s:.0f} s; "
                          "aborted", "BULK_TIMEOUT")
 

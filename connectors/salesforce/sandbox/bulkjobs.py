@@ -1,8 +1,10 @@
 """Bulk API 2.0 ingest jobs: their state machine and the processing of uploaded CSV.
 
 A job is ``Open`` until the client sets ``UploadComplete``; it is then ``InProgress`` for
-``SalesforceLimits.bulk_processing_seconds`` of emulator clock and ends ``JobComplete`` (or ``Failed`` when the CSV
-header names a field the object lacks, or no data was uploaded). ``Aborted`` jobs keep their rows unprocessed.
+``SalesforceLimits.bulk_processing_seconds`` of emulator clock, applying its internal batches
+(``bulk_records_per_internal_batch`` rows each) as their share of that time passes, and ends ``JobComplete`` (or
+``Failed`` when the CSV header names a field the object lacks, or no data was uploaded). An ``Aborted`` job keeps
+what it applied; its other rows stay unprocessed.
 Rows are applied through the same store operations as the REST API; a row's failure goes to the failed results as
 ``sf__Error`` = ``CODE:message:fields --``, with ``sf__Id`` naming the existing record the row addressed (empty
 for a row that would have created one), as from API version 53.0. A cell of the wrong type fails only its row, with
@@ -50,6 +52,8 @@ class IngestJob:
     header: list[str] = field(default_factory=list)
     rows: list[list[str]] = field(default_factory=list)
     outcomes: list[SaveResult | None] = field(default_factory=list)
+    columns: list[str] | None = None  # the header's canonical field names, once processing began
+    started_at: float = 0.0
     error_message: str | None = None
     modstamp: str = ""
 
@@ -175,10 +179,11 @@ def _outcome(store: RecordStore, spec: ObjectSpec, job: IngestJob, cells: dict[s
     return outcome
 
 
-def process(store: RecordStore, job: IngestJob) -> None:
-    """Apply every uploaded row of ``job`` and move it to ``JobComplete`` (or ``Failed``)."""
+def begin(store: RecordStore, job: IngestJob) -> None:
+    """Check the uploaded header before any row is applied; a column the object lacks fails the whole job."""
     spec = store.schema[job.object]
     job.parse()
+    job.outcomes = []
     if not job.header:
         job.state, job.error_message = "Failed", "InvalidBatch : No data uploaded"
         return
@@ -189,8 +194,14 @@ def process(store: RecordStore, job: IngestJob) -> None:
             job.state, job.error_message = "Failed", f"InvalidBatch : Field name not found : {name}"
             return
         canonical.append(field_spec.name)
-    job.outcomes = []
-    for index, row in enumerate(job.rows):
+    job.columns = canonical
+
+
+def process_rows(store: RecordStore, job: IngestJob, upto: int) -> None:
+    """Apply the rows from the first unprocessed one up to (not including) row ``upto``."""
+    spec, canonical = store.schema[job.object], job.columns or []
+    for index in range(len(job.outcomes), min(upto, len(job.rows))):
+        row = job.rows[index]
         if len(row) != len(canonical):
             job.outcomes.append(SaveResult(error=RecordError(
                 "INVALID_FIELD", f"Number of values ({len(row)}) does not match the header ({len(canonical)})")))
@@ -200,7 +211,28 @@ def process(store: RecordStore, job: IngestJob) -> None:
                 "UNABLE_TO_LOCK_ROW", "unable to obtain exclusive access to this record or 1 records")))
         else:
             job.outcomes.append(_outcome(store, spec, job, dict(zip(canonical, row, strict=True))))
-    job.state = "JobComplete"
+
+
+def advance(store: RecordStore, job: IngestJob, now: float, records_per_batch: int) -> int:
+    """Apply the internal batches whose share of the processing time has passed by ``now``; ``JobComplete`` once
+    it all has. Returns how many internal batches this call applied (they count against the daily allocation)."""
+    if job.columns is None:
+        begin(store, job)
+        if job.state == "Failed":
+            return 0
+    total = internal_batches(job, records_per_batch)
+    finishes_at = job.finishes_at if job.finishes_at is not None else now
+    if now >= finishes_at:
+        due = total
+    else:
+        job.state = "InProgress"
+        span = finishes_at - job.started_at
+        due = min(total, math.floor(total * (now - job.started_at) / span)) if span > 0 else total
+    before = math.ceil(len(job.outcomes) / records_per_batch) if job.outcomes else 0
+    process_rows(store, job, due * records_per_batch)
+    if now >= finishes_at:
+        job.state = "JobComplete"
+    return max(0, due - before)
 
 
 def internal_batches(job: IngestJob, records_per_batch: int) -> int:

@@ -16,7 +16,7 @@ from starlette.routing import BaseRoute, Route
 
 from connectors.salesforce.sandbox import bulk, composite, query, rest
 from connectors.salesforce.sandbox.auth import SalesforceCredentials, TokenRegistry, token_endpoint
-from connectors.salesforce.sandbox.bulkjobs import IngestJob, internal_batches, process
+from connectors.salesforce.sandbox.bulkjobs import IngestJob, advance
 from connectors.salesforce.sandbox.errors import REQUEST_LIMIT_MESSAGE, error_response
 from connectors.salesforce.sandbox.ids import make_id
 from connectors.salesforce.sandbox.limits import OrgLimits, SalesforceLimits
@@ -112,17 +112,14 @@ class SalesforceEmulator(VendorEmulator):
 
     # -- background work --------------------------------------------------------------------------------------
     def advance_jobs(self) -> None:
-        """Finish every ingest job whose processing time (emulator clock) has passed."""
+        """Bring every running ingest job up to the emulator clock's present."""
         with self.lock:
             now = self.clock()
             for job in self.jobs.values():
                 if job.state in {"UploadComplete", "InProgress"} and job.finishes_at is not None:
-                    if now >= job.finishes_at:
-                        process(self.store, job)
-                        self.org_limits.bulk_batches.add(now, internal_batches(
-                            job, self.limits.bulk_records_per_internal_batch))
-                    else:
-                        job.state = "InProgress"
+                    applied = advance(self.store, job, now, self.limits.bulk_records_per_internal_batch)
+                    if applied:
+                        self.org_limits.bulk_batches.add(now, applied)
 
     # -- Python API for tests and the demo --------------------------------------------------------------------
     def issue_token(self) -> str:

@@ -128,3 +128,17 @@ def test_a_session_that_expires_while_a_job_runs_is_renewed(
     result = destination.write(Operation.CREATE, [account(f"k{i}", Name="N") for i in range(201)])
     assert {r.status for r in result.results} == {RecordStatus.CONFIRMED}
     assert sandbox.salesforce.log.count("POST /services/oauth2/token") == 1 + len(emulator_wait.sleeps)
+
+
+def test_records_a_job_aborted_at_the_bound_did_not_process_are_retryable(
+        open_destination: Callable[..., SalesforceDestination], sandbox: Sandbox,
+        emulator_wait: EmulatorWait) -> None:
+    sandbox.salesforce.set_limits(replace(sandbox.salesforce.limits, bulk_processing_seconds=30,
+                                          bulk_records_per_internal_batch=100))
+    destination = open_destination(wait=emulator_wait.policy(max_wait_s=15))
+    result = destination.write(Operation.CREATE, [account(f"k{i}", Name=f"N{i}") for i in range(250)])
+    # 13.5 s of 30 had passed at the bound: one of three internal batches was applied before the abort.
+    assert [r.status for r in result.results] == [RecordStatus.CONFIRMED] * 100 + [RecordStatus.RETRYABLE] * 150
+    assert {r.code for r in result.results[100:]} == {"NOT_PROCESSED"}
+    assert [r.record_id for r in result.results[:100]] == [rec["Id"] for rec in sandbox.salesforce.records("Account")]
+    assert sandbox.salesforce.state()["bulk_jobs"][0]["state"] == "Aborted"

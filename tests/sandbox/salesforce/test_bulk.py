@@ -122,3 +122,21 @@ def test_processing_delay_and_clock_can_be_changed_on_a_running_emulator(sf: SF,
     assert client.get_job(job["id"], False)["state"] == "JobComplete"
     org.emulator.reset()
     assert org.emulator.limits.bulk_processing_seconds == 0
+
+
+def test_internal_batches_are_processed_as_the_clock_moves_and_an_abort_keeps_them(
+        make_org: Callable[[SalesforceLimits], Org]) -> None:
+    org = make_org(SalesforceLimits(bulk_processing_seconds=30, bulk_records_per_internal_batch=2))
+    client = org.client().bulk2.Account._client
+    job = client.create_job("insert")
+    client.upload_job_data(job["id"], "Name\nA\nB\nC\nD\nE\n")
+    client.close_job(job["id"])
+    org.clock.advance(10)  # a third of the time: one of three internal batches
+    info = client.get_job(job["id"], False)
+    assert (info["state"], info["numberRecordsProcessed"]) == ("InProgress", 2)
+    org.clock.advance(10)
+    assert client.abort_job(job["id"], False)["state"] == "Aborted"
+    assert sorted(rec["Name"] for rec in org.emulator.records("Account")) == ["A", "B", "C", "D"]
+    assert _rows(client.get_ingest_results(job["id"], "unprocessedrecords")) == [{"Name": "E"}]
+    assert len(_rows(client.get_ingest_results(job["id"], "successfulResults"))) == 4
+    assert org.client().limits()["DailyBulkApiBatches"]["Remaining"] == 15_000 - 2
