@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 import requests
 from simple_salesforce.api import Salesforce
 from simple_salesforce.bulk2 import _Bulk2Client
-from simple_salesforce.exceptions import SalesforceError, SalesforceExpiredSession
+from simple_salesforce.exceptions import SalesforceError, SalesforceExpiredSession, SalesforceOperationError
 
 from connectors.salesforce.auth import DEFAULT_TIMEOUT_S, Grant, Session, grant_for, http_session, log_in
 from connectors.salesforce.errors import delivery_error
@@ -75,7 +75,8 @@ class SalesforceClient:
                     raise delivery_error(exc, doing) from None
                 self.sf = self._connect(log_in(self.settings, self.http))
                 relogged = True
-            except (SalesforceError, requests.exceptions.RequestException, ValueError) as exc:
+            except (SalesforceError, SalesforceOperationError, requests.exceptions.RequestException,
+                    ValueError) as exc:
                 # "from None": the SDK's exception text carries URLs and whole reply bodies.
                 raise delivery_error(exc, doing) from None
             except (KeyError, TypeError) as exc:

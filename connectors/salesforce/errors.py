@@ -34,6 +34,7 @@ from simple_salesforce.exceptions import (
     SalesforceExpiredSession,
     SalesforceMalformedRequest,
     SalesforceMoreThanOneRecord,
+    SalesforceOperationError,
     SalesforceRefusedRequest,
     SalesforceResourceNotFound,
 )
@@ -105,6 +106,8 @@ def delivery_error(exc: BaseException, doing: str) -> DeliveryError:
         return DestinationStoppedError(f"Salesforce login failed ({exc.code}): {exc.auth_message}", str(exc.code))
     if isinstance(exc, SalesforceError):
         return _status_error(exc, doing)
+    if isinstance(exc, SalesforceOperationError):  # a Bulk step the SDK found wrong (an upload not accepted)
+        return TransientError(f"{doing}: {exc}", "BULK_OPERATION")
     if isinstance(exc, requests.exceptions.Timeout):
         return TransientError(f"{doing}: Salesforce did not answer in time", "TIMEOUT")
     if isinstance(exc, (requests.exceptions.RequestException, ValueError)):
