@@ -88,8 +88,14 @@ def run_job(client: SalesforceClient, target: Target, route: Route, planned: Seq
         operation, external_id_field=external))
     job_id = str(job["id"])
     data = to_csv(planned, column)
-    client.call(doing, lambda sf: client.bulk_jobs(sf, target.object).upload_job_data(job_id, data))
-    client.call(doing, lambda sf: client.bulk_jobs(sf, target.object).close_job(job_id))
+    try:
+        client.call(doing, lambda sf: client.bulk_jobs(sf, target.object).upload_job_data(job_id, data))
+        client.call(doing, lambda sf: client.bulk_jobs(sf, target.object).close_job(job_id))
+    except DeliveryError:
+        # Leave no Open job behind (it would hold its upload until Salesforce purges it); the retry makes a new one.
+        with contextlib.suppress(DeliveryError):
+            client.call(doing, lambda sf: client.bulk_jobs(sf, target.object).abort_job(job_id, False))
+        raise
     info = _wait(client, target.object, job_id, wait, doing)
     state = str(info.get("state"))
     if state != "JobComplete" and not int(info.get("numberRecordsProcessed") or 0):

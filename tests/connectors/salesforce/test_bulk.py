@@ -12,6 +12,7 @@ from connectors.sandbox import Sandbox
 from syncer.config.sync import SyncMode
 from syncer.delivery.errors import BatchRejectedError, TransientError
 from syncer.delivery.protocol import Operation, RecordStatus, Target, WriteRecord
+from syncer.sandbox.faults import FaultRule
 from tests.connectors.salesforce.conftest import ACCOUNT_FIELDS, EmulatorWait, account
 
 JOBS = "/jobs/ingest"
@@ -142,3 +143,10 @@ def test_records_a_job_aborted_at_the_bound_did_not_process_are_retryable(
     assert {r.code for r in result.results[100:]} == {"NOT_PROCESSED"}
     assert [r.record_id for r in result.results[:100]] == [rec["Id"] for rec in sandbox.salesforce.records("Account")]
     assert sandbox.salesforce.state()["bulk_jobs"][0]["state"] == "Aborted"
+
+
+def test_a_failed_upload_aborts_the_open_job(destination: SalesforceDestination, sandbox: Sandbox) -> None:
+    sandbox.salesforce.set_faults([FaultRule(route="PUT /services/data/*/jobs/ingest/*/batches", error_rate=1.0)])
+    with pytest.raises(TransientError):
+        destination.write(Operation.CREATE, [account(f"k{i}", Name="N") for i in range(201)])
+    assert [job["state"] for job in sandbox.salesforce.state()["bulk_jobs"]] == ["Aborted"]
