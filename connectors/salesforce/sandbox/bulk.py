@@ -89,7 +89,8 @@ def job(ctx: ApiContext) -> Response:
     wanted = body.get("state") if isinstance(body, dict) else None
     if wanted == "UploadComplete" and found.state == "Open":
         found.state = "UploadComplete"
-        found.finishes_at = ctx.emulator.clock() + ctx.emulator.limits.bulk_processing_seconds
+        found.started_at = ctx.emulator.clock()
+        found.finishes_at = found.started_at + ctx.emulator.limits.bulk_processing_seconds
         found.parse()
         # Record-level fault decisions are drawn now, while the request that started the job is at hand.
         found.rejects = [ctx.emulator.reject_record(ctx.request) for _ in found.rows]

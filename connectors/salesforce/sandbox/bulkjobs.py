@@ -1,10 +1,13 @@
 """Bulk API 2.0 ingest jobs: their state machine and the processing of uploaded CSV.
 
 A job is ``Open`` until the client sets ``UploadComplete``; it is then ``InProgress`` for
-``SalesforceLimits.bulk_processing_seconds`` of emulator clock and ends ``JobComplete`` (or ``Failed`` when the CSV
-header names a field the object lacks, or no data was uploaded). ``Aborted`` jobs keep their rows unprocessed.
+``SalesforceLimits.bulk_processing_seconds`` of emulator clock, applying its internal batches
+(``bulk_records_per_internal_batch`` rows each) as their share of that time passes, and ends ``JobComplete`` (or
+``Failed`` when the CSV header names a field the object lacks, or no data was uploaded). An ``Aborted`` job keeps
+what it applied; its other rows stay unprocessed.
 Rows are applied through the same store operations as the REST API; a row's failure goes to the failed results as
-``sf__Error`` = ``CODE:message:fields --``. A cell of the wrong type fails only its row, with
+``sf__Error`` = ``CODE:message:fields --``, with ``sf__Id`` naming the existing record the row addressed (empty
+for a row that would have created one), as from API version 53.0. A cell of the wrong type fails only its row, with
 ``INVALID_TYPE_ON_FIELD_IN_RECORD``; an empty cell leaves the field unchanged and ``#N/A`` clears it.
 """
 
@@ -49,6 +52,8 @@ class IngestJob:
     header: list[str] = field(default_factory=list)
     rows: list[list[str]] = field(default_factory=list)
     outcomes: list[SaveResult | None] = field(default_factory=list)
+    columns: list[str] | None = None  # the header's canonical field names, once processing began
+    started_at: float = 0.0
     error_message: str | None = None
     modstamp: str = ""
 
@@ -105,8 +110,8 @@ class IngestJob:
         return self._csv(["sf__Id", "sf__Created", *self.header], rows)
 
     def failed_csv(self) -> str:
-        rows = [["", outcome.error.as_bulk(), *row] for row, outcome in zip(self.rows, self.outcomes, strict=False)
-                if outcome and outcome.error]
+        rows = [[outcome.id or "", outcome.error.as_bulk(), *row]
+                for row, outcome in zip(self.rows, self.outcomes, strict=False) if outcome and outcome.error]
         return self._csv(["sf__Id", "sf__Error", *self.header], rows)
 
     def unprocessed_csv(self) -> str:
@@ -153,10 +158,32 @@ def _row_result(store: RecordStore, spec: ObjectSpec, job: IngestJob, cells: dic
     return store.delete(spec, record_id) if job.operation == "delete" else store.update(spec, record_id, values)
 
 
-def process(store: RecordStore, job: IngestJob) -> None:
-    """Apply every uploaded row of ``job`` and move it to ``JobComplete`` (or ``Failed``)."""
+def _existing_id(store: RecordStore, spec: ObjectSpec, job: IngestJob, cells: dict[str, str]) -> str | None:
+    """The id of the one existing record a row addresses (by Id, or by its upsert key), if any."""
+    if job.operation == "upsert" and job.external_id_field != "Id":
+        key_field = spec.fields[str(job.external_id_field)]
+        try:
+            matches = store.find(spec.name, key_field, from_csv(key_field, cells.get(key_field.name, "")))
+        except ValueTypeError:
+            return None
+        return str(matches[0]["Id"]) if len(matches) == 1 else None
+    record_id = cells.get("Id", "")
+    found = store.get(spec.name, record_id) if is_well_formed(record_id) else None
+    return str(found["Id"]) if found else None
+
+
+def _outcome(store: RecordStore, spec: ObjectSpec, job: IngestJob, cells: dict[str, str]) -> SaveResult:
+    outcome = _row_result(store, spec, job, cells)
+    if outcome.error is not None and outcome.id is None and job.operation != "insert":
+        outcome.id = _existing_id(store, spec, job, cells)
+    return outcome
+
+
+def begin(store: RecordStore, job: IngestJob) -> None:
+    """Check the uploaded header before any row is applied; a column the object lacks fails the whole job."""
     spec = store.schema[job.object]
     job.parse()
+    job.outcomes = []
     if not job.header:
         job.state, job.error_message = "Failed", "InvalidBatch : No data uploaded"
         return
@@ -167,17 +194,45 @@ def process(store: RecordStore, job: IngestJob) -> None:
             job.state, job.error_message = "Failed", f"InvalidBatch : Field name not found : {name}"
             return
         canonical.append(field_spec.name)
-    job.outcomes = []
-    for index, row in enumerate(job.rows):
+    job.columns = canonical
+
+
+def process_rows(store: RecordStore, job: IngestJob, upto: int) -> None:
+    """Apply the rows from the first unprocessed one up to (not including) row ``upto``."""
+    spec, canonical = store.schema[job.object], job.columns or []
+    for index in range(len(job.outcomes), min(upto, len(job.rows))):
+        row = job.rows[index]
         if len(row) != len(canonical):
             job.outcomes.append(SaveResult(error=RecordError(
                 "INVALID_FIELD", f"Number of values ({len(row)}) does not match the header ({len(canonical)})")))
         elif index < len(job.rejects) and job.rejects[index]:
-            job.outcomes.append(SaveResult(error=RecordError(
+            cells = dict(zip(canonical, row, strict=True))
+            job.outcomes.append(SaveResult(id=_existing_id(store, spec, job, cells), error=RecordError(
                 "UNABLE_TO_LOCK_ROW", "unable to obtain exclusive access to this record or 1 records")))
         else:
-            job.outcomes.append(_row_result(store, spec, job, dict(zip(canonical, row, strict=True))))
-    job.state = "JobComplete"
+            job.outcomes.append(_outcome(store, spec, job, dict(zip(canonical, row, strict=True))))
+
+
+def advance(store: RecordStore, job: IngestJob, now: float, records_per_batch: int) -> int:
+    """Apply the internal batches whose share of the processing time has passed by ``now``; ``JobComplete`` once
+    it all has. Returns how many internal batches this call applied (they count against the daily allocation)."""
+    if job.columns is None:
+        begin(store, job)
+        if job.state == "Failed":
+            return 0
+    total = internal_batches(job, records_per_batch)
+    finishes_at = job.finishes_at if job.finishes_at is not None else now
+    if now >= finishes_at:
+        due = total
+    else:
+        job.state = "InProgress"
+        span = finishes_at - job.started_at
+        due = min(total, math.floor(total * (now - job.started_at) / span)) if span > 0 else total
+    before = math.ceil(len(job.outcomes) / records_per_batch) if job.outcomes else 0
+    process_rows(store, job, due * records_per_batch)
+    if now >= finishes_at:
+        job.state = "JobComplete"
+    return max(0, due - before)
 
 
 def internal_batches(job: IngestJob, records_per_batch: int) -> int:

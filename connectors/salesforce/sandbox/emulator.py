@@ -16,7 +16,7 @@ from starlette.routing import BaseRoute, Route
 
 from connectors.salesforce.sandbox import bulk, composite, query, rest
 from connectors.salesforce.sandbox.auth import SalesforceCredentials, TokenRegistry, token_endpoint
-from connectors.salesforce.sandbox.bulkjobs import IngestJob, internal_batches, process
+from connectors.salesforce.sandbox.bulkjobs import IngestJob, advance
 from connectors.salesforce.sandbox.errors import REQUEST_LIMIT_MESSAGE, error_response
 from connectors.salesforce.sandbox.ids import make_id
 from connectors.salesforce.sandbox.limits import OrgLimits, SalesforceLimits
@@ -45,13 +45,18 @@ class SalesforceEmulator(VendorEmulator):
                  custom_fields: Mapping[str, Sequence[FieldSpec]] = DEFAULT_CUSTOM_FIELDS, seed: int = 0,
                  clock: Clock = time.monotonic) -> None:
         # seed() runs inside VendorEmulator.__init__, so everything it needs is set first.
-        self.limits = limits or SalesforceLimits()
+        self.limits = self._initial_limits = limits or SalesforceLimits()
         self.credentials = credentials or SalesforceCredentials()
         self.schema = build_schema(custom_fields)
         self.org_id = make_id("00D", 1)
         self.tokens = TokenRegistry(self.org_id)
         self.cursors = CursorTable()
-        super().__init__(seed=seed, clock=clock)
+        self._base_clock = clock
+        self._clock_offset = 0.0
+        super().__init__(seed=seed, clock=self._now)
+
+    def _now(self) -> float:
+        return self._base_clock() + self._clock_offset
 
     # -- VendorEmulator ---------------------------------------------------------------------------------------
     def seed(self) -> None:
@@ -70,6 +75,13 @@ class SalesforceEmulator(VendorEmulator):
                 "TimeZoneSidKey": rep.tz, "IsActive": True, "Title": rep.role,
             }, validate=False)
 
+    def reset(self) -> None:
+        """Seed data, the constructor's limits and an unmoved clock again; empty request log, no faults."""
+        with self.lock:
+            self.limits = self._initial_limits
+            self._clock_offset = 0.0
+        super().reset()
+
     def state(self) -> dict[str, Any]:
         self.advance_jobs()
         now = self.clock()
@@ -82,7 +94,8 @@ class SalesforceEmulator(VendorEmulator):
 
     def rate_limited_response(self) -> Response:
         with self.lock:
-            header = self.org_limits.usage_header(self.clock())
+            # An injected limit reply says what a real one would: the allocation is spent.
+            header = self.org_limits.usage_header(self.clock(), spent=True)
         return error_response(403, "REQUEST_LIMIT_EXCEEDED", REQUEST_LIMIT_MESSAGE,
                               headers={"Sforce-Limit-Info": header})
 
@@ -99,17 +112,14 @@ class SalesforceEmulator(VendorEmulator):
 
     # -- background work --------------------------------------------------------------------------------------
     def advance_jobs(self) -> None:
-        """Finish every ingest job whose processing time (emulator clock) has passed."""
+        """Bring every running ingest job up to the emulator clock's present."""
         with self.lock:
             now = self.clock()
             for job in self.jobs.values():
                 if job.state in {"UploadComplete", "InProgress"} and job.finishes_at is not None:
-                    if now >= job.finishes_at:
-                        process(self.store, job)
-                        self.org_limits.bulk_batches.add(now, internal_batches(
-                            job, self.limits.bulk_records_per_internal_batch))
-                    else:
-                        job.state = "InProgress"
+                    applied = advance(self.store, job, now, self.limits.bulk_records_per_internal_batch)
+                    if applied:
+                        self.org_limits.bulk_batches.add(now, applied)
 
     # -- Python API for tests and the demo --------------------------------------------------------------------
     def issue_token(self) -> str:
@@ -121,6 +131,17 @@ class SalesforceEmulator(VendorEmulator):
         """End every session: the next API call answers 401 ``INVALID_SESSION_ID``."""
         with self.lock:
             self.tokens.revoke()
+
+    def set_limits(self, limits: SalesforceLimits) -> None:
+        """Change the limits of a running org (e.g. a Bulk processing delay); :meth:`reset` restores the first."""
+        with self.lock:
+            self.limits = limits
+            self.org_limits.limits = limits
+
+    def advance_clock(self, seconds: float) -> None:
+        """Move the emulator's clock forward: Bulk jobs finish and limit windows roll without waiting."""
+        with self.lock:
+            self._clock_offset += seconds
 
     def consume_api_requests(self, count: int) -> None:
         """Count ``count`` requests made by other integrations against today's allocation."""

@@ -81,8 +81,12 @@ class OrgLimits:
         self.api_requests.add(now)
         return True
 
-    def usage_header(self, now: float) -> str:
-        return f"api-usage={self.api_requests.used(now)}/{self.limits.daily_api_requests}"
+    def usage_header(self, now: float, spent: bool = False) -> str:
+        """``api-usage=USED/TOTAL``; ``spent`` reports at least the whole allocation (a limit reply)."""
+        used = self.api_requests.used(now)
+        if spent:
+            used = max(used, self.limits.daily_api_requests)
+        return f"api-usage={used}/{self.limits.daily_api_requests}"
 
     def report(self, now: float) -> dict[str, dict[str, int]]:
         """The body of ``GET /limits`` (the subset of a real org's entries that the sandbox tracks)."""

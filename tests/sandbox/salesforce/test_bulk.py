@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Callable
+from dataclasses import replace
 
 import pytest
 from simple_salesforce.exceptions import SalesforceGeneralError, SalesforceMalformedRequest, SalesforceOperationError
@@ -94,3 +95,48 @@ def test_bad_job_definitions_are_rejected(sf: SF) -> None:
     with pytest.raises(SalesforceMalformedRequest) as bad_object:
         sf.bulk2.Widget__c._client.create_job("insert")
     assert "Widget__c" in content(bad_object)[0]["message"]
+
+
+def test_failed_rows_carry_the_id_of_an_existing_record(sf: SF, org: Org) -> None:
+    [existing] = org.emulator.seed_accounts([{"Name": "Existing", "Product_Account_Id__c": "p1"}])
+    [upserted] = sf.bulk2.Account.upsert(records=[
+        {"Product_Account_Id__c": "p1", "PQL_Tier__c": "boiling"},
+        {"Product_Account_Id__c": "p2", "Name": "New", "PQL_Tier__c": "boiling"},
+        {"Product_Account_Id__c": "p1", "PQL_Score__c": "lots"},
+    ], external_id_field="Product_Account_Id__c", wait=0)
+    failures = _rows(sf.bulk2.Account.get_failed_records(upserted["job_id"]))
+    assert [row["sf__Id"] for row in failures] == [existing, "", existing]
+    [updated] = sf.bulk2.Account.update(records=[{"Id": existing, "PQL_Tier__c": "boiling"},
+                                                 {"Id": "001000000000000AAA", "Name": "Gone"}], wait=0)
+    assert [row["sf__Id"] for row in _rows(sf.bulk2.Account.get_failed_records(updated["job_id"]))] == [existing, ""]
+
+
+def test_processing_delay_and_clock_can_be_changed_on_a_running_emulator(sf: SF, org: Org) -> None:
+    org.emulator.set_limits(replace(org.emulator.limits, bulk_processing_seconds=5))
+    client = sf.bulk2.Account._client
+    job = client.create_job("insert")
+    client.upload_job_data(job["id"], "Name\nAcme\n")
+    client.close_job(job["id"])
+    assert client.get_job(job["id"], False)["state"] == "InProgress"
+    org.emulator.advance_clock(5)
+    assert client.get_job(job["id"], False)["state"] == "JobComplete"
+    org.emulator.reset()
+    assert org.emulator.limits.bulk_processing_seconds == 0
+
+
+def test_internal_batches_are_processed_as_the_clock_moves_and_an_abort_keeps_them(
+        make_org: Callable[[SalesforceLimits], Org]) -> None:
+    org = make_org(SalesforceLimits(bulk_processing_seconds=30, bulk_records_per_internal_batch=2))
+    client = org.client().bulk2.Account._client
+    job = client.create_job("insert")
+    client.upload_job_data(job["id"], "Name\nA\nB\nC\nD\nE\n")
+    client.close_job(job["id"])
+    org.clock.advance(10)  # a third of the time: one of three internal batches
+    info = client.get_job(job["id"], False)
+    assert (info["state"], info["numberRecordsProcessed"]) == ("InProgress", 2)
+    org.clock.advance(10)
+    assert client.abort_job(job["id"], False)["state"] == "Aborted"
+    assert sorted(rec["Name"] for rec in org.emulator.records("Account")) == ["A", "B", "C", "D"]
+    assert _rows(client.get_ingest_results(job["id"], "unprocessedrecords")) == [{"Name": "E"}]
+    assert len(_rows(client.get_ingest_results(job["id"], "successfulResults"))) == 4
+    assert org.client().limits()["DailyBulkApiBatches"]["Remaining"] == 15_000 - 2

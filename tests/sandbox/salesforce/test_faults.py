@@ -77,3 +77,12 @@ def test_sandbox_routes_reset_and_report_state(sf: SF, org: Org) -> None:
     assert state["api_usage"] == {"used": 1, "total": 100_000}
     assert session.post(f"{org.url}/_sandbox/reset").json() == {"ok": True}
     assert org.emulator.records("Account") == []
+
+
+def test_injected_limit_reply_reports_the_allocation_spent(org: Org) -> None:
+    org.emulator.set_faults([FaultRule(route="*", ratelimit_rate=1.0)])
+    reply = org.session().get(f"{org.url}/services/data/v59.0/limits",
+                              headers={"Authorization": f"Bearer {org.emulator.issue_token()}"})
+    assert reply.status_code == 403
+    used, total = reply.headers["Sforce-Limit-Info"].removeprefix("api-usage=").split("/")
+    assert int(used) >= int(total) == 100_000

@@ -1,0 +1,164 @@
+"""The Salesforce destination: sObject Collections for batches of up to 200, Bulk API 2.0 above.
+
+``write`` routes each record (:mod:`connectors.salesforce.records`), resolves external ids to record ids where the
+sync may not create records (one SOQL query per batch), sends each route's records in one Collections request per
+200 (or one Bulk job when a route holds more), and answers one result per record in input order, with the calls
+made and the daily allocation the last reply reported.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Sequence
+from functools import partial
+from typing import Any
+
+from simple_salesforce.api import Salesforce
+from simple_salesforce.exceptions import SalesforceResourceNotFound
+from simple_salesforce.format import format_soql
+
+from connectors.salesforce.auth import DEFAULT_TIMEOUT_S
+from connectors.salesforce.bulk import BulkWait, run_job
+from connectors.salesforce.capabilities import COLLECTION_MAX, capabilities
+from connectors.salesforce.client import SalesforceClient
+from connectors.salesforce.describe import field_checks, setup_steps
+from connectors.salesforce.records import Planned, Route, payload, resolve_lookup, route, save_results
+from connectors.salesforce.settings import SalesforceSettings
+from syncer.delivery.errors import DestinationStoppedError, TransientError
+from syncer.delivery.protocol import (
+    BatchResult,
+    Capabilities,
+    FieldCheck,
+    Operation,
+    RecordResult,
+    Target,
+    WriteRecord,
+)
+
+_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+_PATHS = {Route.UPDATE: ("PATCH", "composite/sobjects"), Route.INSERT: ("POST", "composite/sobjects")}
+
+
+def _query(sf: Salesforce, soql: str) -> list[dict[str, Any]]:
+    return list(sf.query_all(soql)["records"])
+
+
+def open_destination(settings: SalesforceSettings, target: Target) -> SalesforceDestination:
+    """Log in and return the destination for ``target``; raises DestinationStoppedError for bad credentials."""
+    return SalesforceDestination(settings, target)
+
+
+class SalesforceDestination:
+    """A Salesforce object as a syncer destination (see :class:`syncer.delivery.protocol.Destination`)."""
+
+    def __init__(self, settings: SalesforceSettings, target: Target, *, wait: BulkWait | None = None,
+                 timeout_s: float = DEFAULT_TIMEOUT_S) -> None:
+        for name in (target.object, target.match_field):
+            if not _NAME.match(name):
+                raise DestinationStoppedError(f"{name!r} is not a Salesforce API name", "CONFIGURATION")
+        self.target = target
+        self.wait = wait or BulkWait()
+        self._capabilities = capabilities(settings.bulk_threshold)
+        self.client = SalesforceClient(settings, timeout_s)
+
+    @property
+    def capabilities(self) -> Capabilities:
+        return self._capabilities
+
+    # -- writing --------------------------------------------------------------------------------------------------
+    def write(self, op: Operation, records: Sequence[WriteRecord]) -> BatchResult:
+        self.client.reset_counters()
+        results: list[RecordResult | None] = [None] * len(records)
+        routed: dict[Route, list[Planned]] = defaultdict(list)
+        for index, record in enumerate(records):
+            decided = route(op, record, self.target, index)
+            if isinstance(decided, RecordResult):
+                results[index] = decided
+            else:
+                routed[decided.route].append(decided)
+        for index, outcome in self._lookup(routed.pop(Route.LOOKUP, [])):
+            if isinstance(outcome, RecordResult):
+                results[index] = outcome
+            else:
+                routed[outcome.route].append(outcome)
+        for kind, planned_records in routed.items():
+            for index, result in self._send(kind, planned_records).items():
+                results[index] = result
+        final = [result if result is not None else RecordResult.retryable("NOT_SENT", "not sent") for result in results]
+        return BatchResult(final, calls=self.client.calls, rate=self.client.rate_info())
+
+    def _lookup(self, planned: list[Planned]) -> list[tuple[int, Planned | RecordResult]]:
+        """Record ids for LOOKUP records by SOQL on the match field, 200 values a query (a query travels in the URL,
+        which Salesforce limits to 16,384 characters): (index, UPDATE or rejection) per record."""
+        field = self.target.match_field
+        keys = sorted({item.key for item in planned})
+        found: dict[str, list[str]] = defaultdict(list)
+        for start in range(0, len(keys), COLLECTION_MAX):
+            soql = format_soql(f"SELECT Id, {field} FROM {self.target.object} WHERE {field} IN {{}}",
+                               keys[start:start + COLLECTION_MAX])
+            rows = self.client.call(f"look up {self.target.object} by {field}", partial(_query, soql=soql))
+            for row in rows:
+                # Salesforce matches external ids case-insensitively (unless a field is marked case-sensitive).
+                found[str(row.get(field, "")).lower()].append(str(row.get("Id")))
+        return [(item.index, resolve_lookup(item, found.get(item.key.lower(), []), self.target)) for item in planned]
+
+    def _send(self, kind: Route, planned: list[Planned]) -> dict[int, RecordResult]:
+        if len(planned) > COLLECTION_MAX and kind in {Route.UPSERT, Route.UPDATE}:
+            return run_job(self.client, self.target, kind, planned, self.wait)
+        results: dict[int, RecordResult] = {}
+        for start in range(0, len(planned), COLLECTION_MAX):
+            results.update(self._collection(kind, planned[start:start + COLLECTION_MAX]))
+        return results
+
+    def _collection(self, kind: Route, planned: list[Planned]) -> dict[int, RecordResult]:
+        """One sObject Collections request (records whose values do not convert are rejected without one)."""
+        results: dict[int, RecordResult] = {}
+        bodies: list[tuple[int, dict[str, Any]]] = []
+        for item in planned:
+            body = payload(item, self.target)
+            if isinstance(body, RecordResult):
+                results[item.index] = body
+            else:
+                bodies.append((item.index, body))
+        if not bodies:
+            return results
+        if kind is Route.UPSERT:
+            method, path = "PATCH", f"composite/sobjects/{self.target.object}/{self.target.match_field}"
+        else:
+            method, path = _PATHS[kind]
+        doing = f"{kind.value} {self.target.object}"
+        reply = self.client.rest(doing, method, path, {"allOrNone": False, "records": [b for _, b in bodies]})
+        saved = save_results(reply, len(bodies))
+        if saved is None:
+            raise TransientError(f"{doing}: Salesforce's reply did not hold one result per record", "BAD_REPLY")
+        results.update((index, result) for (index, _), result in zip(bodies, saved, strict=True))
+        return results
+
+    # -- check, setup, close ----------------------------------------------------------------------------------------
+    def _describe(self) -> dict[str, Any] | None:
+        def describe(sf: Any) -> dict[str, Any] | None:
+            try:
+                found: dict[str, Any] = sf.restful(f"sobjects/{self.target.object}/describe")
+                return found
+            except SalesforceResourceNotFound:
+                return None
+
+        return self.client.call(f"describe {self.target.object}", describe)
+
+    def check(self) -> list[FieldCheck]:
+        """The object and each target field; refused credentials raise DestinationStoppedError."""
+        described = self._describe()
+        if described is None:
+            return [FieldCheck(self.target.object, f"this org has no object {self.target.object}")]
+        return field_checks(described, self.target)
+
+    def setup(self) -> list[str]:
+        """What an admin must create or change in Salesforce; syncer cannot deploy metadata itself."""
+        described = self._describe()
+        if described is None:
+            return [f"Create the object {self.target.object} (or fix the object name in the mapping)"]
+        return setup_steps(described, self.target)
+
+    def close(self) -> None:
+        self.client.close()
