@@ -19,7 +19,7 @@ REGISTRY: Registry = {
     "hubspot": ConnectorType("hubspot", HubSpotSettings, _ALL_MODES, frozenset({"companies", "contacts", "deals"}),
                              "connectors.hubspot.connector:open_destination"),
     "salesforce": ConnectorType("salesforce", SalesforceSettings, _ALL_MODES, None,
-                                "connectors.salesforce.connector:open_destination"),
+                                "connectors.salesforce.connector:open_destination", path_settings=("ca_bundle",)),
     "slack": ConnectorType("slack", SlackSettings, frozenset({SyncMode.UPSERT}), frozenset({"alerts"}), None),
     "webhook": ConnectorType("webhook", WebhookSettings, _ALL_MODES, None,
                              "connectors.webhook.connector:open_destination"),

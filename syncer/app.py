@@ -9,6 +9,8 @@ from pathlib import Path
 
 from connectors import REGISTRY
 from syncer.config.loader import Project, load_project
+from syncer.config.sync import FieldType, SyncConfig
+from syncer.delivery.protocol import Destination, Target
 from syncer.state import StateStore, open_state
 from syncer.warehouse import Warehouse, open_warehouse
 
@@ -50,6 +52,18 @@ class App:
     @property
     def batch_size(self) -> int:
         return self.project.config.warehouse.batch_size
+
+    def open_destination(self, sync: SyncConfig, field_types: dict[str, FieldType] | None = None
+                         ) -> Destination | None:
+        """The destination ``sync`` writes to, opened through the connector registry; ``None`` for a connector
+        that takes no field writes (Slack: alerts only). ``field_types`` default to the declared ones."""
+        dest = sync.destination
+        kind = REGISTRY[self.project.config.connectors[dest.connector].type]
+        settings = kind.resolve_paths(self.project.connectors[dest.connector], self.root)
+        if kind.factory is None:
+            return None
+        types = field_types or {name: spec.type or FieldType.STRING for name, spec in sync.fields.items()}
+        return kind.open(settings, Target(dest.object, dest.mode, dest.match.field, types))
 
     def close(self) -> None:
         if self._store is not None:

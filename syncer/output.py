@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from syncer.config.errors import Problem
@@ -76,3 +79,29 @@ def show_status(rows: list[dict[str, Any]]) -> None:
                       last.started_at.strftime("%Y-%m-%d %H:%M:%S") if last else "never",
                       last.status if last else "", changes, str(last.rejected) if last and last.rejected else "")
     console.print(table)
+
+
+@contextmanager
+def delivery_progress(sync: str, enabled: bool = True) -> Iterator[Callable[[int], None] | None]:
+    """A progress callback (rows settled by each reply) drawing a bar on a terminal; ``None`` elsewhere."""
+    if not enabled or not console.is_terminal:
+        yield None
+        return
+    with Progress(TextColumn(f"delivering {escape(sync)}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=console, transient=True) as bar:
+        task = bar.add_task("rows", total=None)
+        yield lambda settled: bar.update(task, advance=settled)
+
+
+def show_outcomes(summaries: list[dict[str, Any]]) -> None:
+    """One line per sync run: what was sent, confirmed and rejected, the calls it took, and how it ended."""
+    table = Table(title="runs")
+    for column in ("sync", "status", "sent", "confirmed", "rejected", "pending", "api calls", "429s", "seconds"):
+        table.add_column(column, justify="left" if column in ("sync", "status") else "right")
+    for row in summaries:
+        table.add_row(escape(row["sync"]), row["status"], *(str(row[k]) for k in (
+            "sent", "confirmed", "rejected", "pending", "api_calls", "rate_limited")), f"{row['duration_s']:.2f}")
+    console.print(table)
+    for row in summaries:
+        if row["error"]:
+            show_error(row["error"], prefix=f"{row['sync']} {row['status']}: ")

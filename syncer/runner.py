@@ -1,23 +1,43 @@
-"""One run of one sync: record it, plan it, keep the rejected rows' reasons, record how it ended.
+"""One run of one sync: warehouse -> plan -> deliver -> commit, recorded from start to end.
 
-Delivery (the executor and connectors) plugs in between planning and the end of the run; until then a run plans,
-records and commits only snapshot bookkeeping that needs no destination (``refresh`` rows).
+The runner is the edge that wires the pieces: it records the run, plans it (:mod:`syncer.planner`), stops for a
+human when a guardrail trips, hands the plan's change rows to the executor (:mod:`syncer.delivery.executor`), and
+commits what the destination confirmed, batch by batch, through :class:`StateSink`. It never raises for a failure
+of the sync itself: every ending is recorded and returned as a :class:`RunOutcome`.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from syncer.commit import commit_all
 from syncer.config.sync import SyncConfig
-from syncer.core.plan import Plan
+from syncer.core.plan import ChangeOp, Plan
+from syncer.delivery.errors import DeliveryError
+from syncer.delivery.executor import DeliveryReport, RetryPolicy, deliver
+from syncer.delivery.protocol import Destination, Operation
+from syncer.delivery.sink import StateSink
 from syncer.planner import PlanError, plan_sync
 from syncer.state.base import RunStatus, StateStore
 from syncer.warehouse.base import Warehouse
 
 Clock = Callable[[], datetime]
+DestinationOpener = Callable[[SyncConfig], Destination | None]
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """How to run: ``dry_run`` plans and records only; ``allow_mass_change`` lets a tripped guardrail through once."""
+
+    dry_run: bool = False
+    allow_mass_change: bool = False
+    batch_size: int = 50_000
+    park_after: int = 5
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
 
 
 @dataclass(frozen=True)
@@ -26,21 +46,78 @@ class RunOutcome:
     sync: str
     status: RunStatus
     plan: Plan | None
+    delivery: DeliveryReport | None = None
     error: str | None = None
+    duration_s: float = 0.0
+
+    def summary(self) -> dict[str, Any]:
+        """The shape of ``syncer run --json``: one object per sync."""
+        report = self.delivery or DeliveryReport()
+        return {"run_id": self.run_id, "sync": self.sync, "status": self.status.value, "error": self.error,
+                "planned": self.plan.counts.as_dict() if self.plan else None,
+                "rejected_in_plan": self.plan.rejected_total if self.plan else 0,
+                "sent": report.sent, "confirmed": report.confirmed, "rejected": report.rejected,
+                "pending": report.pending, "api_calls": report.api_calls, "rate_limited": report.rate_limited,
+                "retries": report.retries, "stopped": report.stopped, "duration_s": round(self.duration_s, 3)}
 
 
-def run_sync(sync: SyncConfig, store: StateStore, warehouse: Warehouse, now: Clock, batch_size: int = 50_000,
-             dry_run: bool = False) -> RunOutcome:
-    """Plan ``sync`` and record the run. Never raises for a failure of the sync itself: it is recorded and returned."""
-    run_id = store.start_run(sync.name, dry_run, now())
+@dataclass
+class Pacing:
+    """The executor's clock and sleep (real by default; tests pass a fake clock that sleep advances)."""
+
+    clock: Callable[[], float] = time.monotonic
+    sleep: Callable[[float], None] = time.sleep
+
+
+def run_sync(sync: SyncConfig, store: StateStore, warehouse: Warehouse, now: Clock, open_destination: DestinationOpener,
+             options: RunOptions | None = None, pacing: Pacing | None = None,
+             progress: Callable[[int], None] | None = None) -> RunOutcome:
+    """Plan ``sync``, deliver what changed through the destination ``open_destination`` gives, record the run."""
+    options, pacing = options or RunOptions(), pacing or Pacing()
+    started = time.perf_counter()
+    run_id = store.start_run(sync.name, options.dry_run, now())
+
+    def ended(status: RunStatus, plan: Plan | None, report: DeliveryReport | None = None,
+              error: str | None = None) -> RunOutcome:
+        rejected = (plan.rejected_total if plan else 0) + (report.rejected if report else 0)
+        store.finish_run(run_id, status, now(), plan.model_rows if plan else None, plan.counts if plan else None,
+                         rejected, error)
+        return RunOutcome(run_id, sync.name, status, plan, report, error, time.perf_counter() - started)
+
     try:
-        plan = plan_sync(sync, store, warehouse, batch_size)
+        plan = plan_sync(sync, store, warehouse, options.batch_size)
     except PlanError as exc:
-        store.finish_run(run_id, RunStatus.FAILED, now(), error=str(exc))
-        return RunOutcome(run_id, sync.name, RunStatus.FAILED, None, str(exc))
+        return ended(RunStatus.FAILED, None, error=str(exc))
     store.record_row_errors(run_id, sync.name, plan.rejected, now())
-    if not dry_run:
-        commit_all(store, sync.name, plan.changes, now(), op="refresh")
+    if options.dry_run:
+        return ended(RunStatus.PLANNED, plan)
+    commit_all(store, sync.name, plan.changes, now(), op=ChangeOp.REFRESH)  # bookkeeping only, nothing to send
+    if plan.is_empty:
         store.flush(sync.name)
-    store.finish_run(run_id, RunStatus.PLANNED, now(), plan.model_rows, plan.counts, plan.rejected_total)
-    return RunOutcome(run_id, sync.name, RunStatus.PLANNED, plan)
+        return ended(RunStatus.SUCCEEDED, plan, DeliveryReport())
+    try:
+        destination = open_destination(sync)
+    except DeliveryError as exc:
+        return ended(RunStatus.FAILED, plan, error=f"{sync.destination.connector}: {exc}")
+    except Exception as exc:  # a connector that failed to open in a way it did not map: record it, do not crash
+        detail = str(exc).splitlines()[0] if str(exc) else ""
+        return ended(RunStatus.FAILED, plan, error=f"{sync.destination.connector}: could not open the destination: "
+                                                   f"{type(exc).__name__}: {detail}")
+    if destination is None:  # a destination that takes no field writes: the snapshot tracks the model as is
+        commit_all(store, sync.name, plan.changes, now())
+        store.flush(sync.name)
+        return ended(RunStatus.SUCCEEDED, plan, DeliveryReport())
+    sink = StateSink(store, sync.name, run_id, now)
+    try:
+        report = deliver(plan.changes, _totals(plan), destination, sink, clock=pacing.clock, sleep=pacing.sleep,
+                         policy=options.retry, progress=progress)
+    finally:
+        destination.close()
+        store.flush(sync.name)
+    clean = report.rejected == 0 and report.pending == 0 and report.stopped is None
+    return ended(RunStatus.SUCCEEDED if clean else RunStatus.PARTIAL, plan, report, report.stopped)
+
+
+def _totals(plan: Plan) -> dict[Operation, int]:
+    return {Operation.CREATE: plan.counts.create, Operation.UPDATE: plan.counts.update,
+            Operation.CLEAR: plan.counts.clear}

@@ -16,6 +16,7 @@ connectors:
   hubspot:
     type: hubspot
     access_token: ${{TEST_HUBSPOT_TOKEN}}
+    base_url: {hubspot_url}
   slack:
     type: slack
     token: ${{TEST_SLACK_TOKEN}}
@@ -44,9 +45,10 @@ ENVIRONMENT = {"TEST_HUBSPOT_TOKEN": "pat-na1-secret-token-value", "TEST_SLACK_T
 
 
 def make_project(root: Path, mapping: str = MAPPING_YAML, state_url: str = "duckdb:///.syncer/state.duckdb",
-                 accounts: int = 200) -> Path:
+                 accounts: int = 200, hubspot_url: str = "http://127.0.0.1:9") -> Path:
+    """A project in ``root``. Runs deliver to ``hubspot_url``: pass the sandbox's (the default refuses at once)."""
     root.mkdir(parents=True, exist_ok=True)
-    (root / "syncer.yaml").write_text(PROJECT_YAML.format(state_url=state_url))
+    (root / "syncer.yaml").write_text(PROJECT_YAML.format(state_url=state_url, hubspot_url=hubspot_url))
     (root / "mappings").mkdir(exist_ok=True)
     (root / "mappings" / "companies.yaml").write_text(textwrap.dedent(mapping))
     build_sample_warehouse(root / "warehouse.duckdb", accounts=accounts)

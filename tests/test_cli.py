@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner, Result
 
+from connectors.sandbox import Sandbox
 from syncer.cli import cli
 from tests.project import ENVIRONMENT, MAPPING_YAML, make_project
 
@@ -84,14 +85,22 @@ def test_unknown_sync_exits_2(tmp_path: Path) -> None:
     assert "no sync named 'nope' (known: companies)" in result.output
 
 
-def test_run_records_history_and_status_shows_it(tmp_path: Path) -> None:
-    make_project(tmp_path, accounts=120)
-    assert invoke("run", "--all", "-p", str(tmp_path)).exit_code == 0
+def test_run_delivers_records_history_and_status_shows_it(tmp_path: Path, sandbox: Sandbox) -> None:
+    make_project(tmp_path, accounts=120, hubspot_url=sandbox.urls["hubspot"])
+    result = invoke("run", "--all", "-p", str(tmp_path), "--json")
+    assert result.exit_code == 0
+    (summary,) = json.loads(result.output)
+    assert {k: summary[k] for k in ("sync", "status", "sent", "confirmed", "rejected", "api_calls", "rate_limited")} \
+        == {"sync": "companies", "status": "succeeded", "sent": 120, "confirmed": 120, "rejected": 0,
+            "api_calls": 3, "rate_limited": 0}  # two batch upserts and the properties read
+    assert summary["duration_s"] > 0
+    assert sandbox.hubspot.log.count("/batch/upsert") == 2
+    assert len([c for c in sandbox.hubspot.records("companies") if c["properties"].get("pql_tier")]) >= 120
     status = json.loads(invoke("status", "-p", str(tmp_path), "--json").output)
     (row,) = status
     assert row["sync"] == "companies"
     assert row["schedule"] == "every 10m"
-    assert row["last_run"]["status"] == "planned"
+    assert row["last_run"]["status"] == "succeeded"
     assert (row["last_run"]["model_rows"], row["last_run"]["creates"]) == (120, 120)
 
 
@@ -126,8 +135,8 @@ def test_schema_writes_json_schemas(tmp_path: Path) -> None:
     assert "connectors" in project["properties"]
 
 
-def test_run_with_postgres_state(tmp_path: Path, pg_url: str) -> None:
-    make_project(tmp_path, state_url=pg_url, accounts=50)
+def test_run_with_postgres_state(tmp_path: Path, pg_url: str, sandbox: Sandbox) -> None:
+    make_project(tmp_path, state_url=pg_url, accounts=50, hubspot_url=sandbox.urls["hubspot"])
     assert invoke("run", "companies", "-p", str(tmp_path)).exit_code == 0
     status = json.loads(invoke("status", "-p", str(tmp_path), "--json").output)
     assert status[0]["last_run"]["creates"] == 50

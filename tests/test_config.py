@@ -64,7 +64,7 @@ def test_bad_yaml_names_the_line(tmp_path: Path) -> None:
 def test_missing_environment_variable_is_named_but_no_secret_is_printed(tmp_path: Path) -> None:
     make_project(tmp_path)
     problems = _problems(tmp_path, {"TEST_HUBSPOT_TOKEN": ENVIRONMENT["TEST_HUBSPOT_TOKEN"]})
-    assert problems == ["syncer.yaml:11: connectors.slack.token: environment variable TEST_SLACK_TOKEN is not set"]
+    assert problems == ["syncer.yaml:12: connectors.slack.token: environment variable TEST_SLACK_TOKEN is not set"]
     loaded = load_project(tmp_path, REGISTRY, ENVIRONMENT)
     project_text = repr(loaded.config) + repr(loaded.connectors)
     assert ENVIRONMENT["TEST_HUBSPOT_TOKEN"] not in project_text

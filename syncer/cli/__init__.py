@@ -5,7 +5,11 @@ Commands live in the modules of this package by theme; each registers itself on 
 
 from __future__ import annotations
 
-from syncer.cli import demo_commands, project_commands, sync_commands  # noqa: F401 (they register commands)
+# Importing a command module registers its commands (one line each, so new modules merge cleanly).
+import syncer.cli.demo_commands
+import syncer.cli.destination_commands
+import syncer.cli.project_commands
+import syncer.cli.sync_commands  # noqa: F401
 from syncer.cli.base import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, cli
 
 

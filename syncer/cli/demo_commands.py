@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import os
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from syncer import output
-from syncer.app import utc_now
+from syncer.app import App, utc_now
 from syncer.cli.base import EXIT_BAD_INPUT, EXIT_FAILED, ProjectOption, cli, open_app, validate_models
-from syncer.runner import run_sync
+from syncer.demo.sandbox_link import SandboxLink
+from syncer.runner import RunOptions, run_sync
+from syncer.state.base import RunStatus
 
 
 @cli.command()
@@ -20,8 +23,9 @@ def demo(project: ProjectOption = Path("."),
          day: Annotated[int, typer.Option(help="Simulated day: each day some accounts heat up.")] = 0,
          rebuild: Annotated[bool, typer.Option(help="Rebuild the sample warehouse even if it exists.")] = False
          ) -> None:
-    """Build the sample warehouse, validate the shipped mappings and run every sync on the embedded default."""
-    from syncer.demo.command import DEMO_ENVIRONMENT, prepare_demo
+    """Build the sample warehouse, start the sandbox CRM and Slack, run every sync twice and show what landed."""
+    from syncer.demo.command import DEMO_ENVIRONMENT, prepare_demo, sandbox_urls
+    from syncer.demo.sandbox_link import DemoError, demo_sandbox
 
     environ = {**DEMO_ENVIRONMENT, **os.environ}
     with open_app(project, environ) as app:
@@ -31,13 +35,32 @@ def demo(project: ProjectOption = Path("."),
             output.show_problems(problems)
             raise typer.Exit(EXIT_BAD_INPUT)
         output.console.print(f"[green]ok[/]: {len(app.project.syncs)} mapping(s) valid")
-        for loaded in app.project.syncs.values():
-            outcome = run_sync(loaded.config, app.store, app.warehouse, utc_now, app.batch_size)
-            if outcome.plan is not None:
-                output.show_plan(outcome.plan, 3)
-            if outcome.error:
-                output.show_error(outcome.error, prefix=f"{outcome.sync} failed: ")
-                raise typer.Exit(EXIT_FAILED)
+        tokens = frozenset({environ["HUBSPOT_ACCESS_TOKEN"]})
+        with ExitStack() as stack:
+            try:
+                link = stack.enter_context(demo_sandbox(project / ".syncer" / "sandbox", sandbox_urls(app), tokens))
+            except DemoError as exc:
+                output.show_error(str(exc))
+                raise typer.Exit(EXIT_BAD_INPUT) from None
+            _run_demo(app, link)
+
+
+def _run_demo(app: App, link: SandboxLink) -> None:
+    from syncer.demo.command import show_landed
+
+    if link.started:  # a new sandbox holds nothing yet: forget what an earlier demo's sandbox confirmed
+        output.console.print(f"started the sandbox CRM and Slack on 127.0.0.1 ({', '.join(link.urls.values())})")
+        for name in app.project.syncs:
+            app.store.reset(name)
+    options = RunOptions(batch_size=app.batch_size)
+    for label in ("first run: every field lands", "second run, nothing changed: no writes"):
+        output.console.rule(label)
+        outcomes = [run_sync(loaded.config, app.store, app.warehouse, utc_now, app.open_destination, options)
+                    for loaded in app.project.syncs.values()]
+        output.show_outcomes([outcome.summary() for outcome in outcomes])
+        if any(o.status in (RunStatus.FAILED, RunStatus.BLOCKED) for o in outcomes):
+            raise typer.Exit(EXIT_FAILED)
+    show_landed(link)
 
 
 @cli.command()

@@ -11,7 +11,7 @@ from syncer import output
 from syncer.app import utc_now
 from syncer.cli.base import EXIT_BAD_INPUT, EXIT_FAILED, JsonOption, ProjectOption, cli, open_app
 from syncer.planner import plan_sync
-from syncer.runner import run_sync
+from syncer.runner import RunOptions, run_sync
 from syncer.state.base import RunStatus
 
 
@@ -33,20 +33,24 @@ def plan(sync: Annotated[str, typer.Argument(help="The sync to plan.")], project
 def run(sync: Annotated[str | None, typer.Argument(help="The sync to run.")] = None,
         run_all: Annotated[bool, typer.Option("--all", help="Run every enabled sync.")] = False,
         project: ProjectOption = Path("."), as_json: JsonOption = False) -> None:
-    """Run SYNC (or --all) once: plan, deliver what changed, record the run."""
+    """Run SYNC (or --all) once: plan, deliver what changed, commit what the destination confirmed."""
     if (sync is None) == (not run_all):
         output.show_error("give a sync name or --all (not both)")
         raise typer.Exit(EXIT_BAD_INPUT)
     with open_app(project) as app:
         syncs = [app.project.sync(sync)] if sync else [s.config for s in app.project.syncs.values() if s.config.enabled]
-        outcomes = [run_sync(config, app.store, app.warehouse, utc_now, app.batch_size) for config in syncs]
+        options = RunOptions(batch_size=app.batch_size)
+        outcomes = []
+        for config in syncs:
+            with output.delivery_progress(config.name, enabled=not as_json) as progress:
+                outcomes.append(run_sync(config, app.store, app.warehouse, utc_now, app.open_destination, options,
+                                         progress=progress))
         if as_json:
-            output.print_json([{"run_id": o.run_id, "sync": o.sync, "status": o.status, "error": o.error,
-                                "plan": o.plan.summary(sample=0) if o.plan else None} for o in outcomes])
-        for outcome in outcomes:
-            if not as_json and outcome.plan is not None:
-                output.show_plan(outcome.plan, 3)
-            if not as_json and outcome.error:
-                output.show_error(outcome.error, prefix=f"{outcome.sync} failed: ")
-        if any(o.status is RunStatus.FAILED for o in outcomes):
+            output.print_json([outcome.summary() for outcome in outcomes])
+        else:
+            for outcome in outcomes:
+                if outcome.plan is not None:
+                    output.show_plan(outcome.plan, 3)
+            output.show_outcomes([outcome.summary() for outcome in outcomes])
+        if any(o.status in (RunStatus.FAILED, RunStatus.BLOCKED) for o in outcomes):
             raise typer.Exit(EXIT_FAILED)

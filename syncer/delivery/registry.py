@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
@@ -32,6 +33,13 @@ class ConnectorType:
     modes: frozenset[SyncMode]
     objects: frozenset[str] | None = None
     factory: str | None = None
+    path_settings: tuple[str, ...] = ()  # settings that are file paths, resolved against the project directory
+
+    def resolve_paths(self, settings: BaseModel, root: Path) -> BaseModel:
+        """``settings`` with its relative path settings made absolute under ``root``."""
+        changes = {name: str(root / value) for name in self.path_settings
+                   if isinstance(value := getattr(settings, name, None), str) and not Path(value).is_absolute()}
+        return settings.model_copy(update=changes) if changes else settings
 
     def target_problems(self, object_name: str, mode: SyncMode) -> list[tuple[str, str]]:
         """What is wrong with targeting ``object_name`` in ``mode``: ``(key, message)`` pairs."""

@@ -1,0 +1,99 @@
+"""Commands that talk to destinations without syncing: check (credentials and fields) and setup (create fields)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from syncer import output
+from syncer.app import App
+from syncer.cli.base import EXIT_FAILED, JsonOption, ProjectOption, cli, open_app
+from syncer.config.sync import FieldType, SyncConfig
+from syncer.core.fields import infer_type
+from syncer.delivery.errors import DeliveryError
+from syncer.planner import model_columns
+from syncer.warehouse.base import WarehouseError
+
+
+def field_types(app: App, sync: SyncConfig) -> dict[str, FieldType]:
+    """Each mapped field's type: declared, else inferred from the model column it reads (as planning does)."""
+    con = app.store.workspace()
+    try:
+        columns = model_columns(con, app.warehouse.stage(con, sync.model.query, app.batch_size))
+    except WarehouseError:
+        columns = {}  # `syncer validate` reports the model; check still checks what it can
+    finally:
+        app.warehouse.release(con)
+    return {name: spec.type or (infer_type(columns[spec.source]) if spec.source in columns else FieldType.STRING)
+            for name, spec in sync.fields.items()}
+
+
+@cli.command()
+def check(sync: Annotated[str | None, typer.Argument(help="The sync to check (default: every enabled sync).")] = None,
+          project: ProjectOption = Path("."), as_json: JsonOption = False) -> None:
+    """Verify each destination's credentials and that every mapped field exists there with a compatible type."""
+    with open_app(project) as app:
+        configs = [app.project.sync(sync)] if sync else [s.config for s in app.project.syncs.values()
+                                                           if s.config.enabled]
+        results: list[dict[str, Any]] = []
+        for config in configs:
+            results.append(_check_one(app, config))
+        if as_json:
+            output.print_json(results)
+        else:
+            for result in results:
+                if result["error"]:
+                    output.show_error(result["error"], prefix=f"{result['sync']}: ")
+                elif not result["fields"]:
+                    output.console.print(f"[green]ok[/]: {result['sync']}: {result['detail']}")
+                for finding in result["fields"]:
+                    hint = " (syncer setup can create it)" if finding["fixable"] else ""
+                    output.show_error(f"{finding['field']}: {finding['problem']}{hint}", prefix=f"{result['sync']}: ")
+        if any(result["error"] or result["fields"] for result in results):
+            raise typer.Exit(EXIT_FAILED)
+
+
+def _check_one(app: App, config: SyncConfig) -> dict[str, Any]:
+    result: dict[str, Any] = {"sync": config.name, "destination": config.destination.connector, "error": None,
+                              "fields": [], "detail": ""}
+    try:
+        destination = app.open_destination(config, field_types(app, config))
+    except DeliveryError as exc:
+        result["error"] = str(exc)
+        return result
+    if destination is None:
+        result["detail"] = "this connector takes no field writes (alerts only)"
+        return result
+    try:
+        result["fields"] = [{"field": f.field, "problem": f.problem, "fixable": f.fixable}
+                            for f in destination.check()]
+        result["detail"] = f"credentials work; {len(config.fields)} field(s) exist with compatible types"
+    except DeliveryError as exc:
+        result["error"] = str(exc)
+    finally:
+        destination.close()
+    return result
+
+
+@cli.command()
+def setup(sync: Annotated[str, typer.Argument(help="The sync whose destination fields to create.")],
+          project: ProjectOption = Path(".")) -> None:
+    """Create the destination fields SYNC maps that are missing (HubSpot); print what to create where it cannot."""
+    with open_app(project) as app:
+        config = app.project.sync(sync)
+        try:
+            destination = app.open_destination(config, field_types(app, config))
+            if destination is None:
+                output.console.print(f"{sync}: nothing to set up (this connector takes no field writes)")
+                return
+            try:
+                lines = destination.setup()
+            finally:
+                destination.close()
+        except DeliveryError as exc:
+            output.show_error(str(exc), prefix=f"{sync}: ")
+            raise typer.Exit(EXIT_FAILED) from None
+        for line in lines or ["every mapped field already exists"]:
+            output.console.print(f"{sync}: {line}", markup=False, highlight=False)
