@@ -37,7 +37,7 @@ from syncer.core.templates import template_columns
 
 HEADER_MAX, SECTION_MAX, FIELD_MAX, BUTTON_TEXT_MAX, BLOCKS_MAX = 150, 3000, 2000, 75, 50
 BUTTON_VALUE_MAX, URL_MAX, SIGNALS_SHOWN = 2000, 3000, 12
-METADATA_EVENT = "syncer_alert"
+METADATA_EVENT, DIGEST_METADATA_EVENT = "syncer_alert", "syncer_alert_digest"
 ACTION_CLAIM, ACTION_SNOOZE, ACTION_NOT_USEFUL = "syncer_claim", "syncer_snooze_7d", "syncer_not_useful"
 ACTION_OPEN_RECORD = "syncer_open_record"
 FEEDBACK_BLOCK_ID = "syncer_feedback"
@@ -169,6 +169,38 @@ def render_alert(template: str, content: AlertContent) -> SlackMessage:
     return SlackMessage(truncate(fallback, SECTION_MAX), fit_blocks(blocks), metadata)
 
 
+@dataclass(frozen=True)
+class DigestItem:
+    """One alert that went to a rep's daily digest instead of its own message."""
+
+    title: str
+    score: object = None
+    tier: str | None = None
+    record_url: str | None = None
+
+
+def render_digest(digest_key: str, day: str, items: Sequence[DigestItem]) -> SlackMessage:
+    """One message for a rep's overflow of one local ``day``: a line per account (in the given order, best
+    first), each with its record link; beyond what 50 blocks hold, a count of the rest."""
+    room = BLOCKS_MAX - 3  # header, explanation, and the "and N more" line
+    blocks: list[dict[str, Any]] = [
+        {"type": "header", "text": plain(f"{len(items)} more PQL signals from {day}", HEADER_MAX)},
+        {"type": "context", "elements": [mrkdwn("Over your alert limit for the day; highest priority first.")]},
+    ]
+    for item in items[:room]:
+        name, tier = escape_mrkdwn(item.title.strip() or "Untitled account"), escape_mrkdwn(_shown(item.tier))
+        line = f"*{name}* · {tier} · score {escape_mrkdwn(_shown(item.score))}"
+        block: dict[str, Any] = {"type": "section", "text": mrkdwn(line)}
+        if _web_url(item.record_url):
+            block["accessory"] = {"type": "button", "action_id": ACTION_OPEN_RECORD,
+                                  "text": plain("Open", BUTTON_TEXT_MAX), "url": item.record_url}
+        blocks.append(block)
+    if len(items) > room:
+        blocks.append({"type": "context", "elements": [mrkdwn(f"and {len(items) - room} more not shown")]})
+    metadata = {"event_type": DIGEST_METADATA_EVENT, "event_payload": {"digest_key": digest_key}}
+    return SlackMessage(f"{len(items)} more PQL signals from {escape_mrkdwn(day)}", blocks, metadata)
+
+
 def signal_list(signals: Mapping[str, Any]) -> str:
     """``seats 12 · invites 30d 5 · ...`` (escaped), the first few signals and how many more."""
     items = [f"{escape_mrkdwn(str(name).replace('_', ' '))} *{escape_mrkdwn(_shown(value))}*"
@@ -190,7 +222,7 @@ def changes_text(changes: Sequence[Change] | None) -> str:
 def feedback_actions(dedupe_token: str, record_url: str | None) -> dict[str, Any]:
     """The actions block: open the CRM record (when its URL is a web URL), then the three feedback buttons."""
     buttons: list[dict[str, Any]] = []
-    if record_url and re.match(r"https?://", record_url) and len(record_url) <= URL_MAX:
+    if _web_url(record_url):
         buttons.append({"type": "button", "action_id": ACTION_OPEN_RECORD, "text": plain("Open in CRM", 75),
                         "url": record_url})
     for action_id, label, style in ((ACTION_CLAIM, "Claim", "primary"), (ACTION_SNOOZE, "Snooze 7 days", None),
@@ -244,6 +276,10 @@ def _maybe_json(value: Any) -> Any:
         except ValueError:
             return value
     return value
+
+
+def _web_url(url: str | None) -> bool:
+    return bool(url) and re.match(r"https?://", url or "") is not None and len(url or "") <= URL_MAX
 
 
 def _shown(value: object) -> str:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 
 import pytest
+import yaml
 from pydantic import ValidationError
 
-from syncer.alerts.config import AlertPolicy, Caps, OverflowPolicy
+from syncer.alerts.config import AlertPolicy, Caps, FirstRunPolicy, OverflowPolicy
 from syncer.alerts.policy import DedupeKey, LedgerEntry, Outcome, decide, record
 from tests.alerts.factories import NOON, Run, candidate, outcomes
 
@@ -226,3 +227,34 @@ def test_policy_defaults_and_now_must_be_aware() -> None:
     with pytest.raises(ValueError, match="timezone-aware"):
         decide([candidate()], [], policy, datetime(2026, 11, 23, 12))
     assert NOON.tzinfo is UTC
+
+
+def test_the_policy_reads_from_syncer_yaml() -> None:
+    document = yaml.safe_load("""
+alerts:
+  caps: {per_day: 2, per_week: 10}
+  tiers: [cold, warm, hot]
+  cooldown_days: 3
+  quiet_hours: {start: "21:30", end: "07:00"}
+  default_time_zone: America/Chicago
+  overflow: drop
+  first_run: cap
+  fallback_channel: "#pql-triage"
+  triggers:
+    expansion_signal:
+      caps: {per_day: 1, per_week: 3}
+      quiet_hours: null
+    slack_pql_alerts.hot_account_alert:
+      cooldown_days: 1
+""")
+    policy = AlertPolicy.model_validate(document["alerts"])
+    assert policy.quiet_hours is not None and policy.quiet_hours.start == time(21, 30)
+    expansion = policy.rules_for("any_sync", "expansion_signal")
+    assert (expansion.caps, expansion.trigger_caps, expansion.quiet_hours, expansion.cooldown) == (
+        Caps(per_day=2, per_week=10), Caps(per_day=1, per_week=3), None, timedelta(days=3))
+    hot = policy.rules_for("slack_pql_alerts", "hot_account_alert")
+    assert (hot.cooldown, hot.quiet_hours, hot.overflow, hot.first_run) == (
+        timedelta(days=1), policy.quiet_hours, OverflowPolicy.DROP, FirstRunPolicy.CAP)
+    assert policy.rules_for("other_sync", "hot_account_alert").cooldown == timedelta(days=3)
+    with pytest.raises(ValidationError, match="frozen"):
+        policy.caps.per_day = 5  # type: ignore[misc]

@@ -26,11 +26,13 @@ from syncer.alerts.render import (
     AlertContent,
     AlertRenderError,
     Change,
+    DigestItem,
     SlackMessage,
     check_template,
     escape_mrkdwn,
     fit_blocks,
     render_alert,
+    render_digest,
     truncate,
 )
 
@@ -205,3 +207,20 @@ COLUMNS = list(ROW)
 ])
 def test_check_template(template: str, sample: dict[str, Any] | None, expected: list[str]) -> None:
     assert check_template(template, COLUMNS, sample) == expected
+
+
+def test_a_digest_lists_the_overflow_within_fifty_blocks() -> None:
+    items = [DigestItem(f"Account {i}", 90 - i, "hot", f"https://crm/a/{i}") for i in range(60)]
+    items[0] = DigestItem(HOSTILE, 99.0, HOSTILE, "javascript:alert(1)")
+    message = render_digest("U_DANA/2026-11-23", "2026-11-23", items)
+    assert validate_blocks(message.blocks) == []
+    assert len(message.blocks) == 50
+    assert message.blocks[0]["text"]["text"] == "60 more PQL signals from 2026-11-23"
+    first, second = message.blocks[2:4]
+    assert first["text"]["text"] == f"*{escape_mrkdwn(HOSTILE)}* · {escape_mrkdwn(HOSTILE)} · score 99"
+    assert "accessory" not in first  # no link that is not a web URL
+    assert second["accessory"]["url"] == "https://crm/a/1"
+    assert message.blocks[-1]["elements"][0]["text"] == "and 13 more not shown"
+    assert message.metadata == {"event_type": "syncer_alert_digest",
+                                "event_payload": {"digest_key": "U_DANA/2026-11-23"}}
+    assert all("<" not in text for kind, text in texts(message) if kind == "mrkdwn")
