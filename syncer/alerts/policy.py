@@ -123,12 +123,14 @@ class LedgerEntry:
     outcome: Outcome
     at: datetime
     tier: str | None
+    not_before: datetime | None = None  # a deferral is due again then; a digest goes out then
+    digest_key: str | None = None
 
 
 def record(decisions: Iterable[Decision]) -> list[LedgerEntry]:
     """The ledger entries that ``decisions`` add (a send counts at the time it was decided)."""
-    return [LedgerEntry(d.candidate.key, d.candidate.rep, d.outcome, d.decided_at, d.candidate.tier)
-            for d in decisions]
+    return [LedgerEntry(d.candidate.key, d.candidate.rep, d.outcome, d.decided_at, d.candidate.tier, d.not_before,
+                        d.digest_key) for d in decisions]
 
 
 def rank(candidate: Candidate) -> tuple[object, ...]:

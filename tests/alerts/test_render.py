@@ -224,3 +224,17 @@ def test_a_digest_lists_the_overflow_within_fifty_blocks() -> None:
     assert message.metadata == {"event_type": "syncer_alert_digest",
                                 "event_payload": {"digest_key": "U_DANA/2026-11-23"}}
     assert all("<" not in text for kind, text in texts(message) if kind == "mrkdwn")
+
+
+@pytest.mark.parametrize("template", [
+    "{{ account_name | safe }}", "{% autoescape false %}{{ account_name }}{% endautoescape %}",
+    "{{ account_name ~ '' }}", "{% for c in account_name %}{{ c }}{% endfor %}", "{{ [account_name] | join }}",
+])
+def test_a_template_cannot_opt_out_of_escaping(template: str) -> None:
+    message = render_alert(template, content({**ROW, "account_name": HOSTILE}))
+    assert message.blocks[1]["text"]["text"] == escape_mrkdwn(HOSTILE)
+
+
+def test_markup_written_in_the_template_stays_and_markup_in_expressions_is_escaped() -> None:
+    message = render_alert("<!here> {{ '<!channel>' }} <https://crm/x|*record*>", content())
+    assert message.blocks[1]["text"]["text"] == "<!here> &lt;!channel&gt; <https://crm/x|*record*>"
