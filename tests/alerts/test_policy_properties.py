@@ -29,17 +29,18 @@ def candidates(draw: st.DrawFn, now: datetime) -> Candidate:
     rep = draw(st.sampled_from(list(ZONES)))
     return candidate(
         draw(st.sampled_from([f"acc_{i}" for i in range(6)])), rep=rep, zone=ZONES[rep],
-        firing=f"f{draw(st.integers(0, 3))}", trigger=draw(st.sampled_from(["hot", "expansion"])),
+        firing=f"f{draw(st.integers(0, 30))}", trigger=draw(st.sampled_from(["hot", "expansion"])),
         tier=draw(st.sampled_from(["cold", "warm", "hot", None])),
         priority=draw(st.one_of(st.none(), st.floats(0, 100, allow_nan=False))),
-        trigger_priority=draw(st.integers(1, 3)), fired_at=now - timedelta(hours=draw(st.integers(0, 60))),
-        first_run=draw(st.booleans()))
+        trigger_priority=draw(st.integers(1, 3)),
+        fired_at=now - timedelta(hours=draw(st.sampled_from([0, 0, 0, 1, 5, 50]))),
+        first_run=draw(st.booleans()) and draw(st.booleans()))
 
 
 @st.composite
 def policies(draw: st.DrawFn) -> AlertPolicy:
-    per_day = draw(st.integers(1, 4))
-    per_week = draw(st.integers(per_day, 8))
+    per_day = draw(st.integers(1, 3))
+    per_week = draw(st.integers(per_day, 6))
     return AlertPolicy.model_validate({
         "caps": {"per_day": per_day, "per_week": per_week},
         "cooldown_days": draw(st.sampled_from([0, 1, 7])),
@@ -83,28 +84,21 @@ def _assert_within(sends: list[LedgerEntry], per_day: int, per_week: int) -> Non
         assert sum(1 for e in sends if end.at - timedelta(days=7) < e.at <= end.at) <= per_week
 
 
-@settings(max_examples=80, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(policy=policies(), history=histories())
-def test_caps_are_never_exceeded(policy: AlertPolicy, history: list[tuple[datetime, list[Candidate]]]) -> None:
+def test_caps_and_cooldowns_hold(policy: AlertPolicy, history: list[tuple[datetime, list[Candidate]]]) -> None:
     run = replay(policy, history)
     for rep in ("U_A", "U_B", "U_C"):
         sends = run.sent(rep)
         _assert_within(sends, policy.caps.per_day, policy.caps.per_week)
         if "expansion" in policy.triggers:
             _assert_within([e for e in sends if e.key.trigger == "expansion"], *EXPANSION_CAPS)
-
-
-@settings(max_examples=80, deadline=None)
-@given(policy=policies(), history=histories())
-def test_nobody_hears_about_an_account_twice_within_the_cooldown_without_escalation(
-        policy: AlertPolicy, history: list[tuple[datetime, list[Candidate]]]) -> None:
-    run = replay(policy, history)
     informed = [e for e in run.history if e.outcome in (Outcome.SEND, Outcome.DIGEST, Outcome.NO_OWNER)]
     cooldown = timedelta(days=policy.cooldown_days)
-    for later in informed:
-        earlier = [e for e in informed if e is not later and (e.rep, e.key.account) == (later.rep, later.key.account)
-                   and later.at - cooldown < e.at <= later.at and informed.index(e) < informed.index(later)]
-        if earlier:
+    for index, later in enumerate(informed):
+        earlier = [e for e in informed[:index]
+                   if (e.rep, e.key.account) == (later.rep, later.key.account) and later.at - cooldown < e.at]
+        if earlier:  # heard about again within the cooldown: only because the tier went up
             assert policy.tier_rank(later.tier) > max(policy.tier_rank(e.tier) for e in earlier)
 
 
