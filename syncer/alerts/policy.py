@@ -29,7 +29,7 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import InitVar, dataclass, field
 from datetime import date, datetime, time, timedelta, tzinfo
 from enum import StrEnum
 from urllib.parse import quote, unquote
@@ -175,10 +175,8 @@ def quiet_until(quiet: QuietHours, zone: tzinfo, now: datetime) -> datetime | No
 
 def digest_time(day: date, quiet: QuietHours | None, zone: tzinfo) -> datetime:
     """The digest of local ``day`` goes out at the first moment of the next day outside quiet hours."""
-    midnight = datetime.combine(day + timedelta(days=1), time(0), tzinfo=zone)
-    if quiet is not None and quiet.contains(time(0)):
-        return datetime.combine(day + timedelta(days=1), quiet.end, tzinfo=zone)
-    return midnight
+    starts = quiet.end if quiet is not None and quiet.contains(time(0)) else time(0)
+    return datetime.combine(day + timedelta(days=1), starts, tzinfo=zone)
 
 
 @dataclass
@@ -187,13 +185,13 @@ class _State:
 
     policy: AlertPolicy
     now: datetime
-    entries: list[LedgerEntry]
+    entries: InitVar[list[LedgerEntry]]
     final: dict[DedupeKey, LedgerEntry] = field(default_factory=dict)
     sends: dict[str | None, list[LedgerEntry]] = field(default_factory=lambda: defaultdict(list))
     informed: dict[tuple[str | None, str], list[LedgerEntry]] = field(default_factory=lambda: defaultdict(list))
 
-    def __post_init__(self) -> None:
-        for entry in self.entries:
+    def __post_init__(self, entries: list[LedgerEntry]) -> None:
+        for entry in entries:
             self._add(entry)
 
     def _add(self, entry: LedgerEntry) -> None:

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 import yaml
 from pydantic import ValidationError
 
-from syncer.alerts.config import AlertPolicy, Caps, FirstRunPolicy, OverflowPolicy
-from syncer.alerts.policy import DedupeKey, LedgerEntry, Outcome, decide, record
+from syncer.alerts.config import AlertPolicy, Caps, FirstRunPolicy, OverflowPolicy, QuietHours
+from syncer.alerts.policy import DedupeKey, LedgerEntry, Outcome, decide, digest_time, record
 from tests.alerts.factories import NOON, Run, candidate, outcomes
 
 DROP = AlertPolicy(overflow=OverflowPolicy.DROP)
@@ -126,6 +127,8 @@ def test_a_trigger_can_shorten_its_cooldown() -> None:
     ("Europe/London", NOON.replace(hour=3), datetime(2026, 11, 23, 8, tzinfo=UTC)),
     ("America/New_York", NOON.replace(hour=3), datetime(2026, 11, 23, 13, tzinfo=UTC)),  # 22:00 in New York
     ("Asia/Tokyo", NOON, datetime(2026, 11, 23, 23, tzinfo=UTC)),  # 21:00 in Tokyo
+    # 23:00 in Berlin the night the clocks go forward: 08:00 summer time is 06:00 UTC, not 07:00.
+    ("Europe/Berlin", datetime(2026, 3, 28, 22, tzinfo=UTC), datetime(2026, 3, 29, 6, tzinfo=UTC)),
 ])
 def test_quiet_hours_defer_in_the_reps_zone(zone: str, now: datetime, until: datetime) -> None:
     [decision] = decide([candidate(zone=zone)], [], AlertPolicy(), now)
@@ -258,3 +261,13 @@ alerts:
     assert policy.rules_for("other_sync", "hot_account_alert").cooldown == timedelta(days=3)
     with pytest.raises(ValidationError, match="frozen"):
         policy.caps.per_day = 5  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(("quiet", "expected"), [
+    (QuietHours(), datetime(2026, 11, 24, 7, tzinfo=UTC)),  # 08:00 in Berlin, the end of the night's quiet hours
+    (QuietHours(start=time(1), end=time(5)), datetime(2026, 11, 23, 23, tzinfo=UTC)),  # midnight is not quiet
+    (None, datetime(2026, 11, 23, 23, tzinfo=UTC)),
+])
+def test_a_days_digest_goes_out_at_the_first_sendable_moment_of_the_next_day(quiet: QuietHours | None,
+                                                                             expected: datetime) -> None:
+    assert digest_time(date(2026, 11, 23), quiet, ZoneInfo("Europe/Berlin")) == expected
