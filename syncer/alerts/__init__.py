@@ -7,6 +7,7 @@ Nothing here does I/O or reads a clock: time is an argument, and the delivery st
     ledger += record(decisions)                               # the next call's ledger (caps count across syncs)
     message = render_alert(trigger.alert.template, content)   # for each SEND: blocks, fallback text, metadata
     status, body, feedback = handler.handle(raw, headers, now)  # a rep pressed Claim / Snooze 7 days / Not useful
+    ledger += [snooze_entry(feedback, now)]                   # when it was Snooze: that account waits 7 days
 """
 
 from syncer.alerts.config import AlertPolicy, Caps, FirstRunPolicy, OverflowPolicy, QuietHours, Rules, TriggerRules
@@ -17,6 +18,7 @@ from syncer.alerts.interactions import (
     InteractionHandler,
     RequestRejectedError,
     SeenRequests,
+    snooze_entry,
     update_message,
 )
 from syncer.alerts.policy import Candidate, Decision, DedupeKey, LedgerEntry, Outcome, decide, record
@@ -37,5 +39,5 @@ __all__ = [
     "DigestItem", "Feedback", "FeedbackAction", "FirstRunPolicy", "InMemorySeenRequests", "InteractionHandler",
     "LedgerEntry", "Outcome", "OverflowPolicy", "QuietHours", "RequestRejectedError", "Rules", "SeenRequests",
     "SlackMessage", "TriggerRules", "check_template", "decide", "escape_mrkdwn", "record", "render_alert",
-    "render_digest", "update_message",
+    "render_digest", "snooze_entry", "update_message",
 ]

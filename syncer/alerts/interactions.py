@@ -29,7 +29,7 @@ from urllib.parse import parse_qs
 
 from pydantic import SecretStr
 
-from syncer.alerts.policy import DedupeKey
+from syncer.alerts.policy import DedupeKey, LedgerEntry, Outcome
 from syncer.alerts.render import (
     ACTION_CLAIM,
     ACTION_NOT_USEFUL,
@@ -41,6 +41,7 @@ from syncer.alerts.render import (
 )
 
 MAX_SKEW = timedelta(minutes=5)
+SNOOZE = timedelta(days=7)
 MAX_BODY_BYTES = 256 * 1024
 _USER_ID = re.compile(r"^[UW][A-Z0-9]{2,30}$")  # Slack user ids; checked before being put in <@...>
 
@@ -167,6 +168,13 @@ def parse_feedback(body: bytes) -> Feedback | None:
         message_ts=_text(_path(payload, "container", "message_ts") or message.get("ts")),
         response_url=_text(payload.get("response_url")), message_text=_text(message.get("text")) or "",
         message_blocks=tuple(block for block in blocks if isinstance(block, dict)))
+
+
+def snooze_entry(feedback: Feedback, now: datetime) -> LedgerEntry | None:
+    """The ledger entry a "Snooze 7 days" press adds: no alert about that account to that user for 7 days."""
+    if feedback.action is not FeedbackAction.SNOOZE_7D:
+        return None
+    return LedgerEntry(feedback.dedupe_key, feedback.user_id, Outcome.SNOOZED, now, None, now + SNOOZE)
 
 
 def updated_blocks(blocks: tuple[Mapping[str, Any], ...], feedback: Feedback) -> list[dict[str, Any]]:

@@ -8,7 +8,9 @@ Each candidate meets these rules in this order; the first that applies decides:
 1. ``DROPPED``: its dedupe key was already decided (anything but a deferral), or it fired longer ago than the
    policy's ``expire_after_hours`` (buying intent fades within a day or two).
 2. ``FIRST_RUN_SKIPPED``: it comes from a sync's first run and the first-run policy is ``skip``.
-3. ``COOLDOWN``: the same recipient heard about the same account (sent, digested or sent to the fallback channel)
+3. ``SNOOZED``: the rep pressed "Snooze 7 days" on an alert about this account and the snooze still runs (a
+   ledger entry with outcome ``SNOOZED`` and ``not_before`` = its end; no escalation breaks it, the rep asked).
+   ``COOLDOWN``: the same recipient heard about the same account (sent, digested or sent to the fallback channel)
    within the cooldown, and its tier is not higher than the tier they heard about.
 4. ``NO_OWNER``: its owner could not be resolved; it goes to the fallback channel (if any). No caps apply there.
 5. ``DEFER_QUIET_HOURS``: it is quiet time in the rep's zone; ``not_before`` says when it becomes sendable. The
@@ -30,7 +32,7 @@ import math
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import InitVar, dataclass, field
-from datetime import date, datetime, time, timedelta, tzinfo
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from enum import StrEnum
 from urllib.parse import quote, unquote
 from zoneinfo import ZoneInfo
@@ -46,6 +48,7 @@ class Outcome(StrEnum):
     CAPPED_DAY = "capped_day"
     CAPPED_WEEK = "capped_week"
     COOLDOWN = "cooldown"
+    SNOOZED = "snoozed"
     DIGEST = "digest"
     DROPPED = "dropped"
     FIRST_RUN_SKIPPED = "first_run_skipped"
@@ -189,12 +192,17 @@ class _State:
     final: dict[DedupeKey, LedgerEntry] = field(default_factory=dict)
     sends: dict[str | None, list[LedgerEntry]] = field(default_factory=lambda: defaultdict(list))
     informed: dict[tuple[str | None, str], list[LedgerEntry]] = field(default_factory=lambda: defaultdict(list))
+    snoozed: dict[tuple[str | None, str], datetime] = field(default_factory=dict)
 
     def __post_init__(self, entries: list[LedgerEntry]) -> None:
         for entry in entries:
             self._add(entry)
 
     def _add(self, entry: LedgerEntry) -> None:
+        if entry.outcome is Outcome.SNOOZED and entry.not_before is not None:  # a rep's press, not a decision
+            pair = (entry.rep, entry.key.account)
+            self.snoozed[pair] = max(entry.not_before, self.snoozed.get(pair, entry.not_before))
+            return
         if entry.outcome is not Outcome.DEFER_QUIET_HOURS:
             known = self.final.get(entry.key)
             if known is None or _first(entry) < _first(known):  # the same answer whatever the ledger's order
@@ -217,13 +225,16 @@ class _State:
         earlier = self.final.get(c.key)
         if earlier is not None:
             return self._decision(c, Outcome.DROPPED, f"already decided: {earlier.outcome.value} at "
-                                                      f"{earlier.at:%Y-%m-%d %H:%M} UTC")
+                                                      f"{_utc(earlier.at)}")
         age = self.now - c.fired_at
         if age > timedelta(hours=self.policy.expire_after_hours):
             return self._decision(c, Outcome.DROPPED, f"fired {_hours(age)} ago; alerts older than "
                                                       f"{self.policy.expire_after_hours:g} h are stale")
         if c.is_first_run and rules.first_run is FirstRunPolicy.SKIP:
             return self._decision(c, Outcome.FIRST_RUN_SKIPPED, "first run of the sync: recorded, nobody alerted")
+        until = self.snoozed.get((c.rep, c.account))
+        if until is not None and until > self.now:
+            return self._decision(c, Outcome.SNOOZED, f"{c.label} snoozed {c.account} until {_utc(until)}")
         cooling = self._cooldown(c, rules)
         if cooling is not None:
             return self._decision(c, Outcome.COOLDOWN, cooling)
@@ -286,6 +297,10 @@ class _State:
 
 def _first(entry: LedgerEntry) -> tuple[datetime, bool, str]:
     return entry.at, entry.outcome not in _INFORMED, entry.outcome.value
+
+
+def _utc(moment: datetime) -> str:
+    return f"{moment.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
 
 
 def _hours(span: timedelta) -> str:

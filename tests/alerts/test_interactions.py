@@ -13,14 +13,16 @@ from hypothesis import strategies as st
 from pydantic import SecretStr
 
 from connectors.slack.sandbox.blocks import validate_blocks
+from syncer.alerts.config import AlertPolicy
 from syncer.alerts.interactions import (
     FeedbackAction,
     InMemorySeenRequests,
     InteractionHandler,
     signature,
+    snooze_entry,
     update_message,
 )
-from syncer.alerts.policy import DedupeKey
+from syncer.alerts.policy import Candidate, DedupeKey, Outcome, decide
 from syncer.alerts.render import ACTION_CLAIM, ACTION_NOT_USEFUL, ACTION_OPEN_RECORD, ACTION_SNOOZE, render_alert
 from tests.alerts.test_render import SHIPPED, content
 
@@ -170,3 +172,24 @@ def test_feedback_on_a_message_without_a_feedback_block_appends_the_note() -> No
     assert feedback is not None
     blocks = update_message(feedback)["blocks"]
     assert len(blocks) == 50 and blocks[-1]["elements"][0]["text"] == "Claimed by <@U061F7AUR>"
+
+
+def test_a_snooze_press_silences_that_account_for_that_rep_for_seven_days() -> None:
+    body = form(payload(ACTION_SNOOZE))
+    _, _, feedback = InteractionHandler(SECRET).handle(body, signed(body), NOW)
+    assert feedback is not None
+    entry = snooze_entry(feedback, NOW)
+    assert entry is not None and entry.not_before == NOW + timedelta(days=7)
+    policy = AlertPolicy(cooldown_days=0)
+    hot = Candidate(DedupeKey(KEY.sync, KEY.trigger, KEY.account, "later"), "U061F7AUR", "UTC", "hot", 99.0, 1,
+                    NOW + timedelta(days=3), rep_name="dana.kim")
+    [decision] = decide([hot], [entry], policy, NOW + timedelta(days=3))
+    assert (decision.outcome, decision.reason) == (
+        Outcome.SNOOZED, "dana.kim snoozed acc_000123 until 2026-11-30 12:00 UTC")
+    other_rep = Candidate(hot.key, "U0OTHER", "UTC", "hot", 99.0, 1, NOW + timedelta(days=3))
+    assert decide([other_rep], [entry], policy, NOW + timedelta(days=3))[0].outcome is Outcome.SEND
+    after = Candidate(hot.key, "U061F7AUR", "UTC", "hot", 99.0, 1, NOW + timedelta(days=7, hours=1))
+    assert decide([after], [entry], policy, NOW + timedelta(days=7, hours=1))[0].outcome is Outcome.SEND
+    claim = form(payload(ACTION_CLAIM))
+    claimed = InteractionHandler(SECRET).handle(claim, signed(claim), NOW)[2]
+    assert claimed is not None and snooze_entry(claimed, NOW) is None
