@@ -7,7 +7,7 @@ Nothing here does I/O or reads a clock: time is an argument, and the delivery st
     ledger += record(decisions)                               # the next call's ledger (caps count across syncs)
     message = render_alert(trigger.alert.template, content)   # for each SEND: blocks, fallback text, metadata
     status, body, feedback = handler.handle(raw, headers, now)  # a rep pressed Claim / Snooze 7 days / Not useful
-    ledger += [snooze_entry(feedback, now)]                   # when it was Snooze: that account waits 7 days
+    ledger += filter(None, [snooze_entry(feedback, now)])     # a Snooze press holds that account back 7 days
 """
 
 from syncer.alerts.config import AlertPolicy, Caps, FirstRunPolicy, OverflowPolicy, QuietHours, Rules, TriggerRules
