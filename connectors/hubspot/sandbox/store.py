@@ -92,6 +92,9 @@ class ObjectStore:
         self.owners = owners
         self.records: dict[str, dict[str, Record]] = {name: {} for name in OBJECT_TYPES}
         self._next_id = 10_000_000_001
+        # (kind, unique property) -> {value: record id} of live records: upserts look records up by their unique
+        # property once per input, and a scan per input made a first sync of n records cost n² comparisons.
+        self._unique: dict[tuple[str, str], dict[str, str]] = {}
 
     # -- properties ---------------------------------------------------------------------------------------------
     def unique_properties(self, kind: str) -> set[str]:
@@ -121,6 +124,9 @@ class ObjectStore:
 
     def find_by(self, kind: str, name: str, value: str) -> Record | None:
         wanted = value.lower() if name == "email" else value
+        if name in self.unique_properties(kind):
+            record_id = self._unique_index(kind, name).get(wanted)
+            return self.records[kind][record_id] if record_id is not None else None
         for record in self.records[kind].values():
             current = record.properties.get(name)
             if current is None or record.archived:
@@ -128,6 +134,26 @@ class ObjectStore:
             if (current.lower() if name == "email" else current) == wanted:
                 return record
         return None
+
+    def _unique_index(self, kind: str, name: str) -> dict[str, str]:
+        index = self._unique.get((kind, name))
+        if index is None:  # built on first use (a property can become unique after records exist)
+            index = self._unique[(kind, name)] = {}
+            for record in self.records[kind].values():
+                current = record.properties.get(name)
+                if current is not None and not record.archived:
+                    index.setdefault(current.lower() if name == "email" else current, record.id)
+        return index
+
+    def _reindex(self, record: Record, name: str, old: str | None, new: str | None) -> None:
+        index = self._unique.get((record.type, name))
+        if index is None:
+            return
+        fold = (lambda v: v.lower()) if name == "email" else (lambda v: v)
+        if old is not None and index.get(fold(old)) == record.id:
+            del index[fold(old)]
+        if new is not None and not record.archived:
+            index.setdefault(fold(new), record.id)
 
     def unique_conflict(self, kind: str, values: dict[str, str], exclude: str | None = None) -> HubSpotError | None:
         """The 409 HubSpot answers when ``values`` repeats another live record's unique value."""
@@ -157,10 +183,12 @@ class ObjectStore:
         for name, value in values.items():
             if name in READ_ONLY and not force:
                 continue  # HubSpot computes these; a client's value is ignored.
+            old = record.properties.get(name)
             if value == "":
                 record.properties.pop(name, None)
             else:
                 record.properties[name] = value
+            self._reindex(record, name, old, value or None)
             record.history.setdefault(name, []).insert(0, (value, now))
         record.updated_at = now
         record.properties[_MODIFIED[record.type]] = iso(now)
@@ -170,6 +198,9 @@ class ObjectStore:
         if record is None:
             return False
         record.archived = True
+        for (kind, name) in list(self._unique):
+            if kind == record.type:
+                self._reindex(record, name, record.properties.get(name), None)
         return True
 
     def live(self, kind: str) -> list[Record]:
