@@ -1,0 +1,83 @@
+"""The executor paces HubSpot by its rolling limit, through the real SDK and HTTP, on a clock shared with the emulator.
+
+The emulator counts its ten-second window on a fake clock that only the executor's sleeps move, so the test measures
+pacing decisions, not how fast this machine answers HTTP: at least 90% of the allowed rate, at most 1% of requests
+answered 429, and no row lost.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+
+import pyarrow as pa
+import pytest
+from pydantic import SecretStr
+
+from connectors.hubspot.connector import open_destination
+from connectors.hubspot.sandbox import HubSpotEmulator, HubSpotLimits
+from connectors.hubspot.settings import HubSpotSettings
+from syncer.config.sync import FieldType, SyncMode
+from syncer.delivery.executor import RetryPolicy, RowFailure, deliver
+from syncer.delivery.protocol import Operation, Target
+from syncer.sandbox.server import EmulatorServer
+from tests.delivery.plans import TableChanges
+from tests.fakes import FakeClock
+
+LIMIT, WINDOW = 10, 10.0
+VALUES = pa.struct([("name", pa.string()), ("pql_score", pa.string())])
+SCHEMA = pa.schema([("op", pa.string()), ("key", pa.string()), ("record_id", pa.string()), ("match", pa.string()),
+                    ("changed", pa.list_(pa.string())), ("values", VALUES), ("hash", pa.int64())])
+
+
+class Sink:
+    def __init__(self) -> None:
+        self.confirmed_keys: list[str] = []
+        self.failures: list[RowFailure] = []
+
+    def confirmed(self, rows: pa.Table, record_ids: list[str | None]) -> None:
+        assert all(record_ids)
+        self.confirmed_keys += rows.column("key").to_pylist()
+
+    def failed(self, failures: list[RowFailure]) -> None:
+        self.failures += failures
+
+
+@pytest.fixture
+def served() -> Iterator[tuple[HubSpotEmulator, FakeClock, str]]:
+    clock = FakeClock()
+    emulator = HubSpotEmulator(limits=HubSpotLimits(ten_second_max=LIMIT, interval_seconds=WINDOW), clock=clock)
+    server = EmulatorServer(emulator).start()
+    yield emulator, clock, server.url
+    server.stop()
+
+
+def _creates(count: int) -> TableChanges:
+    rows = [{"op": "create", "key": f"acc_{n:06d}", "record_id": None, "match": f"acc_{n:06d}",
+             "changed": ["name", "pql_score"], "values": {"name": f"Account {n}", "pql_score": str(n % 100)},
+             "hash": n} for n in range(count)]
+    return TableChanges(pa.Table.from_pylist(rows, schema=SCHEMA))
+
+
+@pytest.mark.parametrize("told_limit", [LIMIT, LIMIT * 2])  # told the truth, or told twice the real allowance
+def test_the_rolling_limit_is_used_to_at_least_90_percent_with_at_most_1_percent_429s(
+        served: tuple[HubSpotEmulator, FakeClock, str], told_limit: int) -> None:
+    emulator, clock, url = served
+    settings = HubSpotSettings(type="hubspot", access_token=SecretStr("sandbox-token"), base_url=url,
+                               requests_per_10s=told_limit, daily_limit=None)
+    destination = open_destination(settings, Target("companies", SyncMode.UPSERT, "product_account_id",
+                                                    {"name": FieldType.STRING, "pql_score": FieldType.NUMBER}))
+    records = 6_000  # 60 batch calls: six windows' worth
+    sink = Sink()
+    started = clock.now
+    report = deliver(_creates(records), {Operation.CREATE: records}, destination, sink, clock=clock,
+                     sleep=clock.advance, policy=RetryPolicy())
+    destination.close()
+    elapsed = clock.now - started
+    assert sorted(sink.confirmed_keys) == [f"acc_{n:06d}" for n in range(records)] and not sink.failures
+    assert report.confirmed == records and report.pending == 0
+    statuses = [entry.status for entry in emulator.log.entries()]
+    assert statuses.count(429) <= math.ceil(0.01 * len(statuses))
+    # The fastest a rolling window allows: LIMIT requests at once, then LIMIT more each WINDOW seconds.
+    fastest = (math.ceil(len(statuses) / LIMIT) - 1) * WINDOW
+    assert elapsed <= fastest / 0.9, (elapsed, fastest)
