@@ -8,7 +8,7 @@ answered 429, and no row lost.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 import pyarrow as pa
 import pytest
@@ -39,7 +39,7 @@ class Sink:
         assert all(record_ids)
         self.confirmed_keys += rows.column("key").to_pylist()
 
-    def failed(self, failures: list[RowFailure]) -> None:
+    def failed(self, failures: Sequence[RowFailure]) -> None:
         self.failures += failures
 
 

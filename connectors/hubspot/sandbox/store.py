@@ -123,7 +123,7 @@ class ObjectStore:
         return record if record is not None and not record.archived else None
 
     def find_by(self, kind: str, name: str, value: str) -> Record | None:
-        wanted = value.lower() if name == "email" else value
+        wanted = _fold(name, value)
         if name in self.unique_properties(kind):
             record_id = self._unique_index(kind, name).get(wanted)
             return self.records[kind][record_id] if record_id is not None else None
@@ -142,18 +142,17 @@ class ObjectStore:
             for record in self.records[kind].values():
                 current = record.properties.get(name)
                 if current is not None and not record.archived:
-                    index.setdefault(current.lower() if name == "email" else current, record.id)
+                    index.setdefault(_fold(name, current), record.id)
         return index
 
     def _reindex(self, record: Record, name: str, old: str | None, new: str | None) -> None:
         index = self._unique.get((record.type, name))
         if index is None:
             return
-        fold = (lambda v: v.lower()) if name == "email" else (lambda v: v)
-        if old is not None and index.get(fold(old)) == record.id:
-            del index[fold(old)]
+        if old is not None and index.get(_fold(name, old)) == record.id:
+            del index[_fold(name, old)]
         if new is not None and not record.archived:
-            index.setdefault(fold(new), record.id)
+            index.setdefault(_fold(name, new), record.id)
 
     def unique_conflict(self, kind: str, values: dict[str, str], exclude: str | None = None) -> HubSpotError | None:
         """The 409 HubSpot answers when ``values`` repeats another live record's unique value."""
@@ -198,10 +197,15 @@ class ObjectStore:
         if record is None:
             return False
         record.archived = True
-        for (kind, name) in list(self._unique):
-            if kind == record.type:
+        for indexed_kind, name in list(self._unique):
+            if indexed_kind == record.type:
                 self._reindex(record, name, record.properties.get(name), None)
         return True
 
     def live(self, kind: str) -> list[Record]:
         return [r for r in self.records[kind].values() if not r.archived]
+
+
+def _fold(name: str, value: str) -> str:
+    """The form a value is compared in: e-mail addresses ignore case, as HubSpot's do."""
+    return value.lower() if name == "email" else value
