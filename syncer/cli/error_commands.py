@@ -6,8 +6,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.markup import escape
-from rich.table import Table
 
 from syncer import output
 from syncer.cli.base import JsonOption, ProjectOption, cli, open_app
@@ -30,18 +28,19 @@ def errors(sync: SyncArgument, project: ProjectOption = Path("."), as_json: Json
         elif not records:
             output.console.print(f"no {'parked ' if parked else ''}row errors for {sync}")
         else:
-            output.console.print(_table(sync, records))
+            _show(sync, records)
 
 
-def _table(sync: str, records: list[RowErrorRecord]) -> Table:
-    table = Table(title=f"row errors of {sync}")
-    for column in ("key", "stage", "code", "message", "attempts", "first seen", "last seen", "parked"):
-        table.add_column(column)
+def _show(sync: str, records: list[RowErrorRecord]) -> None:
+    """Two lines per key: what identifies it (never wrapped, so it can be copied), then the message in full."""
+    output.console.print(f"{len(records)} failing key(s) of {sync}, most recently seen first:", markup=False)
     for r in records:
-        table.add_row(escape(r.key if r.key is not None else "(null key)"), r.stage, escape(r.code),
-                      escape(r.message), str(r.attempts), f"{r.first_seen:%Y-%m-%d %H:%M}",
-                      f"{r.last_seen:%Y-%m-%d %H:%M}", "yes" if r.parked else "")
-    return table
+        key = r.key if r.key is not None else "(null key)"
+        parked = "  PARKED" if r.parked else ""
+        output.console.print(f"{key}  {r.stage}  {r.code}  attempts {r.attempts}{parked}  "
+                             f"first {r.first_seen:%Y-%m-%d %H:%M}  last {r.last_seen:%Y-%m-%d %H:%M}",
+                             markup=False, highlight=False, soft_wrap=True)
+        output.console.print(f"    {r.message}", markup=False, highlight=False, soft_wrap=True)
 
 
 @cli.command()

@@ -144,10 +144,10 @@ class SqlStateStore(StateStore):
         return len(chosen)
 
     def row_errors(self, sync: str, limit: int = 100) -> list[tuple[str | None, str, datetime]]:
+        latest = "(SELECT max(last_run_id) FROM {row_errors} WHERE sync = ?)"
         rows = self._query(self._sql(
-            f"SELECT key, message, last_seen FROM {{row_errors}} WHERE sync = ? AND last_run_id = "
-            f"(SELECT max(last_run_id) FROM {{row_errors}} WHERE sync = ?) ORDER BY key NULLS FIRST LIMIT {int(limit)}"),
-            (sync, sync))
+            f"SELECT key, message, last_seen FROM {{row_errors}} WHERE sync = ? AND last_run_id = {latest} "
+            f"ORDER BY key NULLS FIRST LIMIT {int(limit)}"), (sync, sync))
         return [(row[0], row[1], row[2]) for row in rows]
 
     # Schema and snapshot counts

@@ -168,5 +168,5 @@ def _lock_message(path: Path, exc: duckdb.Error) -> str:
     by = f" (PID {holder.group(1)})" if holder else ""
     if "lock" not in str(exc).lower():
         return f"cannot open the state file {path}: {str(exc).splitlines()[0]}"
-    return (f"the state file {path} is in use by another syncer process{by}: a DuckDB state serves one process at "
-            "a time, so that process's runs go first; try again when it exits (PostgreSQL state lets several run)")
+    return (f"the state file {path} is in use by another process{by}, most likely another syncer: a DuckDB state "
+            "serves one process at a time; try again when it exits (a PostgreSQL state lets several run)")

@@ -45,7 +45,7 @@ def _holder(code: str) -> Iterator[tuple[subprocess.Popen[str], str]]:
 
 
 def _wait_until(condition: object, what: str) -> None:
-    """Poll a condition the test cannot be told about (a server noticing a dead client); bounded, no assertion on time."""
+    """Poll for what the test cannot be told about (a server noticing a dead client); bounded, no timing asserted."""
     for _ in range(400):
         if callable(condition) and condition():
             return
@@ -104,11 +104,10 @@ def test_a_duckdb_state_held_by_another_process_is_refused_clearly(tmp_path: Pat
         from syncer.state import open_state
         store = open_state("duckdb:///state.duckdb", Path({str(tmp_path)!r}))
     """
-    with _holder(code) as (proc, _):
-        with pytest.raises(StateUnavailableError) as caught:
-            open_state("duckdb:///state.duckdb", tmp_path)
+    with _holder(code) as (proc, _), pytest.raises(StateUnavailableError) as caught:
+        open_state("duckdb:///state.duckdb", tmp_path)
     message = str(caught.value)
-    assert f"in use by another syncer process (PID {proc.pid})" in message
+    assert f"in use by another process (PID {proc.pid}), most likely another syncer" in message
     assert "\n" not in message
     open_state("duckdb:///state.duckdb", tmp_path).close()  # the holder exited: open again
 
@@ -117,9 +116,9 @@ def test_postgres_runs_of_one_sync_exclude_each_other_across_connections(pg_url:
     first, second = open_state(pg_url, tmp_path), open_state(pg_url, tmp_path)
     try:
         with first.run_lock("companies", 0):
-            with pytest.raises(RunLockedError, match="sync 'companies' is already running"):
-                with second.run_lock("companies", 0):
-                    pass
+            with pytest.raises(RunLockedError, match="sync 'companies' is already running"), \
+                    second.run_lock("companies", 0):
+                pass
             with second.run_lock("contacts", 0):  # another sync is free
                 pass
         with second.run_lock("companies", 0):
@@ -140,9 +139,8 @@ def test_postgres_lock_is_released_when_its_process_dies(pg_url: str, tmp_path: 
     store = open_state(pg_url, tmp_path)
     try:
         with _holder(code) as (proc, _):
-            with pytest.raises(RunLockedError):
-                with store.run_lock("companies", 0):
-                    pass
+            with pytest.raises(RunLockedError), store.run_lock("companies", 0):
+                pass
             os.kill(proc.pid, signal.SIGKILL)
 
         def free() -> bool:
