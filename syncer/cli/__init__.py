@@ -5,12 +5,8 @@ Commands live in the modules of this package by theme; each registers itself on 
 
 from __future__ import annotations
 
-from syncer.cli import (  # noqa: F401 (they register commands)
-    demo_commands,
-    error_commands,
-    project_commands,
-    sync_commands,
-)
+from syncer.cli import demo_commands, project_commands, sync_commands  # noqa: F401 (they register commands)
+from syncer.cli import error_commands as error_commands  # registers errors and retry (explicit re-export)
 from syncer.cli.base import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, cli
 
 

@@ -135,3 +135,19 @@ def test_a_trigger_condition_is_exactly_one_boolean_expression(tmp_path: Path, w
     result = invoke("validate", "-p", str(tmp_path))
     assert result.exit_code == 2, result.output
     assert f"mappings/companies.yaml:19: triggers[0].when: {message}" in result.output
+
+
+def test_a_run_of_a_sync_already_running_on_postgres_exits_1_naming_it(tmp_path: Path, pg_url: str) -> None:
+    make_project(tmp_path, state_url=pg_url, accounts=20)
+    other = open_state(pg_url, tmp_path)  # another replica, mid-run
+    try:
+        with other.run_lock("companies", 0):
+            result = invoke("run", "companies", "-p", str(tmp_path))
+        assert result.exit_code == 1
+        (line,) = result.output.strip().splitlines()
+        assert line.startswith("sync 'companies' is already running (another syncer process or replica")
+        assert other.runs("companies") == []  # the refused run did not start
+        assert invoke("run", "companies", "-p", str(tmp_path)).exit_code == 0
+        assert [r.status for r in other.runs("companies")] == [RunStatus.PLANNED]
+    finally:
+        other.close()
