@@ -16,10 +16,13 @@ from syncer.state.base import ErrorStage, RowErrorInput, RowErrorRecord, RunReco
 
 _RUN_COLUMNS = ("id, sync, dry_run, status, started_at, finished_at, model_rows, creates, updates, clears, "
                 "unchanged, rejected, error")
-_ERROR_COLUMNS = "sync, key, code, message, stage, attempts, first_seen, last_seen, last_run_id, parked"
+_ERROR_COLUMNS = ("sync", "key", "code", "message", "stage", "attempts", "first_seen", "last_seen", "last_run_id",
+                  "parked")
 KILLED_MESSAGE = "the process running it died (killed, or the machine stopped); found when the state was next opened"
 
-Steps = Sequence[tuple[str, Sequence[Sequence[Any]]]]
+Step = tuple[str, Sequence[Sequence[Any]]]
+Steps = Sequence[Step]
+KEY_MATCH = "__KEY_MATCH__"  # in a statement given to _for_keys: where the key condition goes
 
 
 class SqlStateStore(StateStore):
@@ -41,6 +44,17 @@ class SqlStateStore(StateStore):
     @abstractmethod
     def _steps(self, steps: Steps) -> None:
         """Run each ``(statement, parameter rows)`` for every row, all in one transaction."""
+
+    def _for_keys(self, sql: str, sync: str, keys: Sequence[str]) -> Step:
+        """``sql`` (parameters: sync, then the key condition's) run for every key in ``keys``, as one step.
+
+        Portable: once per key. A backend where one statement per row is slow matches a list parameter instead.
+        """
+        return sql.replace(KEY_MATCH, "key = ?"), [(sync, key) for key in keys]
+
+    def _insert(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> Step:
+        """A step inserting ``rows`` into ``table``; portable: one statement per row."""
+        return f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' for _ in columns)})", rows
 
     @abstractmethod
     def _owner(self) -> str:
@@ -98,14 +112,14 @@ class SqlStateStore(StateStore):
             parked = parked or (error.stage == ErrorStage.DELIVER and attempts >= park_after)
             rows.append((sync, key, error.code, error.message, error.stage, attempts, first_seen, now, run_id, parked))
         self._steps([*self._deleting(sync, [key for key in latest if key in known]),
-                     (self._sql(f"INSERT INTO {{row_errors}} ({_ERROR_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),
-                      rows)])
+                     self._insert(self._sql("{row_errors}"), _ERROR_COLUMNS, rows)])
 
     def _deleting(self, sync: str, keys: Sequence[str | None]) -> Steps:
-        steps: list[tuple[str, Sequence[Sequence[Any]]]] = []
-        present = [(sync, key) for key in keys if key is not None]
+        steps: list[Step] = []
+        present = [key for key in keys if key is not None]
         if present:
-            steps.append((self._sql("DELETE FROM {row_errors} WHERE sync = ? AND key = ?"), present))
+            steps.append(self._for_keys(self._sql(f"DELETE FROM {{row_errors}} WHERE sync = ? AND {KEY_MATCH}"), sync,
+                                        present))
         if None in keys:  # the null-key group: NULL never equals NULL
             steps.append((self._sql("DELETE FROM {row_errors} WHERE sync = ? AND key IS NULL"), [(sync,)]))
         return steps
@@ -125,7 +139,7 @@ class SqlStateStore(StateStore):
 
     def row_error_list(self, sync: str, limit: int = 100, parked: bool | None = None) -> list[RowErrorRecord]:
         where, params = ("", (sync,)) if parked is None else (" AND parked = ?", (sync, parked))
-        rows = self._query(self._sql(f"SELECT {_ERROR_COLUMNS} FROM {{row_errors}} WHERE sync = ?{where} "
+        rows = self._query(self._sql(f"SELECT {', '.join(_ERROR_COLUMNS)} FROM {{row_errors}} WHERE sync = ?{where} "
                                      f"ORDER BY last_seen DESC, key NULLS FIRST LIMIT {int(limit)}"), params)
         return [RowErrorRecord(row[0], row[1], row[2], row[3], row[4], int(row[5]), row[6], row[7], int(row[8]),
                                bool(row[9])) for row in rows]
@@ -139,8 +153,8 @@ class SqlStateStore(StateStore):
         parked = self.parked_keys(sync)
         chosen = sorted(parked if keys is None else parked & set(keys))
         if chosen:
-            self._steps([(self._sql("UPDATE {row_errors} SET parked = FALSE, attempts = 0 WHERE sync = ? AND key = ?"),
-                          [(sync, key) for key in chosen])])
+            self._steps([self._for_keys(self._sql(f"UPDATE {{row_errors}} SET parked = FALSE, attempts = 0 "
+                                                  f"WHERE sync = ? AND {KEY_MATCH}"), sync, chosen)])
         return len(chosen)
 
     def row_errors(self, sync: str, limit: int = 100) -> list[tuple[str | None, str, datetime]]:
