@@ -20,6 +20,11 @@ from syncer.core.sql import ident
 from syncer.warehouse.base import STAGED_MODEL, Warehouse, WarehouseError, check_model_query
 
 _HOLDER = re.compile(r"\(PID (\d+)\)")
+_RESERVED_CATALOGS = {"memory", "system", "temp", "main"}
+
+
+def _quoted(path: Path) -> str:
+    return str(path).replace("'", "''")
 
 
 class DuckDBWarehouse(Warehouse):
@@ -34,11 +39,16 @@ class DuckDBWarehouse(Warehouse):
             raise WarehouseError(f"warehouse file {self.path} does not exist (run 'syncer demo' to create the sample)")
         if self.path.is_dir():
             raise WarehouseError(f"the warehouse path {self.path} is a directory, not a DuckDB file")
+        # A fresh in-memory instance with the file attached, not duckdb.connect(file): that would share one cached
+        # instance (and its locked configuration) between concurrent plans of this process.
+        con = duckdb.connect()
         try:
-            con = duckdb.connect(str(self.path), read_only=True)
-        except duckdb.Error as exc:
-            raise WarehouseError(_open_failure(self.path, exc)) from exc
-        try:
+            catalog = self.path.stem if self.path.stem not in _RESERVED_CATALOGS else "syncer_warehouse"
+            try:
+                con.execute(f"ATTACH '{_quoted(self.path)}' AS {ident(catalog)} (READ_ONLY)")
+            except duckdb.Error as exc:
+                raise WarehouseError(_open_failure(self.path, exc)) from exc
+            con.execute(f"USE {ident(catalog)}")  # the model's unqualified names are the warehouse's tables
             con.execute("SET TimeZone = 'UTC'")  # naive timestamps are read as UTC, as in the workspace
             con.execute("SET enable_external_access = false")  # from here on: the warehouse's tables only
             con.execute("SET lock_configuration = true")

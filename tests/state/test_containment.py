@@ -83,3 +83,13 @@ def test_the_model_sees_the_warehouse_only_in_its_own_connection(confirmed: Stat
     writer.execute("UPDATE accounts SET score = 5 WHERE id = 'a'")
     writer.close()
     assert plan_sync(sync_config(), confirmed, warehouse).counts.update == 1
+
+
+def test_model_connections_of_one_process_are_independent(tmp_path: Path) -> None:
+    """Two plans at once (a daemon's threads) each get their own locked-down connection to the same file."""
+    write_table(tmp_path / "warehouse.duckdb", "accounts", "id TEXT", [("a",), ("b",)])
+    warehouse = open_warehouse("duckdb:///warehouse.duckdb", tmp_path)
+    streaming = warehouse.stream("SELECT * FROM accounts ORDER BY id", 1)
+    assert next(streaming).to_pylist() == [{"id": "a"}]
+    assert warehouse.describe("SELECT * FROM warehouse.main.accounts") == {"id": "VARCHAR"}  # as dbt names it
+    assert [batch.to_pylist() for batch in streaming] == [[{"id": "b"}]]
