@@ -40,7 +40,8 @@ class App:
     def store(self) -> StateStore:
         if self._store is None:
             state = self.project.config.state
-            self._store = open_state(state.url.get_secret_value(), self.root, state.memory_limit)
+            self._store = open_state(state.url.get_secret_value(), self.root, state.memory_limit,
+                                     lock_wait_s=state.lock_timeout_s, park_after=state.row_errors.park_after)
         return self._store
 
     @property

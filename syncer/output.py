@@ -94,14 +94,18 @@ def delivery_progress(sync: str, enabled: bool = True) -> Iterator[Callable[[int
 
 
 def show_outcomes(summaries: list[dict[str, Any]]) -> None:
-    """One line per sync run: what was sent, confirmed and rejected, the calls it took, and how it ended."""
-    table = Table(title="runs")
-    for column in ("sync", "status", "sent", "confirmed", "rejected", "pending", "api calls", "429s", "seconds"):
-        table.add_column(column, justify="left" if column in ("sync", "status") else "right")
-    for row in summaries:
-        table.add_row(escape(row["sync"]), row["status"], *(str(row[k]) for k in (
-            "sent", "confirmed", "rejected", "pending", "api_calls", "rate_limited")), f"{row['duration_s']:.2f}")
-    console.print(table)
+    """One table row per run that got as far as a plan; then one error line per run that did not end well."""
+    planned = [row for row in summaries if row["planned"] is not None]
+    if planned:
+        table = Table(title="runs")
+        for column in ("sync", "status", "sent", "confirmed", "rejected", "pending", "api calls", "429s", "seconds"):
+            table.add_column(column, justify="left" if column in ("sync", "status") else "right")
+        for row in planned:
+            table.add_row(escape(row["sync"]), row["status"], *(str(row[k]) for k in (
+                "sent", "confirmed", "rejected", "pending", "api_calls", "rate_limited")), f"{row['duration_s']:.2f}")
+        console.print(table)
     for row in summaries:
         if row["error"]:
-            show_error(row["error"], prefix=f"{row['sync']} {row['status']}: ")
+            # Planning errors already start with the sync's name.
+            prefix = "" if row["error"].startswith(f"{row['sync']}: ") else f"{row['sync']}: "
+            show_error(row["error"], prefix=f"{prefix}{row['status']}: " if prefix else "")

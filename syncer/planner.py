@@ -17,6 +17,7 @@ from syncer.core.diff import DiffSpec, changes_sql, counts_sql, current_sql, del
 from syncer.core.fields import field_sql
 from syncer.core.plan import PLAN_OPS, ChangeCounts, Plan, RejectedRow
 from syncer.core.sql import ident
+from syncer.core.templates import template_columns
 from syncer.state.base import StateStore
 from syncer.state.workspace import PLANS_CATALOG
 from syncer.warehouse.base import Warehouse, WarehouseError
@@ -100,12 +101,20 @@ def diff_spec(sync: SyncConfig, column_types: dict[str, str]) -> DiffSpec:
     return DiffSpec(sync.key, sync.destination.match.column, fields, sync.removal)
 
 
+def model_inputs(sync: SyncConfig) -> set[str]:
+    """The model columns the plan reads: only these are staged (the model may have many more)."""
+    used = {sync.key, sync.destination.match.column}
+    for spec in sync.fields.values():
+        used |= {spec.source} if spec.source else set(template_columns(spec.template)) if spec.template else set()
+    return used
+
+
 def plan_sync(sync: SyncConfig, store: StateStore, warehouse: Warehouse, batch_size: int = 50_000) -> Plan:
     """Diff the model of ``sync`` against its confirmed snapshot. Sends nothing, changes no state."""
     started = time.perf_counter()
     con = store.workspace()
     try:
-        model = warehouse.stage(con, sync.model.query, batch_size)
+        model = warehouse.stage(con, sync.model.query, batch_size, model_inputs(sync))
     except WarehouseError as exc:
         raise PlanError(f"{sync.name}: the warehouse could not run the model: {exc}") from exc
     try:

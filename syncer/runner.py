@@ -16,13 +16,13 @@ from typing import Any
 
 from syncer.commit import commit_all
 from syncer.config.sync import SyncConfig
-from syncer.core.plan import ChangeOp, Plan
+from syncer.core.plan import ChangeOp, Plan, RejectedRow
 from syncer.delivery.errors import DeliveryError
 from syncer.delivery.executor import DeliveryReport, RetryPolicy, deliver
 from syncer.delivery.protocol import Destination, Operation
 from syncer.delivery.sink import StateSink
 from syncer.planner import PlanError, plan_sync
-from syncer.state.base import RunStatus, StateStore
+from syncer.state.base import ErrorStage, RowErrorInput, RunStatus, StateStore
 from syncer.warehouse.base import Warehouse
 
 Clock = Callable[[], datetime]
@@ -72,50 +72,88 @@ class Pacing:
 def run_sync(sync: SyncConfig, store: StateStore, warehouse: Warehouse, now: Clock, open_destination: DestinationOpener,
              options: RunOptions | None = None, pacing: Pacing | None = None,
              progress: Callable[[int], None] | None = None) -> RunOutcome:
-    """Plan ``sync``, deliver what changed through the destination ``open_destination`` gives, record the run."""
-    options, pacing = options or RunOptions(), pacing or Pacing()
-    started = time.perf_counter()
-    run_id = store.start_run(sync.name, options.dry_run, now())
+    """Plan ``sync``, deliver what changed through the destination ``open_destination`` gives, record the run.
 
-    def ended(status: RunStatus, plan: Plan | None, report: DeliveryReport | None = None,
+    Holds the sync's run lock throughout (raises :class:`syncer.state.base.RunLockedError` when another run has it).
+    Never raises for a failure of the sync itself; an unexpected error still ends the run as failed (interrupted:
+    killed) before it propagates.
+    """
+    with store.run_lock(sync.name, store.lock_wait_s):
+        run = _Run(sync, store, now, store.start_run(sync.name, (options or RunOptions()).dry_run, now()))
+        try:
+            return run.execute(warehouse, open_destination, options or RunOptions(), pacing or Pacing(), progress)
+        except BaseException as exc:
+            status = RunStatus.KILLED if isinstance(exc, KeyboardInterrupt | SystemExit) else RunStatus.FAILED
+            store.finish_run(run.run_id, status, now(), error=f"{type(exc).__name__}: {exc}"[:500])
+            raise
+
+
+@dataclass
+class _Run:
+    sync: SyncConfig
+    store: StateStore
+    now: Clock
+    run_id: int
+    started: float = field(default_factory=time.perf_counter)
+
+    def execute(self, warehouse: Warehouse, open_destination: DestinationOpener, options: RunOptions,
+                pacing: Pacing, progress: Callable[[int], None] | None) -> RunOutcome:
+        sync, store, now = self.sync, self.store, self.now
+        try:
+            plan = plan_sync(sync, store, warehouse, options.batch_size)
+        except PlanError as exc:
+            return self.ended(RunStatus.FAILED, None, error=str(exc))
+        store.note_row_errors(self.run_id, sync.name, [plan_error(row) for row in plan.rejected], now(),
+                              store.park_after)
+        store.settle_plan_errors(sync.name, self.run_id)
+        if options.dry_run:
+            return self.ended(RunStatus.PLANNED, plan)
+        commit_all(store, sync.name, plan.changes, now(), op=ChangeOp.REFRESH)  # bookkeeping only, nothing to send
+        if plan.is_empty:
+            store.flush(sync.name)
+            return self.ended(RunStatus.SUCCEEDED, plan, DeliveryReport())
+        try:
+            destination = open_destination(sync)
+        except DeliveryError as exc:
+            return self.ended(RunStatus.FAILED, plan, error=f"{sync.destination.connector}: {exc}")
+        except Exception as exc:  # a connector that failed to open in a way it did not map: record it, do not crash
+            detail = str(exc).splitlines()[0] if str(exc) else ""
+            return self.ended(RunStatus.FAILED, plan, error=f"{sync.destination.connector}: could not open the "
+                                                            f"destination: {type(exc).__name__}: {detail}")
+        if destination is None:  # a destination that takes no field writes: the snapshot tracks the model as is
+            commit_all(store, sync.name, plan.changes, now())
+            store.flush(sync.name)
+            return self.ended(RunStatus.SUCCEEDED, plan, DeliveryReport())
+        sink = StateSink(store, sync.name, self.run_id, now)
+        try:
+            report = deliver(plan.changes, _totals(plan), destination, sink, clock=pacing.clock, sleep=pacing.sleep,
+                             policy=options.retry, skip=store.parked_keys(sync.name), progress=progress)
+        finally:
+            destination.close()
+            store.flush(sync.name)
+        clean = report.rejected == 0 and report.pending == 0 and report.stopped is None
+        return self.ended(RunStatus.SUCCEEDED if clean else RunStatus.PARTIAL, plan, report, report.stopped)
+
+    def ended(self, status: RunStatus, plan: Plan | None, report: DeliveryReport | None = None,
               error: str | None = None) -> RunOutcome:
         rejected = (plan.rejected_total if plan else 0) + (report.rejected if report else 0)
-        store.finish_run(run_id, status, now(), plan.model_rows if plan else None, plan.counts if plan else None,
-                         rejected, error)
-        return RunOutcome(run_id, sync.name, status, plan, report, error, time.perf_counter() - started)
+        self.store.finish_run(self.run_id, status, self.now(), plan.model_rows if plan else None,
+                              plan.counts if plan else None, rejected, error)
+        return RunOutcome(self.run_id, self.sync.name, status, plan, report, error,
+                          time.perf_counter() - self.started)
 
-    try:
-        plan = plan_sync(sync, store, warehouse, options.batch_size)
-    except PlanError as exc:
-        return ended(RunStatus.FAILED, None, error=str(exc))
-    store.record_row_errors(run_id, sync.name, plan.rejected, now())
-    if options.dry_run:
-        return ended(RunStatus.PLANNED, plan)
-    commit_all(store, sync.name, plan.changes, now(), op=ChangeOp.REFRESH)  # bookkeeping only, nothing to send
-    if plan.is_empty:
-        store.flush(sync.name)
-        return ended(RunStatus.SUCCEEDED, plan, DeliveryReport())
-    try:
-        destination = open_destination(sync)
-    except DeliveryError as exc:
-        return ended(RunStatus.FAILED, plan, error=f"{sync.destination.connector}: {exc}")
-    except Exception as exc:  # a connector that failed to open in a way it did not map: record it, do not crash
-        detail = str(exc).splitlines()[0] if str(exc) else ""
-        return ended(RunStatus.FAILED, plan, error=f"{sync.destination.connector}: could not open the destination: "
-                                                   f"{type(exc).__name__}: {detail}")
-    if destination is None:  # a destination that takes no field writes: the snapshot tracks the model as is
-        commit_all(store, sync.name, plan.changes, now())
-        store.flush(sync.name)
-        return ended(RunStatus.SUCCEEDED, plan, DeliveryReport())
-    sink = StateSink(store, sync.name, run_id, now)
-    try:
-        report = deliver(plan.changes, _totals(plan), destination, sink, clock=pacing.clock, sleep=pacing.sleep,
-                         policy=options.retry, progress=progress)
-    finally:
-        destination.close()
-        store.flush(sync.name)
-    clean = report.rejected == 0 and report.pending == 0 and report.stopped is None
-    return ended(RunStatus.SUCCEEDED if clean else RunStatus.PARTIAL, plan, report, report.stopped)
+
+def plan_error(row: RejectedRow) -> RowErrorInput:
+    """A plan rejection as a row error, with a code RevOps can filter on."""
+    if row.key is None:
+        code = "null_key"
+    elif row.reason.startswith("duplicate key"):
+        code = "duplicate_key"
+    elif "template failed" in row.reason:
+        code = "template_failed"
+    else:
+        code = "invalid_value"
+    return RowErrorInput(row.key, code, row.reason, ErrorStage.PLAN)
 
 
 def _totals(plan: Plan) -> dict[Operation, int]:

@@ -1,6 +1,14 @@
-"""Validation that needs the warehouse: the model runs, has every column the mapping names, triggers bind."""
+"""Validation that needs the warehouse: the model is one query that runs, has every column the mapping names, and
+each trigger's ``when`` is one boolean expression that binds.
+
+Nothing here runs user SQL next to the state: the model is described on the warehouse's own connection, and
+conditions are bound in a scratch in-memory DuckDB that holds only empty ``new`` and ``old`` relations.
+"""
 
 from __future__ import annotations
+
+import json
+from typing import Any
 
 import duckdb
 
@@ -8,42 +16,78 @@ from syncer.config.columns import check_columns
 from syncer.config.errors import Problem
 from syncer.config.loader import LoadedSync
 from syncer.core.sql import ident
-from syncer.planner import model_columns
 from syncer.warehouse.base import Warehouse, WarehouseError
 
 
 def check_against_model(loaded: LoadedSync, con: duckdb.DuckDBPyConnection, warehouse: Warehouse,
                         batch_size: int) -> list[Problem]:
-    """Problems with ``loaded`` that only the model shows; the workspace ``con`` is left as it was."""
+    """Problems with ``loaded`` that only the model shows.
+
+    ``con`` (the planning workspace) and ``batch_size`` are not used any more: the model is described where it
+    runs, and conditions are bound in a scratch connection. They stay for the callers' sake.
+    """
+    del con, batch_size
     doc = loaded.document
     try:
-        model = warehouse.stage(con, loaded.config.model.query, batch_size)
+        columns = warehouse.describe(loaded.config.model.query)
     except WarehouseError as exc:
         return [doc.problem(("model",), f"the warehouse cannot run the model: {exc}")]
+    problems = check_columns(loaded, list(columns))
+    if not problems:
+        problems += _check_triggers(loaded, columns)
+    return problems
+
+
+def condition_problem(when: str) -> str | None:
+    """Why ``when`` is not exactly one SQL expression (several statements, a ``FROM``, a trailing clause), or None.
+
+    Decided on DuckDB's syntax tree of ``SELECT (when)``: one statement, one select item, nothing else.
+    """
+    sql = f"SELECT ({when})"
     try:
-        columns = model_columns(con, model)
-        problems = check_columns(loaded, list(columns))
-        if not problems:
-            problems += _check_triggers(loaded, con, columns)
-        return problems
+        statements = duckdb.extract_statements(sql)
+    except duckdb.Error as exc:
+        return f"not an SQL expression: {str(exc).splitlines()[0]}"
+    if len(statements) != 1:
+        return "must be one condition, not several statements"
+    scratch = duckdb.connect()
+    try:
+        tree: dict[str, Any] = json.loads(scratch.execute("SELECT json_serialize_sql(?)", [sql]).fetchall()[0][0])
     finally:
-        warehouse.release(con)
+        scratch.close()
+    if tree.get("error"):
+        return f"not an SQL expression: {tree.get('error_message', 'syntax error')}"
+    node = tree["statements"][0]["node"]
+    simple = (node.get("type") == "SELECT_NODE" and len(node.get("select_list", [])) == 1
+              and node.get("from_table", {}).get("type") == "EMPTY" and node.get("where_clause") is None
+              and not node.get("group_expressions") and node.get("having") is None and node.get("qualify") is None
+              and not node.get("modifiers") and not node.get("cte_map", {}).get("map"))
+    return None if simple else "must be one condition (an expression), not a query or part of one"
 
 
-def _check_triggers(loaded: LoadedSync, con: duckdb.DuckDBPyConnection, columns: dict[str, str]) -> list[Problem]:
-    """Bind each trigger's ``when`` against empty ``new`` and ``old`` relations shaped as the effects engine will."""
+def _check_triggers(loaded: LoadedSync, columns: dict[str, str]) -> list[Problem]:
+    """Each ``when`` must be one boolean expression over ``new`` and ``old`` shaped as the effects engine has them."""
     sync, problems = loaded.config, []
     new_columns = dict(columns) | {name: "VARCHAR" for name in sync.fields if name not in columns}
     new = ", ".join(f"CAST(NULL AS {kind}) AS {ident(name)}" for name, kind in new_columns.items())
     old = ", ".join(f"CAST(NULL AS VARCHAR) AS {ident(name)}" for name in sync.fields)
-    for i, trigger in enumerate(sync.triggers):
-        try:
-            con.execute(f"SELECT ({trigger.when}) FROM (SELECT {new}) AS new, (SELECT {old}) AS old LIMIT 0")
-        except duckdb.Error as exc:
-            message = str(exc).splitlines()[0]
-            problems.append(doc_problem(loaded, ("triggers", i, "when"), f"the condition does not bind: {message}"))
+    scratch = duckdb.connect()
+    try:
+        for i, trigger in enumerate(sync.triggers):
+            where = ("triggers", i, "when")
+            shape = condition_problem(trigger.when)
+            if shape:
+                problems.append(loaded.document.problem(where, shape))
+                continue
+            try:
+                kind = scratch.execute(f"DESCRIBE SELECT ({trigger.when}) AS condition "
+                                       f"FROM (SELECT {new}) AS new, (SELECT {old}) AS old").fetchall()[0][1]
+            except duckdb.Error as exc:
+                message = str(exc).splitlines()[0]
+                problems.append(loaded.document.problem(where, f"the condition does not bind: {message}"))
+                continue
+            if kind != "BOOLEAN":
+                problems.append(loaded.document.problem(where, f"must be true or false, but it gives a {kind}"))
+    finally:
+        scratch.close()
     return problems
-
-
-def doc_problem(loaded: LoadedSync, path: tuple[str | int, ...], message: str) -> Problem:
-    return loaded.document.problem(path, message)

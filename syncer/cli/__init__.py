@@ -8,6 +8,7 @@ from __future__ import annotations
 # Importing a command module registers its commands (one line each, so new modules merge cleanly).
 import syncer.cli.demo_commands
 import syncer.cli.destination_commands
+import syncer.cli.error_commands
 import syncer.cli.project_commands
 import syncer.cli.sync_commands  # noqa: F401
 from syncer.cli.base import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, cli

@@ -22,11 +22,19 @@ class WarehouseConfig(_Strict):
     batch_size: int = Field(50_000, gt=0, description="Rows per batch when streaming a model from the warehouse.")
 
 
+class RowErrorsConfig(_Strict):
+    park_after: int = Field(5, gt=0, description="Park a row the destination refused this many runs in a row; "
+                                                 "'syncer retry' re-queues it.")
+
+
 class StateConfig(_Strict):
     """``url``: ``duckdb:///.syncer/state.duckdb`` (default, a local file) or ``postgresql://...`` (shared)."""
 
     url: SecretStr = SecretStr("duckdb:///.syncer/state.duckdb")
     memory_limit: str = Field("1GB", description="DuckDB memory limit for planning; larger plans spill to disk.")
+    lock_timeout_s: float = Field(0, ge=0, description="How long a run waits for another run of the same sync to "
+                                                       "finish; 0: it gives up at once (the next schedule retries).")
+    row_errors: RowErrorsConfig = RowErrorsConfig()
 
 
 class ConnectorEntry(BaseModel):

@@ -3,22 +3,57 @@
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import urlsplit
 
-from syncer.state.base import COMMIT_SCHEMA, RunRecord, StateStore, StateUnavailableError
+from syncer.state.base import (
+    COMMIT_SCHEMA,
+    ErrorStage,
+    RowErrorInput,
+    RowErrorRecord,
+    RunLockedError,
+    RunRecord,
+    RunStatus,
+    StateStore,
+    StateUnavailableError,
+)
+from syncer.warehouse.urls import config_error, duckdb_path
+
+_POSTGRES_SCHEMES = ("postgresql", "postgres", "postgresql+psycopg", "postgresql+psycopg2")
 
 
-def open_state(url: str, root: Path, memory_limit: str = "1GB") -> StateStore:
-    """The store for ``url``: ``duckdb:///relative/path`` (against ``root``) or ``postgresql://...``."""
-    if url.startswith("duckdb://"):
+def open_state(url: str, root: Path, memory_limit: str = "1GB", *, lock_wait_s: float = 0.0,
+               park_after: int = 5) -> StateStore:
+    """The store for ``url``: ``duckdb:///relative/path`` (against ``root``) or ``postgresql://...``.
+
+    Raises :class:`syncer.config.errors.ConfigError` (naming ``state.url``) for a URL or path that cannot work, and
+    :class:`StateUnavailableError` when the store is locked by another process or the server cannot be reached.
+    """
+    scheme = url.split("://", 1)[0] if "://" in url else None
+    store: StateStore
+    if scheme == "duckdb":
         from syncer.state.duckdb_store import DuckDBStateStore
 
-        path = Path(url.removeprefix("duckdb:///"))
-        return DuckDBStateStore(path if path.is_absolute() else root / path, memory_limit)
-    if url.startswith(("postgresql", "postgres://")):
+        path = duckdb_path(url, root)
+        if path.is_dir():
+            raise config_error(root, "state.url", f"{path} is a directory; name the state file inside it")
+        blocked = next((p for p in path.parents if p.exists() and not p.is_dir()), None)
+        if blocked is not None:
+            raise config_error(root, "state.url", f"{blocked} is a file, so the state file cannot be created below it")
+        store = DuckDBStateStore(path, memory_limit)
+    elif scheme in _POSTGRES_SCHEMES:
+        try:
+            urlsplit(url).port  # noqa: B018 (parsing it is the check)
+        except ValueError:
+            raise config_error(root, "state.url", "the port is not a number") from None
         from syncer.state.postgres_store import PostgresStateStore
 
-        return PostgresStateStore(url, memory_limit)
-    raise ValueError(f"state.url must start with duckdb:// or postgresql:// (got '{url.split(':', maxsplit=1)[0]}:')")
+        store = PostgresStateStore(url, memory_limit)
+    else:
+        got = f"'{scheme}://'" if scheme else "no scheme"
+        raise config_error(root, "state.url", f"must start with duckdb:// or postgresql:// (got {got})")
+    store.lock_wait_s, store.park_after = lock_wait_s, park_after
+    return store
 
 
-__all__ = ["COMMIT_SCHEMA", "RunRecord", "StateStore", "StateUnavailableError", "open_state"]
+__all__ = ["COMMIT_SCHEMA", "ErrorStage", "RowErrorInput", "RowErrorRecord", "RunLockedError", "RunRecord",
+           "RunStatus", "StateStore", "StateUnavailableError", "open_state"]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -18,7 +19,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from syncer.core.plan import ChangeCounts, RejectedRow
+from syncer.core.plan import ChangeCounts
 
 # The columns :meth:`StateStore.commit` takes, in order.
 COMMIT_SCHEMA = pa.schema([
@@ -41,6 +42,49 @@ class RunStatus(StrEnum):
 
 class StateUnavailableError(Exception):
     """The state store cannot be opened: the file is locked by another syncer process, or the server is down."""
+
+
+class RunLockedError(StateUnavailableError):
+    """Another run of the same sync holds its lock (another process, replica or thread)."""
+
+
+class ErrorStage(StrEnum):
+    """Where a row error arose."""
+
+    PLAN = "plan"        # the planner rejected the row (duplicate or null key, a value that does not convert)
+    DELIVER = "deliver"  # the destination refused the row
+
+
+@dataclass(frozen=True)
+class RowErrorInput:
+    """One row's error in one run: ``code`` is the vendor's (or the planner's), ``message`` its reason."""
+
+    key: str | None
+    code: str
+    message: str
+    stage: str
+
+
+@dataclass(frozen=True)
+class RowErrorRecord:
+    """What the control store knows of one failing key of one sync."""
+
+    sync: str
+    key: str | None
+    code: str
+    message: str
+    stage: str
+    attempts: int
+    first_seen: datetime
+    last_seen: datetime
+    last_run_id: int
+    parked: bool
+
+    def as_dict(self) -> dict[str, Any]:
+        out = dict(self.__dict__)
+        out["first_seen"] = self.first_seen.isoformat()
+        out["last_seen"] = self.last_seen.isoformat()
+        return out
 
 
 @dataclass(frozen=True)
@@ -67,7 +111,14 @@ class RunRecord:
 
 
 class StateStore(ABC):
-    """Where syncer remembers what destinations confirmed and what each run did."""
+    """Where syncer remembers what destinations confirmed and what each run did.
+
+    ``lock_wait_s`` and ``park_after`` are the project's settings (``state.lock_timeout_s``,
+    ``state.row_errors.park_after``), kept here for the runner.
+    """
+
+    lock_wait_s: float = 0.0
+    park_after: int = 5
 
     @abstractmethod
     def workspace(self) -> duckdb.DuckDBPyConnection:
@@ -108,8 +159,44 @@ class StateStore(ABC):
         """Record how a run ended."""
 
     @abstractmethod
-    def record_row_errors(self, run_id: int, sync: str, rows: Sequence[RejectedRow], now: datetime) -> None:
-        """Keep the reasons rows were rejected or refused by the destination."""
+    def mark_killed(self, now: datetime) -> list[int]:
+        """Mark as :attr:`RunStatus.KILLED` every ``running`` run whose owner (process, or PostgreSQL session) is
+        gone; return their ids. Stores call it when they open; a daemon may call it on its own schedule."""
+
+    @abstractmethod
+    def run_lock(self, sync: str, wait_s: float) -> AbstractContextManager[None]:
+        """Hold the lock of ``sync`` for a run: waits up to ``wait_s`` seconds for a run elsewhere to finish, then
+        raises :class:`RunLockedError`. Released on exit, or when the holding process dies."""
+
+    @abstractmethod
+    def note_row_errors(self, run_id: int, sync: str, errors: Sequence[RowErrorInput], now: datetime,
+                        park_after: int) -> None:
+        """Upsert one row per ``(sync, key)``: ``attempts`` + 1, ``last_seen = now``, the latest code and message.
+
+        A delivery error parks its key once ``attempts`` reaches ``park_after`` (the executor skips parked keys
+        until :meth:`requeue_parked`); plan rejections are re-evaluated every run and never park.
+        """
+
+    @abstractmethod
+    def settle_plan_errors(self, sync: str, run_id: int) -> int:
+        """Drop plan rejections of ``sync`` not noted by ``run_id``: the planner re-checks every row each run, so a
+        key it did not reject again became valid (or left the model). Return how many."""
+
+    @abstractmethod
+    def resolve_row_errors(self, sync: str, keys: Sequence[str]) -> None:
+        """Forget the errors of ``keys`` (confirmed by the destination, or valid again)."""
+
+    @abstractmethod
+    def row_error_list(self, sync: str, limit: int = 100, parked: bool | None = None) -> list[RowErrorRecord]:
+        """The failing keys of ``sync``, most recently seen first; only parked (or unparked) ones when asked."""
+
+    @abstractmethod
+    def parked_keys(self, sync: str) -> set[str]:
+        """Keys of ``sync`` whose delivery is parked."""
+
+    @abstractmethod
+    def requeue_parked(self, sync: str, keys: Sequence[str] | None = None) -> int:
+        """Unpark ``keys`` (every parked key when None), their attempts back to 0; return how many."""
 
     @abstractmethod
     def runs(self, sync: str | None = None, limit: int = 20) -> list[RunRecord]:
@@ -117,7 +204,7 @@ class StateStore(ABC):
 
     @abstractmethod
     def row_errors(self, sync: str, limit: int = 100) -> list[tuple[str | None, str, datetime]]:
-        """The row errors of the latest run of ``sync`` that had any: ``(key, reason, at)``."""
+        """The row errors noted by the latest run of ``sync`` that noted any: ``(key, message, last seen)``."""
 
     @abstractmethod
     def close(self) -> None:

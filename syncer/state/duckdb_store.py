@@ -1,15 +1,20 @@
 """The embedded state store: one DuckDB file (``.syncer/state.duckdb`` by default).
 
-The planning workspace is this same connection, so the diff joins the model against the snapshot table in place
-without copying it. Commits append to a journal (an append costs the same whatever the snapshot's size); the
-snapshot absorbs the journal in one set-based step before it is next read. DuckDB takes a file lock: one process
-at a time (the daemon, or a CLI command).
+The planning workspace is this same connection, so the diff joins the staged model against the snapshot table in
+place without copying it (the model's own SQL never runs here: see :mod:`syncer.warehouse`). Commits append to a
+journal (an append costs the same whatever the snapshot's size); the snapshot absorbs the journal in one set-based
+step before it is next read. DuckDB takes a file lock: one process at a time (the daemon, or a CLI command), so
+any run left ``running`` by another process when the file is opened belongs to a process that died.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import datetime
+import os
+import re
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -17,33 +22,44 @@ import duckdb
 import pyarrow as pa
 
 from syncer.core.sql import ident
-from syncer.state.base import StateUnavailableError
-from syncer.state.control import SqlStateStore
+from syncer.state.base import RunLockedError, StateUnavailableError
+from syncer.state.control import KEY_MATCH, SqlStateStore, Step, Steps
 from syncer.state.migrations import apply_migrations
-from syncer.state.workspace import discard_plans_file, prepare_workspace
+from syncer.state.workspace import discard_workspace, prepare_workspace
 
 _COLUMNS = "sync, key, record_id, match_value, fields, row_hash, present, synced_at"
+_HOLDER = re.compile(r"\(PID (\d+)\)")
+# In-process locks per (state file, sync): the file lock keeps other processes out, these keep threads apart.
+_RUN_LOCKS: dict[tuple[Path, str], threading.Lock] = {}
+_RUN_LOCKS_GUARD = threading.Lock()
 
 
 class DuckDBStateStore(SqlStateStore):
     """State in a DuckDB file at ``path`` (created with its directory when missing)."""
 
     def __init__(self, path: Path, memory_limit: str = "1GB") -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        if path.is_dir():
+            raise StateUnavailableError(f"the state path {path} is a directory; state.url must name a file")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except (FileExistsError, NotADirectoryError):
+            raise StateUnavailableError(f"cannot create the state file {path}: a file is in the way of its "
+                                        "directory") from None
         self.path = path
         try:
             self._con = duckdb.connect(str(path))
         except duckdb.IOException as exc:
-            # DuckDB allows one writing process per file; its message names the process holding the lock.
-            detail = str(exc).splitlines()[0]
-            raise StateUnavailableError(f"the state file {path} is in use by another process: {detail}") from exc
+            raise StateUnavailableError(_lock_message(path, exc)) from exc
+        except duckdb.Error as exc:
+            raise StateUnavailableError(f"cannot open the state file {path}: {str(exc).splitlines()[0]}") from exc
         catalog = str(self._con.execute("SELECT current_database()").fetchall()[0][0])
-        # Qualified names: while a plan runs, the warehouse is the connection's default catalog.
+        # Qualified names: the workspace may be switched to another catalog while a plan runs.
         self.names = {name: f"{ident(catalog)}.main.{ident(name)}"
                       for name in ("runs", "row_errors", "snapshot", "snapshot_journal", "schema_migrations")}
         self.names |= {seq: f"{catalog}.main.{seq}" for seq in ("run_ids", "journal_seq")}
-        self._plans_file = prepare_workspace(self._con, memory_limit, path.parent / "tmp")
+        self._workspace_dir = prepare_workspace(self._con, memory_limit, path.parent / "tmp")
         self._migrate()
+        self.mark_killed(datetime.now(UTC).replace(tzinfo=None))
 
     def _migrate(self) -> None:
         self._con.execute(self._sql("CREATE TABLE IF NOT EXISTS {schema_migrations} (version INTEGER PRIMARY KEY, "
@@ -56,8 +72,48 @@ class DuckDBStateStore(SqlStateStore):
     def _query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         return self._con.execute(sql, list(params)).fetchall()
 
-    def _query_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
-        self._con.executemany(sql, [list(row) for row in rows])
+    def _for_keys(self, sql: str, sync: str, keys: Sequence[str]) -> Step:
+        # One statement with the keys as a list: DuckDB runs a statement per row slowly (a scan each time).
+        return sql.replace(KEY_MATCH, "list_contains(?, key)"), [(sync, list(keys))]
+
+    def _insert(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> Step:
+        return f"INSERT INTO {table} ({', '.join(columns)}) SELECT * FROM __syncer_rows", _Rows(columns, rows)
+
+    def _steps(self, steps: Steps) -> None:
+        self._con.execute("BEGIN")
+        try:
+            for sql, rows in steps:
+                if isinstance(rows, _Rows):
+                    self._con.register("__syncer_rows", rows.table())
+                    try:
+                        self._con.execute(sql)
+                    finally:
+                        self._con.unregister("__syncer_rows")
+                else:
+                    self._con.executemany(sql, [list(row) for row in rows])
+            self._con.execute("COMMIT")
+        except BaseException:
+            self._con.execute("ROLLBACK")
+            raise
+
+    def _owner(self) -> str:
+        return f"pid:{os.getpid()}"
+
+    def _gone_owner_condition(self) -> tuple[str, Sequence[Any]]:
+        # Holding the file lock, this process is the only one alive with the file open: other owners are gone.
+        return "owner IS NULL OR owner <> ?", (self._owner(),)
+
+    @contextmanager
+    def run_lock(self, sync: str, wait_s: float) -> Iterator[None]:
+        with _RUN_LOCKS_GUARD:
+            lock = _RUN_LOCKS.setdefault((self.path.resolve(), sync), threading.Lock())
+        acquired = lock.acquire(timeout=wait_s) if wait_s > 0 else lock.acquire(blocking=False)
+        if not acquired:
+            raise RunLockedError(f"sync '{sync}' is already running in this process; try again when it finishes")
+        try:
+            yield
+        finally:
+            lock.release()
 
     def workspace(self) -> duckdb.DuckDBPyConnection:
         return self._con
@@ -118,4 +174,24 @@ class DuckDBStateStore(SqlStateStore):
 
     def close(self) -> None:
         self._con.close()
-        discard_plans_file(self._plans_file)
+        discard_workspace(self._workspace_dir)
+
+
+class _Rows(list[Sequence[Any]]):
+    """Rows to insert in one set-based statement, read from Arrow (see :meth:`DuckDBStateStore._insert`)."""
+
+    def __init__(self, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+        super().__init__(rows)
+        self.columns = list(columns)
+
+    def table(self) -> pa.Table:
+        return pa.Table.from_pylist([dict(zip(self.columns, row, strict=True)) for row in self])
+
+
+def _lock_message(path: Path, exc: duckdb.Error) -> str:
+    holder = _HOLDER.search(str(exc))
+    by = f" (PID {holder.group(1)})" if holder else ""
+    if "lock" not in str(exc).lower():
+        return f"cannot open the state file {path}: {str(exc).splitlines()[0]}"
+    return (f"the state file {path} is in use by another process{by}, most likely another syncer: a DuckDB state "
+            "serves one process at a time; try again when it exits (a PostgreSQL state lets several run)")

@@ -74,6 +74,33 @@ MIGRATIONS: tuple[Migration, ...] = (
             synced_at TIMESTAMP NOT NULL
         )""",
     ), backends=("duckdb",)),
+    Migration(3, "row errors per key with attempts and parking; run owners", (
+        # One row per (sync, key): what RevOps acts on. The earlier per-run rows fold into it, the latest winning.
+        """CREATE TABLE row_errors_by_key (
+            sync TEXT NOT NULL,
+            key TEXT,
+            code TEXT NOT NULL,
+            message TEXT NOT NULL,
+            stage TEXT NOT NULL,
+            attempts INTEGER NOT NULL,
+            first_seen TIMESTAMP NOT NULL,
+            last_seen TIMESTAMP NOT NULL,
+            last_run_id BIGINT NOT NULL,
+            parked BOOLEAN NOT NULL DEFAULT FALSE
+        )""",
+        """INSERT INTO row_errors_by_key
+           SELECT sync, key, 'rejected', reason, 'plan', n, first_seen, noted_at, run_id, FALSE FROM (
+               SELECT *, row_number() OVER (PARTITION BY sync, key ORDER BY run_id DESC) AS latest,
+                      count(*) OVER (PARTITION BY sync, key) AS n,
+                      min(noted_at) OVER (PARTITION BY sync, key) AS first_seen
+               FROM row_errors) AS history
+           WHERE latest = 1""",
+        "DROP TABLE row_errors",
+        "ALTER TABLE row_errors_by_key RENAME TO row_errors",
+        "CREATE INDEX row_errors_by_key ON row_errors (sync, key)",
+        # Who runs a run: a process id (DuckDB) or a PostgreSQL session, so a run whose owner died is marked killed.
+        "ALTER TABLE runs ADD COLUMN owner TEXT",
+    )),
 )
 
 

@@ -2,13 +2,20 @@
 
 The snapshot table lives in PostgreSQL; planning still runs in a local in-memory DuckDB workspace, into which the
 sync's snapshot is streamed before each diff (DuckDB spills to disk past its memory cap).
+
+Runs of one sync never overlap: a run holds a session advisory lock keyed by the sync's name, which PostgreSQL
+releases by itself when the session ends. A run records its session (backend pid and start time) as its owner, so a
+run whose session is gone from ``pg_stat_activity`` was killed, whichever replica looks.
 """
 
 from __future__ import annotations
 
+import hashlib
 import tempfile
-from collections.abc import Sequence
-from datetime import datetime
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -16,13 +23,22 @@ import duckdb
 import psycopg
 import pyarrow as pa
 
-from syncer.state.base import COMMIT_SCHEMA, StateUnavailableError
-from syncer.state.control import SqlStateStore
+from syncer.state.base import COMMIT_SCHEMA, RunLockedError, StateUnavailableError
+from syncer.state.control import SqlStateStore, Steps
 from syncer.state.migrations import apply_migrations
-from syncer.state.workspace import prepare_workspace
+from syncer.state.workspace import discard_workspace, prepare_workspace
 
 _SNAPSHOT_BATCH = 50_000
 _MIGRATION_LOCK = 7_346_001  # advisory lock id: replicas starting together migrate one at a time
+# Local workspaces (spill files, plans catalogs) of every PostgreSQL-backed process on this machine.
+SPILL_ROOT = Path(tempfile.gettempdir()) / "syncer-workspaces"
+# This session's identity as pg_stat_activity shows it: a pid alone could be reused by a later session.
+_SESSION = "pid || ':' || extract(epoch FROM backend_start)"
+
+
+def sync_lock_id(sync: str) -> int:
+    """The advisory lock id of ``sync``: a stable signed 64-bit hash of its name."""
+    return int.from_bytes(hashlib.blake2b(f"syncer-run:{sync}".encode(), digest_size=8).digest(), "big", signed=True)
 
 
 def _dsn(url: str) -> str:
@@ -34,15 +50,18 @@ def _dsn(url: str) -> str:
 
 
 class PostgresStateStore(SqlStateStore):
-    def __init__(self, url: str, memory_limit: str = "1GB") -> None:
+    def __init__(self, url: str, memory_limit: str = "1GB", spill_root: Path = SPILL_ROOT) -> None:
         try:
             self._conn = psycopg.connect(_dsn(url), autocommit=True)
-        except psycopg.OperationalError as exc:
+        except psycopg.Error as exc:
             raise StateUnavailableError(f"cannot reach the PostgreSQL state store: {str(exc).splitlines()[0]}") from exc
+        self._held: set[str] = set()
+        self._held_guard = threading.Lock()
         self._workspace = duckdb.connect()
-        self._spill = tempfile.TemporaryDirectory(prefix="syncer-")
-        prepare_workspace(self._workspace, memory_limit, Path(self._spill.name))
+        self._workspace_dir = prepare_workspace(self._workspace, memory_limit, spill_root)
         self._migrate()
+        self._session = str(self._query(f"SELECT {_SESSION} FROM pg_stat_activity WHERE pid = pg_backend_pid()")[0][0])
+        self.mark_killed(datetime.now(UTC).replace(tzinfo=None))
 
     def _migrate(self) -> None:
         with self._conn.transaction(), self._conn.cursor() as cur:
@@ -58,9 +77,62 @@ class PostgresStateStore(SqlStateStore):
             cur.execute(sql.replace("?", "%s"), list(params))
             return list(cur.fetchall()) if cur.description else []
 
-    def _query_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+    def _steps(self, steps: Steps) -> None:
         with self._conn.transaction(), self._conn.cursor() as cur:
-            cur.executemany(sql.replace("?", "%s"), [list(row) for row in rows])
+            for sql, rows in steps:
+                cur.executemany(sql.replace("?", "%s"), [list(row) for row in rows])
+
+    def _owner(self) -> str:
+        return self._session
+
+    def _gone_owner_condition(self) -> tuple[str, Sequence[Any]]:
+        return (f"owner IS NULL OR owner NOT IN (SELECT {_SESSION} FROM pg_stat_activity "
+                "WHERE backend_start IS NOT NULL)"), ()
+
+    @contextmanager
+    def run_lock(self, sync: str, wait_s: float) -> Iterator[None]:
+        """A session advisory lock: PostgreSQL itself waits (``lock_timeout``) and frees it if this process dies."""
+        lock_id = sync_lock_id(sync)
+        with self._held_guard:  # a session's advisory locks are re-entrant: keep this process's runs apart too
+            if sync in self._held:
+                raise RunLockedError(f"sync '{sync}' is already running in this process; try again when it finishes")
+            self._held.add(sync)
+        try:
+            held = self._take_lock(lock_id, wait_s)
+        except BaseException:
+            self._release_held(sync)
+            raise
+        if not held:
+            self._release_held(sync)
+            waited = f" after waiting {wait_s:g} s" if wait_s > 0 else ""
+            raise RunLockedError(f"sync '{sync}' is already running (another syncer process or replica holds its "
+                                 f"lock in the PostgreSQL state){waited}; try again when it finishes")
+        try:
+            yield
+        finally:
+            self._release_held(sync)
+            if not self._conn.closed:
+                self._conn.execute("SELECT pg_advisory_unlock(%s)", (lock_id,))
+
+    def _release_held(self, sync: str) -> None:
+        with self._held_guard:
+            self._held.discard(sync)
+
+    def _take_lock(self, lock_id: int, wait_s: float) -> bool:
+        with self._conn.cursor() as cur:
+            if wait_s > 0:
+                try:
+                    cur.execute(f"SET lock_timeout = {max(1, int(wait_s * 1000))}")
+                    cur.execute("SELECT pg_advisory_lock(%s)", (lock_id,))
+                    held = True
+                except psycopg.errors.LockNotAvailable:
+                    held = False
+                finally:
+                    cur.execute("RESET lock_timeout")
+            else:
+                cur.execute("SELECT pg_try_advisory_lock(%s)", (lock_id,))
+                held = bool(cur.fetchall()[0][0])
+        return held
 
     def workspace(self) -> duckdb.DuckDBPyConnection:
         return self._workspace
@@ -109,4 +181,4 @@ class PostgresStateStore(SqlStateStore):
     def close(self) -> None:
         self._conn.close()
         self._workspace.close()
-        self._spill.cleanup()
+        discard_workspace(self._workspace_dir)

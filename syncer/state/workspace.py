@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -22,24 +23,26 @@ SPECIAL_NULLS = FunctionNullHandling.SPECIAL
 _workspace_numbers = itertools.count(1)
 
 
-def prepare_workspace(con: duckdb.DuckDBPyConnection, memory_limit: str, spill_dir: Path) -> Path:
+def prepare_workspace(con: duckdb.DuckDBPyConnection, memory_limit: str, spill_root: Path) -> Path:
     """Configure ``con`` for planning and register the Python functions the field SQL calls.
 
-    Returns the file of the plans catalog, which the caller deletes (:func:`discard_plans_file`) when it closes
-    ``con``. Plans' change rows live there: unlike temporary tables, every cursor of the connection sees them (so they
-    can be streamed out on one cursor while the store commits on another), and being file-backed, a first sync of
-    millions of rows is written out instead of held in memory.
+    Returns the workspace's own directory under ``spill_root`` (``<pid>-<n>``), which the caller deletes
+    (:func:`discard_workspace`) when it closes ``con``. It holds DuckDB's spill files and the plans catalog. Plans'
+    change rows live there: unlike temporary tables, every cursor of the connection sees them (so they can be
+    streamed out on one cursor while the store commits on another), and being file-backed, a first sync of millions
+    of rows is written out instead of held in memory. Directories of processes that died (a killed run) are removed
+    here, by the next process that plans.
     """
-    spill_dir.mkdir(parents=True, exist_ok=True)
+    spill_root.mkdir(parents=True, exist_ok=True)
+    remove_orphaned_workspaces(spill_root)
+    directory = spill_root / f"{os.getpid()}-{next(_workspace_numbers)}"
+    shutil.rmtree(directory, ignore_errors=True)
+    directory.mkdir()
     con.execute("SET TimeZone = 'UTC'")  # naive warehouse timestamps are read as UTC
     con.execute(f"SET memory_limit = '{memory_limit}'")
-    con.execute(f"SET temp_directory = '{spill_dir}'")
+    con.execute(f"SET temp_directory = '{_quoted(directory)}'")
     con.execute("SET preserve_insertion_order = false")
-    _remove_orphaned_plans_files(spill_dir)
-    plans_file = spill_dir / f"plans-{os.getpid()}-{next(_workspace_numbers)}.duckdb"
-    discard_plans_file(plans_file)
-    quoted = str(plans_file).replace("'", "''")
-    con.execute(f"ATTACH '{quoted}' AS {PLANS_CATALOG}")
+    con.execute(f"ATTACH '{_quoted(directory / 'plans.duckdb')}' AS {PLANS_CATALOG}")
     names = {str(row[0]) for row in con.execute(
         "SELECT function_name FROM duckdb_functions() WHERE function_type = 'scalar'").fetchall()}
     if RENDER_FUNCTION not in names:
@@ -49,24 +52,45 @@ def prepare_workspace(con: duckdb.DuckDBPyConnection, memory_limit: str, spill_d
     if CANONICAL_JSON_FUNCTION not in names:
         con.create_function(CANONICAL_JSON_FUNCTION, _canonical_json_batch, [duckdb.sqltype("VARCHAR")],
                             duckdb.sqltype("VARCHAR"), type=ARROW, null_handling=SPECIAL_NULLS)
-    return plans_file
+    return directory
 
 
-def discard_plans_file(path: Path) -> None:
-    for leftover in (path, path.with_name(path.name + ".wal")):
-        leftover.unlink(missing_ok=True)
+def _quoted(path: Path) -> str:
+    return str(path).replace("'", "''")
 
 
-def _remove_orphaned_plans_files(spill_dir: Path) -> None:
-    """Delete plans files left by processes that died without closing their workspace."""
-    for path in spill_dir.glob("plans-*.duckdb"):
-        pid = int(path.name.split("-")[1])
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            discard_plans_file(path)
-        except PermissionError:
-            continue  # alive, another user's
+def discard_workspace(directory: Path) -> None:
+    """Delete a workspace directory (call after closing its connection)."""
+    shutil.rmtree(directory, ignore_errors=True)
+
+
+# The earlier name, still used by callers written before workspaces had their own directory.
+discard_plans_file = discard_workspace
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # alive, another user's
+    return True
+
+
+def remove_orphaned_workspaces(spill_root: Path) -> list[Path]:
+    """Delete the workspace directories (and older loose plans files) of processes that are gone; return them."""
+    removed = []
+    for path in spill_root.iterdir():
+        owner = path.name.removeprefix("plans-").split("-")[0]
+        if not owner.isdigit() or _alive(int(owner)):
+            continue
+        if path.is_dir():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+        removed.append(path)
+    return removed
 
 
 _RENDERED = pa.struct([("value", pa.string()), ("error", pa.string())])

@@ -1,17 +1,47 @@
-"""The warehouse interface and the factory that picks an implementation from a URL."""
+"""The warehouse interface, the model-query check, and the factory that picks an implementation from a URL.
+
+A model is user SQL, so it runs where it cannot reach syncer's own state: in a connection of its own to the
+warehouse (a DuckDB file is opened read-only, with file access switched off), never in the planning workspace.
+Its rows are then staged into the workspace as a temporary table the diff reads.
+"""
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from pathlib import Path
 
 import duckdb
 import pyarrow as pa
 
+STAGED_MODEL = "__syncer_model"
+
 
 class WarehouseError(Exception):
-    """The warehouse refused or failed a query (bad SQL, unreachable server, missing table)."""
+    """The warehouse refused or failed a query (bad SQL, unreachable server, missing table, file locked)."""
+
+
+class ModelQueryError(WarehouseError):
+    """The model is not exactly one query: syncer runs ``SELECT``/``WITH`` statements only."""
+
+
+def check_model_query(sql: str, strict: bool = True) -> None:
+    """Raise :class:`ModelQueryError` unless ``sql`` is exactly one ``SELECT`` (``WITH``, ``VALUES``) statement.
+
+    DuckDB's parser decides, so comments, strings and semicolons inside them are read as SQL reads them. With
+    ``strict=False`` (another warehouse's dialect), SQL the parser cannot read is left to the warehouse to judge.
+    """
+    try:
+        statements = duckdb.extract_statements(sql)
+    except duckdb.Error as exc:
+        if strict:
+            raise ModelQueryError(f"the model is not valid SQL: {str(exc).splitlines()[0]}") from exc
+        return
+    if len(statements) != 1:
+        raise ModelQueryError(f"the model must be a single query, found {len(statements)} statements")
+    kind = statements[0].type
+    if kind != duckdb.StatementType.SELECT:
+        raise ModelQueryError(f"the model must be a query (SELECT or WITH), not a {kind.name} statement")
 
 
 class Warehouse(ABC):
@@ -20,19 +50,51 @@ class Warehouse(ABC):
     url: str  # for display: without any password
 
     @abstractmethod
-    def stage(self, con: duckdb.DuckDBPyConnection, sql: str, batch_size: int) -> str:
-        """Make the model available in the planning workspace ``con``; return a relation naming it.
+    def stream(self, sql: str, batch_size: int, columns: Collection[str] | None = None) -> Iterator[pa.RecordBatch]:
+        """The model's rows in record batches of at most ``batch_size`` rows.
 
-        May attach the warehouse (DuckDB) or stream the rows into a temporary table (everything else).
+        ``columns``: the columns the caller needs; an implementation may return only those (missing ones are left
+        out, not an error) or every column. Raises :class:`WarehouseError`, :class:`ModelQueryError`.
         """
 
-    @abstractmethod
-    def release(self, con: duckdb.DuckDBPyConnection) -> None:
-        """Undo :meth:`stage` once planning is done (detach the file, drop the staged rows)."""
+    def describe(self, sql: str) -> dict[str, str]:
+        """Column name -> DuckDB type of the model, as staging would give it, without reading all its rows."""
+        scratch = duckdb.connect()
+        try:
+            first = next(iter(self.stream(f"SELECT * FROM ({sql}) AS model LIMIT 1000", 1000)), None)
+            if first is None:
+                return {}
+            scratch.register("__syncer_sample", first)
+            return {str(row[0]): str(row[1]) for row in scratch.execute("DESCRIBE __syncer_sample").fetchall()}
+        finally:
+            scratch.close()
 
-    @abstractmethod
-    def stream(self, sql: str, batch_size: int) -> Iterator[pa.RecordBatch]:
-        """The model's rows in record batches of at most ``batch_size`` rows."""
+    def stage(self, con: duckdb.DuckDBPyConnection, sql: str, batch_size: int,
+              columns: Collection[str] | None = None) -> str:
+        """Copy the model into a temporary table of the planning workspace ``con``; return its name.
+
+        The model's SQL never runs in ``con`` (which may hold the state), only its rows arrive there. DuckDB spills
+        the table to disk past the workspace's memory cap, so memory stays flat however large the model is.
+        """
+        self.release(con)
+        created = False
+        for batch in self.stream(sql, batch_size, columns):
+            con.register("__syncer_batch", batch)
+            try:
+                if created:
+                    con.execute(f"INSERT INTO temp.{STAGED_MODEL} BY NAME SELECT * FROM __syncer_batch")
+                else:
+                    con.execute(f"CREATE TEMP TABLE {STAGED_MODEL} AS SELECT * FROM __syncer_batch")
+                    created = True
+            finally:
+                con.unregister("__syncer_batch")
+        if not created:
+            raise WarehouseError("the model returned no batch at all, not even an empty one with its columns")
+        return f"temp.{STAGED_MODEL}"
+
+    def release(self, con: duckdb.DuckDBPyConnection) -> None:
+        """Drop what :meth:`stage` put in ``con``."""
+        con.execute(f"DROP TABLE IF EXISTS temp.{STAGED_MODEL}")
 
     @abstractmethod
     def close(self) -> None:
@@ -40,12 +102,18 @@ class Warehouse(ABC):
 
 
 def open_warehouse(url: str, root: Path) -> Warehouse:
-    """The warehouse for ``url``; relative DuckDB paths are resolved against the project ``root``."""
-    if url.startswith("duckdb://"):
+    """The warehouse for ``url``; relative DuckDB paths are resolved against the project ``root``.
+
+    Raises :class:`syncer.config.errors.ConfigError` (naming ``warehouse.url``) for a URL that cannot work: no
+    scheme, an unknown dialect or a missing driver, a bad port, a DuckDB path that is a directory.
+    """
+    from syncer.warehouse.urls import checked_warehouse_url
+
+    checked = checked_warehouse_url(url, root)
+    if isinstance(checked, Path):
         from syncer.warehouse.duckdb_warehouse import DuckDBWarehouse
 
-        path = Path(url.removeprefix("duckdb:///"))  # duckdb:///rel/path or duckdb:////abs/path
-        return DuckDBWarehouse(path if path.is_absolute() else root / path)
+        return DuckDBWarehouse(checked)
     from syncer.warehouse.sqlalchemy_warehouse import SqlAlchemyWarehouse
 
     return SqlAlchemyWarehouse(url)

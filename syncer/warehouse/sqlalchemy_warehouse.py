@@ -1,26 +1,29 @@
-"""Any SQLAlchemy URL as the warehouse: PostgreSQL (tested), Snowflake and BigQuery (optional extras)."""
+"""Any SQLAlchemy URL as the warehouse: PostgreSQL (tested), Snowflake and BigQuery (optional extras).
+
+The model runs in the warehouse, on a connection of its own; on PostgreSQL inside a read-only transaction, so even
+SQL in a dialect syncer's parser cannot read is unable to write anything.
+"""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from typing import Any
 
-import duckdb
 import pyarrow as pa
 from sqlalchemy import create_engine, make_url, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from syncer.warehouse.base import Warehouse, WarehouseError
-
-STAGED_MODEL = "__syncer_model"
+from syncer.warehouse.base import Warehouse, WarehouseError, check_model_query
 
 
 class SqlAlchemyWarehouse(Warehouse):
     def __init__(self, url: str) -> None:
         self._url = url
-        self.url = make_url(url).render_as_string(hide_password=True)  # for messages: never the password
+        parsed = make_url(url)
+        self.url = parsed.render_as_string(hide_password=True)  # for messages: never the password
+        self._read_only = {"postgresql_readonly": True} if parsed.get_backend_name() == "postgresql" else {}
         self._engine: Engine | None = None
 
     def _connect(self) -> Engine:
@@ -28,41 +31,27 @@ class SqlAlchemyWarehouse(Warehouse):
             self._engine = create_engine(self._url, pool_pre_ping=True)
         return self._engine
 
-    def stream(self, sql: str, batch_size: int) -> Iterator[pa.RecordBatch]:
-        """Server-side cursor (``stream_results``), ``batch_size`` rows per fetch, each fetch one record batch."""
+    def stream(self, sql: str, batch_size: int, columns: Collection[str] | None = None) -> Iterator[pa.RecordBatch]:
+        """Server-side cursor (``stream_results``), ``batch_size`` rows per fetch, each fetch one record batch.
+
+        Every column is returned (``columns`` is not applied: identifier case rules differ between warehouses).
+        A model without rows yields one empty batch, so its columns are still known.
+        """
+        check_model_query(sql, strict=False)
         try:
             with self._connect().connect() as conn:
-                result = conn.execution_options(stream_results=True, yield_per=batch_size).execute(text(sql))
+                options = conn.execution_options(stream_results=True, yield_per=batch_size, **self._read_only)
+                result = options.execute(text(sql))
                 names = list(result.keys())
+                empty = True
                 for rows in result.partitions(batch_size):
+                    empty = False
                     yield _to_batch(names, rows)
+                if empty:
+                    yield _to_batch(names, [])
         except SQLAlchemyError as exc:
             cause = getattr(exc, "orig", None) or exc  # the driver's own message names the real problem
             raise WarehouseError(str(cause).splitlines()[0]) from exc
-
-    def stage(self, con: duckdb.DuckDBPyConnection, sql: str, batch_size: int) -> str:
-        """Stream the model into a temporary table of the workspace (DuckDB spills it to disk past its memory cap)."""
-        con.execute(f"DROP TABLE IF EXISTS temp.{STAGED_MODEL}")
-        created = False
-        for batch in self.stream(sql, batch_size):
-            con.register("__syncer_batch", batch)
-            if created:
-                con.execute(f"INSERT INTO temp.{STAGED_MODEL} BY NAME SELECT * FROM __syncer_batch")
-            else:
-                con.execute(f"CREATE TEMP TABLE {STAGED_MODEL} AS SELECT * FROM __syncer_batch")
-                created = True
-            con.unregister("__syncer_batch")
-        if not created:
-            # An empty model still needs its columns; ask for them without rows.
-            with self._connect().connect() as conn:
-                names = list(conn.execute(text(f"SELECT * FROM ({sql}) AS model LIMIT 0")).keys())
-            con.register("__syncer_batch", _to_batch(names, []))
-            con.execute(f"CREATE TEMP TABLE {STAGED_MODEL} AS SELECT * FROM __syncer_batch")
-            con.unregister("__syncer_batch")
-        return f"temp.{STAGED_MODEL}"
-
-    def release(self, con: duckdb.DuckDBPyConnection) -> None:
-        con.execute(f"DROP TABLE IF EXISTS temp.{STAGED_MODEL}")
 
     def close(self) -> None:
         if self._engine is not None:

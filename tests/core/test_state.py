@@ -7,8 +7,8 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from syncer.core.plan import ChangeCounts, RejectedRow
-from syncer.state import COMMIT_SCHEMA, StateStore
+from syncer.core.plan import ChangeCounts
+from syncer.state import COMMIT_SCHEMA, RowErrorInput, StateStore
 from syncer.state.base import RunStatus
 from syncer.state.duckdb_store import DuckDBStateStore
 from syncer.state.migrations import MIGRATIONS
@@ -41,7 +41,8 @@ def test_commits_are_idempotent_and_the_latest_wins(store: StateStore) -> None:
 
 def test_runs_and_row_errors_are_recorded(store: StateStore) -> None:
     first = store.start_run("s", dry_run=False, now=NOW)
-    store.record_row_errors(first, "s", [RejectedRow(None, "null key (1 rows)"), RejectedRow("k", "bad")], NOW)
+    store.note_row_errors(first, "s", [RowErrorInput(None, "null_key", "null key (1 rows)", "plan"),
+                                       RowErrorInput("k", "invalid_value", "bad", "plan")], NOW, park_after=5)
     store.finish_run(first, RunStatus.PLANNED, NOW, model_rows=10, counts=ChangeCounts(create=3, unchanged=5),
                      rejected=2)
     second = store.start_run("s", dry_run=True, now=NOW)
@@ -64,7 +65,7 @@ def test_an_older_duckdb_state_is_upgraded_on_open(tmp_path: Path) -> None:
     con.close()
     upgraded = DuckDBStateStore(path)
     try:
-        assert upgraded.schema_versions() == [1, 2]
+        assert upgraded.schema_versions() == [1, 2, 3]
         upgraded.commit("s", _rows(("a", "{}", 1, True)), NOW)  # the journal exists again
         assert upgraded.snapshot_size("s") == 1
     finally:
