@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -10,7 +11,7 @@ import typer
 
 from connectors import REGISTRY
 from syncer import output
-from syncer.cli.base import EXIT_BAD_INPUT, JsonOption, ProjectOption, cli, open_app, validate_models
+from syncer.cli.base import EXIT_BAD_INPUT, JsonOption, ProjectOption, cli, missing_secrets, open_app, validate_models
 from syncer.config.schema import json_schemas
 
 
@@ -18,10 +19,15 @@ from syncer.config.schema import json_schemas
 def validate(project: ProjectOption = Path("."), as_json: JsonOption = False) -> None:
     """Check syncer.yaml and every mapping, including each model's columns against the warehouse."""
     with open_app(project) as app:
+        # Secrets only destinations need may be absent (a CI job checking mappings): warned about, not refused.
+        warnings = missing_secrets(app)
         problems = validate_models(app)
         if as_json:
             output.print_json({"ok": not problems, "syncs": sorted(app.project.syncs),
-                               "problems": [problem.__dict__ for problem in problems]})
+                               "problems": [problem.as_dict() for problem in problems],
+                               "warnings": [warning.as_dict() for warning in warnings]})
+        else:
+            output.show_warnings(warnings)
         if problems:
             if not as_json:
                 output.show_problems(problems)
@@ -33,7 +39,7 @@ def validate(project: ProjectOption = Path("."), as_json: JsonOption = False) ->
 
 @cli.command()
 def status(project: ProjectOption = Path("."), as_json: JsonOption = False) -> None:
-    """Each sync's last run, snapshot size and row errors."""
+    """Each sync's last run, snapshot size and row errors (the first few with their keys and reasons)."""
     with open_app(project) as app:
         rows: list[dict[str, Any]] = []
         for name, loaded in sorted(app.project.syncs.items()):
@@ -57,6 +63,10 @@ def reset(sync: Annotated[str, typer.Argument(help="The sync whose snapshot to f
     """Forget what SYNC last confirmed, so its next run sends every row again."""
     with open_app(project) as app:
         app.project.sync(sync)
+        if not yes and not sys.stdin.isatty():
+            output.show_error(f"reset asks before forgetting the snapshot of {sync}, and there is no terminal to ask "
+                              "on: pass --yes to confirm")
+            raise typer.Exit(EXIT_BAD_INPUT)
         if not yes and not typer.confirm(f"Forget the snapshot of {sync}? Its next run re-sends every row."):
             raise typer.Exit(EXIT_BAD_INPUT)
         forgotten = app.store.reset(sync)
