@@ -94,7 +94,7 @@ def show_status(rows: list[dict[str, Any]], reasons_per_sync: int = 3) -> None:
             continue
         more = f" (first {reasons_per_sync}; status --json lists more)" if len(row_errors) > reasons_per_sync else ""
         console.print(f"{escape(row['sync'])}: rows rejected, kept pending and tried again next run{more}:",
-                      highlight=False)
+                      highlight=False, soft_wrap=True)
         for error in row_errors[:reasons_per_sync]:
             key = error["key"] if error["key"] is not None else "(null key)"
             console.print(f"  {escape(redact(key))}: {escape(redact(error['reason']))}", highlight=False,
