@@ -11,7 +11,9 @@ import typer
 
 from connectors import REGISTRY
 from syncer import output
+from syncer.app import App
 from syncer.cli.base import EXIT_BAD_INPUT, JsonOption, ProjectOption, cli, missing_secrets, open_app, validate_models
+from syncer.config.errors import ConfigError
 from syncer.config.schema import json_schemas
 
 
@@ -19,6 +21,8 @@ from syncer.config.schema import json_schemas
 def validate(project: ProjectOption = Path("."), as_json: JsonOption = False) -> None:
     """Check syncer.yaml and every mapping, including each model's columns against the warehouse."""
     with open_app(project) as app:
+        if as_json:
+            _problems_as_json(app)
         # Secrets only destinations need may be absent (a CI job checking mappings): warned about, not refused.
         warnings = missing_secrets(app)
         problems = validate_models(app)
@@ -35,6 +39,16 @@ def validate(project: ProjectOption = Path("."), as_json: JsonOption = False) ->
         if not as_json:
             output.console.print(f"[green]ok[/]: {len(app.project.syncs)} sync(s) valid: "
                                  f"{', '.join(sorted(app.project.syncs))}")
+
+
+def _problems_as_json(app: App) -> None:
+    """With ``--json``, configuration problems are a JSON report too (on stdout, exit 2), for CI to read."""
+    try:
+        app.project  # noqa: B018 (loads and validates)
+    except ConfigError as exc:
+        output.print_json({"ok": False, "syncs": [], "problems": [problem.as_dict() for problem in exc.problems],
+                           "warnings": []})
+        raise typer.Exit(EXIT_BAD_INPUT) from None
 
 
 @cli.command()
@@ -77,10 +91,14 @@ def reset(sync: Annotated[str, typer.Argument(help="The sync whose snapshot to f
 def schema(out: Annotated[Path, typer.Option(help="Directory to write the JSON Schemas into.")] = Path("schemas")
            ) -> None:
     """Write JSON Schemas for syncer.yaml and mapping files, for editor completion and checking."""
-    out.mkdir(parents=True, exist_ok=True)
     written = []
-    for filename, document in json_schemas(REGISTRY).items():
-        path = out / filename
-        path.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
-        written.append(path)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        for filename, document in json_schemas(REGISTRY).items():
+            path = out / filename
+            path.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+            written.append(path)
+    except OSError as exc:
+        output.show_error(f"cannot write the schemas into {out}: {exc.strerror or exc}")
+        raise typer.Exit(EXIT_BAD_INPUT) from None
     output.console.print("wrote " + ", ".join(str(p) for p in written))

@@ -229,6 +229,10 @@ def _cross_check(sync: SyncConfig, doc: YamlDocument, project: ProjectConfig | N
     problems: list[Problem] = []
     if sync.model.sql is not None and not sync.model.query.strip():
         problems.append(doc.problem(("model", "sql"), "the query is empty"))
+    for name in sync.fields:
+        if not name.strip():
+            line = doc.line_of(("fields", name))
+            problems.append(Problem(doc.file, line, "fields", f"a destination field needs a name (found '{name}')"))
     if sync.schedule is not None:  # the default schedule is checked in syncer.yaml, once
         try:
             parse_schedule(sync.schedule)

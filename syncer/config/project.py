@@ -29,7 +29,8 @@ class WarehouseConfig(_Strict):
     """
 
     url: SecretStr = SecretStr("duckdb:///warehouse.duckdb")
-    batch_size: int = Field(50_000, gt=0, description="Rows per batch when streaming a model from the warehouse.")
+    batch_size: int = Field(50_000, gt=0, le=10_000_000,
+                            description="Rows per batch when streaming a model from the warehouse.")
 
 
 class StateConfig(_Strict):
