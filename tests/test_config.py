@@ -125,6 +125,15 @@ def test_an_alias_bomb_stops_after_a_bounded_number_of_expansions(tmp_path: Path
     assert problem.message == "aliases expand more than 10000 times (a YAML alias bomb?)"
 
 
+def test_a_wide_anchor_expanded_a_few_thousand_times_is_stopped_too(tmp_path: Path) -> None:
+    path = tmp_path / "wide.yaml"
+    path.write_text("wide: &w [" + ", ".join(["1"] * 2_000) + "]\nrefs: [" + ", ".join(["*w"] * 5_000) + "]\n")
+    doc, problems = load_yaml(path, {}, "wide.yaml")
+    assert doc is None
+    (problem,) = problems
+    assert problem.message == "aliases expand more than 10000 times (a YAML alias bomb?)"
+
+
 def test_nesting_is_bounded_while_composing(tmp_path: Path) -> None:
     path = tmp_path / "deep.yaml"
     path.write_text("a: " + "{b: " * (MAX_DEPTH + 5) + "1" + "}" * (MAX_DEPTH + 5) + "\n")

@@ -8,7 +8,7 @@ line RevOps must edit.
 Hostile or broken input is refused with a problem, never an exception: bytes that are not UTF-8, files over
 :data:`MAX_FILE_BYTES`, nesting deeper than :data:`MAX_DEPTH` (bounded while composing, before Python's recursion
 limit), and alias bombs ("billion laughs": a few lines whose aliases expand to billions of nodes), which are stopped
-after :data:`MAX_ALIAS_EXPANSIONS` expansions while building, in bounded time and memory.
+after :data:`MAX_ALIAS_EXPANSIONS` values built again through aliases, in bounded time and memory.
 """
 
 from __future__ import annotations
@@ -27,9 +27,9 @@ from syncer.config.errors import Problem, display_path
 KeyPath = tuple[str | int, ...]
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")  # ${NAME} or ${NAME:-default}
 
-MAX_FILE_BYTES = 4 * 1024 * 1024  # a mapping is a few kilobytes; anything this large is not one
+MAX_FILE_BYTES = 1024 * 1024  # a mapping is a few kilobytes; anything this large is not one
 MAX_DEPTH = 64  # real files nest five or six levels
-MAX_ALIAS_EXPANSIONS = 10_000  # each time an alias is built again counts as one
+MAX_ALIAS_EXPANSIONS = 10_000  # values built again through an alias (each one inside an expanded anchor counts)
 
 _CORE = "tag:yaml.org,2002:"
 _SCALAR_TAGS = {_CORE + name for name in ("str", "int", "float", "bool", "null", "timestamp")}
@@ -147,9 +147,10 @@ class _Builder:
         self.expansions = 0
 
     def build(self, node: yaml.Node, path: KeyPath) -> Any:
-        # A node reached a second time is an alias being expanded again: count it, so that nine aliases of nine
-        # aliases of ... stop here instead of filling memory. Depth only grows past MAX_DEPTH through aliases
-        # (the composer bounds the rest), and a recursive alias (&a [*a]) grows it forever.
+        # A node reached a second time is being expanded again through an alias: count every such value (those
+        # inside a wide anchor too), so nine aliases of nine aliases of ... stop here instead of filling memory.
+        # Depth only grows past MAX_DEPTH through aliases (the composer bounds the rest), and a recursive alias
+        # (&a [*a]) grows it forever.
         if id(node) in self.seen:
             self.expansions += 1
             if self.expansions > MAX_ALIAS_EXPANSIONS:
