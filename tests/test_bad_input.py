@@ -64,7 +64,7 @@ def write(file: str, content: str | bytes) -> Edit:
 def append(file: str, text: str) -> Edit:
     def edit(root: Path) -> None:
         with (root / file).open("a") as out:
-            out.write(text)
+            out.write(text.replace("{root}", str(root)))
     return edit
 
 
@@ -187,6 +187,10 @@ CASES = [
          "mappings: not a directory"),
     case("mappings_directory_configured_missing", append("syncer.yaml", "mappings_dir: syncs\n"), "validate", 2,
          "syncs: no such directory"),
+    case("mappings_directory_outside_the_project", (append("syncer.yaml", "mappings_dir: {root}-mappings\n"),
+                                                     lambda root: shutil.copytree(root / "mappings",
+                                                                                  f"{root}-mappings")),
+         "validate", 0, "1 sync(s) valid: companies"),
     case("mappings_directory_empty", remove(MAPPING), "validate", 2, "mappings: no sync definitions"),
     case("mapping_file_is_a_directory", mkdir("mappings/extra.yaml"), "validate", 2,
          "mappings/extra.yaml: cannot read file"),

@@ -101,7 +101,7 @@ def load_project(root: Path, registry: Registry, environ: Mapping[str, str] | No
     mappings_dir = config.mappings_dir if project else _raw_mappings_dir(root)
     syncs: dict[str, LoadedSync] = {}
     for path in _mapping_files(root, mappings_dir, problems):
-        doc, found = load_yaml(path, environ, str(path.relative_to(root)))
+        doc, found = load_yaml(path, environ, str(path.relative_to(root)) if path.is_relative_to(root) else None)
         problems += found
         if doc is None:
             continue
