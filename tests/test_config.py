@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from connectors import REGISTRY
 from syncer.config.errors import ConfigError, redact, redact_data
@@ -167,3 +169,30 @@ def test_schedules(text: str, ok: bool) -> None:
     else:
         with pytest.raises(ValueError, match=r"."):
             parse_schedule(text)
+
+
+_PIECES = ["", " ", "-", ":", "[", "]", "{", "}", "&a", "*a", "!!str", "!x", "~", "0", "-1", "'", '"', "#", "|", "\t",
+           "${X}", "${TEST_HUBSPOT_TOKEN}", "? ", "2026-13-45", "\x00", "\ufeff", "99999999999999999999", "every 0m"]
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(edits=st.lists(st.tuples(st.integers(0, 40), st.integers(0, 60), st.integers(0, 6), st.sampled_from(_PIECES)),
+                      min_size=1, max_size=4), in_project_file=st.booleans())
+def test_any_edit_of_a_valid_project_loads_or_is_a_config_error(tmp_path: Path, edits: list[tuple[int, int, int, str]],
+                                                                 in_project_file: bool) -> None:
+    """Whatever the edit, loading returns a project or raises ConfigError, and no message holds a secret."""
+    if not (tmp_path / "syncer.yaml").exists():  # one project for every example; each restores what it edits
+        make_project(tmp_path, accounts=1)
+    path = tmp_path / ("syncer.yaml" if in_project_file else "mappings/companies.yaml")
+    original = path.read_text()
+    lines = original.splitlines()
+    for line, column, width, piece in edits:
+        row = lines[line % len(lines)]
+        lines[line % len(lines)] = row[:column] + piece + row[column + width:]
+    path.write_text("\n".join(lines) + "\n")
+    try:
+        load_project(tmp_path, REGISTRY, ENVIRONMENT)
+    except ConfigError as exc:
+        assert ENVIRONMENT["TEST_HUBSPOT_TOKEN"] not in str(exc)
+    finally:
+        path.write_text(original)
