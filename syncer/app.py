@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from connectors import REGISTRY
+from syncer.config.errors import ConfigError
 from syncer.config.loader import Project, load_project
 from syncer.config.sync import FieldType, SyncConfig
 from syncer.delivery.protocol import Destination, Target
@@ -22,7 +23,12 @@ def utc_now() -> datetime:
 
 @dataclass
 class App:
-    """Opens what a command needs, once, and closes it all at the end. Raises ``ConfigError`` on bad config."""
+    """Opens what a command needs, once, and closes it all at the end. Raises ``ConfigError`` on bad config.
+
+    The project loads even when secrets are missing from the environment (see ``Project.missing_secrets``); what
+    needs them refuses here: the state and the warehouse when they are opened, the destinations through
+    :meth:`require_destinations`, which commands that talk to destinations call first.
+    """
 
     root: Path
     environ: Mapping[str, str] | None = None
@@ -39,6 +45,7 @@ class App:
     @property
     def store(self) -> StateStore:
         if self._store is None:
+            self._require(("state",))
             state = self.project.config.state
             self._store = open_state(state.url.get_secret_value(), self.root, state.memory_limit,
                                      lock_wait_s=state.lock_timeout_s, park_after=state.row_errors.park_after)
@@ -47,6 +54,7 @@ class App:
     @property
     def warehouse(self) -> Warehouse:
         if self._warehouse is None:
+            self._require(("warehouse",))
             self._warehouse = open_warehouse(self.project.config.warehouse.url.get_secret_value(), self.root)
         return self._warehouse
 
@@ -65,6 +73,15 @@ class App:
             return None
         types = field_types or {name: spec.type or FieldType.STRING for name, spec in sync.fields.items()}
         return kind.open(settings, Target(dest.object, dest.mode, dest.match.field, types))
+
+    def require_destinations(self, syncs: list[SyncConfig]) -> None:
+        """Raise ``ConfigError`` naming every unset variable the connectors of ``syncs`` need."""
+        self._require(*(("connectors", name) for name in self.project.connectors_of(syncs)))
+
+    def _require(self, *prefixes: tuple[str | int, ...]) -> None:
+        missing = self.project.missing_under(*prefixes)
+        if missing:
+            raise ConfigError([variable.problem for variable in missing])
 
     def close(self) -> None:
         if self._store is not None:

@@ -1,4 +1,8 @@
-"""How the CLI shows things: rich tables on a terminal, JSON with ``--json``."""
+"""How the CLI shows things: rich tables on a terminal, JSON with ``--json``.
+
+Every error, problem, warning and JSON document passes through :func:`syncer.config.errors.redact`, so a value read
+from a secret environment variable is never echoed, wherever it ended up.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +16,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from syncer.config.errors import Problem
+from syncer.config.errors import Problem, redact, redact_data
 from syncer.core.plan import CHANGE_OPS, Plan
 from syncer.state.base import RunRecord
 
@@ -22,11 +26,12 @@ errors = Console(stderr=True, soft_wrap=True)  # errors stay one greppable line 
 
 def print_json(data: Any) -> None:
     # Plain print: rich would wrap long lines and break the JSON for machines.
-    print(json.dumps(data, indent=2, default=str))
+    print(json.dumps(redact_data(json.loads(json.dumps(data, default=str))), indent=2))
 
 
 def show_error(message: str, prefix: str = "") -> None:
     """One error line; the message is data (it may hold brackets), never markup."""
+    message, prefix = redact(message), redact(prefix)
     errors.print(f"[red]{escape(prefix)}[/]{escape(message)}" if prefix else f"[red]{escape(message)}[/]",
                  highlight=False)
 
@@ -34,7 +39,13 @@ def show_error(message: str, prefix: str = "") -> None:
 def show_problems(problems: list[Problem]) -> None:
     errors.print(f"[bold red]{len(problems)} problem(s) in the configuration:[/]")
     for problem in problems:
-        errors.print(f"  {problem}", markup=False, highlight=False)
+        errors.print(f"  {redact(str(problem))}", markup=False, highlight=False)
+
+
+def show_warnings(problems: list[Problem]) -> None:
+    """Problems that do not stop this command (a secret only ``run`` needs), one line each on stderr."""
+    for problem in problems:
+        errors.print(f"[yellow]warning:[/] {escape(redact(str(problem)))}", highlight=False)
 
 
 def show_plan(plan: Plan, sample: int) -> None:
@@ -68,17 +79,29 @@ def show_plan(plan: Plan, sample: int) -> None:
         console.print(rejected)
 
 
-def show_status(rows: list[dict[str, Any]]) -> None:
+def show_status(rows: list[dict[str, Any]], reasons_per_sync: int = 3) -> None:
+    """The syncs table, then for each sync with row errors the first ``reasons_per_sync`` of them: key and reason."""
     table = Table(title="syncs")
     for column in ("sync", "destination", "schedule", "snapshot", "last run", "status", "changes", "rejected"):
-        table.add_column(column)
+        table.add_column(column, no_wrap=column in ("sync", "destination"))  # names must stay whole to be found
     for row in rows:
         last: RunRecord | None = row["last_run"]
         changes = f"+{last.creates} ~{last.updates} -{last.clears}" if last and last.creates is not None else ""
-        table.add_row(row["sync"], row["destination"], row["schedule"], str(row["snapshot"]),
+        table.add_row(escape(row["sync"]), escape(row["destination"]), escape(row["schedule"]), str(row["snapshot"]),
                       last.started_at.strftime("%Y-%m-%d %H:%M:%S") if last else "never",
                       last.status if last else "", changes, str(last.rejected) if last and last.rejected else "")
     console.print(table)
+    for row in rows:
+        row_errors = row["row_errors"]
+        if not row_errors:
+            continue
+        more = f" (first {reasons_per_sync}; status --json lists more)" if len(row_errors) > reasons_per_sync else ""
+        console.print(f"{escape(row['sync'])}: rows rejected, kept pending and tried again next run{more}:",
+                      highlight=False, soft_wrap=True)
+        for error in row_errors[:reasons_per_sync]:
+            key = error["key"] if error["key"] is not None else "(null key)"
+            console.print(f"  {escape(redact(key))}: {escape(redact(error['reason']))}", highlight=False,
+                          soft_wrap=True)
 
 
 @contextmanager

@@ -189,3 +189,45 @@ def test_a_database_password_in_the_warehouse_url_is_never_shown(tmp_path: Path)
     result = invoke("demo", "-p", str(tmp_path))
     assert "postgresql+psycopg://syncer:***@127.0.0.1:9/nowhere" in result.output
     assert result.exit_code == 2  # the warehouse cannot run the models: reported per mapping
+
+
+def test_status_shows_row_error_reasons_with_their_keys(tmp_path: Path, sandbox: Sandbox) -> None:
+    duplicated = ("sql: SELECT * FROM scored_accounts UNION ALL "
+                  "SELECT * FROM scored_accounts WHERE account_id IN ('acc_0000001', 'acc_0000002', 'acc_0000003', "
+                  "'acc_0000004')")
+    make_project(tmp_path, MAPPING_YAML.replace("table: scored_accounts", duplicated), accounts=20,
+                 hubspot_url=sandbox.urls["hubspot"])
+    assert invoke("run", "companies", "-p", str(tmp_path)).exit_code == 0
+    result = invoke("status", "-p", str(tmp_path))
+    assert result.exit_code == 0
+    lines = result.output.splitlines()
+    start = lines.index("companies: rows rejected, kept pending and tried again next run (first 3; status --json "
+                        "lists more):")
+    shown = lines[start + 1: start + 4]
+    assert [line.split(":")[0].strip() for line in shown] == ["acc_0000001", "acc_0000002", "acc_0000003"]
+    assert all("duplicate" in line for line in shown), shown
+    status = json.loads(invoke("status", "-p", str(tmp_path), "--json").output)
+    assert [error["key"] for error in status[0]["row_errors"]] == [f"acc_000000{i}" for i in range(1, 5)]
+
+
+def test_validate_json_lists_missing_secrets_as_warnings(tmp_path: Path) -> None:
+    make_project(tmp_path)
+    result = runner.invoke(cli, ["validate", "-p", str(tmp_path), "--json"],
+                           env={**ENVIRONMENT, "TEST_SLACK_TOKEN": None}, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert report["ok"] is True
+    assert report["warnings"] == [{"file": "syncer.yaml", "line": 12, "path": "connectors.slack.token",
+                                   "message": "environment variable TEST_SLACK_TOKEN is not set"}]
+
+
+def test_run_names_every_missing_secret_its_syncs_need(tmp_path: Path) -> None:
+    make_project(tmp_path, MAPPING_YAML + "triggers:\n  - name: hot\n    when: new.pql_score > 90\n"
+                                          "    alert: {connector: slack, template: hi}\n")
+    result = runner.invoke(cli, ["run", "--all", "-p", str(tmp_path)], env={}, catch_exceptions=False)
+    assert result.exit_code == 2
+    assert "syncer.yaml:8: connectors.hubspot.access_token: environment variable TEST_HUBSPOT_TOKEN is not set" \
+        in result.output
+    assert "syncer.yaml:12: connectors.slack.token: environment variable TEST_SLACK_TOKEN is not set" in result.output
+    status = json.loads(invoke("status", "-p", str(tmp_path), "--json").output)
+    assert status[0]["last_run"] is None  # refused before anything ran

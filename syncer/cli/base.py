@@ -13,6 +13,7 @@ from syncer import output
 from syncer.app import App
 from syncer.config.errors import ConfigError, Problem
 from syncer.config.loader import UnknownSyncError
+from syncer.config.sync import SyncConfig
 from syncer.planner import PlanError
 from syncer.state import StateUnavailableError
 from syncer.validate import check_against_model
@@ -49,3 +50,17 @@ def validate_models(app: App) -> list[Problem]:
     for loaded in app.project.syncs.values():
         problems += check_against_model(loaded, app.store.workspace(), app.warehouse, app.batch_size)
     return problems
+
+
+def missing_secrets(app: App, syncs: list[SyncConfig] | None = None) -> list[Problem]:
+    """Where unset variables are referenced by the connectors of ``syncs`` (default: every connector)."""
+    names = app.project.connectors_of(syncs) if syncs is not None else list(app.project.config.connectors)
+    return [variable.problem for variable in app.project.missing_under(*(("connectors", name) for name in names))]
+
+
+def warn_missing_secrets(app: App, syncs: list[SyncConfig] | None = None) -> None:
+    """Warn about :func:`missing_secrets`: for commands that check or plan without talking to destinations.
+
+    Commands that do talk to destinations call ``app.require_destinations`` instead, which refuses.
+    """
+    output.show_warnings(missing_secrets(app, syncs))

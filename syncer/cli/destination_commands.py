@@ -37,6 +37,7 @@ def check(sync: Annotated[str | None, typer.Argument(help="The sync to check (de
     with open_app(project) as app:
         configs = [app.project.sync(sync)] if sync else [s.config for s in app.project.syncs.values()
                                                            if s.config.enabled]
+        app.require_destinations(configs)
         results: list[dict[str, Any]] = []
         for config in configs:
             results.append(_check_one(app, config))
@@ -83,6 +84,7 @@ def setup(sync: Annotated[str, typer.Argument(help="The sync whose destination f
     """Create the destination fields SYNC maps that are missing (HubSpot); print what to create where it cannot."""
     with open_app(project) as app:
         config = app.project.sync(sync)
+        app.require_destinations([config])
         try:
             destination = app.open_destination(config, field_types(app, config))
             if destination is None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -10,7 +11,9 @@ import typer
 
 from connectors import REGISTRY
 from syncer import output
-from syncer.cli.base import EXIT_BAD_INPUT, JsonOption, ProjectOption, cli, open_app, validate_models
+from syncer.app import App
+from syncer.cli.base import EXIT_BAD_INPUT, JsonOption, ProjectOption, cli, missing_secrets, open_app, validate_models
+from syncer.config.errors import ConfigError
 from syncer.config.schema import json_schemas
 
 
@@ -18,10 +21,17 @@ from syncer.config.schema import json_schemas
 def validate(project: ProjectOption = Path("."), as_json: JsonOption = False) -> None:
     """Check syncer.yaml and every mapping, including each model's columns against the warehouse."""
     with open_app(project) as app:
+        if as_json:
+            _problems_as_json(app)
+        # Secrets only destinations need may be absent (a CI job checking mappings): warned about, not refused.
+        warnings = missing_secrets(app)
         problems = validate_models(app)
         if as_json:
             output.print_json({"ok": not problems, "syncs": sorted(app.project.syncs),
-                               "problems": [problem.__dict__ for problem in problems]})
+                               "problems": [problem.as_dict() for problem in problems],
+                               "warnings": [warning.as_dict() for warning in warnings]})
+        else:
+            output.show_warnings(warnings)
         if problems:
             if not as_json:
                 output.show_problems(problems)
@@ -31,9 +41,19 @@ def validate(project: ProjectOption = Path("."), as_json: JsonOption = False) ->
                                  f"{', '.join(sorted(app.project.syncs))}")
 
 
+def _problems_as_json(app: App) -> None:
+    """With ``--json``, configuration problems are a JSON report too (on stdout, exit 2), for CI to read."""
+    try:
+        app.project  # noqa: B018 (loads and validates)
+    except ConfigError as exc:
+        output.print_json({"ok": False, "syncs": [], "problems": [problem.as_dict() for problem in exc.problems],
+                           "warnings": []})
+        raise typer.Exit(EXIT_BAD_INPUT) from None
+
+
 @cli.command()
 def status(project: ProjectOption = Path("."), as_json: JsonOption = False) -> None:
-    """Each sync's last run, snapshot size and row errors."""
+    """Each sync's last run, snapshot size and row errors (the first few with their keys and reasons)."""
     with open_app(project) as app:
         rows: list[dict[str, Any]] = []
         for name, loaded in sorted(app.project.syncs.items()):
@@ -57,6 +77,10 @@ def reset(sync: Annotated[str, typer.Argument(help="The sync whose snapshot to f
     """Forget what SYNC last confirmed, so its next run sends every row again."""
     with open_app(project) as app:
         app.project.sync(sync)
+        if not yes and not sys.stdin.isatty():
+            output.show_error(f"reset asks before forgetting the snapshot of {sync}, and there is no terminal to ask "
+                              "on: pass --yes to confirm")
+            raise typer.Exit(EXIT_BAD_INPUT)
         if not yes and not typer.confirm(f"Forget the snapshot of {sync}? Its next run re-sends every row."):
             raise typer.Exit(EXIT_BAD_INPUT)
         forgotten = app.store.reset(sync)
@@ -67,10 +91,14 @@ def reset(sync: Annotated[str, typer.Argument(help="The sync whose snapshot to f
 def schema(out: Annotated[Path, typer.Option(help="Directory to write the JSON Schemas into.")] = Path("schemas")
            ) -> None:
     """Write JSON Schemas for syncer.yaml and mapping files, for editor completion and checking."""
-    out.mkdir(parents=True, exist_ok=True)
     written = []
-    for filename, document in json_schemas(REGISTRY).items():
-        path = out / filename
-        path.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
-        written.append(path)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        for filename, document in json_schemas(REGISTRY).items():
+            path = out / filename
+            path.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+            written.append(path)
+    except OSError as exc:
+        output.show_error(f"cannot write the schemas into {out}: {exc.strerror or exc}")
+        raise typer.Exit(EXIT_BAD_INPUT) from None
     output.console.print("wrote " + ", ".join(str(p) for p in written))

@@ -9,7 +9,7 @@ import typer
 
 from syncer import output
 from syncer.app import utc_now
-from syncer.cli.base import EXIT_BAD_INPUT, EXIT_FAILED, JsonOption, ProjectOption, cli, open_app
+from syncer.cli.base import EXIT_BAD_INPUT, EXIT_FAILED, JsonOption, ProjectOption, cli, open_app, warn_missing_secrets
 from syncer.planner import plan_sync
 from syncer.runner import RunOptions, run_sync
 from syncer.state.base import RunStatus
@@ -18,10 +18,11 @@ from syncer.state.base import RunStatus
 @cli.command()
 def plan(sync: Annotated[str, typer.Argument(help="The sync to plan.")], project: ProjectOption = Path("."),
          as_json: JsonOption = False,
-         limit: Annotated[int, typer.Option(help="Sample rows shown per change type.")] = 5) -> None:
+         limit: Annotated[int, typer.Option(min=1, help="Sample rows shown per change type.")] = 5) -> None:
     """Dry run: show what a run of SYNC would send, without sending or recording anything."""
     with open_app(project) as app:
         config = app.project.sync(sync)
+        warn_missing_secrets(app, [config])  # a dry run talks to no destination: it needs none of their secrets
         result = plan_sync(config, app.store, app.warehouse, app.batch_size)
         if as_json:
             output.print_json(result.summary(sample=limit))
@@ -39,6 +40,7 @@ def run(sync: Annotated[str | None, typer.Argument(help="The sync to run.")] = N
         raise typer.Exit(EXIT_BAD_INPUT)
     with open_app(project) as app:
         syncs = [app.project.sync(sync)] if sync else [s.config for s in app.project.syncs.values() if s.config.enabled]
+        app.require_destinations(syncs)
         options = RunOptions(batch_size=app.batch_size)
         outcomes = []
         for config in syncs:

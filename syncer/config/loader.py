@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from syncer.config.errors import ConfigError, Problem
+from syncer.config.errors import ConfigError, Problem, remember_secrets
 from syncer.config.project import ProjectConfig
 from syncer.config.schedule import parse_schedule
 from syncer.config.sync import SyncConfig
@@ -34,18 +34,45 @@ class LoadedSync:
 
 
 @dataclass(frozen=True)
+class MissingVariable:
+    """An environment variable ``syncer.yaml`` references, unset, in a setting only some commands need.
+
+    The reference text stands in for it, so the rest of the project still validates (a CI job checks a pull request
+    of mappings without the destinations' secrets); the commands that open what needs it refuse to run.
+    """
+
+    name: str
+    path: tuple[str | int, ...]
+    problem: Problem
+
+
+@dataclass(frozen=True)
 class Project:
-    """The validated project: ``syncer.yaml`` plus its syncs, keyed by name. Paths are resolved against ``root``."""
+    """The validated project: ``syncer.yaml`` plus its syncs, keyed by name. Paths are resolved against ``root``.
+
+    ``missing_secrets``: variables the warehouse, state or connector settings reference but the environment lacks.
+    """
 
     root: Path
     config: ProjectConfig
     syncs: dict[str, LoadedSync] = field(default_factory=dict)
     connectors: dict[str, BaseModel] = field(default_factory=dict)  # name -> the validated settings of its type
+    missing_secrets: tuple[MissingVariable, ...] = ()
 
     def sync(self, name: str) -> SyncConfig:
         if name not in self.syncs:
             raise UnknownSyncError(name, sorted(self.syncs))
         return self.syncs[name].config
+
+    def missing_under(self, *prefixes: tuple[str | int, ...]) -> list[MissingVariable]:
+        """The missing variables referenced below any of ``prefixes`` (key paths in ``syncer.yaml``)."""
+        return [m for m in self.missing_secrets if any(m.path[: len(p)] == p for p in prefixes)]
+
+    def connectors_of(self, syncs: list[SyncConfig]) -> list[str]:
+        """The connectors ``syncs`` write to or alert through, in order of first use."""
+        names = [sync.destination.connector for sync in syncs]
+        names += [t.alert.connector for sync in syncs for t in sync.triggers if t.alert is not None]
+        return list(dict.fromkeys(names))
 
 
 class UnknownSyncError(Exception):
@@ -58,28 +85,30 @@ class UnknownSyncError(Exception):
 def load_project(root: Path, registry: Registry, environ: Mapping[str, str] | None = None) -> Project:
     """Load and validate the project in ``root``; raise :class:`ConfigError` listing every problem.
 
-    ``registry`` (``connectors.REGISTRY``) says which connector types exist and validates their settings.
+    ``registry`` (``connectors.REGISTRY``) says which connector types exist and validates their settings. Every
+    value read from the environment is remembered for redaction (:func:`syncer.config.errors.redact`) before any
+    problem is raised. When ``syncer.yaml`` is missing or invalid, mappings are still checked on their own, but not
+    against connectors the project failed to define (that would only repeat the project file's error in each).
     """
+    if not root.is_dir():
+        what = "is not a directory" if root.exists() else "does not exist"
+        raise ConfigError([Problem(str(root), 0, "", f"the project directory {what}")])
     problems: list[Problem] = []
-    project_file = root / PROJECT_FILE
-    config = ProjectConfig()
-    connectors: dict[str, BaseModel] = {}
-    if project_file.exists():
-        doc, found = load_yaml(project_file, environ, PROJECT_FILE)
-        problems += found
-        if doc is not None:
-            parsed = _validate(ProjectConfig, doc, problems)
-            config = parsed if isinstance(parsed, ProjectConfig) else config
-            connectors = _connector_settings(config, doc, registry, problems)
+    project, connectors, missing = _load_project_file(root, registry, environ, problems)
+    if project is None and not (root / PROJECT_FILE).is_file():
+        raise ConfigError(problems)  # the wrong directory, most likely: the mappings would only add noise
+    config = project or ProjectConfig()
+    mappings_dir = config.mappings_dir if project else _raw_mappings_dir(root)
     syncs: dict[str, LoadedSync] = {}
-    mappings = root / config.mappings_dir
-    files = sorted(mappings.glob("*.yaml")) + sorted(mappings.glob("*.yml"))
-    if not files:
-        problems.append(Problem(config.mappings_dir, 0, "", "no sync definitions (*.yaml) found"))
-    for path in files:
-        doc, found = load_yaml(path, environ, str(path.relative_to(root)))
+    for path in _mapping_files(root, mappings_dir, problems):
+        doc, found = load_yaml(path, environ, str(path.relative_to(root)) if path.is_relative_to(root) else None)
         problems += found
         if doc is None:
+            continue
+        remember_secrets(doc.environment.values())
+        problems += [doc.problem(where, f"environment variable {name} is not set") for name, where in doc.missing]
+        if doc.data is None:
+            problems.append(doc.problem((), "the file is empty: expected a sync definition (name, model, key, ...)"))
             continue
         sync = _validate(SyncConfig, doc, problems)
         if not isinstance(sync, SyncConfig):
@@ -88,11 +117,64 @@ def load_project(root: Path, registry: Registry, environ: Mapping[str, str] | No
             other = syncs[sync.name].document.file
             problems.append(doc.problem(("name",), f"sync name '{sync.name}' is already used by {other}"))
             continue
-        problems += _cross_check(sync, doc, config, connectors, registry)
+        problems += _cross_check(sync, doc, project, connectors, registry)
         syncs[sync.name] = LoadedSync(sync, doc)
     if problems:
         raise ConfigError(problems)
-    return Project(root, config, syncs, connectors)
+    assert project is not None  # no problems means the project file validated
+    return Project(root, project, syncs, connectors, tuple(missing))
+
+
+def _load_project_file(root: Path, registry: Registry, environ: Mapping[str, str] | None, problems: list[Problem]
+                       ) -> tuple[ProjectConfig | None, dict[str, BaseModel], list[MissingVariable]]:
+    """``syncer.yaml`` validated (``None`` when it is missing or invalid), its connectors' settings, what is unset."""
+    path = root / PROJECT_FILE
+    if not path.is_file():
+        what = "is a directory" if path.exists() else "not found"
+        problems.append(Problem(PROJECT_FILE, 0, "", f"{what} in {root}: is --project the project directory?"))
+        return None, {}, []
+    doc, found = load_yaml(path, environ, PROJECT_FILE)
+    problems += found
+    if doc is None:
+        return None, {}, []
+    remember_secrets(doc.environment.values())
+    missing = []
+    for name, where in doc.missing:
+        problem = doc.problem(where, f"environment variable {name} is not set")
+        if where[:1] in _DEFERRED:
+            missing.append(MissingVariable(name, where, problem))
+        else:
+            problems.append(problem)
+    if doc.data is None:  # an empty project file: every default
+        doc.data = {}
+    config = _validate(ProjectConfig, doc, problems)
+    if not isinstance(config, ProjectConfig):
+        return None, {}, missing
+    return config, _connector_settings(config, doc, registry, problems), missing
+
+
+# Sections of syncer.yaml whose unset variables only the commands that open them need.
+_DEFERRED = {("warehouse",), ("state",), ("connectors",)}
+
+
+def _raw_mappings_dir(root: Path) -> str:
+    """``mappings_dir`` as written in a ``syncer.yaml`` that failed to validate, if it is usable text."""
+    doc, _ = load_yaml(root / PROJECT_FILE, {}, PROJECT_FILE)
+    data = doc.data if doc is not None else None
+    written = data.get("mappings_dir") if isinstance(data, dict) else None
+    return written if isinstance(written, str) and written else "mappings"
+
+
+def _mapping_files(root: Path, mappings_dir: str, problems: list[Problem]) -> list[Path]:
+    directory = root / mappings_dir
+    if not directory.is_dir():
+        what = "not a directory" if directory.exists() else "no such directory"
+        problems.append(Problem(mappings_dir, 0, "", f"{what} in the project (the mappings_dir of syncer.yaml)"))
+        return []
+    files = sorted(directory.glob("*.yaml")) + sorted(directory.glob("*.yml"))
+    if not files:
+        problems.append(Problem(mappings_dir, 0, "", "no sync definitions (*.yaml) found"))
+    return files
 
 
 def _connector_settings(config: ProjectConfig, doc: YamlDocument, registry: Registry,
@@ -141,12 +223,26 @@ def _message(error: Any) -> str:
     return message.removeprefix("Value error, ")
 
 
-def _cross_check(sync: SyncConfig, doc: YamlDocument, config: ProjectConfig, connectors: dict[str, BaseModel],
-                 registry: Registry) -> list[Problem]:
+def _cross_check(sync: SyncConfig, doc: YamlDocument, project: ProjectConfig | None,
+                 connectors: dict[str, BaseModel], registry: Registry) -> list[Problem]:
+    """What one model cannot check: connectors the sync names (only against a valid ``project``), its schedule."""
     problems: list[Problem] = []
+    if sync.model.sql is not None and not sync.model.query.strip():
+        problems.append(doc.problem(("model", "sql"), "the query is empty"))
+    for name in sync.fields:
+        if not name.strip():
+            line = doc.line_of(("fields", name))
+            problems.append(Problem(doc.file, line, "fields", f"a destination field needs a name (found '{name}')"))
+    if sync.schedule is not None:  # the default schedule is checked in syncer.yaml, once
+        try:
+            parse_schedule(sync.schedule)
+        except ValueError as exc:
+            problems.append(doc.problem(("schedule",), str(exc)))
+    if project is None:
+        return problems
     dest = sync.destination
-    known = ", ".join(sorted(config.connectors)) or "none configured in syncer.yaml"
-    entry = config.connectors.get(dest.connector)
+    known = ", ".join(sorted(project.connectors)) or "none configured in syncer.yaml"
+    entry = project.connectors.get(dest.connector)
     if entry is None:
         message = f"unknown connector '{dest.connector}' (known: {known})"
         problems.append(doc.problem(("destination", "connector"), message))
@@ -156,12 +252,8 @@ def _cross_check(sync: SyncConfig, doc: YamlDocument, config: ProjectConfig, con
     for i, trigger in enumerate(sync.triggers):
         if trigger.alert is None:
             continue
-        alert_entry = config.connectors.get(trigger.alert.connector)
+        alert_entry = project.connectors.get(trigger.alert.connector)
         if alert_entry is None or alert_entry.type not in ALERT_CONNECTOR_TYPES:
             problems.append(doc.problem(("triggers", i, "alert", "connector"),
                                         f"'{trigger.alert.connector}' is not a Slack connector (known: {known})"))
-    try:
-        parse_schedule(sync.schedule or config.defaults.schedule)
-    except ValueError as exc:
-        problems.append(doc.problem(("schedule",), str(exc)))
     return problems

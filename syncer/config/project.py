@@ -5,7 +5,17 @@ Secrets are ``SecretStr`` and are written in the file as ``${ENV_VAR}`` referenc
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+import re
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+
+from syncer.config.schedule import parse_schedule
+
+# DuckDB's own memory-limit syntax: a number and a unit (1000- or 1024-based), or a share of the machine's memory.
+_MEMORY = re.compile(r"^(\d+(?:\.\d+)?)\s*(kb|mb|gb|tb|kib|mib|gib|tib)$|^(\d+(?:\.\d+)?)\s*%$", re.IGNORECASE)
+_UNIT_BYTES = {"kb": 1e3, "mb": 1e6, "gb": 1e9, "tb": 1e12, "kib": 2.0**10, "mib": 2.0**20, "gib": 2.0**30,
+               "tib": 2.0**40}
+MIN_MEMORY_BYTES = 64 * 10**6  # below this DuckDB cannot plan even a small sync
 
 
 class _Strict(BaseModel):
@@ -19,7 +29,8 @@ class WarehouseConfig(_Strict):
     """
 
     url: SecretStr = SecretStr("duckdb:///warehouse.duckdb")
-    batch_size: int = Field(50_000, gt=0, description="Rows per batch when streaming a model from the warehouse.")
+    batch_size: int = Field(50_000, gt=0, le=10_000_000,
+                            description="Rows per batch when streaming a model from the warehouse.")
 
 
 class RowErrorsConfig(_Strict):
@@ -31,10 +42,24 @@ class StateConfig(_Strict):
     """``url``: ``duckdb:///.syncer/state.duckdb`` (default, a local file) or ``postgresql://...`` (shared)."""
 
     url: SecretStr = SecretStr("duckdb:///.syncer/state.duckdb")
-    memory_limit: str = Field("1GB", description="DuckDB memory limit for planning; larger plans spill to disk.")
+    memory_limit: str = Field("1GB", description="DuckDB memory limit for planning; larger plans spill to disk: "
+                                                "'1GB', '512MiB' or a share of the machine's memory, '50%'.")
     lock_timeout_s: float = Field(0, ge=0, description="How long a run waits for another run of the same sync to "
                                                        "finish; 0: it gives up at once (the next schedule retries).")
     row_errors: RowErrorsConfig = RowErrorsConfig()
+
+    @field_validator("memory_limit")
+    @classmethod
+    def _memory_limit(cls, text: str) -> str:
+        match = _MEMORY.match(text.strip())
+        if match is None:
+            raise ValueError(f"'{text}' is not a memory size: write it as '1GB', '512MiB' or '50%'")
+        if match.group(3) is not None:
+            if not 0 < float(match.group(3)) <= 100:
+                raise ValueError("a share of memory must be above 0% and at most 100%")
+        elif float(match.group(1)) * _UNIT_BYTES[match.group(2).lower()] < MIN_MEMORY_BYTES:
+            raise ValueError("give DuckDB at least 64MB to plan in")
+        return text.strip()
 
 
 class ConnectorEntry(BaseModel):
@@ -49,6 +74,12 @@ class ConnectorEntry(BaseModel):
 class Defaults(_Strict):
     schedule: str = Field("every 15m", description="Default schedule: 'every 15m' or a cron expression.")
 
+    @field_validator("schedule")
+    @classmethod
+    def _schedule_parses(cls, text: str) -> str:
+        parse_schedule(text)  # its ValueError names what is wrong
+        return text
+
 
 class ProjectConfig(_Strict):
     """The whole of ``syncer.yaml``."""
@@ -57,4 +88,4 @@ class ProjectConfig(_Strict):
     state: StateConfig = StateConfig()
     connectors: dict[str, ConnectorEntry] = Field(default_factory=dict)
     defaults: Defaults = Defaults()
-    mappings_dir: str = "mappings"
+    mappings_dir: str = Field("mappings", min_length=1, description="Where the sync files are, below the project.")

@@ -28,7 +28,11 @@ def parse_schedule(text: str) -> Schedule:
         amount = int(match.group(1))
         if amount <= 0:
             raise ValueError("an interval must be positive")
-        return Schedule(interval=timedelta(**{_UNITS[match.group(2)]: amount}))
+        try:
+            interval = timedelta(**{_UNITS[match.group(2)]: amount})
+        except OverflowError:
+            raise ValueError(f"'{text}' is longer than any interval can be") from None
+        return Schedule(interval=interval)
     if len(text.split()) != 5:
         raise ValueError(f"'{text}' is neither 'every <n>s|m|h|d' nor a five-field cron expression")
     try:

@@ -61,7 +61,11 @@ class ModelSource(_Strict):
 
     @property
     def query(self) -> str:
-        return self.sql if self.sql is not None else f"SELECT * FROM {self.table}"
+        """The model as one query. One trailing ``;`` (as SQL editors write it) is dropped, and the query ends in a
+        newline, so that neither it nor a closing ``-- comment`` breaks the subquery the warehouse wraps it in."""
+        if self.sql is None:
+            return f"SELECT * FROM {self.table}"
+        return self.sql.rstrip().removesuffix(";").rstrip() + "\n"
 
 
 class MatchRule(_Strict):
