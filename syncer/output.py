@@ -10,6 +10,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from syncer.config.errors import Problem
+from syncer.core.guards import allow_hint
 from syncer.core.plan import CHANGE_OPS, Plan
 from syncer.state.base import RunRecord
 
@@ -43,6 +44,10 @@ def show_plan(plan: Plan, sample: int) -> None:
     console.print(table)
     if plan.counts.removed:
         console.print(f"{plan.counts.removed} key(s) left the model; this sync ignores removals.")
+    for trip in plan.guard_trips:
+        console.print(f"[bold red]guard {trip.guard.value} would stop a run:[/] {escape(trip.describe())}")
+    if plan.guard_trips:
+        console.print(escape(allow_hint(plan.sync)[0].upper() + allow_hint(plan.sync)[1:]) + ".")
     for op in CHANGE_OPS:
         rows = plan.rows(op, sample)
         if not rows:

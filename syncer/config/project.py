@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
+from syncer.config.sync import Guards
+
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -40,6 +42,7 @@ class ConnectorEntry(BaseModel):
 
 class Defaults(_Strict):
     schedule: str = Field("every 15m", description="Default schedule: 'every 15m' or a cron expression.")
+    guards: Guards = Field(default_factory=Guards, description="Mass-change limits of every sync (see Guards).")
 
 
 class ProjectConfig(_Strict):
