@@ -175,7 +175,13 @@ def _json_element(source: str, source_type: str) -> str:
     if ftype in (FieldType.NUMBER, FieldType.BOOLEAN, FieldType.JSON):
         return _normalise(source, source_type, ftype)[0]  # already valid JSON text
     text = _normalise(source, source_type, ftype)[0]
-    return f"CAST(to_json({text}) AS VARCHAR)"
+    quoted = f"CAST(to_json({text}) AS VARCHAR)"
+    if ftype is FieldType.STRING:
+        # Templates read text that holds JSON as JSON (``signals.seats``): embed it canonical, so a JSON column
+        # re-typed to text feeds the template, and the row hash, the same row.
+        return f"CASE WHEN left({text}, 1) IN ('{{', '[') THEN coalesce(TRY(json_normalize({text})), {quoted}) " \
+               f"ELSE {quoted} END"
+    return quoted
 
 
 def _number(source: str, ftype: FieldType, digits: int | None) -> str:
