@@ -104,7 +104,9 @@ def identity_sql(source: str, source_type: str) -> str:
                 f"THEN CAST(CAST({source} AS BIGINT) AS VARCHAR) ELSE {fraction} END")
     if ftype in (FieldType.DATETIME, FieldType.DATE):
         return _normalise(source, source_type, ftype)[0]
-    return f"NULLIF(trim(CAST({source} AS VARCHAR), {_BLANK}), '')"
+    text = f"CAST({source} AS VARCHAR)"
+    # Most keys are not padded: two one-character comparisons settle them, far cheaper than trimming every key.
+    return f"CASE WHEN {text}[1] > ' ' AND {text}[-1] > ' ' THEN {text} ELSE NULLIF(trim({text}, {_BLANK}), '') END"
 
 
 def field_sql(name: str, spec: FieldSpec, column_types: Mapping[str, str]) -> FieldSql:
@@ -217,9 +219,10 @@ def _normalise(source: str, source_type: str, ftype: FieldType, digits: int | No
         # DuckDB's json_normalize parses and re-serialises with every object's keys sorted, nested ones too, and
         # numbers in one spelling; in the engine it costs a twentieth of a Python function. Not JSON: NULL (TRY),
         # and the convertible condition rejects the row.
-        structured = infer_type(source_type) is FieldType.JSON and source_type.upper() != "JSON"
-        text = f"to_json({source})" if structured else f"CAST({source} AS VARCHAR)"
-        canonical = f"TRY(json_normalize({text}))"
+        if infer_type(source_type) is FieldType.JSON:  # a JSON, STRUCT, MAP or list column: valid JSON already
+            text = source if source_type.upper() == "JSON" else f"to_json({source})"
+            return f"json_normalize({text})", "true"
+        canonical = f"TRY(json_normalize(CAST({source} AS VARCHAR)))"
         return canonical, f"{canonical} IS NOT NULL"
     return f"CAST({source} AS VARCHAR)", "true"
 

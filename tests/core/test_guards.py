@@ -140,6 +140,9 @@ def test_the_cli_refuses_a_mass_change_once_and_allows_it_on_request(tmp_path: P
     runner = CliRunner()
     planned = runner.invoke(cli, ["plan", "companies", "-p", str(root), "--json"], env=ENVIRONMENT)
     assert json.loads(planned.output)["guard_trips"][0]["guard"] == "allow_empty_model"
+    shown = runner.invoke(cli, ["plan", "companies", "-p", str(root)], env=ENVIRONMENT, terminal_width=200)
+    assert "guard allow_empty_model would stop a run: the model returned no rows" in shown.output
+    assert "Allow it once with 'syncer run companies --allow-mass-change'" in shown.output
     blocked = runner.invoke(cli, ["run", "companies", "-p", str(root)], env=ENVIRONMENT)
     assert blocked.exit_code == 1
     assert ("blocked, nothing sent: companies: the model returned no rows while 60 records are synced"
@@ -149,3 +152,14 @@ def test_the_cli_refuses_a_mass_change_once_and_allows_it_on_request(tmp_path: P
     assert status[0]["last_run"]["status"] == "blocked"
     allowed = runner.invoke(cli, ["run", "companies", "-p", str(root), "--allow-mass-change"], env=ENVIRONMENT)
     assert allowed.exit_code == 0
+
+
+def test_limits_come_from_syncer_yaml_and_the_mapping_overrides_them(tmp_path: Path) -> None:
+    root = make_project(tmp_path, accounts=5)
+    with (root / "syncer.yaml").open("a") as yaml:
+        yaml.write("defaults:\n  guards:\n    max_update_percent: 5\n    min_records: 100\n")
+    with (root / "mappings" / "companies.yaml").open("a") as yaml:
+        yaml.write("guards:\n  min_records: 0\n  allow_empty_model: true\n")
+    project = load_project(root, REGISTRY, ENVIRONMENT)
+    limits = project.config.defaults.guards.overridden(project.sync("companies").guards)
+    assert limits == Guards(max_clear_percent=10, max_update_percent=5, min_records=0, allow_empty_model=True)
