@@ -46,8 +46,10 @@ class DiffSpec:
 
 
 def _row_hash(spec: DiffSpec) -> str:
-    # Field names take part so that renaming a field, or adding one that is empty, still changes the hash.
-    parts = ", ".join([f"{literal(f.name)}, {f.hash_input}" for f in spec.fields] + [f"'match', {spec.match}"])
+    # Field names take part so that renaming a field, or adding one that is empty, still changes the hash. A match
+    # value read from the key column itself cannot move without the key changing: it costs nothing to leave out.
+    match = [] if spec.match == spec.key else [f"'match', {spec.match}"]
+    parts = ", ".join([f"{literal(f.name)}, {f.hash_input}" for f in spec.fields] + match)
     return f"CAST(hash({parts}) >> 1 AS BIGINT)"
 
 
