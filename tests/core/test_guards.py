@@ -89,6 +89,19 @@ def test_the_plan_carries_its_trips_and_the_mapping_overrides_the_defaults(
     assert not plan_sync(relaxed, store, warehouse, guards=Guards(max_clear_percent=1)).blocked
 
 
+@pytest.mark.parametrize(("changed", "blocked"), [(15, False), (16, True)])
+def test_updating_more_than_half_of_the_synced_records_trips(store: StateStore, warehouse: Warehouse,
+                                                             warehouse_path: Path, changed: int, blocked: bool) -> None:
+    rows = _synced_accounts(warehouse_path, 30)
+    sync = sync_config()
+    plan_and_confirm(sync, store, warehouse)
+    rebuilt = [(key, score + 1 if i < changed else score, tier) for i, (key, score, tier) in enumerate(rows)]
+    write_table(warehouse_path, "accounts", "id VARCHAR, score DOUBLE, tier VARCHAR", rebuilt)
+    plan = plan_sync(sync, store, warehouse)
+    assert plan.counts.update == changed
+    assert [trip.guard for trip in plan.guard_trips] == ([Guard.MAX_UPDATE_PERCENT] if blocked else [])
+
+
 def test_a_blocked_run_sends_nothing_and_is_recorded(store: StateStore, warehouse: Warehouse,
                                                      warehouse_path: Path) -> None:
     _synced_accounts(warehouse_path, 30)
