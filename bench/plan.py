@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from syncer.commit import commit_all  # noqa: E402
-from syncer.config.sync import FieldSpec, SyncConfig  # noqa: E402
+from syncer.config.sync import FieldSpec, FieldType, SyncConfig  # noqa: E402
 from syncer.demo.sample_warehouse import build_sample_warehouse  # noqa: E402
 from syncer.planner import plan_sync  # noqa: E402
 from syncer.state.duckdb_store import DuckDBStateStore  # noqa: E402
@@ -56,8 +56,12 @@ TEMPLATED = SYNC.model_copy(update={"name": "bench_templated", "fields": {
 }})
 
 
-def _sync(templated: bool) -> SyncConfig:
-    return TEMPLATED if templated else SYNC
+WITH_JSON = SYNC.model_copy(update={"name": "bench_json", "fields": {
+    **SYNC.fields, "pql_signals": FieldSpec(source="signals", type=FieldType.JSON)}})
+
+
+def _sync(variant: str) -> SyncConfig:
+    return {"template": TEMPLATED, "json": WITH_JSON}.get(variant, SYNC)
 
 
 def _peak_mb() -> float:
@@ -70,8 +74,8 @@ def step_build(work: Path, rows: int) -> dict[str, Any]:
     return {"seconds": time.perf_counter() - started}
 
 
-def step_plan(work: Path, commit: bool, templated: bool) -> dict[str, Any]:
-    sync = _sync(templated)
+def step_plan(work: Path, commit: bool, variant: str) -> dict[str, Any]:
+    sync = _sync(variant)
     store = DuckDBStateStore(work / "state.duckdb", memory_limit="1GB")
     warehouse = DuckDBWarehouse(work / "warehouse.duckdb")
     started = time.perf_counter()
@@ -126,8 +130,8 @@ def _now() -> Any:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
-def _child(step: str, work: Path, rows: int, templated: bool) -> dict[str, Any]:
-    flags = ["--with-template"] if templated else []
+def _child(step: str, work: Path, rows: int, variant: str) -> dict[str, Any]:
+    flags = {"template": ["--with-template"], "json": ["--with-json"]}.get(variant, [])
     out = subprocess.run([sys.executable, __file__, "--step", step, "--work", str(work), "--rows", str(rows), *flags],
                          check=False, capture_output=True, text=True)
     if out.returncode != 0:
@@ -140,14 +144,15 @@ def main() -> None:
     parser.add_argument("--rows", type=int, action="append", help="accounts (repeatable)")
     parser.add_argument("--with-template", action="store_true",
                         help="add a Jinja template field to the mapping (rendered in Python for every row)")
+    parser.add_argument("--with-json", action="store_true", help="add a JSON field (the signals) to the mapping")
     parser.add_argument("--step", choices=["build", "first", "rebuild", "replan"], help=argparse.SUPPRESS)
     parser.add_argument("--work", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    variant = "template" if args.with_template else "json" if args.with_json else "plain"
     if args.step:
         work, rows = args.work, args.rows[0]
-        templated = args.with_template
-        steps = {"build": lambda: step_build(work, rows), "first": lambda: step_plan(work, True, templated),
-                 "rebuild": lambda: step_rebuild(work), "replan": lambda: step_plan(work, False, templated)}
+        steps = {"build": lambda: step_build(work, rows), "first": lambda: step_plan(work, True, variant),
+                 "rebuild": lambda: step_rebuild(work), "replan": lambda: step_plan(work, False, variant)}
         result = steps[args.step]()
         result["peak_rss_mb"] = _peak_mb()
         print(json.dumps(result))
@@ -157,11 +162,12 @@ def main() -> None:
         with tempfile.TemporaryDirectory(prefix="syncer-bench-", dir=ROOT / ".syncer" if (ROOT / ".syncer").exists()
                                          else None) as tmp:
             work = Path(tmp)
-            build = _child("build", work, rows, args.with_template)
-            first = _child("first", work, rows, args.with_template)
-            rebuild = _child("rebuild", work, rows, args.with_template)
-            replan = _child("replan", work, rows, args.with_template)
-            print(f"\n== {rows:,} accounts{' (with a template field)' if args.with_template else ''} ==")
+            build = _child("build", work, rows, variant)
+            first = _child("first", work, rows, variant)
+            rebuild = _child("rebuild", work, rows, variant)
+            replan = _child("replan", work, rows, variant)
+            extra = {"template": " (with a template field)", "json": " (with a JSON field)"}.get(variant, "")
+            print(f"\n== {rows:,} accounts{extra} ==")
             print(f"build sample warehouse  {build['seconds']:7.2f} s  peak RSS {build['peak_rss_mb']:7.0f} MB")
             print(f"first plan (all create) {first['seconds']:7.2f} s  peak RSS {first['peak_rss_mb']:7.0f} MB  "
                   f"{first['counts']}")

@@ -17,6 +17,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from syncer.config.errors import Problem, redact, redact_data
+from syncer.core.guards import allow_hint
 from syncer.core.plan import CHANGE_OPS, Plan
 from syncer.state.base import RunRecord
 
@@ -57,6 +58,10 @@ def show_plan(plan: Plan, sample: int) -> None:
     console.print(table)
     if plan.counts.removed:
         console.print(f"{plan.counts.removed} key(s) left the model; this sync ignores removals.")
+    for trip in plan.guard_trips:
+        console.print(f"[bold red]guard {trip.guard.value} would stop a run:[/] {escape(trip.describe())}")
+    if plan.guard_trips:
+        console.print(escape(allow_hint(plan.sync)[0].upper() + allow_hint(plan.sync)[1:]) + ".")
     for op in CHANGE_OPS:
         rows = plan.rows(op, sample)
         if not rows:
@@ -129,6 +134,9 @@ def show_outcomes(summaries: list[dict[str, Any]]) -> None:
         console.print(table)
     for row in summaries:
         if row["error"]:
-            # Planning errors already start with the sync's name.
-            prefix = "" if row["error"].startswith(f"{row['sync']}: ") else f"{row['sync']}: "
-            show_error(row["error"], prefix=f"{prefix}{row['status']}: " if prefix else "")
+            # Planning and guard messages already start with the sync's name.
+            named = row["error"].startswith(f"{row['sync']}: ")
+            if row["status"] == "blocked":
+                show_error(row["error"], prefix="blocked, nothing sent: ")
+            else:
+                show_error(row["error"], prefix="" if named else f"{row['sync']} {row['status']}: ")

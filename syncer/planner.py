@@ -12,9 +12,10 @@ from collections.abc import Iterator
 import duckdb
 import pyarrow as pa
 
-from syncer.config.sync import SyncConfig
+from syncer.config.sync import Guards, SyncConfig, SyncMode
 from syncer.core.diff import DiffSpec, changes_sql, counts_sql, current_sql, delta_counts_sql, delta_sql, rejected_sql
-from syncer.core.fields import field_sql
+from syncer.core.fields import column_type, field_sql, identity_sql
+from syncer.core.guards import evaluate_guards
 from syncer.core.plan import PLAN_OPS, ChangeCounts, Plan, RejectedRow
 from syncer.core.sql import ident
 from syncer.core.templates import template_columns
@@ -97,8 +98,20 @@ def model_columns(con: duckdb.DuckDBPyConnection, model: str) -> dict[str, str]:
 
 
 def diff_spec(sync: SyncConfig, column_types: dict[str, str]) -> DiffSpec:
+    """What the diff needs for ``sync`` over a model with ``column_types`` (names resolve case-insensitively)."""
     fields = tuple(field_sql(name, spec, column_types) for name, spec in sync.fields.items())
-    return DiffSpec(sync.key, sync.destination.match.column, fields, sync.removal)
+    match = sync.destination.match
+    identity_columns = {sync.key.casefold(), match.column.casefold()}
+    # A clear never empties what identifies the record (the match field, the key or match value written to a
+    # field) nor what the mapping requires or marks ``clear: false``.
+    kept = frozenset(name for name, spec in sync.fields.items()
+                     if not spec.clear or spec.required or name == match.field
+                     or (spec.source is not None and spec.source.casefold() in identity_columns))
+    return DiffSpec(
+        key=identity_sql(ident(sync.key), column_type(column_types, sync.key) or "VARCHAR"),
+        match=identity_sql(ident(match.column), column_type(column_types, match.column) or "VARCHAR"),
+        match_column=match.column, fields=fields, on_remove=sync.removal,
+        match_required=sync.destination.mode is SyncMode.UPDATE, kept_on_clear=kept)
 
 
 def model_inputs(sync: SyncConfig) -> set[str]:
@@ -109,8 +122,13 @@ def model_inputs(sync: SyncConfig) -> set[str]:
     return used
 
 
-def plan_sync(sync: SyncConfig, store: StateStore, warehouse: Warehouse, batch_size: int = 50_000) -> Plan:
-    """Diff the model of ``sync`` against its confirmed snapshot. Sends nothing, changes no state."""
+def plan_sync(sync: SyncConfig, store: StateStore, warehouse: Warehouse, batch_size: int = 50_000,
+              guards: Guards | None = None) -> Plan:
+    """Diff the model of ``sync`` against its confirmed snapshot. Sends nothing, changes no state.
+
+    ``guards``: the project's default limits (``defaults.guards``), which the mapping's ``guards:`` override; the
+    plan carries the limits it goes past (:attr:`Plan.guard_trips`).
+    """
     started = time.perf_counter()
     con = store.workspace()
     try:
@@ -118,16 +136,17 @@ def plan_sync(sync: SyncConfig, store: StateStore, warehouse: Warehouse, batch_s
     except WarehouseError as exc:
         raise PlanError(f"{sync.name}: the warehouse could not run the model: {exc}") from exc
     try:
-        return _plan_staged(sync, store, con, model, started, warehouse.url)
+        limits = (guards or Guards()).overridden(sync.guards)
+        return _plan_staged(sync, store, con, model, started, warehouse.url, limits)
     finally:
         warehouse.release(con)
 
 
 def _plan_staged(sync: SyncConfig, store: StateStore, con: duckdb.DuckDBPyConnection, model: str,
-                 started: float, source: str) -> Plan:
+                 started: float, source: str, limits: Guards) -> Plan:
     column_types = model_columns(con, model)
     needed = {sync.key, sync.destination.match.column} | {s.source for s in sync.fields.values() if s.source}
-    missing = sorted(needed - set(column_types))
+    missing = sorted(name for name in needed if column_type(column_types, name) is None)
     if missing:
         raise PlanError(f"{sync.name}: the model has no column {', '.join(missing)} (run 'syncer validate')")
     spec = diff_spec(sync, column_types)
@@ -139,6 +158,7 @@ def _plan_staged(sync: SyncConfig, store: StateStore, con: duckdb.DuckDBPyConnec
         by_op = {str(op): int(n) for op, n in con.execute(delta_counts_sql()).fetchall()}
         changes = WorkspaceChanges.create(con, sync.name, changes_sql(spec, model, snapshot))
         rejected_rows = con.execute(rejected_sql(REJECTED_KEPT)).fetchall()
+        synced = int(con.execute(f"SELECT count(*) FROM {snapshot} AS s WHERE present").fetchall()[0][0])
     except duckdb.Error as exc:
         raise PlanError(f"{sync.name}: planning failed: {str(exc).splitlines()[0]}") from exc
     failed = changes.take_rejected()  # rows a template failed on, found while rendering the changed keys
@@ -156,5 +176,6 @@ def _plan_staged(sync: SyncConfig, store: StateStore, con: duckdb.DuckDBPyConnec
         removed=by_op.get("removed", 0),
     )
     meta = {"seconds": round(time.perf_counter() - started, 3), "warehouse": source}
+    trips = evaluate_guards(limits, model_rows, counts.update, counts.clear, synced)
     return Plan(sync.name, tuple(sync.fields), model_rows, counts, changes, rejected,
-                by_op.get("rejected", 0) + len(failed), meta)
+                by_op.get("rejected", 0) + len(failed), meta, synced, trips)

@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from syncer.commit import commit_all
-from syncer.config.sync import SyncConfig
+from syncer.config.sync import Guards, SyncConfig
 from syncer.core.plan import ChangeOp, Plan, RejectedRow
 from syncer.delivery.errors import DeliveryError
 from syncer.delivery.executor import DeliveryReport, RetryPolicy, deliver
@@ -35,6 +35,7 @@ class RunOptions:
 
     dry_run: bool = False
     allow_mass_change: bool = False
+    guards: Guards | None = None  # the project's defaults (``defaults.guards``); a mapping's ``guards:`` override them
     batch_size: int = 50_000
     park_after: int = 5
     retry: RetryPolicy = field(default_factory=RetryPolicy)
@@ -100,7 +101,7 @@ class _Run:
                 pacing: Pacing, progress: Callable[[int], None] | None) -> RunOutcome:
         sync, store, now = self.sync, self.store, self.now
         try:
-            plan = plan_sync(sync, store, warehouse, options.batch_size)
+            plan = plan_sync(sync, store, warehouse, options.batch_size, options.guards)
         except PlanError as exc:
             return self.ended(RunStatus.FAILED, None, error=str(exc))
         store.note_row_errors(self.run_id, sync.name, [plan_error(row) for row in plan.rejected], now(),
@@ -108,6 +109,8 @@ class _Run:
         store.settle_plan_errors(sync.name, self.run_id)
         if options.dry_run:
             return self.ended(RunStatus.PLANNED, plan)
+        if plan.blocked and not options.allow_mass_change:  # a mass change waits for a human: nothing is sent
+            return self.ended(RunStatus.BLOCKED, plan, error=plan.guard_message())
         commit_all(store, sync.name, plan.changes, now(), op=ChangeOp.REFRESH)  # bookkeeping only, nothing to send
         if plan.is_empty:
             store.flush(sync.name)

@@ -23,7 +23,7 @@ def plan(sync: Annotated[str, typer.Argument(help="The sync to plan.")], project
     with open_app(project) as app:
         config = app.project.sync(sync)
         warn_missing_secrets(app, [config])  # a dry run talks to no destination: it needs none of their secrets
-        result = plan_sync(config, app.store, app.warehouse, app.batch_size)
+        result = plan_sync(config, app.store, app.warehouse, app.batch_size, app.project.config.defaults.guards)
         if as_json:
             output.print_json(result.summary(sample=limit))
         else:
@@ -33,15 +33,22 @@ def plan(sync: Annotated[str, typer.Argument(help="The sync to plan.")], project
 @cli.command()
 def run(sync: Annotated[str | None, typer.Argument(help="The sync to run.")] = None,
         run_all: Annotated[bool, typer.Option("--all", help="Run every enabled sync.")] = False,
-        project: ProjectOption = Path("."), as_json: JsonOption = False) -> None:
-    """Run SYNC (or --all) once: plan, deliver what changed, commit what the destination confirmed."""
+        project: ProjectOption = Path("."), as_json: JsonOption = False,
+        allow_mass_change: Annotated[bool, typer.Option(
+            "--allow-mass-change", help="Carry out a plan that goes past the mapping's guards, this once.")] = False,
+        ) -> None:
+    """Run SYNC (or --all) once: plan, deliver what changed, commit what the destination confirmed.
+
+    A run whose plan goes past a mass-change guard sends nothing, is recorded as blocked and exits 1.
+    """
     if (sync is None) == (not run_all):
         output.show_error("give a sync name or --all (not both)")
         raise typer.Exit(EXIT_BAD_INPUT)
     with open_app(project) as app:
         syncs = [app.project.sync(sync)] if sync else [s.config for s in app.project.syncs.values() if s.config.enabled]
         app.require_destinations(syncs)
-        options = RunOptions(batch_size=app.batch_size)
+        options = RunOptions(batch_size=app.batch_size, allow_mass_change=allow_mass_change,
+                             guards=app.project.config.defaults.guards)
         outcomes = []
         for config in syncs:
             with output.delivery_progress(config.name, enabled=not as_json) as progress:

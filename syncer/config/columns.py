@@ -12,12 +12,12 @@ from syncer.core.templates import template_columns
 def check_columns(loaded: LoadedSync, columns: list[str]) -> list[Problem]:
     """Problems for every column ``loaded`` names that ``columns`` (the model's output) lacks."""
     sync, doc = loaded.config, loaded.document
-    have = set(columns)
+    have = {column.casefold() for column in columns}  # DuckDB resolves column names case-insensitively
     shown = ", ".join(columns[:12]) + (", ..." if len(columns) > 12 else "")
     problems: list[Problem] = []
 
     def need(column: str, path: tuple[str | int, ...], what: str) -> None:
-        if column not in have:
+        if column.casefold() not in have:
             problems.append(doc.problem(path, f"{what} '{column}' is not a column of the model (it has: {shown})"))
 
     need(sync.key, ("key",), "key column")

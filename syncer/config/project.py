@@ -10,6 +10,7 @@ import re
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from syncer.config.schedule import parse_schedule
+from syncer.config.sync import Guards
 
 # DuckDB's own memory-limit syntax: a number and a unit (1000- or 1024-based), or a share of the machine's memory.
 _MEMORY = re.compile(r"^(\d+(?:\.\d+)?)\s*(kb|mb|gb|tb|kib|mib|gib|tib)$|^(\d+(?:\.\d+)?)\s*%$", re.IGNORECASE)
@@ -73,6 +74,7 @@ class ConnectorEntry(BaseModel):
 
 class Defaults(_Strict):
     schedule: str = Field("every 15m", description="Default schedule: 'every 15m' or a cron expression.")
+    guards: Guards = Field(default_factory=Guards, description="Mass-change limits of every sync (see Guards).")
 
     @field_validator("schedule")
     @classmethod

@@ -35,6 +35,13 @@ class OnRemove(StrEnum):
     IGNORE = "ignore"
 
 
+class OutOfRange(StrEnum):
+    """What a number outside a field's ``min``/``max`` does: reject the row (with the value and the bound) or clamp."""
+
+    REJECT = "reject"
+    CLAMP = "clamp"
+
+
 class FieldType(StrEnum):
     STRING = "string"
     INTEGER = "integer"
@@ -99,7 +106,12 @@ class FieldSpec(_Strict):
     map_default: str | None = Field(None, description="Value for anything the map does not name (default: unchanged).")
     max_length: int | None = Field(None, gt=0)
     truncate: bool = Field(False, description="Cut values longer than max_length instead of rejecting the row.")
-    required: bool = Field(False, description="Reject the row when this field is empty.")
+    strict: bool = Field(False, description="Reject a value the value map does not name (needs 'map').")
+    min: float | None = Field(None, description="Smallest number allowed (number and integer fields).")
+    max: float | None = Field(None, description="Largest number allowed (number and integer fields).")
+    out_of_range: OutOfRange = Field(OutOfRange.REJECT, description="Beyond min/max: reject the row, or clamp.")
+    required: bool = Field(False, description="Reject the row when this field is empty or blank; never cleared.")
+    clear: bool = Field(True, description="Empty this field in the destination when its row leaves the model.")
 
     @model_validator(mode="before")
     @classmethod
@@ -114,7 +126,43 @@ class FieldSpec(_Strict):
             raise ValueError("give exactly one of 'source', 'template' or 'value'")
         if self.round is not None and self.type not in (None, FieldType.NUMBER, FieldType.INTEGER):
             raise ValueError("'round' applies to number and integer fields only")
+        bounded = self.min is not None or self.max is not None
+        if bounded and self.type not in (None, FieldType.NUMBER, FieldType.INTEGER):
+            raise ValueError("'min' and 'max' apply to number and integer fields only")
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"'min' ({self.min:g}) is greater than 'max' ({self.max:g})")
+        if self.strict and not self.map:
+            raise ValueError("'strict' applies to a value map: give 'map'")
+        if self.strict and self.map_default is not None:
+            raise ValueError("a 'strict' map rejects unnamed values; 'map_default' contradicts it")
         return self
+
+
+class GuardOverrides(_Strict):
+    """A mapping's ``guards:``: any of :class:`Guards`' limits, overriding ``defaults.guards`` of ``syncer.yaml``."""
+
+    max_clear_percent: float | None = Field(None, ge=0, le=100)
+    max_update_percent: float | None = Field(None, ge=0, le=100)
+    min_records: int | None = Field(None, ge=0)
+    allow_empty_model: bool | None = None
+
+
+class Guards(_Strict):
+    """Mass-change guardrails: a run that would change more than these is refused before anything is sent.
+
+    Percentages are of the synced records (the snapshot's present keys). Below ``min_records`` synced records the
+    percentages do not apply (a 3-record sync may change 2); an empty model over a non-empty snapshot always trips
+    unless ``allow_empty_model``. ``100`` switches a percentage off.
+    """
+
+    max_clear_percent: float = Field(10, ge=0, le=100, description="Most of the synced records one run may clear.")
+    max_update_percent: float = Field(50, ge=0, le=100, description="Most of the synced records one run may update.")
+    min_records: int = Field(20, ge=0, description="Synced records below which the percentages do not apply.")
+    allow_empty_model: bool = Field(False, description="Allow a run whose model returned no rows at all.")
+
+    def overridden(self, overrides: GuardOverrides) -> Guards:
+        """These limits with every limit ``overrides`` sets replaced."""
+        return self.model_copy(update=overrides.model_dump(exclude_none=True))
 
 
 class TaskSpec(_Strict):
@@ -163,6 +211,8 @@ class SyncConfig(_Strict):
     on_remove: OnRemove | None = Field(None, description="Default: clear for mirror, ignore otherwise.")
     triggers: list[Trigger] = Field(default_factory=list)
     schedule: str | None = Field(None, description="'every 15m' or a cron expression.")
+    guards: GuardOverrides = Field(default_factory=GuardOverrides,
+                                   description="Mass-change limits for this sync (default: defaults.guards).")
     enabled: bool = True
 
     @field_validator("name")

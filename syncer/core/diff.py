@@ -3,11 +3,15 @@
 The workspace runs them in order:
 
 1. ``__cur``: one row per distinct key of the model: its row count (duplicates), the hash of its normalised field
-   values and the reasons it cannot be sent. One pass over the model, one hash aggregate.
+   values and match value, and the reasons it cannot be sent. One pass over the model, one hash aggregate.
 2. ``__delta``: ``__cur`` full-outer-joined with the snapshot on key, keeping only keys whose hash differs, that are
    new, gone or rejected. Unchanged keys, the vast majority, never leave the join.
 3. ``changes``: for the create / update / clear keys only, the full field values (the model is read a second time,
    filtered to those keys) and, for updates, the names of the fields that differ from the snapshot.
+
+Keys and match values are compared as :func:`syncer.core.fields.identity_sql` normalises them. The match value is
+part of the row hash: when it moves (the model now names another CRM record), the key is an update that sends every
+non-empty field to the record the new value finds (its snapshot record id belongs to the old record and is dropped).
 
 The snapshot relation has columns ``key, record_id, match_value, fields (JSON text), row_hash, present``.
 """
@@ -25,22 +29,40 @@ CUR, DELTA = "__syncer_cur", "__syncer_delta"
 
 @dataclass(frozen=True)
 class DiffSpec:
-    """What the diff needs to know about one sync."""
+    """What the diff needs to know about one sync.
+
+    ``key`` and ``match``: SQL over ``model`` for the normalised key and match value. ``match_required``: a row
+    without a match value is rejected (``update`` mode: there is no record to update). ``kept_on_clear``: fields a
+    clear never empties (identity, required and ``clear: false`` fields).
+    """
 
     key: str
+    match: str
     match_column: str
     fields: tuple[FieldSql, ...]
     on_remove: OnRemove
+    match_required: bool = False
+    kept_on_clear: frozenset[str] = frozenset()
 
 
-def _field_hash(spec: DiffSpec) -> str:
-    # Field names take part so that renaming a field, or adding one that is empty, still changes the hash.
-    parts = ", ".join(f"{literal(f.name)}, {f.hash_input}" for f in spec.fields)
+def _row_hash(spec: DiffSpec) -> str:
+    # Field names take part so that renaming a field, or adding one that is empty, still changes the hash. A match
+    # value read from the key column itself cannot move without the key changing: it costs nothing to leave out.
+    match = [] if spec.match == spec.key else [f"'match', {spec.match}"]
+    parts = ", ".join([f"{literal(f.name)}, {f.hash_input}" for f in spec.fields] + match)
     return f"CAST(hash({parts}) >> 1 AS BIGINT)"
 
 
-def _errors(fields: list[FieldSql]) -> str:
-    return f"NULLIF(concat_ws('; ', {', '.join(f.error for f in fields)}), '')" if fields else "NULL"
+def _errors(fields: list[FieldSql], extra: tuple[str, ...] = ()) -> str:
+    errors = [f.error for f in fields] + list(extra)
+    return f"NULLIF(concat_ws('; ', {', '.join(errors)}), '')" if errors else "NULL"
+
+
+def _match_error(spec: DiffSpec) -> tuple[str, ...]:
+    if not spec.match_required:
+        return ()
+    reason = f"no record to update: the match column {spec.match_column} is empty"
+    return (f"CASE WHEN {spec.match} IS NULL THEN {literal(reason)} END",)
 
 
 def current_sql(spec: DiffSpec, model: str) -> str:
@@ -49,8 +71,8 @@ def current_sql(spec: DiffSpec, model: str) -> str:
 CREATE OR REPLACE TEMP TABLE {CUR} AS
 SELECT k, count(*) AS n, min(h) AS h, min(err) AS err
 FROM (
-    SELECT CAST({ident(spec.key)} AS VARCHAR) AS k, {_field_hash(spec)} AS h,
-           {_errors([f for f in spec.fields if not f.deferred])} AS err
+    SELECT {spec.key} AS k, {_row_hash(spec)} AS h,
+           {_errors([f for f in spec.fields if not f.deferred], _match_error(spec))} AS err
     FROM {model} AS model
 ) GROUP BY k"""
 
@@ -101,47 +123,52 @@ def changes_sql(spec: DiffSpec, model: str, snapshot: str) -> str:
     bookkeeping needs writing, nothing is sent) or ``rejected`` (a template failed on this row: ``reason`` says
     why, ``planned`` what the row would have been; the planner moves these to the plan's rejected rows).
     ``changed`` lists the fields to send: for a create the non-empty ones, for an update those that differ from
-    the snapshot, for a clear those the snapshot holds a value for.
+    the snapshot (all non-empty ones when the match value moved), for a clear those the snapshot holds a value for
+    and that a clear may empty (``kept_on_clear`` keep their snapshot value in ``values``).
     """
     names = [f.name for f in spec.fields]
     values = ", ".join(f"{ident(f.name)} := m.{ident('v_' + f.name)}" for f in spec.fields)
-    nulls = ", ".join(f"{ident(n)} := CAST(NULL AS VARCHAR)" for n in names)
+    nulls = ", ".join(f"{ident(n)} := " + (_snap(n) if n in spec.kept_on_clear else "CAST(NULL AS VARCHAR)")
+                      for n in names)
     selected = ", ".join(f"{f.value} AS {ident('v_' + f.name)}" for f in spec.fields)
     prepared = "".join(f", {f.prepare[1]} AS {ident(f.prepare[0])}" for f in spec.fields if f.prepare)
     deferred_errors = _errors([f for f in spec.fields if f.deferred])
 
-    def listed(condition: str) -> str:
+    def listed(condition: str, only: list[str]) -> str:
         items = ", ".join(f"CASE WHEN {condition.format(v='m.' + ident('v_' + n), s=_snap(n))} THEN {literal(n)} END"
-                          for n in names)
-        return f"list_filter([{items}], lambda x: x IS NOT NULL)"
+                          for n in only)
+        return f"list_filter([{items}], lambda x: x IS NOT NULL)" if only else "CAST([] AS VARCHAR[])"
 
-    created = listed("{v} IS NOT NULL")
-    updated = listed("{v} IS DISTINCT FROM {s}")
-    cleared = listed("{s} IS NOT NULL")
+    created = listed("{v} IS NOT NULL", names)
+    updated = listed("{v} IS DISTINCT FROM {s}", names)
+    cleared = listed("{s} IS NOT NULL", [n for n in names if n not in spec.kept_on_clear])
+    # The model names another record than the one confirmed: write everything there, found by the new match value.
+    moved = "(d.match_value IS NOT NULL AND m.match_value IS NOT NULL AND m.match_value <> d.match_value)"
     return f"""
 WITH wanted AS (
     -- Templates render here, once per row, and only for the keys that are created or updated.
     SELECT model.*{prepared} FROM {model} AS model
-    WHERE CAST({ident(spec.key)} AS VARCHAR) IN (SELECT k FROM {DELTA} WHERE op IN ('create', 'update'))
+    WHERE {spec.key} IN (SELECT k FROM {DELTA} WHERE op IN ('create', 'update'))
 ), m AS (
-    SELECT CAST({ident(spec.key)} AS VARCHAR) AS k, CAST({ident(spec.match_column)} AS VARCHAR) AS match_value,
-           {selected}, {deferred_errors} AS err
+    SELECT {spec.key} AS k, {spec.match} AS match_value, {selected}, {deferred_errors} AS err
     FROM wanted AS model
 ), d AS (
     SELECT d.*, s.fields AS snap_fields, s.present AS snap_present FROM {DELTA} AS d
     LEFT JOIN (SELECT * FROM {snapshot}) AS s ON s.key = d.k
     WHERE d.op IN ('create', 'update', 'clear')
 ), typed AS (
-    SELECT d.op AS planned, d.k AS key, d.record_id, coalesce(m.match_value, d.match_value) AS match,
+    SELECT d.op AS planned, d.k AS key, CASE WHEN {moved} THEN NULL ELSE d.record_id END AS record_id,
+           CASE WHEN d.op = 'clear' THEN d.match_value ELSE m.match_value END AS match,
+           d.op = 'update' AND m.match_value IS DISTINCT FROM d.match_value AS match_changed,
            CASE d.op WHEN 'create' THEN {created}
-                     WHEN 'update' THEN (CASE WHEN d.snap_present THEN {updated} ELSE {created} END)
+                     WHEN 'update' THEN (CASE WHEN d.snap_present AND NOT {moved} THEN {updated} ELSE {created} END)
                      ELSE {cleared} END AS changed,
            CASE WHEN d.op = 'clear' THEN struct_pack({nulls}) ELSE struct_pack({values}) END AS "values",
            d.h AS hash, m.err AS reason
     FROM d LEFT JOIN m ON m.k = d.k
 )
 SELECT CASE WHEN reason IS NOT NULL THEN 'rejected'
-            WHEN planned = 'update' AND len(changed) = 0 THEN 'refresh' ELSE planned END AS op,
+            WHEN planned = 'update' AND len(changed) = 0 AND NOT match_changed THEN 'refresh' ELSE planned END AS op,
        key, record_id, match, changed, "values", hash, reason, planned
 FROM typed"""
 

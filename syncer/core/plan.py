@@ -7,9 +7,10 @@ ordered by key, read as Arrow record batches (a first sync of ten million rows m
 column meaning
 ====== =================================================================================================
 op      ``create`` | ``update`` | ``clear`` | ``refresh`` (snapshot bookkeeping only, nothing to send)
-key     the model key
-record_id  the destination record id the snapshot knows, or null
-match   the value of the match column (e.g. the external id) used to find the record
+key     the model key, normalised (see :func:`syncer.core.fields.identity_sql`)
+record_id  the destination record id the snapshot knows, or null (also when the match value moved: the record
+        to write is then the one the new match value finds)
+match   the value of the match column (e.g. the external id) used to find the record: the new one
 changed the names of the fields to send
 values  a struct of every mapped field's normalised text (null where empty), the state after this change
 hash    the row hash the snapshot stores once the destination confirms
@@ -24,6 +25,8 @@ from enum import StrEnum
 from typing import Any, Protocol
 
 import pyarrow as pa
+
+from syncer.core.guards import GuardTrip, allow_hint
 
 
 class ChangeOp(StrEnum):
@@ -87,10 +90,23 @@ class Plan:
     rejected: tuple[RejectedRow, ...]
     rejected_total: int
     meta: Mapping[str, Any] = field(default_factory=dict)
+    synced: int = 0  # keys the snapshot held as present when planned
+    guard_trips: tuple[GuardTrip, ...] = ()  # mass-change limits this plan goes past (a run refuses it)
 
     @property
     def is_empty(self) -> bool:
         return self.counts.create + self.counts.update + self.counts.clear == 0
+
+    @property
+    def blocked(self) -> bool:
+        """A guard trips: a run refuses this plan unless the operator allows a mass change."""
+        return bool(self.guard_trips)
+
+    def guard_message(self) -> str:
+        """One line: what the plan would do that the guards refuse, and how to allow it ('' when none trips)."""
+        if not self.guard_trips:
+            return ""
+        return f"{self.sync}: {'; '.join(t.describe() for t in self.guard_trips)}; {allow_hint(self.sync)}"
 
     def rows(self, op: str | None = None, limit: int | None = None) -> list[dict[str, Any]]:
         """Change rows as dicts, optionally only those with ``op``; for display and tests, not for bulk work."""
@@ -105,6 +121,9 @@ class Plan:
             "removed_ignored": self.counts.removed,
             "rejected": self.rejected_total,
             "rejected_rows": [{"key": r.key, "reason": r.reason} for r in self.rejected[:sample * 10]],
+            "synced": self.synced,
+            "guard_trips": [trip.as_dict() for trip in self.guard_trips],
+            "allow": allow_hint(self.sync) if self.guard_trips else None,
             "samples": {op: self.rows(op, sample) for op in CHANGE_OPS},
         }
 

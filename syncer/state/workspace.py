@@ -14,11 +14,11 @@ import pyarrow as pa
 from duckdb.func import ARROW, FunctionNullHandling
 from jinja2 import Template, TemplateError
 
-from syncer.core.fields import CANONICAL_JSON_FUNCTION, RENDER_FUNCTION
+from syncer.core.fields import RENDER_FUNCTION
 from syncer.core.templates import compile_template
 
 PLANS_CATALOG = "syncer_plans"
-# Our functions answer NULL on purpose (not JSON: the row is rejected; an empty template: no value).
+# The render function answers NULL on purpose (an empty template: no value).
 SPECIAL_NULLS = FunctionNullHandling.SPECIAL
 _workspace_numbers = itertools.count(1)
 
@@ -49,9 +49,6 @@ def prepare_workspace(con: duckdb.DuckDBPyConnection, memory_limit: str, spill_r
         con.create_function(RENDER_FUNCTION, _render_batch, [duckdb.sqltype("VARCHAR"), duckdb.sqltype("VARCHAR")],
                             duckdb.sqltype("STRUCT(value VARCHAR, error VARCHAR)"), type=ARROW,
                             null_handling=SPECIAL_NULLS)
-    if CANONICAL_JSON_FUNCTION not in names:
-        con.create_function(CANONICAL_JSON_FUNCTION, _canonical_json_batch, [duckdb.sqltype("VARCHAR")],
-                            duckdb.sqltype("VARCHAR"), type=ARROW, null_handling=SPECIAL_NULLS)
     return directory
 
 
@@ -123,16 +120,3 @@ def _maybe_json(value: Any) -> Any:
         except ValueError:
             return value
     return value
-
-
-def _canonical_json_batch(texts: pa.Array) -> pa.Array:
-    out: list[str | None] = []
-    for text in texts.to_pylist():
-        if text is None:
-            out.append(None)
-            continue
-        try:
-            out.append(json.dumps(json.loads(text), sort_keys=True, separators=(",", ":"), ensure_ascii=False))
-        except ValueError:
-            out.append(None)  # not JSON: the field's error expression rejects the row
-    return pa.array(out, pa.string())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
@@ -13,6 +14,7 @@ import duckdb
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from pydantic import ValidationError
 
 from syncer.config.sync import FieldSpec
 from syncer.core.fields import field_sql
@@ -78,6 +80,24 @@ def test_json_key_order_and_spacing_do_not_matter(con: duckdb.DuckDBPyConnection
     assert compact[0] is not None and json.loads(compact[0]) == data
 
 
+@pytest.mark.parametrize(("column_type", "value"), [("DECIMAL(6, 2)", "70.00"), ("DOUBLE", 70.0), ("INTEGER", 70),
+                                                   ("BIGINT", 70), ("DECIMAL(4, 1)", "70.0")])
+def test_templates_see_normalised_numbers(con: duckdb.DuckDBPyConnection, column_type: str, value: object) -> None:
+    assert normalise(con, {"template": "{{ v }} / {{ v + 1 }}"}, value, column_type) == ("70 / 71", None)
+
+
+@pytest.mark.parametrize(("spec", "problem"), [
+    ({"source": "v", "strict": True}, "'strict' applies to a value map"),
+    ({"source": "v", "map": {"a": "b"}, "strict": True, "map_default": "c"}, "'map_default' contradicts it"),
+    ({"source": "v", "type": "string", "min": 1}, "'min' and 'max' apply to number and integer fields only"),
+    ({"source": "v", "min": 5, "max": 1}, "'min' (5) is greater than 'max' (1)"),
+    ({"source": "v", "out_of_range": "wrap"}, "'reject' or 'clamp'"),
+])
+def test_contradictory_value_rules_are_configuration_errors(spec: dict[str, object], problem: str) -> None:
+    with pytest.raises(ValidationError, match=re.escape(problem)):
+        FieldSpec.model_validate(spec)
+
+
 @pytest.mark.parametrize(("spec", "value", "expected"), [
     ({"source": "v", "type": "integer"}, "12", ("12", None)),
     ({"source": "v", "type": "integer"}, "1.5", (None, "f: cannot convert 1.5 to integer")),
@@ -94,6 +114,18 @@ def test_json_key_order_and_spacing_do_not_matter(con: duckdb.DuckDBPyConnection
     ({"template": "{{ v.seats }}"}, None, (None, "f: template failed: 'None' has no attribute 'seats'")),
     ({"template": "{{ 1 / v | int }}"}, "0", (None, "f: template failed: division by zero")),
     ({"value": 3.0, "type": "number"}, "ignored", ("3", None)),
+    ({"source": "v", "required": True}, " \t ", (" \t ", "f: required but empty")),
+    ({"source": "v", "type": "number", "min": 0, "max": 100}, "-5", ("-5", "f: -5 is below min 0")),
+    ({"source": "v", "type": "number", "min": 0, "max": 100}, "250.50", ("250.5", "f: 250.5 is above max 100")),
+    ({"source": "v", "type": "number", "min": 0, "max": 100}, "100.0", ("100", None)),
+    ({"source": "v", "min": 0.5}, "0.25", ("0.25", "f: 0.25 is below min 0.5")),  # bounds make the field numeric
+    ({"source": "v", "type": "integer", "min": 0, "max": 100, "out_of_range": "clamp"}, "250", ("100", None)),
+    ({"source": "v", "type": "number", "min": 0, "out_of_range": "clamp"}, "-5", ("0", None)),
+    ({"source": "v", "map": {"hot": "Hot", "cold": "Cold"}, "strict": True}, "hot", ("Hot", None)),
+    ({"source": "v", "map": {"hot": "Hot"}, "strict": True}, "warm", (None, "f: 'warm' is not in the value map")),
+    ({"source": "v", "type": "json"}, '{"b": {"d": 1.50, "c": [2, {"z": 0, "y": null}]}, "a": "é"}',
+     ('{"a":"é","b":{"c":[2,{"y":null,"z":0}],"d":1.5}}', None)),
+    ({"template": "{{ v }}"}, "70.00", ("70.00", None)),  # text stays text
 ])
 def test_casts_maps_and_rejections(con: duckdb.DuckDBPyConnection, spec: dict[str, object], value: object,
                                    expected: tuple[str | None, str | None]) -> None:
