@@ -44,6 +44,9 @@ class Limiter:
         self._budget_at = 0
         self._budget_until = -inf
         self._budget_ticket = 0
+        # Whether our own requests filled the whole window when the vendor last spoke: then its count tells nothing
+        # our window does not, and the exact wait is for our oldest request to leave the window, not a full interval.
+        self._budget_ours = False
         # The daily allowance: ``_daily`` requests from the ``_daily_at``-th start on (the policy's until a reply says).
         self._daily = policy.daily
         self._daily_at = 0
@@ -62,7 +65,7 @@ class Limiter:
         if self._budget is not None:
             if now >= self._budget_until:
                 self._budget = None
-            elif self._budget - (self._started - self._budget_at) <= 0:
+            elif self._budget - (self._started - self._budget_at) <= 0 and not self._budget_ours:
                 wait = max(wait, self._budget_until - now)
         return wait if wait > _EPSILON else 0.0
 
@@ -86,7 +89,10 @@ class Limiter:
             self._budget_ticket = ticket
             self._budget = rate.remaining - unseen
             self._budget_at = self._started
-            self._budget_until = self._clock() + (rate.interval_s or self.policy.window_s)
+            now = self._clock()
+            self._budget_until = now + (rate.interval_s or self.policy.window_s)
+            ours = sum(1 for start in self._starts if start > now - self.policy.window_s + _EPSILON)
+            self._budget_ours = ours >= self.policy.requests
         if rate.daily_remaining is not None and ticket > self._daily_ticket:
             self._daily_ticket = ticket
             self._daily = rate.daily_remaining - unseen

@@ -40,6 +40,30 @@ def test_a_low_remaining_count_makes_it_wait_for_the_vendors_window() -> None:
     assert limiter.delay() == 0.0
 
 
+def test_when_our_own_requests_spent_the_vendors_count_the_wait_is_for_our_oldest_to_leave_the_window() -> None:
+    # Requests take time: ten of them over 4.5 s, each answered with what remains. When the last reply says 0
+    # remain, our own ten explain it, so a slot frees when the request at 0 leaves the window (at 10), not a full
+    # window after the reply (at 14.5), which would waste almost half of every window.
+    clock = FakeClock(now=0.0)
+    limiter = Limiter(RatePolicy(requests=10, window_s=10.0), clock)
+    for remaining in range(9, -1, -1):
+        assert limiter.delay() == 0.0
+        limiter.finish(limiter.start(), RateInfo(remaining=remaining, interval_s=10.0))
+        clock.advance(0.5)
+    assert limiter.delay() == pytest.approx(10.0 - 5.0)
+    clock.advance(5.0)
+    assert limiter.delay() == 0.0
+
+
+def test_when_other_apps_spent_the_vendors_count_the_wait_is_a_full_window_from_the_reply() -> None:
+    clock = FakeClock(now=0.0)
+    limiter = Limiter(RatePolicy(requests=10, window_s=10.0), clock)
+    for remaining in (4, 3, 2, 1, 0):  # five of ours, and the vendor says nothing is left: others used the rest
+        limiter.finish(limiter.start(), RateInfo(remaining=remaining, interval_s=10.0))
+        clock.advance(0.5)
+    assert limiter.delay() == pytest.approx(10.0 - 0.5)  # the last reply came at 2.0: wait until 12.0
+
+
 def test_requests_in_flight_are_taken_off_what_a_reply_says_remains_and_stale_replies_are_ignored() -> None:
     clock = FakeClock(now=0.0)
     limiter = Limiter(RatePolicy(requests=100, window_s=10.0), clock)
