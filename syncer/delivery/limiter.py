@@ -3,8 +3,10 @@
 Three limits apply at once, and :meth:`Limiter.delay` waits for the longest of them:
 
 - **the rolling window** of the connector's :class:`RatePolicy` (``requests`` per ``window_s``), kept as the
-  start times of our own requests, because vendors count a rolling window (HubSpot's ``TEN_SECONDLY_ROLLING``):
-  a token bucket refilled at the average rate would wait where the vendor allows a burst;
+  times of our own requests, because vendors count a rolling window (HubSpot's ``TEN_SECONDLY_ROLLING``): a token
+  bucket refilled at the average rate would wait where the vendor allows a burst. A request counts from its reply
+  (the vendor saw it at some moment before that), and one still in flight counts as now: counted from its start,
+  the window leaves us as the vendor's closes only if requests take no time, and the skew costs a 429;
 - **what the vendor says remains** (:class:`RateInfo.remaining`, HubSpot's ``X-HubSpot-RateLimit-Remaining``):
   other apps may share the allowance, so once our requests since the reply have used what remained, nothing more
   starts until that reply's window has rolled by;
@@ -17,7 +19,6 @@ It is not thread-safe: the executor calls it from the thread that runs the deliv
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Callable
 from math import inf
 
@@ -34,7 +35,8 @@ class Limiter:
             raise ValueError(f"a rate policy needs at least one request per positive window, not {policy}")
         self.policy = policy
         self._clock = clock
-        self._starts: deque[float] = deque()  # our request starts within the last window, oldest first
+        # ticket -> when the vendor has surely seen our request: its reply's time (in flight: not yet known, so now)
+        self._seen: dict[int, float] = {}
         self._hold_until = -inf
         self._started = 0
         self._in_flight: set[int] = set()
@@ -56,12 +58,11 @@ class Limiter:
     def delay(self) -> float:
         """Seconds to wait before the next request may start; ``0.0`` when it may start now."""
         now = self._clock()
-        while self._starts and self._starts[0] <= now - self.policy.window_s + _EPSILON:
-            self._starts.popleft()
+        window = self._window(now)
         wait = self._hold_until - now
-        if len(self._starts) >= self.policy.requests:
+        if len(window) >= self.policy.requests:
             # The request that has to leave the window before another may enter it.
-            wait = max(wait, self._starts[-self.policy.requests] + self.policy.window_s - now)
+            wait = max(wait, window[-self.policy.requests] + self.policy.window_s - now)
         if self._budget is not None:
             if now >= self._budget_until:
                 self._budget = None
@@ -69,11 +70,18 @@ class Limiter:
                 wait = max(wait, self._budget_until - now)
         return wait if wait > _EPSILON else 0.0
 
+    def _window(self, now: float) -> list[float]:
+        """When the vendor saw each of our requests still in its window, oldest first (forgetting older ones)."""
+        for ticket in [t for t, seen in self._seen.items() if seen <= now - self.policy.window_s + _EPSILON
+                       and t not in self._in_flight]:
+            del self._seen[ticket]
+        return sorted(now if ticket in self._in_flight else seen for ticket, seen in self._seen.items())
+
     def start(self) -> int:
         """Note that a request starts now; return its ticket for :meth:`finish`."""
-        self._starts.append(self._clock())
         self._started += 1
         self._in_flight.add(self._started)
+        self._seen[self._started] = self._clock()
         return self._started
 
     def finish(self, ticket: int, rate: RateInfo | None) -> None:
@@ -82,6 +90,8 @@ class Limiter:
         Requests still in flight may not be counted in the reply yet, so they are taken off what it says remains.
         """
         self._in_flight.discard(ticket)
+        if ticket in self._seen:
+            self._seen[ticket] = self._clock()
         if rate is None:
             return
         unseen = len(self._in_flight)
@@ -91,8 +101,7 @@ class Limiter:
             self._budget_at = self._started
             now = self._clock()
             self._budget_until = now + (rate.interval_s or self.policy.window_s)
-            ours = sum(1 for start in self._starts if start > now - self.policy.window_s + _EPSILON)
-            self._budget_ours = ours >= self.policy.requests
+            self._budget_ours = len(self._window(now)) >= self.policy.requests
         if rate.daily_remaining is not None and ticket > self._daily_ticket:
             self._daily_ticket = ticket
             self._daily = rate.daily_remaining - unseen

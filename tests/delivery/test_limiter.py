@@ -19,13 +19,31 @@ def test_the_window_rolls_request_by_request_instead_of_refilling_at_an_average_
     limiter = Limiter(RatePolicy(requests=3, window_s=10.0), clock)
     for _ in range(3):
         assert limiter.delay() == 0.0
-        limiter.start()
+        limiter.finish(limiter.start(), None)  # answered at once
         clock.advance(1.0)
     assert limiter.delay() == pytest.approx(7.0)  # the request at 0 leaves the window at 10
     clock.advance(7.0)
     assert limiter.delay() == 0.0
-    limiter.start()
+    limiter.finish(limiter.start(), None)
     assert limiter.delay() == pytest.approx(1.0)  # then the one at 1 leaves it at 11
+
+
+def test_a_request_counts_in_the_window_from_its_reply_and_while_in_flight_as_now() -> None:
+    # The vendor counts a request when it arrives, somewhere between our start and its reply: counting from the
+    # reply never lets our window empty before the vendor's does.
+    clock = FakeClock(now=0.0)
+    limiter = Limiter(RatePolicy(requests=2, window_s=10.0), clock)
+    first = limiter.start()
+    clock.advance(3.0)
+    limiter.finish(first, None)  # started at 0, answered at 3
+    slow = limiter.start()       # started at 3, still in flight
+    clock.advance(9.0)           # 12: counted from its start, the first would have left at 10
+    assert limiter.delay() == pytest.approx(1.0)  # it leaves 10 s after its reply, at 13
+    clock.advance(1.0)
+    assert limiter.delay() == 0.0
+    limiter.finish(slow, None)   # answered at 13
+    limiter.start()
+    assert limiter.delay() == pytest.approx(10.0)  # the slow one counts from 13, the new one as now
 
 
 def test_a_low_remaining_count_makes_it_wait_for_the_vendors_window() -> None:
