@@ -92,6 +92,7 @@ def rate_info(headers: Mapping[str, str]) -> RateInfo | None:
         return int(raw) if raw is not None and raw.isdigit() else None
 
     interval = number("interval-milliseconds")
-    info = RateInfo(remaining=number("remaining"), interval_s=interval / 1000 if interval is not None else None,
+    info = RateInfo(remaining=number("remaining"), limit=number("max"),
+                    interval_s=interval / 1000 if interval is not None else None,
                     daily_remaining=number("daily-remaining"), daily_limit=number("daily"))
     return None if info == RateInfo() else info

@@ -8,8 +8,11 @@ Three limits apply at once, and :meth:`Limiter.delay` waits for the longest of t
   (the vendor saw it at some moment before that), and one still in flight counts as now: counted from its start,
   the window leaves us as the vendor's closes only if requests take no time, and the skew costs a 429;
 - **what the vendor says remains** (:class:`RateInfo.remaining`, HubSpot's ``X-HubSpot-RateLimit-Remaining``):
-  other apps may share the allowance, so once our requests since the reply have used what remained, nothing more
-  starts until that reply's window has rolled by;
+  other apps may share the allowance. When the reply also gives the window's size (:class:`RateInfo.limit`,
+  ``X-HubSpot-RateLimit-Max``), what others use is that size less what remains less our own requests in the window,
+  and our window shrinks by it until the reply's window has rolled by: waits stay exact whoever uses the allowance.
+  Without the size, once our requests since the reply have used what remained, nothing more starts until the
+  reply's window has rolled by;
 - **a wait the vendor asked for** (a 429's ``Retry-After``, see :meth:`Limiter.hold`).
 
 The daily allowance is not waited for: once it is spent, :attr:`Limiter.spent` says so and the executor stops
@@ -40,15 +43,14 @@ class Limiter:
         self._hold_until = -inf
         self._started = 0
         self._in_flight: set[int] = set()
-        # What the vendor last said remains in its window: ``_budget`` requests from the ``_budget_at``-th start
-        # on, until ``_budget_until``. ``_budget_ticket`` is the request whose reply said it: older replies are stale.
+        # What the vendor last said, valid until ``_budget_until``: our share of its window (``_share``, when it gave
+        # the window's size), or else ``_budget`` requests remaining from the ``_budget_at``-th start on.
+        # ``_budget_ticket`` is the request whose reply said it: replies to older requests are stale.
+        self._share: int | None = None
         self._budget: int | None = None
         self._budget_at = 0
         self._budget_until = -inf
         self._budget_ticket = 0
-        # Whether our own requests filled the whole window when the vendor last spoke: then its count tells nothing
-        # our window does not, and the exact wait is for our oldest request to leave the window, not a full interval.
-        self._budget_ours = False
         # The daily allowance: ``_daily`` requests from the ``_daily_at``-th start on (the policy's until a reply says).
         self._daily = policy.daily
         self._daily_at = 0
@@ -60,14 +62,17 @@ class Limiter:
         now = self._clock()
         window = self._window(now)
         wait = self._hold_until - now
-        if len(window) >= self.policy.requests:
-            # The request that has to leave the window before another may enter it.
-            wait = max(wait, window[-self.policy.requests] + self.policy.window_s - now)
-        if self._budget is not None:
-            if now >= self._budget_until:
-                self._budget = None
-            elif self._budget - (self._started - self._budget_at) <= 0 and not self._budget_ours:
+        room = self.policy.requests
+        if now < self._budget_until:
+            if self._share is not None:
+                room = min(room, self._share)
+            elif self._budget is not None and self._budget - (self._started - self._budget_at) <= 0:
                 wait = max(wait, self._budget_until - now)
+        if room <= 0:  # others hold the whole window
+            wait = max(wait, self._budget_until - now)
+        elif len(window) >= room:
+            # The request that has to leave the window before another may enter it.
+            wait = max(wait, window[-room] + self.policy.window_s - now)
         return wait if wait > _EPSILON else 0.0
 
     def _window(self, now: float) -> list[float]:
@@ -96,12 +101,16 @@ class Limiter:
             return
         unseen = len(self._in_flight)
         if rate.remaining is not None and ticket > self._budget_ticket:
-            self._budget_ticket = ticket
-            self._budget = rate.remaining - unseen
-            self._budget_at = self._started
             now = self._clock()
+            self._budget_ticket = ticket
             self._budget_until = now + (rate.interval_s or self.policy.window_s)
-            self._budget_ours = len(self._window(now)) >= self.policy.requests
+            if rate.limit is not None:
+                # Ours in the window, in flight included, is at least what the vendor counted of ours: so this is
+                # the least the others can be using.
+                others = max(0, rate.limit - rate.remaining - len(self._window(now)))
+                self._share, self._budget = rate.limit - others, None
+            else:
+                self._share, self._budget, self._budget_at = None, rate.remaining - unseen, self._started
         if rate.daily_remaining is not None and ticket > self._daily_ticket:
             self._daily_ticket = ticket
             self._daily = rate.daily_remaining - unseen

@@ -89,10 +89,12 @@ class RecordResult:
 class RateInfo:
     """What a vendor's reply said about its limits, for the limiter to slow down *before* a 429.
 
-    ``remaining`` requests in the current window of ``interval_s`` seconds; ``daily_remaining`` for the day.
+    ``remaining`` requests in the current window of ``interval_s`` seconds, of ``limit`` the window allows;
+    ``daily_remaining`` of ``daily_limit`` for the day.
     """
 
     remaining: int | None = None
+    limit: int | None = None
     interval_s: float | None = None
     daily_remaining: int | None = None
     daily_limit: int | None = None

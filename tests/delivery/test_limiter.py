@@ -66,17 +66,30 @@ def test_when_our_own_requests_spent_the_vendors_count_the_wait_is_for_our_oldes
     limiter = Limiter(RatePolicy(requests=10, window_s=10.0), clock)
     for remaining in range(9, -1, -1):
         assert limiter.delay() == 0.0
-        limiter.finish(limiter.start(), RateInfo(remaining=remaining, interval_s=10.0))
+        limiter.finish(limiter.start(), RateInfo(remaining=remaining, limit=10, interval_s=10.0))
         clock.advance(0.5)
     assert limiter.delay() == pytest.approx(10.0 - 5.0)
     clock.advance(5.0)
     assert limiter.delay() == 0.0
 
 
-def test_when_other_apps_spent_the_vendors_count_the_wait_is_a_full_window_from_the_reply() -> None:
+def test_when_other_apps_use_part_of_the_window_ours_shrinks_by_their_share() -> None:
     clock = FakeClock(now=0.0)
     limiter = Limiter(RatePolicy(requests=10, window_s=10.0), clock)
-    for remaining in (4, 3, 2, 1, 0):  # five of ours, and the vendor says nothing is left: others used the rest
+    for remaining in (4, 3, 2, 1, 0):  # five of ours, and the vendor says nothing is left: others hold five
+        limiter.finish(limiter.start(), RateInfo(remaining=remaining, limit=10, interval_s=10.0))
+        clock.advance(0.5)
+    assert limiter.delay() == pytest.approx(10.0 - 2.5)  # our five are our share: the first (answered at 0) leaves
+    clock.advance(7.5)                                     # at 10, then one of ours may go
+    assert limiter.delay() == 0.0
+    limiter.start()
+    assert limiter.delay() > 0.0
+
+
+def test_without_the_windows_size_a_spent_count_waits_a_full_window_from_the_reply() -> None:
+    clock = FakeClock(now=0.0)
+    limiter = Limiter(RatePolicy(requests=10, window_s=10.0), clock)
+    for remaining in (4, 3, 2, 1, 0):
         limiter.finish(limiter.start(), RateInfo(remaining=remaining, interval_s=10.0))
         clock.advance(0.5)
     assert limiter.delay() == pytest.approx(10.0 - 0.5)  # the last reply came at 2.0: wait until 12.0
