@@ -100,6 +100,7 @@ def test_a_simulated_day_sends_exactly_the_changed_rows_and_fields(project: App,
     assert _run(project, "hubspot_companies").status is RunStatus.SUCCEEDED
     before = {c["properties"]["product_account_id"]: dict(c["properties"])
               for c in sandbox.hubspot.records("companies") if c["properties"].get("product_account_id")}
+    writes_before = _writes_per_property(sandbox)
     build_sample_warehouse(project.root / "warehouse.duckdb", accounts=ACCOUNTS, day=3)  # new updated_at everywhere
     plan_changes = None
     sandbox.hubspot.log.clear()
@@ -114,6 +115,16 @@ def test_a_simulated_day_sends_exactly_the_changed_rows_and_fields(project: App,
              if c["properties"].get("product_account_id")}
     changed = {key for key in after if after[key] != before[key]}
     assert len(changed) == plan_changes
+    # Only changed fields were sent: the emulator keeps every write of every property, like HubSpot's history.
+    mapped = set(project.project.sync("hubspot_companies").fields)
+    for key, writes in _writes_per_property(sandbox).items():
+        written = {name for name in mapped if writes.get(name, 0) > writes_before[key].get(name, 0)}
+        assert written == {name for name in mapped if before[key].get(name) != after[key].get(name)}, key
+
+
+def _writes_per_property(sandbox: Sandbox) -> dict[str, dict[str, int]]:
+    return {str(record.properties.get("product_account_id")): {name: len(h) for name, h in record.history.items()}
+            for record in sandbox.hubspot.portal.store.live("companies")}
 
 
 def test_salesforce_first_run_and_a_representation_only_rebuild(project: App, sandbox: Sandbox) -> None:

@@ -127,6 +127,13 @@ class HubSpotEmulator(VendorEmulator):
         with self.lock:
             return self.portal.associations.add_label(_kind(from_kind), _kind(to_kind), label)
 
+    def set_limits(self, limits: HubSpotLimits) -> None:
+        """Change the portal's limits on a running emulator (its usage starts again); tests restore them after."""
+        with self.lock:
+            self.limits = limits
+            self.portal.limits = limits
+            self.limiter = RateLimiter(limits, self.clock)
+
     def accept_tokens(self, tokens: frozenset[str] | None) -> None:
         """Accept only ``tokens`` from now on (None: any non-empty token); survives :meth:`reset`, as configuration."""
         with self.lock:
