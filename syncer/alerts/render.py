@@ -24,7 +24,6 @@ inside an escape or a link, and a message keeps at most 50 blocks.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -33,7 +32,7 @@ from typing import Any
 from jinja2 import StrictUndefined, Template, TemplateError, TemplateSyntaxError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-from syncer.core.templates import template_columns
+from syncer.core.templates import template_columns, template_value
 
 HEADER_MAX, SECTION_MAX, FIELD_MAX, BUTTON_TEXT_MAX, BLOCKS_MAX = 150, 3000, 2000, 75, 50
 BUTTON_VALUE_MAX, URL_MAX, SIGNALS_SHOWN = 2000, 3000, 12
@@ -135,7 +134,7 @@ class SlackMessage:
 
 def template_row(row: Mapping[str, Any]) -> dict[str, Any]:
     """The template's variables: the row, with JSON text parsed so ``{{ signals.seats }}`` works."""
-    return {name: _maybe_json(value) for name, value in row.items()}
+    return {name: template_value(value) for name, value in row.items()}
 
 
 def render_text(template: str, row: Mapping[str, Any]) -> str:
@@ -266,16 +265,6 @@ def check_template(template: str, columns: Sequence[str], sample: Mapping[str, A
         problems.append(f"alert template renders to {len(text)} characters on the sample row; Slack shows at most "
                         f"{SECTION_MAX} in a section, so it would be cut")
     return problems
-
-
-def _maybe_json(value: Any) -> Any:
-    # JSON columns often arrive as text; templates want ``signals.seats``, so parse what parses as an object or list.
-    if isinstance(value, str) and value[:1] in "{[":
-        try:
-            return json.loads(value)
-        except ValueError:
-            return value
-    return value
 
 
 def _web_url(url: str | None) -> bool:

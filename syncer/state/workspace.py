@@ -7,7 +7,6 @@ import json
 import os
 import shutil
 from pathlib import Path
-from typing import Any
 
 import duckdb
 import pyarrow as pa
@@ -15,7 +14,7 @@ from duckdb.func import ARROW, FunctionNullHandling
 from jinja2 import Template, TemplateError
 
 from syncer.core.fields import RENDER_FUNCTION
-from syncer.core.templates import compile_template
+from syncer.core.templates import compile_template, template_value
 
 PLANS_CATALOG = "syncer_plans"
 # The render function answers NULL on purpose (an empty template: no value).
@@ -103,7 +102,7 @@ def _render_batch(templates: pa.Array, rows: pa.Array) -> pa.Array:
         if source is not None and row is not None:
             template = compiled.get(source) or compiled.setdefault(source, compile_template(source))
             try:
-                value = template.render({k: _maybe_json(v) for k, v in json.loads(row).items()}).strip() or None
+                value = template.render({k: template_value(v) for k, v in json.loads(row).items()}).strip() or None
             except (TemplateError, ArithmeticError, TypeError, ValueError) as exc:
                 error = str(exc)[:200]
         values.append(value)
@@ -111,12 +110,4 @@ def _render_batch(templates: pa.Array, rows: pa.Array) -> pa.Array:
     return pa.StructArray.from_arrays([pa.array(values, pa.string()), pa.array(errors, pa.string())],
                                       fields=list(_RENDERED))
 
-
-def _maybe_json(value: Any) -> Any:
-    # JSON columns arrive as text inside the row; templates want ``signals.seats``, so parse what parses.
-    if isinstance(value, str) and value[:1] in "{[":
-        try:
-            return json.loads(value)
-        except ValueError:
-            return value
     return value
