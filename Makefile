@@ -39,6 +39,7 @@ lint: setup
 
 bench: setup
 	$(BIN)/python bench/plan.py --rows 1000000 --rows 10000000
+	$(BIN)/python bench/deliver.py --rows 100000
 
 clean:
 	rm -rf $(VENV) .syncer demo .mypy_cache .ruff_cache .pytest_cache
