@@ -1,0 +1,105 @@
+"""Effects a trigger causes: CRM tasks for the account owner and Slack alerts to the rep. Vendor-free interfaces.
+
+Unlike field writes, effects are not idempotent at the vendor (a task or a post created twice is two), so each
+carries a ``dedupe_key`` that is stable for one firing (sync, trigger, account key, the change that fired it).
+The engine records an effect in its outbox before sending it and marks it done after; when it cannot know whether
+a send happened (a crash, a lost reply), it first asks the destination for an effect carrying the same key
+(:meth:`TaskDestination.find_tasks`, :meth:`AlertChannel.find_posts`) and only sends again when there is none.
+
+Whole-request failures are raised as :mod:`syncer.delivery.errors` classes, as for field writes; per-effect
+outcomes are :class:`EffectResult` values. Implementations never sleep or retry.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any, Protocol
+
+from syncer.delivery.protocol import RecordStatus
+
+
+@dataclass(frozen=True)
+class EffectResult:
+    """What became of one effect. ``external_id``: the task id, or the Slack message ``ts``.
+
+    ``already_existed``: the destination already held an effect with this dedupe key; nothing new was created.
+    """
+
+    status: RecordStatus
+    external_id: str | None = None
+    code: str | None = None
+    message: str | None = None
+    already_existed: bool = False
+
+
+@dataclass(frozen=True)
+class TaskRequest:
+    """A CRM task for the owner of the record ``record_id`` (a HubSpot company id, a Salesforce Account id)."""
+
+    dedupe_key: str
+    record_id: str
+    owner_id: str | None  # the CRM's own owner id (see :meth:`TaskDestination.owner_ids`); None: unassigned
+    subject: str
+    body: str
+    due: date
+    priority: str  # the vendor's own word: HubSpot HIGH|MEDIUM|LOW, Salesforce High|Normal|Low
+
+
+class TaskDestination(Protocol):
+    """Creates tasks in one CRM, batch-first, one result per task in input order."""
+
+    def owner_ids(self, emails: Sequence[str]) -> Mapping[str, str]:
+        """The CRM's owner (HubSpot) or User (Salesforce) id for each e-mail it knows; compared case-insensitively
+        and without surrounding spaces. E-mails it does not know are absent from the answer."""
+        ...
+
+    def create_tasks(self, tasks: Sequence[TaskRequest]) -> list[EffectResult]:
+        """Create the tasks (each associated with its record and assigned to its owner)."""
+        ...
+
+    def find_tasks(self, dedupe_keys: Sequence[str]) -> Mapping[str, str]:
+        """Tasks this destination already holds for these keys: ``{dedupe key: task id}``."""
+        ...
+
+
+@dataclass(frozen=True)
+class SlackUser:
+    """A Slack member found by e-mail; ``tz`` is the IANA time zone from ``users.info`` (quiet hours use it)."""
+
+    id: str
+    email: str
+    tz: str | None = None
+
+
+@dataclass(frozen=True)
+class AlertPost:
+    """One Slack message: to ``channel`` (an id), or as a DM to ``user_id`` when ``channel`` is None.
+
+    ``blocks`` and ``text`` come already rendered and escaped (:mod:`syncer.alerts.render`). ``dedupe_key`` travels in
+    the message ``metadata`` so that an earlier post can be found after a lost reply.
+    """
+
+    dedupe_key: str
+    text: str
+    blocks: Sequence[Mapping[str, Any]] = field(default_factory=tuple)
+    channel: str | None = None
+    user_id: str | None = None
+    posted_after: datetime | None = None  # how far back :meth:`AlertChannel.find_posts` needs to look
+
+
+class AlertChannel(Protocol):
+    """Posts alerts to Slack."""
+
+    def lookup_users(self, emails: Sequence[str]) -> Mapping[str, SlackUser]:
+        """The member for each e-mail Slack knows (case and surrounding spaces ignored); unknown ones are absent."""
+        ...
+
+    def post(self, alert: AlertPost) -> EffectResult:
+        """Post one message; the result's ``external_id`` is its ``ts``."""
+        ...
+
+    def find_posts(self, alerts: Sequence[AlertPost]) -> Mapping[str, str]:
+        """Messages already posted for these alerts, found by the dedupe key in their metadata: ``{key: ts}``."""
+        ...
