@@ -1,0 +1,207 @@
+"""The Slack alert channel: :class:`~syncer.delivery.effects.AlertChannel` over slack-sdk's ``WebClient``.
+
+Every call goes through the SDK with its retry handlers removed (the executor owns waits and retries) and every
+failure is mapped by :mod:`connectors.slack.errors`: 429 -> ``RateLimitedError``; token and scope problems ->
+``DestinationStoppedError``; no reply, 5xx -> ``TransientError``; a refusal of one message (unknown channel, bot not
+in it, bad blocks) -> a ``REJECTED`` :class:`EffectResult`. Nothing here sleeps or retries.
+
+Posts carry their dedupe key in the message ``metadata`` (event type ``syncer_alert``), so after a lost reply
+:meth:`SlackAlertChannel.find_posts` finds the message in ``conversations.history`` and nothing is posted twice.
+The bot must be a member of an alert channel: a bot posting with ``chat:write.public`` alone could not read the
+channel back, and ``find_posts`` treats a channel it cannot read as holding none of our posts.
+
+Calls are paced by the executor (:mod:`connectors.slack.capabilities`). A call refused midway through
+:meth:`~SlackAlertChannel.lookup_users` or :meth:`~SlackAlertChannel.find_posts` raises; the members and DM channels
+found so far stay cached in the instance, so the retry continues where the refusal stopped it. One instance serves
+one run from one thread.
+"""
+
+from __future__ import annotations
+
+import http.client
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web import SlackResponse
+
+from connectors.slack.errors import Failure, Reaction, classify, unreachable
+from connectors.slack.settings import SlackSettings
+from syncer.delivery.effects import AlertPost, EffectResult, SlackUser
+from syncer.delivery.protocol import RecordStatus
+
+METADATA_EVENT = "syncer_alert"  # syncer.alerts.render writes the same event type
+HISTORY_PAGE = 200  # Slack advises at most 200 messages per conversations.history page
+TIMEOUT_S = 30  # seconds per request; a slower reply counts as no reply (TransientError)
+
+
+class Refused(Exception):  # noqa: N818 - a value carried to the caller, which turns it into a result
+    """Slack refused one call for something about its arguments (a ``REJECTED`` reaction)."""
+
+    def __init__(self, failure: Failure) -> None:
+        super().__init__(failure.message)
+        self.failure = failure
+
+
+def normalise_email(email: str) -> str:
+    return email.strip().lower()
+
+
+def _plain(value: Any) -> Any:
+    """``value`` with every mapping a dict and every sequence a list, as the SDK's JSON encoder needs."""
+    if isinstance(value, Mapping):
+        return {str(key): _plain(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(item) for item in value]
+    return value
+
+
+def _oldest(posted_after: datetime | None) -> float:
+    """Epoch seconds to read history from; a naive datetime is UTC; ``None`` reads the whole history."""
+    if posted_after is None:
+        return 0.0
+    if posted_after.tzinfo is None:
+        posted_after = posted_after.replace(tzinfo=UTC)
+    return max(posted_after.timestamp(), 0.0)
+
+
+class SlackAlertChannel:
+    """Posts alerts through one Slack app's bot token. Not thread-safe (its caches are plain dicts)."""
+
+    def __init__(self, client: WebClient) -> None:
+        self._client = client
+        self._dms: dict[str, str] = {}  # user id -> the bot's DM channel with them
+        self._members: dict[str, SlackUser | None] = {}  # normalised e-mail -> member (None: Slack knows none)
+
+    # -- AlertChannel -----------------------------------------------------------------------------------------
+    def lookup_users(self, emails: Sequence[str]) -> Mapping[str, SlackUser]:
+        """The member for each of ``emails`` Slack knows, keyed by the e-mail as given. One ``users.lookupByEmail``
+        per distinct normalised address (and ``users.info`` when the reply lacks the time zone); cached."""
+        found: dict[str, SlackUser] = {}
+        for email in emails:
+            wanted = normalise_email(email)
+            if not wanted:
+                continue
+            if wanted not in self._members:
+                self._members[wanted] = self._lookup(wanted)
+            member = self._members[wanted]
+            if member is not None:
+                found[email] = member
+        return found
+
+    def post(self, alert: AlertPost) -> EffectResult:
+        """Post ``alert`` to its channel, or to the DM with ``alert.user_id`` (opened once, then cached)."""
+        try:
+            channel = self._channel_of(alert)
+            reply = self._call("chat.postMessage", self._client.chat_postMessage, **self._message(alert, channel))
+        except Refused as refused:
+            return EffectResult(RecordStatus.REJECTED, code=refused.failure.code, message=refused.failure.message)
+        return EffectResult(RecordStatus.CONFIRMED, external_id=str(reply["ts"]))
+
+    def find_posts(self, alerts: Sequence[AlertPost]) -> Mapping[str, str]:
+        """``{dedupe key: ts}`` for the alerts already posted, read from each channel's history since the earliest
+        ``posted_after`` of its alerts. A channel Slack will not show us (gone, archived, the bot is not in it)
+        holds none of our posts."""
+        wanted: dict[str, set[str]] = {}  # channel id -> dedupe keys
+        oldest: dict[str, float] = {}
+        for alert in alerts:
+            try:
+                channel = self._channel_of(alert)
+            except Refused:
+                continue  # no DM can be opened with this member, so nothing was posted to one
+            wanted.setdefault(channel, set()).add(alert.dedupe_key)
+            since = _oldest(alert.posted_after)
+            oldest[channel] = min(oldest.get(channel, since), since)
+        found: dict[str, str] = {}
+        for channel, keys in wanted.items():
+            try:
+                found.update(self._posts_in(channel, keys, oldest[channel]))
+            except Refused:
+                continue
+        return found
+
+    def close(self) -> None:
+        """Nothing to release: the SDK opens a connection per request."""
+
+    # -- calls ------------------------------------------------------------------------------------------------
+    def _call(self, method: str, function: Callable[..., SlackResponse], **arguments: Any) -> SlackResponse:
+        """One SDK call. Raises :class:`Refused` for a ``REJECTED`` reaction, else the mapped ``DeliveryError``."""
+        try:
+            return function(**arguments)
+        except SlackApiError as error:
+            response = error.response
+            data = response.data if isinstance(response.data, Mapping) else {}
+            failure = classify(method, response.status_code, data, response.headers)
+        except (OSError, http.client.HTTPException) as error:  # refused, reset, cut mid-body, timed out
+            raise unreachable(method, error) from None
+        if failure.reaction is Reaction.REJECTED:
+            raise Refused(failure) from None
+        raise failure.error() from None
+
+    def _lookup(self, email: str) -> SlackUser | None:
+        try:
+            user = self._call("users.lookupByEmail", self._client.users_lookupByEmail, email=email)["user"]
+        except Refused:
+            return None  # users_not_found: no member (or only a deactivated one) has this address
+        if not isinstance(user, Mapping) or user.get("deleted") or not user.get("id"):
+            return None
+        tz = user.get("tz")
+        if not tz:
+            try:
+                tz = self._call("users.info", self._client.users_info, user=user["id"])["user"].get("tz")
+            except Refused:
+                return None  # the member went away between the two calls
+        return SlackUser(id=str(user["id"]), email=email, tz=str(tz) if tz else None)
+
+    def _channel_of(self, alert: AlertPost) -> str:
+        """The channel id to post ``alert`` in; a DM is opened with ``conversations.open`` the first time."""
+        if alert.channel:
+            return alert.channel
+        if not alert.user_id:
+            raise Refused(Failure("chat.postMessage", 0, "no_destination", Reaction.REJECTED,
+                                  "The alert names neither a channel nor a member to DM."))
+        if alert.user_id not in self._dms:
+            reply = self._call("conversations.open", self._client.conversations_open, users=alert.user_id)
+            self._dms[alert.user_id] = str(reply["channel"]["id"])
+        return self._dms[alert.user_id]
+
+    @staticmethod
+    def _message(alert: AlertPost, channel: str) -> dict[str, Any]:
+        # No link_names: a literal "@channel" in data must stay text. No unfurls: a link in data shows no preview.
+        arguments: dict[str, Any] = {
+            "channel": channel, "text": alert.text, "unfurl_links": False, "unfurl_media": False,
+            "metadata": {"event_type": METADATA_EVENT, "event_payload": {"dedupe_key": alert.dedupe_key}},
+        }
+        if alert.blocks:
+            arguments["blocks"] = _plain(alert.blocks)
+        return arguments
+
+    def _posts_in(self, channel: str, keys: set[str], oldest: float) -> dict[str, str]:
+        """Our posts in ``channel`` since ``oldest`` that carry one of ``keys``; pages until all are found."""
+        found: dict[str, str] = {}
+        cursor: str | None = None
+        while True:
+            arguments: dict[str, Any] = {"channel": channel, "oldest": f"{oldest:.6f}", "inclusive": True,
+                                         "include_all_metadata": True, "limit": HISTORY_PAGE}
+            if cursor:
+                arguments["cursor"] = cursor
+            reply = self._call("conversations.history", self._client.conversations_history, **arguments)
+            for message in reply.get("messages") or []:
+                metadata = message.get("metadata") or {}
+                if metadata.get("event_type") != METADATA_EVENT:
+                    continue
+                key = (metadata.get("event_payload") or {}).get("dedupe_key")
+                if key in keys and key not in found:
+                    found[key] = str(message["ts"])
+            cursor = (reply.get("response_metadata") or {}).get("next_cursor") or None
+            if cursor is None or len(found) == len(keys) or not reply.get("has_more", True):
+                return found
+
+
+def open_alert_channel(settings: SlackSettings, *, timeout_s: int = TIMEOUT_S) -> SlackAlertChannel:
+    """The alert channel for a ``type: slack`` destination (the token is only ever handed to the SDK)."""
+    client = WebClient(token=settings.token.get_secret_value(), base_url=settings.base_url, timeout=timeout_s,
+                       retry_handlers=[])
+    return SlackAlertChannel(client)
