@@ -7,10 +7,10 @@ limit of its own (api.slack.com, "Rate limits"):
   burst size is not documented, so syncer paces at the sustained rate and leaves the tolerance as slack for clock
   skew between us and Slack: one post per channel per second, one at a time. A limiter per channel
   (:attr:`SlackPacing.posts`): DMs are channels of their own, so alerts to different reps do not wait on each other.
-- ``users.lookupByEmail``, ``users.info``, ``conversations.open`` and ``conversations.history``: Tier 3, "about 50
-  per minute" each, counted per method (:attr:`SlackPacing.lookups`, one limiter per method in
-  :data:`LOOKUP_METHODS`). conversations.history is Tier 3 for internal (non-Marketplace) apps like syncer;
-  commercially distributed non-Marketplace apps were moved to Tier 1 in 2025.
+- ``users.lookupByEmail``, ``users.info``, ``users.conversations``, ``conversations.open`` and
+  ``conversations.history``: Tier 3, "about 50 per minute" each, counted per method (:attr:`SlackPacing.lookups`,
+  one limiter per method in :data:`LOOKUP_METHODS`). conversations.history is Tier 3 for internal apps like
+  syncer; commercially distributed non-Marketplace apps were moved to Tier 1 in 2025.
 
 Over either, Slack answers 429 with ``Retry-After``, which the connector raises as
 :class:`~syncer.delivery.errors.RateLimitedError` for the executor to wait out. The channel keeps one DM cache and
@@ -27,7 +27,8 @@ POSTS_PER_CHANNEL = RatePolicy(requests=1, window_s=1.0, concurrency=1)
 TIER_3 = RatePolicy(requests=50, window_s=60.0, concurrency=1)
 
 POST_METHOD = "chat.postMessage"
-LOOKUP_METHODS = frozenset({"users.lookupByEmail", "users.info", "conversations.open", "conversations.history"})
+LOOKUP_METHODS = frozenset({"users.lookupByEmail", "users.info", "users.conversations", "conversations.open",
+                            "conversations.history"})
 
 
 @dataclass(frozen=True)

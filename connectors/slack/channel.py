@@ -8,7 +8,9 @@ in it, bad blocks) -> a ``REJECTED`` :class:`EffectResult`. Nothing here sleeps 
 Posts carry their dedupe key in the message ``metadata`` (event type ``syncer_alert``), so after a lost reply
 :meth:`SlackAlertChannel.find_posts` finds the message in ``conversations.history`` and nothing is posted twice.
 The bot must be a member of an alert channel: a bot posting with ``chat:write.public`` alone could not read the
-channel back, and ``find_posts`` treats a channel it cannot read as holding none of our posts.
+channel back, and ``find_posts`` treats a channel it cannot read as holding none of our posts. A channel may be
+given by id, by ``#name`` (a public channel the app is in, resolved once with ``users.conversations``; history is
+read by id only) or as a member id (their DM).
 
 Calls are paced by the executor (:mod:`connectors.slack.capabilities`). A call refused midway through
 :meth:`~SlackAlertChannel.lookup_users` or :meth:`~SlackAlertChannel.find_posts` raises; the members and DM channels
@@ -19,6 +21,7 @@ one run from one thread.
 from __future__ import annotations
 
 import http.client
+import re
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -34,7 +37,10 @@ from syncer.delivery.protocol import RecordStatus
 
 METADATA_EVENT = "syncer_alert"  # syncer.alerts.render writes the same event type
 HISTORY_PAGE = 200  # Slack advises at most 200 messages per conversations.history page
+CHANNELS_PAGE = 1000  # users.conversations' largest page
 TIMEOUT_S = 30  # seconds per request; a slower reply counts as no reply (TransientError)
+_CHANNEL_ID = re.compile(r"[CGD][A-Z0-9]{8,}")  # public, private/multi-person and direct conversations
+_USER_ID = re.compile(r"[UW][A-Z0-9]{8,}")
 
 
 class Refused(Exception):  # noqa: N818 - a value carried to the caller, which turns it into a result
@@ -74,6 +80,7 @@ class SlackAlertChannel:
         self._client = client
         self._dms: dict[str, str] = {}  # user id -> the bot's DM channel with them
         self._members: dict[str, SlackUser | None] = {}  # normalised e-mail -> member (None: Slack knows none)
+        self._names: dict[str, str] | None = None  # public channel name -> id, of the channels the app is in
 
     # -- AlertChannel -----------------------------------------------------------------------------------------
     def lookup_users(self, emails: Sequence[str]) -> Mapping[str, SlackUser]:
@@ -156,16 +163,49 @@ class SlackAlertChannel:
         return SlackUser(id=str(user["id"]), email=email, tz=str(tz) if tz else None)
 
     def _channel_of(self, alert: AlertPost) -> str:
-        """The channel id to post ``alert`` in; a DM is opened with ``conversations.open`` the first time."""
-        if alert.channel:
-            return alert.channel
-        if not alert.user_id:
-            raise Refused(Failure("chat.postMessage", 0, "no_destination", Reaction.REJECTED,
-                                  "The alert names neither a channel nor a member to DM."))
-        if alert.user_id not in self._dms:
-            reply = self._call("conversations.open", self._client.conversations_open, users=alert.user_id)
-            self._dms[alert.user_id] = str(reply["channel"]["id"])
-        return self._dms[alert.user_id]
+        """The id of the conversation ``alert`` goes to: its channel (an id, or a name resolved to one) or the DM
+        with its member (``alert.user_id``, or a member id given as the channel), opened the first time."""
+        target = (alert.channel or "").strip()
+        if _USER_ID.fullmatch(target) or (not target and alert.user_id):
+            return self._dm(target or str(alert.user_id))
+        if _CHANNEL_ID.fullmatch(target):
+            return target
+        if target:
+            return self._named(target)
+        raise Refused(Failure("chat.postMessage", 0, "no_destination", Reaction.REJECTED,
+                              "The alert names neither a channel nor a member to DM."))
+
+    def _dm(self, user_id: str) -> str:
+        if user_id not in self._dms:
+            reply = self._call("conversations.open", self._client.conversations_open, users=user_id)
+            self._dms[user_id] = str(reply["channel"]["id"])
+        return self._dms[user_id]
+
+    def _named(self, name: str) -> str:
+        """The id of the public channel ``name`` (``#name`` or ``name``) the app is in. History is read by id only,
+        so names are resolved before the first post, from the app's own channels (``users.conversations``)."""
+        wanted = name.removeprefix("#").lower()
+        if self._names is None:
+            self._names = self._channel_names()
+        if wanted not in self._names:
+            raise Refused(Failure("users.conversations", 200, "channel_not_found", Reaction.REJECTED,
+                                  f"The app is in no public channel named #{wanted}: invite it there, or give a "
+                                  "private channel by its id."))
+        return self._names[wanted]
+
+    def _channel_names(self) -> dict[str, str]:
+        names: dict[str, str] = {}
+        cursor: str | None = None
+        while True:
+            arguments: dict[str, Any] = {"types": "public_channel", "exclude_archived": True, "limit": CHANNELS_PAGE}
+            if cursor:
+                arguments["cursor"] = cursor
+            reply = self._call("users.conversations", self._client.users_conversations, **arguments)
+            for channel in reply.get("channels") or []:
+                names[str(channel.get("name") or "").lower()] = str(channel["id"])
+            cursor = (reply.get("response_metadata") or {}).get("next_cursor") or None
+            if cursor is None:
+                return names
 
     @staticmethod
     def _message(alert: AlertPost, channel: str) -> dict[str, Any]:

@@ -15,11 +15,21 @@ from connectors.slack.sandbox.errors import RateLimited, SlackError
 from connectors.slack.sandbox.limits import RateLimits, SlackLimits
 from connectors.slack.sandbox.model import Conversation
 from connectors.slack.sandbox.params import CallArgs
-from connectors.slack.sandbox.store import Workspace, decode_cursor, encode_cursor, ts_value
+from connectors.slack.sandbox.store import (
+    Workspace,
+    decode_cursor,
+    decode_id_cursor,
+    encode_cursor,
+    encode_id_cursor,
+    ts_value,
+)
 
 Handler = Callable[[CallArgs], dict[str, Any]]
 
 MPIM_MAX_USERS = 8
+# users.conversations' ``types`` -> the emulated conversation kinds (private channels are not emulated).
+CONVERSATION_TYPES = {"public_channel": "channel", "private_channel": None, "mpim": "mpim", "im": "im"}
+USERS_CONVERSATIONS_DEFAULT_LIMIT, USERS_CONVERSATIONS_MAX_LIMIT = 100, 1000
 
 
 def _json_arg(call: CallArgs, name: str, format_error: str) -> Any:
@@ -52,6 +62,7 @@ class SlackMethods:
             "users.info": (self.users_info, False),
             "conversations.open": (self.conversations_open, True),
             "conversations.history": (self.conversations_history, False),
+            "users.conversations": (self.users_conversations, False),
         }
 
     # -- auth.test --------------------------------------------------------------------------------------------
@@ -245,3 +256,31 @@ class SlackMethods:
         if rest:
             body["response_metadata"] = {"next_cursor": encode_cursor(rest[0].ts)}
         return body
+
+    def users_conversations(self, call: CallArgs) -> dict[str, Any]:
+        """The conversations the caller (or ``user``) is a member of, of ``types`` (default ``public_channel``), in
+        id order, paged with an opaque cursor (base64 of ``next_id:<channel id>``)."""
+        member = call.text("user") or call.actor or self.ws.identity.bot_user_id
+        if member not in self.ws.users:
+            raise SlackError("user_not_found")
+        names = [t.strip() for t in (call.text("types") or "public_channel").split(",") if t.strip()]
+        if not names or any(name not in CONVERSATION_TYPES for name in names):
+            raise SlackError("invalid_types")
+        kinds = {CONVERSATION_TYPES[name] for name in names} - {None}
+        raw_limit = call.text("limit")
+        try:
+            limit = int(raw_limit) if raw_limit is not None else USERS_CONVERSATIONS_DEFAULT_LIMIT
+        except ValueError as exc:
+            raise SlackError("invalid_limit") from exc
+        limit = min(limit if limit > 0 else USERS_CONVERSATIONS_DEFAULT_LIMIT, USERS_CONVERSATIONS_MAX_LIMIT)
+        selected = sorted((c for c in self.ws.conversations.values()
+                           if c.kind in kinds and self.ws.is_member(c, member)), key=lambda c: c.id)
+        cursor = call.text("cursor")
+        if cursor is not None:
+            start = decode_id_cursor(cursor)
+            if start is None:
+                raise SlackError("invalid_cursor")
+            selected = [c for c in selected if c.id >= start]
+        page, rest = selected[:limit], selected[limit:]
+        return {"ok": True, "channels": [c.to_json() for c in page],
+                "response_metadata": {"next_cursor": encode_id_cursor(rest[0].id) if rest else ""}}

@@ -33,6 +33,7 @@ METHOD_TIERS: dict[str, Tier] = {
     "users.info": Tier.TIER_3,
     "conversations.open": Tier.TIER_3,
     "conversations.history": Tier.TIER_3,
+    "users.conversations": Tier.TIER_3,
 }
 
 

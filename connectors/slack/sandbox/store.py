@@ -54,6 +54,21 @@ def decode_cursor(cursor: str) -> str | None:
     return f"{digits[:-6]}.{digits[-6:]}"
 
 
+def encode_id_cursor(channel_id: str) -> str:
+    """A listing cursor (users.conversations): base64 of ``next_id:<the next page's first channel id>``."""
+    return base64.b64encode(f"next_id:{channel_id}".encode()).decode()
+
+
+def decode_id_cursor(cursor: str) -> str | None:
+    """The channel id a listing cursor points at, or ``None`` when the cursor is not one this workspace issued."""
+    try:
+        raw = base64.b64decode(cursor.encode(), validate=True).decode()
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    prefix, _, channel_id = raw.partition(":")
+    return channel_id if prefix == "next_id" and channel_id else None
+
+
 def ts_value(ts: str) -> float | None:
     """A ``ts`` (or any Unix timestamp argument) as a number, ``None`` when it is not one."""
     try:

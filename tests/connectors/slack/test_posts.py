@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+import connectors.slack.channel as channel_module
 from connectors.slack.sandbox import PQL_ALERTS_ID, SlackEmulator, SlackLimits
 from syncer.alerts.render import AlertContent, render_alert
 from syncer.delivery.effects import AlertPost, EffectResult
@@ -67,7 +68,8 @@ def lost_replies(slack: SlackEmulator) -> Iterator[None]:
 
 
 @pytest.mark.usefixtures("lost_replies")
-@pytest.mark.parametrize("to", [{"channel": PQL_ALERTS_ID}, {"user_id": DANA.slack_id}])
+@pytest.mark.parametrize("to", [{"channel": PQL_ALERTS_ID}, {"channel": "#pql-alerts"}, {"user_id": DANA.slack_id},
+                                {"channel": DANA.slack_id}])
 def test_find_posts_after_a_lost_reply(open_channel: Open, slack: SlackEmulator, to: dict[str, str]) -> None:
     channel = open_channel()
     before = datetime.fromtimestamp(slack.wall_clock() - 1, UTC)
@@ -98,6 +100,21 @@ def test_find_posts_pages_through_history_and_reads_only_since_posted_after(limi
     everything = [alert(f"k-{i}", user_id=RAVI.slack_id) for i in range(5)]
     assert channel.find_posts(everything) == {f"k-{i}": stamps[i] for i in range(5)}
     assert emulator.log.count("conversations.history") == history + 3
+
+
+def test_channel_names_resolve_to_the_apps_channels(open_channel: Open, slack: SlackEmulator,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(channel_module, "CHANNELS_PAGE", 1)  # one channel a page, so the listing pages
+    slack.add_channel("C0ZZALERTS1", "zz-alerts")
+    channel = open_channel()
+    for i, name in enumerate(["#zz-alerts", "pql-alerts", "#ZZ-Alerts"]):
+        assert channel.post(alert(f"k-{i}", channel=name)).status is RecordStatus.CONFIRMED
+    assert [m["text"] for m in slack.messages("C0ZZALERTS1")] == ["alert k-0", "alert k-2"]
+    assert [m["text"] for m in slack.messages(PQL_ALERTS_ID)] == ["alert k-1"]
+    assert slack.log.count("users.conversations") == 2  # listed once: the app is in two channels, one a page
+    refused = channel.post(alert("k-g", channel="#general"))  # the app is not in #general
+    assert refused.status is RecordStatus.REJECTED and refused.code == "channel_not_found"
+    assert "#general" in (refused.message or "")
 
 
 def test_rendered_alert_cannot_ping_or_link(open_channel: Open, slack: SlackEmulator) -> None:
