@@ -117,7 +117,7 @@ class SlackAlertChannel:
             try:
                 channel = self._channel_of(alert)
             except Refused:
-                continue  # no DM can be opened with this member, so nothing was posted to one
+                continue  # nowhere to post (an unknown member, a channel the app is not in): nothing is there
             wanted.setdefault(channel, set()).add(alert.dedupe_key)
             since = _oldest(alert.posted_after)
             oldest[channel] = min(oldest.get(channel, since), since)

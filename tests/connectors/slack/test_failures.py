@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 
 import pytest
@@ -40,7 +41,9 @@ def test_429_is_rate_limited_with_retry_after(open_channel: Open, faults: SlackE
 
 
 @pytest.mark.parametrize("token", ["xoxb-not-issued-secret-123", ""])
-def test_bad_token_stops_without_echoing_it(open_channel: Open, slack: SlackEmulator, token: str) -> None:
+def test_bad_token_stops_without_echoing_it(open_channel: Open, slack: SlackEmulator, token: str,
+                                            caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)  # the SDK logs each request at DEBUG
     channel = open_channel(token=token)
     with pytest.raises(DestinationStoppedError) as excinfo:
         channel.post(divider_alert(channel=PQL_ALERTS_ID))
@@ -50,6 +53,7 @@ def test_bad_token_stops_without_echoing_it(open_channel: Open, slack: SlackEmul
     assert excinfo.value.__cause__ is None and excinfo.value.__suppress_context__  # no SDK reply in the chain
     with pytest.raises(DestinationStoppedError):
         channel.lookup_users([DANA.email])
+    assert "chat.postMessage" in caplog.text and (token == "" or token not in caplog.text)
 
 
 def test_revoked_token_stops(open_channel: Open, slack: SlackEmulator) -> None:

@@ -34,7 +34,7 @@ def test_unknown_and_deactivated_emails_are_absent(open_channel: Open, slack: Sl
     assert found == {RAVI.email: SlackUser(RAVI.slack_id, RAVI.email, "America/Chicago")}
 
 
-def test_a_lookup_without_tz_reads_users_info(open_channel: Open, slack: SlackEmulator) -> None:
+def test_a_member_added_later_is_found_with_their_zone(open_channel: Open, slack: SlackEmulator) -> None:
     slack.add_user("U0NOTZUSER1", "no.tz@yourco.com", "No Tz", tz="Asia/Tokyo")
     found = open_channel().lookup_users(["No.Tz@yourco.com"])
     assert found["No.Tz@yourco.com"].tz == "Asia/Tokyo"
