@@ -9,6 +9,10 @@ Where the dedupe key lives: a custom task property ``syncer_dedupe_key`` with ``
 - HubSpot itself refuses a second task with the same key (409), so even two senders racing cannot make two tasks.
 - The body stays the rep's text; a rep who edits the body cannot erase the key.
 
+Should a portal refuse a unique task property, ``setup`` creates a plain one and finding falls back to a search with
+an ``IN`` filter on it (also when ``batch/read`` says the property is no ``idProperty``): correct, but exposed to the
+search index's lag and without HubSpot's own duplicate check, which is why it is only the fallback.
+
 :meth:`create_tasks` reads the keys first and creates only the tasks not found; a 409 (another sender created one
 in between) reads again and creates the rest. Tasks are created with ``batch/create`` (100 per call), each
 associated with its company (type 192, task to company) and assigned to its owner.
@@ -30,12 +34,13 @@ from connectors.hubspot.client import HubSpotClient
 from connectors.hubspot.errors import Reply, classify, vendor_reason
 from connectors.hubspot.settings import HubSpotSettings
 from syncer.delivery.effects import EffectResult, TaskRequest
-from syncer.delivery.errors import DestinationStoppedError
+from syncer.delivery.errors import BatchRejectedError, DestinationStoppedError
 from syncer.delivery.protocol import RecordStatus
 
 KEY_PROPERTY = "syncer_dedupe_key"
 TASK_TO_COMPANY = 192  # HUBSPOT_DEFINED association type, task -> company
 OWNERS_PAGE = 500  # the owners API's largest page
+SEARCH_PAGE = 200  # search's largest page
 # Due dates are sent as noon UTC: the same calendar day for a rep anywhere from UTC-11 to UTC+11.
 DUE_TIME = time(12, 0, tzinfo=UTC)
 KEY_DEFINITION = {
@@ -87,6 +92,7 @@ class HubSpotTaskDestination:
     def __init__(self, settings: HubSpotSettings, client: HubSpotClient | None = None) -> None:
         self._client = client if isinstance(client, _TaskClient) else _TaskClient(settings)
         self._owners: dict[str, str] | None = None
+        self._unique_key = True  # until HubSpot says the key property is not an idProperty
         self.calls = 0  # HTTP requests made, for the caller's accounting and the tests
 
     # -- owners -----------------------------------------------------------------------------------------------
@@ -109,20 +115,45 @@ class HubSpotTaskDestination:
 
     # -- finding ----------------------------------------------------------------------------------------------
     def find_tasks(self, dedupe_keys: Sequence[str]) -> Mapping[str, str]:
-        """Live tasks holding these keys, read by the unique key property (100 keys a call)."""
+        """Live tasks holding these keys: read by the unique key property (100 keys a call), or, on a portal where
+        the property could not be made unique, searched for (100 keys a search, 200 results a page)."""
         keys = list(dict.fromkeys(k for k in dedupe_keys if k))
         found: dict[str, str] = {}
         for start in range(0, len(keys), BATCH_MAX):
-            body = {"inputs": [{"id": k} for k in keys[start:start + BATCH_MAX]], "idProperty": KEY_PROPERTY,
-                    "properties": [KEY_PROPERTY], "propertiesWithHistory": []}
-            reply = self._call(self._client.read, body)
-            if reply.status == 400:
-                raise self._missing_key_property(reply)
-            for task in reply.body.get("results") or []:
+            chunk = keys[start:start + BATCH_MAX]
+            tasks = self._read_keys(chunk) if self._unique_key else None
+            for task in tasks if tasks is not None else self._search_keys(chunk):
                 key = (task.get("properties") or {}).get(KEY_PROPERTY)
-                if key and task.get("id"):
-                    found[str(key)] = str(task["id"])
+                if key in chunk and task.get("id"):
+                    found.setdefault(str(key), str(task["id"]))
         return found
+
+    def _read_keys(self, keys: list[str]) -> list[dict[str, Any]] | None:
+        """The tasks with these keys by ``batch/read``; None when the property is not unique (search instead)."""
+        body = {"inputs": [{"id": k} for k in keys], "idProperty": KEY_PROPERTY, "properties": [KEY_PROPERTY],
+                "propertiesWithHistory": []}
+        reply = self._call(self._client.read, body)
+        if reply.status == 400:
+            if vendor_reason(reply.body)[0] == "PROPERTY_DOESNT_EXIST":
+                raise DestinationStoppedError(f"{reply.describe()} HubSpot tasks need the {KEY_PROPERTY} property; "
+                                              "run `syncer setup`.", "PROPERTY_DOESNT_EXIST")
+            self._unique_key = False  # not an idProperty: remembered for this instance
+            return None
+        return list(reply.body.get("results") or [])
+
+    def _search_keys(self, keys: list[str]) -> list[dict[str, Any]]:
+        """The tasks with these keys by search: it reads an index that lags writes by seconds (see the module)."""
+        tasks: list[dict[str, Any]] = []
+        after: str | None = None
+        while True:
+            body: dict[str, Any] = {
+                "filterGroups": [{"filters": [{"propertyName": KEY_PROPERTY, "operator": "IN", "values": keys}]}],
+                "properties": [KEY_PROPERTY], "limit": SEARCH_PAGE, **({"after": after} if after else {})}
+            reply = self._call(self._client.search, body)
+            tasks.extend(reply.body.get("results") or [])
+            after = ((reply.body.get("paging") or {}).get("next") or {}).get("after")
+            if not after:
+                return tasks
 
     # -- creating ---------------------------------------------------------------------------------------------
     def create_tasks(self, tasks: Sequence[TaskRequest]) -> list[EffectResult]:
@@ -189,12 +220,20 @@ class HubSpotTaskDestination:
 
     # -- setup, close -----------------------------------------------------------------------------------------
     def setup(self) -> list[str]:
-        """Create the ``syncer_dedupe_key`` task property when the portal lacks it; say what was done."""
+        """Create the ``syncer_dedupe_key`` task property when the portal lacks it; say what was done. A portal that
+        refuses a unique task property gets a plain one (finding then searches)."""
         reply = self._call(self._client.properties)
         names = {str(p.get("name")) for p in reply.body.get("results") or []}
         if KEY_PROPERTY in names:
             return []
-        self._call(self._client.create_property, KEY_DEFINITION)
+        try:
+            self._call(self._client.create_property, KEY_DEFINITION)
+        except BatchRejectedError as exc:
+            self._call(self._client.create_property, {**KEY_DEFINITION, "hasUniqueValue": False})
+            self._unique_key = False
+            return [f"created task property {KEY_PROPERTY} (string/text) without unique values, which HubSpot "
+                    f"refused ({exc}): tasks are found by search, which lags writes by seconds"]
+        self._unique_key = True
         return [f"created task property {KEY_PROPERTY} (string/text, unique values)"]
 
     def close(self) -> None:
@@ -205,10 +244,6 @@ class HubSpotTaskDestination:
         reply: Reply = method(*args)
         return reply
 
-    @staticmethod
-    def _missing_key_property(reply: Reply) -> DestinationStoppedError:
-        return DestinationStoppedError(f"{reply.describe()} HubSpot tasks need the {KEY_PROPERTY} property; run "
-                                       "`syncer setup`.", "PROPERTY_DOESNT_EXIST")
 
 
 def _input(index: int, task: TaskRequest) -> dict[str, Any]:

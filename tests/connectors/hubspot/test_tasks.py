@@ -9,7 +9,7 @@ from datetime import date
 import pytest
 
 from connectors.hubspot.sandbox import HubSpotEmulator
-from connectors.hubspot.tasks import KEY_PROPERTY, HubSpotTaskDestination, open_task_destination
+from connectors.hubspot.tasks import KEY_DEFINITION, KEY_PROPERTY, HubSpotTaskDestination, open_task_destination
 from connectors.sandbox import Sandbox
 from syncer.delivery.effects import TaskRequest
 from syncer.delivery.errors import DestinationStoppedError, TransientError
@@ -129,5 +129,28 @@ def test_without_setup_finding_stops_with_a_clear_reason(sandbox: Sandbox, hubsp
             destination.find_tasks(["k1"])
         assert destination.setup() != [] and destination.setup() == []  # idempotent
         assert destination.find_tasks(["k1"]) == {}
+    finally:
+        destination.close()
+
+
+def test_a_plain_key_property_is_searched_and_still_never_creates_twice(sandbox: Sandbox,
+                                                                         hubspot: HubSpotEmulator) -> None:
+    destination = open_task_destination(settings_for(sandbox))
+    try:
+        # A portal where the key property exists without unique values (made by hand, or refused as unique).
+        destination._client.create_property({**KEY_DEFINITION, "hasUniqueValue": False})
+        assert destination.setup() == []
+        company, = _companies(hubspot, 1)
+        batch = [_task(f"k{i}", company) for i in range(3)]
+        hubspot.set_faults([FaultRule(route=CREATE_ROUTE, lost_response_rate=1.0)])
+        with pytest.raises(TransientError):
+            destination.create_tasks(batch)
+        hubspot.set_faults([])
+        first = {t["properties"][KEY_PROPERTY]: t["id"] for t in hubspot.tasks()}
+        again = destination.create_tasks(batch)
+        assert [r.external_id for r in again] == [first[t.dedupe_key] for t in batch]
+        assert all(r.already_existed for r in again) and len(hubspot.tasks()) == 3
+        # One batch/read refused (no idProperty), then a search per find.
+        assert hubspot.log.count("/batch/read") == 1 and hubspot.log.count("/search") == 2
     finally:
         destination.close()
