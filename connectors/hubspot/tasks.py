@@ -168,9 +168,7 @@ class HubSpotTaskDestination:
         pending_tasks = list(pending.values())
         for start in range(0, len(pending_tasks), BATCH_MAX):
             results.update(self._create(pending_tasks[start:start + BATCH_MAX], retry_conflict=True))
-        return [results.get(t.dedupe_key) or EffectResult(RecordStatus.REJECTED, code="EMPTY_DEDUPE_KEY",
-                                                          message="a task needs a dedupe key")
-                for t in tasks]
+        return [results.get(t.dedupe_key) or _unanswered(t) for t in tasks]
 
     def _create(self, tasks: list[TaskRequest], retry_conflict: bool) -> dict[str, EffectResult]:
         """One ``batch/create`` of at most 100 tasks (plus what isolating a refusal takes)."""
@@ -259,3 +257,11 @@ def _input(index: int, task: TaskRequest) -> dict[str, Any]:
                    "types": [{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": TASK_TO_COMPANY}]}
     # The trace id brings a per-input validation error (a bad owner) back to its task in a 207.
     return {"properties": properties, "associations": [association], "objectWriteTraceId": str(index)}
+
+
+def _unanswered(task: TaskRequest) -> EffectResult:
+    """A task without a result: refused before sending (no key), or left out of the vendor's reply (retry it; the
+    key makes the retry safe)."""
+    if not task.dedupe_key:
+        return EffectResult(RecordStatus.REJECTED, code="EMPTY_DEDUPE_KEY", message="a task needs a dedupe key")
+    return EffectResult(RecordStatus.RETRYABLE, code="NO_RESULT", message="the reply held no result for this task")

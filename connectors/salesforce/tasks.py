@@ -105,9 +105,7 @@ class SalesforceTaskDestination:
         to_send = list(pending.values())
         for start in range(0, len(to_send), COLLECTION_MAX):
             results.update(self._insert(to_send[start:start + COLLECTION_MAX]))
-        return [results.get(t.dedupe_key) or EffectResult(RecordStatus.REJECTED, code="EMPTY_DEDUPE_KEY",
-                                                          message="a task needs a dedupe key")
-                for t in tasks]
+        return [results.get(t.dedupe_key) or _unanswered(t) for t in tasks]
 
     def _insert(self, tasks: list[TaskRequest]) -> dict[str, EffectResult]:
         """One Collections insert of at most 200 Tasks."""
@@ -187,3 +185,11 @@ def _chunks(values: list[str]) -> Iterator[list[str]]:
         size += len(value) + 3  # quotes and a comma
     if chunk:
         yield chunk
+
+
+def _unanswered(task: TaskRequest) -> EffectResult:
+    """A task without a result: refused before sending (no key), or left out of the vendor's reply (retry it; the
+    key makes the retry safe)."""
+    if not task.dedupe_key:
+        return EffectResult(RecordStatus.REJECTED, code="EMPTY_DEDUPE_KEY", message="a task needs a dedupe key")
+    return EffectResult(RecordStatus.RETRYABLE, code="NO_RESULT", message="the reply held no result for this task")

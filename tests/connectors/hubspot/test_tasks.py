@@ -154,3 +154,33 @@ def test_a_plain_key_property_is_searched_and_still_never_creates_twice(sandbox:
         assert hubspot.log.count("/batch/read") == 1 and hubspot.log.count("/search") == 2
     finally:
         destination.close()
+
+
+def test_a_task_without_a_dedupe_key_is_rejected_unsent(tasks: HubSpotTaskDestination,
+                                                        hubspot: HubSpotEmulator) -> None:
+    company, = _companies(hubspot, 1)
+    keyless, keyed = tasks.create_tasks([_task("", company), _task("k", company)])
+    assert keyless.status is RecordStatus.REJECTED and keyless.code == "EMPTY_DEDUPE_KEY"
+    assert keyed.status is RecordStatus.CONFIRMED and len(hubspot.tasks()) == 1
+
+
+def test_a_task_another_sender_created_meanwhile_is_answered_as_existing(tasks: HubSpotTaskDestination,
+                                                                         hubspot: HubSpotEmulator,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    company, = _companies(hubspot, 1)
+    theirs = hubspot.add_record("tasks", {"hs_task_subject": "theirs", "hs_timestamp": "2026-12-01T12:00:00Z",
+                                          KEY_PROPERTY: "k1"})
+    # The first find misses it (the other sender's create came just after): HubSpot refuses the batch with a 409
+    # for the repeated unique key, and the connector takes the existing task and creates the rest.
+    real_find = tasks.find_tasks
+    finds: list[list[str]] = []
+
+    def late_find(keys: list[str]) -> dict[str, str]:
+        finds.append(list(keys))
+        return {} if len(finds) == 1 else dict(real_find(keys))
+
+    monkeypatch.setattr(tasks, "find_tasks", late_find)
+    existing, new = tasks.create_tasks([_task("k1", company), _task("k2", company)])
+    assert existing.status is RecordStatus.CONFIRMED and existing.already_existed and existing.external_id == theirs
+    assert new.status is RecordStatus.CONFIRMED and not new.already_existed
+    assert len(hubspot.tasks()) == 2 and _creates(hubspot) == 2

@@ -172,3 +172,11 @@ def test_without_the_key_field_setup_says_what_to_create_and_finding_stops(
             bare.find_tasks(["k1"])
     finally:
         bare.close()
+
+
+def test_a_task_without_a_dedupe_key_is_rejected_unsent(tasks: SalesforceTaskDestination,
+                                                        org: SalesforceEmulator) -> None:
+    account = org.add_record("Account", {"Name": "A"})
+    keyless, keyed = tasks.create_tasks([_task("", account), _task("k", account)])
+    assert keyless.status is RecordStatus.REJECTED and keyless.code == "EMPTY_DEDUPE_KEY"
+    assert keyed.status is RecordStatus.CONFIRMED and len(org.tasks()) == 1
