@@ -29,7 +29,9 @@ class HubSpotClient:
     def __init__(self, settings: HubSpotSettings, object_type: str, timeout_s: float = TIMEOUT_S) -> None:
         sdk = HubSpot(access_token=settings.access_token.get_secret_value(), host=settings.base_url.rstrip("/"),
                       retry=Retry(total=0, redirect=0, raise_on_status=False))
-        objects = getattr(sdk.crm, object_type)
+        # Activities (tasks) live under ``crm.objects``; companies, contacts and deals directly under ``crm``.
+        objects = getattr(sdk.crm, object_type, None) or getattr(sdk.crm.objects, object_type)
+        self.sdk = sdk
         self.object_type = object_type
         self._batch, self._search = objects.batch_api, objects.search_api
         self._properties = sdk.crm.properties.core_api

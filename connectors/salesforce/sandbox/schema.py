@@ -237,6 +237,12 @@ DEFAULT_CUSTOM_FIELDS: Mapping[str, Sequence[FieldSpec]] = {
         FieldSpec("Product_Account_Id__c", FieldType.STRING, "Product Account Id", length=64, external_id=True,
                   unique=True),
     ),
+    # The field syncer's setup asks an admin to create on Activity: a task's dedupe key, unique and an External ID
+    # so that the key is indexed and a second task with the same key is refused (DUPLICATE_VALUE).
+    "Task": (
+        FieldSpec("Syncer_Dedupe_Key__c", FieldType.STRING, "Syncer Dedupe Key", length=255, external_id=True,
+                  unique=True, case_sensitive=True),
+    ),
 }
 
 
