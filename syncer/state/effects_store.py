@@ -216,12 +216,16 @@ class EffectsStore:
         return len(entries)
 
     def ledger_decide(self, reps: Iterable[str | None], since: datetime,
-                      decide: Callable[[list[LedgerEntry]], Sequence[Decision]]) -> list[Decision]:
-        """Read the ledger of ``reps`` since ``since``, call ``decide`` with it and record what it decided, all under
-        the per-rep locks in one transaction: caps hold however many replicas decide at once."""
+                      decide: Callable[[list[LedgerEntry]], Sequence[Decision]],
+                      keys: Sequence[str] = ()) -> list[Decision]:
+        """Read the ledger of ``reps`` since ``since`` (and every decision about ``keys``, dedupe key tokens), call
+        ``decide`` with it and record what it decided, all under the per-rep locks in one transaction: caps hold
+        however many replicas decide at once."""
         wanted = set(reps)
         with self._transaction(_lock_ids(wanted)) as query:
             ledger = [e for rep in sorted(wanted, key=lambda r: r or "") for e in self._ledger(query, rep, since)]
+            for key in dict.fromkeys(keys):
+                ledger += [e for e in self._ledger_rows(query, "WHERE dedupe_key = ?", (key,)) if e not in ledger]
             decisions = list(decide(ledger))
             self._insert_ledger(query, decisions)
         return decisions

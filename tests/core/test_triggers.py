@@ -92,7 +92,13 @@ def test_a_condition_may_read_a_model_column_that_no_field_maps(
 def test_a_sync_without_triggers_has_no_firings_and_a_failing_condition_is_a_plan_error(
         store: StateStore, warehouse: Warehouse, warehouse_path: Path) -> None:
     write_table(warehouse_path, "accounts", COLUMNS, [("a", 90.0, "hot", "dana@x.io", 12)])
-    assert firings(plan_sync(sync_config(), store, warehouse)) == []
+    plain = plan_sync(sync_config(), store, warehouse)
+    assert firings(plain) == [] and "trigger_seconds" not in plain.meta
+    assert "trigger_seconds" in plan_sync(triggered(("hot", "new.tier = 'hot'")), store, warehouse).meta
+    write_table(warehouse_path, "accounts", "id VARCHAR, score DOUBLE, tier VARCHAR", [("a", 90.0, "hot")])
+    with pytest.raises(PlanError, match="accounts: the model has no column owner_email"):
+        plan_sync(triggered(("hot", "new.tier = 'hot'")), store, warehouse)
+    write_table(warehouse_path, "accounts", COLUMNS, [("a", 90.0, "hot", "dana@x.io", 12)])
     broken = triggered(("bad", "CAST(new.tier AS INTEGER) > 1"))
     with pytest.raises(PlanError, match="accounts: a trigger condition failed: Conversion Error"):
         plan_sync(broken, store, warehouse)

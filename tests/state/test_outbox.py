@@ -126,11 +126,34 @@ def test_deferrals_snoozes_feedback_and_sent_at_round_trip(store: StateStore) ->
     assert stamped == [(token, (NOW + timedelta(seconds=2)).replace(tzinfo=None))]
 
 
-def test_ledger_decide_holds_the_reps_lock_while_deciding(open_store: Opener, state_url: str) -> None:
+def test_ledger_decide_reads_decides_and_records_in_one_step(store: StateStore) -> None:
+    policy = AlertPolicy(caps=Caps(per_day=1, per_week=5), overflow=OverflowPolicy.DROP, quiet_hours=None)
+    first = store.ledger_decide(["U_DANA"], NOW - timedelta(days=7),
+                                lambda ledger: decide([candidate("acc_1")], ledger, policy, NOW))
+    # The next decision for Dana (any replica) reads the first one's send.
+    second = store.ledger_decide(["U_DANA"], NOW - timedelta(days=7),
+                                 lambda ledger: decide([candidate("acc_2")], ledger, policy, NOW))
+    assert [d.outcome for d in first + second] == [Outcome.SEND, Outcome.CAPPED_DAY]
+    # A key decided before the window read is found by its key: deciding it again drops it.
+    [repeat] = store.ledger_decide(["U_DANA"], NOW + timedelta(days=1),
+                                   lambda ledger: decide([candidate("acc_1")], ledger, policy, NOW),
+                                   keys=[candidate("acc_1").key.token()])
+    assert repeat.outcome is Outcome.DROPPED
+    assert len(store.ledger_since("U_DANA", NOW - timedelta(days=1))) == 3
+    # A decide that fails records nothing.
+    with pytest.raises(RuntimeError):
+        store.ledger_decide(["U_DANA"], NOW, lambda ledger: _fail())
+    assert len(store.ledger_since("U_DANA", NOW - timedelta(days=1))) == 3
+
+
+def _fail() -> list[Decision]:
+    raise RuntimeError("decide failed")
+
+
+def test_ledger_decide_holds_the_reps_postgres_lock_while_deciding(open_store: Opener, state_url: str) -> None:
     if state_url.startswith("duckdb"):
         pytest.skip("a DuckDB state serves one process; the per-rep lock matters where replicas share PostgreSQL")
     one = open_store()
-    policy = AlertPolicy(caps=Caps(per_day=1, per_week=5), overflow=OverflowPolicy.DROP, quiet_hours=None)
     seen: dict[str, bool] = {}
 
     with psycopg.connect(state_url, autocommit=True) as other:  # another replica's session
@@ -142,16 +165,11 @@ def test_ledger_decide_holds_the_reps_lock_while_deciding(open_store: Opener, st
 
         def deciding(ledger: list[LedgerEntry]) -> list[Decision]:
             seen["dana"], seen["lee"] = try_lock("U_DANA"), try_lock("U_LEE")
-            return decide([candidate("acc_1")], ledger, policy, NOW)
+            return [Decision(candidate("acc_1"), Outcome.SEND, "sent", NOW)]
 
-        first = one.ledger_decide(["U_DANA"], NOW - timedelta(days=7), deciding)
+        one.ledger_decide(["U_DANA"], NOW - timedelta(days=7), deciding)
         assert seen == {"dana": False, "lee": True}  # Dana's decisions wait for this one; Lee's do not
         assert try_lock("U_DANA")  # released at commit
-    # The next decision for Dana (any replica) reads the first one's send under the same lock.
-    second = one.ledger_decide(["U_DANA"], NOW - timedelta(days=7),
-                               lambda ledger: decide([candidate("acc_2")], ledger, policy, NOW))
-    assert [d.outcome for d in first + second] == [Outcome.SEND, Outcome.CAPPED_DAY]
-    assert len(one.ledger_since("U_DANA", NOW - timedelta(days=1))) == 2
 
 
 def test_owner_cache_normalises_emails_and_expires(store: StateStore) -> None:
