@@ -109,18 +109,19 @@ def _naive(moment: datetime) -> datetime:
     return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
 
 
-def _aware(moment: datetime | None) -> datetime | None:
-    return None if moment is None else moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
-
-
-def _aware_now(moment: datetime) -> datetime:
+def _utc(moment: datetime) -> datetime:
+    """A stored (naive UTC) time as a timezone-aware one."""
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+
+
+def _utc_or_none(moment: datetime | None) -> datetime | None:
+    return None if moment is None else _utc(moment)
 
 
 class EffectsStore:
     """Outbox, ledger and owner-cache methods over portable SQL; part of every :class:`syncer.state.base.StateStore`.
 
-    A backend provides :meth:`_query` (one statement, ``?`` placeholders), :meth:`_steps` and :meth:`_transaction`.
+    A backend provides :meth:`_query` (one statement, ``?`` placeholders) and :meth:`_transaction`.
     """
 
     @abstractmethod
@@ -169,7 +170,7 @@ class EffectsStore:
     def _outbox_rows(self, where: str, params: Sequence[Any]) -> list[OutboxRecord]:
         rows = self._query(self._effects_sql(f"SELECT {_OUTBOX_COLUMNS} FROM {{outbox}} {where}"), params)
         return [OutboxRecord(r[0], r[1], r[2], r[3], EffectKind(r[4]), json.loads(r[5]), OutboxStatus(r[6]), r[7],
-                             int(r[8]), r[9], _aware_now(r[10]), _aware_now(r[11])) for r in rows]
+                             int(r[8]), r[9], _utc(r[10]), _utc(r[11])) for r in rows]
 
     def outbox_mark_sending(self, dedupe_keys: Sequence[str], now: datetime) -> list[str]:
         """Move intents from ``pending`` (or ``sending``, when recovering) to ``sending``, one attempt more each;
@@ -263,7 +264,7 @@ class EffectsStore:
     def _ledger_rows(self, query: Query, where: str, params: Sequence[Any]) -> list[LedgerEntry]:
         rows = query(self._effects_sql(f"SELECT dedupe_key, rep, outcome, decided_at, tier, not_before, digest_key "
                                        f"FROM {{alert_ledger}} {where} ORDER BY decided_at, dedupe_key"), params)
-        return [LedgerEntry(DedupeKey.parse(r[0]), r[1], Outcome(r[2]), _aware_now(r[3]), r[4], _aware(r[5]), r[6])
+        return [LedgerEntry(DedupeKey.parse(r[0]), r[1], Outcome(r[2]), _utc(r[3]), r[4], _utc_or_none(r[5]), r[6])
                 for r in rows]
 
     def ledger_feedback(self, dedupe_key: str, feedback: str, now: datetime) -> int:
@@ -284,7 +285,7 @@ class EffectsStore:
                                 "WHERE vendor = ? AND email = ? AND resolved_at >= ?")
         for email in dict.fromkeys(normalise_email(e) for e in emails):
             for row in self._query(sql, (vendor, email, fresh_from)):
-                found[str(row[0])] = CachedOwner(row[1], row[2], _aware_now(row[3]))
+                found[str(row[0])] = CachedOwner(row[1], row[2], _utc(row[3]))
         return found
 
     def owner_cache_put(self, vendor: str, owners: Mapping[str, tuple[str | None, str | None]],
