@@ -19,6 +19,7 @@ from syncer.core.guards import evaluate_guards
 from syncer.core.plan import PLAN_OPS, ChangeCounts, Plan, RejectedRow
 from syncer.core.sql import ident
 from syncer.core.templates import template_columns
+from syncer.core.triggers import FIRING_SCHEMA, firings_sql
 from syncer.state.base import StateStore
 from syncer.state.workspace import PLANS_CATALOG
 from syncer.warehouse.base import Warehouse, WarehouseError
@@ -64,6 +65,11 @@ class WorkspaceChanges:
     @property
     def count(self) -> int:
         return self._count
+
+    @property
+    def table(self) -> str:
+        """The qualified name of the workspace table holding the rows."""
+        return self._table
 
     def count_op(self, op: str) -> int:
         return int(self._con.execute(f"SELECT count(*) FROM {self._table} WHERE op = ?", [op]).fetchall()[0][0])
@@ -114,8 +120,11 @@ def diff_spec(sync: SyncConfig, column_types: dict[str, str]) -> DiffSpec:
         match_required=sync.destination.mode is SyncMode.UPDATE, kept_on_clear=kept)
 
 
-def model_inputs(sync: SyncConfig) -> set[str]:
-    """The model columns the plan reads: only these are staged (the model may have many more)."""
+def model_inputs(sync: SyncConfig) -> set[str] | None:
+    """The model columns the plan reads: only these are staged (the model may have many more). None: every column,
+    as a trigger's ``when`` may read any model column."""
+    if sync.triggers:
+        return None
     used = {sync.key, sync.destination.match.column}
     for spec in sync.fields.values():
         used |= {spec.source} if spec.source else set(template_columns(spec.template)) if spec.template else set()
@@ -146,6 +155,7 @@ def _plan_staged(sync: SyncConfig, store: StateStore, con: duckdb.DuckDBPyConnec
                  started: float, source: str, limits: Guards) -> Plan:
     column_types = model_columns(con, model)
     needed = {sync.key, sync.destination.match.column} | {s.source for s in sync.fields.values() if s.source}
+    needed |= {trigger.owner_column for trigger in sync.triggers}
     missing = sorted(name for name in needed if column_type(column_types, name) is None)
     if missing:
         raise PlanError(f"{sync.name}: the model has no column {', '.join(missing)} (run 'syncer validate')")
@@ -162,6 +172,16 @@ def _plan_staged(sync: SyncConfig, store: StateStore, con: duckdb.DuckDBPyConnec
     except duckdb.Error as exc:
         raise PlanError(f"{sync.name}: planning failed: {str(exc).splitlines()[0]}") from exc
     failed = changes.take_rejected()  # rows a template failed on, found while rendering the changed keys
+    firings, fired_at, fired_in = FIRING_SCHEMA.empty_table(), time.perf_counter(), 0.0
+    if sync.triggers:  # evaluated over the change rows, so only the changed keys are read
+        query = firings_sql(sync.name, sync.triggers, spec.key, model, list(column_types), list(sync.fields),
+                            changes.table, snapshot)
+        try:
+            firings = con.sql(query).to_arrow_table().cast(FIRING_SCHEMA)
+        except duckdb.Error as exc:
+            raise PlanError(f"{sync.name}: a trigger condition failed: {str(exc).splitlines()[0]} "
+                            "(run 'syncer validate')") from exc
+        fired_in = time.perf_counter() - fired_at
     rejected = tuple(sorted([RejectedRow(key, reason) for key, reason in rejected_rows]
                             + [RejectedRow(key, reason) for key, reason, _ in failed],
                             key=lambda row: (row.key is not None, row.key or "")))[:REJECTED_KEPT]
@@ -175,7 +195,9 @@ def _plan_staged(sync: SyncConfig, store: StateStore, con: duckdb.DuckDBPyConnec
         unchanged=valid_keys - by_op.get("create", 0) - by_op.get("update", 0) + refreshed,
         removed=by_op.get("removed", 0),
     )
-    meta = {"seconds": round(time.perf_counter() - started, 3), "warehouse": source}
+    meta: dict[str, object] = {"seconds": round(time.perf_counter() - started, 3), "warehouse": source}
+    if sync.triggers:
+        meta["trigger_seconds"] = round(fired_in, 3)
     trips = evaluate_guards(limits, model_rows, counts.update, counts.clear, synced)
     return Plan(sync.name, tuple(sync.fields), model_rows, counts, changes, rejected,
-                by_op.get("rejected", 0) + len(failed), meta, synced, trips)
+                by_op.get("rejected", 0) + len(failed), meta, synced, trips, firings)

@@ -27,6 +27,7 @@ from typing import Any, Protocol
 import pyarrow as pa
 
 from syncer.core.guards import GuardTrip, allow_hint
+from syncer.core.triggers import FIRING_SCHEMA
 
 
 class ChangeOp(StrEnum):
@@ -92,6 +93,9 @@ class Plan:
     meta: Mapping[str, Any] = field(default_factory=dict)
     synced: int = 0  # keys the snapshot held as present when planned
     guard_trips: tuple[GuardTrip, ...] = ()  # mass-change limits this plan goes past (a run refuses it)
+    # Trigger firings (:data:`syncer.core.triggers.FIRING_SCHEMA`), ordered by trigger and key: at most one per
+    # trigger and created or updated key, so bounded by triggers x (creates + updates); kept in Arrow (compact).
+    firings: pa.Table = field(default_factory=FIRING_SCHEMA.empty_table)
 
     @property
     def is_empty(self) -> bool:

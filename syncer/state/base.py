@@ -20,6 +20,7 @@ import duckdb
 import pyarrow as pa
 
 from syncer.core.plan import ChangeCounts
+from syncer.state.effects_store import EffectsStore
 
 # The columns :meth:`StateStore.commit` takes, in order.
 COMMIT_SCHEMA = pa.schema([
@@ -110,8 +111,9 @@ class RunRecord:
         return out
 
 
-class StateStore(ABC):
-    """Where syncer remembers what destinations confirmed and what each run did.
+class StateStore(EffectsStore, ABC):
+    """Where syncer remembers what destinations confirmed and what each run did, and the effects it owes
+    (outbox, alert ledger, owner cache: :class:`syncer.state.effects_store.EffectsStore`).
 
     ``lock_wait_s`` and ``park_after`` are the project's settings (``state.lock_timeout_s``,
     ``state.row_errors.park_after``), kept here for the runner.

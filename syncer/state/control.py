@@ -1,7 +1,8 @@
 """Run history and row errors over any SQL backend: the half of a state store that is the same everywhere.
 
 Subclasses provide :meth:`SqlStateStore._query` (``?`` placeholders), :meth:`SqlStateStore._steps` (statements in
-one transaction), who owns a run (:meth:`SqlStateStore._owner`) and which owners are gone, and the snapshot half.
+one transaction), :meth:`EffectsStore._transaction` (reads and writes in one transaction under locks), who owns
+a run (:meth:`SqlStateStore._owner`) and which owners are gone, and the snapshot half.
 """
 
 from __future__ import annotations
@@ -26,13 +27,15 @@ KEY_MATCH = "__KEY_MATCH__"  # in a statement given to _for_keys: where the key 
 
 
 class SqlStateStore(StateStore):
-    """Implements the control-store methods of :class:`StateStore` with portable SQL.
+    """Implements the control-store methods of :class:`StateStore` with portable SQL (the effects tables through
+    :class:`syncer.state.effects_store.EffectsStore`).
 
     Statements name tables and sequences as ``{runs}``, ``{row_errors}``, ``{snapshot}``, ``{run_ids}``; a backend
     maps them to the names it needs (DuckDB qualifies them with the state catalog) through :attr:`names`.
     """
 
-    names: dict[str, str] = {name: name for name in ("runs", "row_errors", "snapshot", "run_ids", "schema_migrations")}
+    names: dict[str, str] = {name: name for name in ("runs", "row_errors", "snapshot", "run_ids", "schema_migrations",
+                                                     "outbox", "alert_ledger", "owner_cache")}
 
     def _sql(self, template: str) -> str:
         return template.format(**self.names)

@@ -24,6 +24,7 @@ import pyarrow as pa
 from syncer.core.sql import ident
 from syncer.state.base import RunLockedError, StateUnavailableError
 from syncer.state.control import KEY_MATCH, SqlStateStore, Step, Steps
+from syncer.state.effects_store import Query
 from syncer.state.migrations import apply_migrations
 from syncer.state.workspace import discard_workspace, prepare_workspace
 
@@ -55,9 +56,11 @@ class DuckDBStateStore(SqlStateStore):
         catalog = str(self._con.execute("SELECT current_database()").fetchall()[0][0])
         # Qualified names: the workspace may be switched to another catalog while a plan runs.
         self.names = {name: f"{ident(catalog)}.main.{ident(name)}"
-                      for name in ("runs", "row_errors", "snapshot", "snapshot_journal", "schema_migrations")}
+                      for name in ("runs", "row_errors", "snapshot", "snapshot_journal", "schema_migrations",
+                                   "outbox", "alert_ledger", "owner_cache")}
         self.names |= {seq: f"{catalog}.main.{seq}" for seq in ("run_ids", "journal_seq")}
         self._workspace_dir = prepare_workspace(self._con, memory_limit, path.parent / "tmp")
+        self._transaction_lock = threading.Lock()
         self._migrate()
         self.mark_killed(datetime.now(UTC).replace(tzinfo=None))
 
@@ -95,6 +98,18 @@ class DuckDBStateStore(SqlStateStore):
         except BaseException:
             self._con.execute("ROLLBACK")
             raise
+
+    @contextmanager
+    def _transaction(self, lock_ids: Sequence[int] = ()) -> Iterator[Query]:
+        # One process holds the file: a lock per store stands in for PostgreSQL's per-rep locks (``lock_ids``).
+        with self._transaction_lock:
+            self._con.execute("BEGIN")
+            try:
+                yield self._query
+                self._con.execute("COMMIT")
+            except BaseException:
+                self._con.execute("ROLLBACK")
+                raise
 
     def _owner(self) -> str:
         return f"pid:{os.getpid()}"

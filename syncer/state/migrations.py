@@ -1,4 +1,5 @@
-"""Versioned schema of the state: snapshot, run history and row errors. Same tables in DuckDB and PostgreSQL.
+"""Versioned schema of the state: snapshot, run history, row errors and the effects tables (outbox, alert ledger,
+owner cache). Same tables in DuckDB and PostgreSQL.
 
 Each migration runs once, in order, inside the store's transaction; ``schema_migrations`` records what has run.
 A migration is a list of statements; ``{snapshot_key}`` is the snapshot's key constraint, which differs by backend
@@ -100,6 +101,53 @@ MIGRATIONS: tuple[Migration, ...] = (
         "CREATE INDEX row_errors_by_key ON row_errors (sync, key)",
         # Who runs a run: a process id (DuckDB) or a PostgreSQL session, so a run whose owner died is marked killed.
         "ALTER TABLE runs ADD COLUMN owner TEXT",
+    )),
+    Migration(4, "outbox, alert ledger and owner cache for exactly-once effects", (
+        # One row per effect intent, written before the send; the primary key makes a second add a no-op.
+        """CREATE TABLE outbox (
+            dedupe_key TEXT PRIMARY KEY,
+            sync TEXT NOT NULL,
+            trigger TEXT NOT NULL,
+            key TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            payload TEXT NOT NULL,
+            status TEXT NOT NULL,
+            external_id TEXT,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            error TEXT,
+            created_at TIMESTAMP NOT NULL,
+            updated_at TIMESTAMP NOT NULL
+        )""",
+        "CREATE INDEX outbox_by_status ON outbox (status, sync, created_at)",
+        # One row per alert-policy decision (a deferral and its later send are two rows); caps count these.
+        """CREATE TABLE alert_ledger (
+            dedupe_key TEXT NOT NULL,
+            sync TEXT NOT NULL,
+            trigger TEXT NOT NULL,
+            key TEXT NOT NULL,
+            rep TEXT,
+            outcome TEXT NOT NULL,
+            reason TEXT NOT NULL,
+            tier TEXT,
+            priority DOUBLE PRECISION,
+            decided_at TIMESTAMP NOT NULL,
+            not_before TIMESTAMP,
+            digest_key TEXT,
+            sent_at TIMESTAMP,
+            feedback TEXT,
+            feedback_at TIMESTAMP
+        )""",
+        "CREATE INDEX alert_ledger_by_rep ON alert_ledger (rep, decided_at)",
+        "CREATE INDEX alert_ledger_by_key ON alert_ledger (dedupe_key)",
+        # E-mail -> vendor owner id (null: the vendor knows no such e-mail) and time zone, so runs skip lookups.
+        """CREATE TABLE owner_cache (
+            vendor TEXT NOT NULL,
+            email TEXT NOT NULL,
+            owner_id TEXT,
+            tz TEXT,
+            resolved_at TIMESTAMP NOT NULL,
+            PRIMARY KEY (vendor, email)
+        )""",
     )),
 )
 

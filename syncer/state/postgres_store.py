@@ -25,6 +25,7 @@ import pyarrow as pa
 
 from syncer.state.base import COMMIT_SCHEMA, RunLockedError, StateUnavailableError
 from syncer.state.control import SqlStateStore, Steps
+from syncer.state.effects_store import Query
 from syncer.state.migrations import apply_migrations
 from syncer.state.workspace import discard_workspace, prepare_workspace
 
@@ -81,6 +82,19 @@ class PostgresStateStore(SqlStateStore):
         with self._conn.transaction(), self._conn.cursor() as cur:
             for sql, rows in steps:
                 cur.executemany(sql.replace("?", "%s"), [list(row) for row in rows])
+
+    @contextmanager
+    def _transaction(self, lock_ids: Sequence[int] = ()) -> Iterator[Query]:
+        """Transaction-scoped advisory locks: PostgreSQL frees them at commit or rollback, or if the session dies."""
+        with self._conn.transaction(), self._conn.cursor() as cur:
+            for lock_id in lock_ids:
+                cur.execute("SELECT pg_advisory_xact_lock(%s)", (lock_id,))
+
+            def query(sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+                cur.execute(sql.replace("?", "%s"), list(params))
+                return list(cur.fetchall()) if cur.description else []
+
+            yield query
 
     def _owner(self) -> str:
         return self._session

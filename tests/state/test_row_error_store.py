@@ -10,6 +10,7 @@ import duckdb
 from syncer.state import RowErrorInput, StateStore
 from syncer.state.base import ErrorStage
 from syncer.state.duckdb_store import DuckDBStateStore
+from syncer.state.migrations import MIGRATIONS
 from tests.helpers import NOW
 
 PLAN, DELIVER = ErrorStage.PLAN.value, ErrorStage.DELIVER.value
@@ -91,7 +92,7 @@ def test_per_run_row_errors_of_schema_2_fold_into_one_row_per_key(tmp_path: Path
     con.close()
     upgraded = DuckDBStateStore(path)
     try:
-        assert upgraded.schema_versions() == [1, 2, 3]
+        assert upgraded.schema_versions() == [m.version for m in MIGRATIONS]
         by_key = {r.key: r for r in upgraded.row_error_list("s")}
         k, null = by_key["k"], by_key[None]
         assert (k.key, k.message, k.attempts, k.first_seen, k.last_run_id, k.stage) == (
