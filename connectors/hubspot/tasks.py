@@ -33,7 +33,7 @@ from connectors.hubspot.capabilities import BATCH_MAX
 from connectors.hubspot.client import HubSpotClient
 from connectors.hubspot.errors import Reply, classify, vendor_reason
 from connectors.hubspot.settings import HubSpotSettings
-from syncer.delivery.effects import EffectResult, TaskRequest
+from syncer.delivery.effects import EffectResult, TaskRequest, create_once
 from syncer.delivery.errors import BatchRejectedError, DestinationStoppedError
 from syncer.delivery.protocol import RecordStatus
 
@@ -157,18 +157,8 @@ class HubSpotTaskDestination:
 
     # -- creating ---------------------------------------------------------------------------------------------
     def create_tasks(self, tasks: Sequence[TaskRequest]) -> list[EffectResult]:
-        """One result per task in input order; a key given twice is created once and answered twice."""
-        existing = self.find_tasks([t.dedupe_key for t in tasks])
-        results = {key: EffectResult(RecordStatus.CONFIRMED, task_id, already_existed=True)
-                   for key, task_id in existing.items()}
-        pending: dict[str, TaskRequest] = {}
-        for task in tasks:
-            if task.dedupe_key and task.dedupe_key not in existing:
-                pending.setdefault(task.dedupe_key, task)
-        pending_tasks = list(pending.values())
-        for start in range(0, len(pending_tasks), BATCH_MAX):
-            results.update(self._create(pending_tasks[start:start + BATCH_MAX], retry_conflict=True))
-        return [results.get(t.dedupe_key) or _unanswered(t) for t in tasks]
+        """One result per task in input order (:func:`syncer.delivery.effects.create_once`)."""
+        return create_once(tasks, self.find_tasks, lambda batch: self._create(batch, retry_conflict=True), BATCH_MAX)
 
     def _create(self, tasks: list[TaskRequest], retry_conflict: bool) -> dict[str, EffectResult]:
         """One ``batch/create`` of at most 100 tasks (plus what isolating a refusal takes)."""
@@ -258,10 +248,3 @@ def _input(index: int, task: TaskRequest) -> dict[str, Any]:
     # The trace id brings a per-input validation error (a bad owner) back to its task in a 207.
     return {"properties": properties, "associations": [association], "objectWriteTraceId": str(index)}
 
-
-def _unanswered(task: TaskRequest) -> EffectResult:
-    """A task without a result: refused before sending (no key), or left out of the vendor's reply (retry it; the
-    key makes the retry safe)."""
-    if not task.dedupe_key:
-        return EffectResult(RecordStatus.REJECTED, code="EMPTY_DEDUPE_KEY", message="a task needs a dedupe key")
-    return EffectResult(RecordStatus.RETRYABLE, code="NO_RESULT", message="the reply held no result for this task")

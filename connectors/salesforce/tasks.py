@@ -31,7 +31,7 @@ from connectors.salesforce.capabilities import COLLECTION_MAX
 from connectors.salesforce.client import SalesforceClient
 from connectors.salesforce.errors import record_result
 from connectors.salesforce.settings import SalesforceSettings
-from syncer.delivery.effects import EffectResult, TaskRequest
+from syncer.delivery.effects import EffectResult, TaskRequest, create_once
 from syncer.delivery.errors import BatchRejectedError, DestinationStoppedError, TransientError
 from syncer.delivery.protocol import RecordStatus
 
@@ -94,18 +94,8 @@ class SalesforceTaskDestination:
 
     # -- creating ---------------------------------------------------------------------------------------------
     def create_tasks(self, tasks: Sequence[TaskRequest]) -> list[EffectResult]:
-        """One result per task in input order; a key given twice is created once and answered twice."""
-        existing = self.find_tasks([t.dedupe_key for t in tasks])
-        results = {key: EffectResult(RecordStatus.CONFIRMED, task_id, already_existed=True)
-                   for key, task_id in existing.items()}
-        pending: dict[str, TaskRequest] = {}
-        for task in tasks:
-            if task.dedupe_key and task.dedupe_key not in existing:
-                pending.setdefault(task.dedupe_key, task)
-        to_send = list(pending.values())
-        for start in range(0, len(to_send), COLLECTION_MAX):
-            results.update(self._insert(to_send[start:start + COLLECTION_MAX]))
-        return [results.get(t.dedupe_key) or _unanswered(t) for t in tasks]
+        """One result per task in input order (:func:`syncer.delivery.effects.create_once`)."""
+        return create_once(tasks, self.find_tasks, self._insert, COLLECTION_MAX)
 
     def _insert(self, tasks: list[TaskRequest]) -> dict[str, EffectResult]:
         """One Collections insert of at most 200 Tasks."""
@@ -186,10 +176,3 @@ def _chunks(values: list[str]) -> Iterator[list[str]]:
     if chunk:
         yield chunk
 
-
-def _unanswered(task: TaskRequest) -> EffectResult:
-    """A task without a result: refused before sending (no key), or left out of the vendor's reply (retry it; the
-    key makes the retry safe)."""
-    if not task.dedupe_key:
-        return EffectResult(RecordStatus.REJECTED, code="EMPTY_DEDUPE_KEY", message="a task needs a dedupe key")
-    return EffectResult(RecordStatus.RETRYABLE, code="NO_RESULT", message="the reply held no result for this task")

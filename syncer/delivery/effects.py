@@ -12,7 +12,7 @@ outcomes are :class:`EffectResult` values. Implementations never sleep or retry.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Protocol
@@ -45,6 +45,35 @@ class TaskRequest:
     body: str
     due: date
     priority: str  # the vendor's own word: HubSpot HIGH|MEDIUM|LOW, Salesforce High|Normal|Low
+
+
+def create_once(tasks: Sequence[TaskRequest], find: Callable[[Sequence[str]], Mapping[str, str]],
+                create: Callable[[list[TaskRequest]], Mapping[str, EffectResult]],
+                batch_max: int) -> list[EffectResult]:
+    """The discipline every task destination follows, so a re-send after a crash or a lost reply creates nothing.
+
+    Look the keys up first (``find``: ``{dedupe key: task id}``) and answer those as already existing; send each
+    remaining key once, ``batch_max`` at a time (``create``: results by dedupe key). One result per task in input
+    order: a key given twice is created once and answered twice; a task without a key is refused unsent, and one the
+    vendor's reply left out is retryable (its key makes the retry safe).
+    """
+    existing = find([t.dedupe_key for t in tasks if t.dedupe_key])
+    results = {key: EffectResult(RecordStatus.CONFIRMED, task_id, already_existed=True)
+               for key, task_id in existing.items()}
+    pending: dict[str, TaskRequest] = {}
+    for task in tasks:
+        if task.dedupe_key and task.dedupe_key not in existing:
+            pending.setdefault(task.dedupe_key, task)
+    to_send = list(pending.values())
+    for start in range(0, len(to_send), batch_max):
+        results.update(create(to_send[start:start + batch_max]))
+    return [results.get(t.dedupe_key) or _unanswered(t) for t in tasks]
+
+
+def _unanswered(task: TaskRequest) -> EffectResult:
+    if not task.dedupe_key:
+        return EffectResult(RecordStatus.REJECTED, code="EMPTY_DEDUPE_KEY", message="a task needs a dedupe key")
+    return EffectResult(RecordStatus.RETRYABLE, code="NO_RESULT", message="the reply held no result for this task")
 
 
 class TaskDestination(Protocol):
