@@ -82,11 +82,6 @@ def _move_scores(path: Path, percent: float) -> None:
         con.close()
 
 
-def _counts(url: str, verify: Any) -> dict[str, int]:
-    counts: dict[str, int] = httpx.get(f"{url}/_sandbox/requests/counts", verify=verify, timeout=30).json()
-    return counts
-
-
 def _requests(url: str, verify: Any) -> list[dict[str, Any]]:
     entries: list[dict[str, Any]] = httpx.get(f"{url}/_sandbox/requests", verify=verify, timeout=60).json()
     return entries

@@ -19,14 +19,9 @@ from syncer.core.sql import ident
 from syncer.warehouse.base import Warehouse, WarehouseError
 
 
-def check_against_model(loaded: LoadedSync, con: duckdb.DuckDBPyConnection, warehouse: Warehouse,
-                        batch_size: int) -> list[Problem]:
-    """Problems with ``loaded`` that only the model shows.
-
-    ``con`` (the planning workspace) and ``batch_size`` are not used any more: the model is described where it
-    runs, and conditions are bound in a scratch connection. They stay for the callers' sake.
-    """
-    del con, batch_size
+def check_against_model(loaded: LoadedSync, warehouse: Warehouse) -> list[Problem]:
+    """Problems with ``loaded`` that only the model shows: the model is described where it runs, and trigger
+    conditions are bound in a scratch connection, never in the planning workspace."""
     doc = loaded.document
     try:
         columns = warehouse.describe(loaded.config.model.query)

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from connectors.sandbox import Sandbox
+from syncer.state import StateStore, open_state
 from tests.pgserver import PgServer, start_postgres
 
 _database_names = itertools.count()
@@ -24,6 +26,15 @@ def pg_server() -> Iterator[PgServer]:
 def pg_url(pg_server: PgServer, worker_id: str) -> str:
     """A fresh, empty database on the session's server."""
     return pg_server.new_database(f"t_{worker_id}_{next(_database_names)}")
+
+
+@pytest.fixture(params=["duckdb", "postgres"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StateStore]:
+    """A state store on each backend: a DuckDB file, and a fresh database on the session's PostgreSQL."""
+    url = "duckdb:///state/state.duckdb" if request.param == "duckdb" else request.getfixturevalue("pg_url")
+    opened = open_state(url, tmp_path)
+    yield opened
+    opened.close()
 
 
 @pytest.fixture(scope="session")

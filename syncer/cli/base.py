@@ -48,7 +48,7 @@ def open_app(root: Path, environ: dict[str, str] | None = None) -> Iterator[App]
 def validate_models(app: App) -> list[Problem]:
     problems: list[Problem] = []
     for loaded in app.project.syncs.values():
-        problems += check_against_model(loaded, app.store.workspace(), app.warehouse, app.batch_size)
+        problems += check_against_model(loaded, app.warehouse)
     return problems
 
 

@@ -61,7 +61,6 @@ def discard_workspace(directory: Path) -> None:
 
 
 # The earlier name, still used by callers written before workspaces had their own directory.
-discard_plans_file = discard_workspace
 
 
 def _alive(pid: int) -> bool:

@@ -7,16 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from syncer.state import StateStore, open_state
 from syncer.warehouse.base import Warehouse, open_warehouse
-
-
-@pytest.fixture(params=["duckdb", "postgres"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StateStore]:
-    url = "duckdb:///state/state.duckdb" if request.param == "duckdb" else request.getfixturevalue("pg_url")
-    opened = open_state(url, tmp_path)
-    yield opened
-    opened.close()
 
 
 @pytest.fixture

@@ -18,16 +18,16 @@ from pydantic import ValidationError
 
 from syncer.config.sync import FieldSpec
 from syncer.core.fields import field_sql
-from syncer.state.workspace import discard_plans_file, prepare_workspace
+from syncer.state.workspace import discard_workspace, prepare_workspace
 
 
 @pytest.fixture(scope="module")
 def con(tmp_path_factory: pytest.TempPathFactory) -> Iterator[duckdb.DuckDBPyConnection]:
     connection = duckdb.connect()
-    plans = prepare_workspace(connection, "256MB", Path(tmp_path_factory.mktemp("spill")))
+    directory = prepare_workspace(connection, "256MB", Path(tmp_path_factory.mktemp("spill")))
     yield connection
     connection.close()
-    discard_plans_file(plans)
+    discard_workspace(directory)
 
 
 def normalise(con: duckdb.DuckDBPyConnection, spec: Mapping[str, object], value: object,

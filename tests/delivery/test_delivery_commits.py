@@ -16,7 +16,7 @@ from syncer.core.plan import Plan
 from syncer.delivery.executor import DeliveryReport, RetryPolicy, RowFailure, deliver
 from syncer.delivery.protocol import Operation
 from syncer.planner import plan_sync
-from syncer.state import StateStore, open_state
+from syncer.state import StateStore
 from syncer.warehouse.base import Warehouse, open_warehouse
 from tests.delivery.fake_destination import FakeDestination
 from tests.fakes import FakeClock
@@ -24,14 +24,6 @@ from tests.helpers import NOW, snapshot_dict, sync_config, write_table
 
 COLUMNS = "id VARCHAR, score DOUBLE, tier VARCHAR"
 SYNC = sync_config()
-
-
-@pytest.fixture(params=["duckdb", "postgres"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StateStore]:
-    url = "duckdb:///state/state.duckdb" if request.param == "duckdb" else request.getfixturevalue("pg_url")
-    opened = open_state(url, tmp_path)
-    yield opened
-    opened.close()
 
 
 @pytest.fixture
