@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -12,6 +12,7 @@ from syncer.config.errors import ConfigError
 from syncer.config.loader import Project, load_project
 from syncer.config.sync import FieldType, SyncConfig
 from syncer.delivery.protocol import Destination, Target
+from syncer.runner import RunOptions, RunOutcome, run_sync
 from syncer.state import StateStore, open_state
 from syncer.warehouse import Warehouse, open_warehouse
 
@@ -77,6 +78,16 @@ class App:
     def require_destinations(self, syncs: list[SyncConfig]) -> None:
         """Raise ``ConfigError`` naming every unset variable the connectors of ``syncs`` need."""
         self._require(*(("connectors", name) for name in self.project.connectors_of(syncs)))
+
+    def run_options(self, allow_mass_change: bool = False, stop: Callable[[], bool] | None = None) -> RunOptions:
+        """The options a run of this project takes: its batch size and guards, plus the caller's choices."""
+        return RunOptions(batch_size=self.batch_size, allow_mass_change=allow_mass_change,
+                          guards=self.project.config.defaults.guards, stop=stop)
+
+    def run(self, sync: SyncConfig, options: RunOptions, progress: Callable[[int], None] | None = None) -> RunOutcome:
+        """One run of ``sync`` (see :func:`syncer.runner.run_sync`) with this project's state, warehouse and
+        destinations; the CLI and the daemon both run syncs through here."""
+        return run_sync(sync, self.store, self.warehouse, utc_now, self.open_destination, options, progress=progress)
 
     def _require(self, *prefixes: tuple[str | int, ...]) -> None:
         missing = self.project.missing_under(*prefixes)

@@ -39,6 +39,7 @@ class RunOptions:
     batch_size: int = 50_000
     park_after: int = 5
     retry: RetryPolicy = field(default_factory=RetryPolicy)
+    stop: Callable[[], bool] | None = None  # answers true once a daemon shuts down: finish the batch in flight, stop
 
 
 @dataclass(frozen=True)
@@ -130,7 +131,8 @@ class _Run:
         sink = StateSink(store, sync.name, self.run_id, now)
         try:
             report = deliver(plan.changes, _totals(plan), destination, sink, clock=pacing.clock, sleep=pacing.sleep,
-                             policy=options.retry, skip=store.parked_keys(sync.name), progress=progress)
+                             policy=options.retry, skip=store.parked_keys(sync.name), progress=progress,
+                             stop=options.stop)
         finally:
             destination.close()
             store.flush(sync.name)

@@ -10,10 +10,9 @@ from typing import Annotated
 import typer
 
 from syncer import output
-from syncer.app import App, utc_now
+from syncer.app import App
 from syncer.cli.base import EXIT_BAD_INPUT, EXIT_FAILED, ProjectOption, cli, open_app, validate_models
 from syncer.demo.sandbox_link import SandboxLink
-from syncer.runner import RunOptions, run_sync
 from syncer.state.base import RunStatus
 
 
@@ -52,11 +51,10 @@ def _run_demo(app: App, link: SandboxLink) -> None:
         output.console.print(f"started the sandbox CRM and Slack on 127.0.0.1 ({', '.join(link.urls.values())})")
         for name in app.project.syncs:
             app.store.reset(name)
-    options = RunOptions(batch_size=app.batch_size)
+    options = app.run_options()
     for label in ("first run: every field lands", "second run, nothing changed: no writes"):
         output.console.rule(label)
-        outcomes = [run_sync(loaded.config, app.store, app.warehouse, utc_now, app.open_destination, options)
-                    for loaded in app.project.syncs.values()]
+        outcomes = [app.run(loaded.config, options) for loaded in app.project.syncs.values()]
         output.show_outcomes([outcome.summary() for outcome in outcomes])
         if any(o.status in (RunStatus.FAILED, RunStatus.BLOCKED) for o in outcomes):
             raise typer.Exit(EXIT_FAILED)

@@ -8,10 +8,8 @@ from typing import Annotated
 import typer
 
 from syncer import output
-from syncer.app import utc_now
 from syncer.cli.base import EXIT_BAD_INPUT, EXIT_FAILED, JsonOption, ProjectOption, cli, open_app, warn_missing_secrets
 from syncer.planner import plan_sync
-from syncer.runner import RunOptions, run_sync
 from syncer.state.base import RunStatus
 
 
@@ -47,13 +45,11 @@ def run(sync: Annotated[str | None, typer.Argument(help="The sync to run.")] = N
     with open_app(project) as app:
         syncs = [app.project.sync(sync)] if sync else [s.config for s in app.project.syncs.values() if s.config.enabled]
         app.require_destinations(syncs)
-        options = RunOptions(batch_size=app.batch_size, allow_mass_change=allow_mass_change,
-                             guards=app.project.config.defaults.guards)
+        options = app.run_options(allow_mass_change)
         outcomes = []
         for config in syncs:
             with output.delivery_progress(config.name, enabled=not as_json) as progress:
-                outcomes.append(run_sync(config, app.store, app.warehouse, utc_now, app.open_destination, options,
-                                         progress=progress))
+                outcomes.append(app.run(config, options, progress))
         if as_json:
             output.print_json([outcome.summary() for outcome in outcomes])
         else:

@@ -105,16 +105,19 @@ class DeliveryReport:
 
 def deliver(changes: ChangeRows, totals: Mapping[Operation, int], destination: Destination, sink: DeliverySink, *,
             clock: Callable[[], float], sleep: Callable[[float], None], policy: RetryPolicy = RetryPolicy(),
-            skip: Container[str] = frozenset(), progress: Callable[[int], None] | None = None) -> DeliveryReport:
+            skip: Container[str] = frozenset(), progress: Callable[[int], None] | None = None,
+            stop: Callable[[], bool] | None = None) -> DeliveryReport:
     """Send every create/update/clear change row (refresh rows are not sent), grouped by operation.
 
     ``totals`` (rows per operation) picks the batch size (bulk above the connector's threshold); keys in ``skip``
     are not sent. ``progress`` is called on the caller's thread with how many more records were settled
     (confirmed, rejected or given up as retryable) after each reply. An exception from the sink propagates once
-    the requests in flight have returned; what the sink accepted before it stays accepted.
+    the requests in flight have returned; what the sink accepted before it stays accepted. Once ``stop()`` answers
+    true (a daemon shutting down), no new batch is sent: the batches in flight are collected and committed, and the
+    rest is left pending for the next run (``report.stopped`` says so).
     """
     capabilities = destination.capabilities
-    run = _Delivery(destination, sink, clock, sleep, policy, progress)
+    run = _Delivery(destination, sink, clock, sleep, policy, progress, stop)
     try:
         for op in SENT_OPERATIONS:
             source = ChunkSource(changes, op, capabilities.batch_size(op, totals.get(op, 0)), skip)
@@ -147,10 +150,11 @@ class _Delivery:
     """The state of one :func:`deliver` call; every method runs on the caller's thread."""
 
     def __init__(self, destination: Destination, sink: DeliverySink, clock: Callable[[], float],
-                 sleep: Callable[[float], None], policy: RetryPolicy, progress: Callable[[int], None] | None) -> None:
+                 sleep: Callable[[float], None], policy: RetryPolicy, progress: Callable[[int], None] | None,
+                 stop: Callable[[], bool] | None = None) -> None:
         rate = destination.capabilities.rate
         self.destination, self.sink, self.clock, self.sleep = destination, sink, clock, sleep
-        self.policy, self.progress = policy, progress
+        self.policy, self.progress, self.should_stop = policy, progress, stop
         self.limiter = Limiter(rate, clock)
         self.concurrency = max(1, rate.concurrency)
         self.pool = ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="syncer-delivery")
@@ -170,6 +174,8 @@ class _Delivery:
         """Deliver every row of ``source``; what cannot be sent any more is counted pending."""
         resend_size = max(1, source.size // 2)  # retryable records go again in smaller batches
         while True:
+            if self.report.stopped is None and self.should_stop is not None and self.should_stop():
+                self._stop("stopped on request (shutdown); the rest is left for the next run")
             if self.report.stopped is None:
                 self._fill(source, resend_size)
             if self.in_flight:

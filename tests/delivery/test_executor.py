@@ -278,3 +278,14 @@ def test_new_batches_wait_while_one_backs_off_so_an_outage_does_not_use_up_every
 
     assert [call.keys[0] for call in fake.calls] == ["c00000", "c00000", "c00000", "c00002", "c00004"]
     assert sorted(sink.confirmed_keys) == keys("c", 6) and report.retries == 2
+
+
+def test_a_stop_request_sends_no_new_batch_and_leaves_the_rest_pending(delivery: Delivery) -> None:
+    fake = delivery.destination(max_batch=10)
+    asked = iter([False, False, False] + [True] * 100)
+    report, sink = delivery.run(change_rows(("create", keys("c", 50))), fake, stop=lambda: next(asked))
+
+    assert 1 <= len(fake.calls) < 5  # the request came before the fifth batch was taken
+    assert report.stopped is not None and report.stopped.startswith("stopped on request")
+    assert report.confirmed == 10 * len(fake.calls) == len(sink.confirmed_keys)
+    assert report.pending == 50 - report.confirmed
