@@ -19,10 +19,13 @@ _ALL_MODES = frozenset(SyncMode)
 
 REGISTRY: Registry = {
     "hubspot": ConnectorType("hubspot", HubSpotSettings, _ALL_MODES, HUBSPOT_OBJECTS,
-                             "connectors.hubspot.connector:open_destination"),
+                             "connectors.hubspot.connector:open_destination",
+                             tasks="connectors.hubspot.tasks:open_task_destination"),
     "salesforce": ConnectorType("salesforce", SalesforceSettings, _ALL_MODES, None,
-                                "connectors.salesforce.connector:open_destination", path_settings=("ca_bundle",)),
-    "slack": ConnectorType("slack", SlackSettings, frozenset({SyncMode.UPSERT}), frozenset({"alerts"}), None),
+                                "connectors.salesforce.connector:open_destination", path_settings=("ca_bundle",),
+                                tasks="connectors.salesforce.tasks:open_task_destination"),
+    "slack": ConnectorType("slack", SlackSettings, frozenset({SyncMode.UPSERT}), frozenset({"alerts"}), None,
+                           alerts="connectors.slack.channel:open_alert_channel"),
     "webhook": ConnectorType("webhook", WebhookSettings, _ALL_MODES, None,
                              "connectors.webhook.connector:open_destination"),
 }

@@ -11,7 +11,9 @@ from connectors import REGISTRY
 from syncer.config.errors import ConfigError
 from syncer.config.loader import Project, load_project
 from syncer.config.sync import FieldType, SyncConfig
+from syncer.delivery.effects import AlertChannel, TaskDestination
 from syncer.delivery.protocol import Destination, Target
+from syncer.delivery.registry import ConnectorType
 from syncer.runner import RunOptions, RunOutcome, run_sync
 from syncer.state import StateStore, open_state
 from syncer.warehouse import Warehouse, open_warehouse
@@ -74,6 +76,20 @@ class App:
             return None
         types = field_types or {name: spec.type or FieldType.STRING for name, spec in sync.fields.items()}
         return kind.open(settings, Target(dest.object, dest.mode, dest.match.field, types))
+
+    def connector_type(self, name: str) -> ConnectorType:
+        """The registry entry of the connector ``name`` of ``syncer.yaml``."""
+        return REGISTRY[self.project.config.connectors[name].type]
+
+    def open_task_destination(self, connector: str) -> TaskDestination:
+        """CRM tasks through the connector ``connector``; raises ``ValueError`` when it creates no tasks."""
+        kind = self.connector_type(connector)
+        return kind.open_tasks(kind.resolve_paths(self.project.connectors[connector], self.root))
+
+    def open_alert_channel(self, connector: str) -> AlertChannel:
+        """Slack posts through the connector ``connector``; raises ``ValueError`` when it posts no alerts."""
+        kind = self.connector_type(connector)
+        return kind.open_alerts(kind.resolve_paths(self.project.connectors[connector], self.root))
 
     def require_destinations(self, syncs: list[SyncConfig]) -> None:
         """Raise ``ConfigError`` naming every unset variable the connectors of ``syncs`` need."""

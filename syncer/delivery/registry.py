@@ -15,6 +15,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from syncer.config.sync import SyncMode
+from syncer.delivery.effects import AlertChannel, TaskDestination
 from syncer.delivery.protocol import Destination, Target
 
 
@@ -25,7 +26,9 @@ class ConnectorType:
     ``settings``: the pydantic model of its entry in ``syncer.yaml`` (with ``type: Literal[name]``).
     ``objects``/``modes``: what a sync may target (``None``: any object). ``factory``: ``"module:callable"``
     taking ``(settings, target)`` and returning a :class:`Destination`; ``None`` for connectors that take no
-    field writes (Slack: alerts only).
+    field writes (Slack: alerts only). ``tasks``: ``"module:callable"`` taking ``(settings)`` and returning a
+    :class:`~syncer.delivery.effects.TaskDestination` (CRM tasks); ``alerts``: the same for an
+    :class:`~syncer.delivery.effects.AlertChannel` (Slack). ``None``: the connector offers no such effect.
     """
 
     name: str
@@ -34,6 +37,8 @@ class ConnectorType:
     objects: frozenset[str] | None = None
     factory: str | None = None
     path_settings: tuple[str, ...] = ()  # settings that are file paths, resolved against the project directory
+    tasks: str | None = None
+    alerts: str | None = None
 
     def resolve_paths(self, settings: BaseModel, root: Path) -> BaseModel:
         """``settings`` with its relative path settings made absolute under ``root``."""
@@ -55,10 +60,25 @@ class ConnectorType:
     def open(self, settings: BaseModel, target: Target) -> Destination:
         if self.factory is None:
             raise ValueError(f"a {self.name} connector takes no field writes")
-        module, _, attribute = self.factory.partition(":")
-        build: Any = getattr(importlib.import_module(module), attribute)
-        destination: Destination = build(settings, target)
+        destination: Destination = _load(self.factory)(settings, target)
         return destination
+
+    def open_tasks(self, settings: BaseModel) -> TaskDestination:
+        if self.tasks is None:
+            raise ValueError(f"a {self.name} connector creates no tasks")
+        tasks: TaskDestination = _load(self.tasks)(settings)
+        return tasks
+
+    def open_alerts(self, settings: BaseModel) -> AlertChannel:
+        if self.alerts is None:
+            raise ValueError(f"a {self.name} connector posts no alerts")
+        channel: AlertChannel = _load(self.alerts)(settings)
+        return channel
+
+
+def _load(reference: str) -> Any:
+    module, _, attribute = reference.partition(":")
+    return getattr(importlib.import_module(module), attribute)
 
 
 Registry = Mapping[str, ConnectorType]
