@@ -70,6 +70,8 @@ class App:
         """The destination ``sync`` writes to, opened through the connector registry; ``None`` for a connector
         that takes no field writes (Slack: alerts only). ``field_types`` default to the declared ones."""
         dest = sync.destination
+        if dest is None:  # a watch: nothing is written
+            return None
         kind = REGISTRY[self.project.config.connectors[dest.connector].type]
         settings = kind.resolve_paths(self.project.connectors[dest.connector], self.root)
         if kind.factory is None:

@@ -106,7 +106,7 @@ def model_columns(con: duckdb.DuckDBPyConnection, model: str) -> dict[str, str]:
 def diff_spec(sync: SyncConfig, column_types: dict[str, str]) -> DiffSpec:
     """What the diff needs for ``sync`` over a model with ``column_types`` (names resolve case-insensitively)."""
     fields = tuple(field_sql(name, spec, column_types) for name, spec in sync.fields.items())
-    match = sync.destination.match
+    match = sync.match
     identity_columns = {sync.key.casefold(), match.column.casefold()}
     # A clear never empties what identifies the record (the match field, the key or match value written to a
     # field) nor what the mapping requires or marks ``clear: false``.
@@ -117,7 +117,7 @@ def diff_spec(sync: SyncConfig, column_types: dict[str, str]) -> DiffSpec:
         key=identity_sql(ident(sync.key), column_type(column_types, sync.key) or "VARCHAR"),
         match=identity_sql(ident(match.column), column_type(column_types, match.column) or "VARCHAR"),
         match_column=match.column, fields=fields, on_remove=sync.removal,
-        match_required=sync.destination.mode is SyncMode.UPDATE, kept_on_clear=kept)
+        match_required=sync.mode is SyncMode.UPDATE, kept_on_clear=kept)
 
 
 def model_inputs(sync: SyncConfig) -> set[str] | None:
@@ -125,7 +125,7 @@ def model_inputs(sync: SyncConfig) -> set[str] | None:
     as a trigger's ``when`` may read any model column."""
     if sync.triggers:
         return None
-    used = {sync.key, sync.destination.match.column}
+    used = {sync.key, sync.match.column}
     for spec in sync.fields.values():
         used |= {spec.source} if spec.source else set(template_columns(spec.template)) if spec.template else set()
     return used
@@ -154,7 +154,7 @@ def plan_sync(sync: SyncConfig, store: StateStore, warehouse: Warehouse, batch_s
 def _plan_staged(sync: SyncConfig, store: StateStore, con: duckdb.DuckDBPyConnection, model: str,
                  started: float, source: str, limits: Guards) -> Plan:
     column_types = model_columns(con, model)
-    needed = {sync.key, sync.destination.match.column} | {s.source for s in sync.fields.values() if s.source}
+    needed = {sync.key, sync.match.column} | {s.source for s in sync.fields.values() if s.source}
     needed |= {trigger.owner_column for trigger in sync.triggers}
     missing = sorted(name for name in needed if column_type(column_types, name) is None)
     if missing:

@@ -119,10 +119,10 @@ class _Run:
         try:
             destination = open_destination(sync)
         except DeliveryError as exc:
-            return self.ended(RunStatus.FAILED, plan, error=f"{sync.destination.connector}: {exc}")
+            return self.ended(RunStatus.FAILED, plan, error=f"{_connector(sync)}: {exc}")
         except Exception as exc:  # a connector that failed to open in a way it did not map: record it, do not crash
             detail = str(exc).splitlines()[0] if str(exc) else ""
-            return self.ended(RunStatus.FAILED, plan, error=f"{sync.destination.connector}: could not open the "
+            return self.ended(RunStatus.FAILED, plan, error=f"{_connector(sync)}: could not open the "
                                                             f"destination: {type(exc).__name__}: {detail}")
         if destination is None:  # a destination that takes no field writes: the snapshot tracks the model as is
             commit_all(store, sync.name, plan.changes, now())
@@ -164,3 +164,7 @@ def plan_error(row: RejectedRow) -> RowErrorInput:
 def _totals(plan: Plan) -> dict[Operation, int]:
     return {Operation.CREATE: plan.counts.create, Operation.UPDATE: plan.counts.update,
             Operation.CLEAR: plan.counts.clear}
+
+
+def _connector(sync: SyncConfig) -> str:
+    return sync.destination.connector if sync.destination is not None else "watch"

@@ -130,7 +130,8 @@ def test_schema_writes_json_schemas(tmp_path: Path) -> None:
     assert result.exit_code == 0
     mapping = json.loads((tmp_path / "mapping.schema.json").read_text())
     project = json.loads((tmp_path / "syncer.schema.json").read_text())
-    assert {"name", "model", "key", "destination", "fields"} <= set(mapping["required"])
+    assert {"name", "model", "key", "fields"} <= set(mapping["required"])
+    assert "destination" in mapping["properties"] and "destination" not in mapping["required"]  # a watch has none
     assert mapping["additionalProperties"] is False
     assert "connectors" in project["properties"]
 

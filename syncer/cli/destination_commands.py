@@ -57,7 +57,8 @@ def check(sync: Annotated[str | None, typer.Argument(help="The sync to check (de
 
 
 def _check_one(app: App, config: SyncConfig) -> dict[str, Any]:
-    result: dict[str, Any] = {"sync": config.name, "destination": config.destination.connector, "error": None,
+    connector = config.destination.connector if config.destination is not None else None
+    result: dict[str, Any] = {"sync": config.name, "destination": connector, "error": None,
                               "fields": [], "detail": ""}
     try:
         destination = app.open_destination(config, field_types(app, config))
@@ -65,7 +66,8 @@ def _check_one(app: App, config: SyncConfig) -> dict[str, Any]:
         result["error"] = str(exc)
         return result
     if destination is None:
-        result["detail"] = "this connector takes no field writes (alerts only)"
+        result["detail"] = ("a watch: it writes no fields (alerts only)" if connector is None
+                            else "this connector takes no field writes (alerts only)")
         return result
     try:
         result["fields"] = [{"field": f.field, "problem": f.problem, "fixable": f.fixable}

@@ -59,7 +59,8 @@ def status(project: ProjectOption = Path("."), as_json: JsonOption = False) -> N
         for name, loaded in sorted(app.project.syncs.items()):
             config = loaded.config
             runs = app.store.runs(name, limit=1)
-            rows.append({"sync": name, "destination": f"{config.destination.connector}:{config.destination.object}",
+            dest = config.destination
+            rows.append({"sync": name, "destination": f"{dest.connector}:{dest.object}" if dest else "watch",
                          "schedule": config.schedule or app.project.config.defaults.schedule,
                          "snapshot": app.store.snapshot_size(name), "last_run": runs[0] if runs else None,
                          "row_errors": [{"key": k, "reason": r} for k, r, _ in app.store.row_errors(name, 20)]})

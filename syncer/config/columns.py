@@ -21,7 +21,8 @@ def check_columns(loaded: LoadedSync, columns: list[str]) -> list[Problem]:
             problems.append(doc.problem(path, f"{what} '{column}' is not a column of the model (it has: {shown})"))
 
     need(sync.key, ("key",), "key column")
-    need(sync.destination.match.column, ("destination", "match", "column"), "match column")
+    if sync.destination is not None:
+        need(sync.destination.match.column, ("destination", "match", "column"), "match column")
     for name, spec in sync.fields.items():
         if spec.source is not None:
             need(spec.source, ("fields", name, "source"), "column")
@@ -35,4 +36,6 @@ def check_columns(loaded: LoadedSync, columns: list[str]) -> list[Problem]:
                 need(column, ("fields", name, "template"), "template variable")
     for i, trigger in enumerate(sync.triggers):
         need(trigger.owner_column, ("triggers", i, "owner_column"), "owner column")
+        if trigger.alert is not None and trigger.alert.signals_column is not None:
+            need(trigger.alert.signals_column, ("triggers", i, "alert", "signals_column"), "signals column")
     return problems

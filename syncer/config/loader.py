@@ -22,7 +22,6 @@ from syncer.config.yamlsource import YamlDocument, load_yaml
 from syncer.delivery.registry import Registry
 
 PROJECT_FILE = "syncer.yaml"
-ALERT_CONNECTOR_TYPES = ("slack",)
 
 
 @dataclass(frozen=True)
@@ -70,7 +69,7 @@ class Project:
 
     def connectors_of(self, syncs: list[SyncConfig]) -> list[str]:
         """The connectors ``syncs`` write to or alert through, in order of first use."""
-        names = [sync.destination.connector for sync in syncs]
+        names = [sync.destination.connector for sync in syncs if sync.destination is not None]
         names += [t.alert.connector for sync in syncs for t in sync.triggers if t.alert is not None]
         return list(dict.fromkeys(names))
 
@@ -242,18 +241,22 @@ def _cross_check(sync: SyncConfig, doc: YamlDocument, project: ProjectConfig | N
         return problems
     dest = sync.destination
     known = ", ".join(sorted(project.connectors)) or "none configured in syncer.yaml"
-    entry = project.connectors.get(dest.connector)
-    if entry is None:
+    entry = project.connectors.get(dest.connector) if dest is not None else None
+    if dest is not None and entry is None:
         message = f"unknown connector '{dest.connector}' (known: {known})"
         problems.append(doc.problem(("destination", "connector"), message))
-    elif dest.connector in connectors:  # an entry that failed its own validation is reported there, once
+    elif dest is not None and entry is not None and dest.connector in connectors:  # a bad entry is reported once
         for key, message in registry[entry.type].target_problems(dest.object, dest.mode):
             problems.append(doc.problem(("destination", key), message))
     for i, trigger in enumerate(sync.triggers):
+        if trigger.task is not None and entry is not None and entry.type in registry \
+                and registry[entry.type].tasks is None:
+            problems.append(doc.problem(("triggers", i, "task"), f"a {entry.type} destination takes no tasks "
+                                                                 "(tasks go to a CRM: hubspot or salesforce)"))
         if trigger.alert is None:
             continue
         alert_entry = project.connectors.get(trigger.alert.connector)
-        if alert_entry is None or alert_entry.type not in ALERT_CONNECTOR_TYPES:
+        if alert_entry is None or alert_entry.type not in registry or registry[alert_entry.type].alerts is None:
             problems.append(doc.problem(("triggers", i, "alert", "connector"),
                                         f"'{trigger.alert.connector}' is not a Slack connector (known: {known})"))
     return problems

@@ -9,6 +9,7 @@ import re
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
+from syncer.alerts.config import AlertPolicy
 from syncer.config.schedule import parse_schedule
 from syncer.config.sync import Guards
 
@@ -91,3 +92,5 @@ class ProjectConfig(_Strict):
     connectors: dict[str, ConnectorEntry] = Field(default_factory=dict)
     defaults: Defaults = Defaults()
     mappings_dir: str = Field("mappings", min_length=1, description="Where the sync files are, below the project.")
+    alerts: AlertPolicy = Field(default_factory=AlertPolicy, description="Per-rep caps, cooldowns, quiet hours and "
+                                                                         "digests for every trigger's alerts.")

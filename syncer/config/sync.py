@@ -166,17 +166,26 @@ class Guards(_Strict):
 
 
 class TaskSpec(_Strict):
-    subject: str
-    body: str = ""
+    """A CRM task for the account owner, created in the sync's destination CRM on the record the sync writes."""
+
+    subject: str = Field(description="Jinja template over the model row (plain text).")
+    body: str = Field("", description="Jinja template over the model row (plain text).")
     due_in_days: int = Field(2, ge=0)
-    priority: str = "Normal"
+    priority: str = Field("Normal", description="The CRM's own word: HubSpot HIGH|MEDIUM|LOW, Salesforce "
+                                                "High|Normal|Low.")
 
 
 class AlertSpec(_Strict):
-    connector: str
+    """A Slack alert to the account owner (a DM), or to ``channel``."""
+
+    connector: str = Field(description="A Slack connector of syncer.yaml.")
     template: str = Field(description="Jinja template of the Slack message (mrkdwn); data values are escaped.")
     priority: int = Field(2, ge=1, le=5, description="1 is the most urgent.")
     channel: str | None = Field(None, description="Post here instead of a DM to the account owner.")
+    title: str = Field("{{ account_name }}", description="Jinja template of the header (the account's name).")
+    signals_column: str | None = Field("signals", description="A JSON column of the signals behind the score.")
+    record_url: str | None = Field(None, description="Jinja template of the CRM record's URL (the button); it may "
+                                                     "use record_id, the destination's id of the record.")
 
 
 class Trigger(_Strict):
@@ -200,13 +209,17 @@ class Trigger(_Strict):
 
 
 class SyncConfig(_Strict):
-    """The whole of one ``mappings/*.yaml`` file."""
+    """The whole of one ``mappings/*.yaml`` file.
+
+    Without ``destination`` the sync is a *watch*: nothing is written, its fields are tracked in the snapshot so
+    that its triggers can compare new values with old, and its effects (alerts) are all it does.
+    """
 
     name: str
     description: str = ""
     model: ModelSource
     key: str
-    destination: DestinationConfig
+    destination: DestinationConfig | None = Field(None, description="Where fields are written; omit for a watch.")
     fields: dict[str, FieldSpec] = Field(min_length=1)
     on_remove: OnRemove | None = Field(None, description="Default: clear for mirror, ignore otherwise.")
     triggers: list[Trigger] = Field(default_factory=list)
@@ -224,12 +237,29 @@ class SyncConfig(_Strict):
 
     @model_validator(mode="after")
     def _mirror_clears(self) -> SyncConfig:
-        if self.destination.mode is SyncMode.MIRROR and self.on_remove is OnRemove.IGNORE:
+        if self.mode is SyncMode.MIRROR and self.on_remove is OnRemove.IGNORE:
             raise ValueError("mode 'mirror' clears fields of removed rows; 'on_remove: ignore' contradicts it")
+        if self.destination is None and any(t.task is not None for t in self.triggers):
+            raise ValueError("a task is created on the record a sync writes: a watch (no 'destination') can only "
+                             "alert")
         return self
+
+    @property
+    def is_watch(self) -> bool:
+        """No destination: the sync only tracks its fields for its triggers."""
+        return self.destination is None
+
+    @property
+    def mode(self) -> SyncMode:
+        return SyncMode.UPSERT if self.destination is None else self.destination.mode
+
+    @property
+    def match(self) -> MatchRule:
+        """How a row finds its record; a watch matches on its own key."""
+        return MatchRule(column=self.key, field=self.key) if self.destination is None else self.destination.match
 
     @property
     def removal(self) -> OnRemove:
         if self.on_remove is not None:
             return self.on_remove
-        return OnRemove.CLEAR if self.destination.mode is SyncMode.MIRROR else OnRemove.IGNORE
+        return OnRemove.CLEAR if self.mode is SyncMode.MIRROR else OnRemove.IGNORE

@@ -35,7 +35,7 @@ class SqlStateStore(StateStore):
     """
 
     names: dict[str, str] = {name: name for name in ("runs", "row_errors", "snapshot", "run_ids", "schema_migrations",
-                                                     "outbox", "alert_ledger", "owner_cache")}
+                                                     "outbox", "alert_ledger", "owner_cache", "effects_marks")}
 
     def _sql(self, template: str) -> str:
         return template.format(**self.names)

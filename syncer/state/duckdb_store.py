@@ -57,7 +57,7 @@ class DuckDBStateStore(SqlStateStore):
         # Qualified names: the workspace may be switched to another catalog while a plan runs.
         self.names = {name: f"{ident(catalog)}.main.{ident(name)}"
                       for name in ("runs", "row_errors", "snapshot", "snapshot_journal", "schema_migrations",
-                                   "outbox", "alert_ledger", "owner_cache")}
+                                   "outbox", "alert_ledger", "owner_cache", "effects_marks")}
         self.names |= {seq: f"{catalog}.main.{seq}" for seq in ("run_ids", "journal_seq")}
         self._workspace_dir = prepare_workspace(self._con, memory_limit, path.parent / "tmp")
         self._transaction_lock = threading.Lock()

@@ -1,15 +1,5 @@
-"""The control-store half of exactly-once effects: the outbox, the alert ledger and the owner cache.
-
-Outbox state machine, one row per dedupe key (:meth:`EffectsStore.outbox_add` inserts if absent)::
-
-    pending --mark_sending--> sending --done--> done
-       ^                         |
-       +---failed(retryable)-----+--failed(not retryable)--> failed
-
-A crash between ``outbox_mark_sending`` and ``outbox_done`` leaves the row in ``sending``: the vendor may or may
-not have the effect. Recovery reads such rows (``outbox_pending(include_sending=True)``), asks the destination for
-an effect carrying the dedupe key, and marks the row done (found) or sends it again (not found). One process sends
-a sync's effects at a time (the sync's run lock), so marking is not a claim between replicas.
+"""The control-store half of exactly-once effects: the alert ledger and the owner cache, over the outbox
+(:mod:`syncer.state.outbox`).
 
 Alert caps across replicas: ``decide`` reads the ledger and the decisions it returns are inserted; two replicas
 deciding for the same rep at once could both see room under a cap. :meth:`EffectsStore.ledger_decide` runs the
@@ -24,58 +14,25 @@ Times are stored as naive UTC (like the rest of the state) and come back timezon
 from __future__ import annotations
 
 import hashlib
-import json
-from abc import abstractmethod
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from enum import StrEnum
+from datetime import datetime, timedelta
 from typing import Any
 
 from syncer.alerts.policy import Decision, DedupeKey, LedgerEntry, Outcome
+from syncer.state.outbox import (
+    EffectKind,
+    OutboxItem,
+    OutboxRecord,
+    OutboxStatus,
+    OutboxStore,
+    Query,
+    aware_utc,
+    naive_utc,
+)
 
-Query = Callable[[str, Sequence[Any]], list[tuple[Any, ...]]]
-
-
-class EffectKind(StrEnum):
-    TASK = "task"
-    ALERT = "alert"
-
-
-class OutboxStatus(StrEnum):
-    PENDING = "pending"
-    SENDING = "sending"
-    DONE = "done"
-    FAILED = "failed"
-
-
-@dataclass(frozen=True)
-class OutboxItem:
-    """An effect intent. ``payload``: what the sender needs (JSON-serialisable), stored as JSON text."""
-
-    dedupe_key: str
-    sync: str
-    trigger: str
-    key: str
-    kind: EffectKind
-    payload: Mapping[str, Any]
-
-
-@dataclass(frozen=True)
-class OutboxRecord:
-    dedupe_key: str
-    sync: str
-    trigger: str
-    key: str
-    kind: EffectKind
-    payload: dict[str, Any]
-    status: OutboxStatus
-    external_id: str | None
-    attempts: int
-    error: str | None
-    created_at: datetime
-    updated_at: datetime
+__all__ = ["CachedOwner", "EffectKind", "EffectsStore", "OutboxItem", "OutboxRecord", "OutboxStatus", "Query",
+           "normalise_email", "rep_lock_id"]
 
 
 @dataclass(frozen=True)
@@ -87,11 +44,8 @@ class CachedOwner:
     resolved_at: datetime
 
 
-_OUTBOX_COLUMNS = ("dedupe_key, sync, trigger, key, kind, payload, status, external_id, attempts, error, "
-                   "created_at, updated_at")
 _LEDGER_COLUMNS = ("dedupe_key, sync, trigger, key, rep, outcome, reason, tier, priority, decided_at, not_before, "
                    "digest_key")
-_OPEN = ("pending", "sending")
 
 
 def normalise_email(email: str) -> str:
@@ -104,107 +58,18 @@ def rep_lock_id(rep: str | None) -> int:
                           signed=True)
 
 
-def _naive(moment: datetime) -> datetime:
-    """Naive UTC for storage; naive input is taken to be UTC already."""
-    return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
-
-
-def _utc(moment: datetime) -> datetime:
-    """A stored (naive UTC) time as a timezone-aware one."""
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+_naive, _utc = naive_utc, aware_utc
 
 
 def _utc_or_none(moment: datetime | None) -> datetime | None:
     return None if moment is None else _utc(moment)
 
 
-class EffectsStore:
+class EffectsStore(OutboxStore):
     """Outbox, ledger and owner-cache methods over portable SQL; part of every :class:`syncer.state.base.StateStore`.
 
     A backend provides :meth:`_query` (one statement, ``?`` placeholders) and :meth:`_transaction`.
     """
-
-    @abstractmethod
-    def _query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]: ...
-
-    @abstractmethod
-    def _transaction(self, lock_ids: Sequence[int] = ()) -> AbstractContextManager[Query]:
-        """One transaction holding the given locks (taken in the order given) until it ends; yields a query function
-        that runs statements inside it. Leaving the block by an exception rolls it back."""
-
-    def _effects_sql(self, template: str) -> str:
-        names: dict[str, str] = getattr(self, "names", {})
-        return template.format(**{t: names.get(t, t) for t in ("outbox", "alert_ledger", "owner_cache")})
-
-    # Outbox
-
-    def outbox_add(self, items: Sequence[OutboxItem], now: datetime) -> list[str]:
-        """Record intents not recorded yet; return the dedupe keys that are new (a key added before is a no-op)."""
-        added: list[str] = []
-        sql = self._effects_sql(f"INSERT INTO {{outbox}} ({_OUTBOX_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, 'pending', "
-                                "NULL, 0, NULL, ?, ?) ON CONFLICT (dedupe_key) DO NOTHING RETURNING dedupe_key")
-        stamp = _naive(now)
-        with self._transaction() as query:
-            for item in {item.dedupe_key: item for item in items}.values():
-                payload = json.dumps(dict(item.payload), sort_keys=True, default=str)
-                added += [str(row[0]) for row in query(sql, (item.dedupe_key, item.sync, item.trigger, item.key,
-                                                             item.kind.value, payload, stamp, stamp))]
-        return added
-
-    def outbox_pending(self, sync: str | None = None, limit: int = 1000,
-                       include_sending: bool = False) -> list[OutboxRecord]:
-        """Intents still to send, oldest first; with ``include_sending`` also those a crash left in ``sending``."""
-        statuses = _OPEN if include_sending else ("pending",)
-        where = " OR ".join("status = ?" for _ in statuses)
-        params: tuple[Any, ...] = statuses
-        if sync is not None:
-            where, params = f"({where}) AND sync = ?", (*statuses, sync)
-        return self._outbox_rows(f"WHERE {where} ORDER BY created_at, dedupe_key LIMIT {int(limit)}", params)
-
-    def outbox_get(self, dedupe_keys: Sequence[str]) -> dict[str, OutboxRecord]:
-        found: dict[str, OutboxRecord] = {}
-        for key in dict.fromkeys(dedupe_keys):
-            found |= {r.dedupe_key: r for r in self._outbox_rows("WHERE dedupe_key = ?", (key,))}
-        return found
-
-    def _outbox_rows(self, where: str, params: Sequence[Any]) -> list[OutboxRecord]:
-        rows = self._query(self._effects_sql(f"SELECT {_OUTBOX_COLUMNS} FROM {{outbox}} {where}"), params)
-        return [OutboxRecord(r[0], r[1], r[2], r[3], EffectKind(r[4]), json.loads(r[5]), OutboxStatus(r[6]), r[7],
-                             int(r[8]), r[9], _utc(r[10]), _utc(r[11])) for r in rows]
-
-    def outbox_mark_sending(self, dedupe_keys: Sequence[str], now: datetime) -> list[str]:
-        """Move intents from ``pending`` (or ``sending``, when recovering) to ``sending``, one attempt more each;
-        return the keys moved (done and failed ones are left alone)."""
-        sql = self._effects_sql("UPDATE {outbox} SET status = 'sending', attempts = attempts + 1, updated_at = ? "
-                                "WHERE dedupe_key = ? AND status IN ('pending', 'sending') RETURNING dedupe_key")
-        moved: list[str] = []
-        with self._transaction() as query:
-            for key in dict.fromkeys(dedupe_keys):
-                moved += [str(row[0]) for row in query(sql, (_naive(now), key))]
-        return moved
-
-    def outbox_done(self, dedupe_key: str, external_id: str | None, now: datetime) -> bool:
-        """The destination confirmed the effect (or already held it): ``done`` with its id. Also stamps the ledger's
-        ``sent_at`` for this key. Returns False when the intent is unknown, done already or failed."""
-        stamp = _naive(now)
-        with self._transaction() as query:
-            moved = query(self._effects_sql("UPDATE {outbox} SET status = 'done', external_id = ?, error = NULL, "
-                                            "updated_at = ? WHERE dedupe_key = ? AND status IN ('pending', 'sending') "
-                                            "RETURNING dedupe_key"), (external_id, stamp, dedupe_key))
-            if moved:
-                query(self._effects_sql("UPDATE {alert_ledger} SET sent_at = ? WHERE dedupe_key = ? "
-                                        "AND sent_at IS NULL AND outcome IN ('send', 'no_owner', 'digest')"),
-                      (stamp, dedupe_key))
-        return bool(moved)
-
-    def outbox_failed(self, dedupe_key: str, error: str, now: datetime, retryable: bool) -> bool:
-        """The send failed: back to ``pending`` when ``retryable`` (tried again later), else ``failed`` for good."""
-        status = OutboxStatus.PENDING if retryable else OutboxStatus.FAILED
-        rows = self._query(self._effects_sql("UPDATE {outbox} SET status = ?, error = ?, updated_at = ? "
-                                             "WHERE dedupe_key = ? AND status IN ('pending', 'sending') "
-                                             "RETURNING dedupe_key"),
-                           (status.value, error, _naive(now), dedupe_key))
-        return bool(rows)
 
     # Alert ledger
 
@@ -214,14 +79,19 @@ class EffectsStore:
         reps = {_entry_rep(entry) for entry in entries}
         with self._transaction(_lock_ids(reps)) as query:
             self._insert_ledger(query, entries)
+            if entries:
+                self._mark_dirty(query)
         return len(entries)
 
     def ledger_decide(self, reps: Iterable[str | None], since: datetime,
                       decide: Callable[[list[LedgerEntry]], Sequence[Decision]],
-                      keys: Sequence[str] = ()) -> list[Decision]:
+                      keys: Sequence[str] = (),
+                      outbox: Callable[[Sequence[Decision]], Sequence[OutboxItem]] | None = None,
+                      now: datetime | None = None) -> list[Decision]:
         """Read the ledger of ``reps`` since ``since`` (and every decision about ``keys``, dedupe key tokens), call
         ``decide`` with it and record what it decided, all under the per-rep locks in one transaction: caps hold
-        however many replicas decide at once."""
+        however many replicas decide at once. ``outbox``: the intents the decisions give, added in the same
+        transaction (at ``now``), so a crash can never leave a decision without its intent or the reverse."""
         wanted = set(reps)
         with self._transaction(_lock_ids(wanted)) as query:
             ledger = [e for rep in sorted(wanted, key=lambda r: r or "") for e in self._ledger(query, rep, since)]
@@ -229,6 +99,10 @@ class EffectsStore:
                 ledger += [e for e in self._ledger_rows(query, "WHERE dedupe_key = ?", (key,)) if e not in ledger]
             decisions = list(decide(ledger))
             self._insert_ledger(query, decisions)
+            if outbox is not None:
+                self._outbox_insert(query, outbox(decisions), now or max(d.decided_at for d in decisions))
+            if decisions:
+                self._mark_dirty(query)
         return decisions
 
     def _insert_ledger(self, query: Query, entries: Sequence[Decision | LedgerEntry]) -> None:
@@ -269,9 +143,12 @@ class EffectsStore:
 
     def ledger_feedback(self, dedupe_key: str, feedback: str, now: datetime) -> int:
         """Record a rep's reaction (a button press) on the decisions of ``dedupe_key``; return the rows touched."""
-        rows = self._query(self._effects_sql("UPDATE {alert_ledger} SET feedback = ?, feedback_at = ? "
-                                             "WHERE dedupe_key = ? RETURNING dedupe_key"),
-                           (feedback, _naive(now), dedupe_key))
+        with self._transaction() as query:
+            rows = query(self._effects_sql("UPDATE {alert_ledger} SET feedback = ?, feedback_at = ? "
+                                           "WHERE dedupe_key = ? RETURNING dedupe_key"),
+                         (feedback, _naive(now), dedupe_key))
+            if rows:
+                self._mark_dirty(query)
         return len(rows)
 
     # Owner cache

@@ -149,6 +149,22 @@ MIGRATIONS: tuple[Migration, ...] = (
             PRIMARY KEY (vendor, email)
         )""",
     )),
+    Migration(5, "outbox: due times, deferred/held/suppressed intents; alert log bookkeeping", (
+        # DuckDB cannot alter a table that an index depends on: drop it, alter, index again.
+        "DROP INDEX outbox_by_status",
+        "ALTER TABLE outbox ADD COLUMN not_before TIMESTAMP",
+        "CREATE INDEX outbox_by_status ON outbox (status, sync, created_at)",
+        "CREATE INDEX outbox_by_key ON outbox (sync, key, kind)",
+        # One row: a version every change the alert log shows counts up, and the version last written back.
+        """CREATE TABLE effects_marks (
+            id INTEGER PRIMARY KEY,
+            version BIGINT NOT NULL,
+            written_version BIGINT NOT NULL,
+            written_at TIMESTAMP,
+            error TEXT
+        )""",
+        "INSERT INTO effects_marks VALUES (1, 0, 0, NULL, NULL)",
+    )),
 )
 
 

@@ -26,8 +26,9 @@ def candidate(account: str, rep: str | None = "U_DANA", firing: str = "f1", tier
     return Candidate(DedupeKey("accounts", "went_hot", account, firing), rep, "UTC", tier, 90.0, 1, NOW)
 
 
-def test_migration_4_is_applied(store: StateStore) -> None:
-    assert store.schema_versions()[-1] == 4
+def test_the_effects_migrations_are_applied(store: StateStore) -> None:
+    assert store.schema_versions()[-2:] == [4, 5]
+    assert store.log_version() == (0, 0)
 
 
 def test_adding_an_intent_twice_is_a_no_op(store: StateStore) -> None:
