@@ -14,7 +14,9 @@ from syncer.config.sync import FieldType, SyncConfig
 from syncer.delivery.effects import AlertChannel, TaskDestination
 from syncer.delivery.protocol import Destination, Target
 from syncer.delivery.registry import ConnectorType
-from syncer.runner import RunOptions, RunOutcome, run_sync
+from syncer.effects.engine import EffectsContext
+from syncer.effects.log import ALERT_LOG_TABLE
+from syncer.runner import Pacing, RunOptions, RunOutcome, run_sync
 from syncer.state import StateStore, open_state
 from syncer.warehouse import Warehouse, open_warehouse
 
@@ -102,10 +104,19 @@ class App:
         return RunOptions(batch_size=self.batch_size, allow_mass_change=allow_mass_change,
                           guards=self.project.config.defaults.guards, stop=stop)
 
-    def run(self, sync: SyncConfig, options: RunOptions, progress: Callable[[int], None] | None = None) -> RunOutcome:
-        """One run of ``sync`` (see :func:`syncer.runner.run_sync`) with this project's state, warehouse and
-        destinations; the CLI and the daemon both run syncs through here."""
-        return run_sync(sync, self.store, self.warehouse, utc_now, self.open_destination, options, progress=progress)
+    def run(self, sync: SyncConfig, options: RunOptions, progress: Callable[[int], None] | None = None,
+            now: Callable[[], datetime] = utc_now, pacing: Pacing | None = None) -> RunOutcome:
+        """One run of ``sync`` (see :func:`syncer.runner.run_sync`) with this project's state, warehouse,
+        destinations and effects; the CLI and the daemon both run syncs through here."""
+        pacing = pacing or Pacing()
+        return run_sync(sync, self.store, self.warehouse, now, self.open_destination, options, pacing, progress,
+                        self.effects_context(pacing))
+
+    def effects_context(self, pacing: Pacing) -> EffectsContext:
+        """What the effects engine needs: the alert policy, the task and alert openers, the log's writer."""
+        return EffectsContext(self.project.config.alerts, self.open_alert_channel, self.open_task_destination,
+                              pacing.clock, pacing.sleep,
+                              lambda table: self.warehouse.replace_table(ALERT_LOG_TABLE, table))
 
     def _require(self, *prefixes: tuple[str | int, ...]) -> None:
         missing = self.project.missing_under(*prefixes)

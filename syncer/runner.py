@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from syncer.commit import commit_all
@@ -21,6 +21,7 @@ from syncer.delivery.errors import DeliveryError
 from syncer.delivery.executor import DeliveryReport, RetryPolicy, deliver
 from syncer.delivery.protocol import Destination, Operation
 from syncer.delivery.sink import StateSink
+from syncer.effects.engine import Effects, EffectsContext, EffectsReport, stage
 from syncer.planner import PlanError, plan_sync
 from syncer.state.base import ErrorStage, RowErrorInput, RunStatus, StateStore
 from syncer.warehouse.base import Warehouse
@@ -51,6 +52,7 @@ class RunOutcome:
     delivery: DeliveryReport | None = None
     error: str | None = None
     duration_s: float = 0.0
+    effects: EffectsReport | None = None
 
     def summary(self) -> dict[str, Any]:
         """The shape of ``syncer run --json``: one object per sync."""
@@ -60,7 +62,8 @@ class RunOutcome:
                 "rejected_in_plan": self.plan.rejected_total if self.plan else 0,
                 "sent": report.sent, "confirmed": report.confirmed, "rejected": report.rejected,
                 "pending": report.pending, "api_calls": report.api_calls, "rate_limited": report.rate_limited,
-                "retries": report.retries, "stopped": report.stopped, "duration_s": round(self.duration_s, 3)}
+                "retries": report.retries, "stopped": report.stopped, "duration_s": round(self.duration_s, 3),
+                "effects": self.effects.summary() if self.effects else None}
 
 
 @dataclass
@@ -73,15 +76,19 @@ class Pacing:
 
 def run_sync(sync: SyncConfig, store: StateStore, warehouse: Warehouse, now: Clock, open_destination: DestinationOpener,
              options: RunOptions | None = None, pacing: Pacing | None = None,
-             progress: Callable[[int], None] | None = None) -> RunOutcome:
+             progress: Callable[[int], None] | None = None, effects: EffectsContext | None = None) -> RunOutcome:
     """Plan ``sync``, deliver what changed through the destination ``open_destination`` gives, record the run.
+
+    With ``effects``, the plan's trigger firings are staged in the outbox before any field is written, and after
+    the fields the due tasks and alerts are decided and sent (:mod:`syncer.effects.engine`); without, firings are
+    ignored.
 
     Holds the sync's run lock throughout (raises :class:`syncer.state.base.RunLockedError` when another run has it).
     Never raises for a failure of the sync itself; an unexpected error still ends the run as failed (interrupted:
     killed) before it propagates.
     """
     with store.run_lock(sync.name, store.lock_wait_s):
-        run = _Run(sync, store, now, store.start_run(sync.name, (options or RunOptions()).dry_run, now()))
+        run = _Run(sync, store, now, store.start_run(sync.name, (options or RunOptions()).dry_run, now()), effects)
         try:
             return run.execute(warehouse, open_destination, options or RunOptions(), pacing or Pacing(), progress)
         except BaseException as exc:
@@ -96,7 +103,10 @@ class _Run:
     store: StateStore
     now: Clock
     run_id: int
+    effects: EffectsContext | None = None
     started: float = field(default_factory=time.perf_counter)
+    effects_report: EffectsReport | None = None
+    staged: int = 0
 
     def execute(self, warehouse: Warehouse, open_destination: DestinationOpener, options: RunOptions,
                 pacing: Pacing, progress: Callable[[int], None] | None) -> RunOutcome:
@@ -112,6 +122,8 @@ class _Run:
             return self.ended(RunStatus.PLANNED, plan)
         if plan.blocked and not options.allow_mass_change:  # a mass change waits for a human: nothing is sent
             return self.ended(RunStatus.BLOCKED, plan, error=plan.guard_message())
+        if self.effects is not None:  # before any field is committed, so no firing can be forgotten
+            self.staged = stage(sync, plan, store, self.effects.policy, aware(now()))
         commit_all(store, sync.name, plan.changes, now(), op=ChangeOp.REFRESH)  # bookkeeping only, nothing to send
         if plan.is_empty:
             store.flush(sync.name)
@@ -141,11 +153,17 @@ class _Run:
 
     def ended(self, status: RunStatus, plan: Plan | None, report: DeliveryReport | None = None,
               error: str | None = None) -> RunOutcome:
+        if self.effects is not None and status in (RunStatus.SUCCEEDED, RunStatus.PARTIAL, RunStatus.FAILED) \
+                and plan is not None:
+            self.effects_report = Effects(self.store, self.effects, aware(self.now())).process(self.sync.name)
+            self.effects_report.staged = self.staged
+            if self.effects_report.errors and status is RunStatus.SUCCEEDED:
+                status, error = RunStatus.PARTIAL, "; ".join(self.effects_report.errors[:3])
         rejected = (plan.rejected_total if plan else 0) + (report.rejected if report else 0)
         self.store.finish_run(self.run_id, status, self.now(), plan.model_rows if plan else None,
                               plan.counts if plan else None, rejected, error)
         return RunOutcome(self.run_id, self.sync.name, status, plan, report, error,
-                          time.perf_counter() - self.started)
+                          time.perf_counter() - self.started, self.effects_report)
 
 
 def plan_error(row: RejectedRow) -> RowErrorInput:
@@ -164,6 +182,11 @@ def plan_error(row: RejectedRow) -> RowErrorInput:
 def _totals(plan: Plan) -> dict[Operation, int]:
     return {Operation.CREATE: plan.counts.create, Operation.UPDATE: plan.counts.update,
             Operation.CLEAR: plan.counts.clear}
+
+
+def aware(moment: datetime) -> datetime:
+    """The runner's clock gives naive UTC (as the state stores it); the effects engine wants it timezone-aware."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
 
 
 def _connector(sync: SyncConfig) -> str:

@@ -30,10 +30,13 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web import SlackResponse
 
+from connectors.slack.capabilities import PACING
 from connectors.slack.errors import Failure, Reaction, classify, unreachable
 from connectors.slack.settings import SlackSettings
 from syncer.delivery.effects import AlertPost, EffectResult, SlackUser
-from syncer.delivery.protocol import RecordStatus
+from syncer.delivery.protocol import RatePolicy, RecordStatus
+
+Pace = Callable[[str, str, Callable[[], SlackResponse]], SlackResponse]
 
 METADATA_EVENT = "syncer_alert"  # syncer.alerts.render writes the same event type
 HISTORY_PAGE = 200  # Slack advises at most 200 messages per conversations.history page
@@ -78,11 +81,20 @@ class SlackAlertChannel:
 
     def __init__(self, client: WebClient) -> None:
         self._client = client
+        self._pace: Pace | None = None
         self._dms: dict[str, str] = {}  # user id -> the bot's DM channel with them
         self._members: dict[str, SlackUser | None] = {}  # normalised e-mail -> member (None: Slack knows none)
         self._names: dict[str, str] | None = None  # public channel name -> id, of the channels the app is in
 
     # -- AlertChannel -----------------------------------------------------------------------------------------
+    def rate_policy(self, method: str) -> RatePolicy:
+        """How fast ``method`` may be called (:data:`connectors.slack.capabilities.PACING`)."""
+        return PACING.policy(method)
+
+    def set_pacer(self, pace: Pace) -> None:
+        """Route every call through ``pace(method, scope, request)`` (scope: the channel of a post, else '')."""
+        self._pace = pace
+
     def lookup_users(self, emails: Sequence[str]) -> Mapping[str, SlackUser]:
         """The member for each of ``emails`` Slack knows, keyed by the e-mail as given. One ``users.lookupByEmail``
         per distinct normalised address (and ``users.info`` when the reply lacks the time zone); cached."""
@@ -135,6 +147,13 @@ class SlackAlertChannel:
     # -- calls ------------------------------------------------------------------------------------------------
     def _call(self, method: str, function: Callable[..., SlackResponse], **arguments: Any) -> SlackResponse:
         """One SDK call. Raises :class:`Refused` for a ``REJECTED`` reaction, else the mapped ``DeliveryError``."""
+        if self._pace is None:
+            return self._raw(method, function, arguments)
+        scope = str(arguments.get("channel", "")) if method == "chat.postMessage" else ""
+        return self._pace(method, scope, lambda: self._raw(method, function, arguments))
+
+    def _raw(self, method: str, function: Callable[..., SlackResponse], arguments: dict[str, Any]) -> SlackResponse:
+        """One request; a failure is raised already mapped (so a pacer sees a 429 as ``RateLimitedError``)."""
         try:
             return function(**arguments)
         except SlackApiError as error:

@@ -12,11 +12,13 @@ This is the shape :func:`syncer.validate._check_triggers` binds ``when`` against
 counts as false. A change to a model column that no field maps does not change the row hash, so it alone finds no
 changed key and fires nothing: triggers react to what the sync writes.
 
-Each firing is ``(trigger, key, owner, firing_id)``: ``owner`` the text of the trigger's ``owner_column`` in
-``new``, ``firing_id`` the md5 of (sync, trigger, key, new row hash), length-prefixed so parts cannot run into
-each other. The same change (same row hash) always yields the same firing id, so a re-plan after a crash finds the
-effect's dedupe key again; any later change of the row yields a new one. At most one firing per trigger and changed
-key: firings are bounded by ``triggers x (creates + updates)`` of one plan.
+Each firing is ``(trigger, key, owner, firing_id, new_row, old_row)``: ``owner`` the text of the trigger's
+``owner_column`` in ``new``; ``new_row`` and ``old_row`` the two relations' rows as JSON objects (what the effect's
+templates and its "what changed" read); ``firing_id`` the md5 of (sync, trigger, key, new row hash),
+length-prefixed so parts cannot run into each other. The same change (same row hash) always yields the same firing
+id, so a re-plan after a crash finds the effect's dedupe key again; any later change of the row yields a new one.
+At most one firing per trigger and changed key: firings are bounded by ``triggers x (creates + updates)`` of one
+plan.
 
 The query uses only md5, length, ``||``, CAST, CASE and joins besides the JSON read of the snapshot's field text,
 so it carries over to a warehouse dialect as the diff does.
@@ -32,7 +34,7 @@ from syncer.config.sync import Trigger
 from syncer.core.sql import ident, literal
 
 FIRING_SCHEMA = pa.schema([("trigger", pa.string()), ("key", pa.string()), ("owner", pa.string()),
-                           ("firing_id", pa.string())])
+                           ("firing_id", pa.string()), ("new_row", pa.string()), ("old_row", pa.string())])
 _KEY, _HASH, _VALUES = "__syncer_key", "__syncer_hash", "__syncer_values"
 
 
@@ -57,10 +59,14 @@ def firings_sql(sync: str, triggers: Sequence[Trigger], key: str, model: str, mo
                             for name in fields if name.casefold() not in taken)
     old_columns = "".join(f", json_extract_string(s.fields, {literal(_json_path(name))}) AS {ident(name)}"
                           for name in fields)
+    new_names = [*model_columns, *(name for name in fields if name.casefold() not in taken)]
+    new_json = _json_object("new", new_names)
+    old_json = _json_object("old", fields)
     selects = [
         f"SELECT {literal(t.name)} AS trigger, new.{_KEY} AS key, "
         f"CAST(new.{ident(t.owner_column)} AS VARCHAR) AS owner, "
-        f"{firing_id_sql(sync, t.name, f'new.{_KEY}', f'new.{_HASH}')} AS firing_id\n"
+        f"{firing_id_sql(sync, t.name, f'new.{_KEY}', f'new.{_HASH}')} AS firing_id, "
+        f"{new_json} AS new_row, {old_json} AS old_row\n"
         f"FROM __syncer_new AS new JOIN __syncer_old AS old ON old.{_KEY} = new.{_KEY}\n"
         f"WHERE CASE WHEN ({t.when}) THEN TRUE ELSE FALSE END"
         for t in triggers]
@@ -75,10 +81,18 @@ WITH __syncer_changed AS (
     SELECT c.{_KEY}{old_columns}
     FROM __syncer_changed AS c LEFT JOIN (SELECT * FROM {snapshot}) AS s ON s.key = c.{_KEY}
 )
-SELECT trigger, key, owner, firing_id FROM (
+SELECT trigger, key, owner, firing_id, new_row, old_row FROM (
 {union}
 ) AS firings
 ORDER BY trigger, key"""
+
+
+def _json_object(alias: str, names: Sequence[str]) -> str:
+    """SQL for the row of ``alias`` as a JSON object text with ``names`` as its keys."""
+    if not names:
+        return "'{}'"
+    members = ", ".join(f"{literal(name)}, {alias}.{ident(name)}" for name in names)
+    return f"CAST(json_object({members}) AS VARCHAR)"
 
 
 def _json_path(name: str) -> str:

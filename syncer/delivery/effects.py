@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Protocol
 
-from syncer.delivery.protocol import RecordStatus
+from syncer.delivery.protocol import RatePolicy, RecordStatus
 
 
 @dataclass(frozen=True)
@@ -92,6 +92,12 @@ class TaskDestination(Protocol):
         """Tasks this destination already holds for these keys: ``{dedupe key: task id}``."""
         ...
 
+    def setup(self) -> list[str]:
+        """Create what tasks need (the dedupe key property) where the CRM allows it; say what was done or is to do."""
+        ...
+
+    def close(self) -> None: ...
+
 
 @dataclass(frozen=True)
 class SlackUser:
@@ -132,3 +138,13 @@ class AlertChannel(Protocol):
     def find_posts(self, alerts: Sequence[AlertPost]) -> Mapping[str, str]:
         """Messages already posted for these alerts, found by the dedupe key in their metadata: ``{key: ts}``."""
         ...
+
+    def rate_policy(self, method: str) -> RatePolicy:
+        """How fast the vendor method ``method`` may be called (data the connector declares)."""
+        ...
+
+    def set_pacer(self, pace: Callable[[str, str, Callable[[], Any]], Any]) -> None:
+        """Route every vendor call through ``pace(method, scope, request)``; scope is the channel of a post."""
+        ...
+
+    def close(self) -> None: ...

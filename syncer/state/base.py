@@ -152,6 +152,10 @@ class StateStore(EffectsStore, ABC):
         """Keys with a confirmed snapshot row."""
 
     @abstractmethod
+    def record_ids(self, sync: str, keys: Sequence[str]) -> dict[str, str]:
+        """``{key: destination record id}`` for the keys of ``sync`` the snapshot holds with an id."""
+
+    @abstractmethod
     def start_run(self, sync: str, dry_run: bool, now: datetime) -> int:
         """Record a run as started; return its id."""
 

@@ -175,3 +175,16 @@ class SqlStateStore(StateStore):
 
     def snapshot_size(self, sync: str) -> int:
         return int(self._query(self._sql("SELECT count(*) FROM {snapshot} WHERE sync = ? AND present"), (sync,))[0][0])
+
+    def record_ids(self, sync: str, keys: Sequence[str]) -> dict[str, str]:
+        """``{key: destination record id}`` for the keys of ``sync`` the snapshot holds with an id."""
+        found: dict[str, str] = {}
+        sql = self._sql("SELECT record_id FROM {snapshot} WHERE sync = ? AND key = ? AND record_id IS NOT NULL")
+        self._before_snapshot_read(sync)
+        for key in dict.fromkeys(keys):
+            for (record_id,) in self._query(sql, (sync, key)):
+                found[key] = str(record_id)
+        return found
+
+    def _before_snapshot_read(self, sync: str) -> None:
+        """A backend whose commits wait in a journal folds them into the snapshot here."""

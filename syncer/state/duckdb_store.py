@@ -143,6 +143,9 @@ class DuckDBStateStore(SqlStateStore):
         self._absorb_journal(sync)
         return super().snapshot_size(sync)
 
+    def _before_snapshot_read(self, sync: str) -> None:
+        self._absorb_journal(sync)
+
     def commit(self, sync: str, confirmed: pa.Table, now: datetime) -> int:
         if confirmed.num_rows == 0:
             return 0

@@ -151,6 +151,16 @@ class EffectsStore(OutboxStore):
                 self._mark_dirty(query)
         return len(rows)
 
+    def ledger_log_rows(self) -> list[dict[str, Any]]:
+        """Every decision with its reason, delivery time and the rep's feedback, oldest first (the alert log)."""
+        names = ("dedupe_key", "sync", "trigger", "key", "rep", "outcome", "reason", "tier", "priority", "decided_at",
+                 "not_before", "digest_key", "sent_at", "feedback", "feedback_at")
+        rows = self._query(self._effects_sql(f"SELECT {', '.join(names)} FROM {{alert_ledger}} "
+                                             "ORDER BY decided_at, dedupe_key, outcome"))
+        stamps = {"decided_at", "not_before", "sent_at", "feedback_at"}
+        return [{name: (_utc(value) if name in stamps and value is not None else value)
+                 for name, value in zip(names, row, strict=True)} for row in rows]
+
     # Owner cache
 
     def owner_cache_get(self, vendor: str, emails: Sequence[str], max_age: timedelta,

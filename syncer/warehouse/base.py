@@ -97,6 +97,12 @@ class Warehouse(ABC):
         con.execute(f"DROP TABLE IF EXISTS temp.{STAGED_MODEL}")
 
     @abstractmethod
+    def replace_table(self, name: str, table: pa.Table) -> int:
+        """Replace the warehouse table ``name`` (a plain identifier) with ``table``'s rows, atomically: readers see
+        the old table or the new one. Returns the rows written; raises :class:`WarehouseError` when the warehouse
+        cannot be written (held by another process, read-only credentials)."""
+
+    @abstractmethod
     def close(self) -> None:
         """Release connections."""
 

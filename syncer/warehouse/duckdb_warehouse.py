@@ -96,6 +96,24 @@ class DuckDBWarehouse(Warehouse):
                 raise WarehouseError(str(exc).splitlines()[0]) from exc
         return f"temp.{STAGED_MODEL}"
 
+    def replace_table(self, name: str, table: pa.Table) -> int:
+        """One read-write connection for the write, closed straight after so builders can open the file again."""
+        if not self.path.exists():
+            raise WarehouseError(f"warehouse file {self.path} does not exist")
+        try:
+            con = duckdb.connect(str(self.path))
+        except duckdb.Error as exc:
+            raise WarehouseError(_open_failure(self.path, exc)) from exc
+        try:
+            con.register("__syncer_rows", table)
+            con.execute("SET TimeZone = 'UTC'")
+            con.execute(f"CREATE OR REPLACE TABLE {ident(name)} AS SELECT * FROM __syncer_rows")
+            return int(table.num_rows)
+        except duckdb.Error as exc:
+            raise WarehouseError(f"could not write {name}: {str(exc).splitlines()[0]}") from exc
+        finally:
+            con.close()
+
     def close(self) -> None:
         """Nothing to release: every use opens and closes its own connection."""
 

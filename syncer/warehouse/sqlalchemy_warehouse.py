@@ -11,9 +11,10 @@ from collections.abc import Collection, Iterator, Sequence
 from typing import Any
 
 import pyarrow as pa
-from sqlalchemy import create_engine, make_url, text
+from sqlalchemy import Column, DateTime, Float, MetaData, Table, Text, create_engine, make_url, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.types import TypeEngine
 
 from syncer.warehouse.base import Warehouse, WarehouseError, check_model_query
 
@@ -53,6 +54,23 @@ class SqlAlchemyWarehouse(Warehouse):
             cause = getattr(exc, "orig", None) or exc  # the driver's own message names the real problem
             raise WarehouseError(str(cause).splitlines()[0]) from exc
 
+    def replace_table(self, name: str, table: pa.Table) -> int:
+        """Drop and create ``name`` and insert the rows in one transaction (PostgreSQL's DDL is transactional)."""
+        metadata = MetaData()
+        columns = [Column(f.name, _column_type(f.type)) for f in table.schema]
+        target = Table(name, metadata, *columns)
+        try:
+            with self._connect().begin() as conn:
+                target.drop(conn, checkfirst=True)
+                target.create(conn)
+                rows = table.to_pylist()
+                if rows:
+                    conn.execute(target.insert(), rows)
+        except SQLAlchemyError as exc:
+            cause = getattr(exc, "orig", None) or exc
+            raise WarehouseError(f"could not write {name}: {str(cause).splitlines()[0]}") from exc
+        return int(table.num_rows)
+
     def close(self) -> None:
         if self._engine is not None:
             self._engine.dispose()
@@ -67,3 +85,11 @@ def _to_batch(names: list[str], rows: Sequence[Any]) -> pa.RecordBatch:
         array = pa.array(cleaned)
         arrays.append(array.cast(pa.string()) if pa.types.is_null(array.type) else array)
     return pa.RecordBatch.from_arrays(arrays, names=names)
+
+
+def _column_type(kind: pa.DataType) -> TypeEngine[Any]:
+    if pa.types.is_timestamp(kind):
+        return DateTime(timezone=kind.tz is not None)
+    if pa.types.is_floating(kind) or pa.types.is_integer(kind):
+        return Float()
+    return Text()

@@ -3,6 +3,8 @@ fires nothing, a new change fires anew, ``old`` is null for creates, and ``when`
 
 from __future__ import annotations
 
+import json
+
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +43,9 @@ def test_a_tier_crossing_fires_once_and_an_unchanged_rebuild_fires_nothing(
     [fired] = firings(crossing)
     assert (fired["trigger"], fired["key"], fired["owner"]) == ("went_hot", "a", "dana@x.io")
     assert len(fired["firing_id"]) == 32
+    new_row, old_row = json.loads(fired["new_row"]), json.loads(fired["old_row"])
+    assert new_row["score"] == 95.0 and new_row["seats"] == 3 and new_row["tier"] == "hot"  # typed model values
+    assert old_row["tier"] == "warm"  # the field as the destination last confirmed it
     # The same model again (a full dbt rebuild): no changed key, no firing.
     rebuilt = plan_sync(sync, store, warehouse)
     assert rebuilt.is_empty and firings(rebuilt) == []

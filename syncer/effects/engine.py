@@ -1,0 +1,173 @@
+"""The effects engine: one run's trigger firings staged, decided and sent, then the alert log written back.
+
+Order within a run (see :mod:`syncer.runner`), chosen so that nothing is lost or repeated whatever is killed when:
+
+1. :func:`stage` (before any field is written): every firing's intents go into the outbox in one transaction,
+   with no I/O besides the store. Fields are committed only after, so a firing can never be forgotten: if the run
+   dies first, the next plan finds the same change and the same dedupe keys.
+2. The fields are delivered and committed (the runner).
+3. :meth:`Effects.process`: alert intents whose time has come are decided by the policy (owners resolved through
+   the cache, ledger and outbox written in one transaction); due tasks, alerts and digests are sent
+   (:mod:`syncer.effects.send`); the alert log goes to the warehouse when it changed (:mod:`syncer.effects.log`).
+   A failure here (Slack down) leaves intents waiting for the next run; it never undoes the fields.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from typing import Any
+
+from syncer.alerts.config import AlertPolicy
+from syncer.alerts.policy import WEEK, decide
+from syncer.config.sync import SyncConfig
+from syncer.core.plan import Plan
+from syncer.delivery.effects import AlertChannel, TaskDestination
+from syncer.delivery.errors import DeliveryError
+from syncer.effects.intents import alert_changes, alert_item, candidate, decided_items, firings_of, task_item
+from syncer.effects.owners import OwnerDirectory
+from syncer.effects.pacing import Pacer
+from syncer.state.base import StateStore
+from syncer.state.outbox import EffectKind, OutboxItem, OutboxRecord, OutboxStatus
+
+LOOKBACK_SLACK = timedelta(days=1)  # caps count local days: read a day more than a week of the ledger
+
+
+@dataclass
+class EffectsReport:
+    """What one run did with tasks and alerts; ``summary()`` is the ``effects`` part of ``run --json``."""
+
+    staged: int = 0
+    tasks: Counter[str] = field(default_factory=Counter)
+    alerts: Counter[str] = field(default_factory=Counter)
+    digests: int = 0
+    errors: list[str] = field(default_factory=list)
+    log: str = ""
+    api_calls: int = 0
+    rate_limited: int = 0
+
+    def summary(self) -> dict[str, Any]:
+        return {"staged": self.staged, "tasks": dict(sorted(self.tasks.items())),
+                "alerts": dict(sorted(self.alerts.items())), "digests": self.digests, "errors": self.errors,
+                "alert_log": self.log, "api_calls": self.api_calls, "rate_limited": self.rate_limited}
+
+
+@dataclass(frozen=True)
+class EffectsContext:
+    """What the engine needs from the edges: the policy, openers by connector name, pacing, the log writer."""
+
+    policy: AlertPolicy
+    open_alerts: Callable[[str], AlertChannel]
+    open_tasks: Callable[[str], TaskDestination]
+    clock: Callable[[], float]
+    sleep: Callable[[float], None]
+    write_log: Callable[[Any], int] | None = None  # writes the alert log table; returns rows written
+
+
+def is_first_run(store: StateStore, sync: str, plan: Plan) -> bool:
+    """A sync's first run: nothing confirmed before, so every row is 'new' and would fire."""
+    return plan.synced == 0 and store.snapshot_size(sync) == 0
+
+
+def stage(sync: SyncConfig, plan: Plan, store: StateStore, policy: AlertPolicy, now: datetime) -> int:
+    """Record every firing's intents (see the module docstring); return how many are new."""
+    if plan.firings.num_rows == 0:
+        return 0
+    first_run = is_first_run(store, sync.name, plan)
+    connector = sync.destination.connector if sync.destination is not None else ""
+    items: list[OutboxItem] = []
+    for firing in firings_of(sync, plan.firings):
+        task = task_item(firing, connector, now, first_run, policy)
+        if task is not None:
+            items.append(task)
+        alert = alert_item(firing, now, first_run, policy, None)
+        if alert is not None:
+            previous = None if first_run else last_alert(store, sync.name, firing.key)
+            changes = alert_changes(previous, alert.payload)
+            items.append(replace(alert, payload={**alert.payload, "changes": changes}))
+    return len(store.outbox_add(items, now))
+
+
+def last_alert(store: StateStore, sync: str, key: str) -> dict[str, Any] | None:
+    """The payload of the last alert sent about ``key`` of ``sync``, or None."""
+    sent = store.outbox_where("sync = ? AND key = ? AND kind = 'alert' AND status = 'done'", (sync, key))
+    return max(sent, key=lambda r: r.updated_at).payload if sent else None
+
+
+class Effects:
+    """One run's processing of due intents: decide, send, write the log. Opens connectors lazily, once each."""
+
+    def __init__(self, store: StateStore, context: EffectsContext, now: datetime) -> None:
+        self.store, self.context, self.now = store, context, now
+        self.report = EffectsReport()
+        self.owners = OwnerDirectory(store, now)
+        self._channels: dict[str, AlertChannel] = {}
+        self._tasks: dict[str, TaskDestination] = {}
+        self._pacers: list[Pacer] = []
+
+    def channel(self, connector: str) -> AlertChannel:
+        if connector not in self._channels:
+            channel = self.context.open_alerts(connector)
+            pacer = Pacer(channel.rate_policy, self.context.clock, self.context.sleep)
+            channel.set_pacer(pacer.call)
+            self._pacers.append(pacer)
+            self._channels[connector] = channel
+        return self._channels[connector]
+
+    def tasks(self, connector: str) -> TaskDestination:
+        if connector not in self._tasks:
+            self._tasks[connector] = self.context.open_tasks(connector)
+        return self._tasks[connector]
+
+    def close(self) -> None:
+        for channel in self._channels.values():
+            channel.close()
+        for tasks in self._tasks.values():
+            tasks.close()
+        self.report.api_calls = sum(p.calls for p in self._pacers)
+        self.report.rate_limited = sum(p.rate_limited for p in self._pacers)
+
+    def process(self, sync: str | None) -> EffectsReport:
+        """Decide and send what is due for ``sync`` (None: every sync, as a daemon's sweep), digests and the log."""
+        from syncer.effects.log import write_alert_log
+        from syncer.effects.send import send_alerts, send_digests, send_tasks
+
+        try:
+            self.decide_due(sync)
+            send_tasks(self, sync)
+            send_alerts(self, sync)
+            send_digests(self)
+        finally:
+            self.close()
+        write_alert_log(self)
+        return self.report
+
+    def decide_due(self, sync: str | None) -> None:
+        """Offer every alert intent whose time has come to the policy, by connector."""
+        due = self.store.outbox_due(self.now, sync, (EffectKind.ALERT,), (OutboxStatus.DEFERRED,))
+        by_connector: dict[str, list[OutboxRecord]] = {}
+        for record in due:
+            by_connector.setdefault(str(record.payload.get("connector") or ""), []).append(record)
+        for connector, records in by_connector.items():
+            try:
+                self._decide(connector, records)
+            except DeliveryError as exc:  # Slack unreachable: the intents stay deferred for the next run
+                self.report.errors.append(f"alerts via {connector}: owners not resolved: {exc}")
+
+    def _decide(self, connector: str, records: Sequence[OutboxRecord]) -> None:
+        emails = [r.payload.get("owner_email") for r in records]
+        owners = self.owners.slack(connector, lambda: self.channel(connector), emails)
+        candidates = []
+        for r in records:
+            owner = owners[r.payload.get("owner_email")]
+            candidates.append(candidate(r.dedupe_key, r.payload, owner.id, owner.time_zone, owner.reason))
+        policy, now = self.context.policy, self.now
+        since = now - max(WEEK, timedelta(days=policy.cooldown_days)) - LOOKBACK_SLACK
+        staged = {r.dedupe_key: r.payload for r in records}
+        decisions = self.store.ledger_decide({c.rep for c in candidates}, since,
+                                             lambda ledger: decide(candidates, ledger, policy, now),
+                                             keys=[c.key.token() for c in candidates],
+                                             outbox=lambda made: decided_items(made, staged), now=now)
+        self.report.alerts.update(d.outcome.value for d in decisions)

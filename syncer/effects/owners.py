@@ -1,0 +1,76 @@
+"""Owner routing: the owner column's e-mail to a Slack member (with time zone) or a CRM owner id, cached.
+
+Lookups go through the control store's owner cache first (keyed by connector name and normalised e-mail, so case
+and surrounding spaces do not matter); what the cache lacks or holds stale is asked of the vendor in one call per
+connector and remembered. An e-mail the vendor does not know is cached too, for a shorter time, so a run does not
+ask again for every alert, while a rep added to Slack today is found within the hour.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from syncer.delivery.effects import AlertChannel, TaskDestination
+from syncer.state.base import StateStore
+from syncer.state.effects_store import normalise_email
+
+KNOWN_FOR = timedelta(hours=24)
+UNKNOWN_FOR = timedelta(hours=1)
+
+
+@dataclass(frozen=True)
+class Owner:
+    """A resolved recipient: ``id`` is the vendor's (Slack user id, CRM owner id), or None with ``reason``."""
+
+    email: str | None
+    id: str | None
+    time_zone: str | None = None
+    reason: str = ""
+
+
+class OwnerDirectory:
+    """Resolves owners for one run; the vendor is asked lazily, once per connector and e-mail."""
+
+    def __init__(self, store: StateStore, now: datetime) -> None:
+        self._store, self._now = store, now
+
+    def slack(self, connector: str, channel: Callable[[], AlertChannel], emails: Sequence[str | None],
+              ) -> dict[str | None, Owner]:
+        """The Slack member of each e-mail (keyed as given); raises the channel's delivery errors."""
+        def ask(wanted: list[str]) -> dict[str, tuple[str | None, str | None]]:
+            users = channel().lookup_users(wanted)
+            return {email: (users[email].id, users[email].tz) if email in users else (None, None)
+                    for email in wanted}
+        return self._resolve(f"slack:{connector}", emails, ask, "Slack")
+
+    def crm(self, connector: str, tasks: Callable[[], TaskDestination], emails: Sequence[str | None],
+            ) -> dict[str | None, Owner]:
+        """The CRM owner id of each e-mail (keyed as given); raises the destination's delivery errors."""
+        def ask(wanted: list[str]) -> dict[str, tuple[str | None, str | None]]:
+            ids = {normalise_email(email): owner for email, owner in tasks().owner_ids(wanted).items()}
+            return {email: (ids.get(email), None) for email in wanted}
+        return self._resolve(f"crm:{connector}", emails, ask, connector)
+
+    def _resolve(self, vendor: str, emails: Sequence[str | None],
+                 ask: Callable[[list[str]], dict[str, tuple[str | None, str | None]]],
+                 label: str) -> dict[str | None, Owner]:
+        wanted = sorted({normalise_email(e) for e in emails if e and e.strip()})
+        cached = self._store.owner_cache_get(vendor, wanted, KNOWN_FOR, self._now)
+        fresh = {email: (entry.owner_id, entry.tz) for email, entry in cached.items()
+                 if entry.owner_id is not None or entry.resolved_at >= self._now - UNKNOWN_FOR}
+        missing = [email for email in wanted if email not in fresh]
+        if missing:
+            answered = ask(missing)
+            self._store.owner_cache_put(vendor, answered, self._now)
+            fresh |= answered
+        resolved: dict[str | None, Owner] = {}
+        for email in emails:
+            if not email or not email.strip():
+                resolved[email] = Owner(email, None, None, "the owner column is empty")
+                continue
+            owner_id, tz = fresh.get(normalise_email(email), (None, None))
+            reason = "" if owner_id else f"{label} knows no user {normalise_email(email)}"
+            resolved[email] = Owner(email, owner_id, tz, reason)
+        return resolved

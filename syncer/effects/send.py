@@ -1,0 +1,213 @@
+"""Sending due effects exactly once: CRM tasks, Slack alerts and daily digests.
+
+Each intent is marked ``sending`` before its request and ``done`` after the vendor confirmed it. A row found in
+``sending`` was interrupted (a crash, a lost reply): the vendor is asked first for an effect carrying its dedupe key
+(tasks: ``create_once`` always looks up before creating; alerts and digests: ``find_posts`` reads the channel's
+history), and only what is not there is sent again. Failures are classed as everywhere else: a refused effect is
+``failed`` for good with the vendor's reason; a transient failure, a 429 beyond the pacer's patience or a stopped
+destination leaves the intent ``pending`` for the next run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, timedelta
+from typing import TYPE_CHECKING, Any
+
+from syncer.alerts.render import AlertContent, AlertRenderError, Change, DigestItem, render_alert, render_digest
+from syncer.delivery.effects import AlertChannel, AlertPost, EffectResult, TaskRequest
+from syncer.delivery.errors import DeliveryError
+from syncer.delivery.protocol import RecordStatus
+from syncer.effects.intents import render_plain
+from syncer.state.base import RunLockedError
+from syncer.state.outbox import EffectKind, OutboxRecord, OutboxStatus
+
+if TYPE_CHECKING:
+    from syncer.effects.engine import Effects
+
+RECORD_WAIT = timedelta(days=7)  # a task whose record the CRM never confirmed is given up after this
+DIGEST_LOCK = "__syncer_digests__"  # digests span syncs: one sender at a time, whichever run gets there first
+SENDING = (OutboxStatus.PENDING, OutboxStatus.SENDING)
+
+
+def send_tasks(effects: Effects, sync: str | None) -> None:
+    """Create the due tasks, by CRM connector, on the records their syncs confirmed."""
+    due = effects.store.outbox_due(effects.now, sync, (EffectKind.TASK,), SENDING)
+    by_connector: dict[str, list[OutboxRecord]] = {}
+    for record in due:
+        by_connector.setdefault(str(record.payload.get("connector") or ""), []).append(record)
+    for connector, records in by_connector.items():
+        try:
+            _send_task_group(effects, connector, records)
+        except DeliveryError as exc:  # a whole request failed: the intents stay pending for the next run
+            for record in records:
+                effects.store.outbox_failed(record.dedupe_key, str(exc), effects.now, retryable=True)
+            effects.report.tasks["retry"] += len(records)
+            effects.report.errors.append(f"tasks via {connector}: {exc}")
+
+
+def _send_task_group(effects: Effects, connector: str, records: list[OutboxRecord]) -> None:
+    store, now, report = effects.store, effects.now, effects.report
+    ids: dict[tuple[str, str], str] = {}
+    for sync in {r.sync for r in records}:
+        found = store.record_ids(sync, [r.key for r in records if r.sync == sync])
+        ids |= {(sync, key): record_id for key, record_id in found.items()}
+    ready = []
+    for record in records:
+        if (record.sync, record.key) in ids:
+            ready.append(record)
+        elif now - record.created_at > RECORD_WAIT:
+            store.outbox_failed(record.dedupe_key, "the CRM never confirmed the record the task belongs to",
+                                now, retryable=False)
+            report.tasks["failed"] += 1
+        else:
+            report.tasks["waiting_for_record"] += 1
+    if not ready:
+        return
+    owners = effects.owners.crm(connector, lambda: effects.tasks(connector),
+                                [r.payload.get("owner_email") for r in ready])
+    requests = [TaskRequest(r.dedupe_key, ids[(r.sync, r.key)], owners[r.payload.get("owner_email")].id,
+                            str(r.payload.get("subject") or ""), str(r.payload.get("body") or ""),
+                            date.fromisoformat(str(r.payload["due"])[:10]), str(r.payload.get("priority")))
+                for r in ready]
+    store.outbox_mark_sending([r.dedupe_key for r in ready], now)
+    results = effects.tasks(connector).create_tasks(requests)
+    for request, result in zip(requests, results, strict=True):
+        _settle(effects, request.dedupe_key, result, "tasks")
+
+
+def _settle(effects: Effects, key: str, result: EffectResult, counter: str) -> None:
+    store, now = effects.store, effects.now
+    tally = effects.report.tasks if counter == "tasks" else effects.report.alerts
+    if result.status is RecordStatus.CONFIRMED:
+        store.outbox_done(key, result.external_id, now)
+        tally["existed" if result.already_existed else ("created" if counter == "tasks" else "sent")] += 1
+    else:
+        retryable = result.status is RecordStatus.RETRYABLE
+        message = f"{result.code or 'refused'}: {result.message or ''}".strip()
+        store.outbox_failed(key, message, now, retryable=retryable)
+        tally["retry" if retryable else "failed"] += 1
+        if not retryable:
+            effects.report.errors.append(f"{counter}: {key.split(':')[2] if key.count(':') >= 3 else key}: "
+                                         f"{message}")
+
+
+def send_alerts(effects: Effects, sync: str | None) -> None:
+    """Post the due alerts, by Slack connector; an interrupted one is looked for before it is posted again."""
+    due = effects.store.outbox_due(effects.now, sync, (EffectKind.ALERT,), SENDING)
+    by_connector: dict[str, list[OutboxRecord]] = {}
+    for record in due:
+        by_connector.setdefault(str(record.payload.get("connector") or ""), []).append(record)
+    for connector, records in by_connector.items():
+        posts = {r.dedupe_key: post for r in records if (post := _alert_post(effects, r)) is not None}
+        try:
+            _post_all(effects, effects.channel(connector), [r for r in records if r.dedupe_key in posts], posts)
+        except DeliveryError as exc:
+            effects.report.errors.append(f"alerts via {connector}: {exc}")
+
+
+def _post_all(effects: Effects, channel: AlertChannel, records: Sequence[OutboxRecord],
+              posts: dict[str, AlertPost]) -> None:
+    """Post each record's message, recovering interrupted ones first; a whole-request failure stops the rest (they
+    stay pending) and propagates."""
+    store, now = effects.store, effects.now
+    interrupted = [posts[r.dedupe_key] for r in records if r.status is OutboxStatus.SENDING]
+    found = dict(channel.find_posts(interrupted)) if interrupted else {}
+    for record in records:
+        key = record.dedupe_key
+        if key in found:
+            store.outbox_done(key, found[key], now)
+            effects.report.alerts["found_posted"] += 1
+            continue
+        if not store.outbox_mark_sending([key], now):
+            continue
+        try:
+            result = channel.post(posts[key])
+        except DeliveryError as exc:
+            store.outbox_failed(key, str(exc), now, retryable=True)
+            raise
+        _settle(effects, key, result, "alerts")
+
+
+def _alert_post(effects: Effects, record: OutboxRecord) -> AlertPost | None:
+    """The message of a staged alert, rendered now (the record's URL needs the id the CRM confirmed)."""
+    payload = record.payload
+    row: dict[str, Any] = dict(payload.get("row") or {})
+    try:
+        record_url = None
+        if payload.get("record_url"):
+            record_id = effects.store.record_ids(record.sync, [record.key]).get(record.key)
+            record_url = render_plain(str(payload["record_url"]), {**row, "record_id": record_id}) or None
+        title = _title(payload, row, record.key)
+        changes = payload.get("changes")
+        content = AlertContent(record.dedupe_key, title, row, payload.get("score"), payload.get("tier"),
+                               payload.get("signals") or {},
+                               None if changes is None else [Change(*c) for c in changes], record_url)
+        message = render_alert(str(payload["template"]), content)
+    except (AlertRenderError, ValueError) as exc:
+        effects.store.outbox_failed(record.dedupe_key, f"alert template: {exc}", effects.now, retryable=False)
+        effects.report.alerts["failed"] += 1
+        effects.report.errors.append(f"alerts: {record.key}: {exc}")
+        return None
+    return AlertPost(record.dedupe_key, message.text, message.blocks, channel=payload.get("channel"),
+                     user_id=payload.get("rep"), posted_after=record.created_at - timedelta(minutes=5))
+
+
+def _title(payload: dict[str, Any], row: dict[str, Any], key: str) -> str:
+    try:
+        return render_plain(str(payload.get("title") or ""), row) or key
+    except ValueError:
+        return key
+
+
+def send_digests(effects: Effects) -> None:
+    """Post each due digest (one per rep and local day) with the alerts it holds, best first."""
+    store, now = effects.store, effects.now
+    due = store.outbox_due(now, None, (EffectKind.DIGEST,), SENDING)
+    if not due:
+        return
+    try:
+        with store.run_lock(DIGEST_LOCK, 0):
+            for digest in store.outbox_due(now, None, (EffectKind.DIGEST,), SENDING):
+                _send_digest(effects, digest)
+    except RunLockedError:
+        return  # another run is sending them
+    except DeliveryError as exc:
+        effects.report.errors.append(f"digests: {exc}")
+
+
+def _send_digest(effects: Effects, digest: OutboxRecord) -> None:
+    store, now = effects.store, effects.now
+    digest_key = str(digest.payload.get("digest_key"))
+    members = [r for r in store.outbox_where("kind = 'alert' AND status = 'held'")
+               if r.payload.get("digest_key") == digest_key]
+    members.sort(key=lambda r: (-(r.payload.get("priority") or float("-inf")), r.key))
+    items = [DigestItem(_title(r.payload, dict(r.payload.get("row") or {}), r.key), r.payload.get("score"),
+                        r.payload.get("tier")) for r in members]
+    day = digest_key.rsplit("/", 1)[-1]
+    message = render_digest(digest_key, day, items)
+    post = AlertPost(digest.dedupe_key, message.text, message.blocks, user_id=digest.payload.get("rep"),
+                     posted_after=digest.created_at - timedelta(minutes=5))
+    channel = effects.channel(str(digest.payload.get("connector") or ""))
+    if digest.status is OutboxStatus.SENDING:
+        found = channel.find_posts([post])
+        if digest.dedupe_key in found:
+            store.outbox_done(digest.dedupe_key, found[digest.dedupe_key], now, [m.dedupe_key for m in members])
+            effects.report.digests += 1
+            return
+    if not members:
+        store.outbox_failed(digest.dedupe_key, "no alerts held for this digest", now, retryable=False)
+        return
+    if not store.outbox_mark_sending([digest.dedupe_key], now):
+        return
+    try:
+        result = channel.post(post)
+    except DeliveryError as exc:
+        store.outbox_failed(digest.dedupe_key, str(exc), now, retryable=True)
+        raise
+    if result.status is RecordStatus.CONFIRMED:
+        store.outbox_done(digest.dedupe_key, result.external_id, now, [m.dedupe_key for m in members])
+        effects.report.digests += 1
+    else:
+        store.outbox_failed(digest.dedupe_key, f"{result.code}: {result.message}",
+                            now, retryable=result.status is RecordStatus.RETRYABLE)
