@@ -40,8 +40,9 @@ class EffectsReport:
     """What one run did with tasks and alerts; ``summary()`` is the ``effects`` part of ``run --json``."""
 
     staged: int = 0
-    tasks: Counter[str] = field(default_factory=Counter)
-    alerts: Counter[str] = field(default_factory=Counter)
+    tasks: Counter[str] = field(default_factory=Counter)  # created, existed, failed, retry, waiting_for_record
+    decisions: Counter[str] = field(default_factory=Counter)  # the policy's outcomes (send, digest, cooldown...)
+    alerts: Counter[str] = field(default_factory=Counter)  # sent, found_posted, failed, retry
     digests: int = 0
     errors: list[str] = field(default_factory=list)
     log: str = ""
@@ -50,7 +51,8 @@ class EffectsReport:
 
     def summary(self) -> dict[str, Any]:
         return {"staged": self.staged, "tasks": dict(sorted(self.tasks.items())),
-                "alerts": dict(sorted(self.alerts.items())), "digests": self.digests, "errors": self.errors,
+                "decisions": dict(sorted(self.decisions.items())), "alerts": dict(sorted(self.alerts.items())),
+                "digests": self.digests, "errors": self.errors,
                 "alert_log": self.log, "api_calls": self.api_calls, "rate_limited": self.rate_limited}
 
 
@@ -170,4 +172,4 @@ class Effects:
                                              lambda ledger: decide(candidates, ledger, policy, now),
                                              keys=[c.key.token() for c in candidates],
                                              outbox=lambda made: decided_items(made, staged), now=now)
-        self.report.alerts.update(d.outcome.value for d in decisions)
+        self.report.decisions.update(d.outcome.value for d in decisions)

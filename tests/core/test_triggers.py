@@ -4,7 +4,6 @@ fires nothing, a new change fires anew, ``old`` is null for creates, and ``when`
 from __future__ import annotations
 
 import json
-
 from pathlib import Path
 from typing import Any
 
