@@ -127,7 +127,8 @@ def test_an_owner_slack_does_not_know_goes_to_the_fallback_channel_with_the_reas
     assert "orphan" in str(posted["metadata"])
     log = _alert_log(world)
     [row] = [r for r in log if r["outcome"] == "no_owner"]
-    assert "knows no user nobody@example.com" in row["reason"] and "#pql-triage" in row["reason"]
+    reason = str(row["reason"])
+    assert "knows no user nobody@example.com" in reason and "#pql-triage" in reason
 
 
 def test_the_alert_log_in_the_warehouse_matches_what_slack_received(world: World) -> None:
