@@ -11,11 +11,15 @@ import json
 from typing import Any
 
 import duckdb
+from jinja2 import TemplateSyntaxError
 
+from syncer.alerts.render import check_template
 from syncer.config.columns import check_columns
 from syncer.config.errors import Problem
 from syncer.config.loader import LoadedSync
+from syncer.config.yamlsource import YamlDocument
 from syncer.core.sql import ident
+from syncer.core.templates import template_columns
 from syncer.warehouse.base import Warehouse, WarehouseError
 
 
@@ -30,7 +34,50 @@ def check_against_model(loaded: LoadedSync, warehouse: Warehouse) -> list[Proble
     problems = check_columns(loaded, list(columns))
     if not problems:
         problems += _check_triggers(loaded, columns)
+    if not problems and loaded.config.triggers:
+        problems += _check_effect_templates(loaded, list(columns), _sample_row(loaded, warehouse))
     return problems
+
+
+def _sample_row(loaded: LoadedSync, warehouse: Warehouse) -> dict[str, Any] | None:
+    """One row of the model, to render alert templates on (None when the model is empty or fails)."""
+    try:
+        for batch in warehouse.stream(f"SELECT * FROM ({loaded.config.model.query}) AS model LIMIT 1", 1):
+            rows: list[dict[str, Any]] = batch.to_pylist()
+            if rows:
+                return rows[0]
+    except WarehouseError:
+        return None
+    return None
+
+
+def _check_effect_templates(loaded: LoadedSync, columns: list[str], sample: dict[str, Any] | None) -> list[Problem]:
+    """Alert templates: syntax, variables, and on a sample row the render and Slack's limits; task, title and URL
+    templates: syntax and variables. Each problem names the trigger's key in the file."""
+    doc, problems = loaded.document, []
+    names = [*columns, *(name for name in loaded.config.fields if name not in columns)]
+    for i, trigger in enumerate(loaded.config.triggers):
+        if trigger.alert is not None:
+            for message in check_template(trigger.alert.template, names, sample):
+                problems.append(doc.problem(("triggers", i, "alert", "template"), message))
+            for key, source in (("title", trigger.alert.title), ("record_url", trigger.alert.record_url)):
+                problems += _template_problems(doc, ("triggers", i, "alert", key), source, [*names, "record_id"])
+        if trigger.task is not None:
+            for key in ("subject", "body"):
+                problems += _template_problems(doc, ("triggers", i, "task", key), getattr(trigger.task, key), names)
+    return problems
+
+
+def _template_problems(doc: YamlDocument, path: tuple[str | int, ...], source: str | None,
+                       names: list[str]) -> list[Problem]:
+    if not source:
+        return []
+    try:
+        used = template_columns(source)
+    except TemplateSyntaxError as exc:
+        return [doc.problem(path, f"template syntax error on line {exc.lineno}: {exc.message}")]
+    return [doc.problem(path, f"template variable '{name}' is not a column of the model")
+            for name in sorted(used - set(names))]
 
 
 def condition_problem(when: str) -> str | None:
