@@ -11,11 +11,13 @@ from connectors import REGISTRY
 from syncer.config.errors import ConfigError
 from syncer.config.loader import Project, load_project
 from syncer.config.sync import FieldType, SyncConfig
+from syncer.core.plan import Plan
 from syncer.delivery.effects import AlertChannel, TaskDestination
 from syncer.delivery.protocol import Destination, Target
 from syncer.delivery.registry import ConnectorType
 from syncer.effects.engine import EffectsContext
 from syncer.effects.log import ALERT_LOG_TABLE
+from syncer.effects.preview import EffectPreview, preview_effects
 from syncer.runner import Pacing, RunOptions, RunOutcome, run_sync
 from syncer.state import StateStore, open_state
 from syncer.warehouse import Warehouse, open_warehouse
@@ -111,6 +113,13 @@ class App:
         pacing = pacing or Pacing()
         return run_sync(sync, self.store, self.warehouse, now, self.open_destination, options, pacing, progress,
                         self.effects_context(pacing))
+
+    def preview_effects(self, sync: SyncConfig, plan: Plan) -> list[EffectPreview]:
+        """The tasks and alerts ``plan`` would cause, after the policy (Slack asked only with its secrets)."""
+        connectors = [t.alert.connector for t in sync.triggers if t.alert is not None]
+        can_look_up = not any(self.project.missing_under(("connectors", name)) for name in connectors)
+        return preview_effects(sync, plan, self.store, self.effects_context(Pacing()),
+                               utc_now().replace(tzinfo=UTC), can_look_up)
 
     def effects_context(self, pacing: Pacing) -> EffectsContext:
         """What the effects engine needs: the alert policy, the task and alert openers, the log's writer."""

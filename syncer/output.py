@@ -19,6 +19,7 @@ from rich.table import Table
 from syncer.config.errors import Problem, redact, redact_data
 from syncer.core.guards import allow_hint
 from syncer.core.plan import CHANGE_OPS, Plan
+from syncer.effects.preview import EffectPreview
 from syncer.state.base import RunRecord
 
 console = Console()
@@ -82,6 +83,24 @@ def show_plan(plan: Plan, sample: int) -> None:
         for bad in plan.rejected[: max(sample * 3, 10)]:
             rejected.add_row(escape(bad.key) if bad.key is not None else "(null)", escape(bad.reason))
         console.print(rejected)
+
+
+def show_effects(effects: list[EffectPreview], sample: int) -> None:
+    """The tasks and alerts a plan would cause, counted by outcome, then a sample of each outcome with its reason."""
+    if not effects:
+        return
+    table = Table(title="tasks and alerts this run would cause (after the alert policy)")
+    for column in ("kind", "outcome", "count", "for example"):
+        table.add_column(column)
+    groups: dict[tuple[str, str], list[EffectPreview]] = {}
+    for effect in effects:
+        groups.setdefault((effect.kind, effect.outcome), []).append(effect)
+    for (kind, outcome), members in sorted(groups.items()):
+        for i, effect in enumerate(members[:sample]):
+            example = f"{effect.account} ({effect.owner or 'no owner'}): {effect.reason}"
+            table.add_row(kind if i == 0 else "", outcome if i == 0 else "", str(len(members)) if i == 0 else "",
+                          escape(example))
+    console.print(table)
 
 
 def show_status(rows: list[dict[str, Any]], reasons_per_sync: int = 3) -> None:

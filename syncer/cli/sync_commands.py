@@ -9,6 +9,7 @@ import typer
 
 from syncer import output
 from syncer.cli.base import EXIT_BAD_INPUT, EXIT_FAILED, JsonOption, ProjectOption, cli, open_app, warn_missing_secrets
+from syncer.effects.preview import effect_counts
 from syncer.planner import plan_sync
 from syncer.state.base import RunStatus
 
@@ -22,10 +23,13 @@ def plan(sync: Annotated[str, typer.Argument(help="The sync to plan.")], project
         config = app.project.sync(sync)
         warn_missing_secrets(app, [config])  # a dry run talks to no destination: it needs none of their secrets
         result = plan_sync(config, app.store, app.warehouse, app.batch_size, app.project.config.defaults.guards)
+        effects = app.preview_effects(config, result)
         if as_json:
-            output.print_json(result.summary(sample=limit))
+            output.print_json({**result.summary(sample=limit), "effects": effect_counts(effects),
+                               "effect_samples": [e.as_dict() for e in effects[:limit * 10]]})
         else:
             output.show_plan(result, limit)
+            output.show_effects(effects, limit)
 
 
 @cli.command()

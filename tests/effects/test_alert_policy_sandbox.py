@@ -5,6 +5,7 @@ Time is moved, not waited: every run is given the world's clock. What reps recei
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Iterator
 from datetime import datetime, timedelta
@@ -13,10 +14,12 @@ from zoneinfo import ZoneInfo
 
 import duckdb
 import pytest
+from typer.testing import CliRunner
 
 from connectors.sandbox import Sandbox
+from syncer.cli import cli
 from syncer.state.base import RunStatus
-from tests.effects.world import DANA, MARCO, REPS, START, WATCH, World, dedupe_keys
+from tests.effects.world import ALERTS, DANA, MARCO, REPS, START, WATCH, World, dedupe_keys
 
 
 @pytest.fixture
@@ -169,3 +172,30 @@ def _mrkdwn_texts(node: object) -> list[str]:
     if isinstance(node, list):
         return [t for item in node for t in _mrkdwn_texts(item)]
     return []
+
+
+NO_QUIET = ALERTS.replace('quiet_hours: {start: "20:00", end: "08:00"}', "quiet_hours: null")
+
+
+def test_plan_shows_the_tasks_and_alerts_a_run_would_cause_after_the_policy_and_sends_nothing(world: World) -> None:
+    world.setup({"pql_watch": WATCH}, alerts=NO_QUIET)
+    for i in range(5):
+        world.account(f"p{i}", DANA.email, 50)
+    world.account("orphan", "ghost@yourco.com", 50)
+    world.run()
+    for i in range(5):
+        world.account(f"p{i}", DANA.email, 90 + i)
+    world.account("orphan", "ghost@yourco.com", 90)
+    world.write()
+    assert world.app is not None
+    world.app.close()  # the CLI opens the state itself
+    world.app = None
+    result = CliRunner().invoke(cli, ["plan", "pql_watch", "--project", str(world.root), "--json"],
+                                env={"SLACK_BOT_TOKEN": "xoxb-sandbox-token"}, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.output)
+    assert summary["effects"] == {"alert": {"digest": 2, "no_owner": 1, "send": 3}}
+    reasons = {e["account"]: e["reason"] for e in summary["effect_samples"]}
+    assert "Slack knows no user ghost@yourco.com" in reasons["orphan"]
+    assert world.sandbox.slack.all_messages() == []  # a plan sends nothing
+    assert "xoxb-sandbox-token" not in result.output

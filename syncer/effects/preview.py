@@ -1,0 +1,117 @@
+"""What a run would do with its firings, for ``syncer plan``: each task and alert after the policy, with its reason.
+
+Nothing is recorded and nothing is sent: owners are resolved through the cache and, when the Slack connector's
+secrets are set, by lookups (reads); the policy is the same pure function a run uses, over the ledger as it is.
+An owner that cannot be resolved now (no token, Slack unreachable) is shown as such, not guessed.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from syncer.alerts.policy import WEEK, decide
+from syncer.config.sync import SyncConfig
+from syncer.core.plan import Plan
+from syncer.delivery.errors import DeliveryError
+from syncer.effects.engine import EffectsContext, is_first_run
+from syncer.effects.intents import alert_item, candidate, firings_of, task_item
+from syncer.effects.owners import Owner, OwnerDirectory
+from syncer.state.base import StateStore
+from syncer.state.outbox import OutboxItem, OutboxStatus
+
+
+@dataclass(frozen=True)
+class EffectPreview:
+    kind: str  # task | alert
+    trigger: str
+    account: str
+    owner: str | None
+    outcome: str  # task: create | suppressed | failed | recorded already; alert: the policy's outcome
+    reason: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "trigger": self.trigger, "account": self.account, "owner": self.owner,
+                "outcome": self.outcome, "reason": self.reason}
+
+
+def preview_effects(sync: SyncConfig, plan: Plan, store: StateStore, context: EffectsContext, now: datetime,
+                    can_look_up: bool) -> list[EffectPreview]:
+    """The tasks and alerts ``plan`` would cause at ``now`` (``can_look_up``: Slack may be asked for owners)."""
+    if plan.firings.num_rows == 0:
+        return []
+    first_run = is_first_run(store, sync.name, plan)
+    connector = sync.destination.connector if sync.destination is not None else ""
+    tasks: list[OutboxItem] = []
+    alerts: list[OutboxItem] = []
+    for firing in firings_of(sync, plan.firings):
+        task = task_item(firing, connector, now, first_run, context.policy)
+        alert = alert_item(firing, now, first_run, context.policy, None)
+        tasks += [task] if task is not None else []
+        alerts += [alert] if alert is not None else []
+    known = store.outbox_known([item.dedupe_key for item in [*tasks, *alerts]])
+    previews = [_task_preview(item, item.dedupe_key in known) for item in tasks]
+    fresh = [item for item in alerts if item.dedupe_key not in known]
+    previews += [EffectPreview("alert", item.trigger, item.key, item.payload.get("owner_email"), "recorded already",
+                               "this change was staged by an earlier run") for item in alerts if item not in fresh]
+    return previews + _alert_previews(fresh, store, context, now, can_look_up)
+
+
+def _task_preview(item: OutboxItem, known: bool) -> EffectPreview:
+    owner = item.payload.get("owner_email")
+    if known:
+        return EffectPreview("task", item.trigger, item.key, owner, "recorded already",
+                             "this change was staged by an earlier run")
+    if item.status is OutboxStatus.PENDING:
+        return EffectPreview("task", item.trigger, item.key, owner, "create",
+                             f"{item.payload.get('subject')} (due {item.payload.get('due')})")
+    return EffectPreview("task", item.trigger, item.key, owner, item.status.value, item.error or "")
+
+
+def _alert_previews(items: list[OutboxItem], store: StateStore, context: EffectsContext, now: datetime,
+                    can_look_up: bool) -> list[EffectPreview]:
+    if not items:
+        return []
+    directory = OwnerDirectory(store, now)
+    owners: dict[str | None, Owner] = {}
+    for connector in {str(item.payload.get("connector")) for item in items}:
+        emails = [item.payload.get("owner_email") for item in items if item.payload.get("connector") == connector]
+        owners |= _resolve(directory, context, connector, emails, can_look_up)
+    candidates = [candidate(item.dedupe_key, item.payload, owners[item.payload.get("owner_email")].id,
+                            owners[item.payload.get("owner_email")].time_zone,
+                            owners[item.payload.get("owner_email")].reason) for item in items]
+    since = now - max(WEEK, timedelta(days=context.policy.cooldown_days)) - timedelta(days=1)
+    ledger = store.ledger_since(None, since, keys=[c.key.token() for c in candidates])
+    return [EffectPreview("alert", d.candidate.key.trigger, d.candidate.account, d.candidate.rep_name,
+                          d.outcome.value, d.reason) for d in decide(candidates, ledger, context.policy, now)]
+
+
+def _resolve(directory: OwnerDirectory, context: EffectsContext, connector: str, emails: list[Any],
+             can_look_up: bool) -> dict[str | None, Owner]:
+    if can_look_up:
+        channels: dict[str, Any] = {}
+
+        def channel() -> Any:
+            if "open" not in channels:
+                channels["open"] = context.open_alerts(connector)
+            return channels["open"]
+        try:
+            return directory.slack(connector, channel, emails)
+        except DeliveryError as exc:
+            reason = f"Slack could not be asked: {exc}"
+        finally:
+            if "open" in channels:
+                channels["open"].close()
+    else:
+        reason = f"the {connector} connector's secrets are not set, so owners were not looked up"
+    return {email: Owner(email, None, None, reason) for email in emails}
+
+
+def effect_counts(previews: list[EffectPreview]) -> dict[str, dict[str, int]]:
+    """``{kind: {outcome: count}}`` for the plan's summary."""
+    counts: dict[str, Counter[str]] = {}
+    for p in previews:
+        counts.setdefault(p.kind, Counter())[p.outcome] += 1
+    return {kind: dict(sorted(c.items())) for kind, c in sorted(counts.items())}
