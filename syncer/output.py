@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from typing import Any
 
 from rich.console import Console
@@ -20,6 +21,7 @@ from syncer.config.errors import Problem, redact, redact_data
 from syncer.core.guards import allow_hint
 from syncer.core.plan import CHANGE_OPS, Plan
 from syncer.effects.preview import EffectPreview
+from syncer.effects.summary import RepSummary
 from syncer.state.base import RunRecord
 
 console = Console()
@@ -100,6 +102,25 @@ def show_effects(effects: list[EffectPreview], sample: int) -> None:
             example = f"{effect.account} ({effect.owner or 'no owner'}): {effect.reason}"
             table.add_row(kind if i == 0 else "", outcome if i == 0 else "", str(len(members)) if i == 0 else "",
                           escape(example))
+    console.print(table)
+
+
+def show_alert_summary(summaries: list[RepSummary], since: datetime) -> None:
+    """One row per rep: sent, digested, deferred, no owner, held back by reason, feedback, tasks."""
+    if not summaries:
+        console.print(f"no alert decisions since {since:%Y-%m-%d %H:%M} UTC")
+        return
+    table = Table(title=f"alerts per rep since {since:%Y-%m-%d %H:%M} UTC")
+    for column in ("rep", "sent", "digested", "deferred", "held back (reason: count)", "feedback", "tasks"):
+        table.add_column(column, justify="left" if column in ("rep", "held back (reason: count)", "feedback")
+                         else "right")
+    for s in summaries:
+        held = ", ".join(f"{reason}: {n}" for reason, n in sorted(s.suppressed.items())) or "-"
+        if s.no_owner:
+            held = f"{held}, no owner: {s.no_owner}" if held != "-" else f"no owner: {s.no_owner}"
+        feedback = ", ".join(f"{answer}: {n}" for answer, n in sorted(s.feedback.items())) or "-"
+        table.add_row(escape(s.rep), str(s.sent), str(s.digested), str(s.deferred), escape(held), escape(feedback),
+                      str(s.tasks))
     console.print(table)
 
 

@@ -41,6 +41,7 @@ from syncer.alerts.render import (
 )
 
 MAX_SKEW = timedelta(minutes=5)
+NOT_USEFUL_HOLD = timedelta(days=30)
 SNOOZE = timedelta(days=7)
 MAX_BODY_BYTES = 256 * 1024
 _USER_ID = re.compile(r"^[UW][A-Z0-9]{2,30}$")  # Slack user ids; checked before being put in <@...>
@@ -171,10 +172,13 @@ def parse_feedback(body: bytes) -> Feedback | None:
 
 
 def snooze_entry(feedback: Feedback, now: datetime) -> LedgerEntry | None:
-    """The ledger entry a "Snooze 7 days" press adds: no alert about that account to that user for 7 days."""
-    if feedback.action is not FeedbackAction.SNOOZE_7D:
+    """The ledger entry a press adds to hold that account back from that user: 7 days for "Snooze 7 days", 30 for
+    "Not useful" (the rep said this signal does not help them; a month later the account may have changed).
+    None for "Claim"."""
+    hold = {FeedbackAction.SNOOZE_7D: SNOOZE, FeedbackAction.NOT_USEFUL: NOT_USEFUL_HOLD}.get(feedback.action)
+    if hold is None:
         return None
-    return LedgerEntry(feedback.dedupe_key, feedback.user_id, Outcome.SNOOZED, now, None, now + SNOOZE)
+    return LedgerEntry(feedback.dedupe_key, feedback.user_id, Outcome.SNOOZED, now, None, now + hold)
 
 
 def updated_blocks(blocks: tuple[Mapping[str, Any], ...], feedback: Feedback) -> list[dict[str, Any]]:

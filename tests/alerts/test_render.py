@@ -78,7 +78,8 @@ def test_the_shipped_template_renders_a_message_slack_accepts() -> None:
     assert validate_blocks(message.blocks) == []
     header, body, facts, signals, changed, actions = message.blocks
     assert header["text"]["text"] == "Northwind Traders"
-    assert body["text"]["text"].startswith(":fire: *Northwind Traders* is a hot PQL (83.5).\n5 teammates invited")
+    assert body["text"]["text"].startswith(":fire: *Northwind Traders* just turned into a hot PQL (score 84).\n"
+                                           "5 teammates invited")
     assert [f["text"] for f in facts["fields"]] == ["*Score*\n83.5", "*Tier*\nhot"]
     assert signals["text"]["text"] == ("*Signals*\nseats *12* · invites 30d *5* · limit hits 30d *2* · "
                                        "active days 30d *18*")
@@ -181,7 +182,7 @@ def test_no_record_button_without_a_web_url(url: str | None) -> None:
 
 def test_a_template_that_fails_on_a_row_raises_one_line() -> None:
     with pytest.raises(AlertRenderError, match=r"^alert template: 'None' has no attribute 'seats'$"):
-        render_alert(SHIPPED, content({**ROW, "signals": None}))
+        render_alert("Seats: {{ signals.seats }}", content({**ROW, "signals": None}))
     with pytest.raises(AlertRenderError, match="button values hold 2000"):
         render_alert(SHIPPED, content(dedupe_token="k" * 2001))
 

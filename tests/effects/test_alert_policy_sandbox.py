@@ -199,3 +199,28 @@ def test_plan_shows_the_tasks_and_alerts_a_run_would_cause_after_the_policy_and_
     assert "Slack knows no user ghost@yourco.com" in reasons["orphan"]
     assert world.sandbox.slack.all_messages() == []  # a plan sends nothing
     assert "xoxb-sandbox-token" not in result.output
+
+
+def test_syncer_alerts_summarises_sent_held_back_by_reason_and_feedback_per_rep(world: World) -> None:
+    world.setup({"pql_watch": WATCH}, alerts=NO_QUIET)
+    for i in range(5):
+        world.account(f"s{i}", DANA.email, 50)
+    world.account("m0", MARCO.email, 50)
+    world.run()
+    for i in range(5):
+        world.account(f"s{i}", DANA.email, 90 + i)
+    world.account("m0", MARCO.email, 95)
+    world.run(at=START + timedelta(hours=1))
+    assert world.app is not None
+    [claimed] = dedupe_keys(world.alerts_to(MARCO.email))
+    world.app.store.ledger_feedback(claimed, "claim", START + timedelta(hours=2))
+    world.app.close()
+    world.app = None
+    result = CliRunner().invoke(cli, ["alerts", "--project", str(world.root), "--json", "--since", "2026-01-01"],
+                                catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    reps = {r["rep"]: r for r in json.loads(result.output)["reps"]}
+    assert (reps[DANA.email]["sent"], reps[DANA.email]["digested"]) == (3, 2)
+    assert reps[MARCO.email]["sent"] == 1 and reps[MARCO.email]["feedback"] == {"claim": 1}
+    bad = CliRunner().invoke(cli, ["alerts", "--project", str(world.root), "--since", "last tuesday"])
+    assert bad.exit_code == 2 and "--since: 'last tuesday'" in bad.output
