@@ -83,21 +83,35 @@ def _check_one(app: App, config: SyncConfig) -> dict[str, Any]:
 @cli.command()
 def setup(sync: Annotated[str, typer.Argument(help="The sync whose destination fields to create.")],
           project: ProjectOption = Path(".")) -> None:
-    """Create the destination fields SYNC maps that are missing (HubSpot); print what to create where it cannot."""
+    """Create the destination fields SYNC maps that are missing (HubSpot), and what its tasks need (the dedupe key
+    property); print what to create where syncer cannot."""
     with open_app(project) as app:
         config = app.project.sync(sync)
         app.require_destinations([config])
         try:
-            destination = app.open_destination(config, field_types(app, config))
-            if destination is None:
-                output.console.print(f"{sync}: nothing to set up (this connector takes no field writes)")
-                return
-            try:
-                lines = destination.setup()
-            finally:
-                destination.close()
+            lines = _setup_fields(app, config) + _setup_tasks(app, config)
         except DeliveryError as exc:
             output.show_error(str(exc), prefix=f"{sync}: ")
             raise typer.Exit(EXIT_FAILED) from None
         for line in lines or ["every mapped field already exists"]:
             output.console.print(f"{sync}: {line}", markup=False, highlight=False)
+
+
+def _setup_fields(app: App, config: SyncConfig) -> list[str]:
+    destination = app.open_destination(config, field_types(app, config))
+    if destination is None:
+        return ["no fields to set up (a watch, or a connector that takes no field writes)"]
+    try:
+        return destination.setup()
+    finally:
+        destination.close()
+
+
+def _setup_tasks(app: App, config: SyncConfig) -> list[str]:
+    if config.destination is None or not any(t.task is not None for t in config.triggers):
+        return []
+    tasks = app.open_task_destination(config.destination.connector)
+    try:
+        return [f"tasks: {line}" for line in tasks.setup()]
+    finally:
+        tasks.close()
