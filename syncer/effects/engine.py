@@ -69,8 +69,9 @@ class EffectsContext:
 
 
 def is_first_run(store: StateStore, sync: str, plan: Plan) -> bool:
-    """A sync's first run: nothing confirmed before, so every row is 'new' and would fire."""
-    return plan.synced == 0 and store.snapshot_size(sync) == 0
+    """A sync's first run, when every row is 'new' and would fire: nothing confirmed when planned (a new sync, or
+    one reset), or no run has reached its end yet (a first run killed halfway is continued by a first run)."""
+    return plan.synced == 0 or not store.has_finished_run(sync)
 
 
 def stage(sync: SyncConfig, plan: Plan, store: StateStore, policy: AlertPolicy, now: datetime) -> int:

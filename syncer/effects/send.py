@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from syncer.alerts.render import AlertContent, AlertRenderError, Change, DigestItem, render_alert, render_digest
 from syncer.delivery.effects import AlertChannel, AlertPost, EffectResult, TaskRequest
-from syncer.delivery.errors import DeliveryError
+from syncer.delivery.errors import DeliveryError, TransientError
 from syncer.delivery.protocol import RecordStatus
 from syncer.effects.intents import render_plain
 from syncer.state.base import RunLockedError
@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 RECORD_WAIT = timedelta(days=7)  # a task whose record the CRM never confirmed is given up after this
 DIGEST_LOCK = "__syncer_digests__"  # digests span syncs: one sender at a time, whichever run gets there first
 SENDING = (OutboxStatus.PENDING, OutboxStatus.SENDING)
+SILENT_POSTS_STOP = 3  # posts in a row without a reply: Slack is likely down, leave the rest for the next run
 
 
 def send_tasks(effects: Effects, sync: str | None) -> None:
@@ -108,12 +109,14 @@ def send_alerts(effects: Effects, sync: str | None) -> None:
 
 def _post_all(effects: Effects, channel: AlertChannel, records: Sequence[OutboxRecord],
               posts: dict[str, AlertPost]) -> None:
-    """Post each record's message, recovering interrupted ones first; a whole-request failure stops the rest (they
-    stay pending) and propagates."""
+    """Post each record's message, recovering interrupted ones first, taking the recipients in turn so one rep's
+    per-channel pace does not hold up the others. A post with no reply stays ``sending`` and the rest go on; three
+    such in a row, or any other whole-request failure, stop the run's posting (the rest stay pending) and raise."""
     store, now = effects.store, effects.now
     interrupted = [posts[r.dedupe_key] for r in records if r.status is OutboxStatus.SENDING]
     found = dict(channel.find_posts(interrupted)) if interrupted else {}
-    for record in records:
+    silent = 0
+    for record in _in_turn(records, posts):
         key = record.dedupe_key
         if key in found:
             store.outbox_done(key, found[key], now)
@@ -123,10 +126,43 @@ def _post_all(effects: Effects, channel: AlertChannel, records: Sequence[OutboxR
             continue
         try:
             result = channel.post(posts[key])
+        except TransientError as exc:
+            _unsent(effects, key, exc)
+            silent += 1
+            if silent >= SILENT_POSTS_STOP:
+                raise
+            continue
         except DeliveryError as exc:
-            store.outbox_failed(key, str(exc), now, retryable=True)
+            _unsent(effects, key, exc)
             raise
+        silent = 0
         _settle(effects, key, result, "alerts")
+
+
+def _in_turn(records: Sequence[OutboxRecord], posts: dict[str, AlertPost]) -> list[OutboxRecord]:
+    """Records reordered round-robin over their recipients (each recipient's own order kept)."""
+    queues: dict[str, list[OutboxRecord]] = {}
+    for record in records:
+        post = posts[record.dedupe_key]
+        queues.setdefault(post.channel or post.user_id or "", []).append(record)
+    ordered: list[OutboxRecord] = []
+    while queues:
+        for target in list(queues):
+            ordered.append(queues[target].pop(0))
+            if not queues[target]:
+                del queues[target]
+    return ordered
+
+
+def _unsent(effects: Effects, key: str, error: DeliveryError) -> None:
+    """A post's request failed. Refused before anything was written (429, bad token): back to ``pending``. No
+    reply (a timeout, a cut connection): Slack may have posted it, so it stays ``sending`` and the next attempt
+    reads the channel's history for it first."""
+    if isinstance(error, TransientError):
+        effects.report.alerts["unknown"] += 1
+        return
+    effects.store.outbox_failed(key, str(error), effects.now, retryable=True)
+    effects.report.alerts["retry"] += 1
 
 
 def _alert_post(effects: Effects, record: OutboxRecord) -> AlertPost | None:
@@ -203,7 +239,7 @@ def _send_digest(effects: Effects, digest: OutboxRecord) -> None:
     try:
         result = channel.post(post)
     except DeliveryError as exc:
-        store.outbox_failed(digest.dedupe_key, str(exc), now, retryable=True)
+        _unsent(effects, digest.dedupe_key, exc)
         raise
     if result.status is RecordStatus.CONFIRMED:
         store.outbox_done(digest.dedupe_key, result.external_id, now, [m.dedupe_key for m in members])

@@ -152,6 +152,10 @@ class StateStore(EffectsStore, ABC):
         """Keys with a confirmed snapshot row."""
 
     @abstractmethod
+    def has_finished_run(self, sync: str) -> bool:
+        """Whether a run of ``sync`` (not a dry run) ever ran to its end (succeeded or partial)."""
+
+    @abstractmethod
     def record_ids(self, sync: str, keys: Sequence[str]) -> dict[str, str]:
         """``{key: destination record id}`` for the keys of ``sync`` the snapshot holds with an id."""
 

@@ -99,6 +99,12 @@ class SqlStateStore(StateStore):
         rows = self._query(self._sql(query), params)
         return [RunRecord(*row) for row in rows]
 
+    def has_finished_run(self, sync: str) -> bool:
+        """Whether a run of ``sync`` (not a dry run) ever ran to its end (succeeded or partial)."""
+        rows = self._query(self._sql("SELECT count(*) FROM {runs} WHERE sync = ? AND NOT dry_run "
+                                     "AND status IN ('succeeded', 'partial')"), (sync,))
+        return bool(rows[0][0])
+
     # Row errors: one row per (sync, key)
 
     def note_row_errors(self, run_id: int, sync: str, errors: Sequence[RowErrorInput], now: datetime,
