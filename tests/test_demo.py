@@ -1,5 +1,6 @@
-"""`syncer demo` on the shipped project: it serves the sandbox where syncer.yaml points, delivers for real, runs a
-second time without writing, and shows what landed, read back from the sandbox."""
+"""`syncer demo` on the shipped project: it serves the sandbox where syncer.yaml points, runs a first sync, simulates a
+day of product usage, runs a second sync that sends only the changes, creates tasks and alerts reps under the caps,
+and shows what landed, read back from the sandbox."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def test_demo_delivers_the_shipped_syncs_and_a_second_run_writes_nothing(tmp_path: Path) -> None:
+def test_demo_tells_the_story_first_sync_a_simulated_day_and_a_second_sync_under_the_caps(tmp_path: Path) -> None:
     shutil.copytree(REPO / "mappings", tmp_path / "mappings")
     shutil.copy(REPO / "syncer.yaml", tmp_path / "syncer.yaml")
     hubspot, salesforce, slack = _free_port(), _free_port(), _free_port()
@@ -28,14 +29,25 @@ def test_demo_delivers_the_shipped_syncs_and_a_second_run_writes_nothing(tmp_pat
            "SALESFORCE_INSTANCE_URL": f"https://127.0.0.1:{salesforce}",
            "SLACK_BASE_URL": f"http://127.0.0.1:{slack}/api/"}
     result = subprocess.run([sys.executable, "-c", "from syncer.cli import main; main()", "demo", "-p", str(tmp_path),
-                             "--accounts", "400"], env=env, capture_output=True, text=True, timeout=300, check=False)
+                             "--accounts", "1500"], env=env, capture_output=True, text=True, timeout=300, check=False)
     assert result.returncode == 0, result.stderr
     assert "Traceback" not in result.stdout + result.stderr
     out = result.stdout
-    first, second = out.split("second run")[0], out.split("second run")[1]
-    assert re.search(r"hubspot_companies\s+│\s+succeeded\s+│\s+400\s+│\s+400", first)
-    assert re.search(r"hubspot_companies\s+│\s+succeeded\s+│\s+0\s+│\s+0", second)
-    assert re.search(r"salesforce_accounts\s+│\s+succeeded\s+│\s+0\s+│\s+0", second)
+    stages = [out.index(f"{n}. ") for n in (1, 2, 3, 4)]
+    assert stages == sorted(stages)
+    first, did = out[stages[0]:stages[1]], out[stages[3]:]
+    assert re.search(r"hubspot_companies\s+│\s+succeeded\s+│\s+1500\s+│\s+1500", first)
+    sent = re.search(r"hubspot_companies: (\d+) row\(s\) sent, (\d+) unchanged, (\d+) API call\(s\); "
+                     r"tasks created: (\d+)", did)
+    assert sent is not None
+    changed, unchanged, calls, tasks = (int(g) for g in sent.groups())
+    assert 0 < changed < 1500 and changed + unchanged == 1500 and calls == -(-changed // 100) and tasks > 0
+    dana = re.search(r"dana\.kim@yourco\.com\s+│\s+(\d+)\s+│\s+(\d+)", did)
+    assert dana is not None and int(dana.group(1)) == 3 and int(dana.group(2)) >= 1  # 3 sent; the rest digested
+    per_rep = [int(n) for n in re.findall(r"@yourco\.com\s+│\s+(\d+)\s+│", did)]
+    received = re.search(r"Slack received (\d+) alert message", did)
+    assert received is not None and int(received.group(1)) == sum(per_rep) > 3
     landed = re.search(r"HubSpot companies with a PQL score: (\d+); Salesforce Accounts with a PQL score: (\d+)", out)
     assert landed is not None
-    assert int(landed.group(1)) == 400 and int(landed.group(2)) > 0
+    assert int(landed.group(1)) == 1500 and int(landed.group(2)) > 0
+    assert "syncer daemon" in out

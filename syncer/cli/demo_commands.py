@@ -13,7 +13,6 @@ from syncer import output
 from syncer.app import App
 from syncer.cli.base import EXIT_BAD_INPUT, EXIT_FAILED, ProjectOption, cli, open_app, validate_models
 from syncer.demo.sandbox_link import SandboxLink
-from syncer.state.base import RunStatus
 
 
 @cli.command()
@@ -22,7 +21,8 @@ def demo(project: ProjectOption = Path("."),
          day: Annotated[int, typer.Option(help="Simulated day: each day some accounts heat up.")] = 0,
          rebuild: Annotated[bool, typer.Option(help="Rebuild the sample warehouse even if it exists.")] = False
          ) -> None:
-    """Build the sample warehouse, start the sandbox CRM and Slack, run every sync twice and show what landed."""
+    """The whole story on the sample warehouse and the sandbox CRM and Slack: a first sync, a simulated day of
+    product usage, a second sync, and what landed: rows sent, tasks created, alerts sent and held back per rep."""
     from syncer.demo.command import DEMO_ENVIRONMENT, prepare_demo, sandbox_urls
     from syncer.demo.sandbox_link import DemoError, demo_sandbox
 
@@ -41,24 +41,21 @@ def demo(project: ProjectOption = Path("."),
             except DemoError as exc:
                 output.show_error(str(exc))
                 raise typer.Exit(EXIT_BAD_INPUT) from None
-            _run_demo(app, link)
+            _run_demo(app, link, accounts, day)
 
 
-def _run_demo(app: App, link: SandboxLink) -> None:
+def _run_demo(app: App, link: SandboxLink, accounts: int, day: int) -> None:
     from syncer.demo.command import show_landed
+    from syncer.demo.story import tell
 
-    if link.started:  # a new sandbox holds nothing yet: forget what an earlier demo's sandbox confirmed
+    if link.started:
         output.console.print(f"started the sandbox CRM and Slack on 127.0.0.1 ({', '.join(link.urls.values())})")
-        for name in app.project.syncs:
-            app.store.reset(name)
-    options = app.run_options()
-    for label in ("first run: every field lands", "second run, nothing changed: no writes"):
-        output.console.rule(label)
-        outcomes = [app.run(loaded.config, options) for loaded in app.project.syncs.values()]
-        output.show_outcomes([outcome.summary() for outcome in outcomes])
-        if any(o.status in (RunStatus.FAILED, RunStatus.BLOCKED) for o in outcomes):
-            raise typer.Exit(EXIT_FAILED)
+    if not tell(app, link, accounts, day):
+        raise typer.Exit(EXIT_FAILED)
     show_landed(link)
+    output.console.rule("next")
+    output.console.print("run it on a schedule: syncer daemon   (every sync on its mapping's schedule; see README)",
+                         markup=False, highlight=False)
 
 
 @cli.command()

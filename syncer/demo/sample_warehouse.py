@@ -10,7 +10,9 @@ Tables, as a dbt project would leave them:
   words, the signals as JSON, and ``updated_at`` stamped on every rebuild, as a full dbt run does.
 
 Randomness comes from ``hash(account, salt)``: deterministic for a given ``seed`` and ``day``. Each ``day`` a few
-percent of accounts heat up (more invites, active days, limit hits), so rebuilding with ``day + 1`` moves some scores.
+percent of accounts heat up (more invites, active days, limit hits), so rebuilding with ``day + 1`` moves some scores;
+in the first rep's territory a campaign makes it a fifth of the accounts, so that rep gets far more PQLs than the
+alert caps let through (the demo's story).
 """
 
 from __future__ import annotations
@@ -49,7 +51,7 @@ def build_sample_warehouse(path: Path, accounts: int = 5_000, day: int = 0, seed
                     "tz VARCHAR)")
         con.executemany("INSERT INTO reps VALUES (?, ?, ?, ?)", [[r.email, r.name, r.role, r.tz] for r in reps])
         _build_accounts(con, accounts, seed, [r.email for r in reps])
-        _build_signals(con, day, seed)
+        _build_signals(con, day, seed, reps[0].email)
         _build_scores(con, stamp)
         return int(con.execute("SELECT count(*) FROM scored_accounts").fetchall()[0][0])
     finally:
@@ -81,14 +83,16 @@ SELECT
 FROM base""")
 
 
-def _build_signals(con: duckdb.DuckDBPyConnection, day: int, seed: int) -> None:
-    # Each day up to `day`, about 3% of accounts have a burst of activity; the bursts accumulate.
+def _build_signals(con: duckdb.DuckDBPyConnection, day: int, seed: int, surge_owner: str) -> None:
+    # Each day up to `day`, about 3% of accounts (20% of the surge owner's) have a burst of activity; bursts add up.
     con.execute(f"""
 CREATE OR REPLACE TABLE account_signals AS
 WITH raw AS (
     SELECT account_id, CAST(hash(account_id, {seed}, 'usage') >> 1 AS BIGINT) AS hu,
            CAST(hash(account_id, {seed}, 'more') >> 1 AS BIGINT) AS hx,
-           (SELECT count(*) FROM range(1, {day} + 1) AS d(n) WHERE hash(account_id, {seed}, n) % 100 < 3) AS bursts
+           (SELECT count(*) FROM range(1, {day} + 1) AS d(n)
+            WHERE hash(account_id, {seed}, n) % 100 < CASE WHEN owner_email = '{surge_owner}' THEN 20 ELSE 3 END)
+            AS bursts
     FROM accounts
 )
 SELECT account_id,

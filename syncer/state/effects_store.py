@@ -161,6 +161,13 @@ class EffectsStore(OutboxStore):
         return [{name: (_utc(value) if name in stamps and value is not None else value)
                  for name, value in zip(names, row, strict=True)} for row in rows]
 
+    def clear_effects(self) -> None:
+        """Forget every intent, decision and cached owner (the demo, when its sandbox starts empty)."""
+        with self._transaction() as query:
+            for table in ("outbox", "alert_ledger", "owner_cache"):
+                query(self._effects_sql(f"DELETE FROM {{{table}}}"), ())
+            self._mark_dirty(query)
+
     # Owner cache
 
     def owner_cache_get(self, vendor: str, emails: Sequence[str], max_age: timedelta,
