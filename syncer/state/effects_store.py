@@ -21,6 +21,7 @@ from typing import Any
 
 from syncer.alerts.policy import Decision, DedupeKey, LedgerEntry, Outcome
 from syncer.state.outbox import (
+    ROWS_PER_STATEMENT,
     EffectKind,
     OutboxItem,
     OutboxRecord,
@@ -28,6 +29,7 @@ from syncer.state.outbox import (
     OutboxStore,
     Query,
     aware_utc,
+    chunks,
     naive_utc,
 )
 
@@ -95,8 +97,7 @@ class EffectsStore(OutboxStore):
         wanted = set(reps)
         with self._transaction(_lock_ids(wanted)) as query:
             ledger = [e for rep in sorted(wanted, key=lambda r: r or "") for e in self._ledger(query, rep, since)]
-            for key in dict.fromkeys(keys):
-                ledger += [e for e in self._ledger_rows(query, "WHERE dedupe_key = ?", (key,)) if e not in ledger]
+            ledger += [e for e in self._ledger_for_keys(query, keys) if e not in ledger]
             decisions = list(decide(ledger))
             self._insert_ledger(query, decisions)
             if outbox is not None:
@@ -106,20 +107,27 @@ class EffectsStore(OutboxStore):
         return decisions
 
     def _insert_ledger(self, query: Query, entries: Sequence[Decision | LedgerEntry]) -> None:
-        sql = self._effects_sql(f"INSERT INTO {{alert_ledger}} ({_LEDGER_COLUMNS}) VALUES "
-                                f"({', '.join('?' for _ in _LEDGER_COLUMNS.split(', '))})")
-        for entry in entries:
-            query(sql, _ledger_row(entry))
+        one = f"({', '.join('?' for _ in _LEDGER_COLUMNS.split(', '))})"
+        for start in range(0, len(entries), ROWS_PER_STATEMENT):
+            chunk = entries[start:start + ROWS_PER_STATEMENT]
+            sql = self._effects_sql(f"INSERT INTO {{alert_ledger}} ({_LEDGER_COLUMNS}) VALUES "
+                                    f"{', '.join(one for _ in chunk)}")
+            query(sql, [value for entry in chunk for value in _ledger_row(entry)])
 
     def ledger_since(self, rep: str | None = None, since: datetime | None = None,
                      keys: Sequence[str] = ()) -> list[LedgerEntry]:
         """Decisions since ``since`` as the policy reads them: for ``rep`` (every rep when None), plus every
         decision about ``keys`` (dedupe key tokens) whatever its age, so a key decided long ago stays decided."""
         entries = self._ledger(self._query, rep, since, any_rep=rep is None)
-        for key in dict.fromkeys(keys):
-            entries += self._ledger_rows(self._query, "WHERE dedupe_key = ?", (key,))
+        entries += self._ledger_for_keys(self._query, keys)
         unique = {(e.key, e.outcome, e.at, e.rep): e for e in entries}
         return sorted(unique.values(), key=lambda e: (e.at, e.key))
+
+    def _ledger_for_keys(self, query: Query, keys: Sequence[str]) -> list[LedgerEntry]:
+        found: list[LedgerEntry] = []
+        for chunk in chunks(list(dict.fromkeys(keys))):
+            found += self._ledger_rows(query, f"WHERE dedupe_key IN ({', '.join('?' for _ in chunk)})", chunk)
+        return found
 
     def _ledger(self, query: Query, rep: str | None, since: datetime | None,
                 any_rep: bool = False) -> list[LedgerEntry]:

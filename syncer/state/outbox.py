@@ -86,6 +86,7 @@ class OutboxRecord:
 _COLUMNS = ("dedupe_key, sync, trigger, key, kind, payload, status, external_id, attempts, error, created_at, "
             "updated_at, not_before")
 _SENDABLE = ("pending", "sending")
+ROWS_PER_STATEMENT = 200
 
 
 def naive_utc(moment: datetime) -> datetime:
@@ -121,18 +122,24 @@ class OutboxStore:
             return self._outbox_insert(query, items, now)
 
     def _outbox_insert(self, query: Query, items: Sequence[OutboxItem], now: datetime) -> list[str]:
-        sql = self._effects_sql(
-            f"INSERT INTO {{outbox}} ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, NULL, 0, ?, ?, ?, ?) "
-            "ON CONFLICT (dedupe_key) DO UPDATE SET status = excluded.status, not_before = excluded.not_before, "
-            "error = excluded.error, payload = excluded.payload, updated_at = excluded.updated_at "
-            "WHERE {outbox}.status = 'deferred' RETURNING dedupe_key")
+        # Many rows per statement: an embedded store pays milliseconds per statement, not per row.
         stamp, added = naive_utc(now), []
-        for item in {item.dedupe_key: item for item in items}.values():
-            payload = json.dumps(dict(item.payload), sort_keys=True, default=str)
-            not_before = None if item.not_before is None else naive_utc(item.not_before)
-            added += [str(row[0]) for row in query(sql, (item.dedupe_key, item.sync, item.trigger, item.key,
-                                                         item.kind.value, payload, item.status.value, item.error,
-                                                         stamp, stamp, not_before))]
+        unique = list({item.dedupe_key: item for item in items}.values())
+        for start in range(0, len(unique), ROWS_PER_STATEMENT):
+            chunk = unique[start:start + ROWS_PER_STATEMENT]
+            rows = ", ".join("(?, ?, ?, ?, ?, ?, ?, NULL, 0, ?, ?, ?, ?)" for _ in chunk)
+            sql = self._effects_sql(
+                f"INSERT INTO {{outbox}} ({_COLUMNS}) VALUES {rows} "
+                "ON CONFLICT (dedupe_key) DO UPDATE SET status = excluded.status, not_before = excluded.not_before, "
+                "error = excluded.error, payload = excluded.payload, updated_at = excluded.updated_at "
+                "WHERE {outbox}.status = 'deferred' RETURNING dedupe_key")
+            params: list[Any] = []
+            for item in chunk:
+                payload = json.dumps(dict(item.payload), sort_keys=True, default=str)
+                not_before = None if item.not_before is None else naive_utc(item.not_before)
+                params += [item.dedupe_key, item.sync, item.trigger, item.key, item.kind.value, payload,
+                           item.status.value, item.error, stamp, stamp, not_before]
+            added += [str(row[0]) for row in query(sql, params)]
         return added
 
     def outbox_due(self, now: datetime, sync: str | None = None, kinds: Sequence[EffectKind] = tuple(EffectKind),
@@ -160,16 +167,18 @@ class OutboxStore:
 
     def outbox_get(self, dedupe_keys: Sequence[str]) -> dict[str, OutboxRecord]:
         found: dict[str, OutboxRecord] = {}
-        for key in dict.fromkeys(dedupe_keys):
-            found |= {r.dedupe_key: r for r in self._outbox_rows("WHERE dedupe_key = ?", (key,))}
+        for chunk in chunks(list(dict.fromkeys(dedupe_keys))):
+            where = f"WHERE dedupe_key IN ({', '.join('?' for _ in chunk)})"
+            found |= {r.dedupe_key: r for r in self._outbox_rows(where, chunk)}
         return found
 
     def outbox_known(self, dedupe_keys: Sequence[str]) -> set[str]:
         """Which of these keys have a row already (in any status)."""
         known: set[str] = set()
-        sql = self._effects_sql("SELECT dedupe_key FROM {outbox} WHERE dedupe_key = ?")
-        for key in dict.fromkeys(dedupe_keys):
-            known |= {str(row[0]) for row in self._query(sql, (key,))}
+        for chunk in chunks(list(dict.fromkeys(dedupe_keys))):
+            sql = self._effects_sql(f"SELECT dedupe_key FROM {{outbox}} WHERE dedupe_key IN "
+                                    f"({', '.join('?' for _ in chunk)})")
+            known |= {str(row[0]) for row in self._query(sql, chunk)}
         return known
 
     def outbox_where(self, where: str = "", params: Sequence[Any] = ()) -> list[OutboxRecord]:
@@ -263,6 +272,10 @@ class OutboxStore:
             return None, None
         written, error = rows[0]
         return (None if written is None else aware_utc(written)), error
+
+
+def chunks(values: list[str], size: int = ROWS_PER_STATEMENT) -> list[list[str]]:
+    return [values[start:start + size] for start in range(0, len(values), size)]
 
 
 def _stamp(moment: datetime) -> datetime:

@@ -119,7 +119,10 @@ def _wave(root: Path, number: int, rng: random.Random) -> None:
 
 def _undelivered(root: Path) -> int:
     """Effects a killed process left staged but not delivered (pending, or sending with no known outcome)."""
-    state = duckdb.connect(str(root / ".syncer" / "state.duckdb"))
+    path = root / ".syncer" / "state.duckdb"
+    if not path.exists():  # killed before it opened the state
+        return 0
+    state = duckdb.connect(str(path))
     try:
         return int(state.execute("SELECT count(*) FROM outbox WHERE status IN ('pending', 'sending', 'deferred')")
                    .fetchall()[0][0])
