@@ -6,6 +6,7 @@ Commands live in the modules of this package by theme; each registers itself on 
 from __future__ import annotations
 
 # Importing a command module registers its commands (one line each, so new modules merge cleanly).
+import syncer.cli.daemon_commands
 import syncer.cli.demo_commands
 import syncer.cli.destination_commands
 import syncer.cli.error_commands

@@ -27,7 +27,7 @@ def candidate(account: str, rep: str | None = "U_DANA", firing: str = "f1", tier
 
 
 def test_migration_4_is_applied(store: StateStore) -> None:
-    assert store.schema_versions()[-1] == 4
+    assert 4 in store.schema_versions()
 
 
 def test_adding_an_intent_twice_is_a_no_op(store: StateStore) -> None:
