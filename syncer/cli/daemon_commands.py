@@ -12,6 +12,7 @@ import typer
 
 from syncer import output
 from syncer.cli.base import EXIT_BAD_INPUT, EXIT_FAILED, JsonOption, ProjectOption, cli, open_app
+from syncer.config.errors import ConfigError
 from syncer.state import StateUnavailableError
 
 FAILED_STATUSES = ("failed", "blocked", "killed", "error")
@@ -35,6 +36,9 @@ def daemon(project: ProjectOption = Path("."),
     configure_logging()
     with open_app(project) as app:
         loaded = app.project  # configuration problems: exit 2, as every command
+        missing = loaded.missing_under(("daemon",))  # e.g. the trigger token's variable: never serve without it
+        if missing:
+            raise ConfigError([variable.problem for variable in missing])
         runner = Daemon(project, None, loaded, watch=reload, host=host, port=port)
         try:
             runner.start()
@@ -86,9 +90,13 @@ def trigger(sync: Annotated[str, typer.Argument(help="The sync to run now.")],
 
 
 @cli.command()
-def health(url: Annotated[str, typer.Option(help="The probe URL.")] = "http://127.0.0.1:8780/healthz",
+def health(url: Annotated[str | None, typer.Option(help="The probe URL (default: http://127.0.0.1:<daemon.port>"
+                                                        "/healthz, the port read from the project).")] = None,
+           project: ProjectOption = Path("."),
            timeout: Annotated[float, typer.Option(help="Seconds before giving up.")] = 5.0) -> None:
-    """Exit 0 when the daemon's probe at URL answers 200, 1 otherwise (the container's HEALTHCHECK)."""
+    """Exit 0 when the daemon's probe answers 200, 1 otherwise (the container's HEALTHCHECK)."""
+    if url is None:
+        url = f"http://127.0.0.1:{_configured_port(project)}/healthz"
     try:
         reply = httpx.get(url, timeout=timeout)
     except httpx.HTTPError as exc:
@@ -98,3 +106,19 @@ def health(url: Annotated[str, typer.Option(help="The probe URL.")] = "http://12
         output.show_error(f"unhealthy: {reply.status_code} {reply.text[:200]}")
         raise typer.Exit(EXIT_FAILED)
     output.console.print("healthy", markup=False, highlight=False)
+
+
+def _configured_port(root: Path) -> int:
+    """``daemon.port`` of the project in ``root``; the default when the project cannot be read (the probe then
+    tells whether a daemon answers there)."""
+    from syncer.app import App
+    from syncer.config.errors import ConfigError
+    from syncer.config.project import DaemonConfig
+
+    app = App(root)
+    try:
+        return app.project.config.daemon.port
+    except ConfigError:
+        return DaemonConfig().port
+    finally:
+        app.close()

@@ -160,7 +160,7 @@ def _load_project_file(root: Path, registry: Registry, environ: Mapping[str, str
 
 
 # Sections of syncer.yaml whose unset variables only the commands that open them need.
-_DEFERRED = {("warehouse",), ("state",), ("connectors",)}
+_DEFERRED = {("warehouse",), ("state",), ("connectors",), ("daemon",)}
 
 
 def _raw_mappings_dir(root: Path) -> str:
