@@ -122,7 +122,7 @@ def poll(check: Callable[[], T | None], deadline_s: float, what: str, every: flo
         time.sleep(every)
 
 
-@dataclass
+@dataclass(eq=False)
 class DaemonProcess:
     process: subprocess.Popen[bytes]
     log_path: Path
@@ -170,7 +170,8 @@ def daemon_process(root: Path, port: int, argv: Sequence[str] | None = None, nam
         process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=cwd or root)
     handle = DaemonProcess(process, log_path, f"http://127.0.0.1:{port}")
     try:
-        poll(lambda: handle.ready() or process.poll() is not None, 60, f"{name} to serve /healthz")
+        poll(lambda: (handle.ready() and handle.events("daemon_started")) or process.poll() is not None, 60,
+             f"{name} to serve /healthz")
         assert process.poll() is None, f"{name} exited: {log_path.read_text()[-2000:]}"
         yield handle
     finally:

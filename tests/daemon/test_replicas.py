@@ -1,0 +1,98 @@
+"""Two daemons on one PostgreSQL state share the syncs: every slot runs exactly once, and when one replica is
+SIGKILLed its syncs move to the other within one lease (plus the tick that notices), the slots missed meanwhile
+coalescing into one catch-up run.
+
+Twelve syncs due every 2 s make six slots a second; the test runs until well over 100 slots have run.
+"""
+
+from __future__ import annotations
+
+import itertools
+import signal
+import time
+from collections import Counter
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import psycopg
+
+from connectors.sandbox import Sandbox
+from tests.daemon.procs import (
+    SYNCER,
+    DaemonProcess,
+    daemon_process,
+    free_port,
+    poll,
+    project_yaml,
+    slack_mapping,
+    write_project,
+)
+
+SYNCS = [f"s{i:02d}" for i in range(12)]
+STEP = timedelta(seconds=2)
+LEASE_S = 3.0
+TICK_S = LEASE_S / 3
+
+
+def owners(pg_url: str) -> dict[str, str | None]:
+    with psycopg.connect(pg_url) as conn:
+        rows = conn.execute("SELECT sync, owner FROM daemon_leases WHERE expires_at > (now() AT TIME ZONE 'UTC') "
+                            "OR owner IS NULL").fetchall()
+    return {str(sync): owner for sync, owner in rows}
+
+
+def slots(daemon: DaemonProcess) -> list[tuple[str, datetime]]:
+    return [(r["sync"], datetime.fromisoformat(r["due_at"])) for r in daemon.runs() if r["due_at"]]
+
+
+def test_two_replicas_share_syncs_once_and_take_over_from_a_dead_one(tmp_path: Path, sandbox: Sandbox,
+                                                                     pg_url: str) -> None:
+    ports = free_port(), free_port()
+    extra = f"lease_s: {LEASE_S}\nworkers: 4\n"
+    root = write_project(tmp_path / "project", project_yaml(sandbox, pg_url, ports[0], extra),
+                         {name: slack_mapping(name, "every 2s") for name in SYNCS}, accounts=20)
+    with daemon_process(root, ports[0], name="a") as a:
+        with daemon_process(root, ports[1], name="b",
+                            argv=[SYNCER, "daemon", "--project", str(root), "--port", str(ports[1])]) as b:
+            replica = {d: d.events("daemon_started")[0]["replica"] for d in (a, b)}
+            poll(lambda: set(owners(pg_url).values()) == set(replica.values()), 20, "both replicas to hold leases")
+            poll(lambda: len(slots(a)) + len(slots(b)) >= 100, 60, "100 slots run")
+            assert len(slots(a)) >= 20 and len(slots(b)) >= 20  # both did a share of the work
+            before = owners(pg_url)
+            b_syncs = {sync for sync, owner in before.items() if owner == replica[b]}
+            b.signal(signal.SIGKILL)
+            killed_at = time.monotonic()
+            b.wait_exit(10)
+            poll(lambda: set(owners(pg_url).values()) == {replica[a]}, LEASE_S + TICK_S + 5,
+                 "the survivor to hold every lease")
+            moved_after = time.monotonic() - killed_at
+            taken_over_at = datetime.now().astimezone()
+            # The moved syncs run on the survivor: each twice more after the takeover.
+            poll(lambda: all(sum(1 for s, due in slots(a) if s == sync and due > taken_over_at) >= 2
+                             for sync in b_syncs), 20, "the moved syncs to run on the survivor")
+        a.signal(signal.SIGTERM)
+        assert a.wait_exit(30) == 0
+
+    assert moved_after <= LEASE_S + TICK_S + 5
+    every = slots(a) + slots(b)
+    twice = [slot for slot, count in Counter(every).items() if count > 1]
+    assert not twice, f"slots run twice: {twice}"
+    assert len(every) >= 100
+    catch_ups = {e["sync"] for e in a.events("catch_up")}
+    first = min(due for _, due in every)
+    assert {min(due for s, due in every if s == sync) for sync in SYNCS} == {first}  # none missed while rebalancing
+    for sync in SYNCS:
+        dues = sorted(due for s, due in every if s == sync)
+        gaps = [(x, y) for x, y in itertools.pairwise(dues) if y - x != STEP]
+        if sync in b_syncs:  # at most the slots between the kill and the takeover, coalesced into one run
+            assert len(gaps) <= 1, (sync, gaps)
+            assert all(y - x <= timedelta(seconds=LEASE_S + TICK_S + 5) + STEP for x, y in gaps), (sync, gaps)
+            assert not gaps or sync in catch_ups
+        else:
+            assert not gaps, f"slots of {sync} missed: {gaps}"
+    with psycopg.connect(pg_url) as conn:
+        recorded = conn.execute("SELECT count(*) FROM runs WHERE status IN ('succeeded', 'partial')").fetchall()
+        statuses = dict(conn.execute("SELECT status, count(*) FROM runs GROUP BY status").fetchall())
+    assert recorded[0][0] == len(every), statuses  # every recorded run is one logged slot run
+    assert set(statuses) <= {"succeeded", "killed"}, statuses  # at most the run the SIGKILL interrupted
+
