@@ -92,7 +92,7 @@ def test_two_replicas_share_syncs_once_and_take_over_from_a_dead_one(tmp_path: P
             assert not gaps, f"slots of {sync} missed: {gaps}"
     with psycopg.connect(pg_url) as conn:
         recorded = conn.execute("SELECT count(*) FROM runs WHERE status IN ('succeeded', 'partial')").fetchall()
-        statuses = dict(conn.execute("SELECT status, count(*) FROM runs GROUP BY status").fetchall())
+        statuses: dict[str, int] = dict(conn.execute("SELECT status, count(*) FROM runs GROUP BY status").fetchall())
     assert recorded[0][0] == len(every), statuses  # every recorded run is one logged slot run
     assert set(statuses) <= {"succeeded", "killed"}, statuses  # at most the run the SIGKILL interrupted
 
