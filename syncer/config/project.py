@@ -99,8 +99,8 @@ class DaemonConfig(_Strict):
     port: int = Field(8780, ge=1, le=65535, description="Port of the HTTP server (/healthz, /readyz, /metrics, "
                                                         "triggers, Slack interactions).")
     trigger_token: SecretStr | None = Field(None, description="Bearer token POST /syncs/NAME/trigger requires; "
-                                                              "write it as ${SYNCER_TRIGGER_TOKEN}. Unset: "
-                                                              "triggers are refused.")
+                                                              "write it as ${SYNCER_TRIGGER_TOKEN}. Unset or "
+                                                              "empty: triggers are refused.")
     timezone: str = Field("UTC", description="Time zone cron schedules are read in (IANA name).")
     overdue_after: str = Field("2h", description="A sync without a successful run for this long is overdue "
                                                  "(/readyz, metrics): '90m', '2h', '1d'.")
@@ -113,6 +113,12 @@ class DaemonConfig(_Strict):
     reload: bool = Field(False, description="Watch syncer.yaml and the mappings and reload on change (as SIGHUP).")
     ops_alerts: OpsAlertsConfig | None = Field(None, description="Post to Slack when a sync starts failing and "
                                                                  "when it recovers.")
+
+    @field_validator("trigger_token")
+    @classmethod
+    def _no_empty_token(cls, token: SecretStr | None) -> SecretStr | None:
+        # ``${SYNCER_TRIGGER_TOKEN:-}`` unset: no token, so triggers are refused (never "any empty bearer").
+        return token if token is not None and token.get_secret_value() else None
 
     @field_validator("timezone")
     @classmethod

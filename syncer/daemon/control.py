@@ -124,11 +124,16 @@ class DaemonControl:
         Runs after Slack got its 200: Slack wants an answer within 3 seconds, the state may be busy longer."""
         now = datetime.now(UTC)
         key = feedback.dedupe_key.token()
-        with self.daemon.pool.app() as app:
-            touched = app.store.ledger_feedback(key, feedback.action.value, now.replace(tzinfo=None))
-            entry = snooze_entry(feedback, now)
-            if entry is not None:
-                app.store.ledger_add([entry])
+        try:
+            with self.daemon.pool.app() as app:
+                touched = app.store.ledger_feedback(key, feedback.action.value, now.replace(tzinfo=None))
+                entry = snooze_entry(feedback, now)
+                if entry is not None:
+                    app.store.ledger_add([entry])
+        except Exception as exc:  # the state is down: Slack already has its 200; say so in the log
+            event(log, "alert_feedback_failed", logging.ERROR, action=feedback.action.value, key=key,
+                  error=f"{type(exc).__name__}: {exc}")
+            return
         event(log, "alert_feedback", action=feedback.action.value, sync=feedback.dedupe_key.sync,
               account=feedback.dedupe_key.account, user=feedback.user_id, ledger_rows=touched)
         if feedback.response_url:

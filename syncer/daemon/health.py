@@ -39,6 +39,11 @@ class Health:
         with self._guard:
             self._since = {sync: self._since.get(sync, now) for sync in names}
 
+    def scheduled_since(self, sync: str) -> datetime | None:
+        """When this daemon started scheduling ``sync`` (None: it does not)."""
+        with self._guard:
+            return self._since.get(sync)
+
     def merge(self, successes: Mapping[str, datetime]) -> None:
         """Latest successes as the state records them (later ones win)."""
         with self._guard:

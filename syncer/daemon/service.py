@@ -64,7 +64,6 @@ class Daemon:
         self._stop_requested = threading.Event()
         self._reload_requested = threading.Event()
         self.last_tick = time.monotonic()
-        self.started_at = utc_now().replace(tzinfo=None)
         url = project.config.state.url.get_secret_value()
         self.shared_state = url.split("://", 1)[0].startswith("postgres")
         workers = self.settings.workers if self.shared_state else 1
@@ -197,9 +196,9 @@ class Daemon:
         now = utc_now()
         for sync, last_due in result.acquired.items():  # a slot missed while nobody held the lease runs once now
             slot = self._slot(sync, now)
-            # Never claimed: only a slot since this daemon started was missed (not one before anyone ran it).
-            since = last_due if last_due is not None else self.started_at - timedelta(microseconds=1)
-            if slot is not None and slot.replace(tzinfo=None) > since:
+            # Never claimed: only a slot since this daemon began scheduling the sync counts as missed.
+            since = last_due if last_due is not None else self.health.scheduled_since(sync)
+            if slot is not None and since is not None and slot.replace(tzinfo=None) > since:
                 event(log, "catch_up", sync=sync, due_at=slot.isoformat(),
                       last_due_at=last_due.isoformat() if last_due else None)
                 self.dispatcher.submit(sync, slot)
