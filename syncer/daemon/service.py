@@ -28,16 +28,17 @@ from syncer.config.loader import Project, load_project
 from syncer.config.schedule import parse_duration, parse_schedule
 from syncer.daemon.apps import AppPool, PoolBusyError
 from syncer.daemon.control import DaemonControl
-from syncer.daemon.dispatch import Dispatcher, Summary
+from syncer.daemon.dispatch import Dispatcher
 from syncer.daemon.health import SUCCESS_STATUSES, Health
 from syncer.daemon.leases import Leases, LocalLeases, PostgresLeases
 from syncer.daemon.logs import event
 from syncer.daemon.metrics import Metrics
 from syncer.daemon.ops import OpsAlerts
+from syncer.daemon.runs import RunMaker
 from syncer.daemon.server import HttpServer
 from syncer.daemon.slots import latest_slot, make_trigger
 from syncer.daemon.watch import FileWatch, check_models
-from syncer.state.base import RunLockedError, StateUnavailableError
+from syncer.state.base import StateUnavailableError
 
 log = logging.getLogger("syncer.daemon")
 _HISTORY = 50  # runs read per sync at start to find its last success
@@ -68,12 +69,13 @@ class Daemon:
         self.shared_state = url.split("://", 1)[0].startswith("postgres")
         workers = self.settings.workers if self.shared_state else 1
         self.pool = AppPool(root, environ, project, workers + 1 if self.shared_state else 1)
-        self.dispatcher = Dispatcher(workers, self._execute)
         self.health = Health(parse_duration(self.settings.overdue_after), utc_now().replace(tzinfo=None))
         self.leases: Leases = LocalLeases({})
         self.metrics = Metrics(self._sync_gauges, lambda: len([s for s in self.enabled() if self.leases.holds(s)]))
         ops = self.settings.ops_alerts
-        self.ops = OpsAlerts(ops) if ops is not None else None
+        self.runs = RunMaker(self.pool, lambda: self.leases, self.metrics, self.health,
+                             OpsAlerts(ops) if ops is not None else None, self.stopping)
+        self.dispatcher = Dispatcher(workers, self.runs.execute)
         self.server: HttpServer | None = None
         self.scheduler = BackgroundScheduler(timezone=self.tz, job_defaults={
             "coalesce": True, "max_instances": 1, "misfire_grace_time": None})
@@ -221,38 +223,6 @@ class Daemon:
         """Run ``sync`` now on this replica (coalesced with a run in flight); False while stopping."""
         self.metrics.triggers.labels(sync).inc()
         return not self.stopping.is_set() and self.dispatcher.submit(sync, None, waiter)
-
-    def _execute(self, sync: str, due: datetime | None, triggered: bool) -> Summary | None:
-        if due is not None and not self.leases.claim(sync, due):
-            if not triggered:
-                return None  # another replica ran this slot, or the lease moved: not ours
-            due = None
-        loaded = self.project.syncs.get(sync)
-        if loaded is None:
-            return {"sync": sync, "status": "skipped", "error": f"no sync named '{sync}'"}
-        config = loaded.config
-        try:
-            with self.pool.app() as app:
-                app.require_destinations([config])
-                try:
-                    outcome = app.run(config, app.run_options(stop=self.stopping.is_set))
-                except RunLockedError as exc:
-                    event(log, "run_skipped", sync=sync, reason=str(exc))
-                    return {"sync": sync, "status": "skipped", "error": str(exc)}
-                summary = outcome.summary()
-                self.metrics.observe(summary, config.destination.connector)
-                self.health.ran(sync, summary["status"], utc_now().replace(tzinfo=None))
-                event(log, "run", replica=self.leases.replica, due_at=due.isoformat() if due else None,
-                      triggered=triggered, **summary)
-                if self.ops is not None:
-                    self.ops.after_run(app.store, app.open_alert_channel, sync, outcome.run_id)
-                return summary
-        except ConfigError as exc:
-            event(log, "run_refused", logging.ERROR, sync=sync, problems=[str(p) for p in exc.problems])
-            return {"sync": sync, "status": "error", "error": "; ".join(str(p) for p in exc.problems)}
-        except StateUnavailableError as exc:
-            event(log, "run_failed_to_start", logging.ERROR, sync=sync, error=str(exc))
-            return {"sync": sync, "status": "error", "error": str(exc)}
 
     def _sync_gauges(self) -> list[tuple[str, float | None, bool]]:
         report = self.health.report(utc_now().replace(tzinfo=None))
