@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 from pathlib import Path
 from typing import Annotated
@@ -40,6 +41,7 @@ def daemon(project: ProjectOption = Path("."),
         if missing:
             raise ConfigError([variable.problem for variable in missing])
         runner = Daemon(project, None, loaded, watch=reload, host=host, port=port)
+        runner.install_signal_handlers()  # a SIGTERM while starting stops it once started
         try:
             runner.start()
         except OSError as exc:
@@ -48,7 +50,12 @@ def daemon(project: ProjectOption = Path("."),
         except StateUnavailableError:
             runner.stop()
             raise
-        runner.serve_forever()
+        clean = runner.serve_forever()
+    if not clean:
+        # A run outlived daemon.stop_timeout_s: leave now rather than wait for it (it is marked killed when the
+        # state is next opened, and planned again); interpreter exit would join its thread.
+        logging.shutdown()
+        os._exit(EXIT_FAILED)
 
 
 @cli.command()

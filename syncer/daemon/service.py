@@ -23,8 +23,8 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from connectors import REGISTRY
 from syncer.app import App
-from syncer.config.errors import ConfigError
-from syncer.config.loader import Project, load_project
+from syncer.config.errors import ConfigError, Problem
+from syncer.config.loader import PROJECT_FILE, Project, load_project
 from syncer.config.schedule import parse_duration, parse_schedule
 from syncer.daemon.apps import AppPool, PoolBusyError
 from syncer.daemon.control import DaemonControl
@@ -124,16 +124,19 @@ class Daemon:
               state="postgresql" if self.shared_state else "duckdb", timezone=self.settings.timezone,
               reload=self.watch is not None)
 
-    def serve_forever(self) -> None:
-        """Wait for signals on the main thread until SIGTERM or SIGINT; then :meth:`stop`."""
+    def install_signal_handlers(self) -> None:
+        """SIGTERM and SIGINT stop, SIGHUP reloads (the main thread acts on them in :meth:`serve_forever`)."""
         signal.signal(signal.SIGTERM, self._on_stop_signal)
         signal.signal(signal.SIGINT, self._on_stop_signal)
         signal.signal(signal.SIGHUP, lambda signum, frame: self._reload_requested.set())
+
+    def serve_forever(self) -> bool:
+        """Wait on the main thread until SIGTERM or SIGINT, reloading on SIGHUP; then :meth:`stop`."""
         while not self._stop_requested.wait(0.2):
             if self._reload_requested.is_set():
                 self._reload_requested.clear()
                 self.reload()
-        self.stop()
+        return self.stop()
 
     def _on_stop_signal(self, signum: int, frame: FrameType | None) -> None:
         self._stop_requested.set()
@@ -241,6 +244,10 @@ class Daemon:
             problems = check_models(App(self.root, self.environ), project)
         except ConfigError as exc:
             problems = exc.problems
+        else:
+            if project.config.state.url != self.project.config.state.url:  # leases and runs must share one state
+                problems.append(Problem(PROJECT_FILE, 0, "state.url", "moving to another state needs a restart of "
+                                                                      "the daemon; the running one is kept"))
         if problems:
             self.config_problems = [str(problem) for problem in problems]
             event(log, "reload_refused", logging.ERROR, problems=self.config_problems)

@@ -139,3 +139,27 @@ def test_daemon_schedules_triggers_and_stops_cleanly(tmp_path: Path, sandbox: Sa
     assert last.status == "partial", last
     assert committed == 100 * sent  # every batch the CRM confirmed was committed, none beyond
     assert 0 < committed < ACCOUNTS  # the rest is pending for the next run
+
+
+def test_a_run_outliving_the_stop_timeout_is_left_behind(tmp_path: Path, sandbox: Sandbox) -> None:
+    """SIGTERM while a batch hangs longer than ``stop_timeout_s``: the daemon exits 1 at the timeout, not when the
+    batch ends, and the run is found killed when the state is next opened."""
+    port = free_port()
+    root = write_project(tmp_path / "project", project_yaml(sandbox, "duckdb:///.syncer/state.duckdb", port,
+                                                            "stop_timeout_s: 1\n"),
+                         {"slow": hubspot_mapping("slow", "0 0 1 1 *")}, accounts=150)
+    sandbox.hubspot.set_faults([FaultRule(route=f"POST {UPSERTS}", latency_ms=20_000)])
+    with daemon_process(root, port) as daemon:
+        reply = httpx.post(daemon.url + "/syncs/slow/trigger", headers={"Authorization": f"Bearer {TOKEN}"})
+        assert reply.status_code == 202
+        # The fault rule has drawn for a request: an upsert is inside its 20 s (the log records it only at the end).
+        poll(lambda: sandbox.hubspot.faults._counters.get((0, "request"), 0) >= 1, 20, "an upsert in flight")
+        daemon.signal(signal.SIGTERM)
+        assert daemon.wait_exit(15) == 1  # well before the 20 s batch could end
+        assert daemon.events("daemon_stopped")[0]["clean"] is False
+    store = open_state("duckdb:///.syncer/state.duckdb", root)
+    try:
+        last = store.runs("slow", limit=1)[0]
+    finally:
+        store.close()
+    assert last.status == "killed"
