@@ -35,6 +35,7 @@ TICK_S = LEASE_S / 3
 
 
 def owners(pg_url: str) -> dict[str, str | None]:
+    """Each sync's owner while its lease runs (None when free); expired leases are left out."""
     with psycopg.connect(pg_url) as conn:
         rows = conn.execute("SELECT sync, owner FROM daemon_leases WHERE expires_at > (now() AT TIME ZONE 'UTC') "
                             "OR owner IS NULL").fetchall()
@@ -63,7 +64,7 @@ def test_two_replicas_share_syncs_once_and_take_over_from_a_dead_one(tmp_path: P
             b.signal(signal.SIGKILL)
             killed_at = time.monotonic()
             b.wait_exit(10)
-            poll(lambda: set(owners(pg_url).values()) == {replica[a]}, LEASE_S + TICK_S + 5,
+            poll(lambda: owners(pg_url) == dict.fromkeys(SYNCS, replica[a]), LEASE_S + TICK_S + 5,
                  "the survivor to hold every lease")
             moved_after = time.monotonic() - killed_at
             taken_over_at = datetime.now().astimezone()
@@ -73,7 +74,8 @@ def test_two_replicas_share_syncs_once_and_take_over_from_a_dead_one(tmp_path: P
         a.signal(signal.SIGTERM)
         assert a.wait_exit(30) == 0
 
-    assert moved_after <= LEASE_S + TICK_S + 5
+    # Within one lease of the last renewal, plus the tick that notices (and 2 s for polling on a busy machine).
+    assert moved_after <= LEASE_S + TICK_S + 2, moved_after
     every = slots(a) + slots(b)
     twice = [slot for slot, count in Counter(every).items() if count > 1]
     assert not twice, f"slots run twice: {twice}"
