@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from concurrent.futures import Future
 from datetime import UTC, datetime, timedelta
@@ -183,3 +184,58 @@ def test_ops_alerts_must_name_a_slack_connector(tmp_path: Path) -> None:
 
 def test_configuration_reference_is_current() -> None:
     assert DOCUMENT.read_text(encoding="utf-8") == render(), "run: python -m syncer.config.reference"
+
+
+def test_metrics_count_a_run_summary_with_its_effects() -> None:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from syncer.daemon.metrics import Metrics
+
+    metrics = Metrics(lambda: [("a", 12.5, False), ("b", None, True)], lambda: 2)
+    summary = {"run_id": 1, "sync": "a", "status": "partial", "error": None,
+               "planned": {"create": 3, "update": 2, "clear": 1, "unchanged": 9}, "rejected_in_plan": 1,
+               "sent": 6, "confirmed": 5, "rejected": 1, "pending": 0, "api_calls": 4, "rate_limited": 2,
+               "retries": 3, "stopped": None, "duration_s": 1.5,
+               "effects": {"tasks": {"done": 2, "failed": 1}, "alerts": {"sent": 1, "capped": 4}}}
+    metrics.observe(summary, "hubspot")
+    metrics.observe({**summary, "effects": None, "planned": None, "status": "failed"}, "hubspot")
+    samples = {(s.name, tuple(sorted(s.labels.items()))): s.value
+               for family in text_string_to_metric_families(metrics.render().decode()) for s in family.samples}
+
+    def value(name: str, **labels: str) -> float:
+        return samples[(name, tuple(sorted(labels.items())))]
+
+    assert value("syncer_runs_total", sync="a", status="partial") == 1
+    assert value("syncer_runs_total", sync="a", status="failed") == 1
+    assert value("syncer_rows_planned_total", sync="a", op="create") == 3
+    assert value("syncer_rows_confirmed_total", sync="a") == 10
+    assert value("syncer_rows_rejected_total", sync="a") == 4  # plan and destination, both runs
+    assert value("syncer_rate_limited_total", destination="hubspot") == 4
+    assert value("syncer_retries_total", destination="hubspot") == 6
+    assert value("syncer_tasks_total", sync="a", status="failed") == 1
+    assert value("syncer_alert_decisions_total", sync="a", outcome="capped") == 4
+    assert value("syncer_run_duration_seconds_count", sync="a") == 2
+    assert value("syncer_seconds_since_last_success", sync="a") == 12.5
+    assert ("syncer_seconds_since_last_success", (("sync", "b"),)) not in samples
+    assert value("syncer_sync_overdue", sync="b") == 1
+    assert value("syncer_leases_held") == 2
+
+
+def test_json_logs_redact_secrets(capsys: pytest.CaptureFixture[str]) -> None:
+    import logging
+
+    from syncer.config.errors import remember_secrets
+    from syncer.daemon.logs import configure_logging, event
+
+    remember_secrets(["hunter2-very-secret"])
+    root = logging.getLogger()
+    saved = (list(root.handlers), root.level)
+    configure_logging(as_json=True)
+    try:
+        event(logging.getLogger("syncer.test"), "run", sync="a", error="login failed for hunter2-very-secret")
+    finally:
+        root.handlers[:] = saved[0]
+        root.setLevel(saved[1])
+    line = capsys.readouterr().err.strip().splitlines()[-1]
+    assert json.loads(line)["error"] == "login failed for ***"
+    assert json.loads(line)["event"] == "run" and "hunter2" not in line
