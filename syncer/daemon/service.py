@@ -19,6 +19,7 @@ from types import FrameType
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from apscheduler.events import EVENT_JOB_MAX_INSTANCES, EVENT_JOB_SUBMITTED, JobSubmissionEvent
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from connectors import REGISTRY
@@ -46,6 +47,11 @@ _HISTORY = 50  # runs read per sync at start to find its last success
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+def _slot_came(sync: str) -> None:
+    """The job APScheduler runs at each slot of ``sync``; the work happens in :meth:`Daemon._due`, which sees the
+    slot's scheduled time."""
 
 
 class Daemon:
@@ -79,6 +85,7 @@ class Daemon:
         self.server: HttpServer | None = None
         self.scheduler = BackgroundScheduler(timezone=self.tz, job_defaults={
             "coalesce": True, "max_instances": 1, "misfire_grace_time": None})
+        self.scheduler.add_listener(self._due, EVENT_JOB_SUBMITTED | EVENT_JOB_MAX_INSTANCES)
 
     @property
     def url(self) -> str:
@@ -172,7 +179,7 @@ class Daemon:
         default = self.project.config.defaults.schedule
         for name in self.enabled():
             schedule = parse_schedule(self.project.syncs[name].config.schedule or default)
-            self.scheduler.add_job(self._due, make_trigger(schedule, self.tz), args=[name], id=f"sync:{name}",
+            self.scheduler.add_job(_slot_came, make_trigger(schedule, self.tz), args=[name], id=f"sync:{name}",
                                    replace_existing=True)
 
     def _slot(self, sync: str, now: datetime) -> datetime | None:
@@ -182,10 +189,16 @@ class Daemon:
         schedule = parse_schedule(loaded.config.schedule or self.project.config.defaults.schedule)
         return latest_slot(schedule, self.tz, now)
 
-    def _due(self, sync: str) -> None:
-        """A sync's slot came: run it here if this replica holds its lease (the claim decides for good)."""
+    def _due(self, event: JobSubmissionEvent) -> None:
+        """A sync's slot came: run it here if this replica holds its lease (the claim decides for good).
+
+        A listener on the scheduler's own thread, called with the scheduled time itself: a busy process that runs
+        a job late must not mistake the slot for a later one."""
+        if not event.job_id.startswith("sync:") or not event.scheduled_run_times:
+            return
+        sync = event.job_id.removeprefix("sync:")
         if self.leases.holds(sync) and not self.stopping.is_set():
-            self.dispatcher.submit(sync, self._slot(sync, utc_now()))
+            self.dispatcher.submit(sync, max(event.scheduled_run_times).astimezone(UTC))
 
     def _tick(self) -> None:
         self.last_tick = time.monotonic()

@@ -2,7 +2,7 @@
 SIGKILLed its syncs move to the other within one lease (plus the tick that notices), the slots missed meanwhile
 coalescing into one catch-up run.
 
-Twelve syncs due every 2 s make six slots a second; the test runs until well over 100 slots have run.
+Twenty syncs due every 2 s make ten slots a second; the test runs until well over 100 slots have run.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from tests.daemon.procs import (
     write_project,
 )
 
-SYNCS = [f"s{i:02d}" for i in range(12)]
+SYNCS = [f"s{i:02d}" for i in range(20)]
 STEP = timedelta(seconds=2)
 LEASE_S = 3.0
 TICK_S = LEASE_S / 3
