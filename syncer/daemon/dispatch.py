@@ -64,7 +64,11 @@ class Dispatcher:
             state = self._states.setdefault(sync, _SyncState())
             if state.running:
                 state.pending = state.pending or Request()
+                earlier = state.pending.due
                 state.pending.merge(due, waiter)
+                if earlier is not None and due is not None:  # two slots wait: the later one stands for both
+                    event(log, "coalesced", sync=sync, due_at=min(earlier, due).isoformat(),
+                          into=max(earlier, due).isoformat())
                 return True
             state.running = True
             request = Request()

@@ -105,7 +105,7 @@ def test_leases_share_claim_once_and_fence(leases: tuple[PostgresLeases, Postgre
     b.close()
 
 
-def test_dispatcher_never_overlaps_a_sync_and_coalesces() -> None:
+def test_dispatcher_never_overlaps_a_sync_and_coalesces(caplog: pytest.LogCaptureFixture) -> None:
     started, release = threading.Event(), threading.Event()
     calls: list[tuple[str, datetime | None, bool]] = []
     running = {"now": 0, "max": 0}
@@ -137,6 +137,8 @@ def test_dispatcher_never_overlaps_a_sync_and_coalesces() -> None:
     assert calls == [("a", t0, False), ("a", t0 + timedelta(seconds=6), True)]
     assert running["max"] == 1
     assert not dispatcher.submit("a", t0)  # stopped
+    merged = [record.__dict__["syncer_fields"] for record in caplog.records if record.getMessage() == "coalesced"]
+    assert [m["due_at"] for m in merged] == [(t0 + timedelta(seconds=s)).isoformat() for s in (2, 4)]
 
 
 def _run(run_id: int, status: str, dry_run: bool = False) -> RunRecord:
