@@ -106,6 +106,7 @@ def test_leases_share_claim_once_and_fence(leases: tuple[PostgresLeases, Postgre
 
 
 def test_dispatcher_never_overlaps_a_sync_and_coalesces(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level("INFO", logger="syncer.daemon")
     started, release = threading.Event(), threading.Event()
     calls: list[tuple[str, datetime | None, bool]] = []
     running = {"now": 0, "max": 0}
