@@ -27,6 +27,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from syncer.alerts.interactions import MAX_BODY_BYTES
 from syncer.daemon.control import Control
 from syncer.daemon.logs import event
 from syncer.daemon.metrics import CONTENT_TYPE
@@ -69,6 +70,9 @@ def build_app(control: Control) -> Starlette:
         return JSONResponse(summary or {"sync": name, "status": "skipped"}, status_code=200)
 
     async def interactions(request: Request) -> JSONResponse:
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > MAX_BODY_BYTES:  # refuse before reading it into memory
+            return _error(413, f"body over {MAX_BODY_BYTES} bytes")
         body = await request.body()
         status, answer, feedback = await run_in_threadpool(control.interaction, body, dict(request.headers))
         task = BackgroundTask(control.record_feedback, feedback) if feedback is not None else None

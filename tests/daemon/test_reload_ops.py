@@ -127,6 +127,8 @@ def test_ops_alerts_reload_and_interactions(tmp_path: Path, sandbox: Sandbox,
         assert httpx.post(daemon.url + "/slack/interactions", content=body, headers=headers).status_code == 409
         forged = httpx.post(daemon.url + "/slack/interactions", content=body, headers=signed(body, "not-the-secret"))
         assert forged.status_code == 401
+        huge = b"payload=" + b"x" * 300_000
+        assert httpx.post(daemon.url + "/slack/interactions", content=huge, headers=signed(huge)).status_code == 413
         poll(lambda: received, 20, "the message update at response_url")
         assert received[0]["replace_original"] is True
         assert f"Snoozed for 7 days by <@{USER}>" in json.dumps(received[0]["blocks"])
