@@ -242,3 +242,32 @@ def test_json_logs_redact_secrets(capsys: pytest.CaptureFixture[str]) -> None:
     line = capsys.readouterr().err.strip().splitlines()[-1]
     assert json.loads(line)["error"] == "login failed for ***"
     assert json.loads(line)["event"] == "run" and "hunter2" not in line
+
+
+def test_overdue_is_measured_from_the_last_success_or_from_when_scheduling_began() -> None:
+    from syncer.daemon.health import Health
+
+    start = datetime(2026, 3, 1, 8, 0)
+    health = Health(timedelta(hours=1), start)
+    health.track(["a", "b", "c"], start)
+    health.merge({"a": start - timedelta(minutes=30)})
+    health.ran("b", "failed", start + timedelta(minutes=10))
+    health.ran("c", "partial", start + timedelta(minutes=50))
+    report = {h.sync: h for h in health.report(start + timedelta(minutes=61))}
+    assert report["a"].overdue and report["a"].seconds_since_success == 91 * 60
+    assert report["b"].overdue and report["b"].last_status == "failed" and report["b"].last_success is None
+    assert not report["c"].overdue
+    health.track(["c"], start)
+    assert [h.sync for h in health.report(start)] == ["c"]
+
+
+def test_local_leases_hold_everything_and_claim_each_slot_once() -> None:
+    from syncer.daemon.leases import LocalLeases
+
+    ran_at = datetime(2026, 3, 1, 7, 59)
+    leases = LocalLeases({"a": ran_at})
+    first = leases.tick(["a", "b"], busy=set())
+    assert first.held == {"a", "b"} and first.acquired == {"a": ran_at, "b": None}
+    slot = at("2026-03-01T08:00:00")
+    assert leases.claim("a", slot) and not leases.claim("a", slot) and not leases.claim("a", slot - timedelta(1))
+    assert leases.tick(["a"], busy=set()).released == {"b"} and not leases.claim("b", slot)
