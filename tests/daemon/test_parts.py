@@ -271,3 +271,23 @@ def test_local_leases_hold_everything_and_claim_each_slot_once() -> None:
     slot = at("2026-03-01T08:00:00")
     assert leases.claim("a", slot) and not leases.claim("a", slot) and not leases.claim("a", slot - timedelta(1))
     assert leases.tick(["a"], busy=set()).released == {"b"} and not leases.claim("b", slot)
+
+
+def test_readiness_names_what_cannot_be_reached(tmp_path: Path) -> None:
+    from syncer.daemon.control import DaemonControl
+    from syncer.daemon.service import Daemon
+
+    root = make_project(tmp_path, accounts=5)
+    daemon = Daemon(root, ENVIRONMENT, load_project(root, REGISTRY, ENVIRONMENT))
+    control = DaemonControl(daemon)
+    try:
+        assert control.ready() == (True, {"config": "ok", "state": "ok", "warehouse": "ok", "overdue": []})
+        (root / "warehouse.duckdb").unlink()
+        daemon.pool.reload(daemon.project)  # fresh connections: the warehouse file is gone
+        ready, detail = control.ready()
+        assert not ready and detail["state"] == "ok" and "does not exist" in detail["warehouse"]
+        daemon.config_problems = ["mappings/companies.yaml:3: model: unknown key"]
+        assert control.ready()[1]["config"] == daemon.config_problems
+        assert control.trigger_token() is None  # none configured: triggers refused
+    finally:
+        daemon.pool.close()
