@@ -15,3 +15,5 @@ class SlackSettings(BaseModel):
     type: Literal["slack"]
     token: SecretStr
     base_url: str = "https://slack.com/api/"
+    # The app's signing secret: ``syncer daemon`` verifies Slack's interaction requests (alert buttons) with it.
+    signing_secret: SecretStr | None = None

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 # Importing a command module registers its commands (one line each, so new modules merge cleanly).
 import syncer.cli.alert_commands
+import syncer.cli.daemon_commands
 import syncer.cli.demo_commands
 import syncer.cli.destination_commands
 import syncer.cli.error_commands

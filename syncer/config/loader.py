@@ -149,11 +149,18 @@ def _load_project_file(root: Path, registry: Registry, environ: Mapping[str, str
     config = _validate(ProjectConfig, doc, problems)
     if not isinstance(config, ProjectConfig):
         return None, {}, missing
+    ops = config.daemon.ops_alerts
+    if ops is not None and (ops.connector not in config.connectors
+                            or config.connectors[ops.connector].type not in registry
+                            or registry[config.connectors[ops.connector].type].alerts is None):
+        known = ", ".join(sorted(config.connectors)) or "none configured"
+        problems.append(doc.problem(("daemon", "ops_alerts", "connector"),
+                                    f"'{ops.connector}' is not a Slack connector (known: {known})"))
     return config, _connector_settings(config, doc, registry, problems), missing
 
 
 # Sections of syncer.yaml whose unset variables only the commands that open them need.
-_DEFERRED = {("warehouse",), ("state",), ("connectors",)}
+_DEFERRED = {("warehouse",), ("state",), ("connectors",), ("daemon",)}
 
 
 def _raw_mappings_dir(root: Path) -> str:

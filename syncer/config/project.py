@@ -6,11 +6,12 @@ Secrets are ``SecretStr`` and are written in the file as ``${ENV_VAR}`` referenc
 from __future__ import annotations
 
 import re
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from syncer.alerts.config import AlertPolicy
-from syncer.config.schedule import parse_schedule
+from syncer.config.schedule import parse_duration, parse_schedule
 from syncer.config.sync import Guards
 
 # DuckDB's own memory-limit syntax: a number and a unit (1000- or 1024-based), or a share of the machine's memory.
@@ -84,6 +85,58 @@ class Defaults(_Strict):
         return text
 
 
+class OpsAlertsConfig(_Strict):
+    """Where ``syncer daemon`` tells operators that a sync started failing, and that it recovered."""
+
+    connector: str = Field(min_length=1, description="A Slack connector of this file.")
+    channel: str = Field(min_length=1, description="The Slack channel id to post to (C...).")
+
+
+class DaemonConfig(_Strict):
+    """``syncer daemon``: its HTTP server, scheduling, replicas and operations alerts."""
+
+    host: str = Field("127.0.0.1", min_length=1, description="Address the HTTP server binds to; 0.0.0.0 in a "
+                                                            "container.")
+    port: int = Field(8780, ge=1, le=65535, description="Port of the HTTP server (/healthz, /readyz, /metrics, "
+                                                        "triggers, Slack interactions).")
+    trigger_token: SecretStr | None = Field(None, description="Bearer token POST /syncs/NAME/trigger requires; "
+                                                              "write it as ${SYNCER_TRIGGER_TOKEN}. Unset or "
+                                                              "empty: triggers are refused.")
+    timezone: str = Field("UTC", description="Time zone cron schedules are read in (IANA name).")
+    overdue_after: str = Field("2h", description="A sync without a successful run for this long is overdue "
+                                                 "(/readyz, metrics): '90m', '2h', '1d'.")
+    lease_s: float = Field(30, ge=1, le=3600, description="Replicas (PostgreSQL state): a sync's lease lasts this "
+                                                          "long; a dead replica's syncs move within about one lease.")
+    workers: int = Field(4, ge=1, le=64, description="Syncs run at once (PostgreSQL state; a DuckDB state runs "
+                                                     "one at a time).")
+    stop_timeout_s: float = Field(25, gt=0, le=300, description="On SIGTERM, how long runs in flight may take to "
+                                                                "finish their batch and commit.")
+    reload: bool = Field(False, description="Watch syncer.yaml and the mappings and reload on change (as SIGHUP).")
+    ops_alerts: OpsAlertsConfig | None = Field(None, description="Post to Slack when a sync starts failing and "
+                                                                 "when it recovers.")
+
+    @field_validator("trigger_token")
+    @classmethod
+    def _no_empty_token(cls, token: SecretStr | None) -> SecretStr | None:
+        # ``${SYNCER_TRIGGER_TOKEN:-}`` unset: no token, so triggers are refused (never "any empty bearer").
+        return token if token is not None and token.get_secret_value() else None
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, text: str) -> str:
+        try:
+            ZoneInfo(text)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"'{text}' is not an IANA time zone (e.g. UTC, Europe/Paris)") from None
+        return text
+
+    @field_validator("overdue_after")
+    @classmethod
+    def _overdue_after(cls, text: str) -> str:
+        parse_duration(text)  # its ValueError names what is wrong
+        return text
+
+
 class ProjectConfig(_Strict):
     """The whole of ``syncer.yaml``."""
 
@@ -94,3 +147,4 @@ class ProjectConfig(_Strict):
     mappings_dir: str = Field("mappings", min_length=1, description="Where the sync files are, below the project.")
     alerts: AlertPolicy = Field(default_factory=AlertPolicy, description="Per-rep caps, cooldowns, quiet hours and "
                                                                          "digests for every trigger's alerts.")
+    daemon: DaemonConfig = DaemonConfig()

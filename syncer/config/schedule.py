@@ -9,6 +9,7 @@ from datetime import timedelta
 from apscheduler.triggers.cron import CronTrigger
 
 _EVERY = re.compile(r"^every\s+(\d+)\s*(s|m|h|d)$")
+_DURATION = re.compile(r"^(\d+)\s*(s|m|h|d)$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
 
 
@@ -18,6 +19,20 @@ class Schedule:
 
     interval: timedelta | None = None
     cron: str | None = None
+
+
+def parse_duration(text: str) -> timedelta:
+    """A duration written as ``<n>s|m|h|d`` (``90m``, ``2h``); raise ``ValueError`` saying what is wrong."""
+    match = _DURATION.match(text.strip())
+    if match is None:
+        raise ValueError(f"'{text}' is not a duration: write '<n>s', '<n>m', '<n>h' or '<n>d'")
+    amount = int(match.group(1))
+    if amount <= 0:
+        raise ValueError("a duration must be positive")
+    try:
+        return timedelta(**{_UNITS[match.group(2)]: amount})
+    except OverflowError:
+        raise ValueError(f"'{text}' is longer than any duration can be") from None
 
 
 def parse_schedule(text: str) -> Schedule:

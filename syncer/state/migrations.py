@@ -165,6 +165,28 @@ MIGRATIONS: tuple[Migration, ...] = (
         )""",
         "INSERT INTO effects_marks VALUES (1, 0, 0, NULL, NULL)",
     )),
+    Migration(6, "daemon replicas, sync leases and seen Slack requests", (
+        # Each live `syncer daemon` beats here; a sync's share of the work is counted over the live ones.
+        """CREATE TABLE daemon_replicas (
+            replica TEXT PRIMARY KEY,
+            host TEXT,
+            started_at TIMESTAMP NOT NULL,
+            heartbeat_at TIMESTAMP NOT NULL
+        )""",
+        # One row per sync: who may run it until when, and the last scheduled time it was run for (claimed once).
+        """CREATE TABLE daemon_leases (
+            sync TEXT PRIMARY KEY,
+            owner TEXT,
+            expires_at TIMESTAMP,
+            acquired_at TIMESTAMP,
+            last_due_at TIMESTAMP
+        )""",
+        # Signatures of accepted Slack interaction requests, so a replay to another replica is refused too.
+        """CREATE TABLE daemon_seen_requests (
+            signature TEXT PRIMARY KEY,
+            expires_at TIMESTAMP NOT NULL
+        )""",
+    ), backends=("postgres",)),
 )
 
 

@@ -27,7 +27,7 @@ def candidate(account: str, rep: str | None = "U_DANA", firing: str = "f1", tier
 
 
 def test_the_effects_migrations_are_applied(store: StateStore) -> None:
-    assert store.schema_versions()[-2:] == [4, 5]
+    assert {4, 5} <= set(store.schema_versions())
     assert store.log_version() == (0, 0)
 
 

@@ -1,0 +1,87 @@
+"""Operations alerts: one Slack post when a sync starts failing, one when it recovers, never one per run.
+
+Whether a sync "was failing" is read from the run history in the state, not kept in memory, so replicas agree:
+a run that fails after a run that did not (or after none) posts "failing"; a run that succeeds after one that
+failed posts "recovered". Runs of one sync never overlap, so "the run before" is well defined. A post that fails
+is logged, not retried: the next transition posts again.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from syncer.alerts.render import escape_mrkdwn, mrkdwn
+from syncer.config.project import OpsAlertsConfig
+from syncer.daemon.logs import event
+from syncer.delivery.effects import AlertChannel, AlertPost
+from syncer.delivery.protocol import RecordStatus
+from syncer.state.base import RunRecord, RunStatus, StateStore
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+log = logging.getLogger("syncer.daemon.ops")
+
+FAILING = (RunStatus.FAILED.value, RunStatus.BLOCKED.value)
+SETTLED = (RunStatus.SUCCEEDED.value, RunStatus.PARTIAL.value, *FAILING)
+_HISTORY = 20
+
+
+def transition(history: list[RunRecord], run_id: int) -> str | None:
+    """``"failing"``, ``"recovered"`` or None for the run ``run_id``, given the sync's runs most recent first."""
+    settled = [run for run in history if run.status in SETTLED and not run.dry_run]
+    current = next((run for run in settled if run.id == run_id), None)
+    if current is None:
+        return None
+    earlier = [run for run in settled if run.id < run_id]
+    was_failing = bool(earlier) and earlier[0].status in FAILING
+    if current.status in FAILING and not was_failing:
+        return "failing"
+    if current.status not in FAILING and was_failing:
+        return "recovered"
+    return None
+
+
+def message(sync: str, kind: str, run: RunRecord) -> tuple[str, list[dict[str, object]]]:
+    """The post's fallback text and blocks; the run's error is escaped for mrkdwn."""
+    name = escape_mrkdwn(sync)
+    if kind == "failing":
+        reason = escape_mrkdwn((run.error or run.status).splitlines()[0][:500])
+        text = (f":rotating_light: sync *{name}* is failing (run {run.id}, {run.status}): {reason}\n"
+                f"See the failing rows with `syncer errors {name}` and the runs with `syncer status`.")
+    else:
+        text = f":white_check_mark: sync *{name}* recovered: run {run.id} {run.status}."
+    return text, [{"type": "section", "text": mrkdwn(text)}]
+
+
+class OpsAlerts:
+    """Posts transitions to ``config.channel`` through the Slack connector ``config.connector``."""
+
+    def __init__(self, config: OpsAlertsConfig) -> None:
+        self.config = config
+
+    def after_run(self, store: StateStore, open_channel: Callable[[str], AlertChannel], sync: str,
+                  run_id: int) -> str | None:
+        """Post if run ``run_id`` of ``sync`` changed whether it is failing; return the transition posted.
+
+        ``open_channel(connector)`` opens the Slack channel (``App.open_alert_channel``)."""
+        history = store.runs(sync, limit=_HISTORY)
+        kind = transition(history, run_id)
+        if kind is None:
+            return None
+        run = next(run for run in history if run.id == run_id)
+        text, blocks = message(sync, kind, run)
+        try:
+            result = open_channel(self.config.connector).post(
+                AlertPost(f"syncer-ops:{sync}:{run_id}:{kind}", text, blocks, channel=self.config.channel))
+        except Exception as exc:  # best effort: a Slack outage must not stop the syncs
+            event(log, "ops_alert_failed", logging.WARNING, sync=sync, transition=kind, run_id=run_id,
+                  error=f"{type(exc).__name__}: {exc}")
+            return None
+        if result.status is not RecordStatus.CONFIRMED:
+            event(log, "ops_alert_failed", logging.WARNING, sync=sync, transition=kind, run_id=run_id,
+                  error=f"{result.code}: {result.message}")
+            return None
+        event(log, "ops_alert", sync=sync, transition=kind, run_id=run_id, channel=self.config.channel)
+        return kind
