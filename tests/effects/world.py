@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import psycopg
 
 from connectors.sandbox import Sandbox
 from syncer.app import App
@@ -23,8 +24,8 @@ START = datetime(2026, 1, 5, 15, 0, tzinfo=UTC)  # a Monday, in the past (the em
 REPS = sample_reps()
 DANA = REPS[0]  # America/New_York
 MARCO = REPS[3]  # America/Los_Angeles
-COLUMNS = ("account_id VARCHAR, account_name VARCHAR, owner_email VARCHAR, pql_score DOUBLE, pql_tier VARCHAR, "
-           "signals VARCHAR")
+COLUMNS = ("account_id VARCHAR, account_name VARCHAR, owner_email VARCHAR, pql_score DOUBLE PRECISION, "
+           "pql_tier VARCHAR, signals VARCHAR")
 
 WATCH = """\
 name: pql_watch
@@ -71,6 +72,9 @@ class World:
     rows: dict[str, tuple[str, str, float, dict[str, Any]]] = field(default_factory=dict)
     app: App | None = None
     clock: FakeClock = field(default_factory=FakeClock)
+    state_url: str = "duckdb:///.syncer/state.duckdb"
+    warehouse_url: str = "duckdb:///warehouse.duckdb"
+    admin_url: str | None = None  # with a PostgreSQL warehouse: where the test writes its accounts table
 
     def __post_init__(self) -> None:
         # Slack's rate windows run on the clock the runner's pacing sleeps on, and its message ts on the world's
@@ -87,9 +91,9 @@ class World:
             (self.root / "mappings" / f"{name}.yaml").write_text(textwrap.dedent(text))
         (self.root / "syncer.yaml").write_text(f"""\
 warehouse:
-  url: duckdb:///warehouse.duckdb
+  url: {self.warehouse_url}
 state:
-  url: duckdb:///.syncer/state.duckdb
+  url: {self.state_url}
 connectors:
   slack:
     type: slack
@@ -108,11 +112,18 @@ connectors:
         self.rows[key] = (name or f"Account {key}", owner, score, signals or {"seats": 5})
 
     def write(self) -> None:
+        rows = [(key, name, owner, score, tier(score), json.dumps(signals))
+                for key, (name, owner, score, signals) in sorted(self.rows.items())]
+        if self.admin_url is not None:
+            with psycopg.connect(self.admin_url, autocommit=True) as conn:  # kept (not re-created): grants stay
+                conn.execute(f"CREATE TABLE IF NOT EXISTS accounts ({COLUMNS})")
+                conn.execute("TRUNCATE accounts")
+                with conn.cursor() as cur:
+                    cur.executemany("INSERT INTO accounts VALUES (%s, %s, %s, %s, %s, %s)", rows)
+            return
         con = duckdb.connect(str(self.root / "warehouse.duckdb"))
         try:
             con.execute(f"CREATE OR REPLACE TABLE accounts ({COLUMNS})")
-            rows = [(key, name, owner, score, tier(score), json.dumps(signals))
-                    for key, (name, owner, score, signals) in sorted(self.rows.items())]
             if rows:
                 con.executemany("INSERT INTO accounts VALUES (?, ?, ?, ?, ?, ?)", rows)
         finally:
