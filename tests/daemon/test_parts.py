@@ -199,7 +199,8 @@ def test_metrics_count_a_run_summary_with_its_effects() -> None:
                "planned": {"create": 3, "update": 2, "clear": 1, "unchanged": 9}, "rejected_in_plan": 1,
                "sent": 6, "confirmed": 5, "rejected": 1, "pending": 0, "api_calls": 4, "rate_limited": 2,
                "retries": 3, "stopped": None, "duration_s": 1.5,
-               "effects": {"tasks": {"done": 2, "failed": 1}, "alerts": {"sent": 1, "capped": 4}}}
+               "effects": {"tasks": {"created": 2, "failed": 1}, "decisions": {"send": 1, "capped_day": 4},
+                           "alerts": {"sent": 1}}}
     metrics.observe(summary, "hubspot")
     metrics.observe({**summary, "effects": None, "planned": None, "status": "failed"}, "hubspot")
     samples = {(s.name, tuple(sorted(s.labels.items()))): s.value
@@ -216,7 +217,8 @@ def test_metrics_count_a_run_summary_with_its_effects() -> None:
     assert value("syncer_rate_limited_total", destination="hubspot") == 4
     assert value("syncer_retries_total", destination="hubspot") == 6
     assert value("syncer_tasks_total", sync="a", status="failed") == 1
-    assert value("syncer_alert_decisions_total", sync="a", outcome="capped") == 4
+    assert value("syncer_alert_decisions_total", sync="a", outcome="capped_day") == 4
+    assert value("syncer_alert_posts_total", sync="a", status="sent") == 1
     assert value("syncer_run_duration_seconds_count", sync="a") == 2
     assert value("syncer_seconds_since_last_success", sync="a") == 12.5
     assert ("syncer_seconds_since_last_success", (("sync", "b"),)) not in samples
