@@ -161,16 +161,28 @@ def delivery_progress(sync: str, enabled: bool = True) -> Iterator[Callable[[int
         yield lambda settled: bar.update(task, advance=settled)
 
 
+def _effects_cells(effects: dict[str, Any] | None) -> tuple[str, str]:
+    """``tasks created`` and ``alerts sent (held back)`` for the runs table; '-' where the sync has no triggers."""
+    if not effects or not (effects["staged"] or effects["tasks"] or effects["decisions"] or effects["alerts"]):
+        return "-", "-"
+    tasks = str(effects["tasks"].get("created", 0) + effects["tasks"].get("existed", 0))
+    sent = effects["alerts"].get("sent", 0) + effects["alerts"].get("found_posted", 0)
+    held = sum(n for outcome, n in effects["decisions"].items() if outcome != "send")
+    return tasks, f"{sent} sent, {held} held" if held else f"{sent} sent"
+
+
 def show_outcomes(summaries: list[dict[str, Any]]) -> None:
     """One table row per run that got as far as a plan; then one error line per run that did not end well."""
     planned = [row for row in summaries if row["planned"] is not None]
     if planned:
         table = Table(title="runs")
-        for column in ("sync", "status", "sent", "confirmed", "rejected", "pending", "api calls", "429s", "seconds"):
-            table.add_column(column, justify="left" if column in ("sync", "status") else "right")
+        for column in ("sync", "status", "sent", "confirmed", "rejected", "pending", "api calls", "429s", "seconds",
+                       "tasks", "alerts"):
+            table.add_column(column, justify="left" if column in ("sync", "status", "alerts") else "right")
         for row in planned:
             table.add_row(escape(row["sync"]), row["status"], *(str(row[k]) for k in (
-                "sent", "confirmed", "rejected", "pending", "api_calls", "rate_limited")), f"{row['duration_s']:.2f}")
+                "sent", "confirmed", "rejected", "pending", "api_calls", "rate_limited")), f"{row['duration_s']:.2f}",
+                *_effects_cells(row.get("effects")))
         console.print(table)
     for row in summaries:
         if row["error"]:
