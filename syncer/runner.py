@@ -107,10 +107,12 @@ class _Run:
     started: float = field(default_factory=time.perf_counter)
     effects_report: EffectsReport | None = None
     staged: int = 0
+    stop: Callable[[], bool] | None = None
 
     def execute(self, warehouse: Warehouse, open_destination: DestinationOpener, options: RunOptions,
                 pacing: Pacing, progress: Callable[[int], None] | None) -> RunOutcome:
         sync, store, now = self.sync, self.store, self.now
+        self.stop = options.stop
         try:
             plan = plan_sync(sync, store, warehouse, options.batch_size, options.guards)
         except PlanError as exc:
@@ -155,7 +157,8 @@ class _Run:
               error: str | None = None) -> RunOutcome:
         if self.effects is not None and status in (RunStatus.SUCCEEDED, RunStatus.PARTIAL, RunStatus.FAILED) \
                 and plan is not None:
-            self.effects_report = Effects(self.store, self.effects, aware(self.now())).process(self.sync.name)
+            effects = Effects(self.store, self.effects, aware(self.now()), stop=self.stop)
+            self.effects_report = effects.process(self.sync.name)
             self.effects_report.staged = self.staged
             if self.effects_report.errors and status is RunStatus.SUCCEEDED:
                 status, error = RunStatus.PARTIAL, "; ".join(self.effects_report.errors[:3])

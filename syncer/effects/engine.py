@@ -102,8 +102,11 @@ def last_alert(store: StateStore, sync: str, key: str) -> dict[str, Any] | None:
 class Effects:
     """One run's processing of due intents: decide, send, write the log. Opens connectors lazily, once each."""
 
-    def __init__(self, store: StateStore, context: EffectsContext, now: datetime) -> None:
+    def __init__(self, store: StateStore, context: EffectsContext, now: datetime,
+                 stop: Callable[[], bool] | None = None) -> None:
+        """``stop``: answers true once the daemon shuts down; no new send starts after that (intents wait)."""
         self.store, self.context, self.now = store, context, now
+        self.stopping = stop or (lambda: False)
         self.report = EffectsReport()
         self.owners = OwnerDirectory(store, now)
         self._channels: dict[str, AlertChannel] = {}
@@ -138,10 +141,13 @@ class Effects:
         from syncer.effects.send import send_alerts, send_digests, send_tasks
 
         try:
-            self.decide_due(sync)
-            send_tasks(self, sync)
-            send_alerts(self, sync)
-            send_digests(self)
+            steps: list[Callable[[], None]] = [lambda: self.decide_due(sync), lambda: send_tasks(self, sync),
+                                               lambda: send_alerts(self, sync), lambda: send_digests(self)]
+            for step in steps:
+                if self.stopping():
+                    self.report.errors.append("stopped on request (shutdown); the rest waits for the next run")
+                    break
+                step()
         finally:
             self.close()
         write_alert_log(self)

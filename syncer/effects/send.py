@@ -118,6 +118,8 @@ def _post_all(effects: Effects, channel: AlertChannel, records: Sequence[OutboxR
     silent = 0
     for record in _in_turn(records, posts):
         key = record.dedupe_key
+        if effects.stopping() and key not in found:
+            return  # shutting down: what is not posted yet stays pending
         if key in found:
             store.outbox_done(key, found[key], now)
             effects.report.alerts["found_posted"] += 1
