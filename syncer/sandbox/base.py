@@ -172,6 +172,8 @@ class _FaultAndLogMiddleware:
                 record()  # before the last byte leaves: a client that got its reply finds the request logged
             await send(message)
 
+        if decision.fault is Fault.TIMEOUT:
+            record()  # no reply will come: log it now, for the client that gave up waiting
         try:
             if decision.latency_ms:
                 await asyncio.sleep(decision.latency_ms / 1000)

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from connectors.hubspot.sandbox import HubSpotLimits
 from connectors.salesforce.sandbox.limits import SalesforceLimits
 from connectors.sandbox import Sandbox
+from syncer.sandbox.faults import Fault as Injected
 from syncer.sandbox.faults import FaultRule
 from tests.reliability.harness import WRITE_ROUTES, Matrix
 from tests.reliability.matrix import Destination
@@ -80,6 +81,18 @@ ARM: dict[str, Callable[[Matrix, Destination], None]] = {
     "token_revoked": _token_revoked,
     "bulk_job_failed": _bulk_failures(0),
     "bulk_job_failed_midway": _bulk_failures(40),
+}
+
+
+# The request faults the emulator's log must show after the first run: (fault, exactly how many; None: some).
+INJECTED: dict[str, tuple[Injected, int | None]] = {
+    "rate_limit_storm": (Injected.RATE_LIMIT, 8),
+    "server_error_burst": (Injected.SERVER_ERROR, 3),
+    "server_outage": (Injected.SERVER_ERROR, None),
+    "timeouts": (Injected.TIMEOUT, 2),
+    "dropped_connections": (Injected.DROP, 3),
+    "lost_responses": (Injected.LOST_RESPONSE, 3),
+    "token_revoked": (Injected.UNAUTHORIZED, None),
 }
 
 

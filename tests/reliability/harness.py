@@ -165,13 +165,18 @@ class Matrix:
                                          wait=BulkWait(sleep=self.time.sleep, clock=self.time.clock))
         return kind.open(settings, target)
 
+    def emulator(self, destination: Destination) -> Any:
+        """The emulator that stands in for ``destination``."""
+        return {Destination.HUBSPOT: self.sandbox.hubspot, Destination.SALESFORCE: self.sandbox.salesforce,
+                Destination.SALESFORCE_BULK: self.sandbox.salesforce, Destination.WEBHOOK: self.sandbox.webhook
+                }[destination]
+
     def records(self, destination: Destination) -> list[DestinationRecord]:
         """The destination's records of the sync's object, from the emulator's stored state."""
         sync = self.sync(destination)
         vendor = "salesforce" if destination is Destination.SALESFORCE_BULK else destination.value
-        emulator: Any = {"hubspot": self.sandbox.hubspot, "salesforce": self.sandbox.salesforce,
-                         "webhook": self.sandbox.webhook}[vendor]
-        return destination_records(vendor, emulator.state(), sync.destination.object, sync.destination.match.field)
+        return destination_records(vendor, self.emulator(destination).state(), sync.destination.object,
+                                   sync.destination.match.field)
 
     def tally(self, destination: Destination) -> FieldTally:
         return field_tally(self.sync(destination), self.app.store, self.app.warehouse, self.records(destination))

@@ -13,7 +13,7 @@ import pytest
 from connectors.sandbox import Sandbox
 from syncer.runner import RunOutcome
 from syncer.state.base import RunStatus
-from tests.reliability.arming import ARM, disarm
+from tests.reliability.arming import ARM, INJECTED, disarm
 from tests.reliability.harness import ACCOUNTS, PARK_AFTER, Matrix, open_matrix
 from tests.reliability.matrix import FAULTS, Destination, Fault, Outcome, cases
 
@@ -43,6 +43,7 @@ def test_fault(matrix: Matrix, fault: Fault, destination: Destination) -> None:
     if cell.outcome is None:
         pytest.skip(f"n/a: {cell.note}")
     first = _first_run(matrix, fault, destination)
+    _check_injected(matrix, fault, destination, first)
     assert _observed(matrix, fault, destination, first) is cell.outcome, _describe(first)
     _check_summary(first)
     disarm(matrix.sandbox)
@@ -60,6 +61,28 @@ def test_fault(matrix: Matrix, fault: Fault, destination: Destination) -> None:
 def _first_run(matrix: Matrix, fault: Fault, destination: Destination) -> RunOutcome:
     ARM[fault.name](matrix, destination)
     return matrix.run(destination)
+
+
+def _check_injected(matrix: Matrix, fault: Fault, destination: Destination, outcome: RunOutcome) -> None:
+    """The fault really happened in the first run (a matrix whose faults never fire proves nothing)."""
+    report = outcome.delivery
+    assert report is not None
+    if fault.name in INJECTED:
+        kind, count = INJECTED[fault.name]
+        emulator = matrix.emulator(destination)
+        hits = sum(1 for entry in emulator.log.entries() if entry.fault == kind.value)
+        assert hits == count if count is not None else hits > 0, (kind, hits)
+    elif fault.name in ("rejected_records", "refused_every_run"):
+        assert report.rejected + report.retries > 0
+    elif fault.name == "daily_limit":
+        assert report.stopped is not None and ("daily" in report.stopped or "allocation" in report.stopped)
+    elif fault.name.startswith("bulk_job_failed"):
+        jobs = matrix.sandbox.salesforce.state()["bulk_jobs"]
+        assert [job["state"] for job in jobs].count("Failed") == 1 and report.retries > 0
+    elif fault.name == "latency":
+        assert report.api_calls > 0
+    else:
+        raise AssertionError(f"no evidence check for {fault.name}")
 
 
 def _observed(matrix: Matrix, fault: Fault, destination: Destination, outcome: RunOutcome) -> Outcome:
