@@ -7,7 +7,6 @@ destinations are opened with the registry's settings and public constructors, wi
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -99,16 +98,19 @@ ENVIRONMENT = {"HUBSPOT_ACCESS_TOKEN": "sandbox-hubspot-token", "SALESFORCE_CLIE
 
 
 def write_project(root: Path, urls: dict[str, str], ca_file: Path, state_url: str = "duckdb:///.syncer/state.duckdb",
-                  accounts: int = ACCOUNTS) -> None:
-    """syncer.yaml, the four mappings and the sample warehouse in ``root``."""
+                  accounts: int = ACCOUNTS, destinations: tuple[Destination, ...] = tuple(Destination)) -> None:
+    """syncer.yaml, the mappings of ``destinations`` and the sample warehouse in ``root``."""
     (root / "mappings").mkdir(parents=True, exist_ok=True)
-    for name in ("hubspot_companies", "salesforce_accounts"):
-        shutil.copy(REPO / "mappings" / f"{name}.yaml", root / "mappings" / f"{name}.yaml")
-    bulk = (REPO / "mappings" / "salesforce_accounts.yaml").read_text()
-    bulk = bulk.replace("name: salesforce_accounts", "name: salesforce_bulk_accounts")
-    (root / "mappings" / "salesforce_bulk_accounts.yaml").write_text(
-        bulk.replace("connector: salesforce\n", "connector: salesforce_bulk\n"))
-    (root / "mappings" / "webhook_accounts.yaml").write_text(WEBHOOK_MAPPING)
+    for destination in destinations:
+        if destination is Destination.WEBHOOK:
+            text = WEBHOOK_MAPPING
+        else:
+            shipped = "hubspot_companies" if destination is Destination.HUBSPOT else "salesforce_accounts"
+            text = (REPO / "mappings" / f"{shipped}.yaml").read_text()
+        if destination is Destination.SALESFORCE_BULK:
+            text = text.replace("name: salesforce_accounts", "name: salesforce_bulk_accounts")
+            text = text.replace("connector: salesforce\n", "connector: salesforce_bulk\n")
+        (root / "mappings" / f"{SYNCS[destination]}.yaml").write_text(text)
     (root / "syncer.yaml").write_text(PROJECT_YAML.format(
         state_url=state_url, park_after=PARK_AFTER, hubspot=urls["hubspot"], salesforce=urls["salesforce"],
         ca_file=ca_file, webhook=urls["webhook"], timeout=CLIENT_TIMEOUT_S))
