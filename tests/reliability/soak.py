@@ -159,7 +159,7 @@ def soak(root: Path, settings: SoakSettings, say: Any = None) -> SoakTally:
         project.mkdir()
         write_project(project, urls, sandbox.ca_file, accounts=settings.accounts, destinations=DESTINATIONS)
         environment = {**os.environ, **ENVIRONMENT}
-        longest = 3.0  # a whole run's length so far (seconds); kills are spread over it
+        whole = 2.0  # how long the latest run that ended on its own took (seconds); kills are spread over it
         rounds = 0
         while tally.kills < settings.kills and rounds < settings.kills * settings.max_rounds_per_kill:
             rounds += 1
@@ -170,8 +170,8 @@ def soak(root: Path, settings: SoakSettings, say: Any = None) -> SoakTally:
                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             tally.runs += 1
             try:
-                process.wait(timeout=rng.uniform(0.0, longest))
-                longest = max(longest, time.monotonic() - began)  # it finished: a whole run takes this long
+                process.wait(timeout=rng.uniform(0.0, whole))
+                whole = time.monotonic() - began  # it finished: a whole run takes about this long now
                 continue
             except subprocess.TimeoutExpired:
                 process.send_signal(signal.SIGKILL)
