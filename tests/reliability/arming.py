@@ -10,12 +10,14 @@ from collections.abc import Callable
 from connectors.hubspot.sandbox import HubSpotLimits
 from connectors.salesforce.sandbox.limits import SalesforceLimits
 from connectors.sandbox import Sandbox
+from connectors.webhook.sandbox import WebhookReceiver
 from syncer.sandbox.faults import Fault as Injected
 from syncer.sandbox.faults import FaultRule
 from tests.reliability.harness import WRITE_ROUTES, Matrix
 from tests.reliability.matrix import Destination
 
 SEED = 11
+WEBHOOK_RETRY_AFTER_S = WebhookReceiver().retry_after_s  # the receiver's default
 
 
 def _emulator_rules(matrix: Matrix, destination: Destination, rule: FaultRule) -> None:
@@ -37,6 +39,12 @@ def _on_every_request(**knobs: float | int) -> Callable[[Matrix, Destination], N
         _emulator_rules(matrix, destination, FaultRule(route="*", **knobs))  # type: ignore[arg-type]
 
     return arm
+
+
+def _endless_rate_limit(matrix: Matrix, destination: Destination) -> None:
+    if destination is Destination.WEBHOOK:
+        matrix.sandbox.webhook.retry_after_s = 30  # asks for long waits, so the budget runs out in a few replies
+    _on_writes(ratelimit_rate=1.0)(matrix, destination)
 
 
 def _daily_limit(matrix: Matrix, destination: Destination) -> None:
@@ -69,6 +77,7 @@ def _bulk_failures(after_rows: int) -> Callable[[Matrix, Destination], None]:
 
 ARM: dict[str, Callable[[Matrix, Destination], None]] = {
     "rate_limit_storm": _on_writes(ratelimit_rate=1.0, max_faults=8),
+    "rate_limit_endless": _endless_rate_limit,
     "server_error_burst": _on_writes(error_rate=1.0, max_faults=3),
     "server_outage": _on_writes(error_rate=1.0),
     "latency": _on_every_request(latency_ms=50),
@@ -87,6 +96,7 @@ ARM: dict[str, Callable[[Matrix, Destination], None]] = {
 # The request faults the emulator's log must show after the first run: (fault, exactly how many; None: some).
 INJECTED: dict[str, tuple[Injected, int | None]] = {
     "rate_limit_storm": (Injected.RATE_LIMIT, 8),
+    "rate_limit_endless": (Injected.RATE_LIMIT, None),
     "server_error_burst": (Injected.SERVER_ERROR, 3),
     "server_outage": (Injected.SERVER_ERROR, None),
     "timeouts": (Injected.TIMEOUT, 2),
@@ -103,3 +113,4 @@ def disarm(sandbox: Sandbox) -> None:
     sandbox.hubspot.set_limits(HubSpotLimits())
     sandbox.salesforce.set_limits(SalesforceLimits())
     sandbox.salesforce.fail_bulk_jobs(0)
+    sandbox.webhook.retry_after_s = WEBHOOK_RETRY_AFTER_S

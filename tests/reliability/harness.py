@@ -35,6 +35,7 @@ REPO = Path(__file__).parents[2]
 ACCOUNTS = 500
 PARK_AFTER = 3
 CLIENT_TIMEOUT_S = 1.0
+MAX_WAIT_S = 300.0  # a run's waiting budget per destination (900 s by default): fewer 429s to outlast it
 
 SYNCS = {Destination.HUBSPOT: "hubspot_companies", Destination.SALESFORCE: "salesforce_accounts",
          Destination.SALESFORCE_BULK: "salesforce_bulk_accounts", Destination.WEBHOOK: "webhook_accounts"}
@@ -148,7 +149,7 @@ class Matrix:
 
     def run(self, destination: Destination, progress: Callable[[int], None] | None = None) -> RunOutcome:
         options = RunOptions(batch_size=self.app.batch_size, park_after=PARK_AFTER,
-                             retry=RetryPolicy(max_attempts=5))
+                             retry=RetryPolicy(max_attempts=5, max_wait_s=MAX_WAIT_S))
         return run_sync(self.sync(destination), self.app.store, self.app.warehouse, utc_now, self.open, options,
                         self.time.pacing(), progress)
 
