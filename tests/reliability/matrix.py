@@ -49,6 +49,7 @@ def _na(reason: str) -> Cell:
 
 C, R, P, S = Outcome.CONFIRMED, Outcome.RETRIED, Outcome.PARKED, Outcome.STOPPED
 _BULK_ONLY = "Bulk API 2.0 jobs exist only at Salesforce"
+_OUTLASTED = "after `max_wait_s` of waiting (300 s here) the rest is left for the next run"
 
 
 @dataclass(frozen=True)
@@ -73,10 +74,10 @@ FAULTS: tuple[Fault, ...] = (
            Destination.SALESFORCE_BULK: _na("as Collections: no per-request rate limit"),
            Destination.WEBHOOK: Cell(C, "waits the receiver's Retry-After")}),
     Fault("rate_limit_endless", "429s that outlast the run", "`ratelimit_rate=1` on every write request",
-          {Destination.HUBSPOT: Cell(S, "after `max_wait_s` of waiting (300 s here) the rest is left for the next run"),
+          {Destination.HUBSPOT: Cell(S, _OUTLASTED),
            Destination.SALESFORCE: _na("Salesforce has no per-request rate limit"),
            Destination.SALESFORCE_BULK: _na("Salesforce has no per-request rate limit"),
-           Destination.WEBHOOK: Cell(S, "after `max_wait_s` of waiting (300 s here) the rest is left for the next run")}),
+           Destination.WEBHOOK: Cell(S, _OUTLASTED)}),
     Fault("server_error_burst", "5xx burst", "`error_rate=1`, first 3 write requests",
           {d: Cell(C, "backs off with jitter and re-sends") for d in Destination}),
     Fault("server_outage", "5xx outage", "`error_rate=1` on every write request of the run",
