@@ -21,10 +21,22 @@ SUMMARY_KEYS = {"sync", "status", "sent", "confirmed", "rejected", "pending", "a
                 "duration_s", "stopped", "retries", "error"}
 
 
+# Faults whose handling leans hardest on the control store (re-sends, parking, stops), run again on PostgreSQL.
+ON_POSTGRES = ("lost_responses", "refused_every_run", "daily_limit")
+
+
 @pytest.fixture
 def matrix(tmp_path: Path, sandbox: Sandbox) -> Iterator[Matrix]:
     try:
         yield from open_matrix(tmp_path, sandbox)
+    finally:
+        disarm(sandbox)
+
+
+@pytest.fixture
+def pg_matrix(tmp_path: Path, sandbox: Sandbox, pg_url: str) -> Iterator[Matrix]:
+    try:
+        yield from open_matrix(tmp_path, sandbox, pg_url)
     finally:
         disarm(sandbox)
 
@@ -39,6 +51,17 @@ def test_every_fault_of_the_matrix_can_be_armed_and_every_cell_is_decided() -> N
 
 @pytest.mark.parametrize(("fault", "destination"), cases(), ids=lambda v: v.name if isinstance(v, Fault) else v.value)
 def test_fault(matrix: Matrix, fault: Fault, destination: Destination) -> None:
+    _check_cell(matrix, fault, destination)
+
+
+@pytest.mark.parametrize(("fault", "destination"), [c for c in cases() if c[0].name in ON_POSTGRES],
+                         ids=lambda v: v.name if isinstance(v, Fault) else v.value)
+def test_fault_with_postgres_state(pg_matrix: Matrix, fault: Fault, destination: Destination) -> None:
+    _check_cell(pg_matrix, fault, destination)
+
+
+def _check_cell(matrix: Matrix, fault: Fault, destination: Destination) -> None:
+    """Run the sync under the fault, check the outcome, clear the fault, check that nothing was lost or doubled."""
     cell = fault.cells[destination]
     if cell.outcome is None:
         pytest.skip(f"n/a: {cell.note}")
