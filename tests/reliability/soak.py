@@ -50,6 +50,7 @@ class SoakSettings:
     change_percent: int = 3  # of the model's rows whose score changes before each round
     latency_ms: int = 10  # added to every sandbox request, so a run spends time delivering, where kills matter
     max_rounds_per_kill: int = 4  # rounds that end on their own do not count as kills; give up after this many
+    state_url: str = "duckdb:///.syncer/state.duckdb"  # or a PostgreSQL URL
     finish_every: int = 10  # every n-th run is left to finish, as a later scheduled run would: the changes that
     # killed runs leave behind pile up, and past max_update_percent the mass-change guard (rightly) blocks
 
@@ -160,7 +161,7 @@ def soak(root: Path, settings: SoakSettings, say: Any = None) -> SoakTally:
         urls = {"hubspot": sandbox.urls["hubspot"], "salesforce": sandbox.urls["salesforce"], "webhook": sandbox.hook}
         project = root / "project"
         project.mkdir()
-        write_project(project, urls, sandbox.ca_file, accounts=settings.accounts, destinations=DESTINATIONS)
+        write_project(project, urls, sandbox.ca_file, settings.state_url, settings.accounts, DESTINATIONS)
         environment = {**os.environ, **ENVIRONMENT}
         recent: list[float] = [2.0]  # how long the latest runs that ended on their own took (seconds)
         rounds = 0
@@ -215,13 +216,15 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--kills", type=int, default=300)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--dir", type=Path, default=Path(".syncer/soak"), help="a working directory (emptied)")
+    parser.add_argument("--state-url", default=SoakSettings.state_url,
+                        help="the control store (default: a DuckDB file; an empty PostgreSQL database works too)")
     args = parser.parse_args(argv)
     if args.dir.exists():
         import shutil
 
         shutil.rmtree(args.dir)
     args.dir.mkdir(parents=True)
-    tally = soak(args.dir.resolve(), SoakSettings(kills=args.kills, seed=args.seed),
+    tally = soak(args.dir.resolve(), SoakSettings(kills=args.kills, seed=args.seed, state_url=args.state_url),
                  say=lambda line: print(line, flush=True))
     shown = {k: v for k, v in tally.as_dict().items() if k != "problems"}
     print(json.dumps(shown, indent=2))
