@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_WORKERS ?= 2
 
-.PHONY: setup demo test lint bench postgres sandbox clean
+.PHONY: setup demo test lint bench postgres sandbox soak clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,10 @@ lint: setup
 bench: setup
 	$(BIN)/python bench/plan.py --rows 1000000 --rows 10000000
 	$(BIN)/python bench/deliver.py --rows 100000
+
+# Crash soak: 300 real `syncer run` processes killed with SIGKILL at random instants; prints the tally.
+soak: setup
+	$(BIN)/python -m tests.reliability.soak --kills 300
 
 clean:
 	rm -rf $(VENV) .syncer demo .mypy_cache .ruff_cache .pytest_cache

@@ -7,7 +7,8 @@ Request (one per :meth:`WebhookDestination.write`)::
     X-Syncer-Timestamp: 1768478400                       epoch seconds of sending
     X-Syncer-Signature: sha256=<hex>                     HMAC-SHA256(signing_secret, timestamp + "." + body);
                                                          sent only when a signing_secret is configured
-    Idempotency-Key: <hex>                               SHA-256 of the body: the same batch re-sent has the same key
+    Idempotency-Key: <hex>                               SHA-256 of a per-run scope and the body: the same batch
+                                                         re-sent in one run has the same key; a new run, a new key
 
     {"sync": "pql_accounts", "object": "accounts", "operation": "update",
      "records": [{"key": "acme.com", "record_id": "42", "match": "acme.com", "fields": {"score": "97"}}]}
@@ -33,6 +34,7 @@ proves the URL answers and accepts the signature; receivers answer it 2xx and st
 from __future__ import annotations
 
 import json
+import secrets
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -79,6 +81,7 @@ class WebhookDestination:
         self.sync = sync
         self.clock = clock
         self._url = httpx.URL(settings.url)
+        self.key_scope = secrets.token_hex(8)  # one per opening (per run): see signing.idempotency_key
         self._owns_client = client is None
         self._client = client or httpx.Client(timeout=settings.timeout_s, follow_redirects=False)
         self._capabilities = capabilities(settings)
@@ -118,7 +121,7 @@ class WebhookDestination:
         body = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
         timestamp = str(int(self.clock()))
         headers = {"Content-Type": "application/json", TIMESTAMP_HEADER: timestamp,
-                   IDEMPOTENCY_HEADER: idempotency_key(body)}
+                   IDEMPOTENCY_HEADER: idempotency_key(body, self.key_scope)}
         if self.settings.signing_secret is not None:
             headers[SIGNATURE_HEADER] = signature(self.settings.signing_secret.get_secret_value(), timestamp, body)
         try:

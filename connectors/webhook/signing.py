@@ -40,6 +40,11 @@ def timestamp_fresh(timestamp: str, now: float, tolerance_s: float = DEFAULT_TOL
     return abs(now - sent) <= tolerance_s
 
 
-def idempotency_key(body: bytes) -> str:
-    """A stable key for a batch: the hex SHA-256 of its canonical JSON body."""
-    return hashlib.sha256(body).hexdigest()
+def idempotency_key(body: bytes, scope: str = "") -> str:
+    """A key for a batch: the hex SHA-256 of ``scope`` and its canonical JSON body.
+
+    The destination passes a scope of its own (one per run), so retries within a run repeat the key and a receiver
+    recognises them, while a later run's re-send of the same batch is new to it: a receiver that replays its
+    first reply to a key (as Stripe does, refusals included) would otherwise refuse a fixed batch forever.
+    """
+    return hashlib.sha256(scope.encode() + b"\n" + body if scope else body).hexdigest()

@@ -72,6 +72,11 @@ class VendorEmulator(ABC):
     def server_error_response(self, status: int) -> Response:
         """The vendor's reply to an internal error with HTTP ``status``."""
 
+    def unauthorized_response(self, path: str) -> Response:
+        """The vendor's reply to a request to ``path`` whose credentials it no longer accepts (a revoked token);
+        vendors override it with their own shape."""
+        return JSONResponse({"error": "unauthorized", "message": "the credentials were revoked"}, status_code=401)
+
     # -- shared behaviour --------------------------------------------------------------------------------------
     def reset(self) -> None:
         """Seed data again, empty request log, no faults."""
@@ -167,6 +172,8 @@ class _FaultAndLogMiddleware:
                 record()  # before the last byte leaves: a client that got its reply finds the request logged
             await send(message)
 
+        if decision.fault is Fault.TIMEOUT:
+            record()  # no reply will come: log it now, for the client that gave up waiting
         try:
             if decision.latency_ms:
                 await asyncio.sleep(decision.latency_ms / 1000)
@@ -185,6 +192,8 @@ class _FaultAndLogMiddleware:
             await self.emulator.server_error_response(decision.error_status)(scope, receive, send)
         elif fault is Fault.RATE_LIMIT:
             await self.emulator.rate_limited_response()(scope, receive, send)
+        elif fault is Fault.UNAUTHORIZED:
+            await self.emulator.unauthorized_response(scope["path"])(scope, receive, send)
         elif fault is Fault.LOST_RESPONSE:
 
             async def swallow(message: Message) -> None:

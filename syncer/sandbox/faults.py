@@ -6,6 +6,8 @@ seen, so a test that sends the same requests in the same order sees the same fau
 
 Faults, in the order they are considered:
 
+- ``unauthorized_after``: from the rule's ``n``-th request on (0: every one), the vendor's answer to credentials it
+  no longer accepts (a token revoked mid-run). Not drawn: it holds until the rules change.
 - ``latency_ms``: added delay before the request is handled.
 - ``timeout_rate``: the request hangs for ``timeout_seconds`` and the connection is then closed with no reply.
 - ``drop_rate``: the connection closes before the request is handled (nothing was written).
@@ -13,6 +15,9 @@ Faults, in the order they are considered:
 - ``ratelimit_rate``: the vendor's own rate-limit reply (a "rate-limit storm" at high rates).
 - ``lost_response_rate``: the request is handled (the write happens) and the reply never arrives.
 - ``reject_rate``: consulted by the vendor per record inside a batch; a hit rejects that record with a vendor error.
+
+``max_faults`` caps how many request faults a rule injects (``-1``: no cap), turning a rate into a burst: with
+``error_rate=1.0, max_faults=3`` the first three matching requests fail and the rest pass.
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ class Fault(StrEnum):
     SERVER_ERROR = "server_error"
     RATE_LIMIT = "rate_limit"
     LOST_RESPONSE = "lost_response"
+    UNAUTHORIZED = "unauthorized"
 
 
 @dataclass(frozen=True)
@@ -49,6 +55,8 @@ class FaultRule:
     ratelimit_rate: float = 0.0
     lost_response_rate: float = 0.0
     reject_rate: float = 0.0
+    max_faults: int = -1
+    unauthorized_after: int = -1
 
     def matches(self, method: str, path: str) -> bool:
         return fnmatch.fnmatchcase(f"{method} {path}", self.route)
@@ -72,6 +80,7 @@ class FaultInjector:
     seed: int = 0
     rules: list[FaultRule] = field(default_factory=list)
     _counters: dict[tuple[int, str], int] = field(default_factory=dict)
+    _injected: dict[int, int] = field(default_factory=dict)  # request faults injected per rule (for max_faults)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def configure(self, rules: list[FaultRule], seed: int | None = None) -> None:
@@ -81,16 +90,18 @@ class FaultInjector:
             if seed is not None:
                 self.seed = seed
             self._counters.clear()
+            self._injected.clear()
 
     def clear(self) -> None:
         self.configure([])
 
-    def _rng(self, index: int, rule: FaultRule, stream: str) -> random.Random:
+    def _draw(self, index: int, rule: FaultRule, stream: str) -> tuple[int, random.Random]:
+        """How many requests (or records) of ``stream`` the rule saw before this one, and this one's generator."""
         key = (index, stream)
         with self._lock:
             n = self._counters.get(key, 0)
             self._counters[key] = n + 1
-        return random.Random(f"{self.seed}:{index}:{rule.route}:{stream}:{n}")
+        return n, random.Random(f"{self.seed}:{index}:{rule.route}:{stream}:{n}")
 
     def _rule_for(self, method: str, path: str) -> tuple[int, FaultRule] | None:
         for index, rule in enumerate(self.rules):
@@ -104,7 +115,7 @@ class FaultInjector:
         if found is None:
             return FaultDecision()
         index, rule = found
-        rng = self._rng(index, rule, "request")
+        n, rng = self._draw(index, rule, "request")
         draws = [
             (Fault.TIMEOUT, rule.timeout_rate),
             (Fault.DROP, rule.drop_rate),
@@ -118,6 +129,15 @@ class FaultInjector:
             hit = rng.random() < rate
             if hit and chosen is Fault.NONE:
                 chosen = fault
+        if 0 <= rule.unauthorized_after <= n:
+            chosen = Fault.UNAUTHORIZED
+        elif chosen is not Fault.NONE and rule.max_faults >= 0:
+            with self._lock:
+                injected = self._injected.get(index, 0)
+                if injected >= rule.max_faults:
+                    chosen = Fault.NONE  # the burst is over
+                else:
+                    self._injected[index] = injected + 1
         return FaultDecision(chosen, rule.latency_ms, rule.timeout_seconds, rule.error_status, rule)
 
     def reject_record(self, method: str, path: str) -> bool:
@@ -126,4 +146,4 @@ class FaultInjector:
         if found is None or found[1].reject_rate <= 0:
             return False
         index, rule = found
-        return self._rng(index, rule, "record").random() < rule.reject_rate
+        return self._draw(index, rule, "record")[1].random() < rule.reject_rate

@@ -91,6 +91,9 @@ class HubSpotEmulator(VendorEmulator):
     def server_error_response(self, status: int) -> Response:
         return JSONResponse(server_error_body(status), status_code=status)
 
+    def unauthorized_response(self, path: str) -> Response:
+        return unauthenticated().response()
+
     # -- Python API ---------------------------------------------------------------------------------------------
     def records(self, kind: str) -> list[dict[str, Any]]:
         """Every live record of ``kind`` (companies, contacts, tasks) as the API returns it."""

@@ -94,6 +94,8 @@ def job(ctx: ApiContext) -> Response:
         found.parse()
         # Record-level fault decisions are drawn now, while the request that started the job is at hand.
         found.rejects = [ctx.emulator.reject_record(ctx.request) for _ in found.rows]
+        if ctx.emulator.job_failures:
+            found.fail_after = ctx.emulator.job_failures.pop(0)
     elif wanted == "Aborted" and found.state in {"Open", "UploadComplete", "InProgress"}:
         found.state = "Aborted"
         found.parse()

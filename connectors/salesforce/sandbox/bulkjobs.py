@@ -56,6 +56,7 @@ class IngestJob:
     started_at: float = 0.0
     error_message: str | None = None
     modstamp: str = ""
+    fail_after: int | None = None  # fault injection: fail once this many rows are applied
 
     def info(self, detailed: bool) -> dict[str, Any]:
         """Job info as ``POST``/``PATCH`` (basic) and ``GET`` (``detailed``) return it."""
@@ -229,7 +230,12 @@ def advance(store: RecordStore, job: IngestJob, now: float, records_per_batch: i
         span = finishes_at - job.started_at
         due = min(total, math.floor(total * (now - job.started_at) / span)) if span > 0 else total
     before = math.ceil(len(job.outcomes) / records_per_batch) if job.outcomes else 0
-    process_rows(store, job, due * records_per_batch)
+    upto = due * records_per_batch
+    if job.fail_after is not None and upto >= job.fail_after:
+        process_rows(store, job, job.fail_after)
+        job.state, job.error_message = "Failed", "UNKNOWN_EXCEPTION : An unexpected error occurred (injected fault)"
+        return max(0, math.ceil(len(job.outcomes) / records_per_batch) - before)
+    process_rows(store, job, upto)
     if now >= finishes_at:
         job.state = "JobComplete"
     return max(0, due - before)

@@ -11,7 +11,7 @@ import time
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from starlette.responses import Response
+from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from connectors.salesforce.sandbox import bulk, composite, query, rest
@@ -67,6 +67,7 @@ class SalesforceEmulator(VendorEmulator):
         self.cursors.clear()
         self.jobs: dict[str, IngestJob] = {}
         self.job_sequence = 0
+        self.job_failures: list[int] = []  # fail_bulk_jobs: rows each of the next jobs applies before it fails
         user = self.schema["User"]
         for rep in reps:
             self.store.create(user, {
@@ -103,6 +104,12 @@ class SalesforceEmulator(VendorEmulator):
         code, message = _SERVER_ERRORS.get(status, _SERVER_ERRORS[500])
         return error_response(status, code, message)
 
+    def unauthorized_response(self, path: str) -> Response:
+        if path.startswith("/services/oauth2/"):  # the connected app's access was revoked: no new session either
+            return JSONResponse({"error": "invalid_grant", "error_description": "expired access/refresh token"},
+                                status_code=400)
+        return error_response(401, "INVALID_SESSION_ID", "Session expired or invalid")
+
     def routes(self) -> list[BaseRoute]:
         async def oauth(request: Any) -> Response:
             return await token_endpoint(request, self.credentials, self.tokens, self.running_user_id)
@@ -137,6 +144,13 @@ class SalesforceEmulator(VendorEmulator):
         with self.lock:
             self.limits = limits
             self.org_limits.limits = limits
+
+    def fail_bulk_jobs(self, count: int, after_rows: int = 0) -> None:
+        """Fault injection: the next ``count`` ingest jobs closed with ``UploadComplete`` end ``Failed`` once they
+        have applied ``after_rows`` rows (0: none), as a job does when Salesforce hits an internal error; their
+        other rows stay unprocessed. :meth:`reset` clears it."""
+        with self.lock:
+            self.job_failures = [after_rows] * count
 
     def advance_clock(self, seconds: float) -> None:
         """Move the emulator's clock forward: Bulk jobs finish and limit windows roll without waiting."""

@@ -115,6 +115,9 @@ class WebhookReceiver(VendorEmulator):
     def server_error_response(self, status: int) -> Response:
         return JSONResponse({"error": "unavailable" if status == 503 else "internal_error"}, status_code=status)
 
+    def unauthorized_response(self, path: str) -> Response:
+        return _error(401, "invalid_signature")  # what a receiver that rotated its signing secret answers
+
     # -- Python API for tests and the demo --------------------------------------------------------------------
     def reject_keys(self, keys: Iterable[str], message: str = "rejected by the receiver's rules") -> None:
         """Reject these record keys (in any object) with ``message`` from now on."""

@@ -66,7 +66,8 @@ def reply(status: int, body: object = None, headers: dict[str, str] | None = Non
 # -- the request ------------------------------------------------------------------------------------------------
 def test_the_request_is_a_signed_canonical_batch(make: Callable[..., WebhookDestination],
                                                  sent: list[httpx.Request]) -> None:
-    make(reply(204)).write(Operation.UPDATE, records(2, Operation.UPDATE))
+    destination = make(reply(204))
+    destination.write(Operation.UPDATE, records(2, Operation.UPDATE))
     request = sent[0]
     body = json.loads(request.content)
     assert body == {"sync": "pql", "object": "accounts", "operation": "update", "records": [
@@ -79,7 +80,7 @@ def test_the_request_is_a_signed_canonical_batch(make: Callable[..., WebhookDest
                            request.headers["X-Syncer-Signature"])
     assert not signature_valid("sandbox-signing-secret", str(int(NOW) + 1), request.content,
                                request.headers["X-Syncer-Signature"])  # the timestamp is signed too
-    assert request.headers["Idempotency-Key"] == idempotency_key(request.content)
+    assert request.headers["Idempotency-Key"] == idempotency_key(request.content, destination.key_scope)
 
 
 def test_the_idempotency_key_is_the_same_for_the_same_batch_at_another_time(
