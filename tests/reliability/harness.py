@@ -155,11 +155,12 @@ class Matrix:
 
     def open(self, sync: SyncConfig) -> Writer | None:
         """The sync's destination, as the registry opens it but with a short client timeout and the fake clock."""
-        name = sync.destination.connector
-        kind = REGISTRY[self.app.project.config.connectors[name].type]
-        settings = kind.resolve_paths(self.app.project.connectors[name], self.app.root)
+        dest = sync.destination
+        assert dest is not None  # every sync of the matrix writes somewhere
+        kind = REGISTRY[self.app.project.config.connectors[dest.connector].type]
+        settings = kind.resolve_paths(self.app.project.connectors[dest.connector], self.app.root)
         types = {field: spec.type or FieldType.STRING for field, spec in sync.fields.items()}
-        target = Target(sync.destination.object, sync.destination.mode, sync.destination.match.field, types)
+        target = Target(dest.object, dest.mode, dest.match.field, types)
         if isinstance(settings, HubSpotSettings):
             client = HubSpotClient(settings, target.object, timeout_s=CLIENT_TIMEOUT_S)
             return HubSpotDestination(settings, target, client=client)
@@ -178,6 +179,7 @@ class Matrix:
         """The destination's records of the sync's object, from the emulator's stored state."""
         sync = self.sync(destination)
         vendor = "salesforce" if destination is Destination.SALESFORCE_BULK else destination.value
+        assert sync.destination is not None
         return destination_records(vendor, self.emulator(destination).state(), sync.destination.object,
                                    sync.destination.match.field)
 

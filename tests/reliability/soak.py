@@ -142,6 +142,7 @@ def check_invariants(root: Path, sandbox: ServedSandbox) -> dict[str, FieldTally
         for destination in DESTINATIONS:
             sync = app.project.sync(SYNCS[destination])
             vendor = VENDORS[destination]
+            assert sync.destination is not None
             records = destination_records(vendor, sandbox.get(vendor, "state"), sync.destination.object,
                                           sync.destination.match.field)
             tallies[sync.name] = field_tally(sync, app.store, app.warehouse, records)
