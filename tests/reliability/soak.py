@@ -7,8 +7,13 @@ length of a whole run; every tenth run is left to finish. After the last kill a 
 :func:`check_invariants` compares the sandbox's records, the warehouse and the control store
 (:mod:`tests.reliability.invariants`).
 
+Tasks and alerts are in the soak too (:mod:`tests.reliability.soak_effects`): a HubSpot task and a Slack alert
+whenever a score crosses 80, with their own invariants (nothing twice, nothing due left unsent, caps held). Every
+``daemon_every``-th round starts ``syncer daemon`` (every sync due every 2 s) instead of ``syncer run`` and kills it
+the same way, so scheduled runs die mid-flight too.
+
 ``python -m tests.reliability.soak --kills 300`` (``make soak``) prints the tally; ``test_soak.py`` runs a bounded
-soak in the suite. Effects (tasks, alerts) can add their invariants beside :func:`check_invariants`'s field counts.
+soak in the suite.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ import json
 import os
 import random
 import signal
+import socket
 import ssl
 import subprocess
 import sys
@@ -33,6 +39,7 @@ from syncer.app import App
 from tests.reliability.harness import ENVIRONMENT, SYNCS, write_project
 from tests.reliability.invariants import FieldTally, destination_records, field_tally
 from tests.reliability.matrix import Destination
+from tests.reliability.soak_effects import ENVIRONMENT_WITH_SLACK, add_effects, check_effects, prepare
 from tests.reliability.soak_sandbox import READY_FILE
 
 REPO = Path(__file__).parents[2]
@@ -53,6 +60,7 @@ class SoakSettings:
     state_url: str = "duckdb:///.syncer/state.duckdb"  # or a PostgreSQL URL
     finish_every: int = 10  # every n-th run is left to finish, as a later scheduled run would: the changes that
     # killed runs leave behind pile up, and past max_update_percent the mass-change guard (rightly) blocks
+    daemon_every: int = 4  # every n-th round (not a finishing one) kills a `syncer daemon` instead of a `syncer run`
 
 
 @dataclass
@@ -62,16 +70,21 @@ class SoakTally:
     kills: int = 0  # processes killed with SIGKILL while running
     runs: int = 0  # syncer processes started (killed, finished on their own and the final clean run)
     kills_after_writing: int = 0  # kills of a process that had already sent field writes
+    daemon_kills: int = 0  # of the kills, those of a `syncer daemon`
     killed_runs_recorded: int = 0  # runs the control store marks ``killed`` (found dead at the next open)
     lost: int = 0
     duplicated: int = 0
     mismatched: int = 0
+    tasks: int = 0  # tasks the sandbox CRM holds at the end
+    alerts: int = 0  # alert messages Slack holds at the end
+    cap_violations: int = 0
     seconds: float = 0.0
     problems: list[str] = field(default_factory=list)
 
     @property
     def clean(self) -> bool:
-        return self.lost == 0 and self.duplicated == 0 and self.mismatched == 0 and not self.problems
+        return (self.lost == 0 and self.duplicated == 0 and self.mismatched == 0 and self.cap_violations == 0
+                and not self.problems)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -103,7 +116,7 @@ class ServedSandbox:
         return reply.json()
 
     def add_latency(self, latency_ms: int) -> None:
-        for vendor in VENDORS.values():
+        for vendor in (*VENDORS.values(), "slack"):
             self.http.post(f"{self.urls[vendor]}/_sandbox/faults",
                            json={"rules": [{"route": "*", "latency_ms": latency_ms}]}).raise_for_status()
 
@@ -163,7 +176,9 @@ def soak(root: Path, settings: SoakSettings, say: Any = None) -> SoakTally:
         project = root / "project"
         project.mkdir()
         write_project(project, urls, sandbox.ca_file, settings.state_url, settings.accounts, DESTINATIONS)
-        environment = {**os.environ, **ENVIRONMENT}
+        add_effects(project, sandbox.urls["slack"])
+        prepare(project)
+        environment = {**os.environ, **ENVIRONMENT_WITH_SLACK}
         recent: list[float] = [2.0]  # how long the latest runs that ended on their own took (seconds)
         rounds = 0
         while tally.kills < settings.kills and rounds < settings.kills * settings.max_rounds_per_kill:
@@ -171,18 +186,24 @@ def soak(root: Path, settings: SoakSettings, say: Any = None) -> SoakTally:
             change_model(project / "warehouse.duckdb", settings.change_percent, rounds)
             writes_before = sandbox.writes()
             began = time.monotonic()
-            process = subprocess.Popen([SYNCER, "run", "--all", "--json"], cwd=project, env=environment,
-                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            finishing = rounds % settings.finish_every == 0
+            daemon = not finishing and rounds % settings.daemon_every == 0
+            command = [SYNCER, "daemon", "--port", str(_free_port())] if daemon else [SYNCER, "run", "--all", "--json"]
+            process = subprocess.Popen(command, cwd=project, env=environment, stdout=subprocess.DEVNULL,
+                                       stderr=subprocess.DEVNULL)
             tally.runs += 1
             delay = rng.uniform(0.0, max(recent[-5:]))  # spread over the length of a whole run
+            if daemon:
+                delay += 1.0  # a daemon starts its first runs once it has loaded and validated the project
             try:
-                process.wait(timeout=None if rounds % settings.finish_every == 0 else delay)
+                process.wait(timeout=None if finishing else delay)
                 recent.append(time.monotonic() - began)
                 continue
             except subprocess.TimeoutExpired:
                 process.send_signal(signal.SIGKILL)
                 process.wait()
             tally.kills += 1
+            tally.daemon_kills += daemon
             if sandbox.writes() > writes_before:
                 tally.kills_after_writing += 1
             if say is not None:
@@ -197,11 +218,23 @@ def soak(root: Path, settings: SoakSettings, say: Any = None) -> SoakTally:
             tally.duplicated += found.duplicated
             tally.mismatched += found.mismatched
             tally.problems += [f"{name}: {example}" for example in found.examples]
+        effects = check_effects(project, sandbox.get("hubspot", "state"), sandbox.get("slack", "state"))
+        tally.lost += effects.lost
+        tally.duplicated += effects.duplicated
+        tally.cap_violations += effects.cap_violations
+        tally.tasks, tally.alerts = effects.tasks, effects.alerts
+        tally.problems += [f"effects: {example}" for example in effects.examples]
         tally.killed_runs_recorded = _killed_runs(project)
     finally:
         sandbox.stop()
     tally.seconds = round(time.monotonic() - started, 1)
     return tally
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 def _killed_runs(project: Path) -> int:
