@@ -126,6 +126,8 @@ def _undelivered(root: Path) -> int:
     try:
         return int(state.execute("SELECT count(*) FROM outbox WHERE status IN ('pending', 'sending', 'deferred')")
                    .fetchall()[0][0])
+    except duckdb.CatalogException:  # killed before its schema was made
+        return 0
     finally:
         state.close()
 
