@@ -183,7 +183,8 @@ class AlertSpec(_Strict):
     priority: int = Field(2, ge=1, le=5, description="1 is the most urgent.")
     channel: str | None = Field(None, description="Post here instead of a DM to the account owner.")
     title: str = Field("{{ account_name }}", description="Jinja template of the header (the account's name).")
-    signals_column: str | None = Field("signals", description="A JSON column of the signals behind the score.")
+    signals_column: str | None = Field(None, description="A JSON column of the signals behind the score, shown "
+                                                         "as a list (e.g. signals).")
     record_url: str | None = Field(None, description="Jinja template of the CRM record's URL (the button); it may "
                                                      "use record_id, the destination's id of the record.")
 

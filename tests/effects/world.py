@@ -46,6 +46,7 @@ triggers:
     alert:
       connector: slack
       priority: 1
+      signals_column: signals
       template: "*{{ account_name }}* crossed 80 (score {{ pql_score }})"
 """
 

@@ -1,6 +1,7 @@
 """Secrets everywhere: recognisable fake secrets in every secret setting, and a representative slice of commands and
-failures, must never show them in command output (text and ``--json``), log records, exception text or any table
-of the control store, on DuckDB and PostgreSQL state alike.
+failures, must never show them in command output (text and ``--json``), log records, exception text, metrics, any
+table of the control store (on DuckDB and PostgreSQL state alike), the alert log written back to the warehouse, or
+what Slack and the CRM received (alerts and tasks).
 
 Every secret is checked in full and by its distinctive tail, so a half-masked secret counts as a leak.
 """
@@ -24,10 +25,12 @@ import pytest
 
 from connectors.salesforce.sandbox.auth import SalesforceCredentials
 from connectors.sandbox import Sandbox
+from connectors.slack.sandbox.tokens import TokenRegistry
 from connectors.webhook.sandbox.emulator import DEFAULT_SECRET
-from syncer.app import App, utc_now
+from syncer.app import App
 from syncer.config.errors import ConfigError
-from syncer.runner import RunOptions, run_sync
+from syncer.daemon.metrics import Metrics
+from syncer.runner import RunOptions
 
 SYNCER_BIN = str(Path(sys.executable).with_name("syncer"))  # the installed command, as users run it
 PG_PASSWORD = "pg-SECRET-warehouse-5c1e9a"
@@ -38,13 +41,21 @@ SECRETS = {
     "WEBHOOK_SIGNING_SECRET": "whsec-SECRET-webhook-b27d44",
 }
 TELLTALES = [PG_PASSWORD, "5c1e9a", *SECRETS.values(), *(value.rsplit("-", 1)[1] for value in SECRETS.values())]
-SYNCS = ("hubspot_companies", "salesforce_accounts", "webhook_accounts", "slack_alerts")
+SYNCS = ("hubspot_companies", "salesforce_accounts", "webhook_accounts", "slack_alerts", "pql_watch")
 
 MAPPINGS = {
     "hubspot_companies": """\
         destination: {connector: hubspot, object: companies, mode: upsert,
                       match: {column: account_id, field: product_account_id}}
         fields: {name: account_name, pql_score: {source: pql_score, type: number, round: 0}, pql_tier: pql_tier}
+        triggers:
+          - {name: hot, when: "new.pql_tier = 'hot'", task: {subject: "Call {{ account_name }}", priority: HIGH}}
+        """,
+    "pql_watch": """        fields: {pql_tier: pql_tier}
+        triggers:
+          - name: hot
+            when: "new.pql_tier = 'hot'"
+            alert: {connector: slack, template: "*{{ account_name }}* is hot ({{ pql_score }})"}
         """,
     "salesforce_accounts": """\
         destination: {connector: salesforce, object: Account, mode: upsert,
@@ -80,6 +91,7 @@ def _project(root: Path, sandbox: Sandbox, warehouse_url: str, state_url: str) -
             ca_bundle: "{sandbox.ca_file}"
           slack: {{type: slack, token: "${{SLACK_BOT_TOKEN}}", base_url: "{sandbox.urls['slack']}"}}
           webhook: {{type: webhook, url: "{sandbox.urls['webhook']}", signing_secret: "${{WEBHOOK_SIGNING_SECRET}}"}}
+        alerts: {{first_run: cap, quiet_hours: null}}
         """))
     for name, body in MAPPINGS.items():
         (root / "mappings" / f"{name}.yaml").write_text(
@@ -113,11 +125,16 @@ def accepting(sandbox: Sandbox) -> Iterator[Sandbox]:
     """The sandbox accepting the fake secrets (HubSpot takes any token; Salesforce and the receiver are told)."""
     sandbox.salesforce.credentials = SalesforceCredentials(client_secret=SECRETS["SALESFORCE_CLIENT_SECRET"])
     sandbox.webhook.secret = SECRETS["WEBHOOK_SIGNING_SECRET"]
+    issued = sandbox.slack.tokens
+    with sandbox.slack.lock:
+        sandbox.slack.tokens = TokenRegistry(issued.issued | {SECRETS["SLACK_BOT_TOKEN"]})
     try:
         yield sandbox
     finally:
         _refusing(sandbox)
         sandbox.hubspot.accept_tokens(None)
+        with sandbox.slack.lock:
+            sandbox.slack.tokens = issued
 
 
 def _refusing(sandbox: Sandbox) -> None:
@@ -166,7 +183,7 @@ def test_commands_never_show_a_secret(tmp_path: Path, accepting: Sandbox, wareho
     ended = {sync["sync"]: sync["last_run"]["status"] for sync in status}
     # HubSpot's 401 and the webhook's stop their destinations; Salesforce's refused login fails the run.
     assert ended == {"hubspot_companies": "partial", "webhook_accounts": "partial",
-                     "salesforce_accounts": "failed", "slack_alerts": "succeeded"}, ended
+                     "salesforce_accounts": "failed", "slack_alerts": "succeeded", "pql_watch": "succeeded"}, ended
     unreachable = re.sub(r"@127\.0\.0\.1:\d+/", "@127.0.0.1:9/", warehouse_url)  # nothing listens on port 9
     syncer("plan", "hubspot_companies", exit_codes=(1, 2), WAREHOUSE_URL=unreachable)  # the warehouse is down
     assert any("refused" in out for out in seen)  # the refusals are reported, only without the secrets
@@ -200,12 +217,17 @@ def test_runs_never_log_or_raise_a_secret(tmp_path: Path, accepting: Sandbox, wa
             _refusing(accepting)
         app = App(tmp_path, environment)
         try:
+            if not refuse:
+                app.open_task_destination("hubspot").setup()
             for name in SYNCS:
                 sync = app.project.sync(name)
                 if refuse:
                     app.store.reset(name)
-                outcome = run_sync(sync, app.store, app.warehouse, utc_now, app.open_destination, RunOptions())
+                outcome = app.run(sync, RunOptions())
                 texts += [repr(outcome.summary()), str(outcome.error)]
+                metrics = Metrics(lambda: [], lambda: 0)
+                metrics.observe(outcome.summary(), name)
+                texts.append(metrics.render().decode())
                 try:
                     destination = app.open_destination(sync)
                     if destination is not None:
@@ -216,6 +238,14 @@ def test_runs_never_log_or_raise_a_secret(tmp_path: Path, accepting: Sandbox, wa
         finally:
             app.close()
     assert any("refused" in text for text in texts)
+    messages = accepting.slack.all_messages()
+    assert messages and accepting.hubspot.tasks()  # alerts and tasks were really sent
+    assert_clean("Slack messages", json.dumps(messages))
+    assert_clean("CRM tasks", json.dumps(accepting.hubspot.tasks()))
+    with psycopg.connect(warehouse_url.replace("postgresql+psycopg", "postgresql")) as conn:
+        log = conn.execute("SELECT * FROM syncer_alert_log").fetchall()
+    assert log
+    assert_clean("the alert log in the warehouse", repr(log))
     for record in caplog.records:
         assert_clean(f"log record {record.name}", record.getMessage() + repr(record.args))
     assert_clean("outcomes and exceptions", "\n".join(texts))
