@@ -43,6 +43,13 @@ class App:
     _store: StateStore | None = field(default=None, init=False)
     _warehouse: Warehouse | None = field(default=None, init=False)
 
+    @classmethod
+    def with_project(cls, root: Path, project: Project, environ: Mapping[str, str] | None = None) -> App:
+        """An app over an already loaded and validated ``project`` (the daemon's, kept until a reload succeeds)."""
+        app = cls(root, environ)
+        app._project = project
+        return app
+
     @property
     def project(self) -> Project:
         if self._project is None:

@@ -59,9 +59,8 @@ class AppPool:
             self._slots.release()
 
     def _new_app(self) -> App:
-        app = App(self._root, self._environ)
-        app._project = self._project  # the project the daemon validated, not whatever the files hold now
-        return app
+        # The project the daemon validated, not whatever the files hold now.
+        return App.with_project(self._root, self._project, self._environ)
 
     def reload(self, project: Project) -> None:
         """Hand out Apps over ``project`` from now on; idle Apps of the old one are closed now."""

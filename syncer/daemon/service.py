@@ -23,7 +23,6 @@ from apscheduler.events import EVENT_JOB_MAX_INSTANCES, EVENT_JOB_SUBMITTED, Job
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from connectors import REGISTRY
-from syncer.app import App
 from syncer.config.errors import ConfigError, Problem
 from syncer.config.loader import PROJECT_FILE, Project, load_project
 from syncer.config.schedule import parse_duration, parse_schedule
@@ -254,7 +253,7 @@ class Daemon:
         """Load the project again; keep the running one (and log every problem) when the new one is broken."""
         try:
             project = load_project(self.root, REGISTRY, self.environ)
-            problems = check_models(App(self.root, self.environ), project)
+            problems = check_models(self.root, self.environ, project)
         except ConfigError as exc:
             problems = exc.problems
         else:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 from syncer.app import App
@@ -40,12 +41,10 @@ class FileWatch:
         return True
 
 
-def check_models(app: App, project: Project) -> list[Problem]:
-    """What a reload checks beyond loading: every model's columns against the warehouse (as ``syncer validate``).
-
-    ``app`` is a scratch App (closed here) over ``project``.
-    """
-    app._project = project
+def check_models(root: Path, environ: Mapping[str, str] | None, project: Project) -> list[Problem]:
+    """What a reload checks beyond loading: every model's columns against the warehouse (as ``syncer validate``),
+    on a scratch App over ``project`` (closed here)."""
+    app = App.with_project(root, project, environ)
     try:
         return [problem for loaded in project.syncs.values() for problem in check_against_model(loaded, app.warehouse)]
     finally:
