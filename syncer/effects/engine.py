@@ -27,8 +27,10 @@ from syncer.core.plan import Plan
 from syncer.delivery.effects import AlertChannel, TaskDestination
 from syncer.delivery.errors import DeliveryError
 from syncer.effects.intents import alert_changes, alert_item, candidate, decided_items, firings_of, task_item
+from syncer.effects.log import write_alert_log
 from syncer.effects.owners import OwnerDirectory
 from syncer.effects.pacing import Pacer
+from syncer.effects.send import by_connector, send_alerts, send_digests, send_tasks
 from syncer.state.base import StateStore
 from syncer.state.outbox import EffectKind, OutboxItem, OutboxRecord, OutboxStatus
 
@@ -137,9 +139,6 @@ class Effects:
 
     def process(self, sync: str | None) -> EffectsReport:
         """Decide and send what is due for ``sync`` (None: every sync, as a daemon's sweep), digests and the log."""
-        from syncer.effects.log import write_alert_log
-        from syncer.effects.send import send_alerts, send_digests, send_tasks
-
         try:
             steps: list[Callable[[], None]] = [lambda: self.decide_due(sync), lambda: send_tasks(self, sync),
                                                lambda: send_alerts(self, sync), lambda: send_digests(self)]
@@ -156,10 +155,7 @@ class Effects:
     def decide_due(self, sync: str | None) -> None:
         """Offer every alert intent whose time has come to the policy, by connector."""
         due = self.store.outbox_due(self.now, sync, (EffectKind.ALERT,), (OutboxStatus.DEFERRED,))
-        by_connector: dict[str, list[OutboxRecord]] = {}
-        for record in due:
-            by_connector.setdefault(str(record.payload.get("connector") or ""), []).append(record)
-        for connector, records in by_connector.items():
+        for connector, records in by_connector(due).items():
             try:
                 self._decide(connector, records)
             except DeliveryError as exc:  # Slack unreachable: the intents stay deferred for the next run

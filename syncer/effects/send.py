@@ -31,13 +31,18 @@ SENDING = (OutboxStatus.PENDING, OutboxStatus.SENDING)
 SILENT_POSTS_STOP = 3  # posts in a row without a reply: Slack is likely down, leave the rest for the next run
 
 
+def by_connector(records: Sequence[OutboxRecord]) -> dict[str, list[OutboxRecord]]:
+    """Intents grouped by the connector they go through (in their order)."""
+    groups: dict[str, list[OutboxRecord]] = {}
+    for record in records:
+        groups.setdefault(str(record.payload.get("connector") or ""), []).append(record)
+    return groups
+
+
 def send_tasks(effects: Effects, sync: str | None) -> None:
     """Create the due tasks, by CRM connector, on the records their syncs confirmed."""
     due = effects.store.outbox_due(effects.now, sync, (EffectKind.TASK,), SENDING)
-    by_connector: dict[str, list[OutboxRecord]] = {}
-    for record in due:
-        by_connector.setdefault(str(record.payload.get("connector") or ""), []).append(record)
-    for connector, records in by_connector.items():
+    for connector, records in by_connector(due).items():
         try:
             _send_task_group(effects, connector, records)
         except DeliveryError as exc:  # a whole request failed: the intents stay pending for the next run
@@ -96,10 +101,7 @@ def _settle(effects: Effects, key: str, result: EffectResult, counter: str) -> N
 def send_alerts(effects: Effects, sync: str | None) -> None:
     """Post the due alerts, by Slack connector; an interrupted one is looked for before it is posted again."""
     due = effects.store.outbox_due(effects.now, sync, (EffectKind.ALERT,), SENDING)
-    by_connector: dict[str, list[OutboxRecord]] = {}
-    for record in due:
-        by_connector.setdefault(str(record.payload.get("connector") or ""), []).append(record)
-    for connector, records in by_connector.items():
+    for connector, records in by_connector(due).items():
         posts = {r.dedupe_key: post for r in records if (post := _alert_post(effects, r)) is not None}
         try:
             _post_all(effects, effects.channel(connector), [r for r in records if r.dedupe_key in posts], posts)
