@@ -224,3 +224,25 @@ def test_syncer_alerts_summarises_sent_held_back_by_reason_and_feedback_per_rep(
     assert reps[MARCO.email]["sent"] == 1 and reps[MARCO.email]["feedback"] == {"claim": 1}
     bad = CliRunner().invoke(cli, ["alerts", "--project", str(world.root), "--since", "last tuesday"])
     assert bad.exit_code == 2 and "--since: 'last tuesday'" in bad.output
+
+
+def test_a_second_alert_about_an_account_says_what_changed_since_the_first(world: World) -> None:
+    world.setup({"pql_watch": WATCH}, alerts=NO_QUIET)
+    world.account("again", DANA.email, 50, seats=5)
+    world.run()
+    world.account("again", DANA.email, 90, seats=5)
+    world.run(at=START + timedelta(days=1))
+    world.account("again", DANA.email, 60, seats=5)
+    world.run(at=START + timedelta(days=2))
+    world.account("again", DANA.email, 95, seats=9)  # crosses again after the cooldown, busier than before
+    world.run(at=START + timedelta(days=9))
+    first, second = world.alerts_to(DANA.email)
+    assert _context(first) == "First alert about this account."
+    assert _context(second) == "Since the last alert: score 90 → 95, seats 5 → 9"
+
+
+def _context(message: dict[str, object]) -> str:
+    blocks = message["blocks"]
+    assert isinstance(blocks, list)
+    [context] = [b for b in blocks if b["type"] == "context"]
+    return str(context["elements"][0]["text"])
