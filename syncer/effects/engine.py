@@ -83,22 +83,32 @@ def stage(sync: SyncConfig, plan: Plan, store: StateStore, policy: AlertPolicy, 
     first_run = is_first_run(store, sync.name, plan)
     connector = sync.destination.connector if sync.destination is not None else ""
     items: list[OutboxItem] = []
-    for firing in firings_of(sync, plan.firings):
+    firings = firings_of(sync, plan.firings)
+    alerted = set() if first_run else {f.key for f in firings if f.trigger.alert is not None}
+    previous = last_alerts(store, sync.name, sorted(alerted))
+    for firing in firings:
         task = task_item(firing, connector, now, first_run, policy)
         if task is not None:
             items.append(task)
         alert = alert_item(firing, now, first_run, policy, None)
         if alert is not None:
-            previous = None if first_run else last_alert(store, sync.name, firing.key)
-            changes = alert_changes(previous, alert.payload)
+            changes = alert_changes(previous.get(firing.key), alert.payload)
             items.append(replace(alert, payload={**alert.payload, "changes": changes}))
     return len(store.outbox_add(items, now))
 
 
-def last_alert(store: StateStore, sync: str, key: str) -> dict[str, Any] | None:
-    """The payload of the last alert sent about ``key`` of ``sync``, or None."""
-    sent = store.outbox_where("sync = ? AND key = ? AND kind = 'alert' AND status = 'done'", (sync, key))
-    return max(sent, key=lambda r: r.updated_at).payload if sent else None
+def last_alerts(store: StateStore, sync: str, keys: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """``{key: payload of the last alert sent about it}`` for the keys of ``sync`` alerted before."""
+    latest: dict[str, OutboxRecord] = {}
+    for start in range(0, len(keys), 500):
+        chunk = list(keys[start:start + 500])
+        marks = ", ".join("?" for _ in chunk)
+        for record in store.outbox_where(f"sync = ? AND kind = 'alert' AND status = 'done' AND key IN ({marks})",
+                                         (sync, *chunk)):
+            known = latest.get(record.key)
+            if known is None or record.updated_at > known.updated_at:
+                latest[record.key] = record
+    return {key: record.payload for key, record in latest.items()}
 
 
 class Effects:
