@@ -35,6 +35,7 @@ from syncer.state.base import StateStore
 from syncer.state.outbox import EffectKind, OutboxItem, OutboxRecord, OutboxStatus
 
 LOOKBACK_SLACK = timedelta(days=1)  # caps count local days: read a day more than a week of the ledger
+DECIDE_PAGE = 5_000  # alert intents decided per transaction (each page's decisions are durable before the next)
 
 
 @dataclass
@@ -163,13 +164,18 @@ class Effects:
         return self.report
 
     def decide_due(self, sync: str | None) -> None:
-        """Offer every alert intent whose time has come to the policy, by connector."""
-        due = self.store.outbox_due(self.now, sync, (EffectKind.ALERT,), (OutboxStatus.DEFERRED,))
-        for connector, records in by_connector(due).items():
-            try:
-                self._decide(connector, records)
-            except DeliveryError as exc:  # Slack unreachable: the intents stay deferred for the next run
-                self.report.errors.append(f"alerts via {connector}: owners not resolved: {exc}")
+        """Offer every alert intent whose time has come to the policy, by connector, a page at a time."""
+        while True:
+            due = self.store.outbox_due(self.now, sync, (EffectKind.ALERT,), (OutboxStatus.DEFERRED,),
+                                        limit=DECIDE_PAGE)
+            for connector, records in by_connector(due).items():
+                try:
+                    self._decide(connector, records)
+                except DeliveryError as exc:  # Slack unreachable: the intents stay deferred for the next run
+                    self.report.errors.append(f"alerts via {connector}: owners not resolved: {exc}")
+                    return
+            if len(due) < DECIDE_PAGE:
+                return
 
     def _decide(self, connector: str, records: Sequence[OutboxRecord]) -> None:
         emails = [r.payload.get("owner_email") for r in records]
