@@ -62,6 +62,17 @@ def rss_mb(pid: int | str = "self") -> float:
     return 0.0
 
 
+def cpu_s(pid: int | str = "self") -> float:
+    """User plus system CPU seconds a process has used, from ``/proc/<pid>/stat``."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def disk_mb(directory: Path) -> float:
+    """What syncer keeps on disk under ``directory`` (the state file, its WAL, the planning workspace)."""
+    return sum(path.stat().st_size for path in directory.rglob("*") if path.is_file()) / 2**20
+
+
 def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
@@ -181,9 +192,11 @@ def _expected(con: duckdb.DuckDBPyConnection, path: Path, where: str) -> None:
 def run_cycle(app: App, sandbox: SandboxProcess, cycle: int, limit: int, changed: int,
               expected: Path) -> dict[str, Any]:
     before = sandbox.ask("stats")
+    cpu_before, sandbox_cpu_before = cpu_s(), cpu_s(sandbox.process.pid)
     started = time.perf_counter()
     outcome = app.run(app.project.sync(SYNC), app.run_options())
     seconds = time.perf_counter() - started
+    cpu, sandbox_cpu = cpu_s() - cpu_before, cpu_s(sandbox.process.pid) - sandbox_cpu_before
     after = sandbox.ask("stats")
     summary = outcome.summary()
     check = sandbox.ask(f"verify {expected}")
@@ -198,8 +211,9 @@ def run_cycle(app: App, sandbox: SandboxProcess, cycle: int, limit: int, changed
         "rows_per_s": round(summary["confirmed"] / seconds) if seconds else 0,
         "http_calls": calls, "http_429": limited, "share_429": round(limited / calls, 4) if calls else 0.0,
         "api_calls": summary["api_calls"], "waited_s": round(outcome.delivery.waited_s, 2) if outcome.delivery else 0,
-        "rss_mb": round(rss_mb()), "peak_rss_mb": round(peak_rss_mb()),
-        "sandbox_rss_mb": round(rss_mb(sandbox.process.pid)),
+        "cpu_s": round(cpu, 2), "sandbox_cpu_s": round(sandbox_cpu, 2), "rss_mb": round(rss_mb()),
+        "peak_rss_mb": round(peak_rss_mb()), "sandbox_rss_mb": round(rss_mb(sandbox.process.pid)),
+        "state_disk_mb": round(disk_mb(app.root / ".syncer")),
         "verified": check["checked"], "missing": check["missing"], "wrong": check["wrong"],
     }
 
@@ -210,7 +224,9 @@ def cycle_line(r: dict[str, Any]) -> str:
             f"planned {r['planned']:>9,}  sent {r['sent']:>9,}  confirmed {r['confirmed']:>9,}  "
             f"{r['seconds']:7.2f} s  {r['rows_per_s']:>6,} rows/s  calls {r['http_calls']:>6,}  "
             f"429s {r['http_429']:>3} ({r['share_429']:.2%})  waited {r['waited_s']:6.2f} s  "
-            f"RSS {r['rss_mb']:>5,} MB  peak {r['peak_rss_mb']:>5,} MB  sandbox {ok}")
+            f"CPU {r['cpu_s']:6.2f} s (sandbox {r['sandbox_cpu_s']:6.2f} s)  "
+            f"RSS {r['rss_mb']:>5,} MB  peak {r['peak_rss_mb']:>5,} MB  state on disk {r['state_disk_mb']:>5,} MB  "
+            f"sandbox {ok}")
 
 
 def problems(r: dict[str, Any]) -> list[str]:
