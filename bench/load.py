@@ -24,6 +24,9 @@ cycle is compared with RSS after cycle 2 ("flat" within 10%).
 from __future__ import annotations
 
 import argparse
+import contextlib
+import ctypes
+import gc
 import json
 import math
 import os
@@ -38,6 +41,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import pyarrow as pa
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -71,6 +75,17 @@ def cpu_s(pid: int | str = "self") -> float:
 def disk_mb(directory: Path) -> float:
     """What syncer keeps on disk under ``directory`` (the state file, its WAL, the planning workspace)."""
     return sum(path.stat().st_size for path in directory.rglob("*") if path.is_file()) / 2**20
+
+
+def settled_rss_mb() -> float:
+    """RSS once freed memory has gone back to the system: a cycle's garbage collected, Arrow's pool and glibc's
+    heap trimmed. Right after a cycle, RSS also holds memory the allocators keep for reuse and return later, so
+    samples swing by a hundred MB or more from one cycle to the next; what stays after this is what is live."""
+    gc.collect()
+    pa.default_memory_pool().release_unused()
+    with contextlib.suppress(OSError, AttributeError):  # not glibc: Arrow's release is all there is
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    return rss_mb()
 
 
 def peak_rss_mb() -> float:
@@ -212,7 +227,8 @@ def run_cycle(app: App, sandbox: SandboxProcess, cycle: int, limit: int, changed
         "http_calls": calls, "http_429": limited, "share_429": round(limited / calls, 4) if calls else 0.0,
         "api_calls": summary["api_calls"], "waited_s": round(outcome.delivery.waited_s, 2) if outcome.delivery else 0,
         "cpu_s": round(cpu, 2), "sandbox_cpu_s": round(sandbox_cpu, 2), "rss_mb": round(rss_mb()),
-        "peak_rss_mb": round(peak_rss_mb()), "sandbox_rss_mb": round(rss_mb(sandbox.process.pid)),
+        "settled_rss_mb": round(settled_rss_mb()), "peak_rss_mb": round(peak_rss_mb()),
+        "sandbox_rss_mb": round(rss_mb(sandbox.process.pid)),
         "state_disk_mb": round(disk_mb(app.root / ".syncer")),
         "verified": check["checked"], "missing": check["missing"], "wrong": check["wrong"],
     }
@@ -225,7 +241,8 @@ def cycle_line(r: dict[str, Any]) -> str:
             f"{r['seconds']:7.2f} s  {r['rows_per_s']:>6,} rows/s  calls {r['http_calls']:>6,}  "
             f"429s {r['http_429']:>3} ({r['share_429']:.2%})  waited {r['waited_s']:6.2f} s  "
             f"CPU {r['cpu_s']:6.2f} s (sandbox {r['sandbox_cpu_s']:6.2f} s)  "
-            f"RSS {r['rss_mb']:>5,} MB  peak {r['peak_rss_mb']:>5,} MB  state on disk {r['state_disk_mb']:>5,} MB  "
+            f"RSS {r['rss_mb']:>5,} MB (settled {r['settled_rss_mb']:>5,} MB)  peak {r['peak_rss_mb']:>5,} MB  "
+            f"state on disk {r['state_disk_mb']:>5,} MB  "
             f"sandbox {ok}")
 
 
@@ -244,39 +261,46 @@ def summarise(records: list[dict[str, Any]]) -> dict[str, Any]:
     steady = [r for r in records if r["cycle"] >= 1] or records
     seconds = [r["seconds"] for r in steady]
     calls = sum(r["http_calls"] for r in steady)
-    by_cycle = {r["cycle"]: r["rss_mb"] for r in records}
+    by_cycle = {r["cycle"]: r["settled_rss_mb"] for r in records}
     last = records[-1]["cycle"]
     summary: dict[str, Any] = {
         "cycles": len(steady), "seconds_min": min(seconds), "seconds_median": statistics.median(seconds),
         "seconds_max": max(seconds), "rows_per_s_median": statistics.median(r["rows_per_s"] for r in steady),
         "http_calls": calls, "http_429": sum(r["http_429"] for r in steady),
         "share_429": round(sum(r["http_429"] for r in steady) / calls, 4) if calls else 0.0,
-        "rss_after_cycle_2_mb": by_cycle.get(2), f"rss_after_cycle_{last}_mb": by_cycle[last],
+        "settled_rss_after_cycle_2_mb": by_cycle.get(2), f"settled_rss_after_cycle_{last}_mb": by_cycle[last],
+        "rss_min_mb": min(r["rss_mb"] for r in steady), "rss_max_mb": max(r["rss_mb"] for r in steady),
         "peak_rss_mb": max(r["peak_rss_mb"] for r in records)}
     if 2 in by_cycle and last > 2:
         growth = (by_cycle[last] - by_cycle[2]) / by_cycle[2]
         summary["rss_growth"] = round(growth, 4)
+        later = [r for r in records if r["cycle"] >= 2]
+        summary["settled_rss_trend_mb_per_cycle"] = round(statistics.linear_regression(
+            [r["cycle"] for r in later], [r["settled_rss_mb"] for r in later]).slope, 2)
         summary["memory"] = "flat" if abs(growth) <= FLAT_WITHIN else "grew" if growth > 0 else "shrank"
     return summary
 
 
 def print_table(records: list[dict[str, Any]], summary: dict[str, Any]) -> None:
-    print("\n| cycle | limit/10s | changed | sent | confirmed | time s | rows/s | calls | 429s | waited s | RSS MB |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    print("\n| cycle | limit/10s | changed | sent | confirmed | time s | rows/s | calls | 429s | waited s | RSS MB | "
+          "settled RSS MB |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in records:
         print(f"| {r['cycle']} | {r['limit_per_10s']:,} | {r['changed']:,} | {r['sent']:,} | {r['confirmed']:,} | "
               f"{r['seconds']:.2f} | {r['rows_per_s']:,} | {r['http_calls']:,} | {r['http_429']} | "
-              f"{r['waited_s']:.2f} | {r['rss_mb']:,} |")
+              f"{r['waited_s']:.2f} | {r['rss_mb']:,} | {r['settled_rss_mb']:,} |")
     print(f"\ncycles 1..{records[-1]['cycle']} under {REAL_PER_10S}/10s: time per cycle "
           f"min {summary['seconds_min']:.2f} s, median {summary['seconds_median']:.2f} s, "
           f"max {summary['seconds_max']:.2f} s; median "
           f"{summary['rows_per_s_median']:,} rows/s; {summary['http_calls']:,} calls, {summary['http_429']} answered "
-          f"429 ({summary['share_429']:.2%}); peak RSS {summary['peak_rss_mb']:,} MB")
+          f"429 ({summary['share_429']:.2%}); RSS after a cycle {summary['rss_min_mb']:,} to {summary['rss_max_mb']:,} "
+          f"MB; peak RSS {summary['peak_rss_mb']:,} MB")
     if "memory" in summary:
         last = records[-1]["cycle"]
-        print(f"memory: {summary['memory']} (RSS after cycle 2 {summary['rss_after_cycle_2_mb']:,} MB, after cycle "
-              f"{last} {summary[f'rss_after_cycle_{last}_mb']:,} MB, {summary['rss_growth']:+.1%}; flat means "
-              f"within {FLAT_WITHIN:.0%})")
+        print(f"memory: {summary['memory']} (settled RSS after cycle 2 {summary['settled_rss_after_cycle_2_mb']:,} "
+              f"MB, after cycle {last} {summary[f'settled_rss_after_cycle_{last}_mb']:,} MB, "
+              f"{summary['rss_growth']:+.1%}; trend {summary['settled_rss_trend_mb_per_cycle']:+.1f} MB per cycle; "
+              f"flat means within {FLAT_WITHIN:.0%})")
     else:
         print("memory: not judged (needs at least 3 cycles after the initial sync)")
 
