@@ -272,12 +272,18 @@ def summarise(records: list[dict[str, Any]]) -> dict[str, Any]:
         "rss_min_mb": min(r["rss_mb"] for r in steady), "rss_max_mb": max(r["rss_mb"] for r in steady),
         "peak_rss_mb": max(r["peak_rss_mb"] for r in records)}
     if 2 in by_cycle and last > 2:
-        growth = (by_cycle[last] - by_cycle[2]) / by_cycle[2]
-        summary["rss_growth"] = round(growth, 4)
-        later = [r for r in records if r["cycle"] >= 2]
-        summary["settled_rss_trend_mb_per_cycle"] = round(statistics.linear_regression(
-            [r["cycle"] for r in later], [r["settled_rss_mb"] for r in later]).slope, 2)
-        summary["memory"] = "flat" if abs(growth) <= FLAT_WITHIN else "grew" if growth > 0 else "shrank"
+        summary["rss_growth"] = round((by_cycle[last] - by_cycle[2]) / by_cycle[2], 4)
+        later = [r["settled_rss_mb"] for r in records if r["cycle"] >= 2]
+        summary["settled_rss_trend_mb_per_cycle"] = round(
+            statistics.linear_regression(range(len(later)), later).slope, 2)
+        # What DuckDB and Arrow hold between runs swings from one cycle to the next; a leak shows as a rising
+        # floor. So the verdict compares the lowest settled RSS of the later half of cycles 2..C with the earlier.
+        half = len(later) // 2
+        floors = min(later[:half]), min(later[half:])
+        growth = (floors[1] - floors[0]) / floors[0]
+        summary |= {"settled_rss_floor_first_half_mb": floors[0], "settled_rss_floor_second_half_mb": floors[1],
+                    "floor_growth": round(growth, 4),
+                    "memory": "flat" if abs(growth) <= FLAT_WITHIN else "grew" if growth > 0 else "shrank"}
     return summary
 
 
@@ -297,10 +303,13 @@ def print_table(records: list[dict[str, Any]], summary: dict[str, Any]) -> None:
           f"MB; peak RSS {summary['peak_rss_mb']:,} MB")
     if "memory" in summary:
         last = records[-1]["cycle"]
+        half = 2 + (last - 1) // 2
         print(f"memory: {summary['memory']} (settled RSS after cycle 2 {summary['settled_rss_after_cycle_2_mb']:,} "
               f"MB, after cycle {last} {summary[f'settled_rss_after_cycle_{last}_mb']:,} MB, "
               f"{summary['rss_growth']:+.1%}; trend {summary['settled_rss_trend_mb_per_cycle']:+.1f} MB per cycle; "
-              f"flat means within {FLAT_WITHIN:.0%})")
+              f"lowest in cycles 2..{half - 1} {summary['settled_rss_floor_first_half_mb']:,} MB, in cycles "
+              f"{half}..{last} {summary['settled_rss_floor_second_half_mb']:,} MB, {summary['floor_growth']:+.1%}; "
+              f"flat means the lowest moved less than {FLAT_WITHIN:.0%})")
     else:
         print("memory: not judged (needs at least 3 cycles after the initial sync)")
 
