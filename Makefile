@@ -41,7 +41,7 @@ bench: setup
 	$(BIN)/python bench/plan.py --rows 1000000 --rows 10000000
 	$(BIN)/python bench/deliver.py --rows 100000
 
-# Optional, about half an hour: a million accounts, 20 cycles of 5% changes under HubSpot's rate limit.
+# Optional, about twenty minutes: a million accounts, 20 cycles of 5% changes under HubSpot's rate limit.
 bench-load: setup
 	nice -n 10 $(BIN)/python bench/load.py --rows 1000000 --cycles 20 --change 0.05
 

@@ -14,9 +14,12 @@ alone; it takes commands on stdin (set its rate limit, count its request log, ch
   the warehouse with one UPDATE; every other row stays byte-identical, so the plan must send exactly those rows.
 
 Per cycle: rows changed, planned, sent and confirmed, wall time (plan + delivery + commit), rows/s, HTTP calls and
-429 answers as the sandbox logged them, the limiter's waits, RSS after the cycle and peak RSS; and whether the
-sandbox holds the new score for every changed account. At the end every account is checked, and RSS after the last
-cycle is compared with RSS after cycle 2 ("flat" within 10%).
+429 answers as the sandbox logged them, the limiter's waits, CPU of syncer and of the sandbox, RSS after the cycle
+(as found, and settled: once freed memory has gone back to the system), peak RSS and syncer's files on disk; and
+whether the sandbox holds the new score for every changed account. At the end every account is checked, settled
+RSS after cycle 2 and after the last is printed, and memory is "flat" when the lowest settled RSS of the later half
+of cycles 2..C is within 10% of the earlier half's (samples swing with what DuckDB and Arrow hold; a leak raises
+the floor).
 
     nice -n 10 .venv/bin/python bench/load.py --rows 1000000 --cycles 20 --change 0.05
 """
