@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_WORKERS ?= 2
 
-.PHONY: setup demo test lint bench postgres sandbox soak clean
+.PHONY: setup demo test lint bench bench-load postgres sandbox soak clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -44,6 +44,10 @@ bench: setup
 # Crash soak: 300 real `syncer run` processes killed with SIGKILL at random instants; prints the tally.
 soak: setup
 	$(BIN)/python -m tests.reliability.soak --kills 300
+
+# Optional, about twenty minutes: a million accounts, 20 cycles of 5% changes under HubSpot's rate limit.
+bench-load: setup
+	nice -n 10 $(BIN)/python bench/load.py --rows 1000000 --cycles 20 --change 0.05
 
 clean:
 	rm -rf $(VENV) .syncer demo .mypy_cache .ruff_cache .pytest_cache

@@ -9,8 +9,11 @@ Three limits apply at once, and :meth:`Limiter.delay` waits for the longest of t
   the window leaves us as the vendor's closes only if requests take no time, and the skew costs a 429;
 - **what the vendor says remains** (:class:`RateInfo.remaining`, HubSpot's ``X-HubSpot-RateLimit-Remaining``):
   other apps may share the allowance. When the reply also gives the window's size (:class:`RateInfo.limit`,
-  ``X-HubSpot-RateLimit-Max``), what others use is that size less what remains less our own requests in the window,
-  and our window shrinks by it until the reply's window has rolled by: waits stay exact whoever uses the allowance.
+  ``X-HubSpot-RateLimit-Max``), what others use is that size less what remains less those of our requests the
+  reply counted (itself, and the ones that started before it, within the window, and were answered: ones still in
+  flight may not have reached the vendor), and our window shrinks by it until the reply's window has rolled by:
+  waits stay exact whoever uses the allowance (another app, or an earlier run whose requests are still in the
+  vendor's window: a new run's limiter never saw them).
   Without the size, once our requests since the reply have used what remained, nothing more starts until the
   reply's window has rolled by;
 - **a wait the vendor asked for** (a 429's ``Retry-After``, see :meth:`Limiter.hold`).
@@ -40,6 +43,7 @@ class Limiter:
         self._clock = clock
         # ticket -> when the vendor has surely seen our request: its reply's time (in flight: not yet known, so now)
         self._seen: dict[int, float] = {}
+        self._begun: dict[int, float] = {}  # ticket -> when it started, for the tickets in ``_seen``
         self._hold_until = -inf
         self._started = 0
         self._in_flight: set[int] = set()
@@ -80,13 +84,14 @@ class Limiter:
         for ticket in [t for t, seen in self._seen.items() if seen <= now - self.policy.window_s + _EPSILON
                        and t not in self._in_flight]:
             del self._seen[ticket]
+            del self._begun[ticket]
         return sorted(now if ticket in self._in_flight else seen for ticket, seen in self._seen.items())
 
     def start(self) -> int:
         """Note that a request starts now; return its ticket for :meth:`finish`."""
         self._started += 1
         self._in_flight.add(self._started)
-        self._seen[self._started] = self._clock()
+        self._seen[self._started] = self._begun[self._started] = self._clock()
         return self._started
 
     def finish(self, ticket: int, rate: RateInfo | None) -> None:
@@ -105,9 +110,15 @@ class Limiter:
             self._budget_ticket = ticket
             self._budget_until = now + (rate.interval_s or self.policy.window_s)
             if rate.limit is not None:
-                # Ours in the window, in flight included, is at least what the vendor counted of ours: so this is
-                # the least the others can be using.
-                others = max(0, rate.limit - rate.remaining - len(self._window(now)))
+                # Ours that the vendor had counted when it answered: this request, and those that started before
+                # it (so most likely reached the vendor first), were answered and started within the window. Ours
+                # in flight may not have arrived yet: taking them off too (as this did before) let a run that began
+                # while an earlier run's requests were still in the window overshoot it by up to the requests in
+                # flight, each overshoot a 429 and a wait of a whole window.
+                self._window(now)  # forgets requests that left the window
+                counted = 1 + sum(1 for t, begun in self._begun.items() if t < ticket and t not in self._in_flight
+                                  and begun > now - self.policy.window_s)
+                others = max(0, rate.limit - rate.remaining - counted)
                 self._share, self._budget = rate.limit - others, None
             else:
                 self._share, self._budget, self._budget_at = None, rate.remaining - unseen, self._started

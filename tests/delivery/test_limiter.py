@@ -86,6 +86,22 @@ def test_when_other_apps_use_part_of_the_window_ours_shrinks_by_their_share() ->
     assert limiter.delay() > 0.0
 
 
+def test_requests_in_flight_do_not_hide_what_an_earlier_run_left_in_the_vendors_window() -> None:
+    # A run starts while three requests of an earlier run are still in the vendor's window of ten. It starts four;
+    # when the vendor answers the first it has counted only that one of ours (the rest are on their way), so six
+    # remain. Ours are then seven at most: taking the three in flight off as if counted would allow ten, three 429s.
+    clock = FakeClock(now=0.0)
+    limiter = Limiter(RatePolicy(requests=10, window_s=10.0), clock)
+    first, *_ = [limiter.start() for _ in range(4)]
+    clock.advance(0.1)
+    limiter.finish(first, RateInfo(remaining=6, limit=10, interval_s=10.0))
+    started = 4
+    while limiter.delay() == 0.0:
+        limiter.start()
+        started += 1
+    assert started == 7
+
+
 def test_without_the_windows_size_a_spent_count_waits_a_full_window_from_the_reply() -> None:
     clock = FakeClock(now=0.0)
     limiter = Limiter(RatePolicy(requests=10, window_s=10.0), clock)
