@@ -41,7 +41,7 @@ bench: setup
 	$(BIN)/python bench/plan.py --rows 1000000 --rows 10000000
 	$(BIN)/python bench/deliver.py --rows 100000
 
-# Crash soak: 300 real `syncer run` processes killed with SIGKILL at random instants; prints the tally.
+# Crash soak: 300 real `syncer run` and `syncer daemon` processes killed with SIGKILL at random instants; prints the tally.
 soak: setup
 	$(BIN)/python -m tests.reliability.soak --kills 300
 
