@@ -3,6 +3,7 @@ read the model but not create tables. The alert log waits in the state store unt
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -11,6 +12,8 @@ import psycopg
 import pytest
 
 from connectors.sandbox import Sandbox
+from syncer.app import App
+from syncer.runner import Pacing
 from syncer.state.base import RunStatus
 from tests.effects.world import DANA, MARCO, START, WATCH, World
 
@@ -57,3 +60,45 @@ def test_the_alert_log_waits_in_the_state_while_the_warehouse_refuses_writes_the
     assert {ts for *_, ts in rows} == posted
     quiet = world.run(at=START + timedelta(days=1, hours=4))
     assert quiet.effects is not None and quiet.effects.log == "current"  # nothing changed: nothing rewritten
+
+
+def test_two_processes_deciding_for_the_same_rep_at_once_hold_her_daily_cap(tmp_path: Path, sandbox: Sandbox,
+                                                                           pg_url: str) -> None:
+    """Two syncs, each with five accounts of Dana's crossing, run at the same moment on two Apps (two PostgreSQL
+    connections, as two replicas would): the per-rep lock makes the second decide after the first, so Dana gets
+    three alerts in all, not three from each."""
+    world = World(tmp_path, sandbox, state_url=pg_url)
+    try:
+        second = WATCH.replace("name: pql_watch", "name: pql_watch_2")
+        world.setup({"pql_watch": WATCH, "pql_watch_2": second})
+        for i in range(5):
+            world.account(f"c{i}", DANA.email, 50)
+        assert world.app is not None
+        apps = [world.app, App(world.root, world.app.environ)]
+        at = START + timedelta(days=1, hours=2)
+        for name in ("pql_watch", "pql_watch_2"):
+            world.run(name)
+        for i in range(5):
+            world.account(f"c{i}", DANA.email, 90 + i)
+        world.write()
+        barrier = threading.Barrier(2)
+
+        def run(app: App, name: str) -> None:
+            barrier.wait()
+            app.run(app.project.sync(name), app.run_options(), now=lambda: at.replace(tzinfo=None),
+                    pacing=Pacing(world.clock, world.clock.advance))
+
+        threads = [threading.Thread(target=run, args=(app, name))
+                   for app, name in zip(apps, ("pql_watch", "pql_watch_2"), strict=True)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        apps[1].close()
+        received = world.alerts_to(DANA.email)
+        assert len(received) == 3  # the cap, across both syncs and both connections
+        with psycopg.connect(pg_url) as conn:
+            sends = conn.execute("SELECT count(*) FROM alert_ledger WHERE outcome = 'send'").fetchone()
+        assert sends == (3,)
+    finally:
+        world.close()
