@@ -119,7 +119,10 @@ class OutboxStore:
         """Record intents not recorded yet; return the dedupe keys that are new (a key added before is a no-op,
         except that a ``deferred`` intent takes the new status: that is its re-decision)."""
         with self._transaction() as query:
-            return self._outbox_insert(query, items, now)
+            added = self._outbox_insert(query, items, now)
+            if added:  # tasks and suppressed intents are rows of the alert log too
+                self._mark_dirty(query)
+            return added
 
     def _outbox_insert(self, query: Query, items: Sequence[OutboxItem], now: datetime) -> list[str]:
         # Many rows per statement: an embedded store pays milliseconds per statement, not per row.
