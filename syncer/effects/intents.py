@@ -121,15 +121,14 @@ def candidate(token: str, payload: Mapping[str, Any], rep: str | None, time_zone
                      bool(payload.get("first_run")), payload.get("owner_email"), no_owner_reason)
 
 
-def decided_items(decisions: Sequence[Decision], staged: Mapping[str, OutboxItem | Mapping[str, Any]],
-                  ) -> list[OutboxItem]:
-    """The outbox rows the policy's decisions give: each alert's new status, plus one digest per rep and day."""
+def decided_items(decisions: Sequence[Decision], staged: Mapping[str, Mapping[str, Any]]) -> list[OutboxItem]:
+    """The outbox rows the policy's decisions give: each alert's new status, plus one digest per rep and day.
+    ``staged``: each decided alert's staged payload, by dedupe key."""
     items: list[OutboxItem] = []
     for decision in decisions:
         c = decision.candidate
         token = c.key.token()
-        source = staged[token]
-        payload = dict(source.payload if isinstance(source, OutboxItem) else source)
+        payload = dict(staged[token])
         payload |= {"rep": c.rep, "rep_time_zone": c.rep_time_zone, "decision": decision.outcome.value,
                     "reason": decision.reason}
         status: OutboxStatus = OutboxStatus.SUPPRESSED

@@ -205,19 +205,12 @@ class OutboxStore:
                 moved += [str(row[0]) for row in query(sql, (naive_utc(now), key))]
         return moved
 
-    def outbox_claim(self, dedupe_key: str, now: datetime) -> bool:
-        """Take a ``pending`` intent for sending (pending -> sending) only if no one else did; True when taken."""
-        rows = self._query(self._effects_sql("UPDATE {outbox} SET status = 'sending', attempts = attempts + 1, "
-                                             "updated_at = ? WHERE dedupe_key = ? AND status = 'pending' "
-                                             "RETURNING dedupe_key"), (naive_utc(now), dedupe_key))
-        return bool(rows)
-
     def outbox_done(self, dedupe_key: str, external_id: str | None, now: datetime,
                     members: Sequence[str] = ()) -> bool:
         """The destination confirmed the effect (or already held it): ``done`` with its id, and the ledger's
         ``sent_at`` stamped. ``members``: the held alerts a digest carried, done with it. Returns False when the
         intent is unknown, done already or failed."""
-        stamp = _stamp(now)
+        stamp = naive_utc(now)
         with self._transaction() as query:
             moved = query(self._effects_sql("UPDATE {outbox} SET status = 'done', external_id = ?, error = NULL, "
                                             "updated_at = ? WHERE dedupe_key = ? AND status IN ('pending', 'sending') "
@@ -240,7 +233,7 @@ class OutboxStore:
         with self._transaction() as query:
             rows = query(self._effects_sql("UPDATE {outbox} SET status = ?, error = ?, updated_at = ? "
                                            "WHERE dedupe_key = ? AND status IN ('pending', 'sending') "
-                                           "RETURNING dedupe_key"), (status.value, error, _stamp(now), dedupe_key))
+                                           "RETURNING dedupe_key"), (status.value, error, naive_utc(now), dedupe_key))
             if rows and not retryable:
                 self._mark_dirty(query)
         return bool(rows)
@@ -249,11 +242,6 @@ class OutboxStore:
 
     def _mark_dirty(self, query: Query) -> None:
         query(self._effects_sql("UPDATE {effects_marks} SET version = version + 1 WHERE id = 1"), ())
-
-    def mark_log_dirty(self) -> None:
-        """Something the alert log shows changed (a decision, a send, a rep's feedback)."""
-        with self._transaction() as query:
-            self._mark_dirty(query)
 
     def log_version(self) -> tuple[int, int]:
         """``(current version, version last written to the warehouse)``: the log is behind when they differ."""
@@ -264,22 +252,10 @@ class OutboxStore:
         """The log was written with everything up to ``version`` (or the write failed with ``error``)."""
         if error is None:
             self._query(self._effects_sql("UPDATE {effects_marks} SET written_version = ?, written_at = ?, "
-                                          "error = NULL WHERE id = 1"), (version, _stamp(now)))
+                                          "error = NULL WHERE id = 1"), (version, naive_utc(now)))
         else:
             self._query(self._effects_sql("UPDATE {effects_marks} SET error = ? WHERE id = 1"), (error[:500],))
-
-    def log_status(self) -> tuple[datetime | None, str | None]:
-        """``(when last written, the last write's error)`` of the alert log."""
-        rows = self._query(self._effects_sql("SELECT written_at, error FROM {effects_marks} WHERE id = 1"))
-        if not rows:
-            return None, None
-        written, error = rows[0]
-        return (None if written is None else aware_utc(written)), error
 
 
 def chunks(values: list[str], size: int = ROWS_PER_STATEMENT) -> list[list[str]]:
     return [values[start:start + size] for start in range(0, len(values), size)]
-
-
-def _stamp(moment: datetime) -> datetime:
-    return naive_utc(moment)
