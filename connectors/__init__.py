@@ -13,7 +13,7 @@ from connectors.salesforce.settings import SalesforceSettings
 from connectors.slack.settings import SlackSettings
 from connectors.webhook.settings import WebhookSettings
 from syncer.config.sync import SyncMode
-from syncer.delivery.registry import ConnectorType, Registry
+from syncer.contract.registry import ConnectorType, Registry
 
 _ALL_MODES = frozenset(SyncMode)
 

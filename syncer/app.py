@@ -11,10 +11,10 @@ from connectors import REGISTRY
 from syncer.config.errors import ConfigError
 from syncer.config.loader import Project, load_project
 from syncer.config.sync import FieldType, SyncConfig
+from syncer.contract.destination import Destination, Target
+from syncer.contract.registry import ConnectorType
 from syncer.core.plan import Plan
 from syncer.delivery.effects import AlertChannel, TaskDestination
-from syncer.delivery.protocol import Destination, Target
-from syncer.delivery.registry import ConnectorType
 from syncer.effects.engine import EffectsContext
 from syncer.effects.log import ALERT_LOG_TABLE
 from syncer.effects.preview import EffectPreview, preview_effects

@@ -1,6 +1,6 @@
 """One run of one sync: warehouse -> plan -> deliver -> commit, recorded from start to end.
 
-The runner is the edge that wires the pieces: it records the run, plans it (:mod:`syncer.planner`), stops for a
+The runner is the edge that wires the pieces: it records the run, plans it (:mod:`syncer.planning.planner`), stops for a
 human when a guardrail trips, hands the plan's change rows to the executor (:mod:`syncer.delivery.executor`), and
 commits what the destination confirmed, batch by batch, through :class:`StateSink`. It never raises for a failure
 of the sync itself: every ending is recorded and returned as a :class:`RunOutcome`.
@@ -16,13 +16,13 @@ from typing import Any
 
 from syncer.commit import commit_all
 from syncer.config.sync import Guards, SyncConfig
+from syncer.contract.destination import Destination, Operation
+from syncer.contract.errors import DeliveryError
 from syncer.core.plan import ChangeOp, Plan, RejectedRow
-from syncer.delivery.errors import DeliveryError
 from syncer.delivery.executor import DeliveryReport, RetryPolicy, deliver
-from syncer.delivery.protocol import Destination, Operation
 from syncer.delivery.sink import StateSink
 from syncer.effects.engine import Effects, EffectsContext, EffectsReport, stage
-from syncer.planner import PlanError, plan_sync
+from syncer.planning.planner import PlanError, plan_sync
 from syncer.state.base import ErrorStage, RowErrorInput, RunStatus, StateStore
 from syncer.warehouse.base import Warehouse
 

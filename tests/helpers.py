@@ -12,7 +12,7 @@ import duckdb
 from syncer.commit import commit_all
 from syncer.config.sync import SyncConfig
 from syncer.core.plan import Plan
-from syncer.planner import plan_sync
+from syncer.planning.planner import plan_sync
 from syncer.state.base import StateStore
 from syncer.warehouse.base import Warehouse
 

@@ -10,9 +10,9 @@ import duckdb
 import psycopg
 import pytest
 
+from connectors.sandbox_people import sample_reps
 from syncer.demo.sample_warehouse import build_sample_warehouse
-from syncer.planner import plan_sync
-from syncer.sample_people import sample_reps
+from syncer.planning.planner import plan_sync
 from syncer.state import StateStore, open_state
 from syncer.warehouse.base import WarehouseError, open_warehouse
 from syncer.warehouse.sqlalchemy_warehouse import SqlAlchemyWarehouse

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from connectors.hubspot.settings import HubSpotSettings
 from syncer.config.sync import SyncMode
-from syncer.delivery.protocol import Capabilities, Operation, RatePolicy
+from syncer.contract.destination import Capabilities, Operation, RatePolicy
 
 BATCH_MAX = 100  # every CRM v3 batch endpoint takes at most 100 inputs; more is a 400
 OBJECTS = frozenset({"companies", "contacts", "deals"})

@@ -17,7 +17,7 @@ from urllib3.util.retry import Retry
 
 from connectors.hubspot.errors import RECORD_STATUSES, Reply, classify, unreachable
 from connectors.hubspot.settings import HubSpotSettings
-from syncer.delivery.protocol import RateInfo
+from syncer.contract.destination import RateInfo
 
 TIMEOUT_S = 30.0  # per request; a slower reply counts as no reply (TransientError)
 
@@ -61,7 +61,7 @@ class HubSpotClient:
             client.close()
 
     def _send(self, method: Callable[..., Any], *args: Any, keep: frozenset[int] = frozenset()) -> Reply:
-        """One call; raises the mapped :class:`~syncer.delivery.errors.DeliveryError` for anything but a 2xx or a
+        """One call; raises the mapped :class:`~syncer.contract.errors.DeliveryError` for anything but a 2xx or a
         status in ``keep``."""
         try:
             raw = method(*args, _preload_content=False, _request_timeout=self.timeout_s)

@@ -30,8 +30,7 @@ from connectors.hubspot.properties import ID_FIELDS, Property, check_fields, loa
 from connectors.hubspot.replies import Entry, Outcome, ResultKey
 from connectors.hubspot.settings import HubSpotSettings
 from syncer.config.sync import SyncMode
-from syncer.delivery.errors import DestinationStoppedError
-from syncer.delivery.protocol import (
+from syncer.contract.destination import (
     BatchResult,
     Capabilities,
     FieldCheck,
@@ -40,6 +39,7 @@ from syncer.delivery.protocol import (
     Target,
     WriteRecord,
 )
+from syncer.contract.errors import DestinationStoppedError
 
 
 def open_destination(settings: HubSpotSettings, target: Target) -> HubSpotDestination:

@@ -1,6 +1,6 @@
 """HubSpot's failures mapped onto syncer's reactions, in one table.
 
-A reply that is not 2xx, or a request that got no reply, becomes one of :mod:`syncer.delivery.errors`:
+A reply that is not 2xx, or a request that got no reply, becomes one of :mod:`syncer.contract.errors`:
 
 ====================================================  =========================================================
 HubSpot says                                          reaction
@@ -16,7 +16,7 @@ no reply: timeout, dropped connection, MaxRetryError  :class:`TransientError`
 ====================================================  =========================================================
 
 A 400 or 409 for a batch of *one* record is that record's refusal: the connector turns it into a rejected
-:class:`~syncer.delivery.protocol.RecordResult` (see :func:`vendor_reason`) rather than raising. Messages name the
+:class:`~syncer.contract.destination.RecordResult` (see :func:`vendor_reason`) rather than raising. Messages name the
 status, HubSpot's category and message, never the request's headers, so the access token cannot leak.
 """
 
@@ -27,7 +27,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from syncer.delivery.errors import (
+from syncer.contract.errors import (
     BatchRejectedError,
     DeliveryError,
     DestinationStoppedError,

@@ -27,7 +27,7 @@ from typing import Any
 
 from connectors.hubspot.client import HubSpotClient
 from syncer.config.sync import FieldType
-from syncer.delivery.protocol import FieldCheck, Target
+from syncer.contract.destination import FieldCheck, Target
 
 ID_FIELDS = frozenset({"id", "hs_object_id"})
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from connectors.hubspot.errors import Reply, vendor_reason
-from syncer.delivery.protocol import RecordResult
+from syncer.contract.destination import RecordResult
 
 # A result's key, comparable with Entry.key; None when the result carries none.
 ResultKey = Callable[[Mapping[str, Any]], str | None]

@@ -33,9 +33,9 @@ from connectors.hubspot.capabilities import BATCH_MAX
 from connectors.hubspot.client import HubSpotClient
 from connectors.hubspot.errors import Reply, classify, vendor_reason
 from connectors.hubspot.settings import HubSpotSettings
+from syncer.contract.destination import RecordStatus
+from syncer.contract.errors import BatchRejectedError, DestinationStoppedError
 from syncer.delivery.effects import EffectResult, TaskRequest, create_once
-from syncer.delivery.errors import BatchRejectedError, DestinationStoppedError
-from syncer.delivery.protocol import RecordStatus
 
 KEY_PROPERTY = "syncer_dedupe_key"
 TASK_TO_COMPANY = 192  # HUBSPOT_DEFINED association type, task -> company

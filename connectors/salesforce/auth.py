@@ -19,7 +19,7 @@ from typing import Any
 import requests
 
 from connectors.salesforce.settings import SalesforceSettings
-from syncer.delivery.errors import DestinationStoppedError, TransientError
+from syncer.contract.errors import DestinationStoppedError, TransientError
 
 DEFAULT_TIMEOUT_S = 60.0
 

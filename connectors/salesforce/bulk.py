@@ -34,8 +34,8 @@ from simple_salesforce.bulk2 import Operation as BulkOperation
 from connectors.salesforce.client import SalesforceClient
 from connectors.salesforce.errors import parse_bulk_error
 from connectors.salesforce.records import Planned, Route
-from syncer.delivery.errors import BatchRejectedError, DeliveryError, TransientError
-from syncer.delivery.protocol import RecordResult, Target
+from syncer.contract.destination import RecordResult, Target
+from syncer.contract.errors import BatchRejectedError, DeliveryError, TransientError
 
 CSV_NULL = "#N/A"  # Bulk API 2.0: an empty cell leaves a field alone, #N/A sets it to null
 TERMINAL = frozenset({"JobComplete", "Failed", "Aborted"})

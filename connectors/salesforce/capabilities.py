@@ -11,7 +11,7 @@ destination (a re-login replaces it).
 from __future__ import annotations
 
 from syncer.config.sync import SyncMode
-from syncer.delivery.protocol import Capabilities, Operation, RatePolicy
+from syncer.contract.destination import Capabilities, Operation, RatePolicy
 
 COLLECTION_MAX = 200
 BULK_BATCH = 10_000

@@ -21,8 +21,8 @@ from simple_salesforce.exceptions import SalesforceError, SalesforceExpiredSessi
 from connectors.salesforce.auth import DEFAULT_TIMEOUT_S, Grant, Session, grant_for, http_session, log_in
 from connectors.salesforce.errors import delivery_error
 from connectors.salesforce.settings import SalesforceSettings
-from syncer.delivery.errors import TransientError
-from syncer.delivery.protocol import RateInfo
+from syncer.contract.destination import RateInfo
+from syncer.contract.errors import TransientError
 
 T = TypeVar("T")
 _USAGE = re.compile(r"(?:^|[;,\s])api-usage=(\d+)/(\d+)")

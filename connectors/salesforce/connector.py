@@ -25,8 +25,7 @@ from connectors.salesforce.client import SalesforceClient
 from connectors.salesforce.describe import field_checks, setup_steps
 from connectors.salesforce.records import Planned, Route, payload, resolve_lookup, route, save_results
 from connectors.salesforce.settings import SalesforceSettings
-from syncer.delivery.errors import DestinationStoppedError, TransientError
-from syncer.delivery.protocol import (
+from syncer.contract.destination import (
     BatchResult,
     Capabilities,
     FieldCheck,
@@ -35,6 +34,7 @@ from syncer.delivery.protocol import (
     Target,
     WriteRecord,
 )
+from syncer.contract.errors import DestinationStoppedError, TransientError
 
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 _PATHS = {Route.UPDATE: ("PATCH", "composite/sobjects"), Route.INSERT: ("POST", "composite/sobjects")}
@@ -50,7 +50,7 @@ def open_destination(settings: SalesforceSettings, target: Target) -> Salesforce
 
 
 class SalesforceDestination:
-    """A Salesforce object as a syncer destination (see :class:`syncer.delivery.protocol.Destination`)."""
+    """A Salesforce object as a syncer destination (see :class:`syncer.contract.destination.Destination`)."""
 
     def __init__(self, settings: SalesforceSettings, target: Target, *, wait: BulkWait | None = None,
                  timeout_s: float = DEFAULT_TIMEOUT_S) -> None:

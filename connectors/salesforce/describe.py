@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from syncer.config.sync import FieldType
-from syncer.delivery.protocol import FieldCheck, Target
+from syncer.contract.destination import FieldCheck, Target
 
 COMPATIBLE: Mapping[FieldType, frozenset[str]] = {
     FieldType.NUMBER: frozenset({"double", "currency", "percent", "int"}),

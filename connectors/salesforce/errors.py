@@ -5,7 +5,7 @@ Record errors (an entry of a save result's ``errors``, or a Bulk ``sf__Error``) 
 with the vendor's code and message for everything else (a bad value, a missing field, a duplicate).
 
 Request errors (simple-salesforce's exceptions and requests' transport errors) become
-:class:`syncer.delivery.errors.DeliveryError` subclasses:
+:class:`syncer.contract.errors.DeliveryError` subclasses:
 
 ===========================================  ===============================================================
 HTTP 403 ``REQUEST_LIMIT_EXCEEDED``          DestinationStoppedError: the daily allocation is spent
@@ -39,14 +39,14 @@ from simple_salesforce.exceptions import (
     SalesforceResourceNotFound,
 )
 
-from syncer.delivery.errors import (
+from syncer.contract.destination import RecordResult
+from syncer.contract.errors import (
     BatchRejectedError,
     DeliveryError,
     DestinationStoppedError,
     RateLimitedError,
     TransientError,
 )
-from syncer.delivery.protocol import RecordResult
 
 RETRYABLE_RECORD_CODES = frozenset({
     "UNABLE_TO_LOCK_ROW",  # another transaction holds the row: retry later, in a smaller batch

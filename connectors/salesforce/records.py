@@ -22,7 +22,7 @@ from typing import Any
 
 from connectors.salesforce.errors import record_result
 from syncer.config.sync import FieldType, SyncMode
-from syncer.delivery.protocol import Operation, RecordResult, Target, WriteRecord
+from syncer.contract.destination import Operation, RecordResult, Target, WriteRecord
 
 
 class Route(StrEnum):

@@ -31,9 +31,9 @@ from connectors.salesforce.capabilities import COLLECTION_MAX
 from connectors.salesforce.client import SalesforceClient
 from connectors.salesforce.errors import record_result
 from connectors.salesforce.settings import SalesforceSettings
+from syncer.contract.destination import RecordStatus
+from syncer.contract.errors import BatchRejectedError, DestinationStoppedError, TransientError
 from syncer.delivery.effects import EffectResult, TaskRequest, create_once
-from syncer.delivery.errors import BatchRejectedError, DestinationStoppedError, TransientError
-from syncer.delivery.protocol import RecordStatus
 
 KEY_FIELD = "Syncer_Dedupe_Key__c"
 # A query travels in the URL, which Salesforce limits to 16,384 characters: values per query are capped by count

@@ -13,7 +13,7 @@ limit of its own (api.slack.com, "Rate limits"):
   syncer; commercially distributed non-Marketplace apps were moved to Tier 1 in 2025.
 
 Over either, Slack answers 429 with ``Retry-After``, which the connector raises as
-:class:`~syncer.delivery.errors.RateLimitedError` for the executor to wait out. The channel keeps one DM cache and
+:class:`~syncer.contract.errors.RateLimitedError` for the executor to wait out. The channel keeps one DM cache and
 one lookup cache per instance, so it is used from one thread: ``concurrency`` is 1.
 """
 
@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from syncer.delivery.protocol import RatePolicy
+from syncer.contract.destination import RatePolicy
 
 POSTS_PER_CHANNEL = RatePolicy(requests=1, window_s=1.0, concurrency=1)
 TIER_3 = RatePolicy(requests=50, window_s=60.0, concurrency=1)

@@ -33,8 +33,8 @@ from slack_sdk.web import SlackResponse
 from connectors.slack.capabilities import PACING
 from connectors.slack.errors import Failure, Reaction, classify, unreachable
 from connectors.slack.settings import SlackSettings
+from syncer.contract.destination import RatePolicy, RecordStatus
 from syncer.delivery.effects import AlertPost, EffectResult, SlackUser
-from syncer.delivery.protocol import RatePolicy, RecordStatus
 
 Pace = Callable[[str, str, Callable[[], SlackResponse]], SlackResponse]
 

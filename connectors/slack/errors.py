@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from syncer.delivery.errors import DeliveryError, DestinationStoppedError, RateLimitedError, TransientError
+from syncer.contract.errors import DeliveryError, DestinationStoppedError, RateLimitedError, TransientError
 
 
 class Reaction(StrEnum):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from connectors.webhook.settings import WebhookSettings
 from syncer.config.sync import SyncMode
-from syncer.delivery.protocol import Capabilities, Operation, RatePolicy
+from syncer.contract.destination import Capabilities, Operation, RatePolicy
 
 
 def rate_policy(requests_per_second: float) -> RatePolicy:

@@ -51,8 +51,7 @@ from connectors.webhook.signing import (
     idempotency_key,
     signature,
 )
-from syncer.delivery.errors import DestinationStoppedError
-from syncer.delivery.protocol import (
+from syncer.contract.destination import (
     BatchResult,
     Capabilities,
     FieldCheck,
@@ -61,6 +60,7 @@ from syncer.delivery.protocol import (
     Target,
     WriteRecord,
 )
+from syncer.contract.errors import DestinationStoppedError
 
 CHECK_OPERATION = "check"
 _STATUSES = frozenset({"ok", "rejected", "retryable"})
@@ -101,7 +101,7 @@ class WebhookDestination:
         return BatchResult(self._results(reply, records))
 
     def check(self) -> list[FieldCheck]:
-        """Send a signed empty batch; raise the reply's :class:`~syncer.delivery.errors.DeliveryError` if refused.
+        """Send a signed empty batch; raise the reply's :class:`~syncer.contract.errors.DeliveryError` if refused.
 
         A webhook has no fields to inspect, so an accepted check finds nothing.
         """

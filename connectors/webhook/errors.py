@@ -23,7 +23,7 @@ from email.utils import parsedate_to_datetime
 
 import httpx
 
-from syncer.delivery.errors import (
+from syncer.contract.errors import (
     BatchRejectedError,
     DeliveryError,
     DestinationStoppedError,

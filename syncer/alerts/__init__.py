@@ -10,7 +10,6 @@ Nothing here does I/O or reads a clock: time is an argument, and the delivery st
     ledger += filter(None, [snooze_entry(feedback, now)])     # a Snooze press holds that account back 7 days
 """
 
-from syncer.alerts.config import AlertPolicy, Caps, FirstRunPolicy, OverflowPolicy, QuietHours, Rules, TriggerRules
 from syncer.alerts.interactions import (
     Feedback,
     FeedbackAction,
@@ -21,7 +20,6 @@ from syncer.alerts.interactions import (
     snooze_entry,
     update_message,
 )
-from syncer.alerts.policy import Candidate, Decision, DedupeKey, LedgerEntry, Outcome, decide, record
 from syncer.alerts.render import (
     AlertContent,
     AlertRenderError,
@@ -33,6 +31,8 @@ from syncer.alerts.render import (
     render_alert,
     render_digest,
 )
+from syncer.config.alerts import AlertPolicy, Caps, FirstRunPolicy, OverflowPolicy, QuietHours, Rules, TriggerRules
+from syncer.core.alerts import Candidate, Decision, DedupeKey, LedgerEntry, Outcome, decide, record
 
 __all__ = [
     "AlertContent", "AlertPolicy", "AlertRenderError", "Candidate", "Caps", "Change", "Decision", "DedupeKey",

@@ -29,7 +29,6 @@ from urllib.parse import parse_qs
 
 from pydantic import SecretStr
 
-from syncer.alerts.policy import DedupeKey, LedgerEntry, Outcome
 from syncer.alerts.render import (
     ACTION_CLAIM,
     ACTION_NOT_USEFUL,
@@ -39,6 +38,7 @@ from syncer.alerts.render import (
     FEEDBACK_BLOCK_ID,
     mrkdwn,
 )
+from syncer.core.alerts import DedupeKey, LedgerEntry, Outcome
 
 MAX_SKEW = timedelta(minutes=5)
 NOT_USEFUL_HOLD = timedelta(days=30)

@@ -14,9 +14,9 @@ from syncer.app import App
 from syncer.config.errors import ConfigError, Problem
 from syncer.config.loader import UnknownSyncError
 from syncer.config.sync import SyncConfig
-from syncer.planner import PlanError
+from syncer.planning.planner import PlanError
+from syncer.planning.validate import check_against_model
 from syncer.state import StateUnavailableError
-from syncer.validate import check_against_model
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 

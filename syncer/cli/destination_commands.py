@@ -11,9 +11,9 @@ from syncer import output
 from syncer.app import App
 from syncer.cli.base import EXIT_FAILED, JsonOption, ProjectOption, cli, open_app
 from syncer.config.sync import FieldType, SyncConfig
+from syncer.contract.errors import DeliveryError
 from syncer.core.fields import infer_type
-from syncer.delivery.errors import DeliveryError
-from syncer.planner import model_columns
+from syncer.planning.planner import model_columns
 from syncer.warehouse.base import WarehouseError
 
 

@@ -1,5 +1,5 @@
 """``docs/configuration.md``, generated from the JSON Schemas ``syncer schema`` writes, so it cannot drift from the
-loader: ``python -m syncer.config.reference`` rewrites it, and a test fails when it is not current.
+loader: ``python -m syncer.cli.reference`` rewrites it, and a test fails when it is not current.
 
 One section per file kind, then one per model it uses, each a table of key, type, default and description.
 """
@@ -18,7 +18,7 @@ DOCUMENT = Path(__file__).parents[2] / "docs" / "configuration.md"
 HEADER = """\
 # Configuration reference
 
-Generated from the JSON Schemas (`syncer schema`) by `python -m syncer.config.reference`; do not edit by hand
+Generated from the JSON Schemas (`syncer schema`) by `python -m syncer.cli.reference`; do not edit by hand
 (`tests/daemon/test_parts.py` fails when this file is not current). Secrets (type *secret*) are written as
 `${ENV_VAR}` references. See the README for a walk-through and docs/operations.md for running the daemon.
 """
@@ -140,7 +140,7 @@ def main() -> None:
     wanted = render()
     if "--check" in sys.argv[1:]:
         if current != wanted:
-            print(f"{DOCUMENT} is not current: run python -m syncer.config.reference", file=sys.stderr)
+            print(f"{DOCUMENT} is not current: run python -m syncer.cli.reference", file=sys.stderr)
             sys.exit(1)
         return
     DOCUMENT.write_text(wanted, encoding="utf-8")

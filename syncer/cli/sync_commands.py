@@ -10,7 +10,7 @@ import typer
 from syncer import output
 from syncer.cli.base import EXIT_BAD_INPUT, EXIT_FAILED, JsonOption, ProjectOption, cli, open_app, warn_missing_secrets
 from syncer.effects.preview import effect_counts
-from syncer.planner import plan_sync
+from syncer.planning.planner import plan_sync
 from syncer.state.base import RunStatus
 
 

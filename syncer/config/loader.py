@@ -2,7 +2,7 @@
 
 Checks, in order: YAML syntax, the pydantic models (``extra="forbid"``: an unknown key is an error), then what crosses
 files: connectors named by syncs exist and fit the destination, schedules parse, sync names are unique. What needs the
-warehouse (columns a mapping names but the model lacks) is :func:`syncer.config.columns.check_columns`.
+warehouse (columns a mapping names but the model lacks) is :func:`syncer.planning.columns.check_columns`.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from syncer.config.project import ProjectConfig
 from syncer.config.schedule import parse_schedule
 from syncer.config.sync import SyncConfig
 from syncer.config.yamlsource import YamlDocument, load_yaml
-from syncer.delivery.registry import Registry
+from syncer.contract.registry import Registry
 
 PROJECT_FILE = "syncer.yaml"
 

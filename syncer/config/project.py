@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
-from syncer.alerts.config import AlertPolicy
+from syncer.config.alerts import AlertPolicy
 from syncer.config.schedule import parse_duration, parse_schedule
 from syncer.config.sync import Guards
 

@@ -17,7 +17,7 @@ from pydantic.json_schema import GenerateJsonSchema
 
 from syncer.config.project import ProjectConfig
 from syncer.config.sync import SyncConfig
-from syncer.delivery.registry import Registry
+from syncer.contract.registry import Registry
 
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
 

@@ -9,7 +9,7 @@ A connector is opened for one sync's target (object, mode, match rule) and recei
   is unaffected; the row is kept as a row error and tried again next run.
 - ``RETRYABLE``: this record was not written for a reason that may pass (a row lock, a rolled-back batch).
 
-Whole-batch failures are raised instead, as the classes in :mod:`syncer.delivery.errors`. Connectors never sleep
+Whole-batch failures are raised instead, as the classes in :mod:`syncer.contract.errors`. Connectors never sleep
 and never retry: the executor owns waiting and retrying, so waits are counted and tests never wait on real time.
 """
 
@@ -170,7 +170,7 @@ class Destination(Protocol):
     def write(self, op: Operation, records: Sequence[WriteRecord]) -> BatchResult:
         """Send ``records`` (all of ``op``, at most ``capabilities.max_batch[op]``); one result per record.
 
-        Raises a :class:`syncer.delivery.errors.DeliveryError` subclass for a failure of the whole batch.
+        Raises a :class:`syncer.contract.errors.DeliveryError` subclass for a failure of the whole batch.
         """
         ...
 

@@ -9,7 +9,7 @@
     └── DestinationStoppedError stop this destination for the run; its rows stay pending (daily limit spent,
                                credentials revoked, a misconfigured object)
 
-Record-level refusals are not exceptions: they are :class:`syncer.delivery.protocol.RecordResult` values.
+Record-level refusals are not exceptions: they are :class:`syncer.contract.destination.RecordResult` values.
 Each connector maps its vendor's codes onto these in one table (``connectors/<vendor>/errors.py``).
 """
 

@@ -15,8 +15,8 @@ from typing import Any
 from pydantic import BaseModel
 
 from syncer.config.sync import SyncMode
+from syncer.contract.destination import Destination, Target
 from syncer.delivery.effects import AlertChannel, TaskDestination
-from syncer.delivery.protocol import Destination, Target
 
 
 @dataclass(frozen=True)

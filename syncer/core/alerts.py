@@ -37,7 +37,7 @@ from enum import StrEnum
 from urllib.parse import quote, unquote
 from zoneinfo import ZoneInfo
 
-from syncer.alerts.config import AlertPolicy, FirstRunPolicy, OverflowPolicy, QuietHours, Rules, is_time_zone
+from syncer.config.alerts import AlertPolicy, FirstRunPolicy, OverflowPolicy, QuietHours, Rules, is_time_zone
 
 WEEK = timedelta(days=7)
 

@@ -81,7 +81,7 @@ class RejectedRow:
 
 @dataclass(frozen=True)
 class Plan:
-    """Everything one run of ``sync`` would do. Build it with :func:`syncer.planner.plan_sync`."""
+    """Everything one run of ``sync`` would do. Build it with :func:`syncer.planning.planner.plan_sync`."""
 
     sync: str
     fields: tuple[str, ...]

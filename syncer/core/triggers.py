@@ -8,7 +8,7 @@ cleared and unchanged keys never fire). Its ``when`` sees two relations, one row
 - ``old``: every mapped field as the destination last confirmed it (text from the snapshot), all null for a key
   the snapshot has never held.
 
-This is the shape :func:`syncer.validate._check_triggers` binds ``when`` against. A ``when`` that yields null
+This is the shape :func:`syncer.planning.validate._check_triggers` binds ``when`` against. A ``when`` that yields null
 counts as false. A change to a model column that no field maps does not change the row hash, so it alone finds no
 changed key and fires nothing: triggers react to what the sync writes.
 

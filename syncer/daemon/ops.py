@@ -13,9 +13,9 @@ from typing import TYPE_CHECKING
 
 from syncer.alerts.render import escape_mrkdwn, mrkdwn
 from syncer.config.project import OpsAlertsConfig
+from syncer.contract.destination import RecordStatus
 from syncer.daemon.logs import event
 from syncer.delivery.effects import AlertChannel, AlertPost
-from syncer.delivery.protocol import RecordStatus
 from syncer.state.base import RunRecord, RunStatus, StateStore
 
 if TYPE_CHECKING:

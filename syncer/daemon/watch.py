@@ -8,7 +8,7 @@ from pathlib import Path
 from syncer.app import App
 from syncer.config.errors import Problem
 from syncer.config.loader import PROJECT_FILE, Project
-from syncer.validate import check_against_model
+from syncer.planning.validate import check_against_model
 
 
 class FileWatch:

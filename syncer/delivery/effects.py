@@ -6,7 +6,7 @@ The engine records an effect in its outbox before sending it and marks it done a
 a send happened (a crash, a lost reply), it first asks the destination for an effect carrying the same key
 (:meth:`TaskDestination.find_tasks`, :meth:`AlertChannel.find_posts`) and only sends again when there is none.
 
-Whole-request failures are raised as :mod:`syncer.delivery.errors` classes, as for field writes; per-effect
+Whole-request failures are raised as :mod:`syncer.contract.errors` classes, as for field writes; per-effect
 outcomes are :class:`EffectResult` values. Implementations never sleep or retry.
 """
 
@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Protocol
 
-from syncer.delivery.protocol import RatePolicy, RecordStatus
+from syncer.contract.destination import RatePolicy, RecordStatus
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ Every record handed to :func:`deliver` ends in exactly one of three places: **co
 the destination's record id), **rejected** (given to the sink as a :class:`RowFailure` with the vendor's reason) or
 **pending** (left for the next run: retryable at the end, or never sent because the destination stopped).
 
-How each failure of a whole batch is met (the classes of :mod:`syncer.delivery.errors`)::
+How each failure of a whole batch is met (the classes of :mod:`syncer.contract.errors`)::
 
     TransientError, any other exception   back off with jitter (tenacity), at most ``max_attempts`` per batch;
                                           no new batch starts meanwhile, so an outage does not use up them all
@@ -33,10 +33,10 @@ import pyarrow as pa
 import tenacity
 from tenacity import RetryCallState, RetryError, Retrying
 
+from syncer.contract.destination import BatchResult, Destination, Operation, RecordResult, RecordStatus, WriteRecord
+from syncer.contract.errors import BatchRejectedError, DeliveryError, DestinationStoppedError, RateLimitedError
 from syncer.core.plan import ChangeRows
-from syncer.delivery.errors import BatchRejectedError, DeliveryError, DestinationStoppedError, RateLimitedError
 from syncer.delivery.limiter import Limiter
-from syncer.delivery.protocol import BatchResult, Destination, Operation, RecordResult, RecordStatus, WriteRecord
 from syncer.delivery.records import Chunk, ChunkSource
 
 log = logging.getLogger(__name__)

@@ -28,7 +28,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from math import inf
 
-from syncer.delivery.protocol import RateInfo, RatePolicy
+from syncer.contract.destination import RateInfo, RatePolicy
 
 _EPSILON = 1e-6  # float sums of clock readings and waits: a wait this short is no wait
 

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 
+from syncer.contract.destination import Operation, WriteRecord
 from syncer.core.plan import ChangeRows
-from syncer.delivery.protocol import Operation, WriteRecord
 
 _READ_ROWS = 10_000  # rows read from the plan at a time when the destination takes fewer per call
 

@@ -20,12 +20,12 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from syncer.alerts.config import AlertPolicy
-from syncer.alerts.policy import WEEK, decide
+from syncer.config.alerts import AlertPolicy
 from syncer.config.sync import SyncConfig
+from syncer.contract.errors import DeliveryError
+from syncer.core.alerts import WEEK, decide
 from syncer.core.plan import Plan
 from syncer.delivery.effects import AlertChannel, TaskDestination
-from syncer.delivery.errors import DeliveryError
 from syncer.effects.intents import alert_changes, alert_item, candidate, decided_items, firings_of, task_item
 from syncer.effects.log import write_alert_log
 from syncer.effects.owners import OwnerDirectory

@@ -25,9 +25,9 @@ from typing import Any
 import pyarrow as pa
 from jinja2 import TemplateError
 
-from syncer.alerts.config import AlertPolicy, FirstRunPolicy
-from syncer.alerts.policy import Candidate, Decision, DedupeKey, Outcome
+from syncer.config.alerts import AlertPolicy, FirstRunPolicy
 from syncer.config.sync import SyncConfig, Trigger
+from syncer.core.alerts import Candidate, Decision, DedupeKey, Outcome
 from syncer.core.templates import compile_template, template_value
 from syncer.state.outbox import EffectKind, OutboxItem, OutboxStatus
 

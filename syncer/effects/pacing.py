@@ -4,7 +4,7 @@ connector declares (Slack: ``chat.postMessage`` one per second per channel, look
 A connector calls :meth:`Pacer.call` around every request with the method's name and its scope (the channel id for a
 post, nothing for a lookup); the pacer waits on the injected clock and sleep until the limiter allows the request,
 and when the vendor answers 429 it holds that limiter for ``Retry-After`` and tries again, a few times, before the
-:class:`~syncer.delivery.errors.RateLimitedError` reaches the caller.
+:class:`~syncer.contract.errors.RateLimitedError` reaches the caller.
 """
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TypeVar
 
-from syncer.delivery.errors import RateLimitedError
+from syncer.contract.destination import RatePolicy
+from syncer.contract.errors import RateLimitedError
 from syncer.delivery.limiter import Limiter
-from syncer.delivery.protocol import RatePolicy
 
 T = TypeVar("T")
 RATE_LIMIT_TRIES = 4

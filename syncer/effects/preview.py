@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from syncer.alerts.policy import WEEK, decide
 from syncer.config.sync import SyncConfig
+from syncer.contract.errors import DeliveryError
+from syncer.core.alerts import WEEK, decide
 from syncer.core.plan import Plan
-from syncer.delivery.errors import DeliveryError
 from syncer.effects.engine import EffectsContext, is_first_run
 from syncer.effects.intents import alert_item, candidate, firings_of, task_item
 from syncer.effects.owners import Owner, OwnerDirectory

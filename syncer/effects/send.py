@@ -15,9 +15,9 @@ from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
 
 from syncer.alerts.render import AlertContent, AlertRenderError, Change, DigestItem, render_alert, render_digest
+from syncer.contract.destination import RecordStatus
+from syncer.contract.errors import DeliveryError, TransientError
 from syncer.delivery.effects import AlertChannel, AlertPost, EffectResult, TaskRequest
-from syncer.delivery.errors import DeliveryError, TransientError
-from syncer.delivery.protocol import RecordStatus
 from syncer.effects.intents import render_plain
 from syncer.state.base import RunLockedError
 from syncer.state.outbox import EffectKind, OutboxRecord, OutboxStatus

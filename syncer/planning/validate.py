@@ -14,12 +14,12 @@ import duckdb
 from jinja2 import TemplateSyntaxError
 
 from syncer.alerts.render import check_template
-from syncer.config.columns import check_columns
 from syncer.config.errors import Problem
 from syncer.config.loader import LoadedSync
 from syncer.config.yamlsource import YamlDocument
 from syncer.core.sql import ident
 from syncer.core.templates import template_columns
+from syncer.planning.columns import check_columns
 from syncer.warehouse.base import Warehouse, WarehouseError
 
 

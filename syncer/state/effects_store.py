@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from syncer.alerts.policy import Decision, DedupeKey, LedgerEntry, Outcome
+from syncer.core.alerts import Decision, DedupeKey, LedgerEntry, Outcome
 from syncer.state.outbox import (
     ROWS_PER_STATEMENT,
     EffectKind,

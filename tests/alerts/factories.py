@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
-from syncer.alerts.config import AlertPolicy
-from syncer.alerts.policy import Candidate, Decision, DedupeKey, LedgerEntry, Outcome, decide, record
+from syncer.config.alerts import AlertPolicy
+from syncer.core.alerts import Candidate, Decision, DedupeKey, LedgerEntry, Outcome, decide, record
 
 # A Monday at noon in UTC (and in London, which is UTC in November): outside the default quiet hours.
 NOON = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)

@@ -13,7 +13,6 @@ from hypothesis import strategies as st
 from pydantic import SecretStr
 
 from connectors.slack.sandbox.blocks import validate_blocks
-from syncer.alerts.config import AlertPolicy
 from syncer.alerts.interactions import (
     FeedbackAction,
     InMemorySeenRequests,
@@ -22,8 +21,9 @@ from syncer.alerts.interactions import (
     snooze_entry,
     update_message,
 )
-from syncer.alerts.policy import Candidate, DedupeKey, Outcome, decide
 from syncer.alerts.render import ACTION_CLAIM, ACTION_NOT_USEFUL, ACTION_OPEN_RECORD, ACTION_SNOOZE, render_alert
+from syncer.config.alerts import AlertPolicy
+from syncer.core.alerts import Candidate, DedupeKey, Outcome, decide
 from tests.alerts.test_render import SHIPPED, content
 
 SECRET = SecretStr("8f742231b10e8888abcd99yyyzzz85a5")

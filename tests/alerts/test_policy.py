@@ -10,8 +10,8 @@ import pytest
 import yaml
 from pydantic import ValidationError
 
-from syncer.alerts.config import AlertPolicy, Caps, FirstRunPolicy, OverflowPolicy, QuietHours
-from syncer.alerts.policy import DedupeKey, LedgerEntry, Outcome, decide, digest_time, record
+from syncer.config.alerts import AlertPolicy, Caps, FirstRunPolicy, OverflowPolicy, QuietHours
+from syncer.core.alerts import DedupeKey, LedgerEntry, Outcome, decide, digest_time, record
 from tests.alerts.factories import NOON, Run, candidate, outcomes
 
 DROP = AlertPolicy(overflow=OverflowPolicy.DROP)

@@ -15,8 +15,8 @@ from zoneinfo import ZoneInfo
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from syncer.alerts.config import AlertPolicy
-from syncer.alerts.policy import Candidate, Decision, LedgerEntry, Outcome, decide
+from syncer.config.alerts import AlertPolicy
+from syncer.core.alerts import Candidate, Decision, LedgerEntry, Outcome, decide
 from tests.alerts.factories import Run, candidate
 
 START = datetime(2026, 3, 27, 18, 0, tzinfo=UTC)  # spans Europe's switch to summer time

@@ -13,8 +13,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from syncer.alerts.config import AlertPolicy, OverflowPolicy
-from syncer.alerts.policy import Candidate, Decision, Outcome
+from syncer.config.alerts import AlertPolicy, OverflowPolicy
+from syncer.core.alerts import Candidate, Decision, Outcome
 from tests.alerts.factories import Run, candidate
 
 MONDAY = datetime(2026, 11, 2, 0, 0, tzinfo=UTC)  # a Monday; London is on UTC from November

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 
-from syncer.delivery.protocol import (
+from syncer.contract.destination import (
     BatchResult,
     Destination,
     Operation,

@@ -16,7 +16,7 @@ from syncer.commit import commit_all
 from syncer.config.loader import load_project
 from syncer.config.sync import Guards
 from syncer.core.guards import Guard, GuardTrip, evaluate_guards
-from syncer.planner import plan_sync
+from syncer.planning.planner import plan_sync
 from syncer.runner import RunOptions, run_sync
 from syncer.state import StateStore, open_state
 from syncer.state.base import RunStatus

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from syncer.planner import PlanError, plan_sync
+from syncer.planning.planner import PlanError, plan_sync
 from syncer.state import StateStore
 from syncer.warehouse.base import Warehouse
 from tests.helpers import plan_and_confirm, snapshot_dict, sync_config, write_table

@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from syncer.config.sync import SyncConfig
-from syncer.planner import plan_sync
+from syncer.planning.planner import plan_sync
 from syncer.state import StateStore
 from syncer.warehouse.duckdb_warehouse import DuckDBWarehouse
 from tests.helpers import plan_and_confirm, sync_config, write_table

@@ -18,7 +18,7 @@ from pydantic import ValidationError
 
 from syncer.config.sync import FieldSpec
 from syncer.core.fields import field_sql
-from syncer.state.workspace import discard_workspace, prepare_workspace
+from syncer.planning.workspace import discard_workspace, prepare_workspace
 
 
 @pytest.fixture(scope="module")

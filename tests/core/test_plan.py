@@ -6,7 +6,7 @@ from pathlib import Path
 
 from syncer.config.sync import SyncConfig
 from syncer.core.plan import apply_plan
-from syncer.planner import plan_sync
+from syncer.planning.planner import plan_sync
 from syncer.state import StateStore
 from syncer.warehouse.base import Warehouse
 from tests.helpers import plan_and_confirm, snapshot_dict, sync_config, write_table

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from syncer.config.sync import SyncConfig
 from syncer.core.plan import apply_plan
-from syncer.planner import plan_sync
+from syncer.planning.planner import plan_sync
 from syncer.state.duckdb_store import DuckDBStateStore
 from syncer.warehouse.duckdb_warehouse import DuckDBWarehouse
 from tests.helpers import plan_and_confirm, snapshot_dict, sync_config, write_table

@@ -12,7 +12,7 @@ import pytest
 from syncer.config.sync import SyncConfig
 from syncer.core.plan import Plan
 from syncer.core.triggers import FIRING_SCHEMA, firings_sql
-from syncer.planner import PlanError, plan_sync
+from syncer.planning.planner import PlanError, plan_sync
 from syncer.state import StateStore
 from syncer.warehouse.base import Warehouse
 from tests.helpers import plan_and_confirm, sync_config, write_table

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from syncer.planner import plan_sync
+from syncer.planning.planner import plan_sync
 from syncer.state import StateStore
 from syncer.warehouse.base import Warehouse
 from tests.helpers import plan_and_confirm, sync_config, write_table

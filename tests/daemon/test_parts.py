@@ -14,9 +14,9 @@ import psycopg
 import pytest
 
 from connectors import REGISTRY
+from syncer.cli.reference import DOCUMENT, render
 from syncer.config.errors import ConfigError
 from syncer.config.loader import load_project
-from syncer.config.reference import DOCUMENT, render
 from syncer.config.schedule import Schedule, parse_duration, parse_schedule
 from syncer.daemon.dispatch import Dispatcher
 from syncer.daemon.leases import PostgresLeases
@@ -186,7 +186,7 @@ def test_ops_alerts_must_name_a_slack_connector(tmp_path: Path) -> None:
 
 
 def test_configuration_reference_is_current() -> None:
-    assert DOCUMENT.read_text(encoding="utf-8") == render(), "run: python -m syncer.config.reference"
+    assert DOCUMENT.read_text(encoding="utf-8") == render(), "run: python -m syncer.cli.reference"
 
 
 def test_metrics_count_a_run_summary_with_its_effects() -> None:

@@ -21,8 +21,8 @@ import pytest
 
 from connectors.sandbox import Sandbox
 from connectors.slack.sandbox.store import PQL_ALERTS_ID
-from syncer.alerts.policy import DedupeKey, Outcome
 from syncer.alerts.render import ACTION_SNOOZE
+from syncer.core.alerts import DedupeKey, Outcome
 from syncer.state import open_state
 from tests.daemon.procs import (
     ENVIRONMENT,

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
+from syncer.contract.destination import Operation
 from syncer.delivery.executor import DeliveryReport, RetryPolicy, deliver
-from syncer.delivery.protocol import Operation
 from tests.delivery.fake_destination import FakeDestination
 from tests.delivery.plans import RecordingSink, TableChanges
 from tests.fakes import FakeClock

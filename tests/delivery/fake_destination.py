@@ -13,8 +13,7 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from syncer.config.sync import SyncMode
-from syncer.delivery.errors import BatchRejectedError, DestinationStoppedError, RateLimitedError
-from syncer.delivery.protocol import (
+from syncer.contract.destination import (
     BatchResult,
     Capabilities,
     FieldCheck,
@@ -24,6 +23,7 @@ from syncer.delivery.protocol import (
     RecordResult,
     WriteRecord,
 )
+from syncer.contract.errors import BatchRejectedError, DestinationStoppedError, RateLimitedError
 
 
 @dataclass(frozen=True)
@@ -39,7 +39,7 @@ class Call:
 
 @dataclass
 class FakeDestination:
-    """The :class:`~syncer.delivery.protocol.Destination` protocol in memory. Thread-safe.
+    """The :class:`~syncer.contract.destination.Destination` protocol in memory. Thread-safe.
 
     Knobs, checked in this order on each call:
 

@@ -12,10 +12,10 @@ import pyarrow as pa
 import pytest
 
 from syncer.commit import commit_confirmed
+from syncer.contract.destination import Operation
 from syncer.core.plan import Plan
 from syncer.delivery.executor import DeliveryReport, RetryPolicy, RowFailure, deliver
-from syncer.delivery.protocol import Operation
-from syncer.planner import plan_sync
+from syncer.planning.planner import plan_sync
 from syncer.state import StateStore
 from syncer.warehouse.base import Warehouse, open_warehouse
 from tests.delivery.fake_destination import FakeDestination

@@ -8,9 +8,9 @@ import threading
 import pyarrow as pa
 import pytest
 
-from syncer.delivery.errors import DestinationStoppedError, RateLimitedError, TransientError
+from syncer.contract.destination import BatchResult, Operation, RatePolicy, WriteRecord
+from syncer.contract.errors import DestinationStoppedError, RateLimitedError, TransientError
 from syncer.delivery.executor import RetryPolicy
-from syncer.delivery.protocol import BatchResult, Operation, RatePolicy, WriteRecord
 from tests.delivery.conftest import Delivery
 from tests.delivery.fake_destination import FakeDestination
 from tests.delivery.plans import CHANGE_SCHEMA, RecordingSink, TableChanges, change_rows, keys

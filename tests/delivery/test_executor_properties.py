@@ -7,9 +7,9 @@ from collections import Counter
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from syncer.delivery.errors import DestinationStoppedError, RateLimitedError, TransientError
+from syncer.contract.destination import RatePolicy
+from syncer.contract.errors import DestinationStoppedError, RateLimitedError, TransientError
 from syncer.delivery.executor import RetryPolicy
-from syncer.delivery.protocol import RatePolicy
 from tests.delivery.conftest import Delivery
 from tests.delivery.plans import change_rows, keys
 

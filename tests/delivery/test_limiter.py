@@ -6,8 +6,8 @@ import math
 
 import pytest
 
+from syncer.contract.destination import RateInfo, RatePolicy
 from syncer.delivery.limiter import Limiter
-from syncer.delivery.protocol import RateInfo, RatePolicy
 from tests.delivery.conftest import Delivery
 from tests.delivery.fake_destination import Call
 from tests.delivery.plans import change_rows, keys

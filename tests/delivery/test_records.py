@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pyarrow as pa
 import pytest
 
-from syncer.delivery.protocol import Operation
+from syncer.contract.destination import Operation
 from syncer.delivery.records import ChunkSource, write_records
 from tests.delivery.plans import CHANGE_SCHEMA, TableChanges, change_rows, keys
 

@@ -18,8 +18,8 @@ from connectors.hubspot.connector import open_destination
 from connectors.hubspot.sandbox import HubSpotEmulator, HubSpotLimits
 from connectors.hubspot.settings import HubSpotSettings
 from syncer.config.sync import FieldType, SyncMode
+from syncer.contract.destination import Operation, Target
 from syncer.delivery.executor import RetryPolicy, RowFailure, deliver
-from syncer.delivery.protocol import Operation, Target
 from syncer.sandbox.server import EmulatorServer
 from tests.delivery.plans import TableChanges
 from tests.fakes import FakeClock

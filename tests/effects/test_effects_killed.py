@@ -21,8 +21,8 @@ from pathlib import Path
 import duckdb
 
 from connectors.sandbox import Sandbox
+from connectors.sandbox_people import sample_reps
 from syncer.app import App
-from syncer.sample_people import sample_reps
 from syncer.sandbox.faults import FaultRule
 from syncer.state.outbox import EffectKind, OutboxStatus
 

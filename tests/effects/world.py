@@ -15,9 +15,9 @@ import duckdb
 import psycopg
 
 from connectors.sandbox import Sandbox
+from connectors.sandbox_people import sample_reps
 from syncer.app import App
 from syncer.runner import Pacing, RunOutcome
-from syncer.sample_people import sample_reps
 from tests.fakes import FakeClock
 
 START = datetime(2026, 1, 5, 15, 0, tzinfo=UTC)  # a Monday, in the past (the emulator stamps real time)

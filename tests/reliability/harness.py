@@ -23,9 +23,9 @@ from connectors.sandbox import Sandbox
 from connectors.webhook.sandbox.emulator import DEFAULT_SECRET
 from syncer.app import App, utc_now
 from syncer.config.sync import FieldType, SyncConfig
+from syncer.contract.destination import Destination as Writer
+from syncer.contract.destination import Target
 from syncer.delivery.executor import RetryPolicy
-from syncer.delivery.protocol import Destination as Writer
-from syncer.delivery.protocol import Target
 from syncer.demo.sample_warehouse import build_sample_warehouse
 from syncer.runner import Pacing, RunOptions, RunOutcome, run_sync
 from tests.reliability.invariants import DestinationRecord, FieldTally, destination_records, field_tally

@@ -23,7 +23,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from syncer.config.sync import SyncConfig
-from syncer.planner import plan_sync
+from syncer.planning.planner import plan_sync
 from syncer.state.base import StateStore
 from syncer.warehouse.base import Warehouse
 

@@ -11,7 +11,7 @@ from connectors.sandbox import Sandbox
 from connectors.webhook.connector import WebhookDestination
 from connectors.webhook.settings import WebhookSettings
 from syncer.config.sync import SyncMode
-from syncer.delivery.protocol import Operation, Target, WriteRecord
+from syncer.contract.destination import Operation, Target, WriteRecord
 from syncer.sandbox.faults import Fault, FaultInjector, FaultRule
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from syncer.planner import PlanError, plan_sync
+from syncer.planning.planner import PlanError, plan_sync
 from syncer.state import StateStore
 from syncer.warehouse.base import ModelQueryError, check_model_query, open_warehouse
 from tests.helpers import NOW, plan_and_confirm, sync_config, write_table

@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 import psycopg
 import pytest
 
-from syncer.alerts.config import AlertPolicy, Caps, OverflowPolicy
-from syncer.alerts.policy import Candidate, Decision, DedupeKey, LedgerEntry, Outcome, decide, record
+from syncer.config.alerts import AlertPolicy, Caps, OverflowPolicy
+from syncer.core.alerts import Candidate, Decision, DedupeKey, LedgerEntry, Outcome, decide, record
 from syncer.state import StateStore
 from syncer.state.effects_store import EffectKind, OutboxItem, OutboxStatus, rep_lock_id
 from tests.state.conftest import Opener

@@ -25,7 +25,7 @@ from connectors.salesforce.sandbox.schema import DEFAULT_CUSTOM_FIELDS, FieldSpe
 from connectors.salesforce.sandbox.store import Record, RecordStore
 from connectors.salesforce.sandbox.validation import convert_record, unknown_field_error
 from connectors.salesforce.sandbox.values import from_json
-from syncer.sample_people import sample_reps
+from connectors.sandbox_people import sample_reps
 from syncer.sandbox.base import Clock, VendorEmulator
 
 _SERVER_ERRORS = {

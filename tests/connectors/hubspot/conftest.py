@@ -13,7 +13,7 @@ from connectors.hubspot.sandbox import HubSpotEmulator, HubSpotLimits
 from connectors.hubspot.settings import HubSpotSettings
 from connectors.sandbox import Sandbox
 from syncer.config.sync import FieldType, SyncMode
-from syncer.delivery.protocol import Operation, Target, WriteRecord
+from syncer.contract.destination import Operation, Target, WriteRecord
 
 TOKEN = "pat-na1-connector-test-token"
 

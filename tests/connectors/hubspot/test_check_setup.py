@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from connectors.hubspot.sandbox import HubSpotEmulator
 from syncer.config.sync import FieldType
-from syncer.delivery.protocol import Operation, RecordStatus
+from syncer.contract.destination import Operation, RecordStatus
 from tests.connectors.hubspot.conftest import Open, record, target
 
 FIELDS = {"name": FieldType.STRING, "pql_score": FieldType.INTEGER, "pql_tier": FieldType.STRING,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from connectors.hubspot.sandbox import HubSpotEmulator
-from syncer.delivery.protocol import Destination, Target, WriteRecord
+from syncer.contract.destination import Destination, Target, WriteRecord
 from tests.connectors import contract
 from tests.connectors.hubspot.conftest import Open, companies, inspector, record, target
 

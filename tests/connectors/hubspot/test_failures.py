@@ -6,13 +6,13 @@ import pytest
 
 from connectors.hubspot.errors import Reply, classify
 from connectors.hubspot.sandbox import HubSpotEmulator, HubSpotLimits
-from syncer.delivery.errors import (
+from syncer.contract.destination import Operation
+from syncer.contract.errors import (
     BatchRejectedError,
     DestinationStoppedError,
     RateLimitedError,
     TransientError,
 )
-from syncer.delivery.protocol import Operation
 from syncer.sandbox.faults import FaultRule
 from tests.connectors.hubspot.conftest import Open, companies, limits, record, target
 

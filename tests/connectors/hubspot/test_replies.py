@@ -7,7 +7,7 @@ from collections.abc import Mapping
 
 from connectors.hubspot.errors import Reply
 from connectors.hubspot.replies import Entry, Outcome
-from syncer.delivery.protocol import RecordStatus
+from syncer.contract.destination import RecordStatus
 
 
 def _entries(count: int) -> list[Entry]:

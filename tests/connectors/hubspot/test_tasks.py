@@ -11,10 +11,10 @@ import pytest
 from connectors.hubspot.sandbox import HubSpotEmulator
 from connectors.hubspot.tasks import KEY_DEFINITION, KEY_PROPERTY, HubSpotTaskDestination, open_task_destination
 from connectors.sandbox import Sandbox
+from connectors.sandbox_people import sample_reps
+from syncer.contract.destination import RecordStatus
+from syncer.contract.errors import DestinationStoppedError, TransientError
 from syncer.delivery.effects import TaskRequest
-from syncer.delivery.errors import DestinationStoppedError, TransientError
-from syncer.delivery.protocol import RecordStatus
-from syncer.sample_people import sample_reps
 from syncer.sandbox.faults import FaultRule
 from tests.connectors.hubspot.conftest import settings_for
 

@@ -10,8 +10,8 @@ import pytest
 from connectors.salesforce.connector import SalesforceDestination
 from connectors.sandbox import Sandbox
 from syncer.config.sync import SyncMode
-from syncer.delivery.errors import BatchRejectedError, TransientError
-from syncer.delivery.protocol import Operation, RecordStatus, Target, WriteRecord
+from syncer.contract.destination import Operation, RecordStatus, Target, WriteRecord
+from syncer.contract.errors import BatchRejectedError, TransientError
 from syncer.sandbox.faults import FaultRule
 from tests.connectors.salesforce.conftest import ACCOUNT_FIELDS, EmulatorWait, account
 

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from connectors.salesforce.connector import SalesforceDestination
 from syncer.config.sync import FieldType, SyncMode
-from syncer.delivery.protocol import Destination, FieldCheck, Operation, Target
+from syncer.contract.destination import Destination, FieldCheck, Operation, Target
 from tests.connectors.salesforce.conftest import BY_PRODUCT_ID
 
 BROKEN = Target("Account", SyncMode.UPSERT, "Name", {

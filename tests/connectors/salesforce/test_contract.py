@@ -6,7 +6,7 @@ from collections.abc import Callable, Mapping, Sequence
 
 from connectors.salesforce.connector import SalesforceDestination
 from connectors.sandbox import Sandbox
-from syncer.delivery.protocol import Destination, Target, WriteRecord
+from syncer.contract.destination import Destination, Target, WriteRecord
 from tests.connectors import contract
 from tests.connectors.salesforce.conftest import BY_PRODUCT_ID, account
 

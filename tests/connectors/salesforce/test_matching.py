@@ -13,7 +13,7 @@ from connectors.salesforce.sandbox import with_default_custom_fields as with_fie
 from connectors.salesforce.settings import SalesforceSettings
 from syncer.config.sync import FieldType as SyncFieldType
 from syncer.config.sync import SyncMode
-from syncer.delivery.protocol import Operation, RecordStatus, Target
+from syncer.contract.destination import Operation, RecordStatus, Target
 from syncer.sandbox.server import EmulatorServer
 from tests.connectors.salesforce.conftest import account
 

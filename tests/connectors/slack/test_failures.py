@@ -7,13 +7,13 @@ from collections.abc import Iterator
 
 import pytest
 
+from connectors.sandbox_people import sample_reps
 from connectors.slack.channel import open_alert_channel
 from connectors.slack.errors import Reaction, classify
 from connectors.slack.sandbox import GENERAL_ID, PQL_ALERTS_ID, SlackEmulator
+from syncer.contract.destination import RecordStatus
+from syncer.contract.errors import DestinationStoppedError, RateLimitedError, TransientError
 from syncer.delivery.effects import AlertPost
-from syncer.delivery.errors import DestinationStoppedError, RateLimitedError, TransientError
-from syncer.delivery.protocol import RecordStatus
-from syncer.sample_people import sample_reps
 from syncer.sandbox.faults import FaultRule
 
 from .conftest import TOKEN, Open, settings_for

@@ -10,12 +10,12 @@ from typing import Any
 import pytest
 
 import connectors.slack.channel as channel_module
+from connectors.sandbox_people import sample_reps
 from connectors.slack.sandbox import PQL_ALERTS_ID, SlackEmulator, SlackLimits
 from syncer.alerts.render import AlertContent, render_alert
+from syncer.contract.destination import RecordStatus
+from syncer.contract.errors import TransientError
 from syncer.delivery.effects import AlertPost, EffectResult
-from syncer.delivery.errors import TransientError
-from syncer.delivery.protocol import RecordStatus
-from syncer.sample_people import sample_reps
 from syncer.sandbox.faults import FaultRule
 
 from .conftest import MakeLimited, Open

@@ -13,7 +13,7 @@ from connectors.webhook.connector import WebhookDestination
 from connectors.webhook.sandbox import DEFAULT_SECRET
 from connectors.webhook.settings import WebhookSettings
 from syncer.config.sync import SyncMode
-from syncer.delivery.protocol import Operation, Target, WriteRecord
+from syncer.contract.destination import Operation, Target, WriteRecord
 
 TARGET = Target("accounts", SyncMode.UPSERT, "domain")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from connectors.sandbox import Sandbox
-from syncer.delivery.protocol import Destination, Target
+from syncer.contract.destination import Destination, Target
 from tests.connectors import contract
 from tests.connectors.webhook.conftest import TARGET, DestinationFactory, records
 

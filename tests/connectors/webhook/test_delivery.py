@@ -9,8 +9,8 @@ from pydantic import SecretStr
 
 from connectors import REGISTRY
 from connectors.sandbox import Sandbox
-from syncer.delivery.errors import DestinationStoppedError, RateLimitedError, TransientError
-from syncer.delivery.protocol import Destination, Operation, RecordStatus, WriteRecord
+from syncer.contract.destination import Destination, Operation, RecordStatus, WriteRecord
+from syncer.contract.errors import DestinationStoppedError, RateLimitedError, TransientError
 from syncer.sandbox import FaultRule
 from tests.fakes import FakeClock
 

@@ -12,14 +12,14 @@ from pydantic import SecretStr, ValidationError
 from connectors.webhook.capabilities import rate_policy
 from connectors.webhook.connector import WebhookDestination, open_destination
 from connectors.webhook.signing import idempotency_key, signature_valid
-from syncer.delivery.errors import (
+from syncer.contract.destination import Operation, RatePolicy, RecordStatus
+from syncer.contract.errors import (
     BatchRejectedError,
     DeliveryError,
     DestinationStoppedError,
     RateLimitedError,
     TransientError,
 )
-from syncer.delivery.protocol import Operation, RatePolicy, RecordStatus
 
 from .conftest import TARGET, records, settings
 

@@ -11,8 +11,8 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry import builtin_handlers
 from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 
+from connectors.sandbox_people import sample_reps
 from connectors.slack.sandbox import PQL_ALERTS_ID, SlackLimits, Tier
-from syncer.sample_people import sample_reps
 from syncer.sandbox.faults import FaultRule
 from tests.fakes import FakeClock
 
