@@ -12,7 +12,8 @@ from collections.abc import Iterator
 import duckdb
 import pyarrow as pa
 
-from syncer.config.sync import Guards, SyncConfig, SyncMode
+from syncer.config.sync import Guards, SyncConfig
+from syncer.contract.enums import SyncMode
 from syncer.core.diff import DiffSpec, changes_sql, counts_sql, current_sql, delta_counts_sql, delta_sql, rejected_sql
 from syncer.core.fields import column_type, field_sql, identity_sql
 from syncer.core.guards import evaluate_guards
@@ -20,8 +21,9 @@ from syncer.core.plan import PLAN_OPS, ChangeCounts, Plan, RejectedRow
 from syncer.core.sql import ident
 from syncer.core.templates import template_columns
 from syncer.core.triggers import FIRING_SCHEMA, firings_sql
-from syncer.planning.workspace import PLANS_CATALOG
+from syncer.planning.workspace import register_functions
 from syncer.state.base import StateStore
+from syncer.state.scratch import PLANS_CATALOG
 from syncer.warehouse.base import Warehouse, WarehouseError
 
 REJECTED_KEPT = 1000  # rejected rows kept in the plan (with reasons); the count is always exact
@@ -140,6 +142,7 @@ def plan_sync(sync: SyncConfig, store: StateStore, warehouse: Warehouse, batch_s
     """
     started = time.perf_counter()
     con = store.workspace()
+    register_functions(con)
     try:
         model = warehouse.stage(con, sync.model.query, batch_size, model_inputs(sync))
     except WarehouseError as exc:

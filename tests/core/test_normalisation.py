@@ -18,13 +18,15 @@ from pydantic import ValidationError
 
 from syncer.config.sync import FieldSpec
 from syncer.core.fields import field_sql
-from syncer.planning.workspace import discard_workspace, prepare_workspace
+from syncer.planning.workspace import register_functions
+from syncer.state.scratch import discard_workspace, prepare_workspace
 
 
 @pytest.fixture(scope="module")
 def con(tmp_path_factory: pytest.TempPathFactory) -> Iterator[duckdb.DuckDBPyConnection]:
     connection = duckdb.connect()
     directory = prepare_workspace(connection, "256MB", Path(tmp_path_factory.mktemp("spill")))
+    register_functions(connection)
     yield connection
     connection.close()
     discard_workspace(directory)
