@@ -29,7 +29,7 @@ from connectors.hubspot.matching import find_ids
 from connectors.hubspot.properties import ID_FIELDS, Property, check_fields, load_properties, property_definition
 from connectors.hubspot.replies import Entry, Outcome, ResultKey
 from connectors.hubspot.settings import HubSpotSettings
-from syncer.config.sync import SyncMode
+from syncer.contract.enums import SyncMode
 from syncer.contract.destination import (
     BatchResult,
     Capabilities,

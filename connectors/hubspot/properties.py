@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from connectors.hubspot.client import HubSpotClient
-from syncer.config.sync import FieldType
+from syncer.contract.enums import FieldType
 from syncer.contract.destination import FieldCheck, Target
 
 ID_FIELDS = frozenset({"id", "hs_object_id"})

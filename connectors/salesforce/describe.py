@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from syncer.config.sync import FieldType
+from syncer.contract.enums import FieldType
 from syncer.contract.destination import FieldCheck, Target
 
 COMPATIBLE: Mapping[FieldType, frozenset[str]] = {

@@ -21,7 +21,7 @@ from enum import StrEnum
 from typing import Any
 
 from connectors.salesforce.errors import record_result
-from syncer.config.sync import FieldType, SyncMode
+from syncer.contract.enums import FieldType, SyncMode
 from syncer.contract.destination import Operation, RecordResult, Target, WriteRecord
 
 

@@ -10,7 +10,8 @@ import typer
 from syncer import output
 from syncer.app import App
 from syncer.cli.base import EXIT_FAILED, JsonOption, ProjectOption, cli, open_app
-from syncer.config.sync import FieldType, SyncConfig
+from syncer.config.sync import SyncConfig
+from syncer.contract.enums import FieldType
 from syncer.contract.errors import DeliveryError
 from syncer.core.fields import infer_type
 from syncer.planning.planner import model_columns

@@ -8,48 +8,17 @@ object. Each field is exactly one of ``source`` (a column), ``template`` (a sand
 from __future__ import annotations
 
 import re
-from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from syncer.contract.enums import FieldType, OnRemove, OutOfRange, SyncMode
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class SyncMode(StrEnum):
-    """How rows reach the destination: existing records only, create-or-update, or mirror (upsert, clear on removal)."""
-
-    UPDATE = "update"
-    UPSERT = "upsert"
-    MIRROR = "mirror"
-
-
-class OnRemove(StrEnum):
-    """What to do when a key leaves the model. syncer never deletes CRM records."""
-
-    CLEAR = "clear"
-    IGNORE = "ignore"
-
-
-class OutOfRange(StrEnum):
-    """What a number outside a field's ``min``/``max`` does: reject the row (with the value and the bound) or clamp."""
-
-    REJECT = "reject"
-    CLAMP = "clamp"
-
-
-class FieldType(StrEnum):
-    STRING = "string"
-    INTEGER = "integer"
-    NUMBER = "number"
-    BOOLEAN = "boolean"
-    DATETIME = "datetime"
-    DATE = "date"
-    JSON = "json"
 
 
 class ModelSource(_Strict):

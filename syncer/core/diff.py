@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from syncer.config.sync import OnRemove
+from syncer.contract.enums import OnRemove
 from syncer.core.fields import FieldSql
 from syncer.core.sql import ident, literal
 

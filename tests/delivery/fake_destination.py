@@ -12,7 +12,7 @@ from collections import deque
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from syncer.config.sync import SyncMode
+from syncer.contract.enums import SyncMode
 from syncer.contract.destination import (
     BatchResult,
     Capabilities,

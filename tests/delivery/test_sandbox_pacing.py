@@ -17,7 +17,7 @@ from pydantic import SecretStr
 from connectors.hubspot.connector import open_destination
 from connectors.hubspot.sandbox import HubSpotEmulator, HubSpotLimits
 from connectors.hubspot.settings import HubSpotSettings
-from syncer.config.sync import FieldType, SyncMode
+from syncer.contract.enums import FieldType, SyncMode
 from syncer.contract.destination import Operation, Target
 from syncer.delivery.executor import RetryPolicy, RowFailure, deliver
 from syncer.sandbox.server import EmulatorServer

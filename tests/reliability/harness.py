@@ -22,7 +22,8 @@ from connectors.salesforce.settings import SalesforceSettings
 from connectors.sandbox import Sandbox
 from connectors.webhook.sandbox.emulator import DEFAULT_SECRET
 from syncer.app import App, utc_now
-from syncer.config.sync import FieldType, SyncConfig
+from syncer.config.sync import SyncConfig
+from syncer.contract.enums import FieldType
 from syncer.contract.destination import Destination as Writer
 from syncer.contract.destination import Target
 from syncer.delivery.executor import RetryPolicy

@@ -10,7 +10,7 @@ import httpx
 from connectors.sandbox import Sandbox
 from connectors.webhook.connector import WebhookDestination
 from connectors.webhook.settings import WebhookSettings
-from syncer.config.sync import SyncMode
+from syncer.contract.enums import SyncMode
 from syncer.contract.destination import Operation, Target, WriteRecord
 from syncer.sandbox.faults import Fault, FaultInjector, FaultRule
 

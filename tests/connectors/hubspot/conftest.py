@@ -12,7 +12,7 @@ from connectors.hubspot.connector import HubSpotDestination, open_destination
 from connectors.hubspot.sandbox import HubSpotEmulator, HubSpotLimits
 from connectors.hubspot.settings import HubSpotSettings
 from connectors.sandbox import Sandbox
-from syncer.config.sync import FieldType, SyncMode
+from syncer.contract.enums import FieldType, SyncMode
 from syncer.contract.destination import Operation, Target, WriteRecord
 
 TOKEN = "pat-na1-connector-test-token"

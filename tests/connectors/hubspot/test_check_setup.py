@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from connectors.hubspot.sandbox import HubSpotEmulator
-from syncer.config.sync import FieldType
+from syncer.contract.enums import FieldType
 from syncer.contract.destination import Operation, RecordStatus
 from tests.connectors.hubspot.conftest import Open, record, target
 

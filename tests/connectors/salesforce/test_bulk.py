@@ -9,7 +9,7 @@ import pytest
 
 from connectors.salesforce.connector import SalesforceDestination
 from connectors.sandbox import Sandbox
-from syncer.config.sync import SyncMode
+from syncer.contract.enums import SyncMode
 from syncer.contract.destination import Operation, RecordStatus, Target, WriteRecord
 from syncer.contract.errors import BatchRejectedError, TransientError
 from syncer.sandbox.faults import FaultRule

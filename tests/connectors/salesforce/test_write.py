@@ -8,7 +8,7 @@ from collections.abc import Callable
 from connectors.salesforce.connector import SalesforceDestination
 from connectors.salesforce.sandbox.ids import checksum_suffix
 from connectors.sandbox import Sandbox
-from syncer.config.sync import SyncMode
+from syncer.contract.enums import SyncMode
 from syncer.contract.destination import Operation, RecordResult, RecordStatus, Target, WriteRecord
 from syncer.sandbox.faults import FaultRule
 from tests.connectors.salesforce.conftest import ACCOUNT_FIELDS, account

@@ -12,7 +12,7 @@ from connectors.sandbox import Sandbox
 from connectors.webhook.connector import WebhookDestination
 from connectors.webhook.sandbox import DEFAULT_SECRET
 from connectors.webhook.settings import WebhookSettings
-from syncer.config.sync import SyncMode
+from syncer.contract.enums import SyncMode
 from syncer.contract.destination import Operation, Target, WriteRecord
 
 TARGET = Target("accounts", SyncMode.UPSERT, "domain")
