@@ -6,12 +6,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from connectors import REGISTRY
 from syncer.config.errors import ConfigError
 from syncer.config.loader import Project, load_project
-from syncer.config.sync import FieldType, SyncConfig
+from syncer.config.sync import SyncConfig
 from syncer.contract.destination import Destination, Target
+from syncer.contract.enums import FieldType
 from syncer.contract.registry import ConnectorType
 from syncer.core.plan import Plan
 from syncer.delivery.effects import AlertChannel, TaskDestination
@@ -85,24 +87,26 @@ class App:
             return None
         kind = REGISTRY[self.project.config.connectors[dest.connector].type]
         settings = kind.resolve_paths(self.project.connectors[dest.connector], self.root)
-        if kind.factory is None:
+        if kind.destination is None:
             return None
         types = field_types or {name: spec.type or FieldType.STRING for name, spec in sync.fields.items()}
         return kind.open(settings, Target(dest.object, dest.mode, dest.match.field, types))
 
-    def connector_type(self, name: str) -> ConnectorType:
+    def connector_type(self, name: str) -> ConnectorType[Any]:
         """The registry entry of the connector ``name`` of ``syncer.yaml``."""
         return REGISTRY[self.project.config.connectors[name].type]
 
     def open_task_destination(self, connector: str) -> TaskDestination:
         """CRM tasks through the connector ``connector``; raises ``ValueError`` when it creates no tasks."""
         kind = self.connector_type(connector)
-        return kind.open_tasks(kind.resolve_paths(self.project.connectors[connector], self.root))
+        tasks: TaskDestination = kind.open_tasks(kind.resolve_paths(self.project.connectors[connector], self.root))
+        return tasks
 
     def open_alert_channel(self, connector: str) -> AlertChannel:
         """Slack posts through the connector ``connector``; raises ``ValueError`` when it posts no alerts."""
         kind = self.connector_type(connector)
-        return kind.open_alerts(kind.resolve_paths(self.project.connectors[connector], self.root))
+        channel: AlertChannel = kind.open_alerts(kind.resolve_paths(self.project.connectors[connector], self.root))
+        return channel
 
     def require_destinations(self, syncs: list[SyncConfig]) -> None:
         """Raise ``ConfigError`` naming every unset variable the connectors of ``syncs`` need."""

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from connectors.hubspot.settings import HubSpotSettings
-from syncer.config.sync import SyncMode
 from syncer.contract.destination import Capabilities, Operation, RatePolicy
+from syncer.contract.enums import SyncMode
 
 BATCH_MAX = 100  # every CRM v3 batch endpoint takes at most 100 inputs; more is a 400
 OBJECTS = frozenset({"companies", "contacts", "deals"})
@@ -13,7 +13,7 @@ CONCURRENCY = 4
 
 
 def capabilities(settings: HubSpotSettings) -> Capabilities:
-    """Updates by id and upserts by a unique property are safe to repeat, hence ``idempotent``. A create follows a
+    """Updates by id and upserts by a unique property are safe to repeat. A create follows a
     search that found no record, so a re-sent create finds the record the first send made; the one gap is HubSpot's
     search index, which lags writes by a few seconds."""
     return Capabilities(
@@ -22,5 +22,4 @@ def capabilities(settings: HubSpotSettings) -> Capabilities:
                         concurrency=CONCURRENCY),
         modes=frozenset(SyncMode),
         objects=OBJECTS,
-        idempotent=True,
     )

@@ -10,21 +10,21 @@ destination (a re-login replaces it).
 
 from __future__ import annotations
 
-from syncer.config.sync import SyncMode
+from connectors.salesforce.settings import SalesforceSettings
 from syncer.contract.destination import Capabilities, Operation, RatePolicy
+from syncer.contract.enums import SyncMode
 
 COLLECTION_MAX = 200
 BULK_BATCH = 10_000
 RATE = RatePolicy(requests=25, window_s=1.0, daily=None, concurrency=1)
 
 
-def capabilities(bulk_threshold: int) -> Capabilities:
+def capabilities(settings: SalesforceSettings) -> Capabilities:
     return Capabilities(
         max_batch=dict.fromkeys(Operation, COLLECTION_MAX),
         rate=RATE,
         modes=frozenset(SyncMode),
         objects=None,  # Account, Lead and Contact are the usual; any object the org has may be named
-        idempotent=True,
-        bulk_threshold=bulk_threshold,
+        bulk_threshold=settings.bulk_threshold,
         bulk_batch=BULK_BATCH,
     )

@@ -59,7 +59,7 @@ class SalesforceDestination:
                 raise DestinationStoppedError(f"{name!r} is not a Salesforce API name", "CONFIGURATION")
         self.target = target
         self.wait = wait or BulkWait()
-        self._capabilities = capabilities(settings.bulk_threshold)
+        self._capabilities = capabilities(settings)
         self.client = SalesforceClient(settings, timeout_s)
 
     @property

@@ -21,7 +21,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from syncer.contract.destination import RatePolicy
+from connectors.slack.settings import SlackSettings
+from syncer.contract.destination import Capabilities, RatePolicy
+from syncer.contract.enums import SyncMode
 
 POSTS_PER_CHANNEL = RatePolicy(requests=1, window_s=1.0, concurrency=1)
 TIER_3 = RatePolicy(requests=50, window_s=60.0, concurrency=1)
@@ -49,3 +51,11 @@ class SlackPacing:
 
 
 PACING = SlackPacing()
+
+
+def capabilities(settings: SlackSettings) -> Capabilities:
+    """What a sync with a Slack destination may target: ``object: alerts`` in mode ``upsert``, no field writes (no
+    operation has a batch size: the engine opens no destination for Slack, only its alert channel)."""
+    del settings  # the same for every workspace
+    return Capabilities(max_batch={}, rate=PACING.posts, modes=frozenset({SyncMode.UPSERT}),
+                        objects=frozenset({"alerts"}))

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from connectors.webhook.settings import WebhookSettings
-from syncer.config.sync import SyncMode
 from syncer.contract.destination import Capabilities, Operation, RatePolicy
+from syncer.contract.enums import SyncMode
 
 
 def rate_policy(requests_per_second: float) -> RatePolicy:
@@ -19,7 +19,7 @@ def rate_policy(requests_per_second: float) -> RatePolicy:
 def capabilities(settings: WebhookSettings) -> Capabilities:
     """Every operation in batches of ``batch_size``; any object and mode (the receiver decides what they mean).
 
-    ``idempotent``: every batch carries an ``Idempotency-Key`` derived from its content (and the run), so a batch
+    Repeating a write is safe: every batch carries an ``Idempotency-Key`` derived from its content (and the run), so a batch
     re-sent within a run can be recognised; across runs, and for a receiver that ignores the key, records by ``key``
     must be treated as upserts.
     """
@@ -28,5 +28,4 @@ def capabilities(settings: WebhookSettings) -> Capabilities:
         rate=rate_policy(settings.requests_per_second),
         modes=frozenset(SyncMode),
         objects=None,
-        idempotent=True,
     )

@@ -253,7 +253,8 @@ def _cross_check(sync: SyncConfig, doc: YamlDocument, project: ProjectConfig | N
         message = f"unknown connector '{dest.connector}' (known: {known})"
         problems.append(doc.problem(("destination", "connector"), message))
     elif dest is not None and entry is not None and dest.connector in connectors:  # a bad entry is reported once
-        for key, message in registry[entry.type].target_problems(dest.object, dest.mode):
+        for key, message in registry[entry.type].target_problems(connectors[dest.connector], dest.object,
+                                                                      dest.mode):
             problems.append(doc.problem(("destination", key), message))
     for i, trigger in enumerate(sync.triggers):
         if trigger.task is not None and entry is not None and entry.type in registry \

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Protocol, runtime_checkable
 
-from syncer.config.sync import FieldType, SyncMode
+from syncer.contract.enums import FieldType, SyncMode
 
 
 class Operation(StrEnum):
@@ -127,9 +127,11 @@ class RatePolicy:
 class Capabilities:
     """What a connector can do, declared as data.
 
-    ``max_batch``: records per call for each operation. ``idempotent``: re-sending a confirmed write is harmless
-    (an upsert or an update by id), so a crash between send and commit costs a re-send, never a duplicate.
-    ``bulk_threshold``/``bulk_batch``: when a run has at least ``bulk_threshold`` records of one operation, the
+    ``max_batch``: records per call for each operation (none: the connector takes no field writes).
+    ``modes``/``objects``: what a sync may target (``objects`` ``None``: any object name); ``syncer validate``
+    checks every destination against them through the registry, so this is the one place a connector declares them.
+    Every connector's writes must be safe to repeat (an upsert or an update by id): a crash between send and commit
+    costs a re-send, never a duplicate. ``bulk_threshold``/``bulk_batch``: when a run has at least ``bulk_threshold`` records of one operation, the
     executor hands the connector batches of ``bulk_batch`` instead (Salesforce Bulk API 2.0); the connector picks
     its bulk path for any batch larger than ``max_batch``.
     """
@@ -138,7 +140,6 @@ class Capabilities:
     rate: RatePolicy
     modes: frozenset[SyncMode]
     objects: frozenset[str] | None = None  # None: any object name
-    idempotent: bool = True
     bulk_threshold: int | None = None
     bulk_batch: int | None = None
 

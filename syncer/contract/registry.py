@@ -1,84 +1,87 @@
 """What the engine knows about a kind of connector, without knowing the vendor.
 
-``connectors/__init__.py`` lists one :class:`ConnectorType` per ``type:`` in ``syncer.yaml``. The vendor's code
-(and its SDK) is imported only when a destination is opened, so loading the configuration stays light.
+``connectors/__init__.py`` lists one :class:`ConnectorType` per ``type:`` in ``syncer.yaml``. Everything a
+connector type says about itself is either plain data imported up front (its settings model, and its
+:class:`~syncer.contract.destination.Capabilities`, declared once in ``connectors/<vendor>/capabilities.py`` and
+derived from the settings) or a typed factory that imports the vendor's code, and its SDK, only when called, so
+loading the configuration stays light.
+
+What a sync may target (modes, objects) is read from the capabilities, so a connector declares it in one place.
 """
 
 from __future__ import annotations
 
-import importlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel
 
-from syncer.config.sync import SyncMode
-from syncer.contract.destination import Destination, Target
-from syncer.delivery.effects import AlertChannel, TaskDestination
+from syncer.contract.destination import Capabilities, Destination, Target
+from syncer.contract.enums import SyncMode
+
+S = TypeVar("S", bound=BaseModel)
 
 
 @dataclass(frozen=True)
-class ConnectorType:
-    """One kind of connector.
+class ConnectorType(Generic[S]):
+    """One kind of connector, typed by its settings model ``S``.
 
     ``settings``: the pydantic model of its entry in ``syncer.yaml`` (with ``type: Literal[name]``).
-    ``objects``/``modes``: what a sync may target (``None``: any object). ``factory``: ``"module:callable"``
-    taking ``(settings, target)`` and returning a :class:`Destination`; ``None`` for connectors that take no
-    field writes (Slack: alerts only). ``tasks``: ``"module:callable"`` taking ``(settings)`` and returning a
-    :class:`~syncer.delivery.effects.TaskDestination` (CRM tasks); ``alerts``: the same for an
-    :class:`~syncer.delivery.effects.AlertChannel` (Slack). ``None``: the connector offers no such effect.
+    ``capabilities``: what it can do for given settings (batch sizes, rate, modes, objects).
+    ``destination``: opens a :class:`Destination` for ``(settings, target)``; ``None`` for a connector that takes
+    no field writes (Slack: alerts only).
+    ``tasks`` / ``alerts``: open the connector's task destination (CRM tasks) / alert channel (Slack); ``None``: it
+    offers no such effect. Their interfaces (``TaskDestination``, ``AlertChannel``) still live in
+    :mod:`syncer.delivery.effects`, which the contract floor may not import, so they are typed ``Any`` here until
+    those interfaces move down to this floor.
+    ``interactions``: opens the connector's handler of interactive requests (a button press on an alert), for a
+    connector that offers one; the daemon finds it here and knows no vendor.
+    ``path_settings``: settings that are file paths, resolved against the project directory.
     """
 
     name: str
-    settings: type[BaseModel]
-    modes: frozenset[SyncMode]
-    objects: frozenset[str] | None = None
-    factory: str | None = None
-    path_settings: tuple[str, ...] = ()  # settings that are file paths, resolved against the project directory
-    tasks: str | None = None
-    alerts: str | None = None
+    settings: type[S]
+    capabilities: Callable[[S], Capabilities]
+    destination: Callable[[S, Target], Destination] | None = None
+    tasks: Callable[[S], Any] | None = None
+    alerts: Callable[[S], Any] | None = None
+    interactions: Callable[[S], Any] | None = None
+    path_settings: tuple[str, ...] = ()
 
-    def resolve_paths(self, settings: BaseModel, root: Path) -> BaseModel:
+    def resolve_paths(self, settings: S, root: Path) -> S:
         """``settings`` with its relative path settings made absolute under ``root``."""
         changes = {name: str(root / value) for name in self.path_settings
                    if isinstance(value := getattr(settings, name, None), str) and not Path(value).is_absolute()}
         return settings.model_copy(update=changes) if changes else settings
 
-    def target_problems(self, object_name: str, mode: SyncMode) -> list[tuple[str, str]]:
-        """What is wrong with targeting ``object_name`` in ``mode``: ``(key, message)`` pairs."""
+    def target_problems(self, settings: S, object_name: str, mode: SyncMode) -> list[tuple[str, str]]:
+        """What is wrong with targeting ``object_name`` in ``mode`` with these settings: ``(key, message)`` pairs."""
+        declared = self.capabilities(settings)
         problems = []
-        if self.objects is not None and object_name not in self.objects:
+        if declared.objects is not None and object_name not in declared.objects:
             problems.append(("object", f"a {self.name} destination's object must be one of "
-                                       f"{', '.join(sorted(self.objects))}"))
-        if mode not in self.modes:
+                                       f"{', '.join(sorted(declared.objects))}"))
+        if mode not in declared.modes:
             problems.append(("mode", f"a {self.name} destination supports mode "
-                                     f"{', '.join(sorted(m.value for m in self.modes))}"))
+                                     f"{', '.join(sorted(m.value for m in declared.modes))}"))
         return problems
 
-    def open(self, settings: BaseModel, target: Target) -> Destination:
-        if self.factory is None:
+    def open(self, settings: S, target: Target) -> Destination:
+        if self.destination is None:
             raise ValueError(f"a {self.name} connector takes no field writes")
-        destination: Destination = _load(self.factory)(settings, target)
-        return destination
+        return self.destination(settings, target)
 
-    def open_tasks(self, settings: BaseModel) -> TaskDestination:
+    def open_tasks(self, settings: S) -> Any:
         if self.tasks is None:
             raise ValueError(f"a {self.name} connector creates no tasks")
-        tasks: TaskDestination = _load(self.tasks)(settings)
-        return tasks
+        return self.tasks(settings)
 
-    def open_alerts(self, settings: BaseModel) -> AlertChannel:
+    def open_alerts(self, settings: S) -> Any:
         if self.alerts is None:
             raise ValueError(f"a {self.name} connector posts no alerts")
-        channel: AlertChannel = _load(self.alerts)(settings)
-        return channel
+        return self.alerts(settings)
 
 
-def _load(reference: str) -> Any:
-    module, _, attribute = reference.partition(":")
-    return getattr(importlib.import_module(module), attribute)
-
-
-Registry = Mapping[str, ConnectorType]
+Registry = Mapping[str, ConnectorType[Any]]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from connectors.salesforce.connector import SalesforceDestination
-from syncer.config.sync import FieldType, SyncMode
+from syncer.contract.enums import FieldType, SyncMode
 from syncer.contract.destination import Destination, FieldCheck, Operation, Target
 from tests.connectors.salesforce.conftest import BY_PRODUCT_ID
 
@@ -74,7 +74,7 @@ def test_capabilities_are_declared_as_data(destination: SalesforceDestination) -
     assert isinstance(destination, Destination)
     caps = destination.capabilities
     assert dict(caps.max_batch) == {op: 200 for op in Operation}
-    assert (caps.bulk_threshold, caps.bulk_batch, caps.idempotent) == (2_000, 10_000, True)
+    assert (caps.bulk_threshold, caps.bulk_batch) == (2_000, 10_000)
     assert caps.rate.daily is None and caps.modes == frozenset(SyncMode)
     assert caps.batch_size(Operation.UPDATE, 1_999) == 200
     assert caps.batch_size(Operation.UPDATE, 2_000) == 10_000

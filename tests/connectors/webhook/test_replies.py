@@ -197,7 +197,7 @@ def test_capabilities_come_from_the_settings() -> None:
     caps = destination.capabilities
     destination.close()
     assert caps.max_batch == {op: 250 for op in Operation}
-    assert caps.rate == RatePolicy(requests=20, window_s=1.0) and caps.idempotent and caps.objects is None
+    assert caps.rate == RatePolicy(requests=20, window_s=1.0) and caps.objects is None
 
 
 @pytest.mark.parametrize(("per_second", "policy"), [(10.0, RatePolicy(10, 1.0)), (2.5, RatePolicy(2, 0.8)),
