@@ -14,7 +14,8 @@ from connectors.sandbox_people import sample_reps
 from syncer.demo.sample_warehouse import build_sample_warehouse
 from syncer.planning.planner import plan_sync
 from syncer.state import StateStore, open_state
-from syncer.warehouse.base import WarehouseError, open_warehouse
+from syncer.warehouse.base import WarehouseError
+from syncer.warehouse.opener import open_warehouse
 from syncer.warehouse.sqlalchemy_warehouse import SqlAlchemyWarehouse
 from tests.helpers import plan_and_confirm, sync_config
 

@@ -5,6 +5,7 @@ workspace and the model's SQL runs there, so nothing is copied. Other warehouses
 batches of ``batch_size`` rows into the workspace, so memory stays flat however large the model is.
 """
 
-from syncer.warehouse.base import Warehouse, open_warehouse
+from syncer.warehouse.base import Warehouse
+from syncer.warehouse.opener import open_warehouse
 
 __all__ = ["Warehouse", "open_warehouse"]

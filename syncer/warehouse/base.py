@@ -1,4 +1,4 @@
-"""The warehouse interface, the model-query check, and the factory that picks an implementation from a URL.
+"""The warehouse interface and the model-query check (:mod:`syncer.warehouse.opener` picks an implementation).
 
 A model is user SQL, so it runs where it cannot reach syncer's own state: in a connection of its own to the
 warehouse (a DuckDB file is opened read-only, with file access switched off), never in the planning workspace.
@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Collection, Iterator
-from pathlib import Path
 
 import duckdb
 import pyarrow as pa
@@ -105,21 +104,3 @@ class Warehouse(ABC):
     @abstractmethod
     def close(self) -> None:
         """Release connections."""
-
-
-def open_warehouse(url: str, root: Path) -> Warehouse:
-    """The warehouse for ``url``; relative DuckDB paths are resolved against the project ``root``.
-
-    Raises :class:`syncer.config.errors.ConfigError` (naming ``warehouse.url``) for a URL that cannot work: no
-    scheme, an unknown dialect or a missing driver, a bad port, a DuckDB path that is a directory.
-    """
-    from syncer.warehouse.urls import checked_warehouse_url
-
-    checked = checked_warehouse_url(url, root)
-    if isinstance(checked, Path):
-        from syncer.warehouse.duckdb_warehouse import DuckDBWarehouse
-
-        return DuckDBWarehouse(checked)
-    from syncer.warehouse.sqlalchemy_warehouse import SqlAlchemyWarehouse
-
-    return SqlAlchemyWarehouse(url)

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from syncer.warehouse.base import Warehouse, open_warehouse
+from syncer.warehouse.base import Warehouse
+from syncer.warehouse.opener import open_warehouse
 
 
 @pytest.fixture

@@ -20,7 +20,8 @@ from syncer.planning.planner import plan_sync
 from syncer.runner import RunOptions, run_sync
 from syncer.state import StateStore, open_state
 from syncer.state.base import RunStatus
-from syncer.warehouse.base import Warehouse, open_warehouse
+from syncer.warehouse.base import Warehouse
+from syncer.warehouse.opener import open_warehouse
 from tests.delivery.fake_destination import FakeDestination
 from tests.fakes import FakeClock
 from tests.helpers import NOW, plan_and_confirm, snapshot_dict, sync_config, write_table

@@ -17,7 +17,8 @@ from syncer.core.plan import Plan
 from syncer.delivery.executor import DeliveryReport, RetryPolicy, RowFailure, deliver
 from syncer.planning.planner import plan_sync
 from syncer.state import StateStore
-from syncer.warehouse.base import Warehouse, open_warehouse
+from syncer.warehouse.base import Warehouse
+from syncer.warehouse.opener import open_warehouse
 from tests.delivery.fake_destination import FakeDestination
 from tests.fakes import FakeClock
 from tests.helpers import NOW, snapshot_dict, sync_config, write_table

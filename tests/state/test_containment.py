@@ -10,7 +10,8 @@ import pytest
 
 from syncer.planning.planner import PlanError, plan_sync
 from syncer.state import StateStore
-from syncer.warehouse.base import ModelQueryError, check_model_query, open_warehouse
+from syncer.warehouse.base import ModelQueryError, check_model_query
+from syncer.warehouse.opener import open_warehouse
 from tests.helpers import NOW, plan_and_confirm, sync_config, write_table
 
 
