@@ -23,7 +23,7 @@ from syncer.state.base import StateUnavailableError
 from syncer.warehouse.base import WarehouseError
 
 if TYPE_CHECKING:
-    from syncer.daemon.service import Daemon
+    from syncer.daemon.host import DaemonHost as Daemon
 
 log = logging.getLogger("syncer.daemon.http")
 Detail = dict[str, Any]
