@@ -21,7 +21,8 @@ from syncer.contract.errors import DeliveryError
 from syncer.core.plan import ChangeOp, Plan, RejectedRow
 from syncer.delivery.executor import DeliveryReport, RetryPolicy, deliver
 from syncer.delivery.sink import StateSink
-from syncer.effects.engine import Effects, EffectsContext, EffectsReport, stage
+from syncer.effects.engine import Effects, EffectsContext, stage
+from syncer.effects.session import EffectsReport
 from syncer.planning.planner import PlanError, plan_sync
 from syncer.state.base import ErrorStage, RowErrorInput, RunStatus, StateStore
 from syncer.warehouse.base import Warehouse

@@ -14,9 +14,8 @@ Order within a run (see :mod:`syncer.runner`), chosen so that nothing is lost or
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -31,32 +30,12 @@ from syncer.effects.log import write_alert_log
 from syncer.effects.owners import OwnerDirectory
 from syncer.effects.pacing import Pacer
 from syncer.effects.send import by_connector, send_alerts, send_digests, send_tasks
+from syncer.effects.session import EffectsReport
 from syncer.state.base import StateStore
 from syncer.state.outbox import EffectKind, OutboxItem, OutboxRecord, OutboxStatus
 
 LOOKBACK_SLACK = timedelta(days=1)  # caps count local days: read a day more than a week of the ledger
 DECIDE_PAGE = 5_000  # alert intents decided per transaction (each page's decisions are durable before the next)
-
-
-@dataclass
-class EffectsReport:
-    """What one run did with tasks and alerts; ``summary()`` is the ``effects`` part of ``run --json``."""
-
-    staged: int = 0
-    tasks: Counter[str] = field(default_factory=Counter)  # created, existed, failed, retry, waiting_for_record
-    decisions: Counter[str] = field(default_factory=Counter)  # the policy's outcomes (send, digest, cooldown...)
-    alerts: Counter[str] = field(default_factory=Counter)  # sent, found_posted, failed, retry
-    digests: int = 0
-    errors: list[str] = field(default_factory=list)
-    log: str = ""
-    api_calls: int = 0
-    rate_limited: int = 0
-
-    def summary(self) -> dict[str, Any]:
-        return {"staged": self.staged, "tasks": dict(sorted(self.tasks.items())),
-                "decisions": dict(sorted(self.decisions.items())), "alerts": dict(sorted(self.alerts.items())),
-                "digests": self.digests, "errors": self.errors,
-                "alert_log": self.log, "api_calls": self.api_calls, "rate_limited": self.rate_limited}
 
 
 @dataclass(frozen=True)
@@ -160,7 +139,7 @@ class Effects:
                 step()
         finally:
             self.close()
-        write_alert_log(self)
+        write_alert_log(self, self.context.write_log)
         return self.report
 
     def decide_due(self, sync: str | None) -> None:

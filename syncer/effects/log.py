@@ -10,6 +10,7 @@ stays unwritten and the next run tries again: nothing waits anywhere but in the 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
@@ -19,7 +20,7 @@ from syncer.state.outbox import EffectKind, OutboxRecord
 from syncer.warehouse.base import WarehouseError
 
 if TYPE_CHECKING:
-    from syncer.effects.engine import Effects
+    from syncer.effects.session import EffectsSession
 
 ALERT_LOG_TABLE = "syncer_alert_log"
 _TS = pa.timestamp("us", tz="UTC")
@@ -72,9 +73,9 @@ def _effect_row(intent: OutboxRecord) -> dict[str, Any]:
         "feedback_at": None, "dedupe_key": intent.dedupe_key}
 
 
-def write_alert_log(effects: Effects) -> None:
-    """Write the log when it changed since the last write; a refused write waits for the next run."""
-    writer = effects.context.write_log
+def write_alert_log(effects: EffectsSession, writer: Callable[[pa.Table], int] | None) -> None:
+    """Write the log through ``writer`` when it changed since the last write; a refused write waits for the next
+    run. ``None``: no warehouse table to write (nothing is done)."""
     if writer is None:
         return
     store = effects.store

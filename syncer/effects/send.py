@@ -23,7 +23,7 @@ from syncer.state.base import RunLockedError
 from syncer.state.outbox import EffectKind, OutboxRecord, OutboxStatus
 
 if TYPE_CHECKING:
-    from syncer.effects.engine import Effects
+    from syncer.effects.session import EffectsSession as Effects
 
 RECORD_WAIT = timedelta(days=7)  # a task whose record the CRM never confirmed is given up after this
 DIGEST_LOCK = "__syncer_digests__"  # digests span syncs: one sender at a time, whichever run gets there first
