@@ -27,7 +27,7 @@ sys.path.insert(0, str(ROOT))
 
 from syncer.commit import commit_all  # noqa: E402
 from syncer.config.sync import FieldSpec, SyncConfig  # noqa: E402
-from syncer.contract.enums import FieldType
+from syncer.contract.enums import FieldType  # noqa: E402
 from syncer.demo.sample_warehouse import build_sample_warehouse  # noqa: E402
 from syncer.planning.planner import plan_sync  # noqa: E402
 from syncer.state.duckdb_store import DuckDBStateStore  # noqa: E402

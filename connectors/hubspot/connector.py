@@ -29,7 +29,6 @@ from connectors.hubspot.matching import find_ids
 from connectors.hubspot.properties import ID_FIELDS, Property, check_fields, load_properties, property_definition
 from connectors.hubspot.replies import Entry, Outcome, ResultKey
 from connectors.hubspot.settings import HubSpotSettings
-from syncer.contract.enums import SyncMode
 from syncer.contract.destination import (
     BatchResult,
     Capabilities,
@@ -39,6 +38,7 @@ from syncer.contract.destination import (
     Target,
     WriteRecord,
 )
+from syncer.contract.enums import SyncMode
 from syncer.contract.errors import DestinationStoppedError
 
 

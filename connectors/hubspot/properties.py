@@ -26,8 +26,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from connectors.hubspot.client import HubSpotClient
-from syncer.contract.enums import FieldType
 from syncer.contract.destination import FieldCheck, Target
+from syncer.contract.enums import FieldType
 
 ID_FIELDS = frozenset({"id", "hs_object_id"})
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from syncer.contract.enums import FieldType
 from syncer.contract.destination import FieldCheck, Target
+from syncer.contract.enums import FieldType
 
 COMPATIBLE: Mapping[FieldType, frozenset[str]] = {
     FieldType.NUMBER: frozenset({"double", "currency", "percent", "int"}),

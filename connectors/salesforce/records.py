@@ -21,8 +21,8 @@ from enum import StrEnum
 from typing import Any
 
 from connectors.salesforce.errors import record_result
-from syncer.contract.enums import FieldType, SyncMode
 from syncer.contract.destination import Operation, RecordResult, Target, WriteRecord
+from syncer.contract.enums import FieldType, SyncMode
 
 
 class Route(StrEnum):

@@ -19,9 +19,9 @@ def rate_policy(requests_per_second: float) -> RatePolicy:
 def capabilities(settings: WebhookSettings) -> Capabilities:
     """Every operation in batches of ``batch_size``; any object and mode (the receiver decides what they mean).
 
-    Repeating a write is safe: every batch carries an ``Idempotency-Key`` derived from its content (and the run), so a batch
-    re-sent within a run can be recognised; across runs, and for a receiver that ignores the key, records by ``key``
-    must be treated as upserts.
+    Repeating a write is safe: every batch carries an ``Idempotency-Key`` derived from its content (and the run), so
+    a batch re-sent within a run can be recognised; across runs, and for a receiver that ignores the key, records by
+    ``key`` must be treated as upserts.
     """
     return Capabilities(
         max_batch={op: settings.batch_size for op in Operation},

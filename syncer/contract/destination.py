@@ -131,7 +131,8 @@ class Capabilities:
     ``modes``/``objects``: what a sync may target (``objects`` ``None``: any object name); ``syncer validate``
     checks every destination against them through the registry, so this is the one place a connector declares them.
     Every connector's writes must be safe to repeat (an upsert or an update by id): a crash between send and commit
-    costs a re-send, never a duplicate. ``bulk_threshold``/``bulk_batch``: when a run has at least ``bulk_threshold`` records of one operation, the
+    costs a re-send, never a duplicate.
+    ``bulk_threshold``/``bulk_batch``: when a run has at least ``bulk_threshold`` records of one operation, the
     executor hands the connector batches of ``bulk_batch`` instead (Salesforce Bulk API 2.0); the connector picks
     its bulk path for any batch larger than ``max_batch``.
     """

@@ -16,7 +16,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from syncer.config.sync import FieldSpec
-
 from syncer.contract.enums import FieldType, OutOfRange
 from syncer.core.sql import ident, literal
 from syncer.core.templates import template_columns

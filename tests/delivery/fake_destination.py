@@ -12,7 +12,6 @@ from collections import deque
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from syncer.contract.enums import SyncMode
 from syncer.contract.destination import (
     BatchResult,
     Capabilities,
@@ -23,6 +22,7 @@ from syncer.contract.destination import (
     RecordResult,
     WriteRecord,
 )
+from syncer.contract.enums import SyncMode
 from syncer.contract.errors import BatchRejectedError, DestinationStoppedError, RateLimitedError
 
 

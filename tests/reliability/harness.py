@@ -23,9 +23,9 @@ from connectors.sandbox import Sandbox
 from connectors.webhook.sandbox.emulator import DEFAULT_SECRET
 from syncer.app import App, utc_now
 from syncer.config.sync import SyncConfig
-from syncer.contract.enums import FieldType
 from syncer.contract.destination import Destination as Writer
 from syncer.contract.destination import Target
+from syncer.contract.enums import FieldType
 from syncer.delivery.executor import RetryPolicy
 from syncer.demo.sample_warehouse import build_sample_warehouse
 from syncer.runner import Pacing, RunOptions, RunOutcome, run_sync

@@ -10,8 +10,8 @@ import httpx
 from connectors.sandbox import Sandbox
 from connectors.webhook.connector import WebhookDestination
 from connectors.webhook.settings import WebhookSettings
-from syncer.contract.enums import SyncMode
 from syncer.contract.destination import Operation, Target, WriteRecord
+from syncer.contract.enums import SyncMode
 from syncer.sandbox.faults import Fault, FaultInjector, FaultRule
 
 

@@ -12,8 +12,8 @@ from connectors.hubspot.connector import HubSpotDestination, open_destination
 from connectors.hubspot.sandbox import HubSpotEmulator, HubSpotLimits
 from connectors.hubspot.settings import HubSpotSettings
 from connectors.sandbox import Sandbox
-from syncer.contract.enums import FieldType, SyncMode
 from syncer.contract.destination import Operation, Target, WriteRecord
+from syncer.contract.enums import FieldType, SyncMode
 
 TOKEN = "pat-na1-connector-test-token"
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from connectors.hubspot.sandbox import HubSpotEmulator
-from syncer.contract.enums import FieldType
 from syncer.contract.destination import Operation, RecordStatus
+from syncer.contract.enums import FieldType
 from tests.connectors.hubspot.conftest import Open, record, target
 
 FIELDS = {"name": FieldType.STRING, "pql_score": FieldType.INTEGER, "pql_tier": FieldType.STRING,

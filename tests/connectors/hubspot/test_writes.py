@@ -10,8 +10,8 @@ from pydantic import SecretStr
 from connectors.hubspot.connector import open_destination
 from connectors.hubspot.sandbox import HubSpotEmulator
 from connectors.hubspot.settings import HubSpotSettings
-from syncer.contract.enums import SyncMode
 from syncer.contract.destination import Operation, RecordResult, RecordStatus
+from syncer.contract.enums import SyncMode
 from syncer.contract.errors import BatchRejectedError
 from tests.connectors.hubspot.conftest import Open, companies, record, target
 

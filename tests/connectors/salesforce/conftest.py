@@ -12,8 +12,8 @@ from connectors.salesforce.bulk import BulkWait
 from connectors.salesforce.connector import SalesforceDestination
 from connectors.salesforce.settings import SalesforceSettings
 from connectors.sandbox import Sandbox
-from syncer.contract.enums import FieldType, SyncMode
 from syncer.contract.destination import Operation, Target, WriteRecord
+from syncer.contract.enums import FieldType, SyncMode
 
 ACCOUNT_FIELDS = {"Name": FieldType.STRING, "PQL_Score__c": FieldType.NUMBER, "PQL_Tier__c": FieldType.STRING,
                   "PQL_Reason__c": FieldType.STRING, "PQL_Since__c": FieldType.DATETIME}

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from connectors.salesforce.connector import SalesforceDestination
-from syncer.contract.enums import FieldType, SyncMode
 from syncer.contract.destination import Destination, FieldCheck, Operation, Target
+from syncer.contract.enums import FieldType, SyncMode
 from tests.connectors.salesforce.conftest import BY_PRODUCT_ID
 
 BROKEN = Target("Account", SyncMode.UPSERT, "Name", {

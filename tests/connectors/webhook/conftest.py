@@ -12,8 +12,8 @@ from connectors.sandbox import Sandbox
 from connectors.webhook.connector import WebhookDestination
 from connectors.webhook.sandbox import DEFAULT_SECRET
 from connectors.webhook.settings import WebhookSettings
-from syncer.contract.enums import SyncMode
 from syncer.contract.destination import Operation, Target, WriteRecord
+from syncer.contract.enums import SyncMode
 
 TARGET = Target("accounts", SyncMode.UPSERT, "domain")
 
