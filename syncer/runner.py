@@ -33,13 +33,12 @@ DestinationOpener = Callable[[SyncConfig], Destination | None]
 
 @dataclass(frozen=True)
 class RunOptions:
-    """How to run: ``dry_run`` plans and records only; ``allow_mass_change`` lets a tripped guardrail through once."""
+    """How to run: ``allow_mass_change`` lets a tripped guardrail through once. (``syncer plan`` previews without a
+    run; the project's ``state.row_errors.park_after`` reaches the runner through the store.)"""
 
-    dry_run: bool = False
     allow_mass_change: bool = False
     guards: Guards | None = None  # the project's defaults (``defaults.guards``); a mapping's ``guards:`` override them
     batch_size: int = 50_000
-    park_after: int = 5
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     stop: Callable[[], bool] | None = None  # answers true once a daemon shuts down: finish the batch in flight, stop
 
@@ -89,7 +88,7 @@ def run_sync(sync: SyncConfig, store: StateStore, warehouse: Warehouse, now: Clo
     killed) before it propagates.
     """
     with store.run_lock(sync.name, store.lock_wait_s):
-        run = _Run(sync, store, now, store.start_run(sync.name, (options or RunOptions()).dry_run, now()), effects)
+        run = _Run(sync, store, now, store.start_run(sync.name, dry_run=False, now=now()), effects)
         try:
             return run.execute(warehouse, open_destination, options or RunOptions(), pacing or Pacing(), progress)
         except BaseException as exc:
@@ -121,8 +120,6 @@ class _Run:
         store.note_row_errors(self.run_id, sync.name, [plan_error(row) for row in plan.rejected], now(),
                               store.park_after)
         store.settle_plan_errors(sync.name, self.run_id)
-        if options.dry_run:
-            return self.ended(RunStatus.PLANNED, plan)
         if plan.blocked and not options.allow_mass_change:  # a mass change waits for a human: nothing is sent
             return self.ended(RunStatus.BLOCKED, plan, error=plan.guard_message())
         if self.effects is not None:  # before any field is committed, so no firing can be forgotten

@@ -1,5 +1,6 @@
-"""Slack alerts reps trust: the pure policy (caps, priorities, cooldowns, quiet hours, digests), Block Kit rendering
-with every warehouse value escaped, and verified feedback from Slack's interaction requests.
+"""Slack alerts reps trust: Block Kit rendering with every warehouse value escaped, and verified feedback from Slack's
+interaction requests. The pure policy (caps, priorities, cooldowns, quiet hours, digests) and the ledger types are
+:mod:`syncer.core.alerts`; its configuration is :mod:`syncer.config.alerts`.
 
 Nothing here does I/O or reads a clock: time is an argument, and the delivery step wires these into runs::
 
@@ -31,13 +32,9 @@ from syncer.alerts.render import (
     render_alert,
     render_digest,
 )
-from syncer.config.alerts import AlertPolicy, Caps, FirstRunPolicy, OverflowPolicy, QuietHours, Rules, TriggerRules
-from syncer.core.alerts import Candidate, Decision, DedupeKey, LedgerEntry, Outcome, decide, record
 
 __all__ = [
-    "AlertContent", "AlertPolicy", "AlertRenderError", "Candidate", "Caps", "Change", "Decision", "DedupeKey",
-    "DigestItem", "Feedback", "FeedbackAction", "FirstRunPolicy", "InMemorySeenRequests", "InteractionHandler",
-    "LedgerEntry", "Outcome", "OverflowPolicy", "QuietHours", "RequestRejectedError", "Rules", "SeenRequests",
-    "SlackMessage", "TriggerRules", "check_template", "decide", "escape_mrkdwn", "record", "render_alert",
-    "render_digest", "snooze_entry", "update_message",
+    "AlertContent", "AlertRenderError", "Change", "DigestItem", "Feedback", "FeedbackAction", "InMemorySeenRequests",
+    "InteractionHandler", "RequestRejectedError", "SeenRequests", "SlackMessage", "check_template", "escape_mrkdwn",
+    "render_alert", "render_digest", "snooze_entry", "update_message",
 ]

@@ -149,7 +149,7 @@ class Matrix:
         return self.app.project.sync(SYNCS[destination])
 
     def run(self, destination: Destination, progress: Callable[[int], None] | None = None) -> RunOutcome:
-        options = RunOptions(batch_size=self.app.batch_size, park_after=PARK_AFTER,
+        options = RunOptions(batch_size=self.app.batch_size,
                              retry=RetryPolicy(max_attempts=5, max_wait_s=MAX_WAIT_S))
         return run_sync(self.sync(destination), self.app.store, self.app.warehouse, utc_now, self.open, options,
                         self.time.pacing(), progress)
