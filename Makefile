@@ -36,6 +36,7 @@ test: setup postgres
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 bench: setup
 	$(BIN)/python bench/plan.py --rows 1000000 --rows 10000000
