@@ -21,9 +21,9 @@ from syncer.core.plan import PLAN_OPS, ChangeCounts, Plan, RejectedRow
 from syncer.core.sql import ident
 from syncer.core.templates import template_columns
 from syncer.core.triggers import FIRING_SCHEMA, firings_sql
-from syncer.planning.workspace import register_functions
+from syncer.planning.render import register_functions
 from syncer.state.base import StateStore
-from syncer.state.scratch import PLANS_CATALOG
+from syncer.state.workspace import PLANS_CATALOG
 from syncer.warehouse.base import Warehouse, WarehouseError
 
 REJECTED_KEPT = 1000  # rejected rows kept in the plan (with reasons); the count is always exact

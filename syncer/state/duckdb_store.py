@@ -26,7 +26,7 @@ from syncer.state.base import RunLockedError, StateUnavailableError
 from syncer.state.control import KEY_MATCH, SqlStateStore, Step, Steps
 from syncer.state.effects_store import Query
 from syncer.state.migrations import apply_migrations
-from syncer.state.scratch import discard_workspace, prepare_workspace
+from syncer.state.workspace import discard_workspace, prepare_workspace
 
 _COLUMNS = "sync, key, record_id, match_value, fields, row_hash, present, synced_at"
 _HOLDER = re.compile(r"\(PID (\d+)\)")

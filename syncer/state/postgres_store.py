@@ -27,7 +27,7 @@ from syncer.state.base import COMMIT_SCHEMA, RunLockedError, StateUnavailableErr
 from syncer.state.control import SqlStateStore, Steps
 from syncer.state.effects_store import Query
 from syncer.state.migrations import apply_migrations
-from syncer.state.scratch import discard_workspace, prepare_workspace
+from syncer.state.workspace import discard_workspace, prepare_workspace
 
 _SNAPSHOT_BATCH = 50_000
 _MIGRATION_LOCK = 7_346_001  # advisory lock id: replicas starting together migrate one at a time

@@ -18,8 +18,8 @@ from pydantic import ValidationError
 
 from syncer.config.sync import FieldSpec
 from syncer.core.fields import field_sql
-from syncer.planning.workspace import register_functions
-from syncer.state.scratch import discard_workspace, prepare_workspace
+from syncer.planning.render import register_functions
+from syncer.state.workspace import discard_workspace, prepare_workspace
 
 
 @pytest.fixture(scope="module")

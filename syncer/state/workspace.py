@@ -2,7 +2,7 @@
 catalog, and the clean-up of directories left by processes that died.
 
 A state store opens its workspace here (for DuckDB state it is the state's own connection); the functions the field
-SQL calls are registered by planning (:func:`syncer.planning.workspace.register_functions`), which knows templates.
+SQL calls are registered by planning (:func:`syncer.planning.render.register_functions`), which knows templates.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The functions the field SQL calls, registered on a planning workspace (see :mod:`syncer.state.scratch` for the
+"""The functions the field SQL calls, registered on a planning workspace (see :mod:`syncer.state.workspace` for the
 workspace's connection): ``syncer_render`` renders a field template for a batch of rows."""
 
 from __future__ import annotations
