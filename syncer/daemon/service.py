@@ -27,6 +27,7 @@ from syncer.config.errors import ConfigError, Problem
 from syncer.config.loader import PROJECT_FILE, Project, load_project
 from syncer.config.schedule import parse_duration, parse_schedule
 from syncer.daemon.apps import AppPool, PoolBusyError
+from syncer.daemon.bodies import RequestLimits
 from syncer.daemon.control import DaemonControl
 from syncer.daemon.dispatch import Dispatcher
 from syncer.daemon.health import SUCCESS_STATUSES, Health
@@ -118,7 +119,8 @@ class Daemon:
         else:
             self.leases = LocalLeases(started)
         self.health.track(self.enabled(), utc_now().replace(tzinfo=None))
-        self.server = HttpServer(DaemonControl(self), self.host, self.port)
+        self.server = HttpServer(DaemonControl(self), self.host, self.port,
+                                 RequestLimits(max_body_bytes=self.settings.max_body_bytes))
         self.server.start()
         self._tick()
         self._schedule_all()
