@@ -140,4 +140,5 @@ class HttpServer:
 
     def stop(self) -> None:
         self.server.should_exit = True
-        self._thread.join(10)
+        if self._thread.is_alive():  # not when it never started, or exited already (it could not bind)
+            self._thread.join(10)

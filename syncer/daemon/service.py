@@ -155,6 +155,18 @@ class Daemon:
     def stop(self) -> bool:
         """Finish the batches in flight and commit them (up to ``stop_timeout_s``), let the leases go, close."""
         event(log, "daemon_stopping", running=sorted(self.dispatcher.busy()))
+        clean = self._shut_down()
+        event(log, "daemon_stopped", clean=clean)
+        return clean
+
+    def abort(self, reason: str) -> None:
+        """:meth:`start` failed (the state is another process's, the port is taken): log why, close what opened.
+
+        Never logs ``daemon_stopped``: a daemon that never started did not stop cleanly, it was refused."""
+        event(log, "daemon_refused", logging.ERROR, error=reason)
+        self._shut_down()
+
+    def _shut_down(self) -> bool:
         self.stopping.set()
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
@@ -167,7 +179,6 @@ class Daemon:
         self.pool.close()
         if self.server is not None:
             self.server.stop()
-        event(log, "daemon_stopped", clean=clean)
         return clean
 
     # Scheduling
