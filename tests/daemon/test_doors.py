@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 import time
 from collections.abc import AsyncIterator, Iterable, Iterator
 from pathlib import Path
@@ -18,6 +19,7 @@ from urllib.parse import urlencode
 
 import httpx
 import pytest
+import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import SecretStr
@@ -44,6 +46,18 @@ from tests.daemon.procs import (
 
 CAP = DEFAULT_MAX_BODY_BYTES
 MAX_ANSWER_BYTES = 64 * 1024  # the largest answer any door gives (/metrics for a handful of syncs is ~10 KiB)
+OPENAPI = yaml.safe_load((Path(__file__).parents[2] / "docs" / "daemon-openapi.yaml").read_text())
+
+
+def documented(method: str, path: str) -> set[int] | None:
+    """The statuses docs/daemon-openapi.yaml lists for ``method`` on ``path`` (HEAD as GET); None when the document
+    has no such operation (the answer is then a 404, 405 or a redirect)."""
+    bare = path.split("?", 1)[0]
+    for template, operations in OPENAPI["paths"].items():
+        if re.fullmatch(re.sub(r"\{[^/]+\}", "[^/]+", template), bare):
+            operation = operations.get("get" if method == "HEAD" else method.lower())
+            return {int(status) for status in operation["responses"]} if operation else None
+    return None
 
 
 @pytest.fixture(scope="module")
@@ -178,6 +192,13 @@ def test_a_fault_of_the_daemon_answers_503_and_logs_one_line(daemon: Daemon,
     assert "RuntimeError: a fault of the daemon" in str(errors[0].__dict__["syncer_fields"]["error"])
 
 
+def test_the_openapi_description_lists_every_route_of_the_app(daemon: Daemon) -> None:
+    app = build_app(DaemonControl(daemon))
+    routes = {(route.path, method.lower()) for route in app.app.routes  # type: ignore[attr-defined]
+              for method in route.methods - {"HEAD"}}
+    assert routes == {(path, method) for path, operations in OPENAPI["paths"].items() for method in operations}
+
+
 # The property test: any method, path, head and body, signed or not.
 
 # Weighted towards the two POST doors, where the parsing happens; every route and method is still drawn.
@@ -228,6 +249,8 @@ def test_no_input_gets_a_500_and_the_daemon_answers_after(client: Client, method
     raw = [(name.encode("latin-1"), value.encode("latin-1")) for name, value in head.items()]
     reply = client.request(method, path, content, raw)
     assert reply.status_code < 500 or reply.status_code == 503, (reply.status_code, reply.text)
+    listed = documented(method, path)
+    assert reply.status_code in (listed or {307, 404, 405, 413, 431, 400}), (method, path, reply.status_code)
     assert len(reply.content) <= MAX_ANSWER_BYTES
     if reply.status_code >= 400 and method != "HEAD":
         one_line_refusal(reply)
