@@ -99,8 +99,11 @@ def _error(status: int, message: str) -> JSONResponse:
 
 
 async def _http_refusal(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, HTTPException)
-    return _error(exc.status_code, exc.detail)
+    if not isinstance(exc, HTTPException):  # registered for HTTPException only
+        return await _fault(request, exc)
+    refusal = _error(exc.status_code, exc.detail)
+    refusal.headers.update(exc.headers or {})  # e.g. Allow on a 405
+    return refusal
 
 
 async def _too_large(request: Request, exc: Exception) -> Response:

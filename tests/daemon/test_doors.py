@@ -11,6 +11,7 @@ import asyncio
 import json
 import logging
 import re
+import socket
 import time
 from collections.abc import AsyncIterator, Iterable, Iterator
 from pathlib import Path
@@ -280,5 +281,13 @@ def test_a_200_mb_chunked_body_leaves_the_daemon_process_memory_flat(tmp_path: P
         seconds = time.monotonic() - started
         grown_mib = (rss_kib() - before) / 1024
         assert grown_mib < 20, f"daemon RSS grew by {grown_mib:.1f} MiB"
+        assert running.get("/healthz").status_code == 200
+        # Below the app: a head larger than uvicorn's h11 limit (431), and bytes that are not HTTP (400), are
+        # refused by the parser (with its own short text) and leave the daemon answering.
+        for raw, status in ((b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + b"v" * 100_000 + b"\r\n\r\n", b"431"),
+                            (b"\x16\x03\x01\x02\x00garbage\r\n\r\n", b"400")):
+            with socket.create_connection(("127.0.0.1", port), timeout=10) as conn:
+                conn.sendall(raw)
+                assert conn.recv(100).startswith(b"HTTP/1.1 " + status)
         assert running.get("/healthz").status_code == 200
     print(f"200 MiB chunked body: answered {outcome} after {seconds:.1f} s; daemon RSS grew by {grown_mib:.1f} MiB")
