@@ -172,6 +172,22 @@ def test_each_door_refuses_hostile_input_on_one_line(client: Client, caplog: pyt
     assert client.get("/healthz").status_code == 200
 
 
+def test_the_body_cap_is_read_from_the_daemon_section(tmp_path: Path, sandbox: Sandbox) -> None:
+    port = free_port()
+    root = write_project(tmp_path / "project", project_yaml(sandbox, "duckdb:///.syncer/state.duckdb", port,
+                                                            "max_body_bytes: 2048\n"),
+                         {"a": slack_mapping("a", "every 1h")}, accounts=5)
+    running = Daemon(root, ENVIRONMENT, load_project(root, REGISTRY, ENVIRONMENT))
+    running.start()
+    try:
+        url = f"http://127.0.0.1:{port}/slack/interactions"
+        over = httpx.post(url, content=chunks(3000, 1000), timeout=10)
+        assert over.status_code == 413 and one_line_refusal(over)["error"] == "body over 2048 bytes"
+        assert httpx.post(url, content=b"x" * 2000, timeout=10).status_code == 401  # within the cap: unsigned
+    finally:
+        running.stop()
+
+
 class FaultyControl(DaemonControl):
     """The daemon's control with a fault in its metrics: what a bug in a handler looks like from outside."""
 
