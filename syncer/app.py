@@ -21,8 +21,12 @@ from syncer.effects.engine import EffectsContext
 from syncer.effects.log import ALERT_LOG_TABLE
 from syncer.effects.preview import EffectPreview, preview_effects
 from syncer.runner import Pacing, RunOptions, RunOutcome, run_sync
-from syncer.state import StateStore, open_state
+from syncer.state import StateStore, StateUnavailableError, open_state
 from syncer.warehouse import Warehouse, open_warehouse
+
+
+class StateConnectionLostError(StateUnavailableError):
+    """The state store went away in the middle of a run (its server restarted, the session was terminated)."""
 
 
 def utc_now() -> datetime:
@@ -122,8 +126,19 @@ class App:
         """One run of ``sync`` (see :func:`syncer.runner.run_sync`) with this project's state, warehouse,
         destinations and effects; the CLI and the daemon both run syncs through here."""
         pacing = pacing or Pacing()
-        return run_sync(sync, self.store, self.warehouse, now, self.open_destination, options, pacing, progress,
-                        self.effects_context(pacing))
+        store = self.store
+        try:
+            return run_sync(sync, store, self.warehouse, now, self.open_destination, options, pacing, progress,
+                            self.effects_context(pacing))
+        except StateUnavailableError:
+            raise
+        except Exception as exc:
+            if _answers(store):  # the state is fine: a fault of something else, shown as it is
+                raise
+            # The run could not even be recorded as failed: its row stays 'running' until the state is next
+            # opened, which marks it killed (its session is gone). One line, not the driver's two tracebacks.
+            raise StateConnectionLostError(f"lost the state store connection ({_first_cause(exc)}); the run "
+                                           "will be marked killed") from None
 
     def preview_effects(self, sync: SyncConfig, plan: Plan) -> list[EffectPreview]:
         """The tasks and alerts ``plan`` would cause, after the policy (Slack asked only with its secrets)."""
@@ -148,3 +163,22 @@ class App:
             self._store.close()
         if self._warehouse is not None:
             self._warehouse.close()
+
+
+def _answers(store: StateStore) -> bool:
+    """Whether the state store still answers a query."""
+    try:
+        store.schema_versions()
+    except Exception:
+        return False
+    return True
+
+
+def _first_cause(exc: BaseException) -> str:
+    """The first line of the error that began the chain (the driver's own words), e.g. "terminating connection
+    due to administrator command" rather than the "connection is closed" of the attempts that followed."""
+    first = exc
+    while first.__context__ is not None:
+        first = first.__context__
+    text = str(first).strip() or str(exc).strip() or type(first).__name__
+    return text.splitlines()[0]

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
@@ -38,12 +37,14 @@ from syncer.alerts.render import (
     FEEDBACK_BLOCK_ID,
     mrkdwn,
 )
+from syncer.contract.jsonbound import loads_bounded
 from syncer.core.alerts import DedupeKey, LedgerEntry, Outcome
 
 MAX_SKEW = timedelta(minutes=5)
 NOT_USEFUL_HOLD = timedelta(days=30)
 SNOOZE = timedelta(days=7)
 MAX_BODY_BYTES = 256 * 1024
+MAX_FORM_FIELDS = 16  # Slack sends one field, 'payload'
 _USER_ID = re.compile(r"^[UW][A-Z0-9]{2,30}$")  # Slack user ids; checked before being put in <@...>
 
 
@@ -138,8 +139,8 @@ def parse_feedback(body: bytes) -> Feedback | None:
     Raises :class:`RequestRejectedError` (400) for anything that is not a well-formed interaction payload.
     """
     try:
-        form = parse_qs(body.decode("utf-8"), strict_parsing=True)
-        payload = json.loads(form["payload"][0])
+        form = parse_qs(body.decode("utf-8"), strict_parsing=True, max_num_fields=MAX_FORM_FIELDS)
+        payload = loads_bounded(form["payload"][0])  # a bounded nesting: 5,000 '[' must not raise RecursionError
     except (UnicodeDecodeError, ValueError, KeyError):
         raise RequestRejectedError(400, "body is not a form with a JSON 'payload'") from None
     if not isinstance(payload, dict):

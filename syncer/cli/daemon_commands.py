@@ -45,10 +45,11 @@ def daemon(project: ProjectOption = Path("."),
         try:
             runner.start()
         except OSError as exc:
+            runner.abort(str(exc))
             output.show_error(str(exc))
             raise typer.Exit(EXIT_FAILED) from None
-        except StateUnavailableError:
-            runner.stop()
+        except (StateUnavailableError, ConfigError) as exc:  # shown by open_app: one line, exit 1 (or 2)
+            runner.abort(str(exc))
             raise
         clean = runner.serve_forever()
     if not clean:

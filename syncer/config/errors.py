@@ -1,7 +1,8 @@
 """Configuration problems, reported all at once with file, line and key path; and the redaction of secret values.
 
 Every value the configuration read from an environment variable is remembered (:func:`remember_secrets`) and
-:func:`redact` replaces it by ``***`` in any text about to be shown: a token put in ``base_url`` or a database URL
+:func:`redact` replaces it by ``***`` in any text about to be shown (once the project validates, only those that are
+part of a secret-typed setting: :func:`keep_secret_values_only`): a token put in ``base_url`` or a database URL
 and echoed by a validator, a driver or the warehouse never reaches the terminal or a log. The set is process-wide
 because secrets are a property of the process's environment, and because errors are displayed far from where the
 values were read (by the CLI's output, later by the daemon's logs).
@@ -23,6 +24,15 @@ _secret_values: set[str] = set()
 def remember_secrets(values: Iterable[str]) -> None:
     """Add ``values`` (read from the environment) to what :func:`redact` hides."""
     _secret_values.update(value for value in values if len(value) >= MIN_SECRET_LENGTH)
+
+
+def keep_secret_values_only(secrets: Iterable[str]) -> None:
+    """Stop hiding remembered values that occur in none of ``secrets``, the values of the project's secret-typed
+    settings: a port or a table name read from the environment is shown as it is, while a variable holding a
+    password inside a database URL stays hidden. Called once a project validated; until then (and when it does
+    not) every value read from the environment stays hidden, since a validator may echo any of them."""
+    texts = list(secrets)
+    _secret_values.intersection_update({value for value in _secret_values if any(value in text for text in texts)})
 
 
 def redact(text: str) -> str:

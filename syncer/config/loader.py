@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, SecretStr, ValidationError
 
-from syncer.config.errors import ConfigError, Problem, remember_secrets
+from syncer.config.errors import ConfigError, Problem, keep_secret_values_only, remember_secrets
 from syncer.config.project import ProjectConfig
 from syncer.config.schedule import parse_schedule
 from syncer.config.sync import SyncConfig
@@ -121,7 +121,21 @@ def load_project(root: Path, registry: Registry, environ: Mapping[str, str] | No
     if problems:
         raise ConfigError(problems)
     assert project is not None  # no problems means the project file validated
+    keep_secret_values_only(secret_values([project, *connectors.values(), *(s.config for s in syncs.values())]))
     return Project(root, project, syncs, connectors, tuple(missing))
+
+
+def secret_values(found: Any) -> list[str]:
+    """The value of every ``SecretStr`` inside ``found`` (models, lists, tuples and dicts, walked in depth)."""
+    if isinstance(found, SecretStr):
+        return [found.get_secret_value()]
+    if isinstance(found, BaseModel):
+        return secret_values([getattr(found, name) for name in type(found).model_fields])
+    if isinstance(found, dict):
+        return secret_values(list(found.values()))
+    if isinstance(found, list | tuple):
+        return [value for item in found for value in secret_values(item)]
+    return []
 
 
 def _load_project_file(root: Path, registry: Registry, environ: Mapping[str, str] | None, problems: list[Problem]

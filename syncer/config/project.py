@@ -102,6 +102,10 @@ class DaemonConfig(_Strict):
     trigger_token: SecretStr | None = Field(None, description="Bearer token POST /syncs/NAME/trigger requires; "
                                                               "write it as ${SYNCER_TRIGGER_TOKEN}. Unset or "
                                                               "empty: triggers are refused.")
+    max_body_bytes: int = Field(256 * 1024, ge=1024, le=16 * 1024 * 1024,
+                                description="Largest request body the HTTP server reads, in bytes; a larger one "
+                                            "is cut off as it streams in and refused (413). Slack interactions "
+                                            "are refused above 256 KiB whatever this says.")
     timezone: str = Field("UTC", description="Time zone cron schedules are read in (IANA name).")
     overdue_after: str = Field("2h", description="A sync without a successful run for this long is overdue "
                                                  "(/readyz, metrics): '90m', '2h', '1d'.")

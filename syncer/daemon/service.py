@@ -27,6 +27,7 @@ from syncer.config.errors import ConfigError, Problem
 from syncer.config.loader import PROJECT_FILE, Project, load_project
 from syncer.config.schedule import parse_duration, parse_schedule
 from syncer.daemon.apps import AppPool, PoolBusyError
+from syncer.daemon.bodies import RequestLimits
 from syncer.daemon.control import DaemonControl
 from syncer.daemon.dispatch import Dispatcher
 from syncer.daemon.health import SUCCESS_STATUSES, Health
@@ -118,7 +119,8 @@ class Daemon:
         else:
             self.leases = LocalLeases(started)
         self.health.track(self.enabled(), utc_now().replace(tzinfo=None))
-        self.server = HttpServer(DaemonControl(self), self.host, self.port)
+        self.server = HttpServer(DaemonControl(self), self.host, self.port,
+                                 RequestLimits(max_body_bytes=self.settings.max_body_bytes))
         self.server.start()
         self._tick()
         self._schedule_all()
@@ -153,6 +155,18 @@ class Daemon:
     def stop(self) -> bool:
         """Finish the batches in flight and commit them (up to ``stop_timeout_s``), let the leases go, close."""
         event(log, "daemon_stopping", running=sorted(self.dispatcher.busy()))
+        clean = self._shut_down()
+        event(log, "daemon_stopped", clean=clean)
+        return clean
+
+    def abort(self, reason: str) -> None:
+        """:meth:`start` failed (the state is another process's, the port is taken): log why, close what opened.
+
+        Never logs ``daemon_stopped``: a daemon that never started did not stop cleanly, it was refused."""
+        event(log, "daemon_refused", logging.ERROR, error=reason)
+        self._shut_down()
+
+    def _shut_down(self) -> bool:
         self.stopping.set()
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
@@ -165,7 +179,6 @@ class Daemon:
         self.pool.close()
         if self.server is not None:
             self.server.stop()
-        event(log, "daemon_stopped", clean=clean)
         return clean
 
     # Scheduling

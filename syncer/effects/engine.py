@@ -134,13 +134,20 @@ class Effects:
                                                lambda: send_alerts(self, sync), lambda: send_digests(self)]
             for step in steps:
                 if self.stopping():
-                    self.report.errors.append("stopped on request (shutdown); the rest waits for the next run")
+                    if self._work_left(sync):  # nothing due is nothing left undone: the run stays succeeded
+                        self.report.errors.append("stopped on request (shutdown); the rest waits for the next run")
                     break
                 step()
         finally:
             self.close()
         write_alert_log(self, self.context.write_log)
         return self.report
+
+    def _work_left(self, sync: str | None) -> bool:
+        """Whether an intent of ``sync`` (any sync's when None), or a digest, is due: what a stop leaves waiting."""
+        waiting = (OutboxStatus.PENDING, OutboxStatus.SENDING, OutboxStatus.DEFERRED)
+        return bool(self.store.outbox_due(self.now, sync, statuses=waiting, limit=1)
+                    or self.store.outbox_due(self.now, None, (EffectKind.DIGEST,), waiting, limit=1))
 
     def decide_due(self, sync: str | None) -> None:
         """Offer every alert intent whose time has come to the policy, by connector, a page at a time."""

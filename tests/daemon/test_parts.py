@@ -293,3 +293,18 @@ def test_readiness_names_what_cannot_be_reached(tmp_path: Path) -> None:
         assert control.trigger_token() is None  # none configured: triggers refused
     finally:
         daemon.pool.close()
+
+
+def test_only_values_of_secret_typed_settings_stay_redacted_once_the_project_validates(tmp_path: Path) -> None:
+    from syncer.config.errors import redact
+
+    root = make_project(tmp_path, state_url="duckdb:///${STATE_DIR_FROM_ENV}/state.duckdb", accounts=5)
+    text = (root / "syncer.yaml").read_text()
+    (root / "syncer.yaml").write_text(text + "daemon:\n  port: ${PORT_FROM_ENV}\n")
+    environment = {**ENVIRONMENT, "PORT_FROM_ENV": "18781", "STATE_DIR_FROM_ENV": "state-dir-4411"}
+    loaded = load_project(root, REGISTRY, environment)
+    assert loaded.config.daemon.port == 18781
+    assert redact("listening on 127.0.0.1:18781") == "listening on 127.0.0.1:18781"  # a port is no secret
+    # Part of a secret-typed setting (the state URL), and the connector's token: hidden.
+    assert redact("cannot open state-dir-4411/state.duckdb") == "cannot open ***/state.duckdb"
+    assert redact(f"login with {ENVIRONMENT['TEST_HUBSPOT_TOKEN']}") == "login with ***"
