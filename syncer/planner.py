@@ -160,7 +160,7 @@ def _plan_staged(sync: SyncConfig, store: StateStore, con: duckdb.DuckDBPyConnec
     if missing:
         raise PlanError(f"{sync.name}: the model has no column {', '.join(missing)} (run 'syncer validate')")
     spec = diff_spec(sync, column_types)
-    snapshot = store.snapshot_relation(sync.name)
+    snapshot = store.snapshot.relation(sync.name)
     try:
         con.execute(current_sql(spec, model))
         con.execute(delta_sql(spec, snapshot))

@@ -87,13 +87,14 @@ def run_sync(sync: SyncConfig, store: StateStore, warehouse: Warehouse, now: Clo
     Never raises for a failure of the sync itself; an unexpected error still ends the run as failed (interrupted:
     killed) before it propagates.
     """
-    with store.run_lock(sync.name, store.lock_wait_s):
-        run = _Run(sync, store, now, store.start_run(sync.name, (options or RunOptions()).dry_run, now()), effects)
+    with store.runs.lock(sync.name, store.lock_wait_s):
+        run_id = store.runs.start(sync.name, dry_run=(options or RunOptions()).dry_run, now=now())
+        run = _Run(sync, store, now, run_id, effects)
         try:
             return run.execute(warehouse, open_destination, options or RunOptions(), pacing or Pacing(), progress)
         except BaseException as exc:
             status = RunStatus.KILLED if isinstance(exc, KeyboardInterrupt | SystemExit) else RunStatus.FAILED
-            store.finish_run(run.run_id, status, now(), error=f"{type(exc).__name__}: {exc}"[:500])
+            store.runs.finish(run.run_id, status, now(), error=f"{type(exc).__name__}: {exc}"[:500])
             raise
 
 
@@ -117,9 +118,9 @@ class _Run:
             plan = plan_sync(sync, store, warehouse, options.batch_size, options.guards)
         except PlanError as exc:
             return self.ended(RunStatus.FAILED, None, error=str(exc))
-        store.note_row_errors(self.run_id, sync.name, [plan_error(row) for row in plan.rejected], now(),
+        store.row_errors.note(self.run_id, sync.name, [plan_error(row) for row in plan.rejected], now(),
                               store.park_after)
-        store.settle_plan_errors(sync.name, self.run_id)
+        store.row_errors.settle_plan(sync.name, self.run_id)
         if options.dry_run:
             return self.ended(RunStatus.PLANNED, plan)
         if plan.blocked and not options.allow_mass_change:  # a mass change waits for a human: nothing is sent
@@ -128,7 +129,7 @@ class _Run:
             self.staged = stage(sync, plan, store, self.effects.policy, aware(now()))
         commit_all(store, sync.name, plan.changes, now(), op=ChangeOp.REFRESH)  # bookkeeping only, nothing to send
         if plan.is_empty:
-            store.flush(sync.name)
+            store.snapshot.flush(sync.name)
             return self.ended(RunStatus.SUCCEEDED, plan, DeliveryReport())
         try:
             destination = open_destination(sync)
@@ -140,16 +141,16 @@ class _Run:
                                                             f"destination: {type(exc).__name__}: {detail}")
         if destination is None:  # a destination that takes no field writes: the snapshot tracks the model as is
             commit_all(store, sync.name, plan.changes, now())
-            store.flush(sync.name)
+            store.snapshot.flush(sync.name)
             return self.ended(RunStatus.SUCCEEDED, plan, DeliveryReport())
         sink = StateSink(store, sync.name, self.run_id, now)
         try:
             report = deliver(plan.changes, _totals(plan), destination, sink, clock=pacing.clock, sleep=pacing.sleep,
-                             policy=options.retry, skip=store.parked_keys(sync.name), progress=progress,
+                             policy=options.retry, skip=store.row_errors.parked_keys(sync.name), progress=progress,
                              stop=options.stop)
         finally:
             destination.close()
-            store.flush(sync.name)
+            store.snapshot.flush(sync.name)
         clean = report.rejected == 0 and report.pending == 0 and report.stopped is None
         return self.ended(RunStatus.SUCCEEDED if clean else RunStatus.PARTIAL, plan, report, report.stopped)
 
@@ -163,7 +164,7 @@ class _Run:
             if self.effects_report.errors and status is RunStatus.SUCCEEDED:
                 status, error = RunStatus.PARTIAL, "; ".join(self.effects_report.errors[:3])
         rejected = (plan.rejected_total if plan else 0) + (report.rejected if report else 0)
-        self.store.finish_run(self.run_id, status, self.now(), plan.model_rows if plan else None,
+        self.store.runs.finish(self.run_id, status, self.now(), plan.model_rows if plan else None,
                               plan.counts if plan else None, rejected, error)
         return RunOutcome(self.run_id, self.sync.name, status, plan, report, error,
                           time.perf_counter() - self.started, self.effects_report)

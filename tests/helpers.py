@@ -54,6 +54,6 @@ def plan_and_confirm(sync: SyncConfig, store: StateStore, warehouse: Warehouse) 
 
 def snapshot_dict(store: StateStore, sync: str) -> dict[str, dict[str, str | None]]:
     """The confirmed snapshot of ``sync`` (present keys only) as ``{key: {field: value}}``."""
-    relation = store.snapshot_relation(sync)
+    relation = store.snapshot.relation(sync)
     rows = store.workspace().execute(f"SELECT key, fields FROM {relation} AS s WHERE present").fetchall()
     return {str(key): json.loads(fields) for key, fields in rows}

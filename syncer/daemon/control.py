@@ -126,10 +126,10 @@ class DaemonControl:
         key = feedback.dedupe_key.token()
         try:
             with self.daemon.pool.app() as app:
-                touched = app.store.ledger_feedback(key, feedback.action.value, now.replace(tzinfo=None))
+                touched = app.store.ledger.feedback(key, feedback.action.value, now.replace(tzinfo=None))
                 entry = snooze_entry(feedback, now)
                 if entry is not None:
-                    app.store.ledger_add([entry])
+                    app.store.ledger.add([entry])
         except Exception as exc:  # the state is down: Slack already has its 200; say so in the log
             event(log, "alert_feedback_failed", logging.ERROR, action=feedback.action.value, key=key,
                   error=f"{type(exc).__name__}: {exc}")

@@ -33,7 +33,7 @@ import psycopg
 from syncer.alerts.interactions import InMemorySeenRequests, SeenRequests
 from syncer.daemon.slots import naive_utc
 from syncer.state import StateUnavailableError
-from syncer.state.postgres_store import _dsn as dsn
+from syncer.state.postgres_store import dsn
 
 _NOW = "(now() AT TIME ZONE 'UTC')"  # naive UTC, as the state tables store time
 

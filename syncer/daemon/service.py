@@ -108,7 +108,7 @@ class Daemon:
                 if missing:
                     raise ConfigError([variable.problem for variable in missing])
             store = app.store  # opens (and migrates) the state before any replica logic reads it
-            history = {name: store.runs(name, limit=_HISTORY) for name in self.project.syncs}
+            history = {name: store.runs.recent(name, limit=_HISTORY) for name in self.project.syncs}
         started = {name: runs[0].started_at for name, runs in history.items() if runs}
         self.health.merge({name: next(r.finished_at for r in runs if r.status in SUCCESS_STATUSES and r.finished_at)
                            for name, runs in history.items()
@@ -226,7 +226,7 @@ class Daemon:
         """Runs whose replica died are marked killed (their PostgreSQL session is gone)."""
         try:
             with self.pool.app(timeout=0) as app:
-                killed = app.store.mark_killed(utc_now().replace(tzinfo=None))
+                killed = app.store.runs.mark_killed(utc_now().replace(tzinfo=None))
         except (PoolBusyError, StateUnavailableError):
             return
         if killed:

@@ -31,7 +31,7 @@ def tell(app: App, link: SandboxLink, accounts: int, day: int) -> bool:
     """Run the story; False when a sync failed or was blocked (the outcomes say why)."""
     if link.started:  # a new sandbox holds nothing yet: forget what an earlier demo's sandbox confirmed and got
         for name in app.project.syncs:
-            app.store.reset(name)
+            app.store.snapshot.reset(name)
         app.store.clear_effects()
     _prepare_tasks(app)
     output.console.rule(f"1. first sync (simulated day {day}): fields land; alerts and tasks are held back")
@@ -78,7 +78,7 @@ def _summary(app: App, link: SandboxLink, outcomes: list[RunOutcome], since: dat
             line += f"; tasks created: {tasks['created']}"
         output.console.print(line, markup=False, highlight=False)
     output.show_alert_summary(alert_summary(app.store, since), since)
-    reasons = [r for r in app.store.ledger_log_rows() if r["outcome"] not in ("send",)
+    reasons = [r for r in app.store.ledger.log_rows() if r["outcome"] not in ("send",)
                and r["decided_at"] >= since][:3]
     for row in reasons:
         output.console.print(f"  e.g. {row['key']}: {row['outcome']}: {row['reason']}", markup=False,

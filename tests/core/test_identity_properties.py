@@ -105,7 +105,7 @@ def test_the_diff_sees_every_match_value_change(store: StateStore, tmp_path: Pat
         assert all(row["record_id"] is None and "score" in row["changed"] for row in updates)
         assert plan.counts.as_dict() == {"create": 0, "update": len(expected), "clear": 0,
                                          "unchanged": len(rows) - len(expected)}
-        relation = store.snapshot_relation(name)
+        relation = store.snapshot.relation(name)
         held = dict(store.workspace().execute(f"SELECT key, match_value FROM {relation} AS s").fetchall())
         assert held == {str(k): str(m) for k, m, *_ in after}
         assert plan_sync(sync, store, warehouse).changes.count == 0
