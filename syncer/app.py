@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 from connectors import REGISTRY
 from syncer.config.errors import ConfigError
 from syncer.config.loader import Project, load_project
 from syncer.config.sync import FieldType, SyncConfig
+from syncer.contract import clock
 from syncer.core.plan import Plan
 from syncer.delivery.effects import AlertChannel, TaskDestination
 from syncer.delivery.protocol import Destination, Target
@@ -21,11 +22,6 @@ from syncer.effects.preview import EffectPreview, preview_effects
 from syncer.runner import Pacing, RunOptions, RunOutcome, run_sync
 from syncer.state import StateStore, open_state
 from syncer.warehouse import Warehouse, open_warehouse
-
-
-def utc_now() -> datetime:
-    """The clock the edges pass inward (naive UTC, as the state tables store it)."""
-    return datetime.now(UTC).replace(tzinfo=None)
 
 
 @dataclass
@@ -114,7 +110,7 @@ class App:
                           guards=self.project.config.defaults.guards, stop=stop)
 
     def run(self, sync: SyncConfig, options: RunOptions, progress: Callable[[int], None] | None = None,
-            now: Callable[[], datetime] = utc_now, pacing: Pacing | None = None) -> RunOutcome:
+            now: Callable[[], datetime] = clock.naive_now, pacing: Pacing | None = None) -> RunOutcome:
         """One run of ``sync`` (see :func:`syncer.runner.run_sync`) with this project's state, warehouse,
         destinations and effects; the CLI and the daemon both run syncs through here."""
         pacing = pacing or Pacing()
@@ -126,7 +122,7 @@ class App:
         connectors = [t.alert.connector for t in sync.triggers if t.alert is not None]
         can_look_up = not any(self.project.missing_under(("connectors", name)) for name in connectors)
         return preview_effects(sync, plan, self.store, self.effects_context(Pacing()),
-                               utc_now().replace(tzinfo=UTC), can_look_up)
+                               clock.now(), can_look_up)
 
     def effects_context(self, pacing: Pacing) -> EffectsContext:
         """What the effects engine needs: the alert policy, the task and alert openers, the log's writer."""

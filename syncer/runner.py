@@ -11,11 +11,12 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from syncer.commit import commit_all
 from syncer.config.sync import Guards, SyncConfig
+from syncer.contract.clock import aware_utc, monotonic
 from syncer.core.plan import ChangeOp, Plan, RejectedRow
 from syncer.delivery.errors import DeliveryError
 from syncer.delivery.executor import DeliveryReport, RetryPolicy, deliver
@@ -70,7 +71,7 @@ class RunOutcome:
 class Pacing:
     """The executor's clock and sleep (real by default; tests pass a fake clock that sleep advances)."""
 
-    clock: Callable[[], float] = time.monotonic
+    clock: Callable[[], float] = monotonic
     sleep: Callable[[float], None] = time.sleep
 
 
@@ -105,7 +106,7 @@ class _Run:
     now: Clock
     run_id: int
     effects: EffectsContext | None = None
-    started: float = field(default_factory=time.perf_counter)
+    started: float = field(default_factory=monotonic)
     effects_report: EffectsReport | None = None
     staged: int = 0
     stop: Callable[[], bool] | None = None
@@ -126,7 +127,7 @@ class _Run:
         if plan.blocked and not options.allow_mass_change:  # a mass change waits for a human: nothing is sent
             return self.ended(RunStatus.BLOCKED, plan, error=plan.guard_message())
         if self.effects is not None:  # before any field is committed, so no firing can be forgotten
-            self.staged = stage(sync, plan, store, self.effects.policy, aware(now()))
+            self.staged = stage(sync, plan, store, self.effects.policy, aware_utc(now()))
         commit_all(store, sync.name, plan.changes, now(), op=ChangeOp.REFRESH)  # bookkeeping only, nothing to send
         if plan.is_empty:
             store.snapshot.flush(sync.name)
@@ -158,7 +159,7 @@ class _Run:
               error: str | None = None) -> RunOutcome:
         if self.effects is not None and status in (RunStatus.SUCCEEDED, RunStatus.PARTIAL, RunStatus.FAILED) \
                 and plan is not None:
-            effects = Effects(self.store, self.effects, aware(self.now()), stop=self.stop)
+            effects = Effects(self.store, self.effects, aware_utc(self.now()), stop=self.stop)
             self.effects_report = effects.process(self.sync.name)
             self.effects_report.staged = self.staged
             if self.effects_report.errors and status is RunStatus.SUCCEEDED:
@@ -167,7 +168,7 @@ class _Run:
         self.store.runs.finish(self.run_id, status, self.now(), plan.model_rows if plan else None,
                               plan.counts if plan else None, rejected, error)
         return RunOutcome(self.run_id, self.sync.name, status, plan, report, error,
-                          time.perf_counter() - self.started, self.effects_report)
+                          monotonic() - self.started, self.effects_report)
 
 
 def plan_error(row: RejectedRow) -> RowErrorInput:
@@ -187,10 +188,6 @@ def _totals(plan: Plan) -> dict[Operation, int]:
     return {Operation.CREATE: plan.counts.create, Operation.UPDATE: plan.counts.update,
             Operation.CLEAR: plan.counts.clear}
 
-
-def aware(moment: datetime) -> datetime:
-    """The runner's clock gives naive UTC (as the state stores it); the effects engine wants it timezone-aware."""
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
 
 
 def _connector(sync: SyncConfig) -> str:

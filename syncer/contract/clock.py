@@ -5,6 +5,8 @@
 - :func:`naive_utc` is the one conversion for storage: the state tables hold naive UTC. :func:`aware_utc` reads a
   stored time back as an aware one.
 - :func:`monotonic` is for pacing, timeouts and durations: it never jumps and is never faked.
+- :func:`real_now` is the real time even under a fake clock, for checks against another party's clock only (the
+  replay window of a signed Slack request).
 
 Setting the clock for a process: ``SYNCER_FAKE_NOW=2026-12-07T07:30:00Z`` (ISO 8601; a time without an offset is
 taken as UTC), read by the ``syncer`` command line (so by ``syncer daemon`` too) when a command starts, and
@@ -63,6 +65,12 @@ def now() -> datetime:
 def naive_now() -> datetime:
     """:func:`now` as the state tables store it: naive UTC."""
     return naive_utc(_current.now())
+
+
+def real_now() -> datetime:
+    """The real time, aware, in UTC, whatever the process's clock says: only for checks against other parties'
+    real clocks (a request signature's replay window), never for business time."""
+    return REAL.now()
 
 
 def monotonic() -> float:

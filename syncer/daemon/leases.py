@@ -31,7 +31,7 @@ from datetime import datetime, timedelta
 import psycopg
 
 from syncer.alerts.interactions import InMemorySeenRequests, SeenRequests
-from syncer.daemon.slots import naive_utc
+from syncer.contract.clock import naive_utc
 from syncer.state import StateUnavailableError
 from syncer.state.postgres_store import dsn
 
@@ -122,7 +122,8 @@ class LocalLeases(Leases):
     def claim(self, sync: str, due: datetime) -> bool:
         slot = naive_utc(due)
         with self._guard:
-            if sync not in self._held or self._claimed.get(sync, datetime.min) >= slot:
+            claimed = self._claimed.get(sync)
+            if sync not in self._held or (claimed is not None and claimed >= slot):
                 return False
             self._claimed[sync] = slot
             return True

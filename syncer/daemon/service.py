@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import signal
 import threading
-import time
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -26,6 +25,7 @@ from connectors import REGISTRY
 from syncer.config.errors import ConfigError, Problem
 from syncer.config.loader import PROJECT_FILE, Project, load_project
 from syncer.config.schedule import parse_duration, parse_schedule
+from syncer.contract import clock
 from syncer.daemon.apps import AppPool, PoolBusyError
 from syncer.daemon.control import DaemonControl
 from syncer.daemon.dispatch import Dispatcher
@@ -42,10 +42,6 @@ from syncer.state.base import StateUnavailableError
 
 log = logging.getLogger("syncer.daemon")
 _HISTORY = 50  # runs read per sync at start to find its last success
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 def _slot_came(sync: str) -> None:
@@ -69,12 +65,12 @@ class Daemon:
         self.stopping = threading.Event()
         self._stop_requested = threading.Event()
         self._reload_requested = threading.Event()
-        self.last_tick = time.monotonic()
+        self.last_tick = clock.monotonic()
         url = project.config.state.url.get_secret_value()
         self.shared_state = url.split("://", 1)[0].startswith("postgres")
         workers = self.settings.workers if self.shared_state else 1
         self.pool = AppPool(root, environ, project, workers + 1 if self.shared_state else 1)
-        self.health = Health(parse_duration(self.settings.overdue_after), utc_now().replace(tzinfo=None))
+        self.health = Health(parse_duration(self.settings.overdue_after), clock.naive_now())
         self.leases: Leases = LocalLeases({})
         self.metrics = Metrics(self._sync_gauges, lambda: len([s for s in self.enabled() if self.leases.holds(s)]))
         ops = self.settings.ops_alerts
@@ -117,7 +113,7 @@ class Daemon:
             self.leases = PostgresLeases(self.project.config.state.url.get_secret_value(), self.lease)
         else:
             self.leases = LocalLeases(started)
-        self.health.track(self.enabled(), utc_now().replace(tzinfo=None))
+        self.health.track(self.enabled(), clock.naive_now())
         self.server = HttpServer(DaemonControl(self), self.host, self.port)
         self.server.start()
         self._tick()
@@ -200,7 +196,7 @@ class Daemon:
             self.dispatcher.submit(sync, max(event.scheduled_run_times).astimezone(UTC))
 
     def _tick(self) -> None:
-        self.last_tick = time.monotonic()
+        self.last_tick = clock.monotonic()
         try:
             result = self.leases.tick(self.enabled(), self.dispatcher.busy())
             self.health.merge(self.leases.last_successes())
@@ -210,7 +206,7 @@ class Daemon:
         if result.acquired or result.released:
             event(log, "leases", replica=self.leases.replica, acquired=sorted(result.acquired),
                   released=sorted(result.released), held=len(result.held), replicas=result.replicas)
-        now = utc_now()
+        now = clock.now()
         for sync, last_due in result.acquired.items():  # a slot missed while nobody held the lease runs once now
             slot = self._slot(sync, now)
             # Never claimed: only a slot since this daemon began scheduling the sync counts as missed.
@@ -226,7 +222,7 @@ class Daemon:
         """Runs whose replica died are marked killed (their PostgreSQL session is gone)."""
         try:
             with self.pool.app(timeout=0) as app:
-                killed = app.store.runs.mark_killed(utc_now().replace(tzinfo=None))
+                killed = app.store.runs.mark_killed(clock.naive_now())
         except (PoolBusyError, StateUnavailableError):
             return
         if killed:
@@ -240,7 +236,7 @@ class Daemon:
         return not self.stopping.is_set() and self.dispatcher.submit(sync, None, waiter)
 
     def _sync_gauges(self) -> list[tuple[str, float | None, bool]]:
-        report = self.health.report(utc_now().replace(tzinfo=None))
+        report = self.health.report(clock.naive_now())
         return [(h.sync, h.seconds_since_success, h.overdue) for h in report]
 
     # Reload
@@ -270,7 +266,7 @@ class Daemon:
         if project.config.daemon != self.settings:
             event(log, "daemon_settings_changed", logging.WARNING,
                   message="changes to the daemon section take effect at the next restart")
-        self.health.track(self.enabled(), utc_now().replace(tzinfo=None))
+        self.health.track(self.enabled(), clock.naive_now())
         self._schedule_all()
         after = {name: loaded.config for name, loaded in project.syncs.items()}
         event(log, "reloaded", added=sorted(after.keys() - before.keys()), removed=sorted(before.keys() - after.keys()),

@@ -47,8 +47,3 @@ def latest_slot(schedule: Schedule, tz: ZoneInfo, now: datetime) -> datetime | N
                 fire = later
         lookback *= 2
     return None
-
-
-def naive_utc(moment: datetime) -> datetime:
-    """``moment`` as the state tables store time: naive UTC."""
-    return moment.astimezone(UTC).replace(tzinfo=None)

@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 
 from syncer import output
 from syncer.app import App
+from syncer.contract import clock
 from syncer.demo.command import prepare_demo
 from syncer.demo.sandbox_link import SandboxLink
 from syncer.effects.summary import alert_summary
@@ -23,8 +24,8 @@ DEMO_HOUR = 16, 30
 
 def demo_clock(days_ago: int) -> datetime:
     """``days_ago`` days before today, at 16:30 UTC (naive UTC, as the runner's clock gives it)."""
-    today = datetime.now(UTC).date() - timedelta(days=days_ago)
-    return datetime(today.year, today.month, today.day, *DEMO_HOUR)
+    today = clock.now().date() - timedelta(days=days_ago)
+    return datetime(today.year, today.month, today.day, *DEMO_HOUR, tzinfo=UTC).replace(tzinfo=None)
 
 
 def tell(app: App, link: SandboxLink, accounts: int, day: int) -> bool:
