@@ -16,7 +16,7 @@ from syncer.planner import plan_sync
 from syncer.state.base import StateStore
 from syncer.warehouse.base import Warehouse
 
-NOW = datetime(2026, 11, 22, 12, 0, 0)
+NOW = datetime(2026, 11, 22, 12, 0, 0)  # noqa: DTZ001 (naive UTC: how the state stores and runs pass time)
 
 
 def write_table(path: Path, table: str, columns: str, rows: list[tuple[Any, ...]]) -> None:

@@ -60,8 +60,6 @@ def discard_workspace(directory: Path) -> None:
     shutil.rmtree(directory, ignore_errors=True)
 
 
-# The earlier name, still used by callers written before workspaces had their own directory.
-
 
 def _alive(pid: int) -> bool:
     try:
@@ -108,5 +106,3 @@ def _render_batch(templates: pa.Array, rows: pa.Array) -> pa.Array:
         errors.append(error)
     return pa.StructArray.from_arrays([pa.array(values, pa.string()), pa.array(errors, pa.string())],
                                       fields=list(_RENDERED))
-
-    return value

@@ -38,7 +38,7 @@ _model = st.lists(
               st.integers(1, 10**9),                                             # match: a CRM record id
               st.decimals(-10**6, 10**6, places=2, allow_nan=False),             # score
               st.integers(-1000, 1000),                                          # rank
-              st.datetimes(datetime(2000, 1, 1), datetime(2100, 1, 1))),         # instant, naive UTC
+              st.datetimes(datetime(2000, 1, 1), datetime(2100, 1, 1))),  # noqa: DTZ001 (instant, naive UTC)
     max_size=8, unique_by=lambda row: row[0])
 _spellings = st.tuples(st.sampled_from(IDENTITIES), st.sampled_from(IDENTITIES), st.sampled_from(SCORES),
                        st.sampled_from(RANKS), st.integers(-14 * 60, 14 * 60))

@@ -143,7 +143,7 @@ def test_dispatcher_never_overlaps_a_sync_and_coalesces(caplog: pytest.LogCaptur
 
 
 def _run(run_id: int, status: str, dry_run: bool = False) -> RunRecord:
-    moment = datetime(2026, 3, 1)
+    moment = datetime(2026, 3, 1)  # noqa: DTZ001 (the state's times are naive UTC)
     return RunRecord(run_id, "s", dry_run, status, moment, moment, None, None, None, None, None, None, None)
 
 
@@ -249,7 +249,7 @@ def test_json_logs_redact_secrets(capsys: pytest.CaptureFixture[str]) -> None:
 def test_overdue_is_measured_from_the_last_success_or_from_when_scheduling_began() -> None:
     from syncer.daemon.health import Health
 
-    start = datetime(2026, 3, 1, 8, 0)
+    start = datetime(2026, 3, 1, 8, 0)  # noqa: DTZ001 (health keeps naive UTC, as the state)
     health = Health(timedelta(hours=1), start)
     health.track(["a", "b", "c"], start)
     health.merge({"a": start - timedelta(minutes=30)})
@@ -266,7 +266,7 @@ def test_overdue_is_measured_from_the_last_success_or_from_when_scheduling_began
 def test_local_leases_hold_everything_and_claim_each_slot_once() -> None:
     from syncer.daemon.leases import LocalLeases
 
-    ran_at = datetime(2026, 3, 1, 7, 59)
+    ran_at = datetime(2026, 3, 1, 7, 59)  # noqa: DTZ001 (as the state stores it: naive UTC)
     leases = LocalLeases({"a": ran_at})
     first = leases.tick(["a", "b"], busy=set())
     assert first.held == {"a", "b"} and first.acquired == {"a": ran_at, "b": None}
