@@ -12,7 +12,7 @@ import logging
 import signal
 import threading
 from collections.abc import Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -36,7 +36,7 @@ from syncer.daemon.metrics import Metrics
 from syncer.daemon.ops import OpsAlerts
 from syncer.daemon.runs import RunMaker
 from syncer.daemon.server import HttpServer
-from syncer.daemon.slots import latest_slot, make_trigger
+from syncer.daemon.slots import latest_slot, make_trigger, slot_of
 from syncer.daemon.watch import FileWatch, check_models
 from syncer.state.base import StateUnavailableError
 
@@ -193,7 +193,7 @@ class Daemon:
             return
         sync = event.job_id.removeprefix("sync:")
         if self.leases.holds(sync) and not self.stopping.is_set():
-            self.dispatcher.submit(sync, max(event.scheduled_run_times).astimezone(UTC))
+            self.dispatcher.submit(sync, slot_of(max(event.scheduled_run_times)))
 
     def _tick(self) -> None:
         self.last_tick = clock.monotonic()
