@@ -31,7 +31,8 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from syncer.app import App, utc_now  # noqa: E402
+from syncer.app import App  # noqa: E402
+from syncer.contract.clock import naive_now  # noqa: E402
 from syncer.demo.sample_warehouse import build_sample_warehouse  # noqa: E402
 from syncer.runner import RunOptions, run_sync  # noqa: E402
 
@@ -100,7 +101,7 @@ def _peak_in_window(moments: list[float]) -> int:
 def _measure(app: App, sync: str, url: str, verify: Any) -> dict[str, Any]:
     before = len(_requests(url, verify))
     started = time.perf_counter()
-    outcome = run_sync(app.project.sync(sync), app.store, app.warehouse, utc_now, app.open_destination,
+    outcome = run_sync(app.project.sync(sync), app.store, app.warehouse, naive_now, app.open_destination,
                        RunOptions(batch_size=app.batch_size))
     seconds = time.perf_counter() - started
     entries = _requests(url, verify)[before:]

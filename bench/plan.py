@@ -86,7 +86,7 @@ def step_plan(work: Path, commit: bool, variant: str) -> dict[str, Any]:
     if commit:
         started = time.perf_counter()
         commit_all(store, sync.name, plan.changes, _now())
-        store.flush(sync.name)  # the end of a run folds the commits into the snapshot
+        store.snapshot.flush(sync.name)  # the end of a run folds the commits into the snapshot
         result["commit_seconds"] = time.perf_counter() - started
     else:
         changes = plan.changes.to_table()

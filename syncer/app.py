@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +12,7 @@ from connectors import REGISTRY
 from syncer.config.errors import ConfigError
 from syncer.config.loader import Project, load_project
 from syncer.config.sync import SyncConfig
+from syncer.contract import clock
 from syncer.contract.destination import Destination, Target
 from syncer.contract.enums import FieldType
 from syncer.contract.registry import ConnectorType
@@ -27,11 +28,6 @@ from syncer.warehouse import Warehouse, open_warehouse
 
 class StateConnectionLostError(StateUnavailableError):
     """The state store went away in the middle of a run (its server restarted, the session was terminated)."""
-
-
-def utc_now() -> datetime:
-    """The clock the edges pass inward (naive UTC, as the state tables store it)."""
-    return datetime.now(UTC).replace(tzinfo=None)
 
 
 @dataclass
@@ -122,7 +118,7 @@ class App:
                           guards=self.project.config.defaults.guards, stop=stop)
 
     def run(self, sync: SyncConfig, options: RunOptions, progress: Callable[[int], None] | None = None,
-            now: Callable[[], datetime] = utc_now, pacing: Pacing | None = None) -> RunOutcome:
+            now: Callable[[], datetime] = clock.naive_now, pacing: Pacing | None = None) -> RunOutcome:
         """One run of ``sync`` (see :func:`syncer.runner.run_sync`) with this project's state, warehouse,
         destinations and effects; the CLI and the daemon both run syncs through here."""
         pacing = pacing or Pacing()
@@ -145,7 +141,7 @@ class App:
         connectors = [t.alert.connector for t in sync.triggers if t.alert is not None]
         can_look_up = not any(self.project.missing_under(("connectors", name)) for name in connectors)
         return preview_effects(sync, plan, self.store, self.effects_context(Pacing()),
-                               utc_now().replace(tzinfo=UTC), can_look_up)
+                               clock.now(), can_look_up)
 
     def effects_context(self, pacing: Pacing) -> EffectsContext:
         """What the effects engine needs: the alert policy, the task and alert openers, the log's writer."""

@@ -49,7 +49,7 @@ def _converter() -> duckdb.DuckDBPyConnection:
 def commit_confirmed(store: StateStore, sync: str, changes: pa.Table | pa.RecordBatch, now: datetime,
                      record_ids: pa.Array | None = None) -> int:
     """Advance the snapshot of ``sync`` for ``changes`` (rows a destination confirmed); return how many."""
-    return store.commit(sync, confirmed_rows(changes, record_ids), now)
+    return store.snapshot.commit(sync, confirmed_rows(changes, record_ids), now)
 
 
 def commit_all(store: StateStore, sync: str, changes: ChangeRows, now: datetime, op: str | None = None,

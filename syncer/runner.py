@@ -11,11 +11,12 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from syncer.commit import commit_all
 from syncer.config.sync import Guards, SyncConfig
+from syncer.contract.clock import aware_utc, monotonic
 from syncer.contract.destination import Destination, Operation
 from syncer.contract.errors import DeliveryError
 from syncer.core.plan import ChangeOp, Plan, RejectedRow
@@ -70,7 +71,7 @@ class RunOutcome:
 class Pacing:
     """The executor's clock and sleep (real by default; tests pass a fake clock that sleep advances)."""
 
-    clock: Callable[[], float] = time.monotonic
+    clock: Callable[[], float] = monotonic
     sleep: Callable[[float], None] = time.sleep
 
 
@@ -87,13 +88,13 @@ def run_sync(sync: SyncConfig, store: StateStore, warehouse: Warehouse, now: Clo
     Never raises for a failure of the sync itself; an unexpected error still ends the run as failed (interrupted:
     killed) before it propagates.
     """
-    with store.run_lock(sync.name, store.lock_wait_s):
-        run = _Run(sync, store, now, store.start_run(sync.name, dry_run=False, now=now()), effects)
+    with store.runs.lock(sync.name, store.lock_wait_s):
+        run = _Run(sync, store, now, store.runs.start(sync.name, dry_run=False, now=now()), effects)
         try:
             return run.execute(warehouse, open_destination, options or RunOptions(), pacing or Pacing(), progress)
         except BaseException as exc:
             status = RunStatus.KILLED if isinstance(exc, KeyboardInterrupt | SystemExit) else RunStatus.FAILED
-            store.finish_run(run.run_id, status, now(), error=f"{type(exc).__name__}: {exc}"[:500])
+            store.runs.finish(run.run_id, status, now(), error=f"{type(exc).__name__}: {exc}"[:500])
             raise
 
 
@@ -104,7 +105,7 @@ class _Run:
     now: Clock
     run_id: int
     effects: EffectsContext | None = None
-    started: float = field(default_factory=time.perf_counter)
+    started: float = field(default_factory=monotonic)
     effects_report: EffectsReport | None = None
     staged: int = 0
     stop: Callable[[], bool] | None = None
@@ -117,16 +118,16 @@ class _Run:
             plan = plan_sync(sync, store, warehouse, options.batch_size, options.guards)
         except PlanError as exc:
             return self.ended(RunStatus.FAILED, None, error=str(exc))
-        store.note_row_errors(self.run_id, sync.name, [plan_error(row) for row in plan.rejected], now(),
+        store.row_errors.note(self.run_id, sync.name, [plan_error(row) for row in plan.rejected], now(),
                               store.park_after)
-        store.settle_plan_errors(sync.name, self.run_id)
+        store.row_errors.settle_plan(sync.name, self.run_id)
         if plan.blocked and not options.allow_mass_change:  # a mass change waits for a human: nothing is sent
             return self.ended(RunStatus.BLOCKED, plan, error=plan.guard_message())
         if self.effects is not None:  # before any field is committed, so no firing can be forgotten
-            self.staged = stage(sync, plan, store, self.effects.policy, aware(now()))
+            self.staged = stage(sync, plan, store, self.effects.policy, aware_utc(now()))
         commit_all(store, sync.name, plan.changes, now(), op=ChangeOp.REFRESH)  # bookkeeping only, nothing to send
         if plan.is_empty:
-            store.flush(sync.name)
+            store.snapshot.flush(sync.name)
             return self.ended(RunStatus.SUCCEEDED, plan, DeliveryReport())
         try:
             destination = open_destination(sync)
@@ -138,16 +139,16 @@ class _Run:
                                                             f"destination: {type(exc).__name__}: {detail}")
         if destination is None:  # a destination that takes no field writes: the snapshot tracks the model as is
             commit_all(store, sync.name, plan.changes, now())
-            store.flush(sync.name)
+            store.snapshot.flush(sync.name)
             return self.ended(RunStatus.SUCCEEDED, plan, DeliveryReport())
         sink = StateSink(store, sync.name, self.run_id, now)
         try:
             report = deliver(plan.changes, _totals(plan), destination, sink, clock=pacing.clock, sleep=pacing.sleep,
-                             policy=options.retry, skip=store.parked_keys(sync.name), progress=progress,
+                             policy=options.retry, skip=store.row_errors.parked_keys(sync.name), progress=progress,
                              stop=options.stop)
         finally:
             destination.close()
-            store.flush(sync.name)
+            store.snapshot.flush(sync.name)
         clean = report.rejected == 0 and report.pending == 0 and report.stopped is None
         return self.ended(RunStatus.SUCCEEDED if clean else RunStatus.PARTIAL, plan, report, report.stopped)
 
@@ -155,16 +156,16 @@ class _Run:
               error: str | None = None) -> RunOutcome:
         if self.effects is not None and status in (RunStatus.SUCCEEDED, RunStatus.PARTIAL, RunStatus.FAILED) \
                 and plan is not None:
-            effects = Effects(self.store, self.effects, aware(self.now()), stop=self.stop)
+            effects = Effects(self.store, self.effects, aware_utc(self.now()), stop=self.stop)
             self.effects_report = effects.process(self.sync.name)
             self.effects_report.staged = self.staged
             if self.effects_report.errors and status is RunStatus.SUCCEEDED:
                 status, error = RunStatus.PARTIAL, "; ".join(self.effects_report.errors[:3])
         rejected = (plan.rejected_total if plan else 0) + (report.rejected if report else 0)
-        self.store.finish_run(self.run_id, status, self.now(), plan.model_rows if plan else None,
+        self.store.runs.finish(self.run_id, status, self.now(), plan.model_rows if plan else None,
                               plan.counts if plan else None, rejected, error)
         return RunOutcome(self.run_id, self.sync.name, status, plan, report, error,
-                          time.perf_counter() - self.started, self.effects_report)
+                          monotonic() - self.started, self.effects_report)
 
 
 def plan_error(row: RejectedRow) -> RowErrorInput:
@@ -184,10 +185,6 @@ def _totals(plan: Plan) -> dict[Operation, int]:
     return {Operation.CREATE: plan.counts.create, Operation.UPDATE: plan.counts.update,
             Operation.CLEAR: plan.counts.clear}
 
-
-def aware(moment: datetime) -> datetime:
-    """The runner's clock gives naive UTC (as the state stores it); the effects engine wants it timezone-aware."""
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
 
 
 def _connector(sync: SyncConfig) -> str:

@@ -16,7 +16,7 @@ from syncer.planning.planner import plan_sync
 from syncer.state.base import StateStore
 from syncer.warehouse.base import Warehouse
 
-NOW = datetime(2026, 11, 22, 12, 0, 0)
+NOW = datetime(2026, 11, 22, 12, 0, 0)  # noqa: DTZ001 (naive UTC: how the state stores and runs pass time)
 
 
 def write_table(path: Path, table: str, columns: str, rows: list[tuple[Any, ...]]) -> None:
@@ -54,6 +54,6 @@ def plan_and_confirm(sync: SyncConfig, store: StateStore, warehouse: Warehouse) 
 
 def snapshot_dict(store: StateStore, sync: str) -> dict[str, dict[str, str | None]]:
     """The confirmed snapshot of ``sync`` (present keys only) as ``{key: {field: value}}``."""
-    relation = store.snapshot_relation(sync)
+    relation = store.snapshot.relation(sync)
     rows = store.workspace().execute(f"SELECT key, fields FROM {relation} AS s WHERE present").fetchall()
     return {str(key): json.loads(fields) for key, fields in rows}

@@ -66,7 +66,7 @@ def test_the_state_store_dying_mid_run_is_one_line_and_the_run_is_marked_killed(
     assert line.endswith("; the run will be marked killed"), line
     store = open_state(state_url, root)  # opening the state marks the run whose session is gone as killed
     try:
-        assert store.runs("slow", limit=1)[0].status == "killed"
+        assert store.runs.recent("slow", limit=1)[0].status == "killed"
     finally:
         store.close()
 
@@ -89,7 +89,7 @@ def test_the_warehouse_dying_mid_read_is_one_line(tmp_path: Path, sandbox: Sandb
     assert_one_line(running, "wh: the warehouse could not run the model: terminating connection due to administrator")
     store = open_state(state_url, root)
     try:
-        last = store.runs("wh", limit=1)[0]
+        last = store.runs.recent("wh", limit=1)[0]
     finally:
         store.close()
     assert last.status == "failed" and "terminating connection" in str(last.error), last

@@ -17,7 +17,8 @@ import duckdb
 import pytest
 
 from connectors.sandbox import Sandbox
-from syncer.app import App, utc_now
+from syncer.app import App
+from syncer.contract.clock import naive_now
 from syncer.demo.sample_warehouse import build_sample_warehouse
 from syncer.runner import RunOptions, RunOutcome, run_sync
 from syncer.state.base import RunStatus
@@ -59,7 +60,7 @@ connectors:
 
 
 def _run(app: App, name: str) -> RunOutcome:
-    return run_sync(app.project.sync(name), app.store, app.warehouse, utc_now, app.open_destination,
+    return run_sync(app.project.sync(name), app.store, app.warehouse, naive_now, app.open_destination,
                     RunOptions(batch_size=app.batch_size))
 
 

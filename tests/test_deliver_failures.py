@@ -26,7 +26,7 @@ def test_records_rejected_inside_a_batch_are_reported_and_land_on_the_next_run(p
     assert first.status is RunStatus.PARTIAL and first.delivery is not None
     rejected = first.delivery.rejected
     assert 0 < rejected < ACCOUNTS and first.delivery.confirmed == ACCOUNTS - rejected
-    errors = project.store.row_error_list("hubspot_companies")
+    errors = project.store.row_errors.records("hubspot_companies")
     assert len(errors) == rejected
     assert all(e.stage == "deliver" and e.attempts == 1 and e.code and e.message for e in errors)
     assert len(_landed(sandbox)) == ACCOUNTS - rejected
@@ -37,7 +37,7 @@ def test_records_rejected_inside_a_batch_are_reported_and_land_on_the_next_run(p
     assert second.delivery.sent == rejected  # only what was refused goes again
     landed = _landed(sandbox)
     assert len(landed) == ACCOUNTS and set(landed.values()) == {1}
-    assert project.store.row_error_list("hubspot_companies") == []
+    assert project.store.row_errors.records("hubspot_companies") == []
 
 
 def test_a_spent_daily_allowance_stops_the_destination_and_the_next_run_finishes(project: App,  # noqa: F811
@@ -51,7 +51,7 @@ def test_a_spent_daily_allowance_stops_the_destination_and_the_next_run_finishes
     assert first.status is RunStatus.PARTIAL and first.delivery is not None
     assert first.error is not None and "daily" in first.error
     assert first.delivery.confirmed == 200 and first.delivery.pending == ACCOUNTS - 200
-    assert first.delivery.rejected == 0 and project.store.row_error_list("hubspot_companies") == []
+    assert first.delivery.rejected == 0 and project.store.row_errors.records("hubspot_companies") == []
     second = _run(project, "hubspot_companies")
     assert second.status is RunStatus.SUCCEEDED and second.delivery is not None
     assert second.delivery.confirmed == ACCOUNTS - 200

@@ -74,8 +74,8 @@ def test_parked_deliveries_are_listed_and_retry_requeues_them(project: Path) -> 
         refused = [RowErrorInput(key, "INVALID_EMAIL", f"Email {key}@ is invalid", ErrorStage.DELIVER)
                    for key in ("acc_a", "acc_b")]
         for i in range(5):  # park_after defaults to 5
-            run_id = store.start_run("companies", dry_run=False, now=NOW + timedelta(hours=i))
-            store.note_row_errors(run_id, "companies", refused[: 2 if i < 4 else 1], NOW + timedelta(hours=i),
+            run_id = store.runs.start("companies", dry_run=False, now=NOW + timedelta(hours=i))
+            store.row_errors.note(run_id, "companies", refused[: 2 if i < 4 else 1], NOW + timedelta(hours=i),
                                   store.park_after)
     finally:
         store.close()

@@ -14,6 +14,7 @@ from syncer.app import App
 from syncer.config.errors import ConfigError, Problem
 from syncer.config.loader import UnknownSyncError
 from syncer.config.sync import SyncConfig
+from syncer.contract import clock
 from syncer.planning.planner import PlanError
 from syncer.planning.validate import check_against_model
 from syncer.state import StateUnavailableError
@@ -21,9 +22,36 @@ from syncer.state import StateUnavailableError
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 
 cli = typer.Typer(help="syncer: warehouse PQL scores to Salesforce, HubSpot and Slack, sending only what changed.",
+                  epilog=f"Set {clock.FAKE_NOW_VARIABLE}=2026-12-07T07:30:00Z (ISO 8601) to run any command as if it "
+                         "were that time (the clock starts there and runs on); `syncer plan --now` does it for one "
+                         "plan.",
                   no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
 ProjectOption = Annotated[Path, typer.Option("--project", "-p", help="Project directory (holds syncer.yaml).")]
 JsonOption = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
+
+
+@cli.callback()
+def use_process_clock(ctx: typer.Context) -> None:
+    """Before any command: the clock ``SYNCER_FAKE_NOW`` asks for (see :mod:`syncer.contract.clock`), put back
+    when the command ends; a malformed value is refused in one line (exit 2)."""
+    try:
+        chosen = clock.from_environment()
+    except clock.ClockError as exc:
+        output.show_error(str(exc))
+        raise typer.Exit(EXIT_BAD_INPUT) from None
+    previous = clock.install(chosen)
+    ctx.call_on_close(lambda: clock.install(previous))
+
+
+def parse_now_option(value: str | None) -> clock.Clock | None:
+    """The clock a ``--now`` option asks for (None when not given); a malformed value exits 2 with one line."""
+    if value is None:
+        return None
+    try:
+        return clock.Clock.starting_at(clock.parse_instant(value, "--now"))
+    except clock.ClockError as exc:
+        output.show_error(str(exc))
+        raise typer.Exit(EXIT_BAD_INPUT) from None
 
 
 @contextmanager

@@ -22,7 +22,7 @@ def errors(sync: SyncArgument, project: ProjectOption = Path("."), as_json: Json
     """The keys of SYNC that fail now: stage, code, the vendor's (or planner's) message, attempts, parked."""
     with open_app(project) as app:
         app.project.sync(sync)
-        records = app.store.row_error_list(sync, limit, parked=True if parked else None)
+        records = app.store.row_errors.records(sync, limit, parked=True if parked else None)
         if as_json:
             output.print_json([record.as_dict() for record in records])
         elif not records:
@@ -50,5 +50,5 @@ def retry(sync: SyncArgument, project: ProjectOption = Path("."),
     """Re-queue the parked keys of SYNC (or only --key ones): the next run tries them again, attempts from 0."""
     with open_app(project) as app:
         app.project.sync(sync)
-        count = app.store.requeue_parked(sync, keys or None)
+        count = app.store.row_errors.requeue(sync, keys or None)
         output.console.print(f"re-queued {count} parked row(s) of {sync}")

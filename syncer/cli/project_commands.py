@@ -58,12 +58,13 @@ def status(project: ProjectOption = Path("."), as_json: JsonOption = False) -> N
         rows: list[dict[str, Any]] = []
         for name, loaded in sorted(app.project.syncs.items()):
             config = loaded.config
-            runs = app.store.runs(name, limit=1)
+            runs = app.store.runs.recent(name, limit=1)
             dest = config.destination
             rows.append({"sync": name, "destination": f"{dest.connector}:{dest.object}" if dest else "watch",
                          "schedule": config.schedule or app.project.config.defaults.schedule,
-                         "snapshot": app.store.snapshot_size(name), "last_run": runs[0] if runs else None,
-                         "row_errors": [{"key": k, "reason": r} for k, r, _ in app.store.row_errors(name, 20)]})
+                         "snapshot": app.store.snapshot.size(name), "last_run": runs[0] if runs else None,
+                         "row_errors": [{"key": k, "reason": r}
+                                        for k, r, _ in app.store.row_errors.latest_run(name, 20)]})
         if as_json:
             output.print_json([{**row, "last_run": row["last_run"].as_dict() if row["last_run"] else None}
                                for row in rows])
@@ -84,7 +85,7 @@ def reset(sync: Annotated[str, typer.Argument(help="The sync whose snapshot to f
             raise typer.Exit(EXIT_BAD_INPUT)
         if not yes and not typer.confirm(f"Forget the snapshot of {sync}? Its next run re-sends every row."):
             raise typer.Exit(EXIT_BAD_INPUT)
-        forgotten = app.store.reset(sync)
+        forgotten = app.store.snapshot.reset(sync)
         output.console.print(f"forgot {forgotten} snapshot row(s) of {sync}")
 
 

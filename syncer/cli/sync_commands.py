@@ -8,7 +8,17 @@ from typing import Annotated
 import typer
 
 from syncer import output
-from syncer.cli.base import EXIT_BAD_INPUT, EXIT_FAILED, JsonOption, ProjectOption, cli, open_app, warn_missing_secrets
+from syncer.cli.base import (
+    EXIT_BAD_INPUT,
+    EXIT_FAILED,
+    JsonOption,
+    ProjectOption,
+    cli,
+    open_app,
+    parse_now_option,
+    warn_missing_secrets,
+)
+from syncer.contract import clock
 from syncer.effects.preview import effect_counts
 from syncer.planning.planner import plan_sync
 from syncer.state.base import RunStatus
@@ -17,9 +27,14 @@ from syncer.state.base import RunStatus
 @cli.command()
 def plan(sync: Annotated[str, typer.Argument(help="The sync to plan.")], project: ProjectOption = Path("."),
          as_json: JsonOption = False,
-         limit: Annotated[int, typer.Option(min=1, help="Sample rows shown per change type.")] = 5) -> None:
+         limit: Annotated[int, typer.Option(min=1, help="Sample rows shown per change type.")] = 5,
+         now: Annotated[str | None, typer.Option(
+             "--now", metavar="ISO", help="Plan as if it were this time (ISO 8601, e.g. 2026-12-07T07:30:00Z; no "
+             "offset means UTC): preview tomorrow's quiet hours and digests. Overrides SYNCER_FAKE_NOW.")] = None,
+         ) -> None:
     """Dry run: show what a run of SYNC would send, without sending or recording anything."""
-    with open_app(project) as app:
+    at = parse_now_option(now)
+    with clock.using(at or clock.current()), open_app(project) as app:
         config = app.project.sync(sync)
         warn_missing_secrets(app, [config])  # a dry run talks to no destination: it needs none of their secrets
         result = plan_sync(config, app.store, app.warehouse, app.batch_size, app.project.config.defaults.guards)

@@ -32,12 +32,13 @@ import math
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import InitVar, dataclass, field
-from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from datetime import date, datetime, time, timedelta, tzinfo
 from enum import StrEnum
 from urllib.parse import quote, unquote
 from zoneinfo import ZoneInfo
 
 from syncer.config.alerts import AlertPolicy, FirstRunPolicy, OverflowPolicy, QuietHours, Rules, is_time_zone
+from syncer.contract.clock import utc_text
 
 WEEK = timedelta(days=7)
 
@@ -225,7 +226,7 @@ class _State:
         earlier = self.final.get(c.key)
         if earlier is not None:
             return self._decision(c, Outcome.DROPPED, f"already decided: {earlier.outcome.value} at "
-                                                      f"{_utc(earlier.at)}")
+                                                      f"{utc_text(earlier.at)}")
         age = self.now - c.fired_at
         if age > timedelta(hours=self.policy.expire_after_hours):
             return self._decision(c, Outcome.DROPPED, f"fired {_hours(age)} ago; alerts older than "
@@ -234,7 +235,7 @@ class _State:
             return self._decision(c, Outcome.FIRST_RUN_SKIPPED, "first run of the sync: recorded, nobody alerted")
         until = self.snoozed.get((c.rep, c.account))
         if until is not None and until > self.now:
-            return self._decision(c, Outcome.SNOOZED, f"{c.label} snoozed {c.account} until {_utc(until)}")
+            return self._decision(c, Outcome.SNOOZED, f"{c.label} snoozed {c.account} until {utc_text(until)}")
         cooling = self._cooldown(c, rules)
         if cooling is not None:
             return self._decision(c, Outcome.COOLDOWN, cooling)
@@ -297,10 +298,6 @@ class _State:
 
 def _first(entry: LedgerEntry) -> tuple[datetime, bool, str]:
     return entry.at, entry.outcome not in _INFORMED, entry.outcome.value
-
-
-def _utc(moment: datetime) -> str:
-    return f"{moment.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
 
 
 def _hours(span: timedelta) -> str:

@@ -7,16 +7,15 @@
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Mapping
 from concurrent.futures import Future
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 import httpx
 
 from connectors.slack.settings import SlackSettings
 from syncer.alerts.interactions import Feedback, InteractionHandler, snooze_entry, update_message
+from syncer.contract import clock
 from syncer.daemon.apps import PoolBusyError
 from syncer.daemon.logs import event
 from syncer.state.base import StateUnavailableError
@@ -48,7 +47,7 @@ class DaemonControl:
     def alive(self) -> tuple[bool, Detail]:
         """The scheduler runs and its lease tick ran lately (a wedged scheduler stops ticking)."""
         d = self.daemon
-        silent = time.monotonic() - d.last_tick
+        silent = clock.monotonic() - d.last_tick
         alive = d.scheduler.running and silent < max(3 * d.tick_s, 10.0) and not d.stopping.is_set()
         return alive, {"scheduler": "running" if d.scheduler.running else "stopped",
                        "seconds_since_tick": round(silent, 1)}
@@ -73,7 +72,7 @@ class DaemonControl:
         except Exception as exc:  # a driver's own error: report it, never crash the probe
             checks.setdefault("state", f"{type(exc).__name__}: {exc}")
             checks.setdefault("warehouse", "not checked")
-        now = datetime.now(UTC).replace(tzinfo=None)
+        now = clock.naive_now()
         checks["overdue"] = [h.sync for h in d.health.report(now) if h.overdue]
         ready = all(checks[k] == "ok" or str(checks[k]).startswith("ok ") for k in ("config", "state", "warehouse"))
         return ready, checks
@@ -106,7 +105,7 @@ class DaemonControl:
         handlers = self.handlers()
         if not handlers:
             return 404, {"ok": False, "error": "no Slack connector has a signing_secret"}, None
-        now = datetime.now(UTC)
+        now = clock.real_now()  # Slack signs with the real time: its replay window is not business time
         answer: tuple[int, Detail, Feedback | None] = (401, {"ok": False, "error": "signature does not match"}, None)
         for handler in handlers:
             try:
@@ -122,14 +121,14 @@ class DaemonControl:
         """Record the press in the alert ledger (a snooze as a ledger entry), then update the message (best effort).
 
         Runs after Slack got its 200: Slack wants an answer within 3 seconds, the state may be busy longer."""
-        now = datetime.now(UTC)
+        now = clock.now()
         key = feedback.dedupe_key.token()
         try:
             with self.daemon.pool.app() as app:
-                touched = app.store.ledger_feedback(key, feedback.action.value, now.replace(tzinfo=None))
+                touched = app.store.ledger.feedback(key, feedback.action.value, now.replace(tzinfo=None))
                 entry = snooze_entry(feedback, now)
                 if entry is not None:
-                    app.store.ledger_add([entry])
+                    app.store.ledger.add([entry])
         except Exception as exc:  # the state is down: Slack already has its 200; say so in the log
             event(log, "alert_feedback_failed", logging.ERROR, action=feedback.action.value, key=key,
                   error=f"{type(exc).__name__}: {exc}")

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from syncer.contract import clock
 from syncer.daemon.logs import event
 
 log = logging.getLogger("syncer.daemon")
@@ -101,7 +101,7 @@ class Dispatcher:
 
     def shutdown(self, timeout: float) -> bool:
         """Start nothing new; wait up to ``timeout`` seconds for runs in flight; True when they all ended."""
-        deadline = time.monotonic() + timeout
+        deadline = clock.monotonic() + timeout
         with self._guard:
             self._closed = True
             for state in self._states.values():  # pending requests will not run: answer their waiters now
@@ -109,7 +109,7 @@ class Dispatcher:
                     waiter.set_result({"status": "skipped", "error": "the daemon is stopping"})
                 state.pending = None
             while any(state.running for state in self._states.values()):
-                left = deadline - time.monotonic()
+                left = deadline - clock.monotonic()
                 if left <= 0:
                     break
                 self._guard.wait(left)

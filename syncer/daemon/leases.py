@@ -14,6 +14,13 @@ With the state on PostgreSQL, several daemons share the syncs through leases in 
 Runs of one sync never overlap either way: the runner holds the sync's PostgreSQL advisory run lock.
 
 With a DuckDB state the daemon is the only process with the state open: :class:`LocalLeases` holds every sync.
+
+Why leases are not a role of :class:`syncer.state.base.StateStore`: they live on a connection of their own, for the
+daemon's lifetime, while a store's one connection belongs to whoever runs a sync at the moment (a tick must never
+queue behind a run's commit, nor a run behind a tick); and they exist only where replicas share PostgreSQL. Lease
+times are the database's clock (``now()``), the one clock all replicas share, so expiry is fair across machines;
+the slots claimed are the process clock's (:mod:`syncer.contract.clock`), so replicas of one deployment must agree
+on ``SYNCER_FAKE_NOW`` if they set it.
 """
 
 from __future__ import annotations
@@ -31,9 +38,10 @@ from datetime import datetime, timedelta
 import psycopg
 
 from syncer.alerts.interactions import InMemorySeenRequests, SeenRequests
-from syncer.daemon.slots import naive_utc
+from syncer.contract.clock import naive_utc
 from syncer.state import StateUnavailableError
-from syncer.state.postgres_store import _dsn as dsn
+from syncer.state.postgres_store import dsn
+from syncer.state.records import FINISHED_STATUSES
 
 _NOW = "(now() AT TIME ZONE 'UTC')"  # naive UTC, as the state tables store time
 
@@ -122,7 +130,8 @@ class LocalLeases(Leases):
     def claim(self, sync: str, due: datetime) -> bool:
         slot = naive_utc(due)
         with self._guard:
-            if sync not in self._held or self._claimed.get(sync, datetime.min) >= slot:
+            claimed = self._claimed.get(sync)
+            if sync not in self._held or (claimed is not None and claimed >= slot):
                 return False
             self._claimed[sync] = slot
             return True
@@ -232,8 +241,8 @@ class PostgresLeases(Leases):
 
     def last_successes(self) -> dict[str, datetime]:
         with self._cursor() as cur:
-            cur.execute("SELECT sync, max(finished_at) FROM runs WHERE status IN ('succeeded', 'partial') "
-                        "AND NOT dry_run GROUP BY sync")
+            cur.execute("SELECT sync, max(finished_at) FROM runs WHERE status = ANY(%s) AND NOT dry_run GROUP BY sync",
+                        ([s.value for s in FINISHED_STATUSES],))
             return {str(row[0]): row[1] for row in cur.fetchall()}  # type: ignore[misc]
 
     def close(self) -> None:

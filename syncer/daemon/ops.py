@@ -66,7 +66,7 @@ class OpsAlerts:
         """Post if run ``run_id`` of ``sync`` changed whether it is failing; return the transition posted.
 
         ``open_channel(connector)`` opens the Slack channel (``App.open_alert_channel``)."""
-        history = store.runs(sync, limit=_HISTORY)
+        history = store.runs.recent(sync, limit=_HISTORY)
         kind = transition(history, run_id)
         if kind is None:
             return None

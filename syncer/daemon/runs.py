@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 
 from syncer.config.errors import ConfigError
 from syncer.config.loader import Project
+from syncer.contract import clock
 from syncer.daemon.apps import AppPool
 from syncer.daemon.dispatch import Summary
 from syncer.daemon.health import Health
@@ -62,7 +62,7 @@ class RunMaker:
                     return outcome
                 summary = outcome.summary()
                 self.metrics.observe(summary, config.destination.connector if config.destination else "watch")
-                self.health.ran(sync, summary["status"], datetime.now(UTC).replace(tzinfo=None))
+                self.health.ran(sync, summary["status"], clock.naive_now())
                 event(log, "run", replica=leases.replica, due_at=due.isoformat() if due else None,
                       triggered=triggered, **summary)
                 if self.ops is not None:
@@ -77,12 +77,12 @@ class RunMaker:
 
     def _run_locked(self, sync: str, run: Callable[[], RunOutcome], triggered: bool) -> RunOutcome | Summary:
         """``run()``; when the sync's lock is held elsewhere, a triggered run waits for it, a scheduled one skips."""
-        deadline = time.monotonic() + TRIGGER_LOCK_WAIT_S
+        deadline = clock.monotonic() + TRIGGER_LOCK_WAIT_S
         while True:
             try:
                 return run()
             except RunLockedError as exc:
-                if not triggered or self.stopping.is_set() or time.monotonic() > deadline:
+                if not triggered or self.stopping.is_set() or clock.monotonic() > deadline:
                     event(log, "run_skipped", sync=sync, reason=str(exc))
                     return {"sync": sync, "status": "skipped", "error": str(exc)}
             if self.stopping.wait(_LOCK_POLL_S):

@@ -32,6 +32,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp
 
+from syncer.contract import clock
 from syncer.daemon.bodies import BodyTooLargeError, BoundedRequests, RequestLimits
 from syncer.daemon.control import Control
 from syncer.daemon.logs import event
@@ -134,9 +135,9 @@ class HttpServer:
 
     def start(self, timeout: float = 15.0) -> None:
         self._thread.start()
-        deadline = time.monotonic() + timeout
+        deadline = clock.monotonic() + timeout
         while not self.server.started:
-            if not self._thread.is_alive() or time.monotonic() > deadline:
+            if not self._thread.is_alive() or clock.monotonic() > deadline:
                 raise OSError(f"cannot serve HTTP on {self.host}:{self.port} (in use, or not an address of this "
                               "machine): set daemon.host and daemon.port")
             time.sleep(0.02)

@@ -11,9 +11,8 @@ from __future__ import annotations
 import logging
 import signal
 import threading
-import time
 from collections.abc import Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -26,6 +25,7 @@ from connectors import REGISTRY
 from syncer.config.errors import ConfigError, Problem
 from syncer.config.loader import PROJECT_FILE, Project, load_project
 from syncer.config.schedule import parse_duration, parse_schedule
+from syncer.contract import clock
 from syncer.daemon.apps import AppPool, PoolBusyError
 from syncer.daemon.bodies import RequestLimits
 from syncer.daemon.control import DaemonControl
@@ -37,16 +37,12 @@ from syncer.daemon.metrics import Metrics
 from syncer.daemon.ops import OpsAlerts
 from syncer.daemon.runs import RunMaker
 from syncer.daemon.server import HttpServer
-from syncer.daemon.slots import latest_slot, make_trigger
+from syncer.daemon.slots import latest_slot, make_trigger, slot_of
 from syncer.daemon.watch import FileWatch, check_models
 from syncer.state.base import StateUnavailableError
 
 log = logging.getLogger("syncer.daemon")
 _HISTORY = 50  # runs read per sync at start to find its last success
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 def _slot_came(sync: str) -> None:
@@ -70,12 +66,12 @@ class Daemon:
         self.stopping = threading.Event()
         self._stop_requested = threading.Event()
         self._reload_requested = threading.Event()
-        self.last_tick = time.monotonic()
+        self.last_tick = clock.monotonic()
         url = project.config.state.url.get_secret_value()
         self.shared_state = url.split("://", 1)[0].startswith("postgres")
         workers = self.settings.workers if self.shared_state else 1
         self.pool = AppPool(root, environ, project, workers + 1 if self.shared_state else 1)
-        self.health = Health(parse_duration(self.settings.overdue_after), utc_now().replace(tzinfo=None))
+        self.health = Health(parse_duration(self.settings.overdue_after), clock.naive_now())
         self.leases: Leases = LocalLeases({})
         self.metrics = Metrics(self._sync_gauges, lambda: len([s for s in self.enabled() if self.leases.holds(s)]))
         ops = self.settings.ops_alerts
@@ -109,7 +105,7 @@ class Daemon:
                 if missing:
                     raise ConfigError([variable.problem for variable in missing])
             store = app.store  # opens (and migrates) the state before any replica logic reads it
-            history = {name: store.runs(name, limit=_HISTORY) for name in self.project.syncs}
+            history = {name: store.runs.recent(name, limit=_HISTORY) for name in self.project.syncs}
         started = {name: runs[0].started_at for name, runs in history.items() if runs}
         self.health.merge({name: next(r.finished_at for r in runs if r.status in SUCCESS_STATUSES and r.finished_at)
                            for name, runs in history.items()
@@ -118,7 +114,7 @@ class Daemon:
             self.leases = PostgresLeases(self.project.config.state.url.get_secret_value(), self.lease)
         else:
             self.leases = LocalLeases(started)
-        self.health.track(self.enabled(), utc_now().replace(tzinfo=None))
+        self.health.track(self.enabled(), clock.naive_now())
         self.server = HttpServer(DaemonControl(self), self.host, self.port,
                                  RequestLimits(max_body_bytes=self.settings.max_body_bytes))
         self.server.start()
@@ -210,10 +206,10 @@ class Daemon:
             return
         sync = event.job_id.removeprefix("sync:")
         if self.leases.holds(sync) and not self.stopping.is_set():
-            self.dispatcher.submit(sync, max(event.scheduled_run_times).astimezone(UTC))
+            self.dispatcher.submit(sync, slot_of(max(event.scheduled_run_times)))
 
     def _tick(self) -> None:
-        self.last_tick = time.monotonic()
+        self.last_tick = clock.monotonic()
         try:
             result = self.leases.tick(self.enabled(), self.dispatcher.busy())
             self.health.merge(self.leases.last_successes())
@@ -223,7 +219,7 @@ class Daemon:
         if result.acquired or result.released:
             event(log, "leases", replica=self.leases.replica, acquired=sorted(result.acquired),
                   released=sorted(result.released), held=len(result.held), replicas=result.replicas)
-        now = utc_now()
+        now = clock.now()
         for sync, last_due in result.acquired.items():  # a slot missed while nobody held the lease runs once now
             slot = self._slot(sync, now)
             # Never claimed: only a slot since this daemon began scheduling the sync counts as missed.
@@ -239,7 +235,7 @@ class Daemon:
         """Runs whose replica died are marked killed (their PostgreSQL session is gone)."""
         try:
             with self.pool.app(timeout=0) as app:
-                killed = app.store.mark_killed(utc_now().replace(tzinfo=None))
+                killed = app.store.runs.mark_killed(clock.naive_now())
         except (PoolBusyError, StateUnavailableError):
             return
         if killed:
@@ -253,7 +249,7 @@ class Daemon:
         return not self.stopping.is_set() and self.dispatcher.submit(sync, None, waiter)
 
     def _sync_gauges(self) -> list[tuple[str, float | None, bool]]:
-        report = self.health.report(utc_now().replace(tzinfo=None))
+        report = self.health.report(clock.naive_now())
         return [(h.sync, h.seconds_since_success, h.overdue) for h in report]
 
     # Reload
@@ -283,7 +279,7 @@ class Daemon:
         if project.config.daemon != self.settings:
             event(log, "daemon_settings_changed", logging.WARNING,
                   message="changes to the daemon section take effect at the next restart")
-        self.health.track(self.enabled(), utc_now().replace(tzinfo=None))
+        self.health.track(self.enabled(), clock.naive_now())
         self._schedule_all()
         after = {name: loaded.config for name, loaded in project.syncs.items()}
         event(log, "reloaded", added=sorted(after.keys() - before.keys()), removed=sorted(before.keys() - after.keys()),

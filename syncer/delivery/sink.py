@@ -27,7 +27,7 @@ class StateSink:
     def __init__(self, store: StateStore, sync: str, run_id: int, now: Callable[[], datetime]) -> None:
         self._store, self._sync, self._run_id, self._now = store, sync, run_id, now
         # Keys with a row error, read once: most batches hold none of them, and then there is nothing to resolve.
-        self._erring = {e.key for e in store.row_error_list(sync, limit=1_000_000) if e.key is not None}
+        self._erring = {e.key for e in store.row_errors.records(sync, limit=1_000_000) if e.key is not None}
         self.committed = 0
         self.failures = 0
 
@@ -37,10 +37,10 @@ class StateSink:
         if self._erring:
             resolved = [key for key in rows.column("key").to_pylist() if key in self._erring]
             if resolved:
-                self._store.resolve_row_errors(self._sync, resolved)
+                self._store.row_errors.resolve(self._sync, resolved)
                 self._erring.difference_update(resolved)
 
     def failed(self, failures: Sequence[RowFailure]) -> None:
         self.failures += len(failures)
         errors = [RowErrorInput(f.key, f.code, f.message, ErrorStage.DELIVER) for f in failures]
-        self._store.note_row_errors(self._run_id, self._sync, errors, self._now(), self._store.park_after)
+        self._store.row_errors.note(self._run_id, self._sync, errors, self._now(), self._store.park_after)

@@ -17,12 +17,14 @@ alert caps let through (the demo's story).
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 import duckdb
 
 from connectors.sandbox_people import sample_reps
+from syncer.contract import clock
+from syncer.contract.clock import naive_utc
 
 _PREFIXES = ["North", "Blue", "Bright", "Iron", "Silver", "Cedar", "Harbor", "Summit", "Lumen", "Atlas", "Nimbus",
              "Quartz", "Maple", "Orbit", "Pioneer", "Crescent", "Falcon", "Granite", "Horizon", "Juniper"]
@@ -42,7 +44,7 @@ def build_sample_warehouse(path: Path, accounts: int = 5_000, day: int = 0, seed
                            built_at: datetime | None = None) -> int:
     """(Re)build the sample warehouse at ``path``; return the number of scored accounts."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    stamp = (built_at or datetime.now(UTC)).replace(tzinfo=None)
+    stamp = naive_utc(built_at or clock.now())
     reps = sample_reps()
     con = duckdb.connect(str(path))
     try:

@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 
 from syncer import output
 from syncer.app import App
+from syncer.contract import clock
 from syncer.demo.command import prepare_demo
 from syncer.demo.sandbox_link import SandboxLink
 from syncer.effects.summary import alert_summary
@@ -23,15 +24,15 @@ DEMO_HOUR = 16, 30
 
 def demo_clock(days_ago: int) -> datetime:
     """``days_ago`` days before today, at 16:30 UTC (naive UTC, as the runner's clock gives it)."""
-    today = datetime.now(UTC).date() - timedelta(days=days_ago)
-    return datetime(today.year, today.month, today.day, *DEMO_HOUR)
+    today = clock.now().date() - timedelta(days=days_ago)
+    return datetime(today.year, today.month, today.day, *DEMO_HOUR, tzinfo=UTC).replace(tzinfo=None)
 
 
 def tell(app: App, link: SandboxLink, accounts: int, day: int) -> bool:
     """Run the story; False when a sync failed or was blocked (the outcomes say why)."""
     if link.started:  # a new sandbox holds nothing yet: forget what an earlier demo's sandbox confirmed and got
         for name in app.project.syncs:
-            app.store.reset(name)
+            app.store.snapshot.reset(name)
         app.store.clear_effects()
     _prepare_tasks(app)
     output.console.rule(f"1. first sync (simulated day {day}): fields land; alerts and tasks are held back")
@@ -78,7 +79,7 @@ def _summary(app: App, link: SandboxLink, outcomes: list[RunOutcome], since: dat
             line += f"; tasks created: {tasks['created']}"
         output.console.print(line, markup=False, highlight=False)
     output.show_alert_summary(alert_summary(app.store, since), since)
-    reasons = [r for r in app.store.ledger_log_rows() if r["outcome"] not in ("send",)
+    reasons = [r for r in app.store.ledger.log_rows() if r["outcome"] not in ("send",)
                and r["decided_at"] >= since][:3]
     for row in reasons:
         output.console.print(f"  e.g. {row['key']}: {row['outcome']}: {row['reason']}", markup=False,

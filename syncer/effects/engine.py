@@ -53,7 +53,7 @@ class EffectsContext:
 def is_first_run(store: StateStore, sync: str, plan: Plan) -> bool:
     """A sync's first run, when every row is 'new' and would fire: nothing confirmed when planned (a new sync, or
     one reset), or no run has reached its end yet (a first run killed halfway is continued by a first run)."""
-    return plan.synced == 0 or not store.has_finished_run(sync)
+    return plan.synced == 0 or not store.runs.has_finished(sync)
 
 
 def stage(sync: SyncConfig, plan: Plan, store: StateStore, policy: AlertPolicy, now: datetime) -> int:
@@ -74,20 +74,17 @@ def stage(sync: SyncConfig, plan: Plan, store: StateStore, policy: AlertPolicy, 
         if alert is not None:
             changes = alert_changes(previous.get(firing.key), alert.payload)
             items.append(replace(alert, payload={**alert.payload, "changes": changes}))
-    return len(store.outbox_add(items, now))
+    return len(store.outbox.add(items, now))
 
 
 def last_alerts(store: StateStore, sync: str, keys: Sequence[str]) -> dict[str, dict[str, Any]]:
     """``{key: payload of the last alert sent about it}`` for the keys of ``sync`` alerted before."""
     latest: dict[str, OutboxRecord] = {}
-    for start in range(0, len(keys), 500):
-        chunk = list(keys[start:start + 500])
-        marks = ", ".join("?" for _ in chunk)
-        for record in store.outbox_where(f"sync = ? AND kind = 'alert' AND status = 'done' AND key IN ({marks})",
-                                         (sync, *chunk)):
-            known = latest.get(record.key)
-            if known is None or record.updated_at > known.updated_at:
-                latest[record.key] = record
+    for record in store.outbox.records(sync=sync, kinds=(EffectKind.ALERT,), statuses=(OutboxStatus.DONE,),
+                                       keys=keys):
+        known = latest.get(record.key)
+        if known is None or record.updated_at > known.updated_at:
+            latest[record.key] = record
     return {key: record.payload for key, record in latest.items()}
 
 
@@ -146,13 +143,13 @@ class Effects:
     def _work_left(self, sync: str | None) -> bool:
         """Whether an intent of ``sync`` (any sync's when None), or a digest, is due: what a stop leaves waiting."""
         waiting = (OutboxStatus.PENDING, OutboxStatus.SENDING, OutboxStatus.DEFERRED)
-        return bool(self.store.outbox_due(self.now, sync, statuses=waiting, limit=1)
-                    or self.store.outbox_due(self.now, None, (EffectKind.DIGEST,), waiting, limit=1))
+        return bool(self.store.outbox.due(self.now, sync, statuses=waiting, limit=1)
+                    or self.store.outbox.due(self.now, None, (EffectKind.DIGEST,), waiting, limit=1))
 
     def decide_due(self, sync: str | None) -> None:
         """Offer every alert intent whose time has come to the policy, by connector, a page at a time."""
         while True:
-            due = self.store.outbox_due(self.now, sync, (EffectKind.ALERT,), (OutboxStatus.DEFERRED,),
+            due = self.store.outbox.due(self.now, sync, (EffectKind.ALERT,), (OutboxStatus.DEFERRED,),
                                         limit=DECIDE_PAGE)
             for connector, records in by_connector(due).items():
                 try:
@@ -173,7 +170,7 @@ class Effects:
         policy, now = self.context.policy, self.now
         since = now - max(WEEK, timedelta(days=policy.cooldown_days)) - LOOKBACK_SLACK
         staged = {r.dedupe_key: r.payload for r in records}
-        decisions = self.store.ledger_decide({c.rep for c in candidates}, since,
+        decisions = self.store.ledger.decide({c.rep for c in candidates}, since,
                                              lambda ledger: decide(candidates, ledger, policy, now),
                                              keys=[c.key.token() for c in candidates],
                                              outbox=lambda made: decided_items(made, staged), now=now)

@@ -35,9 +35,9 @@ ALERT_LOG_SCHEMA = pa.schema([
 
 def alert_log_table(store: StateStore) -> pa.Table:
     """The whole alert log as the control store holds it now (:data:`ALERT_LOG_SCHEMA`)."""
-    outbox = {r.dedupe_key: r for r in store.outbox_where()}
+    outbox = {r.dedupe_key: r for r in store.outbox.all()}
     rows: list[dict[str, Any]] = []
-    for entry in store.ledger_log_rows():
+    for entry in store.ledger.log_rows():
         intent = outbox.get(entry["dedupe_key"])
         payload = intent.payload if intent else {}
         delivered = intent is not None and intent.status.value == "done" and entry["sent_at"] is not None
@@ -79,17 +79,17 @@ def write_alert_log(effects: EffectsSession, writer: Callable[[pa.Table], int] |
     if writer is None:
         return
     store = effects.store
-    version, written = store.log_version()
+    version, written = store.ledger.log_version()
     if version == written:
         effects.report.log = "current"
         return
     try:
         rows = writer(alert_log_table(store))
     except WarehouseError as exc:
-        store.log_written(version, effects.now, error=str(exc))
+        store.ledger.log_written(version, effects.now, error=str(exc))
         effects.report.log = f"waiting in the control store for the next run: {exc}"
         return
-    store.log_written(version, effects.now)
+    store.ledger.log_written(version, effects.now)
     effects.report.log = f"{rows} rows written to {ALERT_LOG_TABLE}"
 
 

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 
 from syncer.delivery.effects import AlertChannel, TaskDestination
 from syncer.state.base import StateStore
-from syncer.state.effects_store import normalise_email
+from syncer.state.owner_cache import normalise_email
 
 KNOWN_FOR = timedelta(hours=24)
 UNKNOWN_FOR = timedelta(hours=1)
@@ -57,13 +57,13 @@ class OwnerDirectory:
                  ask: Callable[[list[str]], dict[str, tuple[str | None, str | None]]],
                  label: str) -> dict[str | None, Owner]:
         wanted = sorted({normalise_email(e) for e in emails if e and e.strip()})
-        cached = self._store.owner_cache_get(vendor, wanted, KNOWN_FOR, self._now)
+        cached = self._store.owners.get(vendor, wanted, KNOWN_FOR, self._now)
         fresh = {email: (entry.owner_id, entry.tz) for email, entry in cached.items()
                  if entry.owner_id is not None or entry.resolved_at >= self._now - UNKNOWN_FOR}
         missing = [email for email in wanted if email not in fresh]
         if missing:
             answered = ask(missing)
-            self._store.owner_cache_put(vendor, answered, self._now)
+            self._store.owners.put(vendor, answered, self._now)
             fresh |= answered
         resolved: dict[str | None, Owner] = {}
         for email in emails:

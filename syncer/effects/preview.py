@@ -51,7 +51,7 @@ def preview_effects(sync: SyncConfig, plan: Plan, store: StateStore, context: Ef
         alert = alert_item(firing, now, first_run, context.policy, None)
         tasks += [task] if task is not None else []
         alerts += [alert] if alert is not None else []
-    known = store.outbox_known([item.dedupe_key for item in [*tasks, *alerts]])
+    known = store.outbox.known([item.dedupe_key for item in [*tasks, *alerts]])
     previews = [_task_preview(item, item.dedupe_key in known) for item in tasks]
     fresh = [item for item in alerts if item.dedupe_key not in known]
     previews += [EffectPreview("alert", item.trigger, item.key, item.payload.get("owner_email"), "recorded already",
@@ -83,7 +83,7 @@ def _alert_previews(items: list[OutboxItem], store: StateStore, context: Effects
                             owners[item.payload.get("owner_email")].time_zone,
                             owners[item.payload.get("owner_email")].reason) for item in items]
     since = now - max(WEEK, timedelta(days=context.policy.cooldown_days)) - timedelta(days=1)
-    ledger = store.ledger_since(None, since, keys=[c.key.token() for c in candidates])
+    ledger = store.ledger.since(None, since, keys=[c.key.token() for c in candidates])
     return [EffectPreview("alert", d.candidate.key.trigger, d.candidate.account, d.candidate.rep_name,
                           d.outcome.value, d.reason) for d in decide(candidates, ledger, context.policy, now)]
 

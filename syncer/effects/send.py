@@ -41,13 +41,13 @@ def by_connector(records: Sequence[OutboxRecord]) -> dict[str, list[OutboxRecord
 
 def send_tasks(effects: Effects, sync: str | None) -> None:
     """Create the due tasks, by CRM connector, on the records their syncs confirmed."""
-    due = effects.store.outbox_due(effects.now, sync, (EffectKind.TASK,), SENDING)
+    due = effects.store.outbox.due(effects.now, sync, (EffectKind.TASK,), SENDING)
     for connector, records in by_connector(due).items():
         try:
             _send_task_group(effects, connector, records)
         except DeliveryError as exc:  # a whole request failed: the intents stay pending for the next run
             for record in records:
-                effects.store.outbox_failed(record.dedupe_key, str(exc), effects.now, retryable=True)
+                effects.store.outbox.failed(record.dedupe_key, str(exc), effects.now, retryable=True)
             effects.report.tasks["retry"] += len(records)
             effects.report.errors.append(f"tasks via {connector}: {exc}")
 
@@ -56,14 +56,14 @@ def _send_task_group(effects: Effects, connector: str, records: list[OutboxRecor
     store, now, report = effects.store, effects.now, effects.report
     ids: dict[tuple[str, str], str] = {}
     for sync in {r.sync for r in records}:
-        found = store.record_ids(sync, [r.key for r in records if r.sync == sync])
+        found = store.snapshot.record_ids(sync, [r.key for r in records if r.sync == sync])
         ids |= {(sync, key): record_id for key, record_id in found.items()}
     ready = []
     for record in records:
         if (record.sync, record.key) in ids:
             ready.append(record)
         elif now - record.created_at > RECORD_WAIT:
-            store.outbox_failed(record.dedupe_key, "the CRM never confirmed the record the task belongs to",
+            store.outbox.failed(record.dedupe_key, "the CRM never confirmed the record the task belongs to",
                                 now, retryable=False)
             report.tasks["failed"] += 1
         else:
@@ -76,7 +76,7 @@ def _send_task_group(effects: Effects, connector: str, records: list[OutboxRecor
                             str(r.payload.get("subject") or ""), str(r.payload.get("body") or ""),
                             date.fromisoformat(str(r.payload["due"])[:10]), str(r.payload.get("priority")))
                 for r in ready]
-    store.outbox_mark_sending([r.dedupe_key for r in ready], now)
+    store.outbox.mark_sending([r.dedupe_key for r in ready], now)
     results = effects.tasks(connector).create_tasks(requests)
     for request, result in zip(requests, results, strict=True):
         _settle(effects, request.dedupe_key, result, "tasks")
@@ -86,12 +86,12 @@ def _settle(effects: Effects, key: str, result: EffectResult, counter: str) -> N
     store, now = effects.store, effects.now
     tally = effects.report.tasks if counter == "tasks" else effects.report.alerts
     if result.status is RecordStatus.CONFIRMED:
-        store.outbox_done(key, result.external_id, now)
+        store.outbox.done(key, result.external_id, now)
         tally["existed" if result.already_existed else ("created" if counter == "tasks" else "sent")] += 1
     else:
         retryable = result.status is RecordStatus.RETRYABLE
         message = f"{result.code or 'refused'}: {result.message or ''}".strip()
-        store.outbox_failed(key, message, now, retryable=retryable)
+        store.outbox.failed(key, message, now, retryable=retryable)
         tally["retry" if retryable else "failed"] += 1
         if not retryable:
             effects.report.errors.append(f"{counter}: {key.split(':')[2] if key.count(':') >= 3 else key}: "
@@ -100,7 +100,7 @@ def _settle(effects: Effects, key: str, result: EffectResult, counter: str) -> N
 
 def send_alerts(effects: Effects, sync: str | None) -> None:
     """Post the due alerts, by Slack connector; an interrupted one is looked for before it is posted again."""
-    due = effects.store.outbox_due(effects.now, sync, (EffectKind.ALERT,), SENDING)
+    due = effects.store.outbox.due(effects.now, sync, (EffectKind.ALERT,), SENDING)
     for connector, records in by_connector(due).items():
         posts = {r.dedupe_key: post for r in records if (post := _alert_post(effects, r)) is not None}
         try:
@@ -123,10 +123,10 @@ def _post_all(effects: Effects, channel: AlertChannel, records: Sequence[OutboxR
         if effects.stopping() and key not in found:
             return  # shutting down: what is not posted yet stays pending
         if key in found:
-            store.outbox_done(key, found[key], now)
+            store.outbox.done(key, found[key], now)
             effects.report.alerts["found_posted"] += 1
             continue
-        if not store.outbox_mark_sending([key], now):
+        if not store.outbox.mark_sending([key], now):
             continue
         try:
             result = channel.post(posts[key])
@@ -165,7 +165,7 @@ def _unsent(effects: Effects, key: str, error: DeliveryError) -> None:
     if isinstance(error, TransientError):
         effects.report.alerts["unknown"] += 1
         return
-    effects.store.outbox_failed(key, str(error), effects.now, retryable=True)
+    effects.store.outbox.failed(key, str(error), effects.now, retryable=True)
     effects.report.alerts["retry"] += 1
 
 
@@ -176,7 +176,7 @@ def _alert_post(effects: Effects, record: OutboxRecord) -> AlertPost | None:
     try:
         record_url = None
         if payload.get("record_url"):
-            record_id = effects.store.record_ids(record.sync, [record.key]).get(record.key)
+            record_id = effects.store.snapshot.record_ids(record.sync, [record.key]).get(record.key)
             record_url = render_plain(str(payload["record_url"]), {**row, "record_id": record_id}) or None
         title = _title(payload, row, record.key)
         changes = payload.get("changes")
@@ -185,7 +185,7 @@ def _alert_post(effects: Effects, record: OutboxRecord) -> AlertPost | None:
                                None if changes is None else [Change(*c) for c in changes], record_url)
         message = render_alert(str(payload["template"]), content)
     except (AlertRenderError, ValueError) as exc:
-        effects.store.outbox_failed(record.dedupe_key, f"alert template: {exc}", effects.now, retryable=False)
+        effects.store.outbox.failed(record.dedupe_key, f"alert template: {exc}", effects.now, retryable=False)
         effects.report.alerts["failed"] += 1
         effects.report.errors.append(f"alerts: {record.key}: {exc}")
         return None
@@ -203,12 +203,12 @@ def _title(payload: dict[str, Any], row: dict[str, Any], key: str) -> str:
 def send_digests(effects: Effects) -> None:
     """Post each due digest (one per rep and local day) with the alerts it holds, best first."""
     store, now = effects.store, effects.now
-    due = store.outbox_due(now, None, (EffectKind.DIGEST,), SENDING)
+    due = store.outbox.due(now, None, (EffectKind.DIGEST,), SENDING)
     if not due:
         return
     try:
-        with store.run_lock(DIGEST_LOCK, 0):
-            for digest in store.outbox_due(now, None, (EffectKind.DIGEST,), SENDING):
+        with store.runs.lock(DIGEST_LOCK, 0):
+            for digest in store.outbox.due(now, None, (EffectKind.DIGEST,), SENDING):
                 _send_digest(effects, digest)
     except RunLockedError:
         return  # another run is sending them
@@ -219,7 +219,7 @@ def send_digests(effects: Effects) -> None:
 def _send_digest(effects: Effects, digest: OutboxRecord) -> None:
     store, now = effects.store, effects.now
     digest_key = str(digest.payload.get("digest_key"))
-    members = [r for r in store.outbox_where("kind = 'alert' AND status = 'held'")
+    members = [r for r in store.outbox.records(kinds=(EffectKind.ALERT,), statuses=(OutboxStatus.HELD,))
                if r.payload.get("digest_key") == digest_key]
     members.sort(key=lambda r: (-(r.payload.get("priority") or float("-inf")), r.key))
     items = [DigestItem(_title(r.payload, dict(r.payload.get("row") or {}), r.key), r.payload.get("score"),
@@ -232,13 +232,13 @@ def _send_digest(effects: Effects, digest: OutboxRecord) -> None:
     if digest.status is OutboxStatus.SENDING:
         found = channel.find_posts([post])
         if digest.dedupe_key in found:
-            store.outbox_done(digest.dedupe_key, found[digest.dedupe_key], now, [m.dedupe_key for m in members])
+            store.outbox.done(digest.dedupe_key, found[digest.dedupe_key], now, [m.dedupe_key for m in members])
             effects.report.digests += 1
             return
     if not members:
-        store.outbox_failed(digest.dedupe_key, "no alerts held for this digest", now, retryable=False)
+        store.outbox.failed(digest.dedupe_key, "no alerts held for this digest", now, retryable=False)
         return
-    if not store.outbox_mark_sending([digest.dedupe_key], now):
+    if not store.outbox.mark_sending([digest.dedupe_key], now):
         return
     try:
         result = channel.post(post)
@@ -246,8 +246,8 @@ def _send_digest(effects: Effects, digest: OutboxRecord) -> None:
         _unsent(effects, digest.dedupe_key, exc)
         raise
     if result.status is RecordStatus.CONFIRMED:
-        store.outbox_done(digest.dedupe_key, result.external_id, now, [m.dedupe_key for m in members])
+        store.outbox.done(digest.dedupe_key, result.external_id, now, [m.dedupe_key for m in members])
         effects.report.digests += 1
     else:
-        store.outbox_failed(digest.dedupe_key, f"{result.code}: {result.message}",
+        store.outbox.failed(digest.dedupe_key, f"{result.code}: {result.message}",
                             now, retryable=result.status is RecordStatus.RETRYABLE)

@@ -35,10 +35,10 @@ class RepSummary:
 
 def alert_summary(store: StateStore, since: datetime) -> list[RepSummary]:
     """One summary per rep of the decisions made since ``since`` (a deferral counts until it is decided again)."""
-    outbox = {r.dedupe_key: r for r in store.outbox_where()}
+    outbox = {r.dedupe_key: r for r in store.outbox.all()}
     reps: dict[str, RepSummary] = {}
     latest_deferral: dict[str, str] = {}
-    for entry in store.ledger_log_rows():
+    for entry in store.ledger.log_rows():
         if entry["decided_at"] < since:
             continue
         intent = outbox.get(entry["dedupe_key"])

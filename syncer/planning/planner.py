@@ -6,13 +6,13 @@ This module does the I/O (warehouse, workspace); every decision it runs was buil
 from __future__ import annotations
 
 import itertools
-import time
 from collections.abc import Iterator
 
 import duckdb
 import pyarrow as pa
 
 from syncer.config.sync import Guards, SyncConfig
+from syncer.contract.clock import monotonic
 from syncer.contract.enums import SyncMode
 from syncer.core.diff import DiffSpec, changes_sql, counts_sql, current_sql, delta_counts_sql, delta_sql, rejected_sql
 from syncer.core.fields import column_type, field_sql, identity_sql
@@ -140,7 +140,7 @@ def plan_sync(sync: SyncConfig, store: StateStore, warehouse: Warehouse, batch_s
     ``guards``: the project's default limits (``defaults.guards``), which the mapping's ``guards:`` override; the
     plan carries the limits it goes past (:attr:`Plan.guard_trips`).
     """
-    started = time.perf_counter()
+    started = monotonic()
     con = store.workspace()
     register_functions(con)
     try:
@@ -163,7 +163,7 @@ def _plan_staged(sync: SyncConfig, store: StateStore, con: duckdb.DuckDBPyConnec
     if missing:
         raise PlanError(f"{sync.name}: the model has no column {', '.join(missing)} (run 'syncer validate')")
     spec = diff_spec(sync, column_types)
-    snapshot = store.snapshot_relation(sync.name)
+    snapshot = store.snapshot.relation(sync.name)
     try:
         con.execute(current_sql(spec, model))
         con.execute(delta_sql(spec, snapshot))
@@ -175,7 +175,7 @@ def _plan_staged(sync: SyncConfig, store: StateStore, con: duckdb.DuckDBPyConnec
     except duckdb.Error as exc:
         raise PlanError(f"{sync.name}: planning failed: {str(exc).splitlines()[0]}") from exc
     failed = changes.take_rejected()  # rows a template failed on, found while rendering the changed keys
-    firings, fired_at, fired_in = FIRING_SCHEMA.empty_table(), time.perf_counter(), 0.0
+    firings, fired_at, fired_in = FIRING_SCHEMA.empty_table(), monotonic(), 0.0
     if sync.triggers:  # evaluated over the change rows, so only the changed keys are read
         query = firings_sql(sync.name, sync.triggers, spec.key, model, list(column_types), list(sync.fields),
                             changes.table, snapshot)
@@ -184,7 +184,7 @@ def _plan_staged(sync: SyncConfig, store: StateStore, con: duckdb.DuckDBPyConnec
         except duckdb.Error as exc:
             raise PlanError(f"{sync.name}: a trigger condition failed: {str(exc).splitlines()[0]} "
                             "(run 'syncer validate')") from exc
-        fired_in = time.perf_counter() - fired_at
+        fired_in = monotonic() - fired_at
     rejected = tuple(sorted([RejectedRow(key, reason) for key, reason in rejected_rows]
                             + [RejectedRow(key, reason) for key, reason, _ in failed],
                             key=lambda row: (row.key is not None, row.key or "")))[:REJECTED_KEPT]
@@ -198,7 +198,7 @@ def _plan_staged(sync: SyncConfig, store: StateStore, con: duckdb.DuckDBPyConnec
         unchanged=valid_keys - by_op.get("create", 0) - by_op.get("update", 0) + refreshed,
         removed=by_op.get("removed", 0),
     )
-    meta: dict[str, object] = {"seconds": round(time.perf_counter() - started, 3), "warehouse": source}
+    meta: dict[str, object] = {"seconds": round(monotonic() - started, 3), "warehouse": source}
     if sync.triggers:
         meta["trigger_seconds"] = round(fired_in, 3)
     trips = evaluate_guards(limits, model_rows, counts.update, counts.clear, synced)

@@ -15,7 +15,7 @@ import tempfile
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -23,10 +23,12 @@ import duckdb
 import psycopg
 import pyarrow as pa
 
-from syncer.state.base import COMMIT_SCHEMA, RunLockedError, StateUnavailableError
-from syncer.state.control import SqlStateStore, Steps
-from syncer.state.effects_store import Query
+from syncer.contract.clock import naive_now
+from syncer.state.base import StateStore
 from syncer.state.migrations import apply_migrations
+from syncer.state.records import COMMIT_SCHEMA, RunLockedError, StateUnavailableError
+from syncer.state.snapshot import SqlSnapshot
+from syncer.state.sql import Database, Query, Steps
 from syncer.state.workspace import discard_workspace, prepare_workspace
 
 _SNAPSHOT_BATCH = 50_000
@@ -42,7 +44,7 @@ def sync_lock_id(sync: str) -> int:
     return int.from_bytes(hashlib.blake2b(f"syncer-run:{sync}".encode(), digest_size=8).digest(), "big", signed=True)
 
 
-def _dsn(url: str) -> str:
+def dsn(url: str) -> str:
     """Accept SQLAlchemy-style URLs (``postgresql+psycopg://``) as well as libpq's own."""
     for prefix in ("postgresql+psycopg://", "postgresql+psycopg2://", "postgres://"):
         if url.startswith(prefix):
@@ -50,21 +52,23 @@ def _dsn(url: str) -> str:
     return url
 
 
-class PostgresStateStore(SqlStateStore):
-    def __init__(self, url: str, memory_limit: str = "1GB", spill_root: Path = SPILL_ROOT) -> None:
+class PostgresDatabase(Database):
+    """A connection to the PostgreSQL state (autocommit; transactions where asked)."""
+
+    def __init__(self, url: str) -> None:
         try:
-            self._conn = psycopg.connect(_dsn(url), autocommit=True)
+            self._conn = psycopg.connect(dsn(url), autocommit=True)
         except psycopg.Error as exc:
             raise StateUnavailableError(f"cannot reach the PostgreSQL state store: {str(exc).splitlines()[0]}") from exc
         self._held: set[str] = set()
         self._held_guard = threading.Lock()
-        self._workspace = duckdb.connect()
-        self._workspace_dir = prepare_workspace(self._workspace, memory_limit, spill_root)
-        self._migrate()
-        self._session = str(self._query(f"SELECT {_SESSION} FROM pg_stat_activity WHERE pid = pg_backend_pid()")[0][0])
-        self.mark_killed(datetime.now(UTC).replace(tzinfo=None))
+        self._session = ""
 
-    def _migrate(self) -> None:
+    @property
+    def connection(self) -> psycopg.Connection[tuple[Any, ...]]:
+        return self._conn
+
+    def migrate(self) -> None:
         with self._conn.transaction(), self._conn.cursor() as cur:
             cur.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
             cur.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, "
@@ -72,19 +76,20 @@ class PostgresStateStore(SqlStateStore):
             cur.execute("SELECT version FROM schema_migrations")
             applied = {int(row[0]) for row in cur.fetchall()}
             apply_migrations(cur.execute, applied, "postgres", snapshot_key=",\n            PRIMARY KEY (sync, key)")
+        self._session = str(self.query(f"SELECT {_SESSION} FROM pg_stat_activity WHERE pid = pg_backend_pid()")[0][0])
 
-    def _query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         with self._conn.cursor() as cur:
             cur.execute(sql.replace("?", "%s"), list(params))
             return list(cur.fetchall()) if cur.description else []
 
-    def _steps(self, steps: Steps) -> None:
+    def steps(self, steps: Steps) -> None:
         with self._conn.transaction(), self._conn.cursor() as cur:
             for sql, rows in steps:
                 cur.executemany(sql.replace("?", "%s"), [list(row) for row in rows])
 
     @contextmanager
-    def _transaction(self, lock_ids: Sequence[int] = ()) -> Iterator[Query]:
+    def transaction(self, lock_ids: Sequence[int] = ()) -> Iterator[Query]:
         """Transaction-scoped advisory locks: PostgreSQL frees them at commit or rollback, or if the session dies."""
         with self._conn.transaction(), self._conn.cursor() as cur:
             for lock_id in lock_ids:
@@ -96,10 +101,10 @@ class PostgresStateStore(SqlStateStore):
 
             yield query
 
-    def _owner(self) -> str:
+    def owner(self) -> str:
         return self._session
 
-    def _gone_owner_condition(self) -> tuple[str, Sequence[Any]]:
+    def gone_owner_condition(self) -> tuple[str, Sequence[Any]]:
         return (f"owner IS NULL OR owner NOT IN (SELECT {_SESSION} FROM pg_stat_activity "
                 "WHERE backend_start IS NOT NULL)"), ()
 
@@ -148,10 +153,18 @@ class PostgresStateStore(SqlStateStore):
                 held = bool(cur.fetchall()[0][0])
         return held
 
-    def workspace(self) -> duckdb.DuckDBPyConnection:
-        return self._workspace
+    def close(self) -> None:
+        self._conn.close()
 
-    def snapshot_relation(self, sync: str) -> str:
+
+class PostgresSnapshot(SqlSnapshot):
+    """Commits upsert the snapshot on its primary key; the planner reads it streamed into the local workspace."""
+
+    def __init__(self, db: PostgresDatabase, workspace: duckdb.DuckDBPyConnection) -> None:
+        super().__init__(db)
+        self._conn, self._workspace = db.connection, workspace
+
+    def relation(self, sync: str) -> str:
         con = self._workspace
         con.execute("CREATE OR REPLACE TEMP TABLE __syncer_snapshot (key VARCHAR, record_id VARCHAR, "
                     "match_value VARCHAR, fields VARCHAR, row_hash BIGINT, present BOOLEAN)")
@@ -192,7 +205,17 @@ class PostgresStateStore(SqlStateStore):
             cur.execute("DELETE FROM snapshot WHERE sync = %s", (sync,))
             return int(cur.rowcount)
 
+
+class PostgresStateStore(StateStore):
+    def __init__(self, url: str, memory_limit: str = "1GB", spill_root: Path = SPILL_ROOT) -> None:
+        db = PostgresDatabase(url)
+        workspace = duckdb.connect()
+        self._workspace_dir = prepare_workspace(workspace, memory_limit, spill_root)
+        db.migrate()
+        super().__init__(db, PostgresSnapshot(db, workspace), workspace)
+        self.runs.mark_killed(naive_now())
+
     def close(self) -> None:
-        self._conn.close()
-        self._workspace.close()
+        super().close()
+        self.workspace().close()
         discard_workspace(self._workspace_dir)

@@ -228,7 +228,7 @@ def test_policy_defaults_and_now_must_be_aware() -> None:
     assert (policy.caps, policy.cooldown_days, policy.overflow.value, policy.first_run.value) == (
         Caps(per_day=3, per_week=15), 7, "digest", "skip")
     with pytest.raises(ValueError, match="timezone-aware"):
-        decide([candidate()], [], policy, datetime(2026, 11, 23, 12))
+        decide([candidate()], [], policy, datetime(2026, 11, 23, 12))  # noqa: DTZ001 (naive is the point)
     assert NOON.tzinfo is UTC
 
 

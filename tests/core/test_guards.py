@@ -118,7 +118,7 @@ def test_a_blocked_run_sends_nothing_and_is_recorded(store: StateStore, warehous
     assert outcome.error is not None and "the model returned no rows while 30 records are synced" in outcome.error
     assert "would clear 30 of 30 synced records" in outcome.error
     assert snapshot_dict(store, sync.name) == before
-    (run,) = store.runs(sync.name)
+    (run,) = store.runs.recent(sync.name)
     assert (run.status, run.clears, run.error) == ("blocked", 30, outcome.error)
     allowed = run_sync(sync, store, warehouse, lambda: NOW, lambda _: destination,
                        RunOptions(allow_mass_change=True))
@@ -151,7 +151,7 @@ def test_the_cli_refuses_a_mass_change_once_and_allows_it_on_request(tmp_path: P
     store, warehouse = open_state(state_url, root), open_warehouse("duckdb:///warehouse.duckdb", root)
     try:
         commit_all(store, "companies", plan_sync(config, store, warehouse).changes, NOW)
-        store.flush("companies")
+        store.snapshot.flush("companies")
     finally:
         store.close()
         warehouse.close()

@@ -60,7 +60,7 @@ def test_a_moved_match_value_is_an_update_to_the_new_record(store: StateStore, w
     # The new record has none of syncer's values: every non-empty field goes, found by the new match value.
     assert (row["key"], row["match"], row["record_id"], row["changed"]) == ("b", "300", None, ["score"])
     plan_and_confirm(sync, store, warehouse)
-    relation = store.snapshot_relation(sync.name)
+    relation = store.snapshot.relation(sync.name)
     held = store.workspace().execute(f"SELECT key, match_value FROM {relation} AS s ORDER BY key").fetchall()
     assert held == [("a", "100"), ("b", "300")]
     assert plan_sync(sync, store, warehouse).changes.count == 0

@@ -38,7 +38,7 @@ _model = st.lists(
               st.integers(1, 10**9),                                             # match: a CRM record id
               st.decimals(-10**6, 10**6, places=2, allow_nan=False),             # score
               st.integers(-1000, 1000),                                          # rank
-              st.datetimes(datetime(2000, 1, 1), datetime(2100, 1, 1))),         # instant, naive UTC
+              st.datetimes(datetime(2000, 1, 1), datetime(2100, 1, 1))),  # noqa: DTZ001 (instant, naive UTC)
     max_size=8, unique_by=lambda row: row[0])
 _spellings = st.tuples(st.sampled_from(IDENTITIES), st.sampled_from(IDENTITIES), st.sampled_from(SCORES),
                        st.sampled_from(RANKS), st.integers(-14 * 60, 14 * 60))
@@ -105,7 +105,7 @@ def test_the_diff_sees_every_match_value_change(store: StateStore, tmp_path: Pat
         assert all(row["record_id"] is None and "score" in row["changed"] for row in updates)
         assert plan.counts.as_dict() == {"create": 0, "update": len(expected), "clear": 0,
                                          "unchanged": len(rows) - len(expected)}
-        relation = store.snapshot_relation(name)
+        relation = store.snapshot.relation(name)
         held = dict(store.workspace().execute(f"SELECT key, match_value FROM {relation} AS s").fetchall())
         assert held == {str(k): str(m) for k, m, *_ in after}
         assert plan_sync(sync, store, warehouse).changes.count == 0

@@ -56,7 +56,7 @@ def test_numbers_in_any_spelling_normalise_alike(con: duckdb.DuckDBPyConnection,
 
 
 @settings(max_examples=100, deadline=None)
-@given(st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2100, 1, 1)),
+@given(st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2100, 1, 1)),  # noqa: DTZ001 (naive values)
        st.integers(min_value=-14 * 60, max_value=14 * 60))
 def test_the_same_instant_in_any_offset_normalises_alike(con: duckdb.DuckDBPyConnection, moment: datetime,
                                                          offset_minutes: int) -> None:

@@ -26,33 +26,34 @@ def test_every_migration_is_recorded_once(store: StateStore) -> None:
 
 
 def test_commits_are_idempotent_and_the_latest_wins(store: StateStore) -> None:
-    store.commit("s", _rows(("a", '{"f":"1"}', 1, True), ("b", '{"f":"2"}', 2, True)), NOW)
-    store.commit("s", _rows(("a", '{"f":"3"}', 3, True)), NOW)
-    store.commit("s", _rows(("a", '{"f":"3"}', 3, True)), NOW)  # a retried commit changes nothing
-    store.commit("s", _rows(("b", None, 0, False)), NOW)  # cleared
-    relation = store.snapshot_relation("s")
+    store.snapshot.commit("s", _rows(("a", '{"f":"1"}', 1, True), ("b", '{"f":"2"}', 2, True)), NOW)
+    store.snapshot.commit("s", _rows(("a", '{"f":"3"}', 3, True)), NOW)
+    store.snapshot.commit("s", _rows(("a", '{"f":"3"}', 3, True)), NOW)  # a retried commit changes nothing
+    store.snapshot.commit("s", _rows(("b", None, 0, False)), NOW)  # cleared
+    relation = store.snapshot.relation("s")
     rows = sorted(store.workspace().execute(f"SELECT key, fields, row_hash, present FROM {relation} AS s").fetchall())
     assert rows == [("a", '{"f":"3"}', 3, True), ("b", None, 0, False)]
-    assert store.snapshot_size("s") == 1
-    assert store.snapshot_size("other") == 0
-    assert store.reset("s") == 2
-    assert store.snapshot_size("s") == 0
+    assert store.snapshot.size("s") == 1
+    assert store.snapshot.size("other") == 0
+    assert store.snapshot.reset("s") == 2
+    assert store.snapshot.size("s") == 0
 
 
 def test_runs_and_row_errors_are_recorded(store: StateStore) -> None:
-    first = store.start_run("s", dry_run=False, now=NOW)
-    store.note_row_errors(first, "s", [RowErrorInput(None, "null_key", "null key (1 rows)", "plan"),
+    first = store.runs.start("s", dry_run=False, now=NOW)
+    store.row_errors.note(first, "s", [RowErrorInput(None, "null_key", "null key (1 rows)", "plan"),
                                        RowErrorInput("k", "invalid_value", "bad", "plan")], NOW, park_after=5)
-    store.finish_run(first, RunStatus.PLANNED, NOW, model_rows=10, counts=ChangeCounts(create=3, unchanged=5),
+    store.runs.finish(first, RunStatus.PLANNED, NOW, model_rows=10, counts=ChangeCounts(create=3, unchanged=5),
                      rejected=2)
-    second = store.start_run("s", dry_run=True, now=NOW)
+    second = store.runs.start("s", dry_run=True, now=NOW)
     assert second > first
-    latest, earlier = store.runs("s")
+    latest, earlier = store.runs.recent("s")
     assert (latest.id, latest.status, latest.dry_run) == (second, "running", True)
     assert (earlier.status, earlier.model_rows, earlier.creates, earlier.unchanged, earlier.rejected) == (
         "planned", 10, 3, 5, 2)
-    assert [(key, reason) for key, reason, _ in store.row_errors("s")] == [(None, "null key (1 rows)"), ("k", "bad")]
-    assert store.runs("other") == []
+    assert [(key, reason) for key, reason, _ in store.row_errors.latest_run("s")] == [(None, "null key (1 rows)"),
+                                                                                      ("k", "bad")]
+    assert store.runs.recent("other") == []
 
 
 def test_an_older_duckdb_state_is_upgraded_on_open(tmp_path: Path) -> None:
@@ -66,7 +67,7 @@ def test_an_older_duckdb_state_is_upgraded_on_open(tmp_path: Path) -> None:
     upgraded = DuckDBStateStore(path)
     try:
         assert upgraded.schema_versions() == [m.version for m in MIGRATIONS]
-        upgraded.commit("s", _rows(("a", "{}", 1, True)), NOW)  # the journal exists again
-        assert upgraded.snapshot_size("s") == 1
+        upgraded.snapshot.commit("s", _rows(("a", "{}", 1, True)), NOW)  # the journal exists again
+        assert upgraded.snapshot.size("s") == 1
     finally:
         upgraded.close()

@@ -10,7 +10,7 @@ import subprocess
 import sys
 import textwrap
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -161,11 +161,11 @@ class DaemonProcess:
 
 @contextmanager
 def daemon_process(root: Path, port: int, argv: Sequence[str] | None = None, name: str = "daemon",
-                   cwd: Path | None = None) -> Iterator[DaemonProcess]:
+                   cwd: Path | None = None, extra_env: Mapping[str, str] | None = None) -> Iterator[DaemonProcess]:
     """``syncer daemon --project root`` (or ``argv``), logs in ``root/<name>.log``; killed at the end if alive."""
     log_path = root / f"{name}.log"
     command = list(argv) if argv is not None else [SYNCER, "daemon", "--project", str(root)]
-    env = {**os.environ, **ENVIRONMENT}
+    env = {**os.environ, **ENVIRONMENT, **(extra_env or {})}
     with log_path.open("wb") as log:
         process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=cwd or root)
     handle = DaemonProcess(process, log_path, f"http://127.0.0.1:{port}")

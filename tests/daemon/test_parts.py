@@ -21,7 +21,7 @@ from syncer.config.schedule import Schedule, parse_duration, parse_schedule
 from syncer.daemon.dispatch import Dispatcher
 from syncer.daemon.leases import PostgresLeases
 from syncer.daemon.ops import transition
-from syncer.daemon.slots import latest_slot, make_trigger
+from syncer.daemon.slots import latest_slot, make_trigger, slot_of
 from syncer.state import open_state
 from syncer.state.base import RunRecord
 from tests.project import ENVIRONMENT, make_project
@@ -54,6 +54,31 @@ def test_every_replica_computes_the_same_slots() -> None:
         slot = latest_slot(schedule, UTC_ZONE, now)
         assert slot is not None and fire == slot + timedelta(seconds=7)
         assert latest_slot(schedule, UTC_ZONE, fire) == fire
+
+
+@pytest.mark.parametrize(("text", "zone"), [("every 7s", "UTC"), ("0 9 * * *", "Europe/Berlin"),
+                                            ("30 8 * * 1-5", "America/New_York")])
+def test_under_a_fake_clock_the_scheduler_fires_when_that_clock_reaches_each_slot(text: str, zone: str) -> None:
+    """APScheduler runs on real time: the shifted trigger fires at the real moment the fake clock shows a slot, and
+    slot_of gives that slot back (the Berlin case crosses its DST change of 2026-03-29)."""
+    schedule, tz = parse_schedule(text), ZoneInfo(zone)
+    offset = timedelta(days=24, hours=3, minutes=17, seconds=5)  # the fake clock runs this far ahead
+    real = at("2026-03-04T06:00:00")
+    fired: list[datetime] = []
+    trigger = make_trigger(schedule, tz, offset)
+    previous = None
+    for _ in range(6):
+        fire = trigger.get_next_fire_time(previous, real)
+        assert fire is not None and fire > real
+        fired.append(slot_of(fire, offset))
+        previous, real = fire, fire
+    expected, fake = [], at("2026-03-04T06:00:00") + offset
+    for _ in range(6):
+        nxt = make_trigger(schedule, tz, timedelta(0)).get_next_fire_time(None, fake + timedelta(microseconds=1))
+        expected.append(nxt.astimezone(UTC))
+        fake = nxt
+    assert fired == expected
+    assert all(latest_slot(schedule, tz, slot) == slot for slot in fired)
 
 
 def test_durations() -> None:
@@ -143,7 +168,7 @@ def test_dispatcher_never_overlaps_a_sync_and_coalesces(caplog: pytest.LogCaptur
 
 
 def _run(run_id: int, status: str, dry_run: bool = False) -> RunRecord:
-    moment = datetime(2026, 3, 1)
+    moment = datetime(2026, 3, 1)  # noqa: DTZ001 (the state's times are naive UTC)
     return RunRecord(run_id, "s", dry_run, status, moment, moment, None, None, None, None, None, None, None)
 
 
@@ -249,7 +274,7 @@ def test_json_logs_redact_secrets(capsys: pytest.CaptureFixture[str]) -> None:
 def test_overdue_is_measured_from_the_last_success_or_from_when_scheduling_began() -> None:
     from syncer.daemon.health import Health
 
-    start = datetime(2026, 3, 1, 8, 0)
+    start = datetime(2026, 3, 1, 8, 0)  # noqa: DTZ001 (health keeps naive UTC, as the state)
     health = Health(timedelta(hours=1), start)
     health.track(["a", "b", "c"], start)
     health.merge({"a": start - timedelta(minutes=30)})
@@ -266,7 +291,7 @@ def test_overdue_is_measured_from_the_last_success_or_from_when_scheduling_began
 def test_local_leases_hold_everything_and_claim_each_slot_once() -> None:
     from syncer.daemon.leases import LocalLeases
 
-    ran_at = datetime(2026, 3, 1, 7, 59)
+    ran_at = datetime(2026, 3, 1, 7, 59)  # noqa: DTZ001 (as the state stores it: naive UTC)
     leases = LocalLeases({"a": ran_at})
     first = leases.tick(["a", "b"], busy=set())
     assert first.held == {"a", "b"} and first.acquired == {"a": ran_at, "b": None}

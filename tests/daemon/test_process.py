@@ -131,8 +131,8 @@ def test_daemon_schedules_triggers_and_stops_cleanly(tmp_path: Path, sandbox: Sa
 
     store = open_state("duckdb:///.syncer/state.duckdb", root)
     try:
-        last = store.runs("big", limit=1)[0]
-        committed = store.snapshot_size("big")
+        last = store.runs.recent("big", limit=1)[0]
+        committed = store.snapshot.size("big")
     finally:
         store.close()
     sent = big_upserts()
@@ -159,7 +159,7 @@ def test_a_run_outliving_the_stop_timeout_is_left_behind(tmp_path: Path, sandbox
         assert daemon.events("daemon_stopped")[0]["clean"] is False
     store = open_state("duckdb:///.syncer/state.duckdb", root)
     try:
-        last = store.runs("slow", limit=1)[0]
+        last = store.runs.recent("slow", limit=1)[0]
     finally:
         store.close()
     assert last.status == "killed"

@@ -143,7 +143,7 @@ def test_ops_alerts_reload_and_interactions(tmp_path: Path, sandbox: Sandbox,
         assert secret not in log_text
     store = open_state("duckdb:///.syncer/state.duckdb", root)
     try:
-        entries = store.ledger_since(USER, datetime(2000, 1, 1, tzinfo=UTC))
+        entries = store.ledger.since(USER, datetime(2000, 1, 1, tzinfo=UTC))
     finally:
         store.close()
     assert [(e.key.account, e.outcome) for e in entries] == [("42", Outcome.SNOOZED)]

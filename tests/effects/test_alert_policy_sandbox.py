@@ -213,7 +213,7 @@ def test_syncer_alerts_summarises_sent_held_back_by_reason_and_feedback_per_rep(
     world.run(at=START + timedelta(hours=1))
     assert world.app is not None
     [claimed] = dedupe_keys(world.alerts_to(MARCO.email))
-    world.app.store.ledger_feedback(claimed, "claim", START + timedelta(hours=2))
+    world.app.store.ledger.feedback(claimed, "claim", START + timedelta(hours=2))
     world.app.close()
     world.app = None
     result = CliRunner().invoke(cli, ["alerts", "--project", str(world.root), "--json", "--since", "2026-01-01"],

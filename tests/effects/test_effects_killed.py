@@ -184,7 +184,7 @@ def test_killed_runs_leave_every_due_task_and_alert_delivered_exactly_once(tmp_p
 
     app = App(tmp_path, ENV)
     try:
-        outbox = app.store.outbox_where()
+        outbox = app.store.outbox.all()
         hot = {row[0] for row in duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True)
                .execute("SELECT account_id FROM accounts WHERE pql_tier = 'hot'").fetchall()}
     finally:

@@ -106,7 +106,7 @@ def test_a_crossing_creates_one_task_for_the_owner_on_the_record_and_never_a_sec
     tasks = _tasks(world, crm)
     assert len(tasks) == 4
     assert world.app is not None
-    records = world.app.store.record_ids(sync, list(owners))
+    records = world.app.store.snapshot.record_ids(sync, list(owners))
     for task in tasks:
         key = _key_of(task, crm)
         rep = owners[key]

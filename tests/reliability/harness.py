@@ -21,8 +21,9 @@ from connectors.salesforce.connector import SalesforceDestination
 from connectors.salesforce.settings import SalesforceSettings
 from connectors.sandbox import Sandbox
 from connectors.webhook.sandbox.emulator import DEFAULT_SECRET
-from syncer.app import App, utc_now
+from syncer.app import App
 from syncer.config.sync import SyncConfig
+from syncer.contract.clock import naive_now
 from syncer.contract.destination import Destination as Writer
 from syncer.contract.destination import Target
 from syncer.contract.enums import FieldType
@@ -151,7 +152,7 @@ class Matrix:
     def run(self, destination: Destination, progress: Callable[[int], None] | None = None) -> RunOutcome:
         options = RunOptions(batch_size=self.app.batch_size,
                              retry=RetryPolicy(max_attempts=5, max_wait_s=MAX_WAIT_S))
-        return run_sync(self.sync(destination), self.app.store, self.app.warehouse, utc_now, self.open, options,
+        return run_sync(self.sync(destination), self.app.store, self.app.warehouse, naive_now, self.open, options,
                         self.time.pacing(), progress)
 
     def open(self, sync: SyncConfig) -> Writer | None:

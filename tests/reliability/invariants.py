@@ -85,8 +85,8 @@ def field_tally(sync: SyncConfig, store: StateStore, warehouse: Warehouse,
     tally.lost = counts.create + counts.update + counts.clear + plan.rejected_total
     if tally.lost:
         problems.append(f"the plan still has changes: {counts.as_dict()}, rejected {plan.rejected_total}")
-    store.flush(sync.name)
-    relation = store.snapshot_relation(sync.name)
+    store.snapshot.flush(sync.name)
+    relation = store.snapshot.relation(sync.name)
     rows = store.workspace().execute(f"SELECT key, match_value, fields FROM {relation} WHERE present").fetchall()
     for key, match, fields in rows:
         found = by_match.get(str(match or key).lower())

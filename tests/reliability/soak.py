@@ -240,7 +240,7 @@ def _free_port() -> int:
 def _killed_runs(project: Path) -> int:
     app = App(project, ENVIRONMENT)
     try:
-        return sum(1 for run in app.store.runs(limit=1_000_000) if run.status == "killed")
+        return sum(1 for run in app.store.runs.recent(limit=1_000_000) if run.status == "killed")
     finally:
         app.close()
 

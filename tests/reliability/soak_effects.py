@@ -123,7 +123,7 @@ def check_effects(project: Path, hubspot_state: dict[str, Any], slack_state: dic
             tally.examples.append(f"{key} exists {count} times")
     app = App(project, ENVIRONMENT_WITH_SLACK)
     try:
-        intents = app.store.outbox_where()
+        intents = app.store.outbox.all()
     finally:
         app.close()
     now = datetime.now(UTC)

@@ -76,7 +76,7 @@ def _check_cell(matrix: Matrix, fault: Fault, destination: Destination) -> None:
         assert after.delivery is not None and after.delivery.confirmed > 0
     tally = matrix.tally(destination)
     assert tally.clean and tally.keys > 0, tally
-    assert matrix.app.store.row_error_list(matrix.sync(destination).name) == []
+    assert matrix.app.store.row_errors.records(matrix.sync(destination).name) == []
     again = matrix.run(destination)  # nothing left to send: the next run writes nothing
     assert again.status is RunStatus.SUCCEEDED and again.delivery is not None and again.delivery.sent == 0
 
@@ -118,7 +118,7 @@ def _observed(matrix: Matrix, fault: Fault, destination: Destination, outcome: R
     if report.stopped is not None:
         assert outcome.error == report.stopped and report.pending > 0
         return Outcome.STOPPED
-    failing = matrix.app.store.row_error_list(outcome.sync, limit=10_000)
+    failing = matrix.app.store.row_errors.records(outcome.sync, limit=10_000)
     assert len(failing) == report.rejected + report.pending > 0  # every row not confirmed is kept, with its reason
     assert all(e.code and e.message and e.stage == "deliver" and e.attempts == 1 for e in failing)
     if report.confirmed + len(failing) != outcome.plan.counts.create:
@@ -133,13 +133,13 @@ def _parks(matrix: Matrix, destination: Destination, sync: str, failing: set[str
     not sent again until they are re-queued (as ``syncer retry`` does)."""
     for attempt in range(2, PARK_AFTER + 1):
         matrix.run(destination)
-        errors = matrix.app.store.row_error_list(sync, limit=10_000)
+        errors = matrix.app.store.row_errors.records(sync, limit=10_000)
         assert {e.key for e in errors} == failing and {e.attempts for e in errors} == {attempt}
-    if matrix.app.store.parked_keys(sync) != failing:
+    if matrix.app.store.row_errors.parked_keys(sync) != failing:
         return Outcome.RETRIED
     skipped = matrix.run(destination)
     assert skipped.delivery is not None and skipped.delivery.sent == 0  # parked keys wait for a human
-    assert matrix.app.store.requeue_parked(sync) == len(failing)
+    assert matrix.app.store.row_errors.requeue(sync) == len(failing)
     return Outcome.PARKED
 
 

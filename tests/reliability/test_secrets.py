@@ -173,7 +173,7 @@ def test_commands_never_show_a_secret(tmp_path: Path, accepting: Sandbox, wareho
     app = App(tmp_path, environment)
     try:
         for name in SYNCS:
-            app.store.reset(name)  # so the next run sends everything again, to destinations that now refuse
+            app.store.snapshot.reset(name)  # so the next run sends everything again, to destinations that now refuse
     finally:
         app.close()
     syncer("run", "--all", exit_codes=(1,))  # Salesforce refuses the login: that run fails
@@ -222,7 +222,7 @@ def test_runs_never_log_or_raise_a_secret(tmp_path: Path, accepting: Sandbox, wa
             for name in SYNCS:
                 sync = app.project.sync(name)
                 if refuse:
-                    app.store.reset(name)
+                    app.store.snapshot.reset(name)
                 outcome = app.run(sync, RunOptions())
                 texts += [repr(outcome.summary()), str(outcome.error)]
                 metrics = Metrics(lambda: [], lambda: 0)

@@ -106,7 +106,7 @@ def test_a_warehouse_locked_by_a_build_fails_the_run_and_the_next_run_succeeds(t
     assert json.loads(again.output)[0]["status"] == RunStatus.SUCCEEDED
     store = open_state("duckdb:///.syncer/state.duckdb", tmp_path)
     try:
-        assert [r.status for r in store.runs("companies")] == [RunStatus.SUCCEEDED, RunStatus.FAILED]
+        assert [r.status for r in store.runs.recent("companies")] == [RunStatus.SUCCEEDED, RunStatus.FAILED]
     finally:
         store.close()
 
@@ -144,13 +144,13 @@ def test_a_run_of_a_sync_already_running_on_postgres_exits_1_naming_it(tmp_path:
     make_project(tmp_path, state_url=pg_url, accounts=20, hubspot_url=sandbox.urls["hubspot"])
     other = open_state(pg_url, tmp_path)  # another replica, mid-run
     try:
-        with other.run_lock("companies", 0):
+        with other.runs.lock("companies", 0):
             result = invoke("run", "companies", "-p", str(tmp_path))
         assert result.exit_code == 1
         (line,) = result.output.strip().splitlines()
         assert line.startswith("sync 'companies' is already running (another syncer process or replica")
-        assert other.runs("companies") == []  # the refused run did not start
+        assert other.runs.recent("companies") == []  # the refused run did not start
         assert invoke("run", "companies", "-p", str(tmp_path)).exit_code == 0
-        assert [r.status for r in other.runs("companies")] == [RunStatus.SUCCEEDED]
+        assert [r.status for r in other.runs.recent("companies")] == [RunStatus.SUCCEEDED]
     finally:
         other.close()

@@ -21,8 +21,8 @@ def confirmed(store: StateStore, tmp_path: Path) -> StateStore:
     write_table(tmp_path / "warehouse.duckdb", "accounts", "id TEXT, score DOUBLE, tier TEXT",
                 [("a", 1.0, "hot"), ("b", 2.0, "cold"), ("c", 3.0, "warm")])
     plan_and_confirm(sync_config(), store, open_warehouse("duckdb:///warehouse.duckdb", tmp_path))
-    store.flush("accounts")
-    store.start_run("accounts", dry_run=False, now=NOW)
+    store.snapshot.flush("accounts")
+    store.runs.start("accounts", dry_run=False, now=NOW)
     return store
 
 
@@ -46,14 +46,14 @@ ATTEMPTS = [
 @pytest.mark.parametrize(("sql", "message"), ATTEMPTS)
 def test_a_model_cannot_reach_the_state(confirmed: StateStore, tmp_path: Path, sql: str, message: str) -> None:
     store = confirmed
-    before = (store.snapshot_size("accounts"), [r.id for r in store.runs()], store.schema_versions())
+    before = (store.snapshot.size("accounts"), [r.id for r in store.runs.recent()], store.schema_versions())
     warehouse_bytes = (tmp_path / "warehouse.duckdb").read_bytes()
     warehouse = open_warehouse("duckdb:///warehouse.duckdb", tmp_path)
     with pytest.raises(PlanError, match="the warehouse could not run the model") as caught:
         plan_sync(sync_config(model={"sql": sql}), store, warehouse)
     assert message in str(caught.value)
     assert "\n" not in str(caught.value)
-    assert (store.snapshot_size("accounts"), [r.id for r in store.runs()], store.schema_versions()) == before
+    assert (store.snapshot.size("accounts"), [r.id for r in store.runs.recent()], store.schema_versions()) == before
     assert (tmp_path / "warehouse.duckdb").read_bytes() == warehouse_bytes
     # The state still plans: nothing changed, nothing planned.
     assert plan_sync(sync_config(), store, warehouse).is_empty

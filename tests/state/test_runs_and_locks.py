@@ -18,7 +18,7 @@ import psycopg
 import pytest
 
 from syncer.state import RunLockedError, RunStatus, StateStore, StateUnavailableError, open_state
-from syncer.state.control import KILLED_MESSAGE
+from syncer.state.runs import KILLED_MESSAGE
 from tests.helpers import NOW
 from tests.state.conftest import Opener
 
@@ -61,7 +61,7 @@ def test_a_killed_run_is_marked_killed_and_its_workspace_removed(state_url: str,
         from syncer.state import open_state
         from tests.helpers import NOW
         store = open_state({state_url!r}, Path({str(tmp_path)!r}))
-        run_id = store.start_run("s", False, NOW)
+        run_id = store.runs.start("s", dry_run=False, now=NOW)
         print(run_id, store._workspace_dir, getattr(store, "_session", "-").split(":")[0], flush=True)
         os.kill(os.getpid(), signal.SIGKILL)  # dies mid-run: nothing is closed or finished
     """)
@@ -74,27 +74,27 @@ def test_a_killed_run_is_marked_killed_and_its_workspace_removed(state_url: str,
             _wait_until(lambda: not conn.execute("SELECT 1 FROM pg_stat_activity WHERE pid = %s",
                                                  (int(backend),)).fetchall(), "the dead session is gone")
     store = open_store()
-    (run,) = store.runs("s")
+    (run,) = store.runs.recent("s")
     assert (run.id, run.status, run.error) == (int(run_id), RunStatus.KILLED, KILLED_MESSAGE)
     assert run.finished_at is not None
     assert not Path(workspace).exists()
-    assert store.mark_killed(NOW) == []  # found once
+    assert store.runs.mark_killed(NOW) == []  # found once
 
 
 def test_a_live_run_of_this_process_is_not_marked_killed(store: StateStore) -> None:
-    run_id = store.start_run("s", dry_run=False, now=NOW)
-    assert store.mark_killed(NOW) == []
-    assert store.runs("s")[0].id == run_id
-    assert store.runs("s")[0].status == RunStatus.RUNNING
+    run_id = store.runs.start("s", dry_run=False, now=NOW)
+    assert store.runs.mark_killed(NOW) == []
+    assert store.runs.recent("s")[0].id == run_id
+    assert store.runs.recent("s")[0].status == RunStatus.RUNNING
 
 
 def test_runs_of_one_sync_exclude_each_other_in_one_process(store: StateStore) -> None:
-    with store.run_lock("s", 0):
-        with pytest.raises(RunLockedError, match="sync 's' is already running"), store.run_lock("s", 0):
+    with store.runs.lock("s", 0):
+        with pytest.raises(RunLockedError, match="sync 's' is already running"), store.runs.lock("s", 0):
             pass
-        with store.run_lock("other", 0):
+        with store.runs.lock("other", 0):
             pass
-    with store.run_lock("s", 0):
+    with store.runs.lock("s", 0):
         pass
 
 
@@ -115,13 +115,13 @@ def test_a_duckdb_state_held_by_another_process_is_refused_clearly(tmp_path: Pat
 def test_postgres_runs_of_one_sync_exclude_each_other_across_connections(pg_url: str, tmp_path: Path) -> None:
     first, second = open_state(pg_url, tmp_path), open_state(pg_url, tmp_path)
     try:
-        with first.run_lock("companies", 0):
+        with first.runs.lock("companies", 0):
             with pytest.raises(RunLockedError, match="sync 'companies' is already running"), \
-                    second.run_lock("companies", 0):
+                    second.runs.lock("companies", 0):
                 pass
-            with second.run_lock("contacts", 0):  # another sync is free
+            with second.runs.lock("contacts", 0):  # another sync is free
                 pass
-        with second.run_lock("companies", 0):
+        with second.runs.lock("companies", 0):
             pass
     finally:
         first.close()
@@ -133,19 +133,19 @@ def test_postgres_lock_is_released_when_its_process_dies(pg_url: str, tmp_path: 
         from pathlib import Path
         from syncer.state import open_state
         store = open_state({pg_url!r}, Path({str(tmp_path)!r}))
-        lock = store.run_lock("companies", 0)
+        lock = store.runs.lock("companies", 0)
         lock.__enter__()  # referenced, so held until the process dies
     """
     store = open_state(pg_url, tmp_path)
     try:
         with _holder(code) as (proc, _):
-            with pytest.raises(RunLockedError), store.run_lock("companies", 0):
+            with pytest.raises(RunLockedError), store.runs.lock("companies", 0):
                 pass
             os.kill(proc.pid, signal.SIGKILL)
 
         def free() -> bool:
             try:
-                with store.run_lock("companies", 0):
+                with store.runs.lock("companies", 0):
                     return True
             except RunLockedError:
                 return False
@@ -160,11 +160,11 @@ def test_postgres_waits_for_the_lock_up_to_the_configured_time(pg_url: str, tmp_
     got: list[bool] = []
 
     def wait() -> None:
-        with waiter.run_lock("companies", 600):
+        with waiter.runs.lock("companies", 600):
             got.append(True)
 
     try:
-        with holder.run_lock("companies", 0):
+        with holder.runs.lock("companies", 0):
             thread = threading.Thread(target=wait)
             thread.start()
             with psycopg.connect(pg_url, autocommit=True) as conn:

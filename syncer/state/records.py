@@ -1,0 +1,102 @@
+"""What the state store records and answers with: runs, row errors, the snapshot's columns, and its errors."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+import pyarrow as pa
+
+# The columns :meth:`syncer.state.snapshot.SnapshotStore.commit` takes, in order.
+COMMIT_SCHEMA = pa.schema([
+    ("key", pa.string()), ("record_id", pa.string()), ("match_value", pa.string()), ("fields", pa.string()),
+    ("row_hash", pa.int64()), ("present", pa.bool_()),
+])
+
+
+class RunStatus(StrEnum):
+    """How a run ended (``RUNNING`` while it goes on)."""
+
+    RUNNING = "running"
+    PLANNED = "planned"        # a dry run, or a sync whose destination takes no writes
+    SUCCEEDED = "succeeded"    # everything planned was confirmed
+    PARTIAL = "partial"        # delivered, but some rows were rejected or a destination stopped; they stay pending
+    FAILED = "failed"          # nothing could be done (the warehouse or the plan failed)
+    BLOCKED = "blocked"        # a guardrail stopped the run before anything was sent
+    KILLED = "killed"          # the process died mid-run; found and marked the next time the state was opened
+
+
+class StateUnavailableError(Exception):
+    """The state store cannot be opened: the file is locked by another syncer process, or the server is down."""
+
+
+class RunLockedError(StateUnavailableError):
+    """Another run of the same sync holds its lock (another process, replica or thread)."""
+
+
+class ErrorStage(StrEnum):
+    """Where a row error arose."""
+
+    PLAN = "plan"        # the planner rejected the row (duplicate or null key, a value that does not convert)
+    DELIVER = "deliver"  # the destination refused the row
+
+
+@dataclass(frozen=True)
+class RowErrorInput:
+    """One row's error in one run: ``code`` is the vendor's (or the planner's), ``message`` its reason."""
+
+    key: str | None
+    code: str
+    message: str
+    stage: str
+
+
+@dataclass(frozen=True)
+class RowErrorRecord:
+    """What the control store knows of one failing key of one sync."""
+
+    sync: str
+    key: str | None
+    code: str
+    message: str
+    stage: str
+    attempts: int
+    first_seen: datetime
+    last_seen: datetime
+    last_run_id: int
+    parked: bool
+
+    def as_dict(self) -> dict[str, Any]:
+        out = dict(self.__dict__)
+        out["first_seen"] = self.first_seen.isoformat()
+        out["last_seen"] = self.last_seen.isoformat()
+        return out
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    id: int
+    sync: str
+    dry_run: bool
+    status: str
+    started_at: datetime
+    finished_at: datetime | None
+    model_rows: int | None
+    creates: int | None
+    updates: int | None
+    clears: int | None
+    unchanged: int | None
+    rejected: int | None
+    error: str | None
+
+    def as_dict(self) -> dict[str, Any]:
+        out = dict(self.__dict__)
+        out["started_at"] = self.started_at.isoformat()
+        out["finished_at"] = self.finished_at.isoformat() if self.finished_at else None
+        return out
+
+
+# Runs that ran to their end: what "has this sync ever run" and "when did it last succeed" count.
+FINISHED_STATUSES = (RunStatus.SUCCEEDED, RunStatus.PARTIAL)
