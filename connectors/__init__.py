@@ -25,7 +25,8 @@ REGISTRY: Registry = {
                                 "connectors.salesforce.connector:open_destination", path_settings=("ca_bundle",),
                                 tasks="connectors.salesforce.tasks:open_task_destination"),
     "slack": ConnectorType("slack", SlackSettings, frozenset({SyncMode.UPSERT}), frozenset({"alerts"}), None,
-                           alerts="connectors.slack.channel:open_alert_channel"),
+                           alerts="connectors.slack.channel:open_alert_channel",
+                           interactions="connectors.slack.interactions:open_interactions"),
     "webhook": ConnectorType("webhook", WebhookSettings, _ALL_MODES, None,
                              "connectors.webhook.connector:open_destination"),
 }

@@ -1,43 +1,21 @@
-"""Slack alerts reps trust: the pure policy (caps, priorities, cooldowns, quiet hours, digests), Block Kit rendering
-with every warehouse value escaped, and verified feedback from Slack's interaction requests.
+"""Alerts reps trust: the pure policy (caps, priorities, cooldowns, quiet hours, digests) and alert templates
+rendered with every warehouse value marked as data. Drawing messages and taking button presses is the alert
+connector's (``connectors/<vendor>/``), through :mod:`syncer.contract.alerts` and
+:mod:`syncer.contract.interactions`.
 
 Nothing here does I/O or reads a clock: time is an argument, and the delivery step wires these into runs::
 
     decisions = decide(candidates, ledger, policy, now)      # what to send, defer, digest or drop, and why
     ledger += record(decisions)                               # the next call's ledger (caps count across syncs)
-    message = render_alert(trigger.alert.template, content)   # for each SEND: blocks, fallback text, metadata
-    status, body, feedback = handler.handle(raw, headers, now)  # a rep pressed Claim / Snooze 7 days / Not useful
-    ledger += filter(None, [snooze_entry(feedback, now)])     # a Snooze press holds that account back 7 days
+    body = render_marked(trigger.alert.template, row)         # for each SEND: the text, its data marked
 """
 
 from syncer.alerts.config import AlertPolicy, Caps, FirstRunPolicy, OverflowPolicy, QuietHours, Rules, TriggerRules
-from syncer.alerts.interactions import (
-    Feedback,
-    FeedbackAction,
-    InMemorySeenRequests,
-    InteractionHandler,
-    RequestRejectedError,
-    SeenRequests,
-    snooze_entry,
-    update_message,
-)
 from syncer.alerts.policy import Candidate, Decision, DedupeKey, LedgerEntry, Outcome, decide, record
-from syncer.alerts.render import (
-    AlertContent,
-    AlertRenderError,
-    Change,
-    DigestItem,
-    SlackMessage,
-    check_template,
-    escape_mrkdwn,
-    render_alert,
-    render_digest,
-)
+from syncer.alerts.templates import AlertTemplateError, check_template, render_marked
 
 __all__ = [
-    "AlertContent", "AlertPolicy", "AlertRenderError", "Candidate", "Caps", "Change", "Decision", "DedupeKey",
-    "DigestItem", "Feedback", "FeedbackAction", "FirstRunPolicy", "InMemorySeenRequests", "InteractionHandler",
-    "LedgerEntry", "Outcome", "OverflowPolicy", "QuietHours", "RequestRejectedError", "Rules", "SeenRequests",
-    "SlackMessage", "TriggerRules", "check_template", "decide", "escape_mrkdwn", "record", "render_alert",
-    "render_digest", "snooze_entry", "update_message",
+    "AlertPolicy", "AlertTemplateError", "Candidate", "Caps", "Decision", "DedupeKey", "FirstRunPolicy",
+    "LedgerEntry", "Outcome", "OverflowPolicy", "QuietHours", "Rules", "TriggerRules", "check_template", "decide",
+    "record", "render_marked",
 ]

@@ -30,7 +30,7 @@ from datetime import datetime, timedelta
 
 import psycopg
 
-from syncer.alerts.interactions import InMemorySeenRequests, SeenRequests
+from syncer.contract.interactions import InMemorySeenRequests, SeenRequests
 from syncer.daemon.slots import naive_utc
 from syncer.state import StateUnavailableError
 from syncer.state.postgres_store import _dsn as dsn

@@ -5,7 +5,7 @@
 - ``GET /metrics``: Prometheus text;
 - ``POST /syncs/{name}/trigger`` with ``Authorization: Bearer <daemon.trigger_token>``: 202 queued, or with
   ``?wait=true`` 200 and the run's summary; 401 wrong token, 403 no token configured, 404 unknown sync;
-- ``POST /slack/interactions``: Slack's signed button presses on alerts (:mod:`syncer.alerts.interactions`).
+- ``POST /slack/interactions``: Slack's signed button presses on alerts (the connector's handler).
 
 Handlers that touch the state or wait run in Starlette's thread pool, never on the event loop.
 """
@@ -27,7 +27,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from syncer.alerts.interactions import MAX_BODY_BYTES
+from syncer.contract.interactions import MAX_BODY_BYTES
 from syncer.daemon.control import Control
 from syncer.daemon.logs import event
 from syncer.daemon.metrics import CONTENT_TYPE

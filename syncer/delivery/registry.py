@@ -15,6 +15,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from syncer.config.sync import SyncMode
+from syncer.contract.interactions import InteractionHandler, SeenRequests
 from syncer.delivery.effects import AlertChannel, TaskDestination
 from syncer.delivery.protocol import Destination, Target
 
@@ -29,6 +30,8 @@ class ConnectorType:
     field writes (Slack: alerts only). ``tasks``: ``"module:callable"`` taking ``(settings)`` and returning a
     :class:`~syncer.delivery.effects.TaskDestination` (CRM tasks); ``alerts``: the same for an
     :class:`~syncer.delivery.effects.AlertChannel` (Slack). ``None``: the connector offers no such effect.
+    ``interactions``: ``"module:callable"`` taking ``(settings, seen requests)`` and returning an
+    :class:`~syncer.contract.interactions.InteractionHandler` (None when those settings take no interactions).
     """
 
     name: str
@@ -39,6 +42,7 @@ class ConnectorType:
     path_settings: tuple[str, ...] = ()  # settings that are file paths, resolved against the project directory
     tasks: str | None = None
     alerts: str | None = None
+    interactions: str | None = None
 
     def resolve_paths(self, settings: BaseModel, root: Path) -> BaseModel:
         """``settings`` with its relative path settings made absolute under ``root``."""
@@ -74,6 +78,14 @@ class ConnectorType:
             raise ValueError(f"a {self.name} connector posts no alerts")
         channel: AlertChannel = _load(self.alerts)(settings)
         return channel
+
+
+    def open_interactions(self, settings: BaseModel, seen: SeenRequests) -> InteractionHandler | None:
+        """The handler of interaction requests (button presses) for ``settings``; None when it takes none."""
+        if self.interactions is None:
+            return None
+        handler: InteractionHandler | None = _load(self.interactions)(settings, seen)
+        return handler
 
 
 def _load(reference: str) -> Any:

@@ -149,20 +149,27 @@ class EffectsStore(OutboxStore):
         return [LedgerEntry(DedupeKey.parse(r[0]), r[1], Outcome(r[2]), _utc(r[3]), r[4], _utc_or_none(r[5]), r[6])
                 for r in rows]
 
-    def ledger_feedback(self, dedupe_key: str, feedback: str, now: datetime) -> int:
-        """Record a rep's reaction (a button press) on the decisions of ``dedupe_key``; return the rows touched."""
-        with self._transaction() as query:
-            rows = query(self._effects_sql("UPDATE {alert_ledger} SET feedback = ?, feedback_at = ? "
+    def ledger_feedback(self, dedupe_key: str, feedback: str, now: datetime, actor: str | None = None,
+                        hold: LedgerEntry | None = None) -> int:
+        """Record a press on the decisions of ``dedupe_key`` with who pressed it (``actor``); with ``hold`` (a
+        snooze for the alert's rep) added as a ledger row of its own, in the same transaction. Return the rows
+        touched."""
+        lock_ids = _lock_ids([hold.rep]) if hold is not None else []
+        with self._transaction(lock_ids) as query:
+            if hold is not None:
+                self._insert_ledger(query, [hold])
+            rows = query(self._effects_sql("UPDATE {alert_ledger} SET feedback = ?, feedback_at = ?, feedback_by = ? "
                                            "WHERE dedupe_key = ? RETURNING dedupe_key"),
-                         (feedback, _naive(now), dedupe_key))
+                         (feedback, _naive(now), actor, dedupe_key))
             if rows:
                 self._mark_dirty(query)
         return len(rows)
 
     def ledger_log_rows(self) -> list[dict[str, Any]]:
-        """Every decision with its reason, delivery time and the rep's feedback, oldest first (the alert log)."""
+        """Every decision with its reason, delivery time and the feedback on it (with who gave it), oldest first (the
+        alert log)."""
         names = ("dedupe_key", "sync", "trigger", "key", "rep", "outcome", "reason", "tier", "priority", "decided_at",
-                 "not_before", "digest_key", "sent_at", "feedback", "feedback_at")
+                 "not_before", "digest_key", "sent_at", "feedback", "feedback_at", "feedback_by")
         rows = self._query(self._effects_sql(f"SELECT {', '.join(names)} FROM {{alert_ledger}} "
                                              "ORDER BY decided_at, dedupe_key, outcome"))
         stamps = {"decided_at", "not_before", "sent_at", "feedback_at"}
