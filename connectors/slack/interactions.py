@@ -220,6 +220,8 @@ class SlackInteractions:
         try:
             if len(request.body) > MAX_BODY_BYTES:
                 raise RequestRejectedError(413, f"body over {MAX_BODY_BYTES} bytes")
+            if not _utf8(request.body):  # Slack sends UTF-8 forms; the verifier reads the body as text
+                raise RequestRejectedError(400, "body is not a form with a JSON 'payload'")
             verify(request.body, request.headers, self._secret.get_secret_value(), request.now, self._seen)
             feedback = parse_feedback(request.body)
         except RequestRejectedError as exc:
@@ -288,6 +290,14 @@ def _post_to_response_url(url: str, body: dict[str, Any]) -> None:
     response = WebhookClient(url, timeout=5).send_dict(body)
     if response.status_code >= 300:
         log.warning("slack response_url answered %s", response.status_code)
+
+
+def _utf8(body: bytes) -> bool:
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def _path(payload: Mapping[str, Any], *names: str) -> Any:
