@@ -27,9 +27,10 @@ ACME = MarkedText.of(("*Acme* ", False), ("<!channel> *", True))  # template tex
 BLOCKS = [{"type": "section", "text": {"type": "mrkdwn", "text": "*Acme* &lt;!channel&gt; \u200d*\u200d"}}]
 
 
-def alert(key: str, marked: MarkedText | None = None, **kwargs: Any) -> AlertPost:
-    """A notice saying ``alert <key>`` (or ``marked``)."""
-    return AlertPost(key, Notice(marked or MarkedText.of((f"alert {key}", False))), **kwargs)
+def alert(key: str, **kwargs: Any) -> AlertPost:
+    """A notice saying ``alert <key>`` (or ``marked=``, a MarkedText) to where ``kwargs`` say."""
+    marked = kwargs.pop("marked", None) or MarkedText.of((f"alert {key}", False))
+    return AlertPost(key, Notice(marked), **kwargs)
 
 
 def without_block_ids(blocks: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -38,7 +39,7 @@ def without_block_ids(blocks: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def test_dm_post_lands_in_the_members_conversation(open_channel: Open, slack: SlackEmulator) -> None:
     channel = open_channel()
-    first = channel.post(alert("k-1", ACME, user_id=DANA.slack_id))
+    first = channel.post(alert("k-1", marked=ACME, user_id=DANA.slack_id))
     second = channel.post(alert("k-2", user_id=DANA.slack_id))
     assert first.status is RecordStatus.CONFIRMED and second.status is RecordStatus.CONFIRMED
     stored = slack.dms_to(DANA.email)
@@ -46,7 +47,7 @@ def test_dm_post_lands_in_the_members_conversation(open_channel: Open, slack: Sl
     assert stored[0]["channel"].startswith("D") and slack.dms_to(RAVI.email) == []
     assert stored[0]["metadata"] == {"event_type": "syncer_alert", "event_payload": {"dedupe_key": "k-1"}}
     assert without_block_ids(stored[0]["blocks"]) == BLOCKS  # data escaped once, the template's markup kept
-    assert stored[0]["text"] == BLOCKS[0]["text"]["text"] and stored[1]["text"] == "alert k-2"
+    assert stored[0]["text"] == "*Acme* &lt;!channel&gt; \u200d*\u200d" and stored[1]["text"] == "alert k-2"
     assert stored[0]["options"]["unfurl_links"] is False and stored[0]["options"]["unfurl_media"] is False
     assert slack.log.counts()["POST /api/conversations.open"] == 1  # the DM channel is cached
     bodies = [json.loads(e.body) for e in slack.log.entries() if e.path.endswith("chat.postMessage")]
@@ -54,7 +55,7 @@ def test_dm_post_lands_in_the_members_conversation(open_channel: Open, slack: Sl
 
 
 def test_channel_post(open_channel: Open, slack: SlackEmulator) -> None:
-    result = open_channel().post(alert("k-c", ACME, channel=PQL_ALERTS_ID))
+    result = open_channel().post(alert("k-c", marked=ACME, channel=PQL_ALERTS_ID))
     assert result == EffectResult(RecordStatus.CONFIRMED, external_id=result.external_id)
     [stored] = slack.messages(PQL_ALERTS_ID)
     assert stored["ts"] == result.external_id and stored["metadata"]["event_payload"] == {"dedupe_key": "k-c"}

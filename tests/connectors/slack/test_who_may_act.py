@@ -219,12 +219,10 @@ def local_server() -> Iterator[tuple[str, list[str]]]:
     hits: list[str] = []
 
     class Record(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
+        def do_POST(self) -> None:  # what a response_url is sent
             hits.append(self.path)
             self.send_response(200)
             self.end_headers()
-
-        do_GET = do_POST
 
         def log_message(self, format: str, *args: Any) -> None:
             """Quiet."""
