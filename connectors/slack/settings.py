@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 
 class SlackSettings(BaseModel):
@@ -19,7 +19,9 @@ class SlackSettings(BaseModel):
     signing_secret: SecretStr | None = None
     # Where a press's ``response_url`` may point: the daemon POSTs nowhere else (Slack's own host by default; the
     # sandbox adds its emulator). Each prefix is a scheme and host ending in "/", so it cannot be extended.
-    response_url_prefixes: tuple[str, ...] = ("https://hooks.slack.com/",)
+    response_url_prefixes: tuple[str, ...] = Field(
+        ("https://hooks.slack.com/",), description="Where a button press's response_url may point; anything else is "
+                                                   "refused and never fetched.")
 
     @field_validator("response_url_prefixes")
     @classmethod
