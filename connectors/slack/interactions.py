@@ -249,7 +249,9 @@ class SlackInteractions:
                 if feedback.response_url:
                     self._respond(feedback.response_url, ephemeral(NOT_YOURS))
                 return False
-            ledger.record(Press(alert, feedback.action, feedback.user_id, now))
+            touched = ledger.record(Press(alert, feedback.action, feedback.user_id, now))
+            log.info("slack press recorded: %s by %s on %s (%d ledger rows)", feedback.action.value,
+                     feedback.user_id, "a DM alert" if alert.is_direct else "a channel alert", touched)
             note = done_note(feedback, None if alert.is_direct else alert.rep)
             conversation = feedback.channel_id or ""
             channel.update(conversation, alert.message_id, feedback.message_text or note,
