@@ -34,7 +34,7 @@ from connectors.slack.blocks import METADATA_EVENT, AlertRenderError, render
 from connectors.slack.capabilities import PACING
 from connectors.slack.errors import Failure, Reaction, classify, unreachable
 from connectors.slack.settings import SlackSettings
-from syncer.delivery.effects import AlertPost, EffectResult, SlackUser
+from syncer.delivery.effects import AlertPost, ChatMember, EffectResult
 from syncer.delivery.protocol import RatePolicy, RecordStatus
 
 Pace = Callable[[str, str, Callable[[], SlackResponse]], SlackResponse]
@@ -84,7 +84,7 @@ class SlackAlertChannel:
         self._client = client
         self._pace: Pace | None = None
         self._dms: dict[str, str] = {}  # user id -> the bot's DM channel with them
-        self._members: dict[str, SlackUser | None] = {}  # normalised e-mail -> member (None: Slack knows none)
+        self._members: dict[str, ChatMember | None] = {}  # normalised e-mail -> member (None: Slack knows none)
         self._names: dict[str, str] | None = None  # public channel name -> id, of the channels the app is in
 
     # -- AlertChannel -----------------------------------------------------------------------------------------
@@ -96,10 +96,10 @@ class SlackAlertChannel:
         """Route every call through ``pace(method, scope, request)`` (scope: the channel of a post, else '')."""
         self._pace = pace
 
-    def lookup_users(self, emails: Sequence[str]) -> Mapping[str, SlackUser]:
+    def lookup_users(self, emails: Sequence[str]) -> Mapping[str, ChatMember]:
         """The member for each of ``emails`` Slack knows, keyed by the e-mail as given. One ``users.lookupByEmail``
         per distinct normalised address (and ``users.info`` when the reply lacks the time zone); cached."""
-        found: dict[str, SlackUser] = {}
+        found: dict[str, ChatMember] = {}
         for email in emails:
             wanted = normalise_email(email)
             if not wanted:
@@ -205,7 +205,7 @@ class SlackAlertChannel:
             raise Refused(failure) from None
         raise failure.error() from None
 
-    def _lookup(self, email: str) -> SlackUser | None:
+    def _lookup(self, email: str) -> ChatMember | None:
         try:
             user = self._call("users.lookupByEmail", self._client.users_lookupByEmail, email=email)["user"]
         except Refused:
@@ -218,7 +218,7 @@ class SlackAlertChannel:
                 tz = self._call("users.info", self._client.users_info, user=user["id"])["user"].get("tz")
             except Refused:
                 return None  # the member went away between the two calls
-        return SlackUser(id=str(user["id"]), email=email, tz=str(tz) if tz else None)
+        return ChatMember(id=str(user["id"]), email=email, tz=str(tz) if tz else None)
 
     def _channel_of(self, alert: AlertPost) -> str:
         """The id of the conversation ``alert`` goes to: its channel (an id, or a name resolved to one) or the DM

@@ -1,4 +1,4 @@
-"""Effects a trigger causes: CRM tasks for the account owner and Slack alerts to the rep. Vendor-free interfaces.
+"""Effects a trigger causes: CRM tasks for the account owner and chat alerts to the rep. Vendor-free interfaces.
 
 Unlike field writes, effects are not idempotent at the vendor (a task or a post created twice is two), so each
 carries a ``dedupe_key`` that is stable for one firing (sync, trigger, account key, the change that fired it).
@@ -23,7 +23,7 @@ from syncer.delivery.protocol import RatePolicy, RecordStatus
 
 @dataclass(frozen=True)
 class EffectResult:
-    """What became of one effect. ``external_id``: the task id, or the Slack message ``ts``.
+    """What became of one effect. ``external_id``: the task id, or the chat message's id.
 
     ``already_existed``: the destination already held an effect with this dedupe key; nothing new was created.
     """
@@ -101,8 +101,8 @@ class TaskDestination(Protocol):
 
 
 @dataclass(frozen=True)
-class SlackUser:
-    """A Slack member found by e-mail; ``tz`` is the IANA time zone from ``users.info`` (quiet hours use it)."""
+class ChatMember:
+    """A member of the chat workspace found by e-mail; ``tz`` is their IANA time zone (quiet hours use it)."""
 
     id: str
     email: str
@@ -127,15 +127,16 @@ class AlertPost:
 
 
 class AlertChannel(Protocol):
-    """Posts alerts to a chat workspace (Slack)."""
+    """Posts alerts to a chat workspace."""
 
-    def lookup_users(self, emails: Sequence[str]) -> Mapping[str, SlackUser]:
-        """The member for each e-mail Slack knows (case and surrounding spaces ignored); unknown ones are absent."""
+    def lookup_users(self, emails: Sequence[str]) -> Mapping[str, ChatMember]:
+        """The member for each e-mail the workspace knows (case and surrounding spaces ignored); unknown ones are
+        absent."""
         ...
 
     def post(self, alert: AlertPost) -> EffectResult:
-        """Post one message; the result's ``external_id`` is the vendor's message id (Slack: its ``ts``). A message
-        the channel cannot draw is a ``REJECTED`` result."""
+        """Post one message; the result's ``external_id`` is the vendor's message id. A message the channel cannot
+        draw is a ``REJECTED`` result."""
         ...
 
     def find_posts(self, alerts: Sequence[AlertPost]) -> Mapping[str, str]:
