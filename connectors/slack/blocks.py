@@ -230,7 +230,8 @@ def _dicts(blocks: Sequence[Block]) -> list[dict[str, Any]]:
 
 
 def _web_url(url: str) -> bool:
-    return re.match(r"https?://", url) is not None and len(url) <= URL_MAX
+    """An http(s) URL Slack can link: no spaces, controls or bidi marks (a URL is never cleaned, only refused)."""
+    return (re.match(r"https?://\S+$", url) is not None and display_line(url) == url and len(url) <= URL_MAX)
 
 
 def _shown(value: object) -> str:

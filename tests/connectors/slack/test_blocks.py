@@ -182,7 +182,8 @@ def test_what_changed_since_the_last_alert(changes: list[Change] | None, expecte
     assert message.blocks[4]["elements"][0]["text"] == expected
 
 
-@pytest.mark.parametrize("url", [None, "javascript:alert(1)", "https://x/" + "a" * 3000])
+@pytest.mark.parametrize("url", [None, "javascript:alert(1)", "https://x/" + "a" * 3000, "https://crm/\u202eexe.pdf",
+                                 "https://crm/a b", "https://crm/\x00"])
 def test_no_record_button_without_a_web_url(url: str | None) -> None:
     actions = render_alert(SHIPPED, content(record_url=url)).blocks[-1]
     assert [b["action_id"] for b in actions["elements"]] == [ACTION_CLAIM, ACTION_SNOOZE, ACTION_NOT_USEFUL]
