@@ -32,6 +32,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from slack_sdk.errors import SlackObjectFormationError
 from slack_sdk.models.blocks import (
     ActionsBlock,
     Block,
@@ -123,12 +124,16 @@ class SlackMessage:
 
 
 def render(message: AlertMessage, dedupe_key: str) -> SlackMessage:
-    """The Slack message for any alert value."""
-    if isinstance(message, Alert):
-        return render_alert(message)
-    if isinstance(message, Digest):
-        return render_digest(message)
-    return render_notice(message, dedupe_key)
+    """The Slack message for any alert value; raises :class:`AlertRenderError` when it cannot be one (the SDK's
+    models check Block Kit's rules as they are built)."""
+    try:
+        if isinstance(message, Alert):
+            return render_alert(message)
+        if isinstance(message, Digest):
+            return render_digest(message)
+        return render_notice(message, dedupe_key)
+    except SlackObjectFormationError as exc:
+        raise AlertRenderError(f"not a valid Slack message: {exc}") from None
 
 
 def render_alert(alert: Alert) -> SlackMessage:

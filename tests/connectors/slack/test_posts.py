@@ -140,3 +140,10 @@ def mrkdwn_texts(value: Any) -> list[str]:
         return []
     own = [value["text"]] if value.get("type") == "mrkdwn" else []
     return own + [text for item in value.values() for text in mrkdwn_texts(item)]
+
+
+def test_an_alert_that_cannot_be_drawn_is_refused_unsent(open_channel: Open, slack: SlackEmulator) -> None:
+    key = "k" * 2001  # longer than a button's value may be
+    result = open_channel().post(AlertPost(key, Alert(key, "Acme", MarkedText()), channel=PQL_ALERTS_ID))
+    assert result.status is RecordStatus.REJECTED and result.code == "unrenderable"
+    assert "button values hold 2000" in (result.message or "") and slack.all_messages() == []
