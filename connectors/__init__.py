@@ -19,6 +19,7 @@ from connectors.slack.settings import SlackSettings
 from connectors.webhook import capabilities as webhook_capabilities
 from connectors.webhook.settings import WebhookSettings
 from syncer.contract.destination import Destination, Target
+from syncer.contract.interactions import InteractionHandler, SeenRequests
 from syncer.contract.registry import ConnectorType, Registry
 
 if TYPE_CHECKING:
@@ -52,6 +53,11 @@ def _slack_alerts(settings: SlackSettings) -> SlackAlertChannel:
     return open_alert_channel(settings)
 
 
+def _slack_interactions(settings: SlackSettings, seen: SeenRequests) -> InteractionHandler | None:
+    from connectors.slack.interactions import open_interactions
+    return open_interactions(settings, seen)
+
+
 def _webhook_destination(settings: WebhookSettings, target: Target) -> Destination:
     from connectors.webhook.connector import open_destination
     return open_destination(settings, target)
@@ -65,7 +71,8 @@ REGISTRY: Registry = {
         "salesforce", SalesforceSettings, salesforce_capabilities.capabilities,
         destination=_salesforce_destination, tasks=_salesforce_tasks, path_settings=("ca_bundle",)),
     "slack": ConnectorType[SlackSettings](
-        "slack", SlackSettings, slack_capabilities.capabilities, alerts=_slack_alerts),
+        "slack", SlackSettings, slack_capabilities.capabilities, alerts=_slack_alerts,
+        interactions=_slack_interactions),
     "webhook": ConnectorType[WebhookSettings](
         "webhook", WebhookSettings, webhook_capabilities.capabilities, destination=_webhook_destination),
 }

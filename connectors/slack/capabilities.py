@@ -10,7 +10,8 @@ limit of its own (api.slack.com, "Rate limits"):
 - ``users.lookupByEmail``, ``users.info``, ``users.conversations``, ``conversations.open`` and
   ``conversations.history``: Tier 3, "about 50 per minute" each, counted per method (:attr:`SlackPacing.lookups`,
   one limiter per method in :data:`LOOKUP_METHODS`). conversations.history is Tier 3 for internal apps like
-  syncer; commercially distributed non-Marketplace apps were moved to Tier 1 in 2025.
+  syncer; commercially distributed non-Marketplace apps were moved to Tier 1 in 2025. ``conversations.members``
+  (Tier 4) and ``chat.update`` (Tier 3), which a feedback press calls, are paced as lookups when paced at all.
 
 Over either, Slack answers 429 with ``Retry-After``, which the connector raises as
 :class:`~syncer.contract.errors.RateLimitedError` for the executor to wait out. The channel keeps one DM cache and
@@ -30,7 +31,7 @@ TIER_3 = RatePolicy(requests=50, window_s=60.0, concurrency=1)
 
 POST_METHOD = "chat.postMessage"
 LOOKUP_METHODS = frozenset({"users.lookupByEmail", "users.info", "users.conversations", "conversations.open",
-                            "conversations.history"})
+                            "conversations.history", "conversations.members", "chat.update"})
 
 
 @dataclass(frozen=True)

@@ -30,15 +30,16 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web import SlackResponse
 
+from connectors.slack.blocks import METADATA_EVENT, AlertRenderError, render
 from connectors.slack.capabilities import PACING
 from connectors.slack.errors import Failure, Reaction, classify, unreachable
 from connectors.slack.settings import SlackSettings
 from syncer.contract.destination import RatePolicy, RecordStatus
-from syncer.delivery.effects import AlertPost, EffectResult, SlackUser
+from syncer.delivery.effects import AlertPost, ChatMember, EffectResult
 
 Pace = Callable[[str, str, Callable[[], SlackResponse]], SlackResponse]
 
-METADATA_EVENT = "syncer_alert"  # syncer.alerts.render writes the same event type
+MEMBERS_PAGE = 200  # conversations.members' page size
 HISTORY_PAGE = 200  # Slack advises at most 200 messages per conversations.history page
 CHANNELS_PAGE = 1000  # users.conversations' largest page
 TIMEOUT_S = 30  # seconds per request; a slower reply counts as no reply (TransientError)
@@ -83,7 +84,7 @@ class SlackAlertChannel:
         self._client = client
         self._pace: Pace | None = None
         self._dms: dict[str, str] = {}  # user id -> the bot's DM channel with them
-        self._members: dict[str, SlackUser | None] = {}  # normalised e-mail -> member (None: Slack knows none)
+        self._members: dict[str, ChatMember | None] = {}  # normalised e-mail -> member (None: Slack knows none)
         self._names: dict[str, str] | None = None  # public channel name -> id, of the channels the app is in
 
     # -- AlertChannel -----------------------------------------------------------------------------------------
@@ -95,10 +96,10 @@ class SlackAlertChannel:
         """Route every call through ``pace(method, scope, request)`` (scope: the channel of a post, else '')."""
         self._pace = pace
 
-    def lookup_users(self, emails: Sequence[str]) -> Mapping[str, SlackUser]:
+    def lookup_users(self, emails: Sequence[str]) -> Mapping[str, ChatMember]:
         """The member for each of ``emails`` Slack knows, keyed by the e-mail as given. One ``users.lookupByEmail``
         per distinct normalised address (and ``users.info`` when the reply lacks the time zone); cached."""
-        found: dict[str, SlackUser] = {}
+        found: dict[str, ChatMember] = {}
         for email in emails:
             wanted = normalise_email(email)
             if not wanted:
@@ -111,12 +112,15 @@ class SlackAlertChannel:
         return found
 
     def post(self, alert: AlertPost) -> EffectResult:
-        """Post ``alert`` to its channel, or to the DM with ``alert.user_id`` (opened once, then cached)."""
+        """Post ``alert`` (drawn as Block Kit) to its channel, or to the DM with ``alert.user_id`` (opened once,
+        then cached). A message that cannot be drawn is refused unsent."""
         try:
             channel = self._channel_of(alert)
             reply = self._call("chat.postMessage", self._client.chat_postMessage, **self._message(alert, channel))
         except Refused as refused:
             return EffectResult(RecordStatus.REJECTED, code=refused.failure.code, message=refused.failure.message)
+        except AlertRenderError as exc:
+            return EffectResult(RecordStatus.REJECTED, code="unrenderable", message=str(exc))
         return EffectResult(RecordStatus.CONFIRMED, external_id=str(reply["ts"]))
 
     def find_posts(self, alerts: Sequence[AlertPost]) -> Mapping[str, str]:
@@ -144,6 +148,41 @@ class SlackAlertChannel:
     def close(self) -> None:
         """Nothing to release: the SDK opens a connection per request."""
 
+    # -- interactions (connectors.slack.interactions) ---------------------------------------------------------
+    def conversation_of(self, channel: str | None, user_id: str | None) -> str | None:
+        """The id of the conversation an alert to ``channel`` (or a DM to ``user_id``) was posted in; None when
+        Slack cannot say (the channel is gone, the member unknown)."""
+        try:
+            return self._target(channel, user_id)
+        except Refused:
+            return None
+
+    def is_member(self, conversation: str, user_id: str) -> bool:
+        """Whether ``user_id`` is a member of ``conversation`` (``conversations.members``, every page)."""
+        cursor: str | None = None
+        while True:
+            arguments: dict[str, Any] = {"channel": conversation, "limit": MEMBERS_PAGE}
+            if cursor:
+                arguments["cursor"] = cursor
+            try:
+                reply = self._call("conversations.members", self._client.conversations_members, **arguments)
+            except Refused:
+                return False  # a conversation the bot cannot see has no members we can vouch for
+            if user_id in (reply.get("members") or []):
+                return True
+            cursor = (reply.get("response_metadata") or {}).get("next_cursor") or None
+            if cursor is None:
+                return False
+
+    def update(self, conversation: str, ts: str, text: str, blocks: Sequence[Mapping[str, Any]]) -> bool:
+        """Replace the message ``ts`` in ``conversation`` (``chat.update``); False when Slack refused it."""
+        try:
+            self._call("chat.update", self._client.chat_update, channel=conversation, ts=ts, text=text,
+                       blocks=_plain(blocks))
+        except Refused:
+            return False
+        return True
+
     # -- calls ------------------------------------------------------------------------------------------------
     def _call(self, method: str, function: Callable[..., SlackResponse], **arguments: Any) -> SlackResponse:
         """One SDK call. Raises :class:`Refused` for a ``REJECTED`` reaction, else the mapped ``DeliveryError``."""
@@ -166,7 +205,7 @@ class SlackAlertChannel:
             raise Refused(failure) from None
         raise failure.error() from None
 
-    def _lookup(self, email: str) -> SlackUser | None:
+    def _lookup(self, email: str) -> ChatMember | None:
         try:
             user = self._call("users.lookupByEmail", self._client.users_lookupByEmail, email=email)["user"]
         except Refused:
@@ -179,14 +218,17 @@ class SlackAlertChannel:
                 tz = self._call("users.info", self._client.users_info, user=user["id"])["user"].get("tz")
             except Refused:
                 return None  # the member went away between the two calls
-        return SlackUser(id=str(user["id"]), email=email, tz=str(tz) if tz else None)
+        return ChatMember(id=str(user["id"]), email=email, tz=str(tz) if tz else None)
 
     def _channel_of(self, alert: AlertPost) -> str:
         """The id of the conversation ``alert`` goes to: its channel (an id, or a name resolved to one) or the DM
         with its member (``alert.user_id``, or a member id given as the channel), opened the first time."""
-        target = (alert.channel or "").strip()
-        if _USER_ID.fullmatch(target) or (not target and alert.user_id):
-            return self._dm(target or str(alert.user_id))
+        return self._target(alert.channel, alert.user_id)
+
+    def _target(self, channel: str | None, user_id: str | None) -> str:
+        target = (channel or "").strip()
+        if _USER_ID.fullmatch(target) or (not target and user_id):
+            return self._dm(target or str(user_id))
         if _CHANNEL_ID.fullmatch(target):
             return target
         if target:
@@ -229,12 +271,14 @@ class SlackAlertChannel:
     @staticmethod
     def _message(alert: AlertPost, channel: str) -> dict[str, Any]:
         # No link_names: a literal "@channel" in data must stay text. No unfurls: a link in data shows no preview.
+        # The metadata carries the dedupe key whatever the message is, so find_posts finds every post of ours.
+        message = render(alert.message, alert.dedupe_key)
         arguments: dict[str, Any] = {
-            "channel": channel, "text": alert.text, "unfurl_links": False, "unfurl_media": False,
+            "channel": channel, "text": message.text, "unfurl_links": False, "unfurl_media": False,
             "metadata": {"event_type": METADATA_EVENT, "event_payload": {"dedupe_key": alert.dedupe_key}},
         }
-        if alert.blocks:
-            arguments["blocks"] = _plain(alert.blocks)
+        if message.blocks:
+            arguments["blocks"] = _plain(message.blocks)
         return arguments
 
     def _posts_in(self, channel: str, keys: set[str], oldest: float) -> dict[str, str]:

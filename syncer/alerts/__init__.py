@@ -1,40 +1,10 @@
-"""Slack alerts reps trust: Block Kit rendering with every warehouse value escaped, and verified feedback from Slack's
-interaction requests. The pure policy (caps, priorities, cooldowns, quiet hours, digests) and the ledger types are
-:mod:`syncer.core.alerts`; its configuration is :mod:`syncer.config.alerts`.
+"""Alert templates: RevOps' alert text rendered with every warehouse value marked as data, under the render budget.
 
-Nothing here does I/O or reads a clock: time is an argument, and the delivery step wires these into runs::
-
-    decisions = decide(candidates, ledger, policy, now)      # what to send, defer, digest or drop, and why
-    ledger += record(decisions)                               # the next call's ledger (caps count across syncs)
-    message = render_alert(trigger.alert.template, content)   # for each SEND: blocks, fallback text, metadata
-    status, body, feedback = handler.handle(raw, headers, now)  # a rep pressed Claim / Snooze 7 days / Not useful
-    ledger += filter(None, [snooze_entry(feedback, now)])     # a Snooze press holds that account back 7 days
+The pure policy (caps, priorities, cooldowns, quiet hours, digests) and the ledger types are :mod:`syncer.core.alerts`;
+its configuration is :mod:`syncer.config.alerts`. Drawing messages and taking button presses is the alert
+connector's (``connectors/<vendor>/``), through :mod:`syncer.contract.alerts` and :mod:`syncer.contract.interactions`.
 """
 
-from syncer.alerts.interactions import (
-    Feedback,
-    FeedbackAction,
-    InMemorySeenRequests,
-    InteractionHandler,
-    RequestRejectedError,
-    SeenRequests,
-    snooze_entry,
-    update_message,
-)
-from syncer.alerts.render import (
-    AlertContent,
-    AlertRenderError,
-    Change,
-    DigestItem,
-    SlackMessage,
-    check_template,
-    escape_mrkdwn,
-    render_alert,
-    render_digest,
-)
+from syncer.alerts.templates import AlertTemplateError, check_template, render_marked
 
-__all__ = [
-    "AlertContent", "AlertRenderError", "Change", "DigestItem", "Feedback", "FeedbackAction", "InMemorySeenRequests",
-    "InteractionHandler", "RequestRejectedError", "SeenRequests", "SlackMessage", "check_template", "escape_mrkdwn",
-    "render_alert", "render_digest", "snooze_entry", "update_message",
-]
+__all__ = ["AlertTemplateError", "check_template", "render_marked"]

@@ -20,6 +20,7 @@ from pydantic import BaseModel
 
 from syncer.contract.destination import Capabilities, Destination, Target
 from syncer.contract.enums import SyncMode
+from syncer.contract.interactions import InteractionHandler, SeenRequests
 
 S = TypeVar("S", bound=BaseModel)
 
@@ -36,8 +37,9 @@ class ConnectorType(Generic[S]):
     offers no such effect. Their interfaces (``TaskDestination``, ``AlertChannel``) still live in
     :mod:`syncer.delivery.effects`, which the contract floor may not import, so they are typed ``Any`` here until
     those interfaces move down to this floor.
-    ``interactions``: opens the connector's handler of interactive requests (a button press on an alert), for a
-    connector that offers one; the daemon finds it here and knows no vendor.
+    ``interactions``: opens the connector's handler of interactive requests (a button press on an alert) for
+    ``(settings, seen requests)``; it may answer None when those settings take none (no signing secret). The
+    daemon finds it here and knows no vendor.
     ``path_settings``: settings that are file paths, resolved against the project directory.
     """
 
@@ -47,7 +49,7 @@ class ConnectorType(Generic[S]):
     destination: Callable[[S, Target], Destination] | None = None
     tasks: Callable[[S], Any] | None = None
     alerts: Callable[[S], Any] | None = None
-    interactions: Callable[[S], Any] | None = None
+    interactions: Callable[[S, SeenRequests], InteractionHandler | None] | None = None
     path_settings: tuple[str, ...] = ()
 
     def resolve_paths(self, settings: S, root: Path) -> S:
@@ -82,6 +84,10 @@ class ConnectorType(Generic[S]):
         if self.alerts is None:
             raise ValueError(f"a {self.name} connector posts no alerts")
         return self.alerts(settings)
+
+    def open_interactions(self, settings: S, seen: SeenRequests) -> InteractionHandler | None:
+        """The handler of interaction requests for ``settings``; None when the connector or its settings take none."""
+        return self.interactions(settings, seen) if self.interactions is not None else None
 
 
 Registry = Mapping[str, ConnectorType[Any]]

@@ -1,4 +1,4 @@
-"""What the HTTP server asks of the daemon: liveness, readiness, metrics, triggers and Slack feedback.
+"""What the HTTP server asks of the daemon: liveness, readiness, metrics, triggers and feedback on alerts.
 
 :class:`Control` is the seam (the server knows nothing else); :class:`DaemonControl` answers for a running
 :class:`syncer.daemon.service.Daemon`.
@@ -9,19 +9,21 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from concurrent.futures import Future
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Protocol
 
-import httpx
-
-from connectors.slack.settings import SlackSettings
-from syncer.alerts.interactions import Feedback, InteractionHandler, snooze_entry, update_message
+from connectors import REGISTRY
 from syncer.contract import clock
+from syncer.contract.interactions import InteractionHandler, InteractionRequest, SeenRequests
 from syncer.daemon.apps import PoolBusyError
 from syncer.daemon.logs import event
-from syncer.state.base import StateUnavailableError
+from syncer.effects.feedback import StoreFeedbackLedger
+from syncer.state.base import StateStore, StateUnavailableError
 from syncer.warehouse.base import WarehouseError
 
 if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+
     from syncer.daemon.host import DaemonHost as Daemon
 
 log = logging.getLogger("syncer.daemon.http")
@@ -35,8 +37,10 @@ class Control(Protocol):
     def trigger_token(self) -> str | None: ...
     def sync_names(self) -> set[str]: ...
     def trigger(self, sync: str, waiter: Future[dict[str, Any] | None]) -> bool: ...
-    def interaction(self, body: bytes, headers: Mapping[str, str]) -> tuple[int, Detail, Feedback | None]: ...
-    def record_feedback(self, feedback: Feedback) -> None: ...
+    def interaction(self, body: bytes, headers: Mapping[str, str]) -> tuple[int, Detail, Callable[[], None] | None]:
+        """``(status, JSON body, work to run after answering or None)``; never raises for bad input."""
+    def record_feedback(self, followup: Callable[[], None]) -> None:
+        """Run the work :meth:`interaction` left for after the answer (authorise, record, update)."""
 
 
 class DaemonControl:
@@ -90,53 +94,48 @@ class DaemonControl:
     def trigger(self, sync: str, waiter: Future[dict[str, Any] | None]) -> bool:
         return self.daemon.trigger(sync, waiter)
 
-    # Slack interactions
+    # Interactions (button presses on alerts), handled by the connectors that take them
 
     def handlers(self) -> list[InteractionHandler]:
-        """One handler per Slack connector with a ``signing_secret``, sharing the replay store."""
+        """One handler per connector whose type and settings take interactions, sharing the replay store."""
         if self._handlers is None:
-            seen = self.daemon.leases.seen_requests()
-            self._handlers = [InteractionHandler(settings.signing_secret, seen)
-                              for settings in self.daemon.project.connectors.values()
-                              if isinstance(settings, SlackSettings) and settings.signing_secret is not None]
+            seen: SeenRequests = self.daemon.leases.seen_requests()
+            found = [REGISTRY[str(getattr(settings, "type", ""))].open_interactions(settings, seen)
+                     for settings in self.daemon.project.connectors.values()
+                     if str(getattr(settings, "type", "")) in REGISTRY]
+            self._handlers = [handler for handler in found if handler is not None]
         return self._handlers
 
-    def interaction(self, body: bytes, headers: Mapping[str, str]) -> tuple[int, Detail, Feedback | None]:
+    def interaction(self, body: bytes, headers: Mapping[str, str]) -> tuple[int, Detail, Callable[[], None] | None]:
         handlers = self.handlers()
         if not handlers:
-            return 404, {"ok": False, "error": "no Slack connector has a signing_secret"}, None
-        now = clock.real_now()  # Slack signs with the real time: its replay window is not business time
-        answer: tuple[int, Detail, Feedback | None] = (401, {"ok": False, "error": "signature does not match"}, None)
+            return 404, {"ok": False, "error": "no connector takes interactions (is a signing_secret set?)"}, None
+        request = InteractionRequest(body, headers, clock.real_now())  # signatures carry the real time
+        ledger = StoreFeedbackLedger(self._store)
+        status: int = 401
+        detail: Detail = {"ok": False, "error": "signature does not match"}
+        followup: Callable[[], None] | None = None
+        action: str | None = None
         for handler in handlers:
             try:
-                answer = handler.handle(body, headers, now)
+                answer = handler.handle(request, ledger)
             except StateUnavailableError as exc:  # the shared replay store is down: refuse, Slack retries
                 return 503, {"ok": False, "error": str(exc)}, None
-            if answer[0] != 401:
+            status, detail, followup, action = answer.status, answer.body, answer.followup, answer.action
+            if status != 401:
                 break
-        event(log, "slack_interaction", status=answer[0], action=answer[2].action.value if answer[2] else None)
-        return answer
+        event(log, "interaction", status=status, action=action)
+        return status, detail, followup
 
-    def record_feedback(self, feedback: Feedback) -> None:
-        """Record the press in the alert ledger (a snooze as a ledger entry), then update the message (best effort).
-
-        Runs after Slack got its 200: Slack wants an answer within 3 seconds, the state may be busy longer."""
-        now = clock.now()
-        key = feedback.dedupe_key.token()
+    def record_feedback(self, followup: Callable[[], None]) -> None:
+        """Run a press's followup after the answer was sent (the vendor wants its answer fast; the state may be busy
+        longer). Failures are logged: the presser already has their answer."""
         try:
-            with self.daemon.pool.app() as app:
-                touched = app.store.ledger.feedback(key, feedback.action.value, now.replace(tzinfo=None))
-                entry = snooze_entry(feedback, now)
-                if entry is not None:
-                    app.store.ledger.add([entry])
-        except Exception as exc:  # the state is down: Slack already has its 200; say so in the log
-            event(log, "alert_feedback_failed", logging.ERROR, action=feedback.action.value, key=key,
-                  error=f"{type(exc).__name__}: {exc}")
-            return
-        event(log, "alert_feedback", action=feedback.action.value, sync=feedback.dedupe_key.sync,
-              account=feedback.dedupe_key.account, user=feedback.user_id, ledger_rows=touched)
-        if feedback.response_url:
-            try:
-                httpx.post(feedback.response_url, json=update_message(feedback), timeout=5.0).raise_for_status()
-            except httpx.HTTPError as exc:
-                event(log, "alert_update_failed", logging.WARNING, error=f"{type(exc).__name__}: {exc}")
+            followup()
+        except Exception as exc:  # the state is down: say so in the log, never crash the server's worker
+            event(log, "alert_feedback_failed", logging.ERROR, error=f"{type(exc).__name__}: {exc}")
+
+    @contextmanager
+    def _store(self) -> Iterator[StateStore]:
+        with self.daemon.pool.app() as app:
+            yield app.store

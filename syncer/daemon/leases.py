@@ -37,8 +37,8 @@ from datetime import datetime, timedelta
 
 import psycopg
 
-from syncer.alerts.interactions import InMemorySeenRequests, SeenRequests
 from syncer.contract.clock import naive_utc
+from syncer.contract.interactions import InMemorySeenRequests, SeenRequests
 from syncer.state import StateUnavailableError
 from syncer.state.postgres_store import dsn
 from syncer.state.records import FINISHED_STATUSES

@@ -11,8 +11,8 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from syncer.alerts.render import escape_mrkdwn, mrkdwn
 from syncer.config.project import OpsAlertsConfig
+from syncer.contract.alerts import MarkedText, Notice
 from syncer.contract.destination import RecordStatus
 from syncer.daemon.logs import event
 from syncer.delivery.effects import AlertChannel, AlertPost
@@ -43,16 +43,16 @@ def transition(history: list[RunRecord], run_id: int) -> str | None:
     return None
 
 
-def message(sync: str, kind: str, run: RunRecord) -> tuple[str, list[dict[str, object]]]:
-    """The post's fallback text and blocks; the run's error is escaped for mrkdwn."""
-    name = escape_mrkdwn(sync)
+def message(sync: str, kind: str, run: RunRecord) -> Notice:
+    """The notice to post: the sync's name and the run's error are data (the channel escapes them)."""
     if kind == "failing":
-        reason = escape_mrkdwn((run.error or run.status).splitlines()[0][:500])
-        text = (f":rotating_light: sync *{name}* is failing (run {run.id}, {run.status}): {reason}\n"
-                f"See the failing rows with `syncer errors {name}` and the runs with `syncer status`.")
-    else:
-        text = f":white_check_mark: sync *{name}* recovered: run {run.id} {run.status}."
-    return text, [{"type": "section", "text": mrkdwn(text)}]
+        reason = (run.error or run.status).splitlines()[0][:500]
+        return Notice(MarkedText.of(
+            (":rotating_light: sync *", False), (sync, True), (f"* is failing (run {run.id}, {run.status}): ", False),
+            (reason, True), ("\nSee the failing rows with `syncer errors ", False), (sync, True),
+            ("` and the runs with `syncer status`.", False)))
+    return Notice(MarkedText.of((":white_check_mark: sync *", False), (sync, True),
+                                (f"* recovered: run {run.id} {run.status}.", False)))
 
 
 class OpsAlerts:
@@ -71,10 +71,9 @@ class OpsAlerts:
         if kind is None:
             return None
         run = next(run for run in history if run.id == run_id)
-        text, blocks = message(sync, kind, run)
         try:
             result = open_channel(self.config.connector).post(
-                AlertPost(f"syncer-ops:{sync}:{run_id}:{kind}", text, blocks, channel=self.config.channel))
+                AlertPost(f"syncer-ops:{sync}:{run_id}:{kind}", message(sync, kind, run), channel=self.config.channel))
         except Exception as exc:  # best effort: a Slack outage must not stop the syncs
             event(log, "ops_alert_failed", logging.WARNING, sync=sync, transition=kind, run_id=run_id,
                   error=f"{type(exc).__name__}: {exc}")

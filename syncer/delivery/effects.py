@@ -1,4 +1,4 @@
-"""Effects a trigger causes: CRM tasks for the account owner and Slack alerts to the rep. Vendor-free interfaces.
+"""Effects a trigger causes: CRM tasks for the account owner and chat alerts to the rep. Vendor-free interfaces.
 
 Unlike field writes, effects are not idempotent at the vendor (a task or a post created twice is two), so each
 carries a ``dedupe_key`` that is stable for one firing (sync, trigger, account key, the change that fired it).
@@ -13,16 +13,17 @@ outcomes are :class:`EffectResult` values. Implementations never sleep or retry.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Protocol
 
+from syncer.contract.alerts import AlertMessage
 from syncer.contract.destination import RatePolicy, RecordStatus
 
 
 @dataclass(frozen=True)
 class EffectResult:
-    """What became of one effect. ``external_id``: the task id, or the Slack message ``ts``.
+    """What became of one effect. ``external_id``: the task id, or the chat message's id.
 
     ``already_existed``: the destination already held an effect with this dedupe key; nothing new was created.
     """
@@ -100,8 +101,8 @@ class TaskDestination(Protocol):
 
 
 @dataclass(frozen=True)
-class SlackUser:
-    """A Slack member found by e-mail; ``tz`` is the IANA time zone from ``users.info`` (quiet hours use it)."""
+class ChatMember:
+    """A member of the chat workspace found by e-mail; ``tz`` is their IANA time zone (quiet hours use it)."""
 
     id: str
     email: str
@@ -110,29 +111,32 @@ class SlackUser:
 
 @dataclass(frozen=True)
 class AlertPost:
-    """One Slack message: to ``channel`` (an id), or as a DM to ``user_id`` when ``channel`` is None.
+    """One message to a chat channel: to ``channel`` (an id or name), or as a DM to ``user_id`` when ``channel`` is
+    None.
 
-    ``blocks`` and ``text`` come already rendered and escaped (:mod:`syncer.alerts.render`). ``dedupe_key`` travels in
-    the message ``metadata`` so that an earlier post can be found after a lost reply.
+    ``message`` says what to say (:mod:`syncer.contract.alerts`); the channel draws it in the vendor's format and
+    escapes the data in it. ``dedupe_key`` travels with the posted message so that an earlier post can be found after
+    a lost reply.
     """
 
     dedupe_key: str
-    text: str
-    blocks: Sequence[Mapping[str, Any]] = field(default_factory=tuple)
+    message: AlertMessage
     channel: str | None = None
     user_id: str | None = None
     posted_after: datetime | None = None  # how far back :meth:`AlertChannel.find_posts` needs to look
 
 
 class AlertChannel(Protocol):
-    """Posts alerts to Slack."""
+    """Posts alerts to a chat workspace."""
 
-    def lookup_users(self, emails: Sequence[str]) -> Mapping[str, SlackUser]:
-        """The member for each e-mail Slack knows (case and surrounding spaces ignored); unknown ones are absent."""
+    def lookup_users(self, emails: Sequence[str]) -> Mapping[str, ChatMember]:
+        """The member for each e-mail the workspace knows (case and surrounding spaces ignored); unknown ones are
+        absent."""
         ...
 
     def post(self, alert: AlertPost) -> EffectResult:
-        """Post one message; the result's ``external_id`` is its ``ts``."""
+        """Post one message; the result's ``external_id`` is the vendor's message id. A message the channel cannot
+        draw is a ``REJECTED`` result."""
         ...
 
     def find_posts(self, alerts: Sequence[AlertPost]) -> Mapping[str, str]:

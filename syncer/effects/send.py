@@ -1,4 +1,4 @@
-"""Sending due effects exactly once: CRM tasks, Slack alerts and daily digests.
+"""Sending due effects exactly once: CRM tasks, chat alerts and daily digests.
 
 Each intent is marked ``sending`` before its request and ``done`` after the vendor confirmed it. A row found in
 ``sending`` was interrupted (a crash, a lost reply): the vendor is asked first for an effect carrying its dedupe key
@@ -14,7 +14,8 @@ from collections.abc import Sequence
 from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
 
-from syncer.alerts.render import AlertContent, AlertRenderError, Change, DigestItem, render_alert, render_digest
+from syncer.alerts.templates import AlertTemplateError, render_marked
+from syncer.contract.alerts import Alert, Change, Digest, DigestItem
 from syncer.contract.destination import RecordStatus
 from syncer.contract.errors import DeliveryError, TransientError
 from syncer.delivery.effects import AlertChannel, AlertPost, EffectResult, TaskRequest
@@ -99,7 +100,7 @@ def _settle(effects: Effects, key: str, result: EffectResult, counter: str) -> N
 
 
 def send_alerts(effects: Effects, sync: str | None) -> None:
-    """Post the due alerts, by Slack connector; an interrupted one is looked for before it is posted again."""
+    """Post the due alerts, by alert connector; an interrupted one is looked for before it is posted again."""
     due = effects.store.outbox.due(effects.now, sync, (EffectKind.ALERT,), SENDING)
     for connector, records in by_connector(due).items():
         posts = {r.dedupe_key: post for r in records if (post := _alert_post(effects, r)) is not None}
@@ -170,7 +171,8 @@ def _unsent(effects: Effects, key: str, error: DeliveryError) -> None:
 
 
 def _alert_post(effects: Effects, record: OutboxRecord) -> AlertPost | None:
-    """The message of a staged alert, rendered now (the record's URL needs the id the CRM confirmed)."""
+    """The alert value of a staged alert, its template rendered now (the record's URL needs the id the CRM
+    confirmed); the connector draws it."""
     payload = record.payload
     row: dict[str, Any] = dict(payload.get("row") or {})
     try:
@@ -180,17 +182,16 @@ def _alert_post(effects: Effects, record: OutboxRecord) -> AlertPost | None:
             record_url = render_plain(str(payload["record_url"]), {**row, "record_id": record_id}) or None
         title = _title(payload, row, record.key)
         changes = payload.get("changes")
-        content = AlertContent(record.dedupe_key, title, row, payload.get("score"), payload.get("tier"),
-                               payload.get("signals") or {},
-                               None if changes is None else [Change(*c) for c in changes], record_url)
-        message = render_alert(str(payload["template"]), content)
-    except (AlertRenderError, ValueError) as exc:
+        alert = Alert(record.dedupe_key, title, render_marked(str(payload["template"]), row), payload.get("score"),
+                      payload.get("tier"), payload.get("signals") or {},
+                      None if changes is None else [Change(*c) for c in changes], record_url)
+    except (AlertTemplateError, ValueError) as exc:
         effects.store.outbox.failed(record.dedupe_key, f"alert template: {exc}", effects.now, retryable=False)
         effects.report.alerts["failed"] += 1
         effects.report.errors.append(f"alerts: {record.key}: {exc}")
         return None
-    return AlertPost(record.dedupe_key, message.text, message.blocks, channel=payload.get("channel"),
-                     user_id=payload.get("rep"), posted_after=record.created_at - timedelta(minutes=5))
+    return AlertPost(record.dedupe_key, alert, channel=payload.get("channel"), user_id=payload.get("rep"),
+                     posted_after=record.created_at - timedelta(minutes=5))
 
 
 def _title(payload: dict[str, Any], row: dict[str, Any], key: str) -> str:
@@ -225,8 +226,7 @@ def _send_digest(effects: Effects, digest: OutboxRecord) -> None:
     items = [DigestItem(_title(r.payload, dict(r.payload.get("row") or {}), r.key), r.payload.get("score"),
                         r.payload.get("tier")) for r in members]
     day = digest_key.rsplit("/", 1)[-1]
-    message = render_digest(digest_key, day, items)
-    post = AlertPost(digest.dedupe_key, message.text, message.blocks, user_id=digest.payload.get("rep"),
+    post = AlertPost(digest.dedupe_key, Digest(digest_key, day, items), user_id=digest.payload.get("rep"),
                      posted_after=digest.created_at - timedelta(minutes=5))
     channel = effects.channel(str(digest.payload.get("connector") or ""))
     if digest.status is OutboxStatus.SENDING:

@@ -13,7 +13,7 @@ from typing import Any
 import duckdb
 from jinja2 import TemplateSyntaxError
 
-from syncer.alerts.render import check_template
+from syncer.alerts.templates import check_template
 from syncer.config.errors import Problem
 from syncer.config.loader import LoadedSync
 from syncer.config.yamlsource import YamlDocument

@@ -28,7 +28,7 @@ from syncer.state.sql import ROWS_PER_STATEMENT, Database, Query, chunks, placeh
 _LEDGER_COLUMNS = ("dedupe_key, sync, trigger, key, rep, outcome, reason, tier, priority, decided_at, not_before, "
                    "digest_key")
 _LOG_COLUMNS = ("dedupe_key", "sync", "trigger", "key", "rep", "outcome", "reason", "tier", "priority", "decided_at",
-                "not_before", "digest_key", "sent_at", "feedback", "feedback_at")
+                "not_before", "digest_key", "sent_at", "feedback", "feedback_at", "feedback_by")
 _LOG_STAMPS = frozenset({"decided_at", "not_before", "sent_at", "feedback_at"})
 
 
@@ -63,8 +63,10 @@ class AlertLedger(ABC):
         decision about ``keys`` (dedupe key tokens) whatever its age, so a key decided long ago stays decided."""
 
     @abstractmethod
-    def feedback(self, dedupe_key: str, feedback: str, now: datetime) -> int:
-        """Record a rep's reaction (a button press) on the decisions of ``dedupe_key``; return the rows touched."""
+    def feedback(self, dedupe_key: str, feedback: str, now: datetime, actor: str | None = None,
+                 hold: LedgerEntry | None = None) -> int:
+        """Record a press on the decisions of ``dedupe_key`` with who pressed it (``actor``); with ``hold`` (a snooze
+        for the alert's rep) added as a ledger row of its own, in the same transaction. Return the rows touched."""
 
     @abstractmethod
     def log_rows(self) -> list[dict[str, Any]]:
@@ -150,11 +152,14 @@ class SqlAlertLedger(AlertLedger):
         return [LedgerEntry(DedupeKey.parse(r[0]), r[1], Outcome(r[2]), aware_utc(r[3]), r[4],
                             None if r[5] is None else aware_utc(r[5]), r[6]) for r in rows]
 
-    def feedback(self, dedupe_key: str, feedback: str, now: datetime) -> int:
-        with self._db.transaction() as query:
-            rows = query(self._db.sql("UPDATE {alert_ledger} SET feedback = ?, feedback_at = ? "
+    def feedback(self, dedupe_key: str, feedback: str, now: datetime, actor: str | None = None,
+                 hold: LedgerEntry | None = None) -> int:
+        with self._db.transaction(_lock_ids([hold.rep]) if hold is not None else ()) as query:
+            if hold is not None:
+                self._insert(query, [hold])
+            rows = query(self._db.sql("UPDATE {alert_ledger} SET feedback = ?, feedback_at = ?, feedback_by = ? "
                                       "WHERE dedupe_key = ? RETURNING dedupe_key"),
-                         (feedback, naive_utc(now), dedupe_key))
+                         (feedback, naive_utc(now), actor, dedupe_key))
             if rows:
                 mark_log_changed(self._db, query)
         return len(rows)

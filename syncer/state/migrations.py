@@ -187,6 +187,15 @@ MIGRATIONS: tuple[Migration, ...] = (
             expires_at TIMESTAMP NOT NULL
         )""",
     ), backends=("postgres",)),
+    Migration(7, "alert ledger: who gave the feedback", (
+        # A press is recorded with the member who pressed it (on a channel alert, not always the rep it was for).
+        # DuckDB cannot alter a table that an index depends on: drop them, alter, index again.
+        "DROP INDEX alert_ledger_by_rep",
+        "DROP INDEX alert_ledger_by_key",
+        "ALTER TABLE alert_ledger ADD COLUMN feedback_by TEXT",
+        "CREATE INDEX alert_ledger_by_rep ON alert_ledger (rep, decided_at)",
+        "CREATE INDEX alert_ledger_by_key ON alert_ledger (dedupe_key)",
+    )),
 )
 
 

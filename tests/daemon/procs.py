@@ -37,6 +37,11 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def slack_root(sandbox: Sandbox) -> str:
+    """The Slack emulator's root URL: its response URLs live under it, so daemons under test may POST there."""
+    return sandbox.urls["slack"].removesuffix("api/")
+
+
 def project_yaml(sandbox: Sandbox, state_url: str, port: int, daemon_extra: str = "") -> str:
     return textwrap.dedent(f"""\
         warehouse:
@@ -53,6 +58,7 @@ def project_yaml(sandbox: Sandbox, state_url: str, port: int, daemon_extra: str 
             token: ${{TEST_SLACK_TOKEN}}
             base_url: {sandbox.urls["slack"]}
             signing_secret: ${{TEST_SLACK_SIGNING_SECRET}}
+            response_url_prefixes: ["{slack_root(sandbox)}"]
         daemon:
           port: {port}
           trigger_token: ${{SYNCER_TRIGGER_TOKEN}}

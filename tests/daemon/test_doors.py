@@ -23,11 +23,10 @@ import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from pydantic import SecretStr
 
 from connectors import REGISTRY
 from connectors.sandbox import Sandbox
-from syncer.alerts.interactions import signature
+from connectors.slack.interactions import signature
 from syncer.config.loader import load_project
 from syncer.contract.jsonbound import JsonTooDeepError, loads_bounded, nesting_depth
 from syncer.daemon.bodies import DEFAULT_MAX_BODY_BYTES
@@ -112,7 +111,7 @@ def client(daemon: Daemon) -> Iterator[Client]:
 def signed(body: bytes, at: float | None = None) -> dict[str, str]:
     stamp = str(int(at if at is not None else time.time()))
     return {"X-Slack-Request-Timestamp": stamp,
-            "X-Slack-Signature": signature(SecretStr(SIGNING_SECRET), stamp, body),
+            "X-Slack-Signature": signature(SIGNING_SECRET, stamp, body),
             "Content-Type": "application/x-www-form-urlencoded"}
 
 

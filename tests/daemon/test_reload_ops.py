@@ -1,5 +1,6 @@
 """A daemon run with ``--reload``: operations alerts on failing and recovering, reloads good and broken, signed
-Slack interactions, and logs that are JSON and hold no secret."""
+Slack interactions (and a response_url outside the allow-list never fetched), and logs that are JSON and hold no
+secret."""
 
 from __future__ import annotations
 
@@ -20,9 +21,10 @@ import httpx
 import pytest
 
 from connectors.sandbox import Sandbox
+from connectors.slack.blocks import ACTION_SNOOZE
+from connectors.slack.interactions import NOT_YOURS, ephemeral
 from connectors.slack.sandbox.store import PQL_ALERTS_ID
-from syncer.alerts.render import ACTION_SNOOZE
-from syncer.core.alerts import DedupeKey, Outcome
+from syncer.core.alerts import DedupeKey
 from syncer.state import open_state
 from tests.daemon.procs import (
     ENVIRONMENT,
@@ -42,7 +44,7 @@ USER = "U0SNOOZER1"
 
 @pytest.fixture
 def response_url() -> Iterator[tuple[str, list[dict[str, Any]]]]:
-    """A local stand-in for Slack's response_url: records the JSON bodies POSTed to it."""
+    """A local server posing as a response_url: records the JSON bodies POSTed to it (none must be)."""
     received: list[dict[str, Any]] = []
 
     class Handler(BaseHTTPRequestHandler):
@@ -118,20 +120,22 @@ def test_ops_alerts_reload_and_interactions(tmp_path: Path, sandbox: Sandbox,
         poll(lambda: daemon.get("/readyz").status_code == 200, 20, "ready again")
         assert len(ops_posts(sandbox)) == 2  # no post per run
 
-        # Slack interactions: signed and fresh, once.
+        # Slack interactions: signed and fresh, once. This one points its response_url at a local address: it is
+        # refused in the answer, nothing is fetched and nothing recorded.
         url, received = response_url
         body = snooze_body(url)
         headers = signed(body)
         first = httpx.post(daemon.url + "/slack/interactions", content=body, headers=headers)
         assert first.status_code == 200, first.text
+        assert first.json() == ephemeral(NOT_YOURS)
         assert httpx.post(daemon.url + "/slack/interactions", content=body, headers=headers).status_code == 409
         forged = httpx.post(daemon.url + "/slack/interactions", content=body, headers=signed(body, "not-the-secret"))
         assert forged.status_code == 401
         huge = b"payload=" + b"x" * 300_000
         assert httpx.post(daemon.url + "/slack/interactions", content=huge, headers=signed(huge)).status_code == 413
-        poll(lambda: received, 20, "the message update at response_url")
-        assert received[0]["replace_original"] is True
-        assert f"Snoozed for 7 days by <@{USER}>" in json.dumps(received[0]["blocks"])
+        refused = poll(lambda: daemon.events("slack interaction refused: response_url http://127.0.0.1 is not an "
+                                             "allowed prefix"), 20, "the refusal in the log")
+        assert len(refused) == 1 and received == []
 
         daemon.signal(signal.SIGTERM)
         assert daemon.wait_exit(30) == 0
@@ -141,9 +145,10 @@ def test_ops_alerts_reload_and_interactions(tmp_path: Path, sandbox: Sandbox,
         json.loads(line)  # every line is one JSON object
     for secret in (ENVIRONMENT["TEST_SLACK_TOKEN"], SIGNING_SECRET, ENVIRONMENT["SYNCER_TRIGGER_TOKEN"]):
         assert secret not in log_text
+    assert received == []
     store = open_state("duckdb:///.syncer/state.duckdb", root)
     try:
-        entries = store.ledger.since(USER, datetime(2000, 1, 1, tzinfo=UTC))
+        entries = store.ledger.since(None, datetime(2000, 1, 1, tzinfo=UTC))
     finally:
         store.close()
-    assert [(e.key.account, e.outcome) for e in entries] == [("42", Outcome.SNOOZED)]
+    assert entries == []  # no snooze, no feedback: the press named no alert and its response_url was refused

@@ -40,7 +40,7 @@ def test_an_alert_that_renders_past_slacks_section_limit_on_a_sample_row_is_refu
     make_project(tmp_path, WATCH.replace("*{{ acount_name }}* is hot", "{% for i in range(400) %}"
                                                                        "{{ account_name }} {% endfor %}"))
     result = invoke("validate", "--project", str(tmp_path))
-    assert result.exit_code == 2 and "Slack shows at most 3000" in result.output
+    assert result.exit_code == 2 and "an alert shows at most 3000 in one block" in result.output
 
 
 def test_a_task_on_a_watch_and_an_alert_through_a_crm_connector_are_refused(tmp_path: Path) -> None:

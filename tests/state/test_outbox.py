@@ -187,3 +187,16 @@ def test_owner_cache_normalises_emails_and_expires(store: StateStore) -> None:
     refreshed = store.owners.get("hubspot", ["dana.kim@example.com"], day, NOW + timedelta(hours=26))
     assert (refreshed["dana.kim@example.com"].owner_id, refreshed["dana.kim@example.com"].resolved_at) == (
         "202", NOW + timedelta(hours=25))
+
+
+def test_a_press_is_recorded_with_its_actor_and_its_hold_is_the_reps(store: StateStore) -> None:
+    assert 7 in store.schema_versions()
+    sent = Decision(candidate("acc_9"), Outcome.SEND, "sent to U_DANA", NOW)
+    store.ledger.add([sent])
+    token = sent.candidate.key.token()
+    hold = LedgerEntry(sent.candidate.key, "U_DANA", Outcome.SNOOZED, NOW, None, NOW + timedelta(days=7))
+    assert store.ledger.feedback(token, "snooze_7d", NOW, "U_RAVI", hold) == 2  # the decision and the hold
+    rows = [(r["rep"], r["outcome"], r["feedback"], r["feedback_by"]) for r in store.ledger.log_rows()]
+    assert rows == [("U_DANA", "send", "snooze_7d", "U_RAVI"), ("U_DANA", "snoozed", "snooze_7d", "U_RAVI")]
+    assert [e.rep for e in store.ledger.since(None, NOW - timedelta(days=1))] == ["U_DANA", "U_DANA"]
+    assert store.ledger.feedback("no:such:key:here", "claim", NOW, "U_RAVI") == 0

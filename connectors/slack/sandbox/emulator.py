@@ -9,6 +9,7 @@ but 429 and 5xx is HTTP 200.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Collection
 from typing import Any
@@ -29,6 +30,7 @@ from connectors.slack.sandbox.handlers import SlackMethods
 from connectors.slack.sandbox.limits import RateLimits, SlackLimits
 from connectors.slack.sandbox.model import Conversation, User, slack_id_problem
 from connectors.slack.sandbox.params import read_call
+from connectors.slack.sandbox.responses import ResponseUrls
 from connectors.slack.sandbox.store import Workspace, WorkspaceIdentity
 from connectors.slack.sandbox.tokens import SANDBOX_TOKENS, TokenKind, TokenRegistry
 from syncer.sandbox.base import Clock, VendorEmulator
@@ -60,7 +62,8 @@ class SlackEmulator(VendorEmulator):
     def routes(self) -> list[BaseRoute]:
         # One route per method, so the request log counts calls per method; the catch-all answers unknown_method.
         known: list[BaseRoute] = [Route(f"/api/{name}", self._call, methods=["GET", "POST"]) for name in self._table]
-        return [*known, Route("/api/{method}", self._call, methods=["GET", "POST"])]
+        return [*known, Route("/api/{method}", self._call, methods=["GET", "POST"]),
+                Route("/actions/{team}/{hook}/{token}", self._respond, methods=["POST"])]
 
     def seed(self) -> None:
         self.workspace = Workspace(self.wall_clock, self.identity)
@@ -69,6 +72,7 @@ class SlackEmulator(VendorEmulator):
         self.rates = RateLimits(self.limits, self.clock)
         self.methods = SlackMethods(self.workspace, self.limits, self.rates)
         self._table = self.methods.table()
+        self.response_urls = ResponseUrls(self.identity.team_id, self.wall_clock)
 
     def state(self) -> dict[str, Any]:
         ws = self.workspace
@@ -110,6 +114,56 @@ class SlackEmulator(VendorEmulator):
         except SlackError as error:
             body = error.body()
         return json_reply(with_warnings(body, call.warnings))
+
+    # -- response_url -----------------------------------------------------------------------------------------
+    async def _respond(self, request: Request) -> Response:
+        """A POST to a response URL: replace the original message, or record an ephemeral reply to the presser."""
+        try:
+            body = json.loads(await request.body())
+        except ValueError:
+            return Response("invalid_payload", status_code=400, media_type="text/plain")
+        if not isinstance(body, dict):
+            return Response("invalid_payload", status_code=400, media_type="text/plain")
+        with self.lock:
+            issued, error = self.response_urls.accept(request.url.path, body)
+            if issued is None:
+                return Response(error or "no_such_url", status_code=404, media_type="text/plain")
+            if body.get("replace_original") is True and body.get("response_type") != "ephemeral":
+                message = self.workspace.find_message(issued.channel, issued.ts)
+                if message is not None:
+                    self.workspace.update(message, str(body.get("text") or message.text), body.get("blocks"))
+        return Response("ok", media_type="text/plain")
+
+    def interaction_payload(self, base_url: str, user_id: str, channel: str, ts: str, action_id: str,
+                            value: str | None = None) -> dict[str, Any]:
+        """The ``block_actions`` payload Slack sends when ``user_id`` presses the button ``action_id`` on the
+        message ``ts`` of ``channel`` (as it is stored now), with a fresh ``response_url`` under ``base_url``
+        (the emulator's root URL). ``value``: the button's value (by default the one on the stored message)."""
+        with self.lock:
+            ws = self.workspace
+            message = ws.find_message(channel, ts)
+            if message is None:
+                raise KeyError(f"no message {ts} in {channel}")
+            buttons = [e for b in message.blocks or [] for e in b.get("elements", []) if isinstance(e, dict)
+                       and e.get("action_id") == action_id]
+            shown = ws.render(message, include_metadata=False)
+            path = self.response_urls.issue(channel, ts, user_id)
+            user = ws.users.get(user_id)
+        action = {"type": "button", "action_id": action_id, "block_id": "syncer_feedback",
+                  "value": value if value is not None else (buttons[0].get("value") if buttons else None),
+                  "action_ts": f"{self.wall_clock():.6f}"}
+        return {"type": "block_actions", "team": {"id": self.identity.team_id},
+                "user": {"id": user_id, "username": user.name if user else user_id, "team_id": self.identity.team_id},
+                "api_app_id": self.identity.app_id, "token": "deprecated-verification-token",
+                "container": {"type": "message", "message_ts": ts, "channel_id": channel, "is_ephemeral": False},
+                "trigger_id": f"{int(self.wall_clock())}.{path[-12:]}", "channel": {"id": channel},
+                "message": shown, "response_url": base_url.rstrip("/") + path, "actions": [action]}
+
+    def responses(self) -> list[dict[str, Any]]:
+        """Every body POSTed to a response URL, oldest first, with the interaction it answered."""
+        with self.lock:
+            return [{"channel": i.channel, "ts": i.ts, "user": i.user, "body": body}
+                    for i in self.response_urls.issued.values() for body in i.posts]
 
     # -- Python API for tests and the demo --------------------------------------------------------------------
     def revoke_token(self, token: str) -> None:

@@ -30,6 +30,7 @@ MPIM_MAX_USERS = 8
 # users.conversations' ``types`` -> the emulated conversation kinds (private channels are not emulated).
 CONVERSATION_TYPES = {"public_channel": "channel", "private_channel": None, "mpim": "mpim", "im": "im"}
 USERS_CONVERSATIONS_DEFAULT_LIMIT, USERS_CONVERSATIONS_MAX_LIMIT = 100, 1000
+MEMBERS_DEFAULT_LIMIT, MEMBERS_MAX_LIMIT = 100, 1000
 
 
 def _json_arg(call: CallArgs, name: str, format_error: str) -> Any:
@@ -63,6 +64,8 @@ class SlackMethods:
             "conversations.open": (self.conversations_open, True),
             "conversations.history": (self.conversations_history, False),
             "users.conversations": (self.users_conversations, False),
+            "conversations.members": (self.conversations_members, False),
+            "chat.update": (self.chat_update, True),
         }
 
     # -- auth.test --------------------------------------------------------------------------------------------
@@ -284,3 +287,51 @@ class SlackMethods:
         page, rest = selected[:limit], selected[limit:]
         return {"ok": True, "channels": [c.to_json() for c in page],
                 "response_metadata": {"next_cursor": encode_id_cursor(rest[0].id) if rest else ""}}
+
+    # -- conversations.members, chat.update -------------------------------------------------------------------
+    def conversations_members(self, call: CallArgs) -> dict[str, Any]:
+        """The member ids of a conversation in id order, paged with an opaque cursor, as Slack answers it: deleted
+        members are left out, and the bot needs to see the conversation (any public channel; DMs it is in)."""
+        conversation = self.ws.conversations.get(call.text("channel") or "")
+        if conversation is None:
+            raise SlackError("channel_not_found")
+        if conversation.kind != "channel" and not self.ws.is_member(conversation, call.actor):
+            raise SlackError("channel_not_found")  # Slack does not say a private conversation exists
+        raw_limit = call.text("limit")
+        try:
+            limit = int(raw_limit) if raw_limit is not None else MEMBERS_DEFAULT_LIMIT
+        except ValueError as exc:
+            raise SlackError("invalid_limit") from exc
+        limit = min(limit if limit > 0 else MEMBERS_DEFAULT_LIMIT, MEMBERS_MAX_LIMIT)
+        members = sorted(m for m in conversation.members if m in self.ws.users and not self.ws.users[m].deleted)
+        cursor = call.text("cursor")
+        if cursor is not None:
+            start = decode_id_cursor(cursor)
+            if start is None:
+                raise SlackError("invalid_cursor")
+            members = [m for m in members if m >= start]
+        page, rest = members[:limit], members[limit:]
+        return {"ok": True, "members": page,
+                "response_metadata": {"next_cursor": encode_id_cursor(rest[0]) if rest else ""}}
+
+    def chat_update(self, call: CallArgs) -> dict[str, Any]:
+        """Replace a message's text and blocks. Only its poster may (``cant_update_message``); the ``ts`` must name
+        a message of the channel (``message_not_found``)."""
+        conversation = self.ws.conversations.get(call.text("channel") or "")
+        if conversation is None:
+            raise SlackError("channel_not_found")
+        ts = call.text("ts")
+        message = self.ws.find_message(conversation.id, ts) if ts and ts_value(ts) is not None else None
+        if message is None:
+            raise SlackError("message_not_found")
+        if message.user != (call.actor or self.ws.identity.bot_user_id):
+            raise SlackError("cant_update_message")
+        blocks = self._blocks(call)
+        text = call.text("text")
+        if text is None and blocks is None:
+            raise SlackError("no_text")
+        if text is not None and len(text) > self.limits.max_text_chars:
+            raise SlackError("msg_too_long")
+        self.ws.update(message, text if text is not None else message.text, blocks)
+        return {"ok": True, "channel": conversation.id, "ts": message.ts, "text": message.text,
+                "message": self.ws.render(message, include_metadata=False)}

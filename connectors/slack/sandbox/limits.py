@@ -34,6 +34,8 @@ METHOD_TIERS: dict[str, Tier] = {
     "conversations.open": Tier.TIER_3,
     "conversations.history": Tier.TIER_3,
     "users.conversations": Tier.TIER_3,
+    "conversations.members": Tier.TIER_4,
+    "chat.update": Tier.TIER_3,
 }
 
 

@@ -129,6 +129,7 @@ class Message:
     options: dict[str, Any] = field(default_factory=dict)
     replies: list[str] = field(default_factory=list)
     reply_users: list[str] = field(default_factory=list)
+    edited: bool = False
 
     def __post_init__(self) -> None:
         if self.blocks is not None:
@@ -171,4 +172,5 @@ class Message:
         """Everything the sandbox stored, for tests and ``/_sandbox/state``."""
         return {"ts": self.ts, "channel": self.channel, "user": self.user, "text": self.text,
                 "blocks": copy.deepcopy(self.blocks), "metadata": copy.deepcopy(self.metadata),
-                "thread_ts": self.thread_ts, "reply_broadcast": self.reply_broadcast, "options": dict(self.options)}
+                "thread_ts": self.thread_ts, "reply_broadcast": self.reply_broadcast, "options": dict(self.options),
+                "edited": self.edited}

@@ -187,6 +187,12 @@ class Workspace:
                     parent.reply_users.append(user)
         return message
 
+    def update(self, message: Message, text: str, blocks: list[dict[str, Any]] | None) -> None:
+        """Replace ``message``'s text and blocks in place (``chat.update``, a ``response_url`` replace)."""
+        replaced = Message(message.ts, message.channel, message.user, text, blocks)
+        message.text, message.blocks = replaced.text, replaced.blocks
+        message.edited = True
+
     # -- reads ------------------------------------------------------------------------------------------------
     def find_message(self, channel: str, ts: str) -> Message | None:
         return next((m for m in self.messages.get(channel, []) if m.ts == ts), None)

@@ -7,10 +7,13 @@ from collections.abc import Iterator
 
 import pytest
 
+import connectors.slack.channel as channel_module
 from connectors.sandbox_people import sample_reps
+from connectors.slack.blocks import SlackMessage
 from connectors.slack.channel import open_alert_channel
 from connectors.slack.errors import Reaction, classify
 from connectors.slack.sandbox import GENERAL_ID, PQL_ALERTS_ID, SlackEmulator
+from syncer.contract.alerts import MarkedText, Notice
 from syncer.contract.destination import RecordStatus
 from syncer.contract.errors import DestinationStoppedError, RateLimitedError, TransientError
 from syncer.delivery.effects import AlertPost
@@ -19,6 +22,7 @@ from syncer.sandbox.faults import FaultRule
 from .conftest import TOKEN, Open, settings_for
 
 DANA = sample_reps()[0]
+NOTICE = Notice(MarkedText.of(("alert", False)))
 POST_ROUTE = "POST /api/chat.postMessage"
 
 
@@ -29,7 +33,12 @@ def faults(slack: SlackEmulator) -> Iterator[SlackEmulator]:
 
 
 def divider_alert(channel: str | None = None, user_id: str | None = None) -> AlertPost:
-    return AlertPost("k-1", "alert", ({"type": "divider"},), channel=channel, user_id=user_id)
+    return AlertPost("k-1", NOTICE, channel=channel, user_id=user_id)
+
+
+def drawn_as(monkeypatch: pytest.MonkeyPatch, message: SlackMessage) -> None:
+    """Make the channel draw every alert as ``message`` (a message Slack refuses, as after a change of limits)."""
+    monkeypatch.setattr(channel_module, "render", lambda value, key: message)
 
 
 def test_429_is_rate_limited_with_retry_after(open_channel: Open, faults: SlackEmulator) -> None:
@@ -59,7 +68,7 @@ def test_bad_token_stops_without_echoing_it(open_channel: Open, slack: SlackEmul
 def test_revoked_token_stops(open_channel: Open, slack: SlackEmulator) -> None:
     slack.revoke_token(TOKEN)
     with pytest.raises(DestinationStoppedError) as excinfo:
-        open_channel().find_posts([AlertPost("k-1", "alert", channel=PQL_ALERTS_ID)])
+        open_channel().find_posts([AlertPost("k-1", NOTICE, channel=PQL_ALERTS_ID)])
     assert excinfo.value.code == "token_revoked" and TOKEN not in str(excinfo.value)
 
 
@@ -78,15 +87,18 @@ def test_undeliverable_alert_is_rejected(open_channel: Open, slack: SlackEmulato
     assert channel.find_posts([divider_alert(**to)]) == {}  # nothing can be there, and reading says so
 
 
-def test_invalid_blocks_are_rejected_with_slacks_reasons(open_channel: Open, slack: SlackEmulator) -> None:
+def test_invalid_blocks_are_rejected_with_slacks_reasons(open_channel: Open, slack: SlackEmulator,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     header = {"type": "header", "text": {"type": "plain_text", "text": "x" * 151}}
-    result = open_channel().post(AlertPost("k-1", "alert", (header,), channel=PQL_ALERTS_ID))
+    drawn_as(monkeypatch, SlackMessage("alert", [header], {}))
+    result = open_channel().post(AlertPost("k-1", NOTICE, channel=PQL_ALERTS_ID))
     assert result.status is RecordStatus.REJECTED and result.code == "invalid_blocks"
     assert "must be less than 151 characters [json-pointer:/blocks/0/text/text]" in (result.message or "")
 
 
-def test_too_long_text_is_rejected(open_channel: Open, slack: SlackEmulator) -> None:
-    result = open_channel().post(AlertPost("k-1", "x" * 40_001, channel=PQL_ALERTS_ID))
+def test_too_long_text_is_rejected(open_channel: Open, slack: SlackEmulator, monkeypatch: pytest.MonkeyPatch) -> None:
+    drawn_as(monkeypatch, SlackMessage("x" * 40_001, [], {}))
+    result = open_channel().post(AlertPost("k-1", NOTICE, channel=PQL_ALERTS_ID))
     assert result.status is RecordStatus.REJECTED and result.code == "msg_too_long"
 
 
@@ -97,7 +109,7 @@ def test_outages_and_dropped_connections_are_transient(open_channel: Open, fault
                                                        rule: FaultRule) -> None:
     faults.set_faults([rule])
     with pytest.raises(TransientError):
-        open_channel().post(AlertPost("k-1", "alert", channel=PQL_ALERTS_ID))
+        open_channel().post(AlertPost("k-1", NOTICE, channel=PQL_ALERTS_ID))
     assert faults.messages(PQL_ALERTS_ID) == []
 
 

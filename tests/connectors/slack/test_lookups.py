@@ -7,7 +7,7 @@ import pytest
 from connectors.sandbox_people import sample_reps
 from connectors.slack.sandbox import SlackEmulator, SlackLimits, Tier
 from syncer.contract.errors import RateLimitedError
-from syncer.delivery.effects import SlackUser
+from syncer.delivery.effects import ChatMember
 
 from .conftest import MakeLimited, Open
 
@@ -22,16 +22,16 @@ def test_lookups_ignore_case_and_spaces_and_return_the_time_zone(open_channel: O
     shouting, padded = DANA.email.upper(), f"  {TOM.email}\t"
     found = open_channel().lookup_users([shouting, padded, DANA.email])
     assert found == {
-        shouting: SlackUser(DANA.slack_id, DANA.email, "America/New_York"),
-        padded: SlackUser(TOM.slack_id, TOM.email, "Europe/Berlin"),
-        DANA.email: SlackUser(DANA.slack_id, DANA.email, "America/New_York"),
+        shouting: ChatMember(DANA.slack_id, DANA.email, "America/New_York"),
+        padded: ChatMember(TOM.slack_id, TOM.email, "Europe/Berlin"),
+        DANA.email: ChatMember(DANA.slack_id, DANA.email, "America/New_York"),
     }
     assert lookups(slack) == 2  # one call per distinct normalised address
 
 
 def test_unknown_and_deactivated_emails_are_absent(open_channel: Open, slack: SlackEmulator) -> None:
     found = open_channel().lookup_users(["nobody@yourco.com", "pat.former@yourco.com", " ", RAVI.email])
-    assert found == {RAVI.email: SlackUser(RAVI.slack_id, RAVI.email, "America/Chicago")}
+    assert found == {RAVI.email: ChatMember(RAVI.slack_id, RAVI.email, "America/Chicago")}
 
 
 def test_a_member_added_later_is_found_with_their_zone(open_channel: Open, slack: SlackEmulator) -> None:

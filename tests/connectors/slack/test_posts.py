@@ -12,7 +12,8 @@ import pytest
 import connectors.slack.channel as channel_module
 from connectors.sandbox_people import sample_reps
 from connectors.slack.sandbox import PQL_ALERTS_ID, SlackEmulator, SlackLimits
-from syncer.alerts.render import AlertContent, render_alert
+from syncer.alerts.templates import render_marked
+from syncer.contract.alerts import Alert, MarkedText, Notice
 from syncer.contract.destination import RecordStatus
 from syncer.contract.errors import TransientError
 from syncer.delivery.effects import AlertPost, EffectResult
@@ -22,13 +23,14 @@ from .conftest import MakeLimited, Open
 
 DANA, RAVI = sample_reps()[0], sample_reps()[1]
 POST_ROUTE = "POST /api/chat.postMessage"
-BLOCKS = [{"type": "section", "text": {"type": "mrkdwn", "text": "*Acme* &lt;!channel&gt; \u200d*\u200d"}},
-          {"type": "context", "elements": [{"type": "mrkdwn", "text": "First alert about this account."}]}]
+ACME = MarkedText.of(("*Acme* ", False), ("<!channel> *", True))  # template text, then data
+BLOCKS = [{"type": "section", "text": {"type": "mrkdwn", "text": "*Acme* &lt;!channel&gt; \u200d*\u200d"}}]
 
 
 def alert(key: str, **kwargs: Any) -> AlertPost:
-    kwargs.setdefault("text", f"alert {key}")
-    return AlertPost(dedupe_key=key, **kwargs)
+    """A notice saying ``alert <key>`` (or ``marked=``, a MarkedText) to where ``kwargs`` say."""
+    marked = kwargs.pop("marked", None) or MarkedText.of((f"alert {key}", False))
+    return AlertPost(key, Notice(marked), **kwargs)
 
 
 def without_block_ids(blocks: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -37,15 +39,15 @@ def without_block_ids(blocks: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def test_dm_post_lands_in_the_members_conversation(open_channel: Open, slack: SlackEmulator) -> None:
     channel = open_channel()
-    first = channel.post(alert("k-1", user_id=DANA.slack_id, blocks=BLOCKS))
+    first = channel.post(alert("k-1", marked=ACME, user_id=DANA.slack_id))
     second = channel.post(alert("k-2", user_id=DANA.slack_id))
     assert first.status is RecordStatus.CONFIRMED and second.status is RecordStatus.CONFIRMED
     stored = slack.dms_to(DANA.email)
     assert [m["ts"] for m in stored] == [first.external_id, second.external_id]
     assert stored[0]["channel"].startswith("D") and slack.dms_to(RAVI.email) == []
     assert stored[0]["metadata"] == {"event_type": "syncer_alert", "event_payload": {"dedupe_key": "k-1"}}
-    assert without_block_ids(stored[0]["blocks"]) == BLOCKS  # exactly as given: no re-escaping, nothing lost
-    assert stored[0]["text"] == "alert k-1"
+    assert without_block_ids(stored[0]["blocks"]) == BLOCKS  # data escaped once, the template's markup kept
+    assert stored[0]["text"] == "*Acme* &lt;!channel&gt; \u200d*\u200d" and stored[1]["text"] == "alert k-2"
     assert stored[0]["options"]["unfurl_links"] is False and stored[0]["options"]["unfurl_media"] is False
     assert slack.log.counts()["POST /api/conversations.open"] == 1  # the DM channel is cached
     bodies = [json.loads(e.body) for e in slack.log.entries() if e.path.endswith("chat.postMessage")]
@@ -53,7 +55,7 @@ def test_dm_post_lands_in_the_members_conversation(open_channel: Open, slack: Sl
 
 
 def test_channel_post(open_channel: Open, slack: SlackEmulator) -> None:
-    result = open_channel().post(alert("k-c", channel=PQL_ALERTS_ID, blocks=BLOCKS))
+    result = open_channel().post(alert("k-c", marked=ACME, channel=PQL_ALERTS_ID))
     assert result == EffectResult(RecordStatus.CONFIRMED, external_id=result.external_id)
     [stored] = slack.messages(PQL_ALERTS_ID)
     assert stored["ts"] == result.external_id and stored["metadata"]["event_payload"] == {"dedupe_key": "k-c"}
@@ -119,10 +121,9 @@ def test_channel_names_resolve_to_the_apps_channels(open_channel: Open, slack: S
 
 def test_rendered_alert_cannot_ping_or_link(open_channel: Open, slack: SlackEmulator) -> None:
     name = "<!channel> *bold* <https://evil|click>"
-    message = render_alert("*{{ account_name }}* is now a PQL", AlertContent(
-        dedupe_token="k-evil", title=name, row={"account_name": name}, score=91, tier="hot",
-        signals={"seats": name}))
-    result = open_channel().post(AlertPost("k-evil", message.text, message.blocks, channel=PQL_ALERTS_ID))
+    body = render_marked("*{{ account_name }}* is now a PQL", {"account_name": name})
+    value = Alert("k-evil", name, body, score=91, tier="hot", signals={"seats": name})
+    result = open_channel().post(AlertPost("k-evil", value, channel=PQL_ALERTS_ID))
     assert result.status is RecordStatus.CONFIRMED
     [stored] = slack.messages(PQL_ALERTS_ID)
     texts = [stored["text"], *mrkdwn_texts(stored["blocks"])]
@@ -139,3 +140,10 @@ def mrkdwn_texts(value: Any) -> list[str]:
         return []
     own = [value["text"]] if value.get("type") == "mrkdwn" else []
     return own + [text for item in value.values() for text in mrkdwn_texts(item)]
+
+
+def test_an_alert_that_cannot_be_drawn_is_refused_unsent(open_channel: Open, slack: SlackEmulator) -> None:
+    key = "k" * 2001  # longer than a button's value may be
+    result = open_channel().post(AlertPost(key, Alert(key, "Acme", MarkedText()), channel=PQL_ALERTS_ID))
+    assert result.status is RecordStatus.REJECTED and result.code == "unrenderable"
+    assert "button values hold 2000" in (result.message or "") and slack.all_messages() == []

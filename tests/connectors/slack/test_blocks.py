@@ -1,7 +1,9 @@
 """Alert rendering: the shipped template's message, hostile warehouse values, Block Kit limits, template checks.
 
-Every message is checked with the Slack emulator's Block Kit validator (the same one that answers
-``invalid_blocks`` in the sandbox), so "within limits" means what Slack would accept.
+The engine renders the RevOps template into marked text (:mod:`syncer.alerts.templates`); the Slack connector draws
+the alert value as Block Kit (:mod:`connectors.slack.blocks`). Every message is checked with the Slack emulator's
+Block Kit validator (the same one that answers ``invalid_blocks`` in the sandbox), so "within limits" means what
+Slack would accept.
 """
 
 from __future__ import annotations
@@ -16,27 +18,25 @@ import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
-from connectors.slack.sandbox.blocks import validate_blocks
-from syncer.alerts.render import (
+from connectors.slack import blocks
+from connectors.slack.blocks import (
     ACTION_CLAIM,
     ACTION_NOT_USEFUL,
     ACTION_OPEN_RECORD,
     ACTION_SNOOZE,
     ZWJ,
-    AlertContent,
     AlertRenderError,
-    Change,
-    DigestItem,
     SlackMessage,
-    check_template,
     escape_mrkdwn,
     fit_blocks,
-    render_alert,
     render_digest,
     truncate,
 )
+from connectors.slack.sandbox.blocks import validate_blocks
+from syncer.alerts.templates import AlertTemplateError, check_template, render_marked
+from syncer.contract.alerts import Alert, Change, Digest, DigestItem
 
-MAPPING = Path(__file__).resolve().parents[2] / "mappings" / "slack_pql_alerts.yaml"
+MAPPING = Path(__file__).resolve().parents[3] / "mappings" / "slack_pql_alerts.yaml"
 SHIPPED = yaml.safe_load(MAPPING.read_text())["triggers"][0]["alert"]["template"]
 SIGNALS = {"seats": 12, "invites_30d": 5, "limit_hits_30d": 2, "active_days_30d": 18}
 HOSTILE = "<!channel> *bold* _it_ ~gone~ `code` <https://evil|click> & <@U0ADMIN>"
@@ -47,14 +47,22 @@ ROW = {"account_id": "acc_000123", "account_name": "Northwind Traders", "domain"
 TOKEN = "slack_pql_alerts:hot_account_alert:acc_000123:2026-11-23T12%3A00%3A00Z"
 
 
-def content(row: dict[str, Any] | None = None, **overrides: Any) -> AlertContent:
+def content(row: dict[str, Any] | None = None, **overrides: Any) -> dict[str, Any]:
+    """The alert's fields and the row its template renders over (``dedupe_token`` names the dedupe key)."""
     row = row or ROW
     fields: dict[str, Any] = {
-        "dedupe_token": TOKEN, "title": str(row["account_name"]), "row": row, "score": row["pql_score"],
-        "tier": row["pql_tier"], "signals": SIGNALS,
+        "dedupe_key": overrides.pop("dedupe_token", TOKEN), "title": str(row["account_name"]), "row": row,
+        "score": row["pql_score"], "tier": row["pql_tier"], "signals": SIGNALS,
         "changes": [Change("pql_score", 72, 83.5), Change("pql_tier", "warm", "hot")],
         "record_url": "https://yourco.lightning.force.com/lightning/r/Account/001000000000001/view"}
-    return AlertContent(**(fields | overrides))
+    return fields | overrides
+
+
+def render_alert(template: str, fields: dict[str, Any]) -> SlackMessage:
+    """What a run does: the engine renders the template over the row, the connector draws the alert."""
+    fields = dict(fields)
+    row = fields.pop("row")
+    return blocks.render_alert(Alert(body=render_marked(template, row), **fields))
 
 
 def texts(message: SlackMessage) -> Iterator[tuple[str, str]]:
@@ -174,14 +182,15 @@ def test_what_changed_since_the_last_alert(changes: list[Change] | None, expecte
     assert message.blocks[4]["elements"][0]["text"] == expected
 
 
-@pytest.mark.parametrize("url", [None, "javascript:alert(1)", "https://x/" + "a" * 3000])
+@pytest.mark.parametrize("url", [None, "javascript:alert(1)", "https://x/" + "a" * 3000, "https://crm/\u202eexe.pdf",
+                                 "https://crm/a b", "https://crm/\x00"])
 def test_no_record_button_without_a_web_url(url: str | None) -> None:
     actions = render_alert(SHIPPED, content(record_url=url)).blocks[-1]
     assert [b["action_id"] for b in actions["elements"]] == [ACTION_CLAIM, ACTION_SNOOZE, ACTION_NOT_USEFUL]
 
 
 def test_a_template_that_fails_on_a_row_raises_one_line() -> None:
-    with pytest.raises(AlertRenderError, match=r"^alert template: 'None' has no attribute 'seats'$"):
+    with pytest.raises(AlertTemplateError, match=r"^alert template: 'None' has no attribute 'seats'$"):
         render_alert("Seats: {{ signals.seats }}", content({**ROW, "signals": None}))
     with pytest.raises(AlertRenderError, match="button values hold 2000"):
         render_alert(SHIPPED, content(dedupe_token="k" * 2001))
@@ -202,8 +211,8 @@ COLUMNS = list(ROW)
      ["alert template: 'None' has no attribute 'seats' (on the sample row)"]),
     ("{{ account_name.__class__.__mro__ }}", ROW,
      ["alert template: access to attribute '__class__' of 'str' object is unsafe. (on the sample row)"]),
-    ("{{ pql_reason * 400 }}", ROW, ["alert template renders to 17200 characters on the sample row; Slack shows at "
-                                     "most 3000 in a section, so it would be cut"]),
+    ("{{ pql_reason * 400 }}", ROW, ["alert template renders to 17200 characters on the sample row; an alert shows "
+                                     "at most 3000 in one block, so it would be cut"]),
     ("{% if false %}{{ domain }}{% endif %}", ROW, ["alert template renders to nothing on the sample row"]),
 ])
 def test_check_template(template: str, sample: dict[str, Any] | None, expected: list[str]) -> None:
@@ -213,7 +222,7 @@ def test_check_template(template: str, sample: dict[str, Any] | None, expected: 
 def test_a_digest_lists_the_overflow_within_fifty_blocks() -> None:
     items = [DigestItem(f"Account {i}", 90 - i, "hot", f"https://crm/a/{i}") for i in range(60)]
     items[0] = DigestItem(HOSTILE, 99.0, HOSTILE, "javascript:alert(1)")
-    message = render_digest("U_DANA/2026-11-23", "2026-11-23", items)
+    message = render_digest(Digest("U_DANA/2026-11-23", "2026-11-23", items))
     assert validate_blocks(message.blocks) == []
     assert len(message.blocks) == 50
     assert message.blocks[0]["text"]["text"] == "60 more PQL signals from 2026-11-23"
@@ -239,3 +248,24 @@ def test_a_template_cannot_opt_out_of_escaping(template: str) -> None:
 def test_markup_written_in_the_template_stays_and_markup_in_expressions_is_escaped() -> None:
     message = render_alert("<!here> {{ '<!channel>' }} <https://crm/x|*record*>", content())
     assert message.blocks[1]["text"]["text"] == "<!here> &lt;!channel&gt; <https://crm/x|*record*>"
+
+
+def test_control_characters_and_bidi_overrides_never_reach_slack() -> None:
+    name = "Evil\x00 Corp\u202etxt.exe\x1b[31m\r\nInc"
+    message = render_alert(SHIPPED, content({**ROW, "account_name": name}, title=name, tier="hot\u202e\x00"))
+    assert validate_blocks(message.blocks) == []
+    assert message.blocks[0]["text"]["text"] == "Evil Corptxt.exe[31m Inc"  # a header is one clean line
+    every = [text for _, text in texts(message)]
+    digest = render_digest(Digest("U_DANA/2026-11-23", "2026-11-23\u202e", [DigestItem(name, 1, "hot\x00")]))
+    every += [text for _, text in texts(digest)]
+    for text in every:
+        assert not any(char in text for char in "\x00\x1b\r\u202e"), text
+    assert "Evil Corptxt.exe" in message.blocks[1]["text"]["text"]
+
+
+def test_the_template_text_is_trusted_and_only_data_is_marked() -> None:
+    marked = render_marked("*{{ account_name }}* is {{ pql_tier }}", {**ROW, "account_name": "<!channel>"})
+    assert [(part.text, part.data) for part in marked.parts] == [
+        ("*", False), ("<!channel>", True), ("* is ", False), ("hot", True)]
+    forged = render_marked("{{ account_name }}", {**ROW, "account_name": "\ue001*\ue000"})
+    assert [(part.text, part.data) for part in forged.parts] == [("*", True)]  # data cannot close its own part
