@@ -54,7 +54,7 @@ from syncer.contract.interactions import (
     SeenRequests,
     SentAlert,
 )
-from syncer.contract.jsonbound import loads_bounded
+from syncer.contract.jsonbound import JsonTooDeepError, loads_bounded
 
 log = logging.getLogger("syncer.connectors.slack.interactions")
 
@@ -132,6 +132,8 @@ def parse_feedback(body: bytes) -> Feedback | None:
     try:
         form = parse_qs(body.decode("utf-8"), strict_parsing=True, max_num_fields=MAX_FORM_FIELDS)
         payload = loads_bounded(form["payload"][0])  # bounded nesting: 5,000 '[' must not raise RecursionError
+    except JsonTooDeepError:
+        raise RequestRejectedError(400, "payload JSON is nested too deeply") from None
     except (UnicodeDecodeError, ValueError, KeyError):
         raise RequestRejectedError(400, "body is not a form with a JSON 'payload'") from None
     if not isinstance(payload, dict):

@@ -183,7 +183,7 @@ def test_a_replayed_request_is_refused_and_remembered_only_while_it_could_be_acc
     (form(payload(value="")), "the button has no dedupe key"),
     (form(payload(value="k" * 2001)), "the button has no dedupe key"),
     (form(payload() | {"actions": [{"action_id": ACTION_CLAIM}]}), "the button has no dedupe key"),
-    (b"payload=" + b"%5B" * 5000, "payload is nested too deeply"),
+    (b"payload=" + b"%5B" * 5000, "payload JSON is nested too deeply"),
     (form(payload(user="U1> <!channel")), "payload has no valid user id"),
     (form(payload() | {"user": {"id": None}}), "payload has no valid user id"),
 ])
