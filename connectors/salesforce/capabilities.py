@@ -11,11 +11,15 @@ destination (a re-login replaces it).
 from __future__ import annotations
 
 from syncer.config.sync import SyncMode
-from syncer.delivery.protocol import Capabilities, Operation, RatePolicy
+from syncer.delivery.protocol import CallLimit, Capabilities, EffectLimits, Operation, RatePolicy
 
 COLLECTION_MAX = 200
 BULK_BATCH = 10_000
 RATE = RatePolicy(requests=25, window_s=1.0, daily=None, concurrency=1)
+# The task destination's calls, by the names it gives its pacer (connectors/salesforce/tasks.py): all count against
+# the one org allocation, so one limiter paces them.
+TASK_CALLS = frozenset({"query", "insert", "describe"})
+EFFECT_LIMITS = EffectLimits((CallLimit("org", RATE, TASK_CALLS),), task_batch=COLLECTION_MAX)
 
 
 def capabilities(bulk_threshold: int) -> Capabilities:
