@@ -3,6 +3,8 @@ out, the run's patience, units retried under the policy. Requests are plain func
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 
 from syncer.delivery.errors import DestinationStoppedError, RateLimitedError, TransientError
@@ -26,9 +28,13 @@ def test_calls_sharing_a_limit_share_its_window_and_scoped_calls_get_one_each() 
     clock = FakeClock()
     paced = pacer(clock)
     times: list[tuple[str, float]] = []
+
+    def request(name: str) -> Callable[[], None]:
+        return lambda: times.append((name, clock.now))
+
     for method, scope in [("read", ""), ("create", ""), ("read", ""), ("post", "C1"), ("post", "C2"),
                           ("post", "C1")]:
-        paced.call(method, scope, lambda m=method, s=scope: times.append((f"{m}{s}", clock.now)))
+        paced.call(method, scope, request(f"{method}{scope}"))
     start = times[0][1]
     assert [(name, at - start) for name, at in times] == [
         ("read", 0.0), ("create", 0.0), ("read", 10.0),  # the portal's two per 10 s count reads and creates together
