@@ -147,7 +147,7 @@ class Effects:
             self._tasks[connector] = tasks
         return self._tasks[connector]
 
-    def pacer(self, connector: str) -> Pacer:
+    def task_pacer(self, connector: str) -> Pacer:
         """The pacer of ``connector``'s tasks (opening it): its limiters, its patience for this run, the policy."""
         self.tasks(connector)
         return self._pacers[f"tasks:{connector}"]

@@ -61,7 +61,7 @@ def _send_task_group(effects: Effects, connector: str, records: list[OutboxRecor
     try:
         owners = effects.owners.crm(connector, lambda: effects.tasks(connector),
                                     [r.payload.get("owner_email") for r in ready])
-        destination, pacer = effects.tasks(connector), effects.pacer(connector)
+        destination, pacer = effects.tasks(connector), effects.task_pacer(connector)
     except DeliveryError as exc:  # the owners could not be read: the intents stay pending for the next run
         _leave_pending(effects, connector, [r.dedupe_key for r in ready], exc)
         return

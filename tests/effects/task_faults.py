@@ -24,6 +24,7 @@ class TaskOutcome(StrEnum):
     CREATED = "created in the run"  # every due task created in the faulty run itself, once
     PENDING = "pending"  # none created after retrying within the run; every intent left pending (not failed)
     STOPPED = "stopped"  # the CRM said stop at once (nothing more is sent in the run); every intent left pending
+    REFUSED = "refused"  # the tasks the CRM refused failed for good with its reason; the others created in the run
 
 
 @dataclass(frozen=True)
@@ -44,7 +45,7 @@ class TaskFault:
         return replace(self.rule, route=CREATE[crm])
 
 
-_C, _P, _S = TaskOutcome.CREATED, TaskOutcome.PENDING, TaskOutcome.STOPPED
+_C, _P, _S, _R = TaskOutcome.CREATED, TaskOutcome.PENDING, TaskOutcome.STOPPED, TaskOutcome.REFUSED
 _NO_429 = "Salesforce has no per-request rate limit; its only limit reply is the daily allocation (403), which stops"
 
 FAULTS: tuple[TaskFault, ...] = (
@@ -70,6 +71,10 @@ FAULTS: tuple[TaskFault, ...] = (
     TaskFault("dropped_connections", "dropped connections", "`drop_rate=1`, first 2 creations",
               FaultRule(drop_rate=1.0, max_faults=2),
               {crm: TaskCell(_C, "looked up (nothing was created), sent again") for crm in CREATE}),
+    TaskFault("records_refused", "tasks refused in a batch", "`reject_rate=0.3` per task",
+              FaultRule(reject_rate=0.3),
+              {"hubspot": TaskCell(_R, "`VALIDATION_ERROR` in the 207: failed for good with HubSpot's reason"),
+               "salesforce": TaskCell(_C, "`UNABLE_TO_LOCK_ROW` is retryable: those tasks are sent again")}),
     TaskFault("lost_response", "lost response", "`lost_response_rate=1`, first creation: created, no reply",
               FaultRule(lost_response_rate=1.0, max_faults=1),
               {crm: TaskCell(_C, "the re-sending looks the keys up first and finds the tasks: none created twice")

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from connectors.sandbox import Sandbox
+from syncer.sandbox.base import VendorEmulator
 from syncer.state.base import RunStatus
 from syncer.state.outbox import EffectKind, OutboxStatus
 from tests.effects.task_faults import DOC, TaskFault, TaskOutcome, cases, rendered
@@ -56,11 +57,20 @@ def test_a_task_fault_ends_as_the_matrix_says_and_then_every_task_exists_once(wo
     tasks = faulty.effects.tasks
     assert world.app is not None
     store = world.app.store
+    refused = store.outbox_due(world.now, sync, (EffectKind.TASK,), (OutboxStatus.FAILED,))
     if cell.outcome is TaskOutcome.CREATED:
         assert faulty.status is RunStatus.SUCCEEDED, faulty.effects.summary()
         assert tasks["created"] + tasks["existed"] == len(HOT) and not tasks["retry"], faulty.effects.summary()
         assert _held(world, crm) == Counter(HOT)
-        assert faulted == fault.rule.max_faults  # every fault of the burst was met, and outlasted, in this run
+        if fault.rule.reject_rate:  # the tasks refused as retryable were sent again within the run
+            assert _sent_keys(emulator) > len(HOT)
+        else:
+            assert faulted == fault.rule.max_faults  # every fault of the burst was met, and outlasted, in this run
+    elif cell.outcome is TaskOutcome.REFUSED:
+        assert faulty.status is RunStatus.PARTIAL and 0 < tasks["failed"] < len(HOT), faulty.effects.summary()
+        assert tasks["created"] == len(HOT) - tasks["failed"] and not tasks["retry"], faulty.effects.summary()
+        assert all("VALIDATION_ERROR" in str(r.error) for r in refused)
+        assert _held(world, crm) == Counter(k for k in HOT if k not in {r.key for r in refused})
     else:
         assert faulty.status is RunStatus.PARTIAL and faulty.effects.errors, faulty.effects.summary()
         assert tasks["retry"] == len(HOT) and not tasks["failed"], faulty.effects.summary()
@@ -70,14 +80,22 @@ def test_a_task_fault_ends_as_the_matrix_says_and_then_every_task_exists_once(wo
         assert all(r.error for r in waiting)
         # a stop is final for the run; anything else was tried again within the run before it was left
         assert faulted == 1 if cell.outcome is TaskOutcome.STOPPED else faulted >= 2
-    assert not store.outbox_due(world.now, sync, (EffectKind.TASK,), (OutboxStatus.FAILED,))
+    if cell.outcome is not TaskOutcome.REFUSED:
+        assert not refused
     assert world.clock.now - started <= 60 + 900 + 1  # the run's waits (on the fake clock) stayed within max_wait_s
 
     for day in (2, 3):
         world.run(sync, at=START + timedelta(days=day))
-    assert _held(world, crm) == Counter(HOT)
+    assert _held(world, crm) == Counter(k for k in HOT if k not in {r.key for r in refused})  # refused: for good
     left = store.outbox_due(world.now, sync, (EffectKind.TASK,), (OutboxStatus.PENDING, OutboxStatus.SENDING))
     assert not left
+
+
+def _sent_keys(emulator: VendorEmulator) -> int:
+    """How many tasks the creation requests carried in all (a task sent again counts again)."""
+    return sum(entry.body.count("Syncer_Dedupe_Key__c") + entry.body.count("syncer_dedupe_key")
+               for entry in emulator.log.entries()
+               if entry.method == "POST" and entry.path.endswith(("/composite/sobjects", "/tasks/batch/create")))
 
 
 def _held(world: World, crm: str) -> Counter[str]:
