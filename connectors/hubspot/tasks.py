@@ -20,7 +20,8 @@ associated with its company (type 192, task to company) and assigned to its owne
 A whole batch that HubSpot refuses with a 400 is usually one task whose company does not exist (HubSpot checks
 associations before it creates anything): the companies are read, the tasks of missing ones are rejected with
 HubSpot's own not-found reason and the rest are sent again. Other whole-request failures are raised through
-:mod:`connectors.hubspot.errors`.
+:mod:`connectors.hubspot.errors`. Nothing here waits or retries: every call goes through the pacer the engine sets
+(:meth:`HubSpotTaskDestination.set_pacer`), named as :data:`connectors.hubspot.capabilities.TASK_CALLS` declares.
 """
 
 from __future__ import annotations
@@ -29,13 +30,13 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, time
 from typing import Any
 
-from connectors.hubspot.capabilities import BATCH_MAX
+from connectors.hubspot.capabilities import BATCH_MAX, effect_limits
 from connectors.hubspot.client import HubSpotClient
 from connectors.hubspot.errors import Reply, classify, vendor_reason
 from connectors.hubspot.settings import HubSpotSettings
-from syncer.contract.destination import RecordStatus
+from syncer.contract.destination import EffectLimits, RecordStatus
 from syncer.contract.errors import BatchRejectedError, DestinationStoppedError
-from syncer.delivery.effects import EffectResult, TaskRequest, create_once
+from syncer.delivery.effects import EffectResult, Paced, TaskRequest, create_once
 
 KEY_PROPERTY = "syncer_dedupe_key"
 TASK_TO_COMPANY = 192  # HUBSPOT_DEFINED association type, task -> company
@@ -93,7 +94,19 @@ class HubSpotTaskDestination:
         self._client = client if isinstance(client, _TaskClient) else _TaskClient(settings)
         self._owners: dict[str, str] | None = None
         self._unique_key = True  # until HubSpot says the key property is not an idProperty
+        self._limits = effect_limits(settings)
+        self._pace: Paced | None = None
         self.calls = 0  # HTTP requests made, for the caller's accounting and the tests
+
+    # -- pacing -----------------------------------------------------------------------------------------------
+    @property
+    def limits(self) -> EffectLimits:
+        """The portal's window for task calls, search's own, 100 tasks a call
+        (:func:`connectors.hubspot.capabilities.effect_limits`)."""
+        return self._limits
+
+    def set_pacer(self, pace: Paced) -> None:
+        self._pace = pace
 
     # -- owners -----------------------------------------------------------------------------------------------
     def owner_ids(self, emails: Sequence[str]) -> Mapping[str, str]:
@@ -102,7 +115,7 @@ class HubSpotTaskDestination:
             owners: dict[str, str] = {}
             after: str | None = None
             while True:
-                reply = self._call(self._client.owners_page, after)
+                reply = self._call("owners.page", self._client.owners_page, after)
                 for owner in reply.body.get("results") or []:
                     if owner.get("email") and owner.get("id"):
                         owners.setdefault(str(owner["email"]).strip().lower(), str(owner["id"]))
@@ -132,7 +145,7 @@ class HubSpotTaskDestination:
         """The tasks with these keys by ``batch/read``; None when the property is not unique (search instead)."""
         body = {"inputs": [{"id": k} for k in keys], "idProperty": KEY_PROPERTY, "properties": [KEY_PROPERTY],
                 "propertiesWithHistory": []}
-        reply = self._call(self._client.read, body)
+        reply = self._call("tasks.read", self._client.read, body)
         if reply.status == 400:
             if vendor_reason(reply.body)[0] == "PROPERTY_DOESNT_EXIST":
                 raise DestinationStoppedError(f"{reply.describe()} HubSpot tasks need the {KEY_PROPERTY} property; "
@@ -149,7 +162,7 @@ class HubSpotTaskDestination:
             body: dict[str, Any] = {
                 "filterGroups": [{"filters": [{"propertyName": KEY_PROPERTY, "operator": "IN", "values": keys}]}],
                 "properties": [KEY_PROPERTY], "limit": SEARCH_PAGE, **({"after": after} if after else {})}
-            reply = self._call(self._client.search, body)
+            reply = self._call("tasks.search", self._client.search, body)
             tasks.extend(reply.body.get("results") or [])
             after = ((reply.body.get("paging") or {}).get("next") or {}).get("after")
             if not after:
@@ -162,7 +175,7 @@ class HubSpotTaskDestination:
 
     def _create(self, tasks: list[TaskRequest], retry_conflict: bool) -> dict[str, EffectResult]:
         """One ``batch/create`` of at most 100 tasks (plus what isolating a refusal takes)."""
-        reply = self._call(self._client.create, [_input(i, t) for i, t in enumerate(tasks)])
+        reply = self._call("tasks.create", self._client.create, [_input(i, t) for i, t in enumerate(tasks)])
         if reply.status == 409 and retry_conflict:
             # Another sender created some of these since find_tasks: take theirs, create the rest.
             found = self.find_tasks([t.dedupe_key for t in tasks])
@@ -193,7 +206,7 @@ class HubSpotTaskDestination:
             code, message = vendor_reason(reply.body)
             return {tasks[0].dedupe_key: EffectResult(RecordStatus.REJECTED, code=code, message=message)}
         ids = list(dict.fromkeys(t.record_id for t in tasks))
-        read = self._call(self._client.read_companies, ids)
+        read = self._call("companies.read", self._client.read_companies, ids)
         present = {str(c.get("id")) for c in read.body.get("results") or []}
         missing = [t for t in tasks if t.record_id not in present]
         if not missing:
@@ -210,14 +223,15 @@ class HubSpotTaskDestination:
     def setup(self) -> list[str]:
         """Create the ``syncer_dedupe_key`` task property when the portal lacks it; say what was done. A portal that
         refuses a unique task property gets a plain one (finding then searches)."""
-        reply = self._call(self._client.properties)
+        reply = self._call("tasks.properties", self._client.properties)
         names = {str(p.get("name")) for p in reply.body.get("results") or []}
         if KEY_PROPERTY in names:
             return []
         try:
-            self._call(self._client.create_property, KEY_DEFINITION)
+            self._call("tasks.create_property", self._client.create_property, KEY_DEFINITION)
         except BatchRejectedError as exc:
-            self._call(self._client.create_property, {**KEY_DEFINITION, "hasUniqueValue": False})
+            self._call("tasks.create_property", self._client.create_property,
+                       {**KEY_DEFINITION, "hasUniqueValue": False})
             self._unique_key = False
             return [f"created task property {KEY_PROPERTY} (string/text) without unique values, which HubSpot "
                     f"refused ({exc}): tasks are found by search, which lags writes by seconds"]
@@ -227,11 +241,14 @@ class HubSpotTaskDestination:
     def close(self) -> None:
         self._client.close()
 
-    def _call(self, method: Any, *args: Any) -> Reply:
+    def _call(self, name: str, method: Any, *args: Any) -> Reply:
+        """One vendor call, named for the pacer (:data:`connectors.hubspot.capabilities.TASK_CALLS`)."""
         self.calls += 1
-        reply: Reply = method(*args)
-        return reply
-
+        if self._pace is None:
+            reply: Reply = method(*args)
+            return reply
+        paced: Reply = self._pace(name, "", lambda: method(*args))
+        return paced
 
 
 def _input(index: int, task: TaskRequest) -> dict[str, Any]:

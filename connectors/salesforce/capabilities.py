@@ -11,12 +11,16 @@ destination (a re-login replaces it).
 from __future__ import annotations
 
 from connectors.salesforce.settings import SalesforceSettings
-from syncer.contract.destination import Capabilities, Operation, RatePolicy
+from syncer.contract.destination import CallLimit, Capabilities, EffectLimits, Operation, RatePolicy
 from syncer.contract.enums import SyncMode
 
 COLLECTION_MAX = 200
 BULK_BATCH = 10_000
 RATE = RatePolicy(requests=25, window_s=1.0, daily=None, concurrency=1)
+# The task destination's calls, by the names it gives its pacer (connectors/salesforce/tasks.py): all count against
+# the one org allocation, so one limiter paces them.
+TASK_CALLS = frozenset({"query", "insert", "describe"})
+EFFECT_LIMITS = EffectLimits((CallLimit("org", RATE, TASK_CALLS),), task_batch=COLLECTION_MAX)
 
 
 def capabilities(settings: SalesforceSettings) -> Capabilities:

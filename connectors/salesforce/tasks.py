@@ -14,26 +14,29 @@ metadata). Rather than a marker line in ``Description``, because:
 (``POST /composite/sobjects``, 200 a call, ``allOrNone: false``). A record refused with ``DUPLICATE_VALUE`` (created
 by another sender in between) is queried again and answered as already existing. Other record errors (an unknown
 Account, an inactive or unknown owner) are that task's rejection with Salesforce's code and message; whole-request
-failures are raised through :mod:`connectors.salesforce.errors`.
+failures are raised through :mod:`connectors.salesforce.errors`. Nothing here waits or retries: every call goes
+through the pacer the engine sets (:meth:`SalesforceTaskDestination.set_pacer`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Any, TypeVar
 
 from simple_salesforce.api import Salesforce
 from simple_salesforce.exceptions import SalesforceResourceNotFound
 from simple_salesforce.format import format_soql
 
 from connectors.salesforce.auth import DEFAULT_TIMEOUT_S
-from connectors.salesforce.capabilities import COLLECTION_MAX
+from connectors.salesforce.capabilities import COLLECTION_MAX, EFFECT_LIMITS
 from connectors.salesforce.client import SalesforceClient
 from connectors.salesforce.errors import record_result
 from connectors.salesforce.settings import SalesforceSettings
-from syncer.contract.destination import RecordStatus
+from syncer.contract.destination import EffectLimits, RecordStatus
 from syncer.contract.errors import BatchRejectedError, DestinationStoppedError, TransientError
-from syncer.delivery.effects import EffectResult, TaskRequest, create_once
+from syncer.delivery.effects import EffectResult, Paced, TaskRequest, create_once
+
+T = TypeVar("T")
 
 KEY_FIELD = "Syncer_Dedupe_Key__c"
 # A query travels in the URL, which Salesforce limits to 16,384 characters: values per query are capped by count
@@ -56,6 +59,17 @@ class SalesforceTaskDestination:
 
     def __init__(self, settings: SalesforceSettings, timeout_s: float = DEFAULT_TIMEOUT_S) -> None:
         self.client = SalesforceClient(settings, timeout_s)
+        self._pace: Paced | None = None
+
+    # -- pacing -----------------------------------------------------------------------------------------------
+    @property
+    def limits(self) -> EffectLimits:
+        """One limiter for the org's calls, 200 tasks a call (:data:`connectors.salesforce.capabilities
+        .EFFECT_LIMITS`)."""
+        return EFFECT_LIMITS
+
+    def set_pacer(self, pace: Paced) -> None:
+        self._pace = pace
 
     # -- owners -----------------------------------------------------------------------------------------------
     def owner_ids(self, emails: Sequence[str]) -> Mapping[str, str]:
@@ -100,7 +114,7 @@ class SalesforceTaskDestination:
     def _insert(self, tasks: list[TaskRequest]) -> dict[str, EffectResult]:
         """One Collections insert of at most 200 Tasks."""
         body = {"allOrNone": False, "records": [_record(t) for t in tasks]}
-        reply = self.client.rest("insert Task", "POST", "composite/sobjects", body)
+        reply = self._paced("insert", lambda: self.client.rest("insert Task", "POST", "composite/sobjects", body))
         if not isinstance(reply, list) or len(reply) != len(tasks) or not all(isinstance(r, dict) for r in reply):
             raise TransientError("insert Task: Salesforce's reply did not hold one result per record", "BAD_REPLY")
         results: dict[str, EffectResult] = {}
@@ -135,7 +149,7 @@ class SalesforceTaskDestination:
             except SalesforceResourceNotFound:
                 return None
 
-        described = self.client.call("describe Task", describe)
+        described = self._paced("describe", lambda: self.client.call("describe Task", describe))
         if described is None:
             return ["Enable Activities (Tasks) in this org"]
         fields = {str(f.get("name")): f for f in described.get("fields") or []}
@@ -148,7 +162,11 @@ class SalesforceTaskDestination:
         self.client.close()
 
     def _query(self, doing: str, soql: str) -> list[dict[str, Any]]:
-        return self.client.call(doing, lambda sf: list(sf.query_all(soql)["records"]))
+        return self._paced("query", lambda: self.client.call(doing, lambda sf: list(sf.query_all(soql)["records"])))
+
+    def _paced(self, name: str, request: Callable[[], T]) -> T:
+        """One vendor call, named for the pacer (:data:`connectors.salesforce.capabilities.TASK_CALLS`)."""
+        return request() if self._pace is None else self._pace(name, "", request)
 
 
 def _record(task: TaskRequest) -> dict[str, Any]:

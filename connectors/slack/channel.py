@@ -12,10 +12,10 @@ channel back, and ``find_posts`` treats a channel it cannot read as holding none
 given by id, by ``#name`` (a public channel the app is in, resolved once with ``users.conversations``; history is
 read by id only) or as a member id (their DM).
 
-Calls are paced by the executor (:mod:`connectors.slack.capabilities`). A call refused midway through
-:meth:`~SlackAlertChannel.lookup_users` or :meth:`~SlackAlertChannel.find_posts` raises; the members and DM channels
-found so far stay cached in the instance, so the retry continues where the refusal stopped it. One instance serves
-one run from one thread.
+Calls are paced by the engine's pacer, to the limits :mod:`connectors.slack.capabilities` declares. A call refused
+midway through :meth:`~SlackAlertChannel.lookup_users` or :meth:`~SlackAlertChannel.find_posts` raises; the members
+and DM channels found so far stay cached in the instance, so the retry continues where the refusal stopped it. One
+instance serves one run from one thread.
 """
 
 from __future__ import annotations
@@ -31,10 +31,10 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web import SlackResponse
 
 from connectors.slack.blocks import METADATA_EVENT, AlertRenderError, render
-from connectors.slack.capabilities import PACING
+from connectors.slack.capabilities import LIMITS, POST_METHOD
 from connectors.slack.errors import Failure, Reaction, classify, unreachable
 from connectors.slack.settings import SlackSettings
-from syncer.contract.destination import RatePolicy, RecordStatus
+from syncer.contract.destination import EffectLimits, RecordStatus
 from syncer.delivery.effects import AlertPost, ChatMember, EffectResult
 
 Pace = Callable[[str, str, Callable[[], SlackResponse]], SlackResponse]
@@ -88,9 +88,10 @@ class SlackAlertChannel:
         self._names: dict[str, str] | None = None  # public channel name -> id, of the channels the app is in
 
     # -- AlertChannel -----------------------------------------------------------------------------------------
-    def rate_policy(self, method: str) -> RatePolicy:
-        """How fast ``method`` may be called (:data:`connectors.slack.capabilities.PACING`)."""
-        return PACING.policy(method)
+    @property
+    def limits(self) -> EffectLimits:
+        """How fast each method may be called (:data:`connectors.slack.capabilities.LIMITS`)."""
+        return LIMITS
 
     def set_pacer(self, pace: Pace) -> None:
         """Route every call through ``pace(method, scope, request)`` (scope: the channel of a post, else '')."""
@@ -188,7 +189,7 @@ class SlackAlertChannel:
         """One SDK call. Raises :class:`Refused` for a ``REJECTED`` reaction, else the mapped ``DeliveryError``."""
         if self._pace is None:
             return self._raw(method, function, arguments)
-        scope = str(arguments.get("channel", "")) if method == "chat.postMessage" else ""
+        scope = str(arguments.get("channel", "")) if method == POST_METHOD else ""
         return self._pace(method, scope, lambda: self._raw(method, function, arguments))
 
     def _raw(self, method: str, function: Callable[..., SlackResponse], arguments: dict[str, Any]) -> SlackResponse:

@@ -124,6 +124,38 @@ class RatePolicy:
 
 
 @dataclass(frozen=True)
+class CallLimit:
+    """One limiter an effect connector declares: the vendor calls (``methods``) it paces, at ``rate``.
+
+    The calls of one limit share its limiter because the vendor counts them together (HubSpot counts a portal's
+    calls in one window). ``per_scope``: one limiter per scope a call names instead (Slack paces
+    ``chat.postMessage`` per channel).
+    """
+
+    name: str
+    rate: RatePolicy
+    methods: frozenset[str]
+    per_scope: bool = False
+
+
+@dataclass(frozen=True)
+class EffectLimits:
+    """How fast an effect connector (CRM tasks, Slack alerts) may call its vendor, declared once as data in its
+    capabilities: every vendor call it makes is named by one of ``limits``. ``task_batch``: tasks per creation call
+    (0: it creates no tasks)."""
+
+    limits: tuple[CallLimit, ...]
+    task_batch: int = 0
+
+    def limit_of(self, method: str) -> CallLimit:
+        """The limit that paces ``method``; raises ``KeyError`` for a call the connector did not declare."""
+        for limit in self.limits:
+            if method in limit.methods:
+                return limit
+        raise KeyError(f"no declared limit paces {method}")
+
+
+@dataclass(frozen=True)
 class Capabilities:
     """What a connector can do, declared as data.
 

@@ -7,7 +7,9 @@ a send happened (a crash, a lost reply), it first asks the destination for an ef
 (:meth:`TaskDestination.find_tasks`, :meth:`AlertChannel.find_posts`) and only sends again when there is none.
 
 Whole-request failures are raised as :mod:`syncer.contract.errors` classes, as for field writes; per-effect
-outcomes are :class:`EffectResult` values. Implementations never sleep or retry.
+outcomes are :class:`EffectResult` values. Implementations never sleep or retry: each declares its vendor's limits
+as data (``limits``) and routes every vendor call through the :class:`Paced` callable the engine gives it
+(:mod:`syncer.delivery.pacer`), which waits, and waits out rate limits, as the one retry policy says.
 """
 
 from __future__ import annotations
@@ -15,10 +17,19 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any, Protocol
+from typing import Protocol, TypeVar
 
 from syncer.contract.alerts import AlertMessage
-from syncer.contract.destination import RatePolicy, RecordStatus
+from syncer.contract.destination import EffectLimits, RecordStatus
+
+T = TypeVar("T")
+
+
+class Paced(Protocol):
+    """Runs one vendor call, ``request``, named ``method`` (and ``scope``: the channel of a post, else ``""``), when
+    its limiter allows; a 429 is waited out and the call sent again (:meth:`syncer.delivery.pacer.Pacer.call`)."""
+
+    def __call__(self, method: str, scope: str, request: Callable[[], T], /) -> T: ...
 
 
 @dataclass(frozen=True)
@@ -56,7 +67,8 @@ def create_once(tasks: Sequence[TaskRequest], find: Callable[[Sequence[str]], Ma
     Look the keys up first (``find``: ``{dedupe key: task id}``) and answer those as already existing; send each
     remaining key once, ``batch_max`` at a time (``create``: results by dedupe key). One result per task in input
     order: a key given twice is created once and answered twice; a task without a key is refused unsent, and one the
-    vendor's reply left out is retryable (its key makes the retry safe).
+    vendor's reply left out is retryable (its key makes the retry safe). The engine sends a batch again after a
+    transient failure or a lost reply (:meth:`syncer.delivery.pacer.Pacer.run`), and every sending looks first.
     """
     existing = find([t.dedupe_key for t in tasks if t.dedupe_key])
     results = {key: EffectResult(RecordStatus.CONFIRMED, task_id, already_existed=True)
@@ -95,6 +107,15 @@ class TaskDestination(Protocol):
 
     def setup(self) -> list[str]:
         """Create what tasks need (the dedupe key property) where the CRM allows it; say what was done or is to do."""
+        ...
+
+    @property
+    def limits(self) -> EffectLimits:
+        """How fast each of its vendor calls may be made, and how many tasks go in one creation call."""
+        ...
+
+    def set_pacer(self, pace: Paced) -> None:
+        """Route every vendor call through ``pace`` (unpaced until then: ``syncer setup``)."""
         ...
 
     def close(self) -> None: ...
@@ -143,11 +164,12 @@ class AlertChannel(Protocol):
         """Messages already posted for these alerts, found by the dedupe key in their metadata: ``{key: ts}``."""
         ...
 
-    def rate_policy(self, method: str) -> RatePolicy:
-        """How fast the vendor method ``method`` may be called (data the connector declares)."""
+    @property
+    def limits(self) -> EffectLimits:
+        """How fast each vendor method may be called (data the connector declares)."""
         ...
 
-    def set_pacer(self, pace: Callable[[str, str, Callable[[], Any]], Any]) -> None:
+    def set_pacer(self, pace: Paced) -> None:
         """Route every vendor call through ``pace(method, scope, request)``; scope is the channel of a post."""
         ...
 

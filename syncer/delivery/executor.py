@@ -4,13 +4,18 @@ Every record handed to :func:`deliver` ends in exactly one of three places: **co
 the destination's record id), **rejected** (given to the sink as a :class:`RowFailure` with the vendor's reason) or
 **pending** (left for the next run: retryable at the end, or never sent because the destination stopped).
 
-How each failure of a whole batch is met (the classes of :mod:`syncer.contract.errors`)::
+How each failure of a whole batch is met (the classes of :mod:`syncer.contract.errors`), as the one retry policy
+of :mod:`syncer.delivery.retry` says for every vendor call::
 
     TransientError, any other exception   back off with jitter (tenacity), at most ``max_attempts`` per batch;
                                           no new batch starts meanwhile, so an outage does not use up them all
     RateLimitedError                      every request waits ``retry_after`` (or a window); not an attempt
     BatchRejectedError                    split in halves until the bad records stand alone, then reject them
     DestinationStoppedError               send nothing more to this destination in this run
+
+Requests are paced by the destination's limiter, taken from a :class:`~syncer.delivery.pacer.Pacer` built from its
+declared :class:`~syncer.contract.destination.RatePolicy`, and every wait comes out of the run's
+:class:`~syncer.delivery.retry.Patience` (``max_wait_s``).
 
 Requests run on a thread pool of ``rate.concurrency`` workers, and only ``Destination.write`` runs there: waiting,
 retry decisions and every sink call happen on the caller's thread, one batch at a time as replies arrive, so the
@@ -31,13 +36,21 @@ from typing import Any, Protocol
 
 import pyarrow as pa
 import tenacity
-from tenacity import RetryCallState, RetryError, Retrying
+from tenacity import RetryCallState, RetryError
 
 from syncer.contract.destination import BatchResult, Destination, Operation, RecordResult, RecordStatus, WriteRecord
 from syncer.contract.errors import BatchRejectedError, DeliveryError, DestinationStoppedError, RateLimitedError
 from syncer.core.plan import ChangeRows
-from syncer.delivery.limiter import Limiter
+from syncer.delivery.pacer import Pacer
 from syncer.delivery.records import Chunk, ChunkSource
+from syncer.delivery.retry import Patience, RetryPolicy
+
+# RetryPolicy is re-exported: callers found it here before syncer.delivery.retry held it.
+__all__ = ["SENT_OPERATIONS", "BrokenReplyError", "DeliveryReport", "DeliverySink", "FailureCode", "RetryPolicy",
+           "RowFailure", "deliver"]
+
+DEFAULT_POLICY = RetryPolicy()
+WRITE = "write"  # the one call a field destination makes, for its pacer
 
 log = logging.getLogger(__name__)
 
@@ -53,20 +66,6 @@ class FailureCode(StrEnum):
     BATCH_REJECTED = "BATCH_REJECTED"  # the vendor refused a batch of this one record
     REJECTED = "REJECTED"
     RETRYABLE = "RETRYABLE"
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    max_attempts: int = 5  # attempts per batch for transient failures (rate-limit waits do not count)
-    backoff_base_s: float = 0.5  # exponential backoff with jitter
-    backoff_max_s: float = 30.0
-    max_wait_s: float = 900.0  # total time a run may spend waiting on one destination before leaving the rest pending
-
-    def retrying(self) -> Retrying:
-        """The tenacity controller whose decisions (attempt again after a sleep, or give up) the executor follows."""
-        return Retrying(stop=tenacity.stop_after_attempt(self.max_attempts),
-                        wait=tenacity.wait_random_exponential(multiplier=self.backoff_base_s, max=self.backoff_max_s),
-                        retry=tenacity.retry_if_exception(_may_pass))
 
 
 @dataclass(frozen=True)
@@ -104,7 +103,7 @@ class DeliveryReport:
 
 
 def deliver(changes: ChangeRows, totals: Mapping[Operation, int], destination: Destination, sink: DeliverySink, *,
-            clock: Callable[[], float], sleep: Callable[[float], None], policy: RetryPolicy = RetryPolicy(),
+            clock: Callable[[], float], sleep: Callable[[float], None], policy: RetryPolicy = DEFAULT_POLICY,
             skip: Container[str] = frozenset(), progress: Callable[[int], None] | None = None,
             stop: Callable[[], bool] | None = None) -> DeliveryReport:
     """Send every create/update/clear change row (refresh rows are not sent), grouped by operation.
@@ -153,9 +152,10 @@ class _Delivery:
                  sleep: Callable[[float], None], policy: RetryPolicy, progress: Callable[[int], None] | None,
                  stop: Callable[[], bool] | None = None) -> None:
         rate = destination.capabilities.rate
-        self.destination, self.sink, self.clock, self.sleep = destination, sink, clock, sleep
+        self.destination, self.sink, self.clock = destination, sink, clock
         self.policy, self.progress, self.should_stop = policy, progress, stop
-        self.limiter = Limiter(rate, clock)
+        self.patience = Patience(policy.max_wait_s, sleep)
+        self.limiter = Pacer.single(WRITE, rate, clock, self.patience, policy).limiter(WRITE)
         self.concurrency = max(1, rate.concurrency)
         self.pool = ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="syncer-delivery")
         self.retrying = policy.retrying()
@@ -244,11 +244,11 @@ class _Delivery:
     def _pause(self, seconds: float) -> None:
         if seconds <= 0:
             return
-        if self.report.waited_s + seconds > self.policy.max_wait_s:
+        if not self.patience.allows(seconds):
             self._stop(f"rate limit waits exceeded {self.policy.max_wait_s:g} s; the rest is left for the next run")
             return
-        self.sleep(seconds)
-        self.report.waited_s += seconds
+        self.patience.sleep(seconds)
+        self.report.waited_s = self.patience.waited_s
 
     def _requeue(self, job: _Job, not_before: float) -> None:
         heapq.heappush(self.waiting, (not_before, job.order, job))
@@ -307,8 +307,7 @@ class _Delivery:
     def _failed(self, job: _Job, error: Exception) -> None:
         if isinstance(error, RateLimitedError):
             self.report.rate_limited += 1
-            waits = error.retry_after if error.retry_after is not None and error.retry_after > 0 else None
-            self.limiter.hold(waits if waits is not None else self.limiter.policy.window_s)
+            self.limiter.hold(self.policy.rate_limit_wait(error, self.limiter.policy.window_s))
             self._requeue(job, self.clock())
         elif isinstance(error, DestinationStoppedError):
             self._stop(str(error))
@@ -373,9 +372,7 @@ class _Delivery:
         self.calm_until = 0.0
 
     def _backoff(self, attempt: int) -> float:
-        state = self._attempts()
-        state.attempt_number = attempt
-        return float(self.retrying.wait(state))
+        return self.policy.backoff(attempt)
 
 
 def _attempt(destination: Destination, op: Operation, records: list[WriteRecord]) -> BatchResult | Exception:
@@ -391,11 +388,6 @@ def _attempt(destination: Destination, op: Operation, records: list[WriteRecord]
 
 class BrokenReplyError(Exception):
     """A connector broke the one-result-per-record contract (a bug): treated like any unexpected exception."""
-
-
-def _may_pass(error: BaseException) -> bool:
-    """Whether tenacity should retry ``error``: anything but the errors the executor meets in their own way."""
-    return not isinstance(error, RateLimitedError | BatchRejectedError | DestinationStoppedError)
 
 
 def _describe(error: BaseException) -> str:

@@ -15,20 +15,22 @@ Order within a run (see :mod:`syncer.runner`), chosen so that nothing is lost or
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
 from syncer.config.alerts import AlertPolicy
 from syncer.config.sync import SyncConfig
+from syncer.contract.destination import EffectLimits
 from syncer.contract.errors import DeliveryError
 from syncer.core.alerts import WEEK, decide
 from syncer.core.plan import Plan
 from syncer.delivery.effects import AlertChannel, TaskDestination
+from syncer.delivery.pacer import Pacer
+from syncer.delivery.retry import Patience, RetryPolicy
 from syncer.effects.intents import alert_changes, alert_item, candidate, decided_items, firings_of, task_item
 from syncer.effects.log import write_alert_log
 from syncer.effects.owners import OwnerDirectory
-from syncer.effects.pacing import Pacer
 from syncer.effects.send import by_connector, send_alerts, send_digests, send_tasks
 from syncer.effects.session import EffectsReport
 from syncer.state.base import StateStore
@@ -40,7 +42,9 @@ DECIDE_PAGE = 5_000  # alert intents decided per transaction (each page's decisi
 
 @dataclass(frozen=True)
 class EffectsContext:
-    """What the engine needs from the edges: the policy, openers by connector name, pacing, the log writer."""
+    """What the engine needs from the edges: the policy, openers by connector name, pacing, the log writer, and the
+    retry policy every effect connector's calls follow (the same value as field writes'; its ``max_wait_s`` bounds
+    each connector's waits in one run)."""
 
     policy: AlertPolicy
     open_alerts: Callable[[str], AlertChannel]
@@ -48,6 +52,7 @@ class EffectsContext:
     clock: Callable[[], float]
     sleep: Callable[[float], None]
     write_log: Callable[[Any], int] | None = None  # writes the alert log table; returns rows written
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
 
 
 def is_first_run(store: StateStore, sync: str, plan: Plan) -> bool:
@@ -100,29 +105,42 @@ class Effects:
         self.owners = OwnerDirectory(store, now)
         self._channels: dict[str, AlertChannel] = {}
         self._tasks: dict[str, TaskDestination] = {}
-        self._pacers: list[Pacer] = []
+        self._pacers: dict[str, Pacer] = {}
 
     def channel(self, connector: str) -> AlertChannel:
+        """The alert channel of ``connector``, opened once, its calls paced (:mod:`syncer.delivery.pacer`)."""
         if connector not in self._channels:
             channel = self.context.open_alerts(connector)
-            pacer = Pacer(channel.rate_policy, self.context.clock, self.context.sleep)
-            channel.set_pacer(pacer.call)
-            self._pacers.append(pacer)
+            channel.set_pacer(self._pace(f"alerts:{connector}", channel.limits).call)
             self._channels[connector] = channel
         return self._channels[connector]
 
     def tasks(self, connector: str) -> TaskDestination:
+        """The task destination of ``connector``, opened once, its calls paced (:mod:`syncer.delivery.pacer`)."""
         if connector not in self._tasks:
-            self._tasks[connector] = self.context.open_tasks(connector)
+            tasks = self.context.open_tasks(connector)
+            tasks.set_pacer(self._pace(f"tasks:{connector}", tasks.limits).call)
+            self._tasks[connector] = tasks
         return self._tasks[connector]
+
+    def task_pacer(self, connector: str) -> Pacer:
+        """The pacer of ``connector``'s tasks (opening it): its limiters, its patience for this run, the policy."""
+        self.tasks(connector)
+        return self._pacers[f"tasks:{connector}"]
+
+    def _pace(self, name: str, limits: EffectLimits) -> Pacer:
+        context = self.context
+        pacer = Pacer(limits, context.clock, Patience(context.retry.max_wait_s, context.sleep), context.retry)
+        self._pacers[name] = pacer
+        return pacer
 
     def close(self) -> None:
         for channel in self._channels.values():
             channel.close()
         for tasks in self._tasks.values():
             tasks.close()
-        self.report.api_calls = sum(p.calls for p in self._pacers)
-        self.report.rate_limited = sum(p.rate_limited for p in self._pacers)
+        self.report.api_calls = sum(p.calls for p in self._pacers.values())
+        self.report.rate_limited = sum(p.rate_limited for p in self._pacers.values())
 
     def process(self, sync: str | None) -> EffectsReport:
         """Decide and send what is due for ``sync`` (None: every sync, as a daemon's sweep), digests and the log."""

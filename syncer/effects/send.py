@@ -6,6 +6,12 @@ Each intent is marked ``sending`` before its request and ``done`` after the vend
 history), and only what is not there is sent again. Failures are classed as everywhere else: a refused effect is
 ``failed`` for good with the vendor's reason; a transient failure, a 429 beyond the pacer's patience or a stopped
 destination leaves the intent ``pending`` for the next run.
+
+Every vendor call is paced and its 429s waited out by the connector's pacer (:mod:`syncer.delivery.pacer`). Tasks go
+in batches of the size their connector declares, and a batch is retried within the run like a batch of field
+writes: after a rate limit, a transient failure or a lost reply (backing off with jitter), and for the tasks the
+CRM answered retryable; since every sending looks the keys up first, a retry never duplicates a task. Alert posts
+are not sent again within the run after a request with no reply (the next run looks for them first).
 """
 
 from __future__ import annotations
@@ -18,7 +24,7 @@ from syncer.alerts.templates import AlertTemplateError, render_marked
 from syncer.contract.alerts import Alert, Change, Digest, DigestItem
 from syncer.contract.destination import RecordStatus
 from syncer.contract.errors import DeliveryError, TransientError
-from syncer.delivery.effects import AlertChannel, AlertPost, EffectResult, TaskRequest
+from syncer.delivery.effects import AlertChannel, AlertPost, EffectResult, TaskDestination, TaskRequest
 from syncer.effects.intents import render_plain
 from syncer.state.base import RunLockedError
 from syncer.state.outbox import EffectKind, OutboxRecord, OutboxStatus
@@ -44,16 +50,84 @@ def send_tasks(effects: Effects, sync: str | None) -> None:
     """Create the due tasks, by CRM connector, on the records their syncs confirmed."""
     due = effects.store.outbox.due(effects.now, sync, (EffectKind.TASK,), SENDING)
     for connector, records in by_connector(due).items():
-        try:
-            _send_task_group(effects, connector, records)
-        except DeliveryError as exc:  # a whole request failed: the intents stay pending for the next run
-            for record in records:
-                effects.store.outbox.failed(record.dedupe_key, str(exc), effects.now, retryable=True)
-            effects.report.tasks["retry"] += len(records)
-            effects.report.errors.append(f"tasks via {connector}: {exc}")
+        _send_task_group(effects, connector, records)
 
 
 def _send_task_group(effects: Effects, connector: str, records: list[OutboxRecord]) -> None:
+    """Create the group's tasks batch by batch; a batch the policy gave up on leaves it and the rest pending."""
+    store, now = effects.store, effects.now
+    ready, ids = _ready_tasks(effects, records)
+    if not ready:
+        return
+    try:
+        owners = effects.owners.crm(connector, lambda: effects.tasks(connector),
+                                    [r.payload.get("owner_email") for r in ready])
+        destination, pacer = effects.tasks(connector), effects.task_pacer(connector)
+    except DeliveryError as exc:  # the owners could not be read: the intents stay pending for the next run
+        _leave_pending(effects, connector, [r.dedupe_key for r in ready], exc)
+        return
+    requests = [TaskRequest(r.dedupe_key, ids[(r.sync, r.key)], owners[r.payload.get("owner_email")].id,
+                            str(r.payload.get("subject") or ""), str(r.payload.get("body") or ""),
+                            date.fromisoformat(str(r.payload["due"])[:10]), str(r.payload.get("priority")))
+                for r in ready]
+    size = max(1, destination.limits.task_batch)
+    for start in range(0, len(requests), size):
+        if effects.stopping():
+            return  # shutting down: the batches not sent stay pending
+        batch = _TaskBatch(effects, destination, requests[start:start + size])
+        store.outbox.mark_sending([r.dedupe_key for r in batch.left], now)
+        try:
+            pacer.run(batch.attempt)
+        except _UnsettledError as unsettled:  # the CRM kept answering "retryable" for these: the next run tries again
+            for request, result in unsettled.results:
+                _settle(effects, request.dedupe_key, result, "tasks")
+        except DeliveryError as exc:
+            rest = batch.left + requests[start + size:]
+            _leave_pending(effects, connector, [r.dedupe_key for r in rest], exc)
+            return
+
+
+class _UnsettledError(TransientError):
+    """Tasks the CRM answered retryable (a row lock, a reply that left them out): tried again like a transient
+    failure of their batch, and left pending when the attempts run out."""
+
+    def __init__(self, results: list[tuple[TaskRequest, EffectResult]]) -> None:
+        super().__init__(f"{len(results)} tasks answered retryable", results[0][1].code)
+        self.results = results
+
+
+class _TaskBatch:
+    """One batch of tasks, sent until each is settled; each attempt sends only the tasks not settled yet."""
+
+    def __init__(self, effects: Effects, destination: TaskDestination, batch: list[TaskRequest]) -> None:
+        self.effects, self.destination, self.left = effects, destination, batch
+
+    def attempt(self) -> None:
+        """One sending (the destination looks the keys up first); raises :class:`_UnsettledError` for what is left."""
+        results = self.destination.create_tasks(self.left)
+        unsettled = []
+        for request, result in zip(self.left, results, strict=True):
+            if result.status is RecordStatus.RETRYABLE:
+                unsettled.append((request, result))
+            else:
+                _settle(self.effects, request.dedupe_key, result, "tasks")
+        self.left = [request for request, _ in unsettled]
+        if unsettled:
+            raise _UnsettledError(unsettled)
+
+
+def _leave_pending(effects: Effects, connector: str, keys: list[str], error: DeliveryError) -> None:
+    """These intents were not created (a whole request failed, or the policy gave up): pending for the next run."""
+    for key in keys:
+        effects.store.outbox.failed(key, str(error), effects.now, retryable=True)
+    effects.report.tasks["retry"] += len(keys)
+    effects.report.errors.append(f"tasks via {connector}: {error}")
+
+
+def _ready_tasks(effects: Effects, records: list[OutboxRecord],
+                 ) -> tuple[list[OutboxRecord], dict[tuple[str, str], str]]:
+    """The records whose CRM record the sync confirmed, with those ids; a task still waiting for its record after
+    :data:`RECORD_WAIT` is failed for good."""
     store, now, report = effects.store, effects.now, effects.report
     ids: dict[tuple[str, str], str] = {}
     for sync in {r.sync for r in records}:
@@ -69,18 +143,7 @@ def _send_task_group(effects: Effects, connector: str, records: list[OutboxRecor
             report.tasks["failed"] += 1
         else:
             report.tasks["waiting_for_record"] += 1
-    if not ready:
-        return
-    owners = effects.owners.crm(connector, lambda: effects.tasks(connector),
-                                [r.payload.get("owner_email") for r in ready])
-    requests = [TaskRequest(r.dedupe_key, ids[(r.sync, r.key)], owners[r.payload.get("owner_email")].id,
-                            str(r.payload.get("subject") or ""), str(r.payload.get("body") or ""),
-                            date.fromisoformat(str(r.payload["due"])[:10]), str(r.payload.get("priority")))
-                for r in ready]
-    store.outbox.mark_sending([r.dedupe_key for r in ready], now)
-    results = effects.tasks(connector).create_tasks(requests)
-    for request, result in zip(requests, results, strict=True):
-        _settle(effects, request.dedupe_key, result, "tasks")
+    return ready, ids
 
 
 def _settle(effects: Effects, key: str, result: EffectResult, counter: str) -> None:

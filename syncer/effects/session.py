@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from syncer.delivery.effects import AlertChannel, TaskDestination
+from syncer.delivery.pacer import Pacer
 from syncer.effects.owners import OwnerDirectory
 from syncer.state.base import StateStore
 
@@ -55,4 +56,8 @@ class EffectsSession(Protocol):
 
     def tasks(self, connector: str) -> TaskDestination:
         """The task destination of ``connector``, opened on first use."""
+        ...
+
+    def task_pacer(self, connector: str) -> Pacer:
+        """The pacer of ``connector``'s task calls (opening the destination): its limiters and this run's patience."""
         ...
