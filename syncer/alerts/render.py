@@ -29,10 +29,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from jinja2 import StrictUndefined, Template, TemplateError, TemplateSyntaxError
-from jinja2.sandbox import ImmutableSandboxedEnvironment
+from jinja2 import Template, TemplateError, TemplateSyntaxError
 
-from syncer.core.templates import template_columns, template_value
+from syncer.core.templates import BudgetedEnvironment, template_columns, template_value
 
 HEADER_MAX, SECTION_MAX, FIELD_MAX, BUTTON_TEXT_MAX, BLOCKS_MAX = 150, 3000, 2000, 75, 50
 BUTTON_VALUE_MAX, URL_MAX, SIGNALS_SHOWN = 2000, 3000, 12
@@ -61,9 +60,9 @@ def _finalize(value: object) -> str:
     return escape_mrkdwn(value)
 
 
-# Same sandbox and strictness as field templates (syncer.core.templates), plus escaping of every value it prints.
-_ENV = ImmutableSandboxedEnvironment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=False,
-                                     finalize=_finalize)
+# Same sandbox, strictness and render budget as field templates (syncer.core.templates), plus escaping of every
+# value it prints.
+_ENV = BudgetedEnvironment(finalize=_finalize)
 
 
 def compile_alert_template(source: str) -> Template:
