@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import json
 import types
-from collections.abc import Callable, Iterable, Iterator, MutableMapping
+from collections.abc import Callable, Collection, Iterable, Iterator, MutableMapping
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -280,16 +280,16 @@ def _checked_filters(limit: int) -> dict[str, Callable[..., Any]]:
         batches: Iterator[list[Any]] = jinja_filters.do_batch(value, linecount, fill_with)
         return batches
 
-    def slice_(value: Iterable[Any], slices: int, fill_with: Any = None) -> Iterator[list[Any]]:
+    def slice_(value: Collection[Any], slices: int, fill_with: Any = None) -> Iterator[list[Any]]:
         at_most(slices, limit, "slice count")
-        parts: Iterator[list[Any]] = jinja_filters.do_slice(value, slices, fill_with)
+        parts: Iterator[list[Any]] = jinja_filters.sync_do_slice(value, slices, fill_with)
         return parts
 
     @pass_eval_context
     def join(eval_ctx: Any, value: Iterable[Any], d: str = "", attribute: str | int | None = None) -> str:
         items = list(value)
         check_join(d, items, limit)
-        return str(jinja_filters.do_join(eval_ctx, items, d, attribute))
+        return str(jinja_filters.sync_do_join(eval_ctx, items, d, attribute))
 
     @pass_eval_context
     def replace(eval_ctx: Any, s: str, old: str, new: str, count: int | None = None) -> str:
