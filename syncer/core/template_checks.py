@@ -61,6 +61,16 @@ def check_size(value: Any, limit: int, what: str = "a value") -> Any:
     return value
 
 
+def check_call_result(result: Any, inputs: Iterable[Any], limit: int) -> Any:
+    """``result`` of a call on ``inputs`` (the callable's owner and the arguments), refused when it prints past
+    ``limit`` characters and past what its inputs print as: a call may hand back a large value the warehouse gave
+    (``signals.get('events')``), never build one (``{}.fromkeys(range(9000), s)``)."""
+    size = printed_size(result, limit)
+    if size > limit and sum(printed_size(value, size) for value in inputs) < size:
+        raise RenderBudgetError(f"a call's result larger than {limit} characters")
+    return result
+
+
 def at_most(number: Any, limit: int, what: str) -> None:
     """Refuse an integer argument (a width, a count) above ``limit``."""
     if isinstance(number, int) and not isinstance(number, bool) and number > limit:

@@ -46,6 +46,7 @@ from syncer.core.template_checks import (
     RenderBudgetError,
     at_most,
     check_binop,
+    check_call_result,
     check_join,
     check_printf,
     check_replace,
@@ -218,7 +219,9 @@ class BudgetedEnvironment(ImmutableSandboxedEnvironment):
             result = super().call(__context, __obj, *args, **kwargs)
         finally:
             meter.depth -= 1
-        return check_size(result, limit, "a call's result")
+        if isinstance(result, str | list | tuple | dict | set | frozenset):
+            return check_call_result(result, [getattr(method, "__self__", None), *args, *kwargs.values()], limit)
+        return result
 
     def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
         limit = self.budget.output_chars

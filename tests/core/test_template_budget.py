@@ -169,3 +169,10 @@ def test_a_repeated_string_is_refused_exactly_when_it_would_pass_the_limit(times
 def test_printed_size_is_at_least_the_length_printed_of_json_like_values(value: Any) -> None:
     # Printing adds quotes, commas and spaces (at most about 4 characters an element) on what is counted.
     assert len(str(value)) <= 4 * printed_size(value, 10**9) + 4
+
+
+def test_a_call_may_hand_back_a_large_value_from_the_warehouse_but_not_build_one() -> None:
+    events = [f"event {i}" for i in range(20_000)]  # about 200,000 characters, as a JSON column may hold
+    assert _render("{{ signals.get('events')|length }}", signals={"events": events}) == "20000"
+    with pytest.raises(RenderBudgetError, match="a call's result larger than 65536 characters"):
+        _render("{{ {}.fromkeys(range(9000), 'a' * 60000)|length }}")
