@@ -3,8 +3,10 @@ went past, at the limit exactly and not before; what ordinary templates do rende
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
+import duckdb
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -14,6 +16,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 from syncer.alerts.render import AlertRenderError, render_text
 from syncer.core.template_checks import printed_size
 from syncer.core.templates import DEFAULT_BUDGET, RenderBudgetError, compile_template, template_columns
+from syncer.state.workspace import prepare_workspace
 
 ROW = {"name": "Acme", "score": 91, "seats": [3, 5, 8], "tree": {"name": "a", "children": [{"name": "b",
                                                                                             "children": []}]}}
@@ -176,3 +179,17 @@ def test_a_call_may_hand_back_a_large_value_from_the_warehouse_but_not_build_one
     assert _render("{{ signals.get('events')|length }}", signals={"events": events}) == "20000"
     with pytest.raises(RenderBudgetError, match="a call's result larger than 65536 characters"):
         _render("{{ {}.fromkeys(range(9000), 'a' * 60000)|length }}")
+
+
+def test_the_workspace_render_function_gives_each_failing_row_its_reason(tmp_path: Path) -> None:
+    con = duckdb.connect()
+    try:
+        prepare_workspace(con, "256MB", tmp_path)
+        deep = '{"x": ' + "[" * 50_000 + "]" * 50_000 + "}"
+        rendered = con.execute("SELECT syncer_render('{{ x }}', ?), syncer_render(?, '{}'), "
+                               "syncer_render('{{ a }}', '{\"a\": 1}')", [deep, "{{ 'a' * 10**9 }}"]).fetchall()[0]
+    finally:
+        con.close()
+    assert rendered[0] == {"value": None, "error": "the row is nested too deeply to read"}
+    assert rendered[1]["value"] is None and rendered[1]["error"].startswith("render budget exceeded: repeating")
+    assert rendered[2] == {"value": "1", "error": None}
