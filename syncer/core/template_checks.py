@@ -33,7 +33,9 @@ class RenderBudgetError(SecurityError):
 def printed_size(value: Any, limit: int) -> int:
     """About how many characters ``value`` prints as; counting stops once past ``limit`` (the result is then some
     number above it). Containers count every element each time it occurs, so ``[s] * 1000`` is 1000 copies of
-    ``s``, as printing it would be. Iterative: a deeply nested value cannot exhaust the stack."""
+    ``s``, as printing it would be; printing a container may still add a bounded factor (punctuation, and escapes
+    of unprintable characters, up to 10 characters each), which output counting then sees exactly. Iterative: a
+    deeply nested value cannot exhaust the stack."""
     total, pending = 0, [value]
     while pending and total <= limit:
         item = pending.pop()
