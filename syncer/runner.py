@@ -115,7 +115,8 @@ class _Run:
         sync, store, now = self.sync, self.store, self.now
         self.stop = options.stop
         try:
-            plan = plan_sync(sync, store, warehouse, options.batch_size, options.guards)
+            plan = plan_sync(sync, store, warehouse, options.batch_size, options.guards,
+                             self.effects.policy if self.effects is not None else None)
         except PlanError as exc:
             return self.ended(RunStatus.FAILED, None, error=str(exc))
         store.row_errors.note(self.run_id, sync.name, [plan_error(row) for row in plan.rejected], now(),

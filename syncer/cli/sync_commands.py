@@ -32,12 +32,16 @@ def plan(sync: Annotated[str, typer.Argument(help="The sync to plan.")], project
              "--now", metavar="ISO", help="Plan as if it were this time (ISO 8601, e.g. 2026-12-07T07:30:00Z; no "
              "offset means UTC): preview tomorrow's quiet hours and digests. Overrides SYNCER_FAKE_NOW.")] = None,
          ) -> None:
-    """Dry run: show what a run of SYNC would send, without sending or recording anything."""
+    """Dry run: show what a run of SYNC would send, without sending or recording anything.
+
+    Exits 1 when the plan goes past a mass-change guard (a run of it would be blocked).
+    """
     at = parse_now_option(now)
     with clock.using(at or clock.current()), open_app(project) as app:
         config = app.project.sync(sync)
         warn_missing_secrets(app, [config])  # a dry run talks to no destination: it needs none of their secrets
-        result = plan_sync(config, app.store, app.warehouse, app.batch_size, app.project.config.defaults.guards)
+        result = plan_sync(config, app.store, app.warehouse, app.batch_size, app.project.config.defaults.guards,
+                           app.project.config.alerts)
         effects = app.preview_effects(config, result)
         if as_json:
             output.print_json({**result.summary(sample=limit), "effects": effect_counts(effects),
@@ -45,6 +49,8 @@ def plan(sync: Annotated[str, typer.Argument(help="The sync to plan.")], project
         else:
             output.show_plan(result, limit)
             output.show_effects(effects, limit)
+        if result.blocked:  # the trips are shown above (and in --json): a script or CI job must not miss them
+            raise typer.Exit(EXIT_FAILED)
 
 
 @cli.command()

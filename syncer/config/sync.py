@@ -112,6 +112,8 @@ class GuardOverrides(_Strict):
 
     max_clear_percent: float | None = Field(None, ge=0, le=100)
     max_update_percent: float | None = Field(None, ge=0, le=100)
+    max_create_percent: float | None = Field(None, ge=0)
+    max_tasks_per_run: int | None = Field(None, ge=0)
     min_records: int | None = Field(None, ge=0)
     allow_empty_model: bool | None = None
 
@@ -120,12 +122,17 @@ class Guards(_Strict):
     """Mass-change guardrails: a run that would change more than these is refused before anything is sent.
 
     Percentages are of the synced records (the snapshot's present keys). Below ``min_records`` synced records the
-    percentages do not apply (a 3-record sync may change 2); an empty model over a non-empty snapshot always trips
-    unless ``allow_empty_model``. ``100`` switches a percentage off.
+    percentages do not apply (a 3-record sync may change 2, and a first sync, with nothing synced yet, may create
+    every record); an empty model over a non-empty snapshot always trips unless ``allow_empty_model``. ``100``
+    switches the clear and update percentages off. ``max_tasks_per_run`` applies whatever the sync's size.
     """
 
     max_clear_percent: float = Field(10, ge=0, le=100, description="Most of the synced records one run may clear.")
     max_update_percent: float = Field(50, ge=0, le=100, description="Most of the synced records one run may update.")
+    max_create_percent: float = Field(100, ge=0, description="Most records one run may create, as a percentage of "
+                                                              "the synced records (100: the sync may double).")
+    max_tasks_per_run: int = Field(500, ge=0, description="Most CRM tasks one run may create (firings of triggers "
+                                                          "with a task, after the first-run policy).")
     min_records: int = Field(20, ge=0, description="Synced records below which the percentages do not apply.")
     allow_empty_model: bool = Field(False, description="Allow a run whose model returned no rows at all.")
 

@@ -10,8 +10,12 @@ Rules, with ``synced`` the keys the snapshot holds as present:
 - ``max_clear_percent``: trips when ``clears / synced`` is *more than* the limit;
 - ``max_update_percent``: trips when ``updates / synced`` is *more than* the limit (``refresh`` rows send nothing
   and do not count);
-- both only when ``synced >= min_records``: a small sync may legitimately change most of its rows;
-- ``allow_empty_model: false``: trips when the model returned no rows while ``synced > 0``, whatever its size.
+- ``max_create_percent``: trips when ``creates / synced`` is *more than* the limit (a model that suddenly returns
+  ten times its rows);
+- these three only when ``synced >= min_records``: a small sync may legitimately change most of its rows, and a
+  first sync (nothing synced yet) creates every record;
+- ``allow_empty_model: false``: trips when the model returned no rows while ``synced > 0``, whatever its size;
+- ``max_tasks_per_run``: trips when the run would create *more than* that many CRM tasks, whatever the sync's size.
 """
 
 from __future__ import annotations
@@ -27,6 +31,8 @@ class Guard(StrEnum):
 
     MAX_CLEAR_PERCENT = "max_clear_percent"
     MAX_UPDATE_PERCENT = "max_update_percent"
+    MAX_CREATE_PERCENT = "max_create_percent"
+    MAX_TASKS_PER_RUN = "max_tasks_per_run"
     ALLOW_EMPTY_MODEL = "allow_empty_model"
 
 
@@ -34,7 +40,8 @@ class Guard(StrEnum):
 class GuardTrip:
     """One limit a plan goes past: ``count`` of the ``synced`` records would change, beyond ``threshold``.
 
-    For :attr:`Guard.ALLOW_EMPTY_MODEL`, ``count`` is the model's rows (0) and ``threshold`` is 0.
+    For :attr:`Guard.ALLOW_EMPTY_MODEL`, ``count`` is the model's rows (0) and ``threshold`` is 0; for
+    :attr:`Guard.MAX_TASKS_PER_RUN`, ``count`` is the tasks and ``threshold`` the limit (a number, not a percentage).
     """
 
     guard: Guard
@@ -44,13 +51,21 @@ class GuardTrip:
 
     @property
     def percent(self) -> float:
-        return 100.0 * self.count / self.synced if self.synced else 0.0
+        """``count`` as a percentage of ``synced`` (0 for the guards that are not percentages)."""
+        if self.guard is Guard.MAX_TASKS_PER_RUN or not self.synced:
+            return 0.0
+        return 100.0 * self.count / self.synced
 
     def describe(self) -> str:
         """What the run would have done, in words: ``would clear 300 of 1000 synced records (30%, ...)``."""
         if self.guard is Guard.ALLOW_EMPTY_MODEL:
             return (f"the model returned no rows while {self.synced} records are synced "
                     "(allow_empty_model is false)")
+        if self.guard is Guard.MAX_TASKS_PER_RUN:
+            return f"would create {self.count} CRM tasks (more than {self.guard.value} {self.threshold:g})"
+        if self.guard is Guard.MAX_CREATE_PERCENT:
+            return (f"would create {self.count} records, {self.percent:.3g}% of the {self.synced} synced (more than "
+                    f"{self.guard.value} {self.threshold:g})")
         verb = "clear" if self.guard is Guard.MAX_CLEAR_PERCENT else "update"
         return (f"would {verb} {self.count} of {self.synced} synced records ({self.percent:.3g}%, "
                 f"more than {self.guard.value} {self.threshold:g})")
@@ -60,18 +75,24 @@ class GuardTrip:
                 "percent": round(self.percent, 2), "threshold": self.threshold, "message": self.describe()}
 
 
-def evaluate_guards(limits: Guards, model_rows: int, updates: int, clears: int, synced: int) -> tuple[GuardTrip, ...]:
-    """Every limit of ``limits`` that a plan with these counts goes past, in a fixed order (empty: it may run)."""
+def evaluate_guards(limits: Guards, model_rows: int, updates: int, clears: int, synced: int, *, creates: int = 0,
+                    tasks: int = 0) -> tuple[GuardTrip, ...]:
+    """Every limit of ``limits`` that a plan with these counts goes past, in a fixed order (empty: it may run).
+
+    ``creates``: records the plan creates; ``tasks``: CRM tasks its firings would create.
+    """
     trips: list[GuardTrip] = []
     if model_rows == 0 and synced > 0 and not limits.allow_empty_model:
         trips.append(GuardTrip(Guard.ALLOW_EMPTY_MODEL, 0, synced, 0))
-    if synced == 0 or synced < limits.min_records:
-        return tuple(trips)
-    # Compare count * 100 with limit * synced: no division, so "exactly at the limit" is exact.
-    if clears * 100 > limits.max_clear_percent * synced:
-        trips.append(GuardTrip(Guard.MAX_CLEAR_PERCENT, clears, synced, limits.max_clear_percent))
-    if updates * 100 > limits.max_update_percent * synced:
-        trips.append(GuardTrip(Guard.MAX_UPDATE_PERCENT, updates, synced, limits.max_update_percent))
+    if synced > 0 and synced >= limits.min_records:
+        # Compare count * 100 with limit * synced: no division, so "exactly at the limit" is exact.
+        for guard, count, limit in ((Guard.MAX_CLEAR_PERCENT, clears, limits.max_clear_percent),
+                                    (Guard.MAX_UPDATE_PERCENT, updates, limits.max_update_percent),
+                                    (Guard.MAX_CREATE_PERCENT, creates, limits.max_create_percent)):
+            if count * 100 > limit * synced:
+                trips.append(GuardTrip(guard, count, synced, limit))
+    if tasks > limits.max_tasks_per_run:
+        trips.append(GuardTrip(Guard.MAX_TASKS_PER_RUN, tasks, synced, limits.max_tasks_per_run))
     return tuple(trips)
 
 

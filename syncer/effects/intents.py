@@ -27,6 +27,7 @@ from jinja2 import TemplateError
 
 from syncer.config.alerts import AlertPolicy, FirstRunPolicy
 from syncer.config.sync import SyncConfig, Trigger
+from syncer.contract.text import display_line, display_text
 from syncer.core.alerts import Candidate, Decision, DedupeKey, Outcome
 from syncer.core.templates import compile_template, template_value
 from syncer.state.outbox import EffectKind, OutboxItem, OutboxStatus
@@ -62,7 +63,8 @@ def firings_of(sync: SyncConfig, firings: pa.Table) -> list[Firing]:
 
 def render_plain(source: str, row: Mapping[str, Any]) -> str:
     """A task or title template over ``row`` as plain text (no escaping: CRMs and Block Kit's plain_text show text
-    literally); raises ``ValueError`` naming what failed."""
+    literally); raises ``ValueError`` naming what failed, also a render budget exceeded
+    (:class:`syncer.core.templates.RenderBudgetError`)."""
     try:
         return compile_template(source).render({k: template_value(v) for k, v in row.items()}).strip()
     except (TemplateError, ArithmeticError, TypeError, ValueError) as exc:
@@ -81,8 +83,9 @@ def task_item(firing: Firing, connector: str, now: datetime, first_run: bool,
                                "priority": spec.priority, "fired_at": now}
     status, error = OutboxStatus.PENDING, None
     try:
-        payload |= {"subject": render_plain(spec.subject, firing.row)[:255],
-                    "body": render_plain(spec.body, firing.row)}
+        # What a rep reads is display text: no control characters or bidi overrides from the warehouse's values.
+        payload |= {"subject": display_line(render_plain(spec.subject, firing.row))[:255],
+                    "body": display_text(render_plain(spec.body, firing.row))}
     except ValueError as exc:
         status, error = OutboxStatus.FAILED, f"task template failed: {exc}"
     rules = policy.rules_for(firing.sync, firing.trigger.name)

@@ -10,7 +10,9 @@ from collections.abc import Iterator
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 
+from syncer.config.alerts import AlertPolicy, FirstRunPolicy
 from syncer.config.sync import Guards, SyncConfig
 from syncer.contract.clock import monotonic
 from syncer.contract.enums import SyncMode
@@ -96,6 +98,17 @@ class WorkspaceChanges:
         return self._con.sql(self._select(op, limit)).to_arrow_table()
 
 
+def tasks_created(sync: SyncConfig, firings: pa.Table, alerts: AlertPolicy, *, first_run: bool) -> int:
+    """How many CRM tasks the plan's ``firings`` would create: one per firing of a trigger with a task, except, on
+    a ``first_run`` (as :func:`syncer.effects.engine.is_first_run` decides), those of triggers whose first-run rule
+    is ``skip`` (recorded, not created). Conservative otherwise: a task already staged by an earlier run counts."""
+    with_tasks = [t.name for t in sync.triggers if t.task is not None
+                  and not (first_run and alerts.rules_for(sync.name, t.name).first_run is FirstRunPolicy.SKIP)]
+    if not with_tasks or firings.num_rows == 0:
+        return 0
+    return int(pc.sum(pc.is_in(firings.column("trigger"), value_set=pa.array(with_tasks, pa.string()))).as_py() or 0)
+
+
 class PlanError(Exception):
     """The model could not be planned (the warehouse failed, or the model lacks a column the mapping needs)."""
 
@@ -134,11 +147,13 @@ def model_inputs(sync: SyncConfig) -> set[str] | None:
 
 
 def plan_sync(sync: SyncConfig, store: StateStore, warehouse: Warehouse, batch_size: int = 50_000,
-              guards: Guards | None = None) -> Plan:
+              guards: Guards | None = None, alerts: AlertPolicy | None = None) -> Plan:
     """Diff the model of ``sync`` against its confirmed snapshot. Sends nothing, changes no state.
 
     ``guards``: the project's default limits (``defaults.guards``), which the mapping's ``guards:`` override; the
-    plan carries the limits it goes past (:attr:`Plan.guard_trips`).
+    plan carries the limits it goes past (:attr:`Plan.guard_trips`). ``alerts``: the project's alert policy
+    (default: its defaults), whose first-run rules say which firings' tasks a first run records without creating;
+    the others count against ``max_tasks_per_run``.
     """
     started = monotonic()
     con = store.workspace()
@@ -149,13 +164,13 @@ def plan_sync(sync: SyncConfig, store: StateStore, warehouse: Warehouse, batch_s
         raise PlanError(f"{sync.name}: the warehouse could not run the model: {exc}") from exc
     try:
         limits = (guards or Guards()).overridden(sync.guards)
-        return _plan_staged(sync, store, con, model, started, warehouse.url, limits)
+        return _plan_staged(sync, store, con, model, started, warehouse.url, limits, alerts or AlertPolicy())
     finally:
         warehouse.release(con)
 
 
 def _plan_staged(sync: SyncConfig, store: StateStore, con: duckdb.DuckDBPyConnection, model: str,
-                 started: float, source: str, limits: Guards) -> Plan:
+                 started: float, source: str, limits: Guards, alerts: AlertPolicy) -> Plan:
     column_types = model_columns(con, model)
     needed = {sync.key, sync.match.column} | {s.source for s in sync.fields.values() if s.source}
     needed |= {trigger.owner_column for trigger in sync.triggers}
@@ -201,6 +216,10 @@ def _plan_staged(sync: SyncConfig, store: StateStore, con: duckdb.DuckDBPyConnec
     meta: dict[str, object] = {"seconds": round(monotonic() - started, 3), "warehouse": source}
     if sync.triggers:
         meta["trigger_seconds"] = round(fired_in, 3)
-    trips = evaluate_guards(limits, model_rows, counts.update, counts.clear, synced)
+    tasks = 0
+    if firings.num_rows and any(trigger.task is not None for trigger in sync.triggers):
+        tasks = tasks_created(sync, firings, alerts, first_run=synced == 0 or not store.runs.has_finished(sync.name))
+    trips = evaluate_guards(limits, model_rows, counts.update, counts.clear, synced, creates=counts.create,
+                            tasks=tasks)
     return Plan(sync.name, tuple(sync.fields), model_rows, counts, changes, rejected,
                 by_op.get("rejected", 0) + len(failed), meta, synced, trips, firings)

@@ -31,7 +31,8 @@ _RENDERED = pa.struct([("value", pa.string()), ("error", pa.string())])
 
 
 def _render_batch(templates: pa.Array, rows: pa.Array) -> pa.Array:
-    """Render each row; a row whose rendering fails gets the reason instead of a value (the row is rejected)."""
+    """Render each row; a row whose rendering fails gets the reason instead of a value (the row is rejected): also
+    a render budget exceeded (``render budget exceeded: ...``) and a row nested too deeply to read."""
     values: list[str | None] = []
     errors: list[str | None] = []
     compiled: dict[str, Template] = {}  # a batch almost always carries one template: compile it once
@@ -43,6 +44,8 @@ def _render_batch(templates: pa.Array, rows: pa.Array) -> pa.Array:
                 value = template.render({k: template_value(v) for k, v in json.loads(row).items()}).strip() or None
             except (TemplateError, ArithmeticError, TypeError, ValueError) as exc:
                 error = str(exc)[:200]
+            except RecursionError:  # the row's JSON itself is nested past what Python parses
+                error = "the row is nested too deeply to read"
         values.append(value)
         errors.append(error)
     return pa.StructArray.from_arrays([pa.array(values, pa.string()), pa.array(errors, pa.string())],

@@ -1,5 +1,6 @@
-"""Validation that needs the warehouse: the model is one query that runs, has every column the mapping names, and
-each trigger's ``when`` is one boolean expression that binds.
+"""Validation that needs the warehouse: the model is one query that runs, has every column the mapping names, each
+trigger's ``when`` is one boolean expression that binds, and every template (field, task, alert) renders on a sample
+row of the model within its render budget.
 
 Nothing here runs user SQL next to the state: the model is described on the warehouse's own connection, and
 conditions are bound in a scratch in-memory DuckDB that holds only empty ``new`` and ``old`` relations.
@@ -7,7 +8,9 @@ conditions are bound in a scratch in-memory DuckDB that holds only empty ``new``
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+from decimal import Decimal
 from typing import Any
 
 import duckdb
@@ -18,7 +21,7 @@ from syncer.config.errors import Problem
 from syncer.config.loader import LoadedSync
 from syncer.config.yamlsource import YamlDocument
 from syncer.core.sql import ident
-from syncer.core.templates import template_columns
+from syncer.core.templates import RenderBudgetError, compile_template, template_columns, template_value
 from syncer.planning.columns import check_columns
 from syncer.warehouse.base import Warehouse, WarehouseError
 
@@ -34,8 +37,8 @@ def check_against_model(loaded: LoadedSync, warehouse: Warehouse) -> list[Proble
     problems = check_columns(loaded, list(columns))
     if not problems:
         problems += _check_triggers(loaded, columns)
-    if not problems and loaded.config.triggers:
-        problems += _check_effect_templates(loaded, list(columns), _sample_row(loaded, warehouse))
+    if not problems:
+        problems += _check_templates(loaded, list(columns), _sample_row(loaded, warehouse))
     return problems
 
 
@@ -51,21 +54,75 @@ def _sample_row(loaded: LoadedSync, warehouse: Warehouse) -> dict[str, Any] | No
     return None
 
 
-def _check_effect_templates(loaded: LoadedSync, columns: list[str], sample: dict[str, Any] | None) -> list[Problem]:
-    """Alert templates: syntax, variables, and on a sample row the render and Slack's limits; task, title and URL
-    templates: syntax and variables. Each problem names the trigger's key in the file."""
-    doc, problems = loaded.document, []
-    names = [*columns, *(name for name in loaded.config.fields if name not in columns)]
-    for i, trigger in enumerate(loaded.config.triggers):
+def _check_templates(loaded: LoadedSync, columns: list[str], sample: dict[str, Any] | None) -> list[Problem]:
+    """Every template of the sync rendered on the sample row, each problem at the template's key in the file.
+
+    Field templates (their syntax and variables are :func:`check_columns`'), task subjects and bodies, alert
+    titles and URLs: syntax, variables, then the render. Alert templates: :func:`check_template` (also Slack's
+    limits). The row a template sees holds the model's columns and the mapped fields (null where the model has no
+    such column), as at run time. With an empty model the templates render on a row of nulls, where only an
+    exceeded render budget counts (any other failure may be the nulls'). Never raises: whatever a template does
+    becomes one line.
+    """
+    doc, sync, problems = loaded.document, loaded.config, []
+    names = [*columns, *(name for name in sync.fields if name not in columns)]
+    row = {name: None for name in names} | {name: _sample_value(value) for name, value in (sample or {}).items()}
+    renders: list[tuple[tuple[str | int, ...], str | None, dict[str, Any]]] = [
+        (("fields", name, "template"), spec.template, row) for name, spec in sync.fields.items()]
+    for i, trigger in enumerate(sync.triggers):
         if trigger.alert is not None:
-            for message in check_template(trigger.alert.template, names, sample):
-                problems.append(doc.problem(("triggers", i, "alert", "template"), message))
+            path: tuple[str | int, ...] = ("triggers", i, "alert", "template")
+            try:
+                problems += [doc.problem(path, message) for message in
+                             check_template(trigger.alert.template, names, row if sample is not None else None)]
+            except Exception as exc:  # validate reports, never crashes (see the docstring)
+                problems.append(doc.problem(path, f"the template cannot be checked: {_one_line(exc)}"))
+            if sample is None:
+                renders.append((path, trigger.alert.template, row))
+            linked = row | {"record_id": None}
             for key, source in (("title", trigger.alert.title), ("record_url", trigger.alert.record_url)):
-                problems += _template_problems(doc, ("triggers", i, "alert", key), source, [*names, "record_id"])
+                found = _template_problems(doc, ("triggers", i, "alert", key), source, [*names, "record_id"])
+                problems += found
+                renders += [] if found else [(("triggers", i, "alert", key), source, linked)]
         if trigger.task is not None:
             for key in ("subject", "body"):
-                problems += _template_problems(doc, ("triggers", i, "task", key), getattr(trigger.task, key), names)
+                source = getattr(trigger.task, key)
+                found = _template_problems(doc, ("triggers", i, "task", key), source, names)
+                problems += found
+                renders += [] if found else [(("triggers", i, "task", key), source, row)]
+    for where, source, values in renders:
+        message = _render_problem(source, values, sampled=sample is not None) if source else None
+        if message:
+            problems.append(doc.problem(where, message))
     return problems
+
+
+def _render_problem(source: str, row: dict[str, Any], *, sampled: bool) -> str | None:
+    """Why ``source`` does not render on ``row`` (one line), or None. ``sampled``: ``row`` is a real row of the
+    model, so any failure counts; otherwise only an exceeded budget does."""
+    try:
+        compile_template(source).render({name: template_value(value) for name, value in row.items()})
+    except RenderBudgetError as exc:
+        return f"{_one_line(exc)} (on the sample row)" if sampled else f"{_one_line(exc)} (on a row of nulls)"
+    except TemplateSyntaxError as exc:
+        return f"template syntax error on line {exc.lineno}: {exc.message}"
+    except Exception as exc:  # validate reports, never crashes
+        return f"the template fails on the sample row: {_one_line(exc)}" if sampled else None
+    return None
+
+
+def _sample_value(value: Any) -> Any:
+    """A warehouse value as a template sees it at run time, where rows arrive as JSON: numbers are ints or floats,
+    timestamps and dates ISO text."""
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, dt.date | dt.time):
+        return value.isoformat()
+    return value
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())[:200] or type(exc).__name__
 
 
 def _template_problems(doc: YamlDocument, path: tuple[str | int, ...], source: str | None,

@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 from connectors import REGISTRY
 from syncer.cli import cli
 from syncer.commit import commit_all
+from syncer.config.alerts import AlertPolicy, FirstRunPolicy
 from syncer.config.loader import load_project
 from syncer.config.sync import Guards
 from syncer.core.guards import Guard, GuardTrip, evaluate_guards
@@ -184,3 +185,104 @@ def test_limits_come_from_syncer_yaml_and_the_mapping_overrides_them(tmp_path: P
     project = load_project(root, REGISTRY, ENVIRONMENT)
     limits = project.config.defaults.guards.overridden(project.sync("companies").guards)
     assert limits == Guards(max_clear_percent=10, max_update_percent=5, min_records=0, allow_empty_model=True)
+
+
+@pytest.mark.parametrize(("creates", "synced", "tripped"), [
+    (100, 100, []),                                   # the sync may double: exactly at the limit
+    (101, 100, [Guard.MAX_CREATE_PERCENT]),
+    (1800, 200, [Guard.MAX_CREATE_PERCENT]),          # a model that suddenly returns ten times its rows
+    (2000, 0, []),                                    # a first sync: nothing is synced yet, every record is new
+    (190, 19, []),                                    # below min_records the percentage does not apply
+])
+def test_creates_trip_past_their_percentage_of_the_synced_records(creates: int, synced: int,
+                                                                  tripped: list[Guard]) -> None:
+    trips = evaluate_guards(DEFAULTS, model_rows=synced + creates, updates=0, clears=0, synced=synced,
+                            creates=creates)
+    assert [trip.guard for trip in trips] == tripped
+
+
+def test_a_create_trip_and_a_task_trip_say_what_the_run_would_do() -> None:
+    (creates,) = evaluate_guards(DEFAULTS, model_rows=2000, updates=0, clears=0, synced=200, creates=1800)
+    assert creates.describe() == ("would create 1800 records, 900% of the 200 synced "
+                                  "(more than max_create_percent 100)")
+    (tasks,) = evaluate_guards(DEFAULTS, model_rows=10, updates=0, clears=0, synced=0, tasks=501)
+    assert tasks.describe() == "would create 501 CRM tasks (more than max_tasks_per_run 500)"
+    assert tasks.as_dict()["percent"] == 0
+    assert evaluate_guards(DEFAULTS, model_rows=10, updates=0, clears=0, synced=0, tasks=500) == ()
+
+
+def _scored(warehouse_path: Path, n: int, score: float = 50.0) -> None:
+    write_table(warehouse_path, "accounts", "id VARCHAR, score DOUBLE, tier VARCHAR",
+                [(f"k{i:04}", score, "rep@example.com") for i in range(n)])
+
+
+def test_a_model_ten_times_its_size_is_blocked_with_nothing_sent_and_allowed_once(
+        store: StateStore, warehouse: Warehouse, warehouse_path: Path) -> None:
+    sync = sync_config()
+    _scored(warehouse_path, 200)
+    destination = FakeDestination(clock=FakeClock())
+    first = run_sync(sync, store, warehouse, lambda: NOW, lambda _: destination)
+    assert first.status is RunStatus.SUCCEEDED and first.plan is not None and first.plan.counts.create == 200
+    before, sent = snapshot_dict(store, sync.name), len(destination.calls)
+    _scored(warehouse_path, 2000)
+    blocked = run_sync(sync, store, warehouse, lambda: NOW, lambda _: destination)
+    assert blocked.status is RunStatus.BLOCKED and len(destination.calls) == sent  # nothing written
+    assert blocked.error is not None and "would create 1800 records, 900% of the 200 synced" in blocked.error
+    assert snapshot_dict(store, sync.name) == before
+    assert not plan_sync(sync_config(guards={"max_create_percent": 900}), store, warehouse).blocked
+    allowed = run_sync(sync, store, warehouse, lambda: NOW, lambda _: destination, RunOptions(allow_mass_change=True))
+    assert allowed.status is RunStatus.SUCCEEDED and len(snapshot_dict(store, sync.name)) == 2000
+
+
+TASK_TRIGGER = [{"name": "hot", "when": "new.score >= 80", "owner_column": "tier",
+                 "task": {"subject": "Call {{ id }}"}}]
+
+
+def test_more_tasks_than_max_tasks_per_run_block_the_run_and_a_first_runs_skipped_tasks_do_not_count(
+        store: StateStore, warehouse: Warehouse, warehouse_path: Path) -> None:
+    sync = sync_config(triggers=TASK_TRIGGER, guards={"max_update_percent": 100})
+    _scored(warehouse_path, 600, score=90)
+    first_run = plan_sync(sync, store, warehouse)  # 600 firings, but a first run records its tasks (skip)
+    assert first_run.firings.num_rows == 600 and not first_run.blocked
+    eager = AlertPolicy(first_run=FirstRunPolicy.CAP)  # a first run that creates its tasks counts them
+    assert [t.guard for t in plan_sync(sync, store, warehouse, alerts=eager).guard_trips] == [Guard.MAX_TASKS_PER_RUN]
+    _scored(warehouse_path, 600, score=50)
+    destination = FakeDestination(clock=FakeClock())
+    assert run_sync(sync, store, warehouse, lambda: NOW, lambda _: destination).status is RunStatus.SUCCEEDED
+    _scored(warehouse_path, 600, score=90)  # every account crosses 80: 600 tasks
+    sent = len(destination.calls)
+    blocked = run_sync(sync, store, warehouse, lambda: NOW, lambda _: destination)
+    assert blocked.status is RunStatus.BLOCKED and len(destination.calls) == sent
+    assert blocked.error is not None and "would create 600 CRM tasks (more than max_tasks_per_run 500)" in blocked.error
+    raised = sync_config(triggers=TASK_TRIGGER, guards={"max_update_percent": 100, "max_tasks_per_run": 600})
+    assert not plan_sync(raised, store, warehouse).blocked
+
+
+def test_the_cli_plan_exits_1_naming_the_create_guard_and_run_is_blocked(tmp_path: Path) -> None:
+    root = make_project(tmp_path / "project", accounts=5)
+    columns = "account_id VARCHAR, pql_score DOUBLE, pql_tier TEXT"
+    write_table(root / "warehouse.duckdb", "scored_accounts", columns, [(f"a{i:04}", 50.0, "warm") for i in range(200)])
+    runner = CliRunner()
+    assert runner.invoke(cli, ["plan", "companies", "-p", str(root)], env=ENVIRONMENT).exit_code == 0  # a first sync
+    config = load_project(root, REGISTRY, ENVIRONMENT).sync("companies")
+    store, warehouse = open_state("duckdb:///.syncer/state.duckdb", root), open_warehouse(
+        "duckdb:///warehouse.duckdb", root)
+    try:
+        commit_all(store, "companies", plan_sync(config, store, warehouse).changes, NOW)
+        store.snapshot.flush("companies")
+    finally:
+        store.close()
+        warehouse.close()
+    ten_times = [(f"a{i:04}", 50.0, "warm") for i in range(2000)]
+    write_table(root / "warehouse.duckdb", "scored_accounts", columns, ten_times)
+    shown = runner.invoke(cli, ["plan", "companies", "-p", str(root)], env=ENVIRONMENT, terminal_width=200)
+    assert shown.exit_code == 1
+    assert "guard max_create_percent would stop a run: would create 1800 records" in shown.output
+    planned = runner.invoke(cli, ["plan", "companies", "-p", str(root), "--json"], env=ENVIRONMENT)
+    assert planned.exit_code == 1
+    assert [trip["guard"] for trip in json.loads(planned.output)["guard_trips"]] == ["max_create_percent"]
+    blocked = runner.invoke(cli, ["run", "companies", "-p", str(root)], env=ENVIRONMENT)
+    assert blocked.exit_code == 1 and "blocked, nothing sent: companies: would create 1800 records" in blocked.output
+    with (root / "syncer.yaml").open("a") as yaml:
+        yaml.write("defaults:\n  guards:\n    max_create_percent: 1000\n")
+    assert runner.invoke(cli, ["plan", "companies", "-p", str(root)], env=ENVIRONMENT).exit_code == 0
