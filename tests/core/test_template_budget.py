@@ -17,6 +17,7 @@ from syncer.alerts.templates import AlertTemplateError, render_marked
 from syncer.contract.alerts import MarkedText
 from syncer.core.template_checks import printed_size
 from syncer.core.templates import DEFAULT_BUDGET, RenderBudgetError, compile_template, template_columns
+from syncer.planning.render import register_functions
 from syncer.state.workspace import prepare_workspace
 
 ROW = {"name": "Acme", "score": 91, "seats": [3, 5, 8], "tree": {"name": "a", "children": [{"name": "b",
@@ -189,6 +190,7 @@ def test_the_workspace_render_function_gives_each_failing_row_its_reason(tmp_pat
     con = duckdb.connect()
     try:
         prepare_workspace(con, "256MB", tmp_path)
+        register_functions(con)  # what the planner does on its workspace
         deep = '{"x": ' + "[" * 50_000 + "]" * 50_000 + "}"
         rendered = con.execute("SELECT syncer_render('{{ x }}', ?), syncer_render(?, '{}'), "
                                "syncer_render('{{ a }}', '{\"a\": 1}')", [deep, "{{ 'a' * 10**9 }}"]).fetchall()[0]
