@@ -11,7 +11,8 @@ Rules, with ``synced`` the keys the snapshot holds as present:
 - ``max_update_percent``: trips when ``updates / synced`` is *more than* the limit (``refresh`` rows send nothing
   and do not count);
 - ``max_create_percent``: trips when ``creates / synced`` is *more than* the limit (a model that suddenly returns
-  ten times its rows);
+  ten times its rows); the planner counts only the creates the model's growth since the last delivered run explains,
+  so the rest of an unfinished backfill (a first sync stopped by a daily limit) is no sudden change;
 - these three only when ``synced >= min_records``: a small sync may legitimately change most of its rows, and a
   first sync (nothing synced yet) creates every record;
 - ``allow_empty_model: false``: trips when the model returned no rows while ``synced > 0``, whatever its size;

@@ -24,7 +24,7 @@ from syncer.core.sql import ident
 from syncer.core.templates import template_columns
 from syncer.core.triggers import FIRING_SCHEMA, firings_sql
 from syncer.planning.render import register_functions
-from syncer.state.base import StateStore
+from syncer.state.base import RunStatus, StateStore
 from syncer.state.workspace import PLANS_CATALOG
 from syncer.warehouse.base import Warehouse, WarehouseError
 
@@ -96,6 +96,21 @@ class WorkspaceChanges:
 
     def to_table(self, op: str | None = None, limit: int | None = None) -> pa.Table:
         return self._con.sql(self._select(op, limit)).to_arrow_table()
+
+
+def sudden_creates(store: StateStore, sync: str, model_rows: int, creates: int) -> int:
+    """The creates the create guard weighs: those the model's growth since the last run that delivered explains.
+
+    Creates left over from a sync that has not finished its backfill (a first run stopped by a daily limit, killed,
+    or blocked) are rows the model already returned before, not a sudden change: they do not count. A model that
+    returns ten times the rows of the last delivered run grew by nine times, and those count.
+    """
+    delivered = (RunStatus.SUCCEEDED, RunStatus.PARTIAL)
+    previous = next((run.model_rows for run in store.runs.recent(sync, limit=50)
+                     if run.status in delivered and run.model_rows is not None and not run.dry_run), None)
+    if previous is None:
+        return 0
+    return min(creates, max(0, model_rows - previous))
 
 
 def tasks_created(sync: SyncConfig, firings: pa.Table, alerts: AlertPolicy, *, first_run: bool) -> int:
@@ -219,7 +234,7 @@ def _plan_staged(sync: SyncConfig, store: StateStore, con: duckdb.DuckDBPyConnec
     tasks = 0
     if firings.num_rows and any(trigger.task is not None for trigger in sync.triggers):
         tasks = tasks_created(sync, firings, alerts, first_run=synced == 0 or not store.runs.has_finished(sync.name))
-    trips = evaluate_guards(limits, model_rows, counts.update, counts.clear, synced, creates=counts.create,
-                            tasks=tasks)
+    trips = evaluate_guards(limits, model_rows, counts.update, counts.clear, synced,
+                            creates=sudden_creates(store, sync.name, model_rows, counts.create), tasks=tasks)
     return Plan(sync.name, tuple(sync.fields), model_rows, counts, changes, rejected,
                 by_op.get("rejected", 0) + len(failed), meta, synced, trips, firings)

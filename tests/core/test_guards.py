@@ -268,8 +268,10 @@ def test_the_cli_plan_exits_1_naming_the_create_guard_and_run_is_blocked(tmp_pat
     store, warehouse = open_state("duckdb:///.syncer/state.duckdb", root), open_warehouse(
         "duckdb:///warehouse.duckdb", root)
     try:
+        run_id = store.runs.start("companies", dry_run=False, now=NOW)  # a delivered first sync of 200 rows
         commit_all(store, "companies", plan_sync(config, store, warehouse).changes, NOW)
         store.snapshot.flush("companies")
+        store.runs.finish(run_id, RunStatus.SUCCEEDED, NOW, model_rows=200)
     finally:
         store.close()
         warehouse.close()
@@ -286,3 +288,34 @@ def test_the_cli_plan_exits_1_naming_the_create_guard_and_run_is_blocked(tmp_pat
     with (root / "syncer.yaml").open("a") as yaml:
         yaml.write("defaults:\n  guards:\n    max_create_percent: 1000\n")
     assert runner.invoke(cli, ["plan", "companies", "-p", str(root)], env=ENVIRONMENT).exit_code == 0
+
+
+def test_creates_left_by_an_unfinished_backfill_do_not_trip_the_create_guard(tmp_path: Path) -> None:
+    """A first sync stopped after 200 of 500 rows (a daily limit, a kill) creates the other 300 next run: the model
+    did not grow, so that is no sudden change; a model that then grows tenfold is."""
+    root = make_project(tmp_path / "project", accounts=5)
+    columns = "account_id VARCHAR, pql_score DOUBLE, pql_tier TEXT"
+    write_table(root / "warehouse.duckdb", "scored_accounts", columns, [(f"a{i:04}", 50.0, "warm") for i in range(500)])
+    config = load_project(root, REGISTRY, ENVIRONMENT).sync("companies")
+    store, warehouse = open_state("duckdb:///.syncer/state.duckdb", root), open_warehouse(
+        "duckdb:///warehouse.duckdb", root)
+    try:
+        run_id = store.runs.start("companies", dry_run=False, now=NOW)
+        store.runs.finish(run_id, RunStatus.PARTIAL, NOW, model_rows=500)
+        # 200 confirmed of 500: the snapshot as a stopped first sync leaves it
+        write_table(root / "warehouse.duckdb", "scored_accounts", columns,
+                    [(f"a{i:04}", 50.0, "warm") for i in range(200)])
+        commit_all(store, "companies", plan_sync(config, store, warehouse).changes, NOW)
+        store.snapshot.flush("companies")
+        write_table(root / "warehouse.duckdb", "scored_accounts", columns,
+                    [(f"a{i:04}", 50.0, "warm") for i in range(500)])
+        leftovers = plan_sync(config, store, warehouse)
+        assert leftovers.counts.create == 300 and not leftovers.guard_trips
+        write_table(root / "warehouse.duckdb", "scored_accounts", columns,
+                    [(f"a{i:04}", 50.0, "warm") for i in range(5000)])
+        grown = plan_sync(config, store, warehouse)
+        assert [trip.guard for trip in grown.guard_trips] == [Guard.MAX_CREATE_PERCENT]
+        assert grown.guard_trips[0].count == 4500  # the model's growth since the delivered run, not the leftovers
+    finally:
+        store.close()
+        warehouse.close()
