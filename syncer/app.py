@@ -14,10 +14,10 @@ from syncer.config.loader import Project, load_project
 from syncer.config.sync import SyncConfig
 from syncer.contract import clock
 from syncer.contract.destination import Destination, Target
+from syncer.contract.effects import AlertChannel, TaskDestination
 from syncer.contract.enums import FieldType
 from syncer.contract.registry import ConnectorType
 from syncer.core.plan import Plan
-from syncer.delivery.effects import AlertChannel, TaskDestination
 from syncer.effects.engine import EffectsContext
 from syncer.effects.log import ALERT_LOG_TABLE
 from syncer.effects.preview import EffectPreview, preview_effects

@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING
 from syncer.config.project import OpsAlertsConfig
 from syncer.contract.alerts import MarkedText, Notice
 from syncer.contract.destination import RecordStatus
+from syncer.contract.effects import AlertChannel, AlertPost
 from syncer.daemon.logs import event
-from syncer.delivery.effects import AlertChannel, AlertPost
 from syncer.state.base import RunRecord, RunStatus, StateStore
 
 if TYPE_CHECKING:

@@ -22,10 +22,10 @@ from typing import Any
 from syncer.config.alerts import AlertPolicy
 from syncer.config.sync import SyncConfig
 from syncer.contract.destination import EffectLimits
+from syncer.contract.effects import AlertChannel, TaskDestination
 from syncer.contract.errors import DeliveryError
 from syncer.core.alerts import WEEK, decide
 from syncer.core.plan import Plan
-from syncer.delivery.effects import AlertChannel, TaskDestination
 from syncer.delivery.pacer import Pacer
 from syncer.delivery.retry import Patience, RetryPolicy
 from syncer.effects.intents import alert_changes, alert_item, candidate, decided_items, firings_of, task_item

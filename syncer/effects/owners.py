@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from syncer.delivery.effects import AlertChannel, TaskDestination
+from syncer.contract.effects import AlertChannel, TaskDestination
 from syncer.state.base import StateStore
 from syncer.state.owner_cache import normalise_email
 

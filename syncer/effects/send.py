@@ -23,8 +23,8 @@ from typing import TYPE_CHECKING, Any
 from syncer.alerts.templates import AlertTemplateError, render_marked
 from syncer.contract.alerts import Alert, Change, Digest, DigestItem
 from syncer.contract.destination import RecordStatus
+from syncer.contract.effects import AlertChannel, AlertPost, EffectResult, TaskDestination, TaskRequest
 from syncer.contract.errors import DeliveryError, TransientError
-from syncer.delivery.effects import AlertChannel, AlertPost, EffectResult, TaskDestination, TaskRequest
 from syncer.effects.intents import render_plain
 from syncer.state.base import RunLockedError
 from syncer.state.outbox import EffectKind, OutboxRecord, OutboxStatus

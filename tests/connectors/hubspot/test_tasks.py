@@ -13,8 +13,8 @@ from connectors.hubspot.tasks import KEY_DEFINITION, KEY_PROPERTY, HubSpotTaskDe
 from connectors.sandbox import Sandbox
 from connectors.sandbox_people import sample_reps
 from syncer.contract.destination import RecordStatus
+from syncer.contract.effects import TaskRequest
 from syncer.contract.errors import DestinationStoppedError, TransientError
-from syncer.delivery.effects import TaskRequest
 from syncer.sandbox.faults import FaultRule
 from tests.connectors.hubspot.conftest import settings_for
 

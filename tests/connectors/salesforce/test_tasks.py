@@ -15,8 +15,8 @@ from connectors.salesforce.tasks import KEY_FIELD, SETUP_STEP, SalesforceTaskDes
 from connectors.sandbox import Sandbox
 from connectors.sandbox_people import sample_reps
 from syncer.contract.destination import RecordStatus
+from syncer.contract.effects import TaskRequest
 from syncer.contract.errors import DestinationStoppedError, TransientError
-from syncer.delivery.effects import TaskRequest
 from syncer.sandbox.faults import FaultRule
 from syncer.sandbox.server import EmulatorServer
 from tests.connectors.salesforce.conftest import settings_for

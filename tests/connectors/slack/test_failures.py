@@ -15,8 +15,8 @@ from connectors.slack.errors import Reaction, classify
 from connectors.slack.sandbox import GENERAL_ID, PQL_ALERTS_ID, SlackEmulator
 from syncer.contract.alerts import MarkedText, Notice
 from syncer.contract.destination import RecordStatus
+from syncer.contract.effects import AlertPost
 from syncer.contract.errors import DestinationStoppedError, RateLimitedError, TransientError
-from syncer.delivery.effects import AlertPost
 from syncer.sandbox.faults import FaultRule
 
 from .conftest import TOKEN, Open, settings_for

@@ -15,8 +15,8 @@ from connectors.slack.sandbox import PQL_ALERTS_ID, SlackEmulator, SlackLimits
 from syncer.alerts.templates import render_marked
 from syncer.contract.alerts import Alert, MarkedText, Notice
 from syncer.contract.destination import RecordStatus
+from syncer.contract.effects import AlertPost, EffectResult
 from syncer.contract.errors import TransientError
-from syncer.delivery.effects import AlertPost, EffectResult
 from syncer.sandbox.faults import FaultRule
 
 from .conftest import MakeLimited, Open

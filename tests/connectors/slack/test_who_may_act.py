@@ -31,9 +31,9 @@ from connectors.slack.sandbox import PQL_ALERTS_ID, SlackEmulator
 from connectors.slack.sandbox.tokens import DEMO_BOT_TOKEN
 from connectors.slack.settings import SlackSettings
 from syncer.contract.alerts import Alert, Digest, DigestItem, MarkedText
+from syncer.contract.effects import AlertPost
 from syncer.contract.interactions import InMemorySeenRequests, InteractionAnswer, InteractionRequest
 from syncer.core.alerts import DedupeKey, LedgerEntry, Outcome
-from syncer.delivery.effects import AlertPost
 from syncer.effects.feedback import StoreFeedbackLedger
 from syncer.effects.summary import alert_summary
 from syncer.state import open_state
