@@ -23,7 +23,7 @@ import pytest
 from pydantic import SecretStr
 
 from connectors.sandbox import Sandbox
-from connectors.sandbox_people import sample_reps
+from connectors.sandbox.people import sample_reps
 from connectors.slack.blocks import ACTION_CLAIM, ACTION_NOT_USEFUL, ACTION_SNOOZE
 from connectors.slack.channel import open_alert_channel
 from connectors.slack.interactions import NOT_YOURS, SlackInteractions, ephemeral
