@@ -33,13 +33,14 @@ class ConnectorType(Generic[S]):
     ``settings``: the pydantic model of its entry in ``syncer.yaml`` (with ``type: Literal[name]``).
     ``capabilities``: what it can do for given settings (batch sizes, rate, modes, objects).
     ``destination``: opens a :class:`Destination` for ``(settings, target)``; ``None`` for a connector that takes
-    no field writes (Slack: alerts only).
+    no field writes (a chat connector: alerts only).
     ``tasks`` / ``alerts``: open the connector's task destination (CRM tasks) / alert channel (chat alerts), the
     interfaces of :mod:`syncer.contract.effects`; ``None``: it offers no such effect.
     ``interactions``: opens the connector's handler of interactive requests (a button press on an alert) for
     ``(settings, seen requests)``; it may answer None when those settings take none (no signing secret). The
     daemon finds it here and knows no vendor.
     ``path_settings``: settings that are file paths, resolved against the project directory.
+    ``quiet_loggers``: loggers of the vendor's SDK that log every request at INFO; the daemon keeps them at WARNING.
     """
 
     name: str
@@ -50,6 +51,7 @@ class ConnectorType(Generic[S]):
     alerts: Callable[[S], AlertChannel] | None = None
     interactions: Callable[[S, SeenRequests], InteractionHandler | None] | None = None
     path_settings: tuple[str, ...] = ()
+    quiet_loggers: tuple[str, ...] = ()
 
     def resolve_paths(self, settings: S, root: Path) -> S:
         """``settings`` with its relative path settings made absolute under ``root``."""

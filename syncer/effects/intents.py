@@ -6,7 +6,7 @@ is stable for that firing (sync, trigger, account, firing id), so the same chang
 - a **task** intent is ``pending`` at once (the first run of a new sync records it ``suppressed`` when the policy
   says skip), its subject and body rendered now from the row;
 - an **alert** intent starts ``deferred`` with ``not_before`` = now: it waits for the policy, which needs the
-  owner resolved (a Slack lookup) and the ledger. Recording it first, with no I/O, lets the run commit its fields
+  owner resolved (a chat lookup) and the ledger. Recording it first, with no I/O, lets the run commit its fields
   knowing no firing can be lost: the decision happens after, and again on a later run if a lookup fails.
 
 The payload holds everything the sender and the policy need later, so nothing depends on the model still holding

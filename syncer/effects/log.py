@@ -2,7 +2,7 @@
 
 One row per decision about an alert (a deferral and the later send are two rows), per task and per digest, with the
 account, the rep, the trigger, score and tier, the outcome and its reason, where it went, when it was delivered, its
-vendor id (Slack ``ts``, task id) and the rep's feedback. The control store is the source of truth: the table is
+vendor id (message or task id) and the rep's feedback. The control store is the source of truth: the table is
 rebuilt from it whenever anything it shows changed (the store counts a version up), and replaced in one
 transaction. When the warehouse cannot be written (a build holds the file, read-only credentials), the version
 stays unwritten and the next run tries again: nothing waits anywhere but in the control store.

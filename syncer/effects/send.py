@@ -36,7 +36,7 @@ if TYPE_CHECKING:
 RECORD_WAIT = timedelta(days=7)  # a task whose record the CRM never confirmed is given up after this
 DIGEST_LOCK = "__syncer_digests__"  # digests span syncs: one sender at a time, whichever run gets there first
 SENDING = (OutboxStatus.PENDING, OutboxStatus.SENDING)
-SILENT_POSTS_STOP = 3  # posts in a row without a reply: Slack is likely down, leave the rest for the next run
+SILENT_POSTS_STOP = 3  # posts in a row without a reply: the channel is likely down, leave the rest for the next run
 
 
 def by_connector(records: Sequence[OutboxRecord]) -> dict[str, list[OutboxRecord]]:
@@ -224,7 +224,7 @@ def _in_turn(records: Sequence[OutboxRecord], posts: dict[str, AlertPost]) -> li
 
 def _unsent(effects: Effects, key: str, error: DeliveryError) -> None:
     """A post's request failed. Refused before anything was written (429, bad token): back to ``pending``. No
-    reply (a timeout, a cut connection): Slack may have posted it, so it stays ``sending`` and the next attempt
+    reply (a timeout, a cut connection): the channel may have posted it, so it stays ``sending`` and the next attempt
     reads the channel's history for it first."""
     if isinstance(error, TransientError):
         effects.report.alerts["unknown"] += 1

@@ -19,7 +19,7 @@ HELD_BACK = ("capped_day", "capped_week", "cooldown", "snoozed", "first_run_skip
 
 @dataclass
 class RepSummary:
-    rep: str  # the owner's e-mail (or the Slack id, or "nobody")
+    rep: str  # the owner's e-mail (or the chat member id, or "nobody")
     sent: int = 0
     digested: int = 0
     deferred: int = 0

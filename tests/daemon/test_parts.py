@@ -207,7 +207,8 @@ def test_ops_alerts_must_name_a_slack_connector(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as caught:
         load_project(root, REGISTRY, ENVIRONMENT)
     assert [str(p) for p in caught.value.problems] == [
-        "syncer.yaml:15: daemon.ops_alerts.connector: 'hubspot' is not a Slack connector (known: hubspot, slack)"]
+        "syncer.yaml:15: daemon.ops_alerts.connector: 'hubspot' is not a connector that posts alerts "
+        "(known: hubspot, slack)"]
 
 
 def test_configuration_reference_is_current() -> None:
