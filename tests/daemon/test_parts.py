@@ -272,6 +272,25 @@ def test_json_logs_redact_secrets(capsys: pytest.CaptureFixture[str]) -> None:
     assert json.loads(line)["event"] == "run" and "hunter2" not in line
 
 
+def test_the_vendor_sdk_loggers_the_daemon_quiets_are_declared_by_their_connectors() -> None:
+    """The daemon names no vendor: each connector names its SDK's chatty loggers, which must be real packages."""
+    import importlib.util
+    import logging
+
+    from syncer.daemon.logs import quiet
+
+    declared = {name for kind in REGISTRY.values() for name in kind.quiet_loggers}
+    assert "slack_sdk" in declared
+    assert all(importlib.util.find_spec(name) is not None for name in declared), declared
+    saved = {name: logging.getLogger(name).level for name in declared}
+    try:
+        quiet(declared)
+        assert {logging.getLogger(name).getEffectiveLevel() for name in declared} == {logging.WARNING}
+    finally:
+        for name, level in saved.items():
+            logging.getLogger(name).setLevel(level)
+
+
 def test_overdue_is_measured_from_the_last_success_or_from_when_scheduling_began() -> None:
     from syncer.daemon.health import Health
 
