@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from connectors.sandbox import Sandbox  # noqa: E402
-from connectors.sandbox_people import sample_reps  # noqa: E402
+from connectors.sandbox.people import sample_reps  # noqa: E402
 from syncer.app import App  # noqa: E402
 from syncer.runner import Pacing  # noqa: E402
 

@@ -51,9 +51,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from connectors.hubspot.sandbox import HubSpotEmulator, HubSpotLimits  # noqa: E402
+from connectors.sandbox.core.server import EmulatorServer  # noqa: E402
 from syncer.app import App  # noqa: E402
 from syncer.demo.sample_warehouse import build_sample_warehouse  # noqa: E402
-from syncer.sandbox.server import EmulatorServer  # noqa: E402
 
 REAL_PER_10S = 190  # a Professional app's rolling limit; the sandbox enforces it and syncer is told so
 SYNC = "hubspot_companies"

@@ -72,7 +72,7 @@ REGISTRY: Registry = {
         destination=_salesforce_destination, tasks=_salesforce_tasks, path_settings=("ca_bundle",)),
     "slack": ConnectorType[SlackSettings](
         "slack", SlackSettings, slack_capabilities.capabilities, alerts=_slack_alerts,
-        interactions=_slack_interactions),
+        interactions=_slack_interactions, quiet_loggers=("slack_sdk",)),
     "webhook": ConnectorType[WebhookSettings](
         "webhook", WebhookSettings, webhook_capabilities.capabilities, destination=_webhook_destination),
 }

@@ -1,3 +1,3 @@
-"""syncer: a reverse-ETL daemon that sends scored accounts from the warehouse to CRMs and Slack."""
+"""syncer: a reverse-ETL daemon that sends scored accounts from the warehouse to CRMs and chat channels."""
 
 __version__ = "0.1.0"

@@ -14,10 +14,10 @@ from syncer.config.loader import Project, load_project
 from syncer.config.sync import SyncConfig
 from syncer.contract import clock
 from syncer.contract.destination import Destination, Target
+from syncer.contract.effects import AlertChannel, TaskDestination
 from syncer.contract.enums import FieldType
 from syncer.contract.registry import ConnectorType
 from syncer.core.plan import Plan
-from syncer.delivery.effects import AlertChannel, TaskDestination
 from syncer.effects.engine import EffectsContext
 from syncer.effects.log import ALERT_LOG_TABLE
 from syncer.effects.preview import EffectPreview, preview_effects
@@ -81,7 +81,7 @@ class App:
     def open_destination(self, sync: SyncConfig, field_types: dict[str, FieldType] | None = None
                          ) -> Destination | None:
         """The destination ``sync`` writes to, opened through the connector registry; ``None`` for a connector
-        that takes no field writes (Slack: alerts only). ``field_types`` default to the declared ones."""
+        that takes no field writes (a chat connector: alerts only). ``field_types`` default to the declared ones."""
         dest = sync.destination
         if dest is None:  # a watch: nothing is written
             return None
@@ -103,7 +103,7 @@ class App:
         return tasks
 
     def open_alert_channel(self, connector: str) -> AlertChannel:
-        """Slack posts through the connector ``connector``; raises ``ValueError`` when it posts no alerts."""
+        """The alert channel of the connector ``connector``; raises ``ValueError`` when it posts no alerts."""
         kind = self.connector_type(connector)
         channel: AlertChannel = kind.open_alerts(kind.resolve_paths(self.project.connectors[connector], self.root))
         return channel
@@ -137,7 +137,8 @@ class App:
                                            "will be marked killed") from None
 
     def preview_effects(self, sync: SyncConfig, plan: Plan) -> list[EffectPreview]:
-        """The tasks and alerts ``plan`` would cause, after the policy (Slack asked only with its secrets)."""
+        """The tasks and alerts ``plan`` would cause, after the policy (an alert channel is asked only with its
+        secrets)."""
         connectors = [t.alert.connector for t in sync.triggers if t.alert is not None]
         can_look_up = not any(self.project.missing_under(("connectors", name)) for name in connectors)
         return preview_effects(sync, plan, self.store, self.effects_context(Pacing()),

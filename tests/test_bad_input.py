@@ -280,7 +280,7 @@ CASES = [
     case("unsupported_object", mapping("object: companies", "object: tickets"), "validate", 2,
          f"{MAPPING}:7: destination.object: a hubspot destination's object must be one of companies"),
     case("alert_through_a_crm", append(MAPPING, ALERT), "validate", 2,
-         f"{MAPPING}:20: triggers[0].alert.connector: 'hubspot' is not a Slack connector"),
+         f"{MAPPING}:20: triggers[0].alert.connector: 'hubspot' is not a connector that posts alerts"),
     # the state's memory limit
     case("memory_limit_text", project(f"  url: {STATE_URL}", f"  url: {STATE_URL}\n  memory_limit: lots"),
          "status", 2, "syncer.yaml:5: state.memory_limit: 'lots' is not a memory size"),

@@ -15,7 +15,7 @@ from pathlib import Path
 import psycopg
 
 from connectors.sandbox import Sandbox
-from syncer.sandbox.faults import FaultRule
+from connectors.sandbox.core.faults import FaultRule
 from syncer.state import open_state
 from tests.daemon.procs import ENVIRONMENT, SYNCER, free_port, hubspot_mapping, poll, project_yaml, write_project
 from tests.pgserver import PgServer

@@ -8,8 +8,8 @@ from collections import Counter
 
 from connectors.hubspot.sandbox import HubSpotLimits
 from connectors.sandbox import Sandbox
+from connectors.sandbox.core.faults import FaultRule
 from syncer.app import App
-from syncer.sandbox.faults import FaultRule
 from syncer.state.base import RunStatus
 from tests.test_deliver_end_to_end import ACCOUNTS, _run, project  # noqa: F401 (the fixture)
 

@@ -10,7 +10,7 @@ import duckdb
 import psycopg
 import pytest
 
-from connectors.sandbox_people import sample_reps
+from connectors.sandbox.people import sample_reps
 from syncer.demo.sample_warehouse import build_sample_warehouse
 from syncer.planning.planner import plan_sync
 from syncer.state import StateStore, open_state

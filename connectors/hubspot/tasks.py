@@ -35,8 +35,8 @@ from connectors.hubspot.client import HubSpotClient
 from connectors.hubspot.errors import Reply, classify, vendor_reason
 from connectors.hubspot.settings import HubSpotSettings
 from syncer.contract.destination import EffectLimits, RecordStatus
+from syncer.contract.effects import EffectResult, Paced, TaskRequest, create_once
 from syncer.contract.errors import BatchRejectedError, DestinationStoppedError
-from syncer.delivery.effects import EffectResult, Paced, TaskRequest, create_once
 
 KEY_PROPERTY = "syncer_dedupe_key"
 TASK_TO_COMPANY = 192  # HUBSPOT_DEFINED association type, task -> company
@@ -170,7 +170,7 @@ class HubSpotTaskDestination:
 
     # -- creating ---------------------------------------------------------------------------------------------
     def create_tasks(self, tasks: Sequence[TaskRequest]) -> list[EffectResult]:
-        """One result per task in input order (:func:`syncer.delivery.effects.create_once`)."""
+        """One result per task in input order (:func:`syncer.contract.effects.create_once`)."""
         return create_once(tasks, self.find_tasks, lambda batch: self._create(batch, retry_conflict=True), BATCH_MAX)
 
     def _create(self, tasks: list[TaskRequest], retry_conflict: bool) -> dict[str, EffectResult]:

@@ -33,8 +33,8 @@ from connectors.salesforce.client import SalesforceClient
 from connectors.salesforce.errors import record_result
 from connectors.salesforce.settings import SalesforceSettings
 from syncer.contract.destination import EffectLimits, RecordStatus
+from syncer.contract.effects import EffectResult, Paced, TaskRequest, create_once
 from syncer.contract.errors import BatchRejectedError, DestinationStoppedError, TransientError
-from syncer.delivery.effects import EffectResult, Paced, TaskRequest, create_once
 
 T = TypeVar("T")
 
@@ -108,7 +108,7 @@ class SalesforceTaskDestination:
 
     # -- creating ---------------------------------------------------------------------------------------------
     def create_tasks(self, tasks: Sequence[TaskRequest]) -> list[EffectResult]:
-        """One result per task in input order (:func:`syncer.delivery.effects.create_once`)."""
+        """One result per task in input order (:func:`syncer.contract.effects.create_once`)."""
         return create_once(tasks, self.find_tasks, self._insert, COLLECTION_MAX)
 
     def _insert(self, tasks: list[TaskRequest]) -> dict[str, EffectResult]:

@@ -1,4 +1,4 @@
-"""The Slack alert channel: :class:`~syncer.delivery.effects.AlertChannel` over slack-sdk's ``WebClient``.
+"""The Slack alert channel: :class:`~syncer.contract.effects.AlertChannel` over slack-sdk's ``WebClient``.
 
 Every call goes through the SDK with its retry handlers removed (the executor owns waits and retries) and every
 failure is mapped by :mod:`connectors.slack.errors`: 429 -> ``RateLimitedError``; token and scope problems ->
@@ -35,7 +35,7 @@ from connectors.slack.capabilities import LIMITS, POST_METHOD
 from connectors.slack.errors import Failure, Reaction, classify, unreachable
 from connectors.slack.settings import SlackSettings
 from syncer.contract.destination import EffectLimits, RecordStatus
-from syncer.delivery.effects import AlertPost, ChatMember, EffectResult
+from syncer.contract.effects import AlertPost, ChatMember, EffectResult
 
 Pace = Callable[[str, str, Callable[[], SlackResponse]], SlackResponse]
 

@@ -11,7 +11,7 @@ Slack says                                             reaction
 ``invalid_auth``, ``token_revoked``, ``missing_scope``  ``STOPPED``: :class:`DestinationStoppedError` (fix the app)
 ... (the token and scope codes below)
 ``channel_not_found``, ``not_in_channel``, ...         ``REJECTED``: this one effect is refused; a rejected
-                                                       :class:`~syncer.delivery.effects.EffectResult`
+                                                       :class:`~syncer.contract.effects.EffectResult`
 5xx, ``internal_error``, ``fatal_error``               ``TRANSIENT``: :class:`TransientError`
 no reply: timeout, dropped or cut connection           ``TRANSIENT`` (:func:`unreachable`)
 any other HTTP 4xx                                     ``STOPPED`` (a proxy or a wrong ``base_url``, not Slack)

@@ -31,10 +31,12 @@ def daemon(project: ProjectOption = Path("."),
     SIGHUP reloads the project (a broken change is refused and logged; the running one stays). SIGTERM lets the
     runs in flight finish their batch and commit, then exits.
     """
-    from syncer.daemon.logs import configure_logging
+    from connectors import REGISTRY
+    from syncer.daemon.logs import configure_logging, quiet
     from syncer.daemon.service import Daemon
 
     configure_logging()
+    quiet(name for kind in REGISTRY.values() for name in kind.quiet_loggers)  # the vendors' SDKs
     with open_app(project) as app:
         loaded = app.project  # configuration problems: exit 2, as every command
         missing = loaded.missing_under(("daemon",))  # e.g. the trigger token's variable: never serve without it

@@ -169,7 +169,7 @@ def _load_project_file(root: Path, registry: Registry, environ: Mapping[str, str
                             or registry[config.connectors[ops.connector].type].alerts is None):
         known = ", ".join(sorted(config.connectors)) or "none configured"
         problems.append(doc.problem(("daemon", "ops_alerts", "connector"),
-                                    f"'{ops.connector}' is not a Slack connector (known: {known})"))
+                                    f"'{ops.connector}' is not a connector that posts alerts (known: {known})"))
     return config, _connector_settings(config, doc, registry, problems), missing
 
 
@@ -280,5 +280,6 @@ def _cross_check(sync: SyncConfig, doc: YamlDocument, project: ProjectConfig | N
         alert_entry = project.connectors.get(trigger.alert.connector)
         if alert_entry is None or alert_entry.type not in registry or registry[alert_entry.type].alerts is None:
             problems.append(doc.problem(("triggers", i, "alert", "connector"),
-                                        f"'{trigger.alert.connector}' is not a Slack connector (known: {known})"))
+                                        f"'{trigger.alert.connector}' is not a connector that posts alerts "
+                                        f"(known: {known})"))
     return problems

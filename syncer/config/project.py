@@ -88,8 +88,8 @@ class Defaults(_Strict):
 class OpsAlertsConfig(_Strict):
     """Where ``syncer daemon`` tells operators that a sync started failing, and that it recovered."""
 
-    connector: str = Field(min_length=1, description="A Slack connector of this file.")
-    channel: str = Field(min_length=1, description="The Slack channel id to post to (C...).")
+    connector: str = Field(min_length=1, description="A connector of this file that posts alerts.")
+    channel: str = Field(min_length=1, description="The channel id to post to (the vendor's own id).")
 
 
 class DaemonConfig(_Strict):
@@ -98,13 +98,13 @@ class DaemonConfig(_Strict):
     host: str = Field("127.0.0.1", min_length=1, description="Address the HTTP server binds to; 0.0.0.0 in a "
                                                             "container.")
     port: int = Field(8780, ge=1, le=65535, description="Port of the HTTP server (/healthz, /readyz, /metrics, "
-                                                        "triggers, Slack interactions).")
+                                                        "triggers, alert interactions).")
     trigger_token: SecretStr | None = Field(None, description="Bearer token POST /syncs/NAME/trigger requires; "
                                                               "write it as ${SYNCER_TRIGGER_TOKEN}. Unset or "
                                                               "empty: triggers are refused.")
     max_body_bytes: int = Field(256 * 1024, ge=1024, le=16 * 1024 * 1024,
                                 description="Largest request body the HTTP server reads, in bytes; a larger one "
-                                            "is cut off as it streams in and refused (413). Slack interactions "
+                                            "is cut off as it streams in and refused (413). Alert interactions "
                                             "are refused above 256 KiB whatever this says.")
     timezone: str = Field("UTC", description="Time zone cron schedules are read in (IANA name).")
     overdue_after: str = Field("2h", description="A sync without a successful run for this long is overdue "
@@ -116,8 +116,8 @@ class DaemonConfig(_Strict):
     stop_timeout_s: float = Field(25, gt=0, le=300, description="On SIGTERM, how long runs in flight may take to "
                                                                 "finish their batch and commit.")
     reload: bool = Field(False, description="Watch syncer.yaml and the mappings and reload on change (as SIGHUP).")
-    ops_alerts: OpsAlertsConfig | None = Field(None, description="Post to Slack when a sync starts failing and "
-                                                                 "when it recovers.")
+    ops_alerts: OpsAlertsConfig | None = Field(None, description="Post to a chat channel when a sync starts failing "
+                                                                 "and when it recovers.")
 
     @field_validator("trigger_token")
     @classmethod

@@ -152,10 +152,10 @@ class TaskSpec(_Strict):
 
 
 class AlertSpec(_Strict):
-    """A Slack alert to the account owner (a DM), or to ``channel``."""
+    """A chat alert to the account owner (a direct message), or to ``channel``."""
 
-    connector: str = Field(description="A Slack connector of syncer.yaml.")
-    template: str = Field(description="Jinja template of the Slack message (mrkdwn); data values are escaped.")
+    connector: str = Field(description="A connector of syncer.yaml that posts alerts.")
+    template: str = Field(description="Jinja template of the message (the channel's markup); data values are escaped.")
     priority: int = Field(2, ge=1, le=5, description="1 is the most urgent.")
     channel: str | None = Field(None, description="Post here instead of a DM to the account owner.")
     title: str = Field("{{ account_name }}", description="Jinja template of the header (the account's name).")
@@ -166,7 +166,7 @@ class AlertSpec(_Strict):
 
 
 class Trigger(_Strict):
-    """A condition on a change and what it causes (a CRM task, a Slack alert), executed by the effects engine.
+    """A condition on a change and what it causes (a CRM task, a chat alert), executed by the effects engine.
 
     ``when`` is a SQL condition over ``new`` (every model column and every mapped field, after this change) and
     ``old`` (the mapped fields as the destination last confirmed them, as text; all null for a new key).

@@ -2,10 +2,10 @@
 
 The engine decides *what* to say (the account, the RevOps template's text rendered over the row, score, tier,
 signals, what changed, the CRM record's URL, the dedupe key, the recipient, the feedback actions offered); the
-connector turns it into the vendor's message format (Block Kit for Slack) and applies the vendor's escaping.
+connector turns it into the vendor's message format (its block layout, say) and applies the vendor's escaping.
 
-**Trusted and untrusted text.** A template's own text is trusted markup written by RevOps (the channel's markup:
-``*bold*`` in Slack); every value the template prints comes from the warehouse and is not. :class:`MarkedText` keeps
+**Trusted and untrusted text.** A template's own text is trusted markup written by RevOps (the channel's markup,
+such as ``*bold*``); every value the template prints comes from the warehouse and is not. :class:`MarkedText` keeps
 that distinction through rendering: each :class:`TextPart` says whether it is template text or data, so the
 connector can escape exactly the data and nothing else. Plain strings in these values (titles, fields) are data.
 """

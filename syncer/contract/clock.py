@@ -6,7 +6,7 @@
   stored time back as an aware one.
 - :func:`monotonic` is for pacing, timeouts and durations: it never jumps and is never faked.
 - :func:`real_now` is the real time even under a fake clock, for checks against another party's clock only (the
-  replay window of a signed Slack request).
+  replay window of a signed interaction request).
 
 Setting the clock for a process: ``SYNCER_FAKE_NOW=2026-12-07T07:30:00Z`` (ISO 8601; a time without an offset is
 taken as UTC), read by the ``syncer`` command line (so by ``syncer daemon`` too) when a command starts, and

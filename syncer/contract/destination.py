@@ -128,8 +128,8 @@ class CallLimit:
     """One limiter an effect connector declares: the vendor calls (``methods``) it paces, at ``rate``.
 
     The calls of one limit share its limiter because the vendor counts them together (HubSpot counts a portal's
-    calls in one window). ``per_scope``: one limiter per scope a call names instead (Slack paces
-    ``chat.postMessage`` per channel).
+    calls in one window). ``per_scope``: one limiter per scope a call names instead (a chat vendor
+    paces its posts per channel).
     """
 
     name: str
@@ -140,7 +140,7 @@ class CallLimit:
 
 @dataclass(frozen=True)
 class EffectLimits:
-    """How fast an effect connector (CRM tasks, Slack alerts) may call its vendor, declared once as data in its
+    """How fast an effect connector (CRM tasks, chat alerts) may call its vendor, declared once as data in its
     capabilities: every vendor call it makes is named by one of ``limits``. ``task_batch``: tasks per creation call
     (0: it creates no tasks)."""
 

@@ -44,7 +44,7 @@ class InteractionAnswer:
 class SentAlert:
     """An alert this syncer sent, as the ledger knows it.
 
-    ``message_id``: the vendor's id of the message (Slack: its ``ts``); ``channel``: the conversation it was posted
+    ``message_id``: the vendor's id of the message (a timestamp, for some); ``channel``: the conversation it was posted
     to as configured (an id or a name; None for a DM); ``rep``: the member it was sent to or about (None when
     nobody owns the account); ``actions``: the feedback it offered.
     """

@@ -12,7 +12,7 @@ import json
 import re
 from typing import Any
 
-MAX_JSON_DEPTH = 64  # Slack's interaction payloads nest about 8 deep; nothing legitimate comes near 64
+MAX_JSON_DEPTH = 64  # chat vendors' interaction payloads nest about 8 deep; nothing legitimate comes near 64
 
 # A JSON string (escapes included), or one bracket: strings are skipped whole, so a bracket inside one is not counted.
 _TOKENS = re.compile(r'"(?:[^"\\]|\\.)*"?|[\[\]{}]', re.DOTALL)

@@ -19,6 +19,7 @@ from typing import Any, Generic, TypeVar
 from pydantic import BaseModel
 
 from syncer.contract.destination import Capabilities, Destination, Target
+from syncer.contract.effects import AlertChannel, TaskDestination
 from syncer.contract.enums import SyncMode
 from syncer.contract.interactions import InteractionHandler, SeenRequests
 
@@ -32,25 +33,25 @@ class ConnectorType(Generic[S]):
     ``settings``: the pydantic model of its entry in ``syncer.yaml`` (with ``type: Literal[name]``).
     ``capabilities``: what it can do for given settings (batch sizes, rate, modes, objects).
     ``destination``: opens a :class:`Destination` for ``(settings, target)``; ``None`` for a connector that takes
-    no field writes (Slack: alerts only).
-    ``tasks`` / ``alerts``: open the connector's task destination (CRM tasks) / alert channel (Slack); ``None``: it
-    offers no such effect. Their interfaces (``TaskDestination``, ``AlertChannel``) still live in
-    :mod:`syncer.delivery.effects`, which the contract floor may not import, so they are typed ``Any`` here until
-    those interfaces move down to this floor.
+    no field writes (a chat connector: alerts only).
+    ``tasks`` / ``alerts``: open the connector's task destination (CRM tasks) / alert channel (chat alerts), the
+    interfaces of :mod:`syncer.contract.effects`; ``None``: it offers no such effect.
     ``interactions``: opens the connector's handler of interactive requests (a button press on an alert) for
     ``(settings, seen requests)``; it may answer None when those settings take none (no signing secret). The
     daemon finds it here and knows no vendor.
     ``path_settings``: settings that are file paths, resolved against the project directory.
+    ``quiet_loggers``: loggers of the vendor's SDK that log every request at INFO; the daemon keeps them at WARNING.
     """
 
     name: str
     settings: type[S]
     capabilities: Callable[[S], Capabilities]
     destination: Callable[[S, Target], Destination] | None = None
-    tasks: Callable[[S], Any] | None = None
-    alerts: Callable[[S], Any] | None = None
+    tasks: Callable[[S], TaskDestination] | None = None
+    alerts: Callable[[S], AlertChannel] | None = None
     interactions: Callable[[S, SeenRequests], InteractionHandler | None] | None = None
     path_settings: tuple[str, ...] = ()
+    quiet_loggers: tuple[str, ...] = ()
 
     def resolve_paths(self, settings: S, root: Path) -> S:
         """``settings`` with its relative path settings made absolute under ``root``."""
@@ -75,12 +76,12 @@ class ConnectorType(Generic[S]):
             raise ValueError(f"a {self.name} connector takes no field writes")
         return self.destination(settings, target)
 
-    def open_tasks(self, settings: S) -> Any:
+    def open_tasks(self, settings: S) -> TaskDestination:
         if self.tasks is None:
             raise ValueError(f"a {self.name} connector creates no tasks")
         return self.tasks(settings)
 
-    def open_alerts(self, settings: S) -> Any:
+    def open_alerts(self, settings: S) -> AlertChannel:
         if self.alerts is None:
             raise ValueError(f"a {self.name} connector posts no alerts")
         return self.alerts(settings)

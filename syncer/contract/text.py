@@ -1,7 +1,7 @@
-"""Display text: what may reach a human's screen through Slack or a CRM task.
+"""Display text: what may reach a human's screen through a chat message or a CRM task.
 
 Warehouse values are someone else's data. A NUL byte, a terminal escape or a bidi override (U+202E turns
-``exe.pdf`` into ``fdp.exe`` on screen) must not reach a rep's Slack header or a task subject as it is. Stored field
+``exe.pdf`` into ``fdp.exe`` on screen) must not reach an alert's header or a task subject as it is. Stored field
 values are never cleaned: this is for the text a person reads, not for what is written to a CRM field.
 """
 

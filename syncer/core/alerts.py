@@ -61,7 +61,7 @@ _INFORMED = frozenset({Outcome.SEND, Outcome.DIGEST, Outcome.NO_OWNER})  # the r
 
 @dataclass(frozen=True, order=True)
 class DedupeKey:
-    """Identifies one firing of one trigger for one account; the outbox and Slack's message metadata carry it."""
+    """Identifies one firing of one trigger for one account; the outbox and the posted message's metadata carry it."""
 
     sync: str
     trigger: str

@@ -1,4 +1,4 @@
-"""Jinja templates (field values, CRM task subjects and bodies, Slack alerts), rendered in Jinja's sandbox under a
+"""Jinja templates (field values, CRM task subjects and bodies, chat alerts), rendered in Jinja's sandbox under a
 render budget: RevOps' templates are not trusted code, and neither a careless nor a hostile one may exhaust the
 process.
 

@@ -119,7 +119,7 @@ class DaemonControl:
         for handler in handlers:
             try:
                 answer = handler.handle(request, ledger)
-            except StateUnavailableError as exc:  # the shared replay store is down: refuse, Slack retries
+            except StateUnavailableError as exc:  # the shared replay store is down: refuse, the sender retries
                 return 503, {"ok": False, "error": str(exc)}, None
             status, detail, followup, action = answer.status, answer.body, answer.followup, answer.action
             if status != 401:

@@ -90,7 +90,7 @@ class Leases(ABC):
 
     @abstractmethod
     def seen_requests(self) -> SeenRequests:
-        """Where accepted Slack request signatures are remembered (shared by replicas when they can be)."""
+        """Where accepted interaction request signatures are remembered (shared by replicas when they can be)."""
 
     @abstractmethod
     def last_successes(self) -> dict[str, datetime]:
@@ -253,7 +253,8 @@ class PostgresLeases(Leases):
 
 
 class _PostgresSeenRequests(SeenRequests):
-    """Accepted Slack request signatures in ``daemon_seen_requests``: a replay sent to another replica is refused."""
+    """Accepted interaction request signatures in ``daemon_seen_requests``: a replay sent to another replica is
+    refused."""
 
     def __init__(self, leases: PostgresLeases) -> None:
         self._leases = leases

@@ -11,6 +11,7 @@ import json
 import logging
 import os
 import sys
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -67,5 +68,10 @@ def configure_logging(as_json: bool | None = None, level: int = logging.INFO) ->
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level)
-    for noisy in ("apscheduler", "uvicorn.access", "httpx", "httpcore", "urllib3", "slack_sdk"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    quiet(("apscheduler", "uvicorn.access", "httpx", "httpcore", "urllib3"))
+
+
+def quiet(loggers: Iterable[str]) -> None:
+    """Keep ``loggers`` (libraries that log every request: HTTP clients, vendor SDKs) at WARNING."""
+    for name in loggers:
+        logging.getLogger(name).setLevel(logging.WARNING)

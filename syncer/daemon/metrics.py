@@ -37,7 +37,7 @@ class Metrics:
                                     ["destination"], registry=r)
         self.retries = Counter("syncer_retries", "Destination calls retried.", ["destination"], registry=r)
         self.tasks = Counter("syncer_tasks", "CRM tasks, by how they ended.", ["sync", "status"], registry=r)
-        self.posts = Counter("syncer_alert_posts", "Slack posts, by how they ended (sent, found_posted, failed...).",
+        self.posts = Counter("syncer_alert_posts", "Alert posts, by how they ended (sent, found_posted, failed...).",
                              ["sync", "status"], registry=r)
         self.alerts = Counter("syncer_alert_decisions", "Alert decisions, by outcome.", ["sync", "outcome"],
                               registry=r)

@@ -1,4 +1,4 @@
-"""Operations alerts: one Slack post when a sync starts failing, one when it recovers, never one per run.
+"""Operations alerts: one chat post when a sync starts failing, one when it recovers, never one per run.
 
 Whether a sync "was failing" is read from the run history in the state, not kept in memory, so replicas agree:
 a run that fails after a run that did not (or after none) posts "failing"; a run that succeeds after one that
@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING
 from syncer.config.project import OpsAlertsConfig
 from syncer.contract.alerts import MarkedText, Notice
 from syncer.contract.destination import RecordStatus
+from syncer.contract.effects import AlertChannel, AlertPost
 from syncer.daemon.logs import event
-from syncer.delivery.effects import AlertChannel, AlertPost
 from syncer.state.base import RunRecord, RunStatus, StateStore
 
 if TYPE_CHECKING:
@@ -56,7 +56,7 @@ def message(sync: str, kind: str, run: RunRecord) -> Notice:
 
 
 class OpsAlerts:
-    """Posts transitions to ``config.channel`` through the Slack connector ``config.connector``."""
+    """Posts transitions to ``config.channel`` through the alert connector ``config.connector``."""
 
     def __init__(self, config: OpsAlertsConfig) -> None:
         self.config = config
@@ -65,7 +65,7 @@ class OpsAlerts:
                   run_id: int) -> str | None:
         """Post if run ``run_id`` of ``sync`` changed whether it is failing; return the transition posted.
 
-        ``open_channel(connector)`` opens the Slack channel (``App.open_alert_channel``)."""
+        ``open_channel(connector)`` opens the alert channel (``App.open_alert_channel``)."""
         history = store.runs.recent(sync, limit=_HISTORY)
         kind = transition(history, run_id)
         if kind is None:
@@ -74,7 +74,7 @@ class OpsAlerts:
         try:
             result = open_channel(self.config.connector).post(
                 AlertPost(f"syncer-ops:{sync}:{run_id}:{kind}", message(sync, kind, run), channel=self.config.channel))
-        except Exception as exc:  # best effort: a Slack outage must not stop the syncs
+        except Exception as exc:  # best effort: a chat outage must not stop the syncs
             event(log, "ops_alert_failed", logging.WARNING, sync=sync, transition=kind, run_id=run_id,
                   error=f"{type(exc).__name__}: {exc}")
             return None

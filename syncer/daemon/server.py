@@ -5,7 +5,7 @@
 - ``GET /metrics``: Prometheus text;
 - ``POST /syncs/{name}/trigger`` with ``Authorization: Bearer <daemon.trigger_token>``: 202 queued, or with
   ``?wait=true`` 200 and the run's summary; 401 wrong token, 403 no token configured, 404 unknown sync;
-- ``POST /slack/interactions``: Slack's signed button presses on alerts (the connector's handler).
+- ``POST /slack/interactions``: signed button presses on alerts (the alert connector's handler).
 
 Every request passes :class:`syncer.daemon.bodies.BoundedRequests` first (head and body bounded, the body cut at
 ``daemon.max_body_bytes`` as it streams in); every answer the daemon gives, refusals included, is one line of JSON,

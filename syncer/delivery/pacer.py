@@ -1,8 +1,8 @@
 """Pacing one connector's vendor calls in one run: a :class:`~syncer.delivery.limiter.Limiter` per (limit, scope).
 
 The limits are the data the connector declares (:class:`~syncer.contract.destination.EffectLimits`: HubSpot's portal
-window for its task calls, Salesforce's org, Slack's one post per second per channel and Tier 3 per lookup method;
-a field destination's :class:`~syncer.contract.destination.RatePolicy`). A limiter is made on first use.
+window for its task calls, Salesforce's org, a chat vendor's one post per second per channel and a limit per lookup
+method; a field destination's :class:`~syncer.contract.destination.RatePolicy`). A limiter is made on first use.
 
 - :meth:`Pacer.limiter`: the limiter itself, for a caller that keeps several requests in flight and waits on its
   own (the executor's field batches);

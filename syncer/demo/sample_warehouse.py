@@ -3,7 +3,7 @@ demo and ten million for the benchmark).
 
 Tables, as a dbt project would leave them:
 
-- ``reps``: the sales team (from :mod:`connectors.sandbox_people`), with role and time zone.
+- ``reps``: the sales team (from :mod:`connectors.sandbox.people`), with role and time zone.
 - ``accounts``: firmographics, the account owner's e-mail and, for most accounts, the CRM id.
 - ``account_signals``: product usage over the last 30 days (seats, invites, limit hits, active days, ...).
 - ``scored_accounts``: the PQL model: a weighted sum of usage signals times a fit multiplier, a tier, the reason in
@@ -22,7 +22,7 @@ from pathlib import Path
 
 import duckdb
 
-from connectors.sandbox_people import sample_reps
+from connectors.sandbox.people import sample_reps
 from syncer.contract import clock
 from syncer.contract.clock import naive_utc
 

@@ -1,1 +1,1 @@
-"""The effects engine: trigger firings become CRM tasks and Slack alerts, exactly once, under the alert policy."""
+"""The effects engine: trigger firings become CRM tasks and chat alerts, exactly once, under the alert policy."""

@@ -9,34 +9,36 @@ Order within a run (see :mod:`syncer.runner`), chosen so that nothing is lost or
 3. :meth:`Effects.process`: alert intents whose time has come are decided by the policy (owners resolved through
    the cache, ledger and outbox written in one transaction); due tasks, alerts and digests are sent
    (:mod:`syncer.effects.send`); the alert log goes to the warehouse when it changed (:mod:`syncer.effects.log`).
-   A failure here (Slack down) leaves intents waiting for the next run; it never undoes the fields.
+   A failure here (the chat workspace down) leaves intents waiting for the next run; it never undoes the fields.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from syncer.config.alerts import AlertPolicy
 from syncer.config.sync import SyncConfig
 from syncer.contract.destination import EffectLimits
+from syncer.contract.effects import AlertChannel, TaskDestination
 from syncer.contract.errors import DeliveryError
 from syncer.core.alerts import WEEK, decide
 from syncer.core.plan import Plan
-from syncer.delivery.effects import AlertChannel, TaskDestination
 from syncer.delivery.pacer import Pacer
 from syncer.delivery.retry import Patience, RetryPolicy
-from syncer.effects.intents import alert_changes, alert_item, candidate, decided_items, firings_of, task_item
+from syncer.effects.intents import alert_item, candidate, decided_items, firings_of, task_item
 from syncer.effects.log import write_alert_log
 from syncer.effects.owners import OwnerDirectory
+from syncer.effects.payloads import AlertPayload
 from syncer.effects.send import by_connector, send_alerts, send_digests, send_tasks
 from syncer.effects.session import EffectsReport
 from syncer.state.base import StateStore
 from syncer.state.outbox import EffectKind, OutboxItem, OutboxRecord, OutboxStatus
 
-LOOKBACK_SLACK = timedelta(days=1)  # caps count local days: read a day more than a week of the ledger
+# Caps count the rep's local days, which begin up to a day from UTC's: read a day more of the ledger than they span.
+LOCAL_DAY_MARGIN = timedelta(days=1)
 DECIDE_PAGE = 5_000  # alert intents decided per transaction (each page's decisions are durable before the next)
 
 
@@ -75,14 +77,13 @@ def stage(sync: SyncConfig, plan: Plan, store: StateStore, policy: AlertPolicy, 
         task = task_item(firing, connector, now, first_run, policy)
         if task is not None:
             items.append(task)
-        alert = alert_item(firing, now, first_run, policy, None)
+        alert = alert_item(firing, now, first_run, policy, previous.get(firing.key))
         if alert is not None:
-            changes = alert_changes(previous.get(firing.key), alert.payload)
-            items.append(replace(alert, payload={**alert.payload, "changes": changes}))
+            items.append(alert)
     return len(store.outbox.add(items, now))
 
 
-def last_alerts(store: StateStore, sync: str, keys: Sequence[str]) -> dict[str, dict[str, Any]]:
+def last_alerts(store: StateStore, sync: str, keys: Sequence[str]) -> dict[str, AlertPayload]:
     """``{key: payload of the last alert sent about it}`` for the keys of ``sync`` alerted before."""
     latest: dict[str, OutboxRecord] = {}
     for record in store.outbox.records(sync=sync, kinds=(EffectKind.ALERT,), statuses=(OutboxStatus.DONE,),
@@ -90,7 +91,7 @@ def last_alerts(store: StateStore, sync: str, keys: Sequence[str]) -> dict[str, 
         known = latest.get(record.key)
         if known is None or record.updated_at > known.updated_at:
             latest[record.key] = record
-    return {key: record.payload for key, record in latest.items()}
+    return {key: AlertPayload.from_json(record.payload) for key, record in latest.items()}
 
 
 class Effects:
@@ -172,22 +173,22 @@ class Effects:
             for connector, records in by_connector(due).items():
                 try:
                     self._decide(connector, records)
-                except DeliveryError as exc:  # Slack unreachable: the intents stay deferred for the next run
+                except DeliveryError as exc:  # the channel unreachable: the intents stay deferred for the next run
                     self.report.errors.append(f"alerts via {connector}: owners not resolved: {exc}")
                     return
             if len(due) < DECIDE_PAGE:
                 return
 
     def _decide(self, connector: str, records: Sequence[OutboxRecord]) -> None:
-        emails = [r.payload.get("owner_email") for r in records]
-        owners = self.owners.slack(connector, lambda: self.channel(connector), emails)
+        staged = {r.dedupe_key: AlertPayload.from_json(r.payload) for r in records}
+        emails = [payload.owner_email for payload in staged.values()]
+        owners = self.owners.chat(connector, lambda: self.channel(connector), emails)
         candidates = []
-        for r in records:
-            owner = owners[r.payload.get("owner_email")]
-            candidates.append(candidate(r.dedupe_key, r.payload, owner.id, owner.time_zone, owner.reason))
+        for key, payload in staged.items():
+            owner = owners[payload.owner_email]
+            candidates.append(candidate(key, payload, owner.id, owner.time_zone, owner.reason))
         policy, now = self.context.policy, self.now
-        since = now - max(WEEK, timedelta(days=policy.cooldown_days)) - LOOKBACK_SLACK
-        staged = {r.dedupe_key: r.payload for r in records}
+        since = now - max(WEEK, timedelta(days=policy.cooldown_days)) - LOCAL_DAY_MARGIN
         decisions = self.store.ledger.decide({c.rep for c in candidates}, since,
                                              lambda ledger: decide(candidates, ledger, policy, now),
                                              keys=[c.key.token() for c in candidates],

@@ -19,6 +19,7 @@ from datetime import UTC, timedelta
 from syncer.contract.alerts import ALERT_ACTIONS, FeedbackAction
 from syncer.contract.interactions import Press, SentAlert
 from syncer.core.alerts import DedupeKey, LedgerEntry, Outcome
+from syncer.effects.payloads import AlertPayload, DigestPayload, payload_of
 from syncer.state.base import StateStore
 from syncer.state.outbox import EffectKind, OutboxStatus
 
@@ -52,11 +53,11 @@ class StoreFeedbackLedger:
             return None
         if record.kind not in (EffectKind.ALERT, EffectKind.DIGEST):
             return None
-        payload = record.payload
+        payload = payload_of(record)
         actions = ALERT_ACTIONS if record.kind is EffectKind.ALERT else ()
-        channel = payload.get("channel") if record.kind is EffectKind.ALERT else None
-        return SentAlert(dedupe_key, str(record.external_id), str(channel) if channel else None,
-                         str(payload["rep"]) if payload.get("rep") else None, actions)
+        channel = payload.channel if isinstance(payload, AlertPayload) else None
+        rep = payload.rep if isinstance(payload, AlertPayload | DigestPayload) else None
+        return SentAlert(dedupe_key, str(record.external_id), channel or None, rep or None, actions)
 
     def record(self, press: Press) -> int:
         """Write ``press`` (with its actor) on the alert's ledger rows, and its hold when it has one."""

@@ -6,7 +6,7 @@ is stable for that firing (sync, trigger, account, firing id), so the same chang
 - a **task** intent is ``pending`` at once (the first run of a new sync records it ``suppressed`` when the policy
   says skip), its subject and body rendered now from the row;
 - an **alert** intent starts ``deferred`` with ``not_before`` = now: it waits for the policy, which needs the
-  owner resolved (a Slack lookup) and the ledger. Recording it first, with no I/O, lets the run commit its fields
+  owner resolved (a chat lookup) and the ledger. Recording it first, with no I/O, lets the run commit its fields
   knowing no firing can be lost: the decision happens after, and again on a later run if a lookup fails.
 
 The payload holds everything the sender and the policy need later, so nothing depends on the model still holding
@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -30,6 +30,7 @@ from syncer.config.sync import SyncConfig, Trigger
 from syncer.contract.text import display_line, display_text
 from syncer.core.alerts import Candidate, Decision, DedupeKey, Outcome
 from syncer.core.templates import compile_template, template_value
+from syncer.effects.payloads import AlertPayload, DigestPayload, TaskPayload
 from syncer.state.outbox import EffectKind, OutboxItem, OutboxStatus
 
 TASK_SUFFIX = ":task"
@@ -79,92 +80,90 @@ def task_item(firing: Firing, connector: str, now: datetime, first_run: bool,
         return None
     key = firing.dedupe.token() + TASK_SUFFIX
     due = (now + timedelta(days=spec.due_in_days)).date()
-    payload: dict[str, Any] = {"connector": connector, "owner_email": firing.owner, "due": due,
-                               "priority": spec.priority, "fired_at": now}
+    payload = TaskPayload(connector, firing.owner, due, spec.priority, now)
     status, error = OutboxStatus.PENDING, None
     try:
         # What a rep reads is display text: no control characters or bidi overrides from the warehouse's values.
-        payload |= {"subject": display_line(render_plain(spec.subject, firing.row))[:255],
-                    "body": display_text(render_plain(spec.body, firing.row))}
+        payload = replace(payload, subject=display_line(render_plain(spec.subject, firing.row))[:255],
+                          body=display_text(render_plain(spec.body, firing.row)))
     except ValueError as exc:
         status, error = OutboxStatus.FAILED, f"task template failed: {exc}"
     rules = policy.rules_for(firing.sync, firing.trigger.name)
     if status is OutboxStatus.PENDING and first_run and rules.first_run is FirstRunPolicy.SKIP:
         status, error = OutboxStatus.SUPPRESSED, "first run of the sync: recorded, no task created"
-    return OutboxItem(key, firing.sync, firing.trigger.name, firing.key, EffectKind.TASK, payload, status,
+    return OutboxItem(key, firing.sync, firing.trigger.name, firing.key, EffectKind.TASK, payload.to_json(), status,
                       None, error)
 
 
 def alert_item(firing: Firing, now: datetime, first_run: bool, policy: AlertPolicy,
-               changes: list[list[Any]] | None) -> OutboxItem | None:
-    """The alert intent of ``firing``, waiting for the policy (None when its trigger has no alert)."""
+               previous: AlertPayload | None) -> OutboxItem | None:
+    """The alert intent of ``firing``, waiting for the policy (None when its trigger has no alert); ``previous``:
+    the payload of the last alert sent about the account, if any (its changes since are shown)."""
     spec = firing.trigger.alert
     if spec is None:
         return None
     row = firing.row
     rules = policy.rules_for(firing.sync, firing.trigger.name)
-    payload = {
-        "owner_email": firing.owner, "connector": spec.connector, "channel": spec.channel, "template": spec.template,
-        "title": spec.title, "record_url": spec.record_url, "row": row,
-        "signals": _signals(row.get(spec.signals_column)) if spec.signals_column else {},
-        "score": row.get(policy.priority_column) if policy.priority_column else None,
-        "priority": _number(row.get(rules.priority_column)) if rules.priority_column else None,
-        "tier": _text(row.get(policy.tier_column)) if policy.tier_column else None,
-        "trigger_priority": spec.priority, "fired_at": now, "first_run": first_run, "changes": changes,
-    }
+    payload = AlertPayload(
+        spec.connector, firing.owner, spec.template, now, channel=spec.channel, title=spec.title,
+        record_url=spec.record_url, row=row,
+        signals=_signals(row.get(spec.signals_column)) if spec.signals_column else {},
+        score=row.get(policy.priority_column) if policy.priority_column else None,
+        priority=_number(row.get(rules.priority_column)) if rules.priority_column else None,
+        tier=_text(row.get(policy.tier_column)) if policy.tier_column else None,
+        trigger_priority=spec.priority, first_run=first_run)
+    payload = replace(payload, changes=alert_changes(previous, payload))
     return OutboxItem(firing.dedupe.token(), firing.sync, firing.trigger.name, firing.key,
-                      EffectKind.ALERT, payload, OutboxStatus.DEFERRED, now)
+                      EffectKind.ALERT, payload.to_json(), OutboxStatus.DEFERRED, now)
 
 
-def candidate(token: str, payload: Mapping[str, Any], rep: str | None, time_zone: str | None,
+def candidate(token: str, payload: AlertPayload, rep: str | None, time_zone: str | None,
               no_owner_reason: str = "") -> Candidate:
-    """The policy's view of a staged alert, its recipient resolved (``rep`` a Slack user id, or None)."""
-    return Candidate(DedupeKey.parse(token), rep, time_zone, payload.get("tier"), payload.get("priority"),
-                     int(payload.get("trigger_priority") or 2), datetime.fromisoformat(str(payload["fired_at"])),
-                     bool(payload.get("first_run")), payload.get("owner_email"), no_owner_reason)
+    """The policy's view of a staged alert, its recipient resolved (``rep`` a chat member id, or None)."""
+    return Candidate(DedupeKey.parse(token), rep, time_zone, payload.tier, payload.priority,
+                     payload.trigger_priority, payload.fired_at, payload.first_run, payload.owner_email,
+                     no_owner_reason)
 
 
-def decided_items(decisions: Sequence[Decision], staged: Mapping[str, Mapping[str, Any]]) -> list[OutboxItem]:
+def decided_items(decisions: Sequence[Decision], staged: Mapping[str, AlertPayload]) -> list[OutboxItem]:
     """The outbox rows the policy's decisions give: each alert's new status, plus one digest per rep and day.
     ``staged``: each decided alert's staged payload, by dedupe key."""
     items: list[OutboxItem] = []
     for decision in decisions:
         c = decision.candidate
         token = c.key.token()
-        payload = dict(staged[token])
-        payload |= {"rep": c.rep, "rep_time_zone": c.rep_time_zone, "decision": decision.outcome.value,
-                    "reason": decision.reason}
+        payload = replace(staged[token], rep=c.rep, rep_time_zone=c.rep_time_zone, decision=decision.outcome.value,
+                          reason=decision.reason)
         status: OutboxStatus = OutboxStatus.SUPPRESSED
         not_before: datetime | None = None
         error: str | None = decision.reason
         if decision.outcome is Outcome.SEND or (decision.outcome is Outcome.NO_OWNER and decision.channel):
             status, error = OutboxStatus.PENDING, None
             if decision.outcome is Outcome.NO_OWNER:
-                payload["channel"] = decision.channel
+                payload = replace(payload, channel=decision.channel)
         elif decision.outcome is Outcome.DEFER_QUIET_HOURS:
             status, not_before, error = OutboxStatus.DEFERRED, decision.not_before, None
         elif decision.outcome is Outcome.DIGEST and decision.digest_key:
             status, error = OutboxStatus.HELD, None
-            payload["digest_key"] = decision.digest_key
+            payload = replace(payload, digest_key=decision.digest_key)
+            digest = DigestPayload(decision.digest_key, c.rep, payload.connector, payload.owner_email)
             items.append(OutboxItem(DIGEST_PREFIX + decision.digest_key, "", "digest", c.rep or "", EffectKind.DIGEST,
-                                    {"digest_key": decision.digest_key, "rep": c.rep, "connector":
-                                     payload.get("connector"), "owner_email": payload.get("owner_email")},
-                                    OutboxStatus.PENDING, decision.not_before))
-        items.append(OutboxItem(token, c.key.sync, c.key.trigger, c.key.account, EffectKind.ALERT, payload, status,
-                                not_before, error))
+                                    digest.to_json(), OutboxStatus.PENDING, decision.not_before))
+        items.append(OutboxItem(token, c.key.sync, c.key.trigger, c.key.account, EffectKind.ALERT, payload.to_json(),
+                                status, not_before, error))
     return items
 
 
-def alert_changes(previous: Mapping[str, Any] | None, payload: Mapping[str, Any]) -> list[list[Any]] | None:
+def alert_changes(previous: AlertPayload | None, payload: AlertPayload) -> list[list[Any]] | None:
     """What moved since the last alert about this account (its payload ``previous``): score, tier and each signal,
     as ``[name, old, new]``; None when there was no earlier alert."""
     if previous is None:
         return None
     moved: list[list[Any]] = []
-    for name in ("score", "tier"):
-        if previous.get(name) != payload.get(name):
-            moved.append([name, previous.get(name), payload.get(name)])
-    old_signals, new_signals = previous.get("signals") or {}, payload.get("signals") or {}
+    for name, old, new in (("score", previous.score, payload.score), ("tier", previous.tier, payload.tier)):
+        if old != new:
+            moved.append([name, old, new])
+    old_signals, new_signals = previous.signals, payload.signals
     for name in sorted(set(old_signals) | set(new_signals)):
         if old_signals.get(name) != new_signals.get(name):
             moved.append([str(name), old_signals.get(name), new_signals.get(name)])

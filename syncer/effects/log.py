@@ -2,7 +2,7 @@
 
 One row per decision about an alert (a deferral and the later send are two rows), per task and per digest, with the
 account, the rep, the trigger, score and tier, the outcome and its reason, where it went, when it was delivered, its
-vendor id (Slack ``ts``, task id) and the rep's feedback. The control store is the source of truth: the table is
+vendor id (message or task id) and the rep's feedback. The control store is the source of truth: the table is
 rebuilt from it whenever anything it shows changed (the store counts a version up), and replaced in one
 transaction. When the warehouse cannot be written (a build holds the file, read-only credentials), the version
 stays unwritten and the next run tries again: nothing waits anywhere but in the control store.
@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
+from syncer.effects.payloads import AlertPayload, DigestPayload, payload_of
 from syncer.state.base import StateStore
 from syncer.state.outbox import EffectKind, OutboxRecord
 from syncer.warehouse.base import WarehouseError
@@ -39,13 +40,14 @@ def alert_log_table(store: StateStore) -> pa.Table:
     rows: list[dict[str, Any]] = []
     for entry in store.ledger.log_rows():
         intent = outbox.get(entry["dedupe_key"])
-        payload = intent.payload if intent else {}
+        payload = AlertPayload.from_json(intent.payload) if intent else None
         delivered = intent is not None and intent.status.value == "done" and entry["sent_at"] is not None
         rows.append({
             "decided_at": entry["decided_at"], "kind": "alert", "sync": entry["sync"], "trigger": entry["trigger"],
-            "account": entry["key"], "owner_email": payload.get("owner_email"), "rep": entry["rep"],
-            "outcome": entry["outcome"], "reason": entry["reason"], "score": _number(payload.get("score")),
-            "tier": entry["tier"], "channel": payload.get("channel"),
+            "account": entry["key"], "owner_email": payload.owner_email if payload else None, "rep": entry["rep"],
+            "outcome": entry["outcome"], "reason": entry["reason"],
+            "score": _number(payload.score) if payload else None, "tier": entry["tier"],
+            "channel": payload.channel if payload else None,
             "delivery": intent.status.value if intent else None,
             "external_id": intent.external_id if delivered and intent else None,
             "delivered_at": entry["sent_at"], "not_before": entry["not_before"], "digest_key": entry["digest_key"],
@@ -59,17 +61,18 @@ def alert_log_table(store: StateStore) -> pa.Table:
 
 def _effect_row(intent: OutboxRecord) -> dict[str, Any]:
     """A task or a digest: its outcome is its delivery state (created, failed with the vendor's reason...)."""
-    payload = intent.payload
+    payload = payload_of(intent)
+    digest = payload if isinstance(payload, DigestPayload) else None  # a task has neither rep nor digest key
     done = intent.status.value == "done"
     return {
         "decided_at": intent.created_at, "kind": intent.kind.value, "sync": intent.sync or None,
         "trigger": intent.trigger, "account": intent.key if intent.kind is EffectKind.TASK else None,
-        "owner_email": payload.get("owner_email"), "rep": payload.get("rep"),
+        "owner_email": payload.owner_email, "rep": digest.rep if digest else None,
         "outcome": {"done": "created" if intent.kind is EffectKind.TASK else "sent"}.get(intent.status.value,
                                                                                         intent.status.value),
         "reason": intent.error or "", "score": None, "tier": None, "channel": None, "delivery": intent.status.value,
         "external_id": intent.external_id if done else None, "delivered_at": intent.updated_at if done else None,
-        "not_before": intent.not_before, "digest_key": payload.get("digest_key"), "feedback": None,
+        "not_before": intent.not_before, "digest_key": digest.digest_key if digest else None, "feedback": None,
         "feedback_at": None, "dedupe_key": intent.dedupe_key}
 
 

@@ -1,9 +1,12 @@
-"""Owner routing: the owner column's e-mail to a Slack member (with time zone) or a CRM owner id, cached.
+"""Owner routing: the owner column's e-mail to a chat member (with time zone) or a CRM owner id, cached.
 
 Lookups go through the control store's owner cache first (keyed by connector name and normalised e-mail, so case
 and surrounding spaces do not matter); what the cache lacks or holds stale is asked of the vendor in one call per
 connector and remembered. An e-mail the vendor does not know is cached too, for a shorter time, so a run does not
-ask again for every alert, while a rep added to Slack today is found within the hour.
+ask again for every alert, while a rep added to the chat workspace today is found within the hour.
+
+Cache keys name the kind of directory and the connector: ``chat:<connector>`` for an alert channel's members,
+``crm:<connector>`` for a CRM's owners.
 """
 
 from __future__ import annotations
@@ -12,17 +15,18 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from syncer.delivery.effects import AlertChannel, TaskDestination
+from syncer.contract.effects import AlertChannel, TaskDestination
 from syncer.state.base import StateStore
 from syncer.state.owner_cache import normalise_email
 
 KNOWN_FOR = timedelta(hours=24)
 UNKNOWN_FOR = timedelta(hours=1)
+CHAT, CRM = "chat", "crm"  # owner-cache key prefixes (migration 8 renamed the chat members' from the vendor's name)
 
 
 @dataclass(frozen=True)
 class Owner:
-    """A resolved recipient: ``id`` is the vendor's (Slack user id, CRM owner id), or None with ``reason``."""
+    """A resolved recipient: ``id`` is the vendor's (chat member id, CRM owner id), or None with ``reason``."""
 
     email: str | None
     id: str | None
@@ -36,14 +40,15 @@ class OwnerDirectory:
     def __init__(self, store: StateStore, now: datetime) -> None:
         self._store, self._now = store, now
 
-    def slack(self, connector: str, channel: Callable[[], AlertChannel], emails: Sequence[str | None],
-              ) -> dict[str | None, Owner]:
-        """The Slack member of each e-mail (keyed as given); raises the channel's delivery errors."""
+    def chat(self, connector: str, channel: Callable[[], AlertChannel], emails: Sequence[str | None],
+             ) -> dict[str | None, Owner]:
+        """The chat member of each e-mail (keyed as given) in the alert channel ``connector``'s workspace; raises the
+        channel's delivery errors."""
         def ask(wanted: list[str]) -> dict[str, tuple[str | None, str | None]]:
             users = channel().lookup_users(wanted)
             return {email: (users[email].id, users[email].tz) if email in users else (None, None)
                     for email in wanted}
-        return self._resolve(f"slack:{connector}", emails, ask, "Slack")
+        return self._resolve(f"{CHAT}:{connector}", emails, ask, f"the {connector} connector")
 
     def crm(self, connector: str, tasks: Callable[[], TaskDestination], emails: Sequence[str | None],
             ) -> dict[str | None, Owner]:
@@ -51,7 +56,7 @@ class OwnerDirectory:
         def ask(wanted: list[str]) -> dict[str, tuple[str | None, str | None]]:
             ids = {normalise_email(email): owner for email, owner in tasks().owner_ids(wanted).items()}
             return {email: (ids.get(email), None) for email in wanted}
-        return self._resolve(f"crm:{connector}", emails, ask, connector)
+        return self._resolve(f"{CRM}:{connector}", emails, ask, f"the {connector} connector")
 
     def _resolve(self, vendor: str, emails: Sequence[str | None],
                  ask: Callable[[list[str]], dict[str, tuple[str | None, str | None]]],

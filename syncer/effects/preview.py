@@ -1,8 +1,8 @@
 """What a run would do with its firings, for ``syncer plan``: each task and alert after the policy, with its reason.
 
-Nothing is recorded and nothing is sent: owners are resolved through the cache and, when the Slack connector's
+Nothing is recorded and nothing is sent: owners are resolved through the cache and, when the alert connector's
 secrets are set, by lookups (reads); the policy is the same pure function a run uses, over the ledger as it is.
-An owner that cannot be resolved now (no token, Slack unreachable) is shown as such, not guessed.
+An owner that cannot be resolved now (no token, the chat workspace unreachable) is shown as such, not guessed.
 """
 
 from __future__ import annotations
@@ -16,9 +16,10 @@ from syncer.config.sync import SyncConfig
 from syncer.contract.errors import DeliveryError
 from syncer.core.alerts import WEEK, decide
 from syncer.core.plan import Plan
-from syncer.effects.engine import EffectsContext, is_first_run
+from syncer.effects.engine import LOCAL_DAY_MARGIN, EffectsContext, is_first_run
 from syncer.effects.intents import alert_item, candidate, firings_of, task_item
 from syncer.effects.owners import Owner, OwnerDirectory
+from syncer.effects.payloads import AlertPayload, TaskPayload
 from syncer.state.base import StateStore
 from syncer.state.outbox import OutboxItem, OutboxStatus
 
@@ -39,7 +40,8 @@ class EffectPreview:
 
 def preview_effects(sync: SyncConfig, plan: Plan, store: StateStore, context: EffectsContext, now: datetime,
                     can_look_up: bool) -> list[EffectPreview]:
-    """The tasks and alerts ``plan`` would cause at ``now`` (``can_look_up``: Slack may be asked for owners)."""
+    """The tasks and alerts ``plan`` would cause at ``now`` (``can_look_up``: the alert channel may be asked for
+    owners)."""
     if plan.firings.num_rows == 0:
         return []
     first_run = is_first_run(store, sync.name, plan)
@@ -54,19 +56,21 @@ def preview_effects(sync: SyncConfig, plan: Plan, store: StateStore, context: Ef
     known = store.outbox.known([item.dedupe_key for item in [*tasks, *alerts]])
     previews = [_task_preview(item, item.dedupe_key in known) for item in tasks]
     fresh = [item for item in alerts if item.dedupe_key not in known]
-    previews += [EffectPreview("alert", item.trigger, item.key, item.payload.get("owner_email"), "recorded already",
-                               "this change was staged by an earlier run") for item in alerts if item not in fresh]
+    previews += [EffectPreview("alert", item.trigger, item.key, AlertPayload.from_json(item.payload).owner_email,
+                               "recorded already", "this change was staged by an earlier run")
+                 for item in alerts if item not in fresh]
     return previews + _alert_previews(fresh, store, context, now, can_look_up)
 
 
 def _task_preview(item: OutboxItem, known: bool) -> EffectPreview:
-    owner = item.payload.get("owner_email")
+    payload = TaskPayload.from_json(item.payload)
+    owner = payload.owner_email
     if known:
         return EffectPreview("task", item.trigger, item.key, owner, "recorded already",
                              "this change was staged by an earlier run")
     if item.status is OutboxStatus.PENDING:
         return EffectPreview("task", item.trigger, item.key, owner, "create",
-                             f"{item.payload.get('subject')} (due {item.payload.get('due')})")
+                             f"{payload.subject} (due {payload.due.isoformat()})")
     return EffectPreview("task", item.trigger, item.key, owner, item.status.value, item.error or "")
 
 
@@ -76,13 +80,13 @@ def _alert_previews(items: list[OutboxItem], store: StateStore, context: Effects
         return []
     directory = OwnerDirectory(store, now)
     owners: dict[str | None, Owner] = {}
-    for connector in {str(item.payload.get("connector")) for item in items}:
-        emails = [item.payload.get("owner_email") for item in items if item.payload.get("connector") == connector]
+    staged = {item.dedupe_key: AlertPayload.from_json(item.payload) for item in items}
+    for connector in {payload.connector for payload in staged.values()}:
+        emails = [payload.owner_email for payload in staged.values() if payload.connector == connector]
         owners |= _resolve(directory, context, connector, emails, can_look_up)
-    candidates = [candidate(item.dedupe_key, item.payload, owners[item.payload.get("owner_email")].id,
-                            owners[item.payload.get("owner_email")].time_zone,
-                            owners[item.payload.get("owner_email")].reason) for item in items]
-    since = now - max(WEEK, timedelta(days=context.policy.cooldown_days)) - timedelta(days=1)
+    candidates = [candidate(key, payload, owners[payload.owner_email].id, owners[payload.owner_email].time_zone,
+                            owners[payload.owner_email].reason) for key, payload in staged.items()]
+    since = now - max(WEEK, timedelta(days=context.policy.cooldown_days)) - LOCAL_DAY_MARGIN
     ledger = store.ledger.since(None, since, keys=[c.key.token() for c in candidates])
     return [EffectPreview("alert", d.candidate.key.trigger, d.candidate.account, d.candidate.rep_name,
                           d.outcome.value, d.reason) for d in decide(candidates, ledger, context.policy, now)]
@@ -98,9 +102,9 @@ def _resolve(directory: OwnerDirectory, context: EffectsContext, connector: str,
                 channels["open"] = context.open_alerts(connector)
             return channels["open"]
         try:
-            return directory.slack(connector, channel, emails)
+            return directory.chat(connector, channel, emails)
         except DeliveryError as exc:
-            reason = f"Slack could not be asked: {exc}"
+            reason = f"{connector} could not be asked: {exc}"
         finally:
             if "open" in channels:
                 channels["open"].close()

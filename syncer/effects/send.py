@@ -17,15 +17,16 @@ are not sent again within the run after a request with no reply (the next run lo
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date, timedelta
-from typing import TYPE_CHECKING, Any
+from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from syncer.alerts.templates import AlertTemplateError, render_marked
 from syncer.contract.alerts import Alert, Change, Digest, DigestItem
 from syncer.contract.destination import RecordStatus
+from syncer.contract.effects import AlertChannel, AlertPost, EffectResult, TaskDestination, TaskRequest
 from syncer.contract.errors import DeliveryError, TransientError
-from syncer.delivery.effects import AlertChannel, AlertPost, EffectResult, TaskDestination, TaskRequest
 from syncer.effects.intents import render_plain
+from syncer.effects.payloads import AlertPayload, DigestPayload, TaskPayload, payload_of
 from syncer.state.base import RunLockedError
 from syncer.state.outbox import EffectKind, OutboxRecord, OutboxStatus
 
@@ -35,14 +36,14 @@ if TYPE_CHECKING:
 RECORD_WAIT = timedelta(days=7)  # a task whose record the CRM never confirmed is given up after this
 DIGEST_LOCK = "__syncer_digests__"  # digests span syncs: one sender at a time, whichever run gets there first
 SENDING = (OutboxStatus.PENDING, OutboxStatus.SENDING)
-SILENT_POSTS_STOP = 3  # posts in a row without a reply: Slack is likely down, leave the rest for the next run
+SILENT_POSTS_STOP = 3  # posts in a row without a reply: the channel is likely down, leave the rest for the next run
 
 
 def by_connector(records: Sequence[OutboxRecord]) -> dict[str, list[OutboxRecord]]:
     """Intents grouped by the connector they go through (in their order)."""
     groups: dict[str, list[OutboxRecord]] = {}
     for record in records:
-        groups.setdefault(str(record.payload.get("connector") or ""), []).append(record)
+        groups.setdefault(payload_of(record).connector, []).append(record)
     return groups
 
 
@@ -59,17 +60,16 @@ def _send_task_group(effects: Effects, connector: str, records: list[OutboxRecor
     ready, ids = _ready_tasks(effects, records)
     if not ready:
         return
+    payloads = [TaskPayload.from_json(r.payload) for r in ready]
     try:
-        owners = effects.owners.crm(connector, lambda: effects.tasks(connector),
-                                    [r.payload.get("owner_email") for r in ready])
+        owners = effects.owners.crm(connector, lambda: effects.tasks(connector), [p.owner_email for p in payloads])
         destination, pacer = effects.tasks(connector), effects.task_pacer(connector)
     except DeliveryError as exc:  # the owners could not be read: the intents stay pending for the next run
         _leave_pending(effects, connector, [r.dedupe_key for r in ready], exc)
         return
-    requests = [TaskRequest(r.dedupe_key, ids[(r.sync, r.key)], owners[r.payload.get("owner_email")].id,
-                            str(r.payload.get("subject") or ""), str(r.payload.get("body") or ""),
-                            date.fromisoformat(str(r.payload["due"])[:10]), str(r.payload.get("priority")))
-                for r in ready]
+    requests = [TaskRequest(r.dedupe_key, ids[(r.sync, r.key)], owners[p.owner_email].id, p.subject or "",
+                            p.body or "", p.due, p.priority)
+                for r, p in zip(ready, payloads, strict=True)]
     size = max(1, destination.limits.task_batch)
     for start in range(0, len(requests), size):
         if effects.stopping():
@@ -224,7 +224,7 @@ def _in_turn(records: Sequence[OutboxRecord], posts: dict[str, AlertPost]) -> li
 
 def _unsent(effects: Effects, key: str, error: DeliveryError) -> None:
     """A post's request failed. Refused before anything was written (429, bad token): back to ``pending``. No
-    reply (a timeout, a cut connection): Slack may have posted it, so it stays ``sending`` and the next attempt
+    reply (a timeout, a cut connection): the channel may have posted it, so it stays ``sending`` and the next attempt
     reads the channel's history for it first."""
     if isinstance(error, TransientError):
         effects.report.alerts["unknown"] += 1
@@ -236,30 +236,29 @@ def _unsent(effects: Effects, key: str, error: DeliveryError) -> None:
 def _alert_post(effects: Effects, record: OutboxRecord) -> AlertPost | None:
     """The alert value of a staged alert, its template rendered now (the record's URL needs the id the CRM
     confirmed); the connector draws it."""
-    payload = record.payload
-    row: dict[str, Any] = dict(payload.get("row") or {})
+    payload = AlertPayload.from_json(record.payload)
+    row = payload.row
     try:
         record_url = None
-        if payload.get("record_url"):
+        if payload.record_url:
             record_id = effects.store.snapshot.record_ids(record.sync, [record.key]).get(record.key)
-            record_url = render_plain(str(payload["record_url"]), {**row, "record_id": record_id}) or None
-        title = _title(payload, row, record.key)
-        changes = payload.get("changes")
-        alert = Alert(record.dedupe_key, title, render_marked(str(payload["template"]), row), payload.get("score"),
-                      payload.get("tier"), payload.get("signals") or {},
-                      None if changes is None else [Change(*c) for c in changes], record_url)
+            record_url = render_plain(payload.record_url, {**row, "record_id": record_id}) or None
+        title = _title(payload, record.key)
+        changes = payload.changes
+        alert = Alert(record.dedupe_key, title, render_marked(payload.template, row), payload.score, payload.tier,
+                      payload.signals, None if changes is None else [Change(*c) for c in changes], record_url)
     except (AlertTemplateError, ValueError) as exc:
         effects.store.outbox.failed(record.dedupe_key, f"alert template: {exc}", effects.now, retryable=False)
         effects.report.alerts["failed"] += 1
         effects.report.errors.append(f"alerts: {record.key}: {exc}")
         return None
-    return AlertPost(record.dedupe_key, alert, channel=payload.get("channel"), user_id=payload.get("rep"),
+    return AlertPost(record.dedupe_key, alert, channel=payload.channel, user_id=payload.rep,
                      posted_after=record.created_at - timedelta(minutes=5))
 
 
-def _title(payload: dict[str, Any], row: dict[str, Any], key: str) -> str:
+def _title(payload: AlertPayload, key: str) -> str:
     try:
-        return render_plain(str(payload.get("title") or ""), row) or key
+        return render_plain(payload.title, payload.row) or key
     except ValueError:
         return key
 
@@ -282,16 +281,18 @@ def send_digests(effects: Effects) -> None:
 
 def _send_digest(effects: Effects, digest: OutboxRecord) -> None:
     store, now = effects.store, effects.now
-    digest_key = str(digest.payload.get("digest_key"))
-    members = [r for r in store.outbox.records(kinds=(EffectKind.ALERT,), statuses=(OutboxStatus.HELD,))
-               if r.payload.get("digest_key") == digest_key]
-    members.sort(key=lambda r: (-(r.payload.get("priority") or float("-inf")), r.key))
-    items = [DigestItem(_title(r.payload, dict(r.payload.get("row") or {}), r.key), r.payload.get("score"),
-                        r.payload.get("tier")) for r in members]
+    payload = DigestPayload.from_json(digest.payload)
+    digest_key = payload.digest_key
+    held = [(r, AlertPayload.from_json(r.payload))
+            for r in store.outbox.records(kinds=(EffectKind.ALERT,), statuses=(OutboxStatus.HELD,))]
+    held = [(r, p) for r, p in held if p.digest_key == digest_key]
+    held.sort(key=lambda held_alert: (-(held_alert[1].priority or float("-inf")), held_alert[0].key))
+    members = [r for r, _ in held]
+    items = [DigestItem(_title(p, r.key), p.score, p.tier) for r, p in held]
     day = digest_key.rsplit("/", 1)[-1]
-    post = AlertPost(digest.dedupe_key, Digest(digest_key, day, items), user_id=digest.payload.get("rep"),
+    post = AlertPost(digest.dedupe_key, Digest(digest_key, day, items), user_id=payload.rep,
                      posted_after=digest.created_at - timedelta(minutes=5))
-    channel = effects.channel(str(digest.payload.get("connector") or ""))
+    channel = effects.channel(payload.connector)
     if digest.status is OutboxStatus.SENDING:
         found = channel.find_posts([post])
         if digest.dedupe_key in found:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
-from syncer.delivery.effects import AlertChannel, TaskDestination
+from syncer.contract.effects import AlertChannel, TaskDestination
 from syncer.delivery.pacer import Pacer
 from syncer.effects.owners import OwnerDirectory
 from syncer.state.base import StateStore

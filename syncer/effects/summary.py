@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from syncer.effects.payloads import payload_of
 from syncer.state.base import StateStore
 
 SENT = "send"
@@ -18,7 +19,7 @@ HELD_BACK = ("capped_day", "capped_week", "cooldown", "snoozed", "first_run_skip
 
 @dataclass
 class RepSummary:
-    rep: str  # the owner's e-mail (or the Slack id, or "nobody")
+    rep: str  # the owner's e-mail (or the chat member id, or "nobody")
     sent: int = 0
     digested: int = 0
     deferred: int = 0
@@ -42,7 +43,7 @@ def alert_summary(store: StateStore, since: datetime) -> list[RepSummary]:
         if entry["decided_at"] < since:
             continue
         intent = outbox.get(entry["dedupe_key"])
-        email = intent.payload.get("owner_email") if intent else None
+        email = payload_of(intent).owner_email if intent else None
         name = str(email).strip().lower() if email else str(entry["rep"] or "nobody")
         summary = reps.setdefault(name, RepSummary(name))
         outcome = str(entry["outcome"])
@@ -64,6 +65,6 @@ def alert_summary(store: StateStore, since: datetime) -> list[RepSummary]:
         reps[name].deferred += 1
     for intent in outbox.values():
         if intent.kind.value == "task" and intent.status.value == "done" and intent.updated_at >= since:
-            email = str(intent.payload.get("owner_email") or "nobody").strip().lower()
+            email = (payload_of(intent).owner_email or "nobody").strip().lower()
             reps.setdefault(email, RepSummary(email)).tasks += 1
     return sorted(reps.values(), key=lambda s: (-s.sent, s.rep))

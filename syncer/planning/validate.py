@@ -58,7 +58,7 @@ def _check_templates(loaded: LoadedSync, columns: list[str], sample: dict[str, A
     """Every template of the sync rendered on the sample row, each problem at the template's key in the file.
 
     Field templates (their syntax and variables are :func:`check_columns`'), task subjects and bodies, alert
-    titles and URLs: syntax, variables, then the render. Alert templates: :func:`check_template` (also Slack's
+    titles and URLs: syntax, variables, then the render. Alert templates: :func:`check_template` (also the
     limits). The row a template sees holds the model's columns and the mapped fields (null where the model has no
     such column), as at run time. With an empty model the templates render on a row of nulls, where only an
     exceeded render budget counts (any other failure may be the nulls'). Never raises: whatever a template does

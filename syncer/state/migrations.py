@@ -165,7 +165,7 @@ MIGRATIONS: tuple[Migration, ...] = (
         )""",
         "INSERT INTO effects_marks VALUES (1, 0, 0, NULL, NULL)",
     )),
-    Migration(6, "daemon replicas, sync leases and seen Slack requests", (
+    Migration(6, "daemon replicas, sync leases and seen interaction requests", (
         # Each live `syncer daemon` beats here; a sync's share of the work is counted over the live ones.
         """CREATE TABLE daemon_replicas (
             replica TEXT PRIMARY KEY,
@@ -181,7 +181,7 @@ MIGRATIONS: tuple[Migration, ...] = (
             acquired_at TIMESTAMP,
             last_due_at TIMESTAMP
         )""",
-        # Signatures of accepted Slack interaction requests, so a replay to another replica is refused too.
+        # Signatures of accepted interaction requests (button presses), so a replay to another replica is refused.
         """CREATE TABLE daemon_seen_requests (
             signature TEXT PRIMARY KEY,
             expires_at TIMESTAMP NOT NULL
@@ -195,6 +195,11 @@ MIGRATIONS: tuple[Migration, ...] = (
         "ALTER TABLE alert_ledger ADD COLUMN feedback_by TEXT",
         "CREATE INDEX alert_ledger_by_rep ON alert_ledger (rep, decided_at)",
         "CREATE INDEX alert_ledger_by_key ON alert_ledger (dedupe_key)",
+    )),
+    Migration(8, "owner cache: chat members under chat:<connector>", (
+        # The engine names no vendor: chat members were cached under the vendor's name and a colon (six characters);
+        # they keep their entries under the generic prefix.
+        "UPDATE owner_cache SET vendor = 'chat:' || substr(vendor, 7) WHERE vendor LIKE 'slack:%'",
     )),
 )
 

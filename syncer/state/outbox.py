@@ -1,4 +1,4 @@
-"""The outbox: one row per effect a trigger caused (a CRM task, a Slack alert, a digest), written before any send.
+"""The outbox: one row per effect a trigger caused (a CRM task, a chat alert, a digest), written before any send.
 
 Every firing the effects engine stages gets a row, whatever the alert policy decided, so a firing planned again
 (after a crash, or while its field write is still pending) is recognised by its dedupe key and never decided twice.

@@ -207,7 +207,8 @@ def test_ops_alerts_must_name_a_slack_connector(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as caught:
         load_project(root, REGISTRY, ENVIRONMENT)
     assert [str(p) for p in caught.value.problems] == [
-        "syncer.yaml:15: daemon.ops_alerts.connector: 'hubspot' is not a Slack connector (known: hubspot, slack)"]
+        "syncer.yaml:15: daemon.ops_alerts.connector: 'hubspot' is not a connector that posts alerts "
+        "(known: hubspot, slack)"]
 
 
 def test_configuration_reference_is_current() -> None:
@@ -269,6 +270,25 @@ def test_json_logs_redact_secrets(capsys: pytest.CaptureFixture[str]) -> None:
     line = capsys.readouterr().err.strip().splitlines()[-1]
     assert json.loads(line)["error"] == "login failed for ***"
     assert json.loads(line)["event"] == "run" and "hunter2" not in line
+
+
+def test_the_vendor_sdk_loggers_the_daemon_quiets_are_declared_by_their_connectors() -> None:
+    """The daemon names no vendor: each connector names its SDK's chatty loggers, which must be real packages."""
+    import importlib.util
+    import logging
+
+    from syncer.daemon.logs import quiet
+
+    declared = {name for kind in REGISTRY.values() for name in kind.quiet_loggers}
+    assert "slack_sdk" in declared
+    assert all(importlib.util.find_spec(name) is not None for name in declared), declared
+    saved = {name: logging.getLogger(name).level for name in declared}
+    try:
+        quiet(declared)
+        assert {logging.getLogger(name).getEffectiveLevel() for name in declared} == {logging.WARNING}
+    finally:
+        for name, level in saved.items():
+            logging.getLogger(name).setLevel(level)
 
 
 def test_overdue_is_measured_from_the_last_success_or_from_when_scheduling_began() -> None:

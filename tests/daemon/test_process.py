@@ -19,7 +19,7 @@ import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
 from connectors.sandbox import Sandbox
-from syncer.sandbox.faults import FaultRule
+from connectors.sandbox.core.faults import FaultRule
 from syncer.state import open_state
 from tests.daemon.procs import (
     ENVIRONMENT,

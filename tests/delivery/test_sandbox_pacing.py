@@ -17,10 +17,10 @@ from pydantic import SecretStr
 from connectors.hubspot.connector import open_destination
 from connectors.hubspot.sandbox import HubSpotEmulator, HubSpotLimits
 from connectors.hubspot.settings import HubSpotSettings
+from connectors.sandbox.core.server import EmulatorServer
 from syncer.contract.destination import Operation, Target
 from syncer.contract.enums import FieldType, SyncMode
 from syncer.delivery.executor import RetryPolicy, RowFailure, deliver
-from syncer.sandbox.server import EmulatorServer
 from tests.delivery.plans import TableChanges
 from tests.fakes import FakeClock
 

@@ -11,7 +11,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from syncer.sandbox.faults import FaultRule
+from connectors.sandbox.core.faults import FaultRule
 
 POST = "POST /api/chat.postMessage"
 DOC = Path(__file__).parents[2] / "docs" / "reliability.md"

@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 from enum import StrEnum
 from pathlib import Path
 
-from syncer.sandbox.faults import FaultRule
+from connectors.sandbox.core.faults import FaultRule
 
 CREATE = {"hubspot": "POST /crm/v3/objects/tasks/batch/create",
           "salesforce": "POST /services/data/*/composite/sobjects"}

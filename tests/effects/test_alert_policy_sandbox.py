@@ -196,7 +196,7 @@ def test_plan_shows_the_tasks_and_alerts_a_run_would_cause_after_the_policy_and_
     summary = json.loads(result.output)
     assert summary["effects"] == {"alert": {"digest": 2, "no_owner": 1, "send": 3}}
     reasons = {e["account"]: e["reason"] for e in summary["effect_samples"]}
-    assert "Slack knows no user ghost@yourco.com" in reasons["orphan"]
+    assert "the slack connector knows no user ghost@yourco.com" in reasons["orphan"]
     assert world.sandbox.slack.all_messages() == []  # a plan sends nothing
     assert "xoxb-sandbox-token" not in result.output
 

@@ -62,5 +62,5 @@ def test_an_alert_through_a_connector_that_is_not_slack_is_named(tmp_path: Path)
     with pytest.raises(ConfigError) as caught:
         load_project(tmp_path, REGISTRY, ENVIRONMENT)
     assert [str(p) for p in caught.value.problems] == [
-        "mappings/companies.yaml:11: triggers[0].alert.connector: 'hubspot' is not a Slack connector "
+        "mappings/companies.yaml:11: triggers[0].alert.connector: 'hubspot' is not a connector that posts alerts "
         "(known: hubspot, slack)"]

@@ -21,9 +21,9 @@ from pathlib import Path
 import duckdb
 
 from connectors.sandbox import Sandbox
-from connectors.sandbox_people import sample_reps
+from connectors.sandbox.core.faults import FaultRule
+from connectors.sandbox.people import sample_reps
 from syncer.app import App
-from syncer.sandbox.faults import FaultRule
 from syncer.state.outbox import EffectKind, OutboxStatus
 
 KILLS = 20

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from connectors.sandbox import Sandbox
-from syncer.sandbox.base import VendorEmulator
+from connectors.sandbox.core.base import VendorEmulator
 from syncer.state.base import RunStatus
 from syncer.state.outbox import EffectKind, OutboxStatus
 from tests.effects.task_faults import DOC, TaskFault, TaskOutcome, cases, rendered

@@ -15,7 +15,7 @@ import duckdb
 import psycopg
 
 from connectors.sandbox import Sandbox
-from connectors.sandbox_people import sample_reps
+from connectors.sandbox.people import sample_reps
 from syncer.app import App
 from syncer.runner import Pacing, RunOutcome
 from tests.fakes import FakeClock

@@ -10,9 +10,9 @@ from collections.abc import Callable
 from connectors.hubspot.sandbox import HubSpotLimits
 from connectors.salesforce.sandbox.limits import SalesforceLimits
 from connectors.sandbox import Sandbox
+from connectors.sandbox.core.faults import Fault as Injected
+from connectors.sandbox.core.faults import FaultRule
 from connectors.webhook.sandbox import WebhookReceiver
-from syncer.sandbox.faults import Fault as Injected
-from syncer.sandbox.faults import FaultRule
 from tests.reliability.harness import WRITE_ROUTES, Matrix
 from tests.reliability.matrix import Destination
 

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from connectors.sandbox_people import sample_reps
+from connectors.sandbox.people import sample_reps
 from syncer.app import App
 from syncer.state.outbox import EffectKind, OutboxStatus
 from tests.reliability.harness import ENVIRONMENT

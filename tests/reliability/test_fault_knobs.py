@@ -8,11 +8,11 @@ import ssl
 import httpx
 
 from connectors.sandbox import Sandbox
+from connectors.sandbox.core.faults import Fault, FaultInjector, FaultRule
 from connectors.webhook.connector import WebhookDestination
 from connectors.webhook.settings import WebhookSettings
 from syncer.contract.destination import Operation, Target, WriteRecord
 from syncer.contract.enums import SyncMode
-from syncer.sandbox.faults import Fault, FaultInjector, FaultRule
 
 
 def _trust(sandbox: Sandbox) -> ssl.SSLContext:

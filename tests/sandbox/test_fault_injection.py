@@ -12,8 +12,8 @@ import httpx
 import pytest
 
 from connectors.hubspot.sandbox import HubSpotEmulator
-from syncer.sandbox.faults import Fault, FaultInjector, FaultRule
-from syncer.sandbox.server import EmulatorServer
+from connectors.sandbox.core.faults import Fault, FaultInjector, FaultRule
+from connectors.sandbox.core.server import EmulatorServer
 
 ROUTE = "/crm/v3/objects/companies"
 AUTH = {"Authorization": "Bearer test"}

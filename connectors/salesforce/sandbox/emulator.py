@@ -25,8 +25,8 @@ from connectors.salesforce.sandbox.schema import DEFAULT_CUSTOM_FIELDS, FieldSpe
 from connectors.salesforce.sandbox.store import Record, RecordStore
 from connectors.salesforce.sandbox.validation import convert_record, unknown_field_error
 from connectors.salesforce.sandbox.values import from_json
-from connectors.sandbox_people import sample_reps
-from syncer.sandbox.base import Clock, VendorEmulator
+from connectors.sandbox.core.base import Clock, VendorEmulator
+from connectors.sandbox.people import sample_reps
 
 _SERVER_ERRORS = {
     500: ("UNKNOWN_EXCEPTION", "An unexpected error occurred. Please include this ErrorId if you contact support: "

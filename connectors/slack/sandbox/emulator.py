@@ -18,6 +18,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from connectors.sandbox.core.base import Clock, VendorEmulator
 from connectors.slack.sandbox.errors import (
     RateLimited,
     SlackError,
@@ -33,7 +34,6 @@ from connectors.slack.sandbox.params import read_call
 from connectors.slack.sandbox.responses import ResponseUrls
 from connectors.slack.sandbox.store import Workspace, WorkspaceIdentity
 from connectors.slack.sandbox.tokens import SANDBOX_TOKENS, TokenKind, TokenRegistry
-from syncer.sandbox.base import Clock, VendorEmulator
 
 
 class SlackEmulator(VendorEmulator):

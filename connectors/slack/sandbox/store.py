@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from connectors.sandbox_people import sample_reps
+from connectors.sandbox.people import sample_reps
 from connectors.slack.sandbox.model import MINTED_ID_LENGTH, Conversation, Message, User
 
 

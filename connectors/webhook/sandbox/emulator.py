@@ -13,7 +13,8 @@
    ``{"status": "rejected"}`` with a message. The reply lists every record: ``{"key", "status", "id"|"message"}``.
 
 A ``"check"`` batch with no records answers ``{"results": []}`` and stores nothing. Fault injection (429 storms
-with ``Retry-After``, 5xx, dropped connections, lost replies) comes from :class:`~syncer.sandbox.VendorEmulator`.
+with ``Retry-After``, 5xx, dropped connections, lost replies) comes from
+:class:`~connectors.sandbox.core.VendorEmulator`.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from connectors.sandbox.core.base import Clock, VendorEmulator
 from connectors.webhook.signing import (
     DEFAULT_TOLERANCE_S,
     IDEMPOTENCY_HEADER,
@@ -37,7 +39,6 @@ from connectors.webhook.signing import (
     signature_valid,
     timestamp_fresh,
 )
-from syncer.sandbox.base import Clock, VendorEmulator
 
 DEFAULT_SECRET = "sandbox-signing-secret"  # what the demo's syncer.yaml signs with; not a secret of anything real
 HOOK_PATH = "/hook"

@@ -6,6 +6,7 @@ import pytest
 
 from connectors.hubspot.errors import Reply, classify
 from connectors.hubspot.sandbox import HubSpotEmulator, HubSpotLimits
+from connectors.sandbox.core.faults import FaultRule
 from syncer.contract.destination import Operation
 from syncer.contract.errors import (
     BatchRejectedError,
@@ -13,7 +14,6 @@ from syncer.contract.errors import (
     RateLimitedError,
     TransientError,
 )
-from syncer.sandbox.faults import FaultRule
 from tests.connectors.hubspot.conftest import Open, companies, limits, record, target
 
 BATCH_ROUTES = "POST /crm/v3/objects/companies/batch/*"

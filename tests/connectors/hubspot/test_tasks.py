@@ -11,11 +11,11 @@ import pytest
 from connectors.hubspot.sandbox import HubSpotEmulator
 from connectors.hubspot.tasks import KEY_DEFINITION, KEY_PROPERTY, HubSpotTaskDestination, open_task_destination
 from connectors.sandbox import Sandbox
-from connectors.sandbox_people import sample_reps
+from connectors.sandbox.core.faults import FaultRule
+from connectors.sandbox.people import sample_reps
 from syncer.contract.destination import RecordStatus
+from syncer.contract.effects import TaskRequest
 from syncer.contract.errors import DestinationStoppedError, TransientError
-from syncer.delivery.effects import TaskRequest
-from syncer.sandbox.faults import FaultRule
 from tests.connectors.hubspot.conftest import settings_for
 
 CREATE_ROUTE = "POST /crm/v3/objects/tasks/batch/create"

@@ -9,10 +9,10 @@ import pytest
 
 from connectors.salesforce.connector import SalesforceDestination
 from connectors.sandbox import Sandbox
+from connectors.sandbox.core.faults import FaultRule
 from syncer.contract.destination import Operation, RecordStatus, Target, WriteRecord
 from syncer.contract.enums import SyncMode
 from syncer.contract.errors import BatchRejectedError, TransientError
-from syncer.sandbox.faults import FaultRule
 from tests.connectors.salesforce.conftest import ACCOUNT_FIELDS, EmulatorWait, account
 
 JOBS = "/jobs/ingest"

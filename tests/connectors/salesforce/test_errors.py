@@ -12,9 +12,9 @@ from simple_salesforce.exceptions import SalesforceMalformedRequest, SalesforceM
 from connectors.salesforce.connector import SalesforceDestination
 from connectors.salesforce.errors import delivery_error, parse_bulk_error
 from connectors.sandbox import Sandbox
+from connectors.sandbox.core.faults import FaultRule
 from syncer.contract.destination import Operation, RateInfo, RecordResult
 from syncer.contract.errors import BatchRejectedError, DestinationStoppedError, TransientError
-from syncer.sandbox.faults import FaultRule
 from tests.connectors.salesforce.conftest import account, settings_for
 
 COLLECTIONS = "PATCH /services/data/*/composite/sobjects/*"

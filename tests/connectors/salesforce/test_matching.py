@@ -11,10 +11,10 @@ from connectors.salesforce.connector import SalesforceDestination
 from connectors.salesforce.sandbox import FieldSpec, FieldType, SalesforceEmulator, make_tls_files
 from connectors.salesforce.sandbox import with_default_custom_fields as with_fields
 from connectors.salesforce.settings import SalesforceSettings
+from connectors.sandbox.core.server import EmulatorServer
 from syncer.contract.destination import Operation, RecordStatus, Target
 from syncer.contract.enums import FieldType as SyncFieldType
 from syncer.contract.enums import SyncMode
-from syncer.sandbox.server import EmulatorServer
 from tests.connectors.salesforce.conftest import account
 
 LEGACY_ID = FieldSpec("Legacy_Id__c", FieldType.STRING, "Legacy Id", length=40, external_id=True)

@@ -13,12 +13,12 @@ from connectors.salesforce.sandbox import DEFAULT_CUSTOM_FIELDS, SalesforceEmula
 from connectors.salesforce.settings import SalesforceSettings
 from connectors.salesforce.tasks import KEY_FIELD, SETUP_STEP, SalesforceTaskDestination, open_task_destination
 from connectors.sandbox import Sandbox
-from connectors.sandbox_people import sample_reps
+from connectors.sandbox.core.faults import FaultRule
+from connectors.sandbox.core.server import EmulatorServer
+from connectors.sandbox.people import sample_reps
 from syncer.contract.destination import RecordStatus
+from syncer.contract.effects import TaskRequest
 from syncer.contract.errors import DestinationStoppedError, TransientError
-from syncer.delivery.effects import TaskRequest
-from syncer.sandbox.faults import FaultRule
-from syncer.sandbox.server import EmulatorServer
 from tests.connectors.salesforce.conftest import settings_for
 
 INSERT_ROUTE = "POST /services/data/*/composite/sobjects"

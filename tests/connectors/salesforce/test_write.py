@@ -8,9 +8,9 @@ from collections.abc import Callable
 from connectors.salesforce.connector import SalesforceDestination
 from connectors.salesforce.sandbox.ids import checksum_suffix
 from connectors.sandbox import Sandbox
+from connectors.sandbox.core.faults import FaultRule
 from syncer.contract.destination import Operation, RecordResult, RecordStatus, Target, WriteRecord
 from syncer.contract.enums import SyncMode
-from syncer.sandbox.faults import FaultRule
 from tests.connectors.salesforce.conftest import ACCOUNT_FIELDS, account
 
 UPSERT_ROUTE = "PATCH /services/data/v{version}/composite/sobjects/{sobject}/{field}"

@@ -10,10 +10,10 @@ import pytest
 from pydantic import SecretStr
 
 from connectors.sandbox import Sandbox
+from connectors.sandbox.core.server import EmulatorServer
 from connectors.slack.channel import SlackAlertChannel, open_alert_channel
 from connectors.slack.sandbox import DEMO_BOT_TOKEN, SlackEmulator, SlackLimits
 from connectors.slack.settings import SlackSettings
-from syncer.sandbox.server import EmulatorServer
 from tests.fakes import FakeClock
 
 TOKEN = DEMO_BOT_TOKEN  # one of the tokens the sandbox workspace issued

@@ -8,16 +8,16 @@ from collections.abc import Iterator
 import pytest
 
 import connectors.slack.channel as channel_module
-from connectors.sandbox_people import sample_reps
+from connectors.sandbox.core.faults import FaultRule
+from connectors.sandbox.people import sample_reps
 from connectors.slack.blocks import SlackMessage
 from connectors.slack.channel import open_alert_channel
 from connectors.slack.errors import Reaction, classify
 from connectors.slack.sandbox import GENERAL_ID, PQL_ALERTS_ID, SlackEmulator
 from syncer.contract.alerts import MarkedText, Notice
 from syncer.contract.destination import RecordStatus
+from syncer.contract.effects import AlertPost
 from syncer.contract.errors import DestinationStoppedError, RateLimitedError, TransientError
-from syncer.delivery.effects import AlertPost
-from syncer.sandbox.faults import FaultRule
 
 from .conftest import TOKEN, Open, settings_for
 

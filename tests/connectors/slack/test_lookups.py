@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from connectors.sandbox_people import sample_reps
+from connectors.sandbox.people import sample_reps
 from connectors.slack.sandbox import SlackEmulator, SlackLimits, Tier
+from syncer.contract.effects import ChatMember
 from syncer.contract.errors import RateLimitedError
-from syncer.delivery.effects import ChatMember
 
 from .conftest import MakeLimited, Open
 

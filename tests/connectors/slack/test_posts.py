@@ -10,14 +10,14 @@ from typing import Any
 import pytest
 
 import connectors.slack.channel as channel_module
-from connectors.sandbox_people import sample_reps
+from connectors.sandbox.core.faults import FaultRule
+from connectors.sandbox.people import sample_reps
 from connectors.slack.sandbox import PQL_ALERTS_ID, SlackEmulator, SlackLimits
 from syncer.alerts.templates import render_marked
 from syncer.contract.alerts import Alert, MarkedText, Notice
 from syncer.contract.destination import RecordStatus
+from syncer.contract.effects import AlertPost, EffectResult
 from syncer.contract.errors import TransientError
-from syncer.delivery.effects import AlertPost, EffectResult
-from syncer.sandbox.faults import FaultRule
 
 from .conftest import MakeLimited, Open
 

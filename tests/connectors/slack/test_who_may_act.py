@@ -23,7 +23,7 @@ import pytest
 from pydantic import SecretStr
 
 from connectors.sandbox import Sandbox
-from connectors.sandbox_people import sample_reps
+from connectors.sandbox.people import sample_reps
 from connectors.slack.blocks import ACTION_CLAIM, ACTION_NOT_USEFUL, ACTION_SNOOZE
 from connectors.slack.channel import open_alert_channel
 from connectors.slack.interactions import NOT_YOURS, SlackInteractions, ephemeral
@@ -31,10 +31,11 @@ from connectors.slack.sandbox import PQL_ALERTS_ID, SlackEmulator
 from connectors.slack.sandbox.tokens import DEMO_BOT_TOKEN
 from connectors.slack.settings import SlackSettings
 from syncer.contract.alerts import Alert, Digest, DigestItem, MarkedText
+from syncer.contract.effects import AlertPost
 from syncer.contract.interactions import InMemorySeenRequests, InteractionAnswer, InteractionRequest
 from syncer.core.alerts import DedupeKey, LedgerEntry, Outcome
-from syncer.delivery.effects import AlertPost
 from syncer.effects.feedback import StoreFeedbackLedger
+from syncer.effects.payloads import AlertPayload
 from syncer.effects.summary import alert_summary
 from syncer.state import open_state
 from syncer.state.base import StateStore
@@ -87,9 +88,9 @@ def send(world: World, account: str, *, rep: str | None, channel: str | None = N
     key = DedupeKey("pql", "hot", account, "f1")
     token, now = key.token(), datetime.now(UTC)
     world.store.ledger.add([LedgerEntry(key, rep, Outcome.SEND, now, "hot")])
-    world.store.outbox.add([OutboxItem(token, key.sync, key.trigger, account, EffectKind.ALERT,
-                                       {"rep": rep, "channel": channel, "connector": "slack",
-                                        "owner_email": DANA.email}, OutboxStatus.PENDING)], now)
+    payload = AlertPayload("slack", DANA.email, "is hot", now, channel=channel, rep=rep, decision="send")
+    world.store.outbox.add([OutboxItem(token, key.sync, key.trigger, account, EffectKind.ALERT, payload.to_json(),
+                                       OutboxStatus.PENDING)], now)
     value = Alert(token, f"Account {account}", MarkedText.of(("is hot", False)), 90, "hot")
     result = open_alert_channel(world.settings).post(AlertPost(token, value, channel=channel, user_id=rep))
     assert result.external_id is not None

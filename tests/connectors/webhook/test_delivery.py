@@ -9,9 +9,9 @@ from pydantic import SecretStr
 
 from connectors import REGISTRY
 from connectors.sandbox import Sandbox
+from connectors.sandbox.core import FaultRule
 from syncer.contract.destination import Destination, Operation, RecordStatus, WriteRecord
 from syncer.contract.errors import DestinationStoppedError, RateLimitedError, TransientError
-from syncer.sandbox import FaultRule
 from tests.fakes import FakeClock
 
 from .conftest import TARGET, DestinationFactory, records, settings

@@ -10,7 +10,7 @@ import pytest
 from hubspot import HubSpot
 
 from connectors.hubspot.sandbox import HubSpotEmulator, HubSpotLimits
-from syncer.sandbox.server import EmulatorServer
+from connectors.sandbox.core.server import EmulatorServer
 from tests.fakes import FakeClock
 
 TOKEN = "pat-sandbox-test"

@@ -14,7 +14,7 @@ from hubspot.crm.objects.tasks.exceptions import ApiException as TaskApiExceptio
 from hubspot.crm.properties import PropertyCreate
 from hubspot.crm.properties.exceptions import ApiException as PropertyApiException
 
-from connectors.sandbox_people import sample_reps
+from connectors.sandbox.people import sample_reps
 from tests.sandbox.hubspot.conftest import Sandbox
 
 

@@ -18,7 +18,7 @@ from hubspot.crm.companies.exceptions import ApiException, ServiceException, Una
 
 from connectors.hubspot.sandbox import HubSpotEmulator, HubSpotLimits
 from connectors.sandbox import Sandbox as ServedSandbox
-from syncer.sandbox.faults import FaultRule
+from connectors.sandbox.core.faults import FaultRule
 from tests.sandbox.hubspot.conftest import Sandbox, use_limits
 
 
@@ -34,7 +34,7 @@ def test_auth(sandbox: Sandbox) -> None:
     assert caught.value.status == 401 and body["category"] == "INVALID_AUTHENTICATION"
     assert uuid.UUID(body["correlationId"])
     strict = HubSpotEmulator(tokens=frozenset({"good"}))
-    from syncer.sandbox.server import EmulatorServer
+    from connectors.sandbox.core.server import EmulatorServer
 
     server = EmulatorServer(strict).start()
     try:

@@ -20,7 +20,7 @@ from connectors.salesforce.sandbox import (
     make_tls_files,
     with_default_custom_fields,
 )
-from syncer.sandbox.server import EmulatorServer
+from connectors.sandbox.core.server import EmulatorServer
 from tests.fakes import FakeClock
 
 # A non-unique external id, so tests can make one key match several records (the 300 case).

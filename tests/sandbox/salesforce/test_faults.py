@@ -6,7 +6,7 @@ import pytest
 import requests
 from simple_salesforce.exceptions import SalesforceGeneralError, SalesforceRefusedRequest
 
-from syncer.sandbox.faults import FaultRule
+from connectors.sandbox.core.faults import FaultRule
 from tests.sandbox.salesforce.conftest import SF, Org, content
 
 UPSERT = "composite/sobjects/Account/Product_Account_Id__c"

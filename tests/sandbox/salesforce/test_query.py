@@ -7,7 +7,7 @@ import re
 import pytest
 from simple_salesforce.exceptions import SalesforceMalformedRequest
 
-from connectors.sandbox_people import sample_reps
+from connectors.sandbox.people import sample_reps
 from tests.sandbox.salesforce.conftest import SF, Org, content
 
 

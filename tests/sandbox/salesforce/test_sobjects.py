@@ -10,7 +10,7 @@ from simple_salesforce.exceptions import (
 )
 
 from connectors.salesforce.sandbox.ids import checksum_suffix
-from connectors.sandbox_people import sample_reps
+from connectors.sandbox.people import sample_reps
 from tests.sandbox.salesforce.conftest import SF, Org, content
 
 

@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 from slack_sdk import WebClient
 
+from connectors.sandbox.core.server import EmulatorServer
 from connectors.slack.sandbox import SlackEmulator, SlackLimits
-from syncer.sandbox.server import EmulatorServer
 from tests.fakes import FakeClock
 
 TOKEN = "xoxb-sandbox-test"

@@ -15,8 +15,8 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_handlers import ServerErrorRetryHandler
 from slack_sdk.http_retry.builtin_interval_calculators import FixedValueRetryIntervalCalculator
 
+from connectors.sandbox.core.faults import FaultRule
 from connectors.slack.sandbox import PQL_ALERTS_ID
-from syncer.sandbox.faults import FaultRule
 
 from .conftest import TOKEN, Sandbox
 

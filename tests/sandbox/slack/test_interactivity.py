@@ -7,7 +7,7 @@ import pytest
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from connectors.sandbox_people import sample_reps
+from connectors.sandbox.people import sample_reps
 from connectors.slack.sandbox import GENERAL_ID, PQL_ALERTS_ID
 
 from .conftest import USER_TOKEN, Sandbox

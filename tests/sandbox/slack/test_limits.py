@@ -11,9 +11,9 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry import builtin_handlers
 from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 
-from connectors.sandbox_people import sample_reps
+from connectors.sandbox.core.faults import FaultRule
+from connectors.sandbox.people import sample_reps
 from connectors.slack.sandbox import PQL_ALERTS_ID, SlackLimits, Tier
-from syncer.sandbox.faults import FaultRule
 from tests.fakes import FakeClock
 
 from .conftest import Sandbox, SandboxFactory

@@ -9,7 +9,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from connectors.sandbox import Sandbox as ServedSandbox
-from connectors.sandbox_people import sample_reps
+from connectors.sandbox.people import sample_reps
 from connectors.slack.sandbox import DEMO_BOT_TOKEN, PQL_ALERTS_ID, SlackEmulator, TokenKind
 
 from .conftest import ROTATED_TOKEN, TOKEN, USER_TOKEN, Sandbox, SandboxFactory

@@ -10,10 +10,10 @@ import httpx
 import pytest
 
 from connectors.sandbox import Sandbox
+from connectors.sandbox.core import FaultRule
+from connectors.sandbox.core.server import EmulatorServer
 from connectors.webhook.sandbox import DEFAULT_SECRET, WebhookReceiver
 from connectors.webhook.signing import idempotency_key, signature
-from syncer.sandbox import FaultRule
-from syncer.sandbox.server import EmulatorServer
 from tests.fakes import FakeClock
 
 BATCH: dict[str, Any] = {"sync": "s", "object": "accounts", "operation": "create",

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import uvicorn
 
-from syncer.sandbox.base import VendorEmulator
+from connectors.sandbox.core.base import VendorEmulator
 
 
 class EmulatorServer:

@@ -3,8 +3,8 @@ HTTP server. Each vendor's emulator lives with its connector (``connectors/<vend
 together are :class:`connectors.sandbox.Sandbox`.
 """
 
-from syncer.sandbox.base import VendorEmulator
-from syncer.sandbox.faults import Fault, FaultRule
-from syncer.sandbox.server import EmulatorServer
+from connectors.sandbox.core.base import VendorEmulator
+from connectors.sandbox.core.faults import Fault, FaultRule
+from connectors.sandbox.core.server import EmulatorServer
 
 __all__ = ["EmulatorServer", "Fault", "FaultRule", "VendorEmulator"]

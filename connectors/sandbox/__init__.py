@@ -8,6 +8,11 @@ speaks https) and exposes each emulator's Python API for inspection::
         sandbox.urls        # {"hubspot": "http://127.0.0.1:...", "salesforce": "https://...", "slack": ".../api/",
                             #  "webhook": ".../hook"}
         sandbox.hubspot     # HubSpotEmulator: records, tasks, request log, faults
+
+The package also holds what the emulators share: their vendor-free core (:mod:`connectors.sandbox.core`: the base
+with inspection routes, faults, the request log, the server) and the sample company's people
+(:mod:`connectors.sandbox.people`). Each vendor's emulator imports those, so this module imports the emulators only
+when a sandbox starts: importing one emulator first must not come back here for another half-loaded one.
 """
 
 from __future__ import annotations
@@ -15,12 +20,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
+from typing import TYPE_CHECKING
 
-from connectors.hubspot.sandbox import HubSpotEmulator
-from connectors.salesforce.sandbox import SalesforceEmulator, make_tls_files
-from connectors.slack.sandbox import SlackEmulator
-from connectors.webhook.sandbox import HOOK_PATH, WebhookReceiver
-from syncer.sandbox.server import EmulatorServer
+from connectors.sandbox.core.server import EmulatorServer
+
+if TYPE_CHECKING:
+    from connectors.hubspot.sandbox import HubSpotEmulator
+    from connectors.salesforce.sandbox import SalesforceEmulator
+    from connectors.slack.sandbox import SlackEmulator
+    from connectors.webhook.sandbox import WebhookReceiver
 
 DEFAULT_PORTS = {"hubspot": 8701, "salesforce": 8702, "slack": 8703, "webhook": 8704}
 
@@ -44,6 +52,11 @@ class Sandbox:
         ``directory`` receives the TLS files; clients of the Salesforce emulator trust ``ca_file``.
         ``hubspot_tokens``: the only access tokens HubSpot accepts (None: any non-empty one).
         """
+        from connectors.hubspot.sandbox import HubSpotEmulator
+        from connectors.salesforce.sandbox import SalesforceEmulator, make_tls_files
+        from connectors.slack.sandbox import SlackEmulator
+        from connectors.webhook.sandbox import WebhookReceiver
+
         chosen = {name: 0 for name in DEFAULT_PORTS} | (ports or {})
         tls = make_tls_files(directory)
         hubspot, salesforce, slack = HubSpotEmulator(tokens=hubspot_tokens), SalesforceEmulator(), SlackEmulator()
@@ -65,6 +78,8 @@ class Sandbox:
     def urls(self) -> dict[str, str]:
         """The base URL each SDK is given (Slack's includes the ``/api/`` prefix its WebClient expects); the webhook's
         is the full URL a webhook destination posts to."""
+        from connectors.webhook.sandbox import HOOK_PATH
+
         return {"hubspot": self.servers["hubspot"].url, "salesforce": self.servers["salesforce"].url,
                 "slack": self.servers["slack"].url + "/api/", "webhook": self.servers["webhook"].url + HOOK_PATH}
 

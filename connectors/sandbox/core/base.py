@@ -28,8 +28,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Match, Route
 from starlette.types import Message, Receive, Scope, Send
 
-from syncer.sandbox.faults import Fault, FaultDecision, FaultInjector, FaultRule
-from syncer.sandbox.requestlog import RequestLog
+from connectors.sandbox.core.faults import Fault, FaultDecision, FaultInjector, FaultRule
+from connectors.sandbox.core.requestlog import RequestLog
 
 Clock = Callable[[], float]
 
