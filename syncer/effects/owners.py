@@ -8,7 +8,7 @@ ask again for every alert, while a rep added to Slack today is found within the 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -71,6 +71,38 @@ class OwnerDirectory:
                 resolved[email] = Owner(email, None, None, "the owner column is empty")
                 continue
             owner_id, tz = fresh.get(normalise_email(email), (None, None))
-            reason = "" if owner_id else f"{label} knows no user {normalise_email(email)}"
+            reason = "" if owner_id else f"{label} has no active user {normalise_email(email)}"
             resolved[email] = Owner(email, owner_id, tz, reason)
         return resolved
+
+
+class CrmOwnerLookup:
+    """A destination's owners for planning (:class:`syncer.planning.planner.OwnerLookup`): e-mails to active CRM users
+    through the cached directory; the task destination that asks the CRM is opened at most once, on first need, and
+    closed by :meth:`close`."""
+
+    def __init__(self, field: str, directory: OwnerDirectory, connector: str,
+                 open_tasks: Callable[[], TaskDestination]) -> None:
+        self._field, self._directory, self._connector, self._open = field, directory, connector, open_tasks
+        self._tasks: TaskDestination | None = None
+
+    @property
+    def field(self) -> str:
+        return self._field
+
+    def _destination(self) -> TaskDestination:
+        if self._tasks is None:
+            self._tasks = self._open()
+        return self._tasks
+
+    def resolve(self, emails: Sequence[str]) -> Mapping[str, tuple[str | None, str]]:
+        try:
+            owners = self._directory.crm(self._connector, self._destination, list(emails))
+        finally:
+            self.close()
+        return {email: (owner.id, owner.reason) for email, owner in owners.items() if email is not None}
+
+    def close(self) -> None:
+        if self._tasks is not None:
+            self._tasks.close()
+            self._tasks = None
