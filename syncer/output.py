@@ -122,9 +122,13 @@ def show_alert_summary(summaries: list[RepSummary], since: datetime) -> None:
         if s.no_owner:
             held = f"{held}, no owner: {s.no_owner}" if held != "-" else f"no owner: {s.no_owner}"
         feedback = ", ".join(f"{answer}: {n}" for answer, n in sorted(s.feedback.items())) or "-"
+        tasks_held = sum(s.tasks_held.values())
         table.add_row(escape(s.rep), str(s.sent), str(s.digested), str(s.deferred), escape(held), escape(feedback),
-                      str(s.tasks))
+                      str(s.tasks) + (f" ({tasks_held} held)" if tasks_held else ""))
     console.print(table)
+    for s in summaries:  # a task is never created unassigned: say why each held one waits
+        for reason, n in sorted(s.tasks_held.items()):
+            console.print(escape(f"{n} task(s) held for {s.rep}: {reason}"))
 
 
 def show_status(rows: list[dict[str, Any]], reasons_per_sync: int = 3) -> None:

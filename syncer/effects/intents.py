@@ -81,6 +81,8 @@ def task_item(firing: Firing, connector: str, now: datetime, first_run: bool,
     due = (now + timedelta(days=spec.due_in_days)).date()
     payload: dict[str, Any] = {"connector": connector, "owner_email": firing.owner, "due": due,
                                "priority": spec.priority, "fired_at": now}
+    if spec.fallback_owner:  # who gets the task when the owner resolves to no active user (else it is held)
+        payload["fallback_owner"] = spec.fallback_owner
     status, error = OutboxStatus.PENDING, None
     try:
         # What a rep reads is display text: no control characters or bidi overrides from the warehouse's values.

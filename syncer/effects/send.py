@@ -16,7 +16,7 @@ are not sent again within the run after a request with no reply (the next run lo
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -26,6 +26,7 @@ from syncer.contract.destination import RecordStatus
 from syncer.contract.errors import DeliveryError, TransientError
 from syncer.delivery.effects import AlertChannel, AlertPost, EffectResult, TaskDestination, TaskRequest
 from syncer.effects.intents import render_plain
+from syncer.effects.owners import Owner
 from syncer.state.base import RunLockedError
 from syncer.state.outbox import EffectKind, OutboxRecord, OutboxStatus
 
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
 RECORD_WAIT = timedelta(days=7)  # a task whose record the CRM never confirmed is given up after this
 DIGEST_LOCK = "__syncer_digests__"  # digests span syncs: one sender at a time, whichever run gets there first
 SENDING = (OutboxStatus.PENDING, OutboxStatus.SENDING)
+HELD_NO_OWNER = "held, no owner"  # the error prefix of a task held because no active user may own it
 SILENT_POSTS_STOP = 3  # posts in a row without a reply: Slack is likely down, leave the rest for the next run
 
 
@@ -60,16 +62,22 @@ def _send_task_group(effects: Effects, connector: str, records: list[OutboxRecor
     if not ready:
         return
     try:
-        owners = effects.owners.crm(connector, lambda: effects.tasks(connector),
-                                    [r.payload.get("owner_email") for r in ready])
+        emails = [r.payload.get("owner_email") for r in ready]
+        fallbacks = [r.payload.get("fallback_owner") for r in ready if r.payload.get("fallback_owner")]
+        owners = effects.owners.crm(connector, lambda: effects.tasks(connector), [*emails, *fallbacks])
         destination, pacer = effects.tasks(connector), effects.task_pacer(connector)
     except DeliveryError as exc:  # the owners could not be read: the intents stay pending for the next run
         _leave_pending(effects, connector, [r.dedupe_key for r in ready], exc)
         return
-    requests = [TaskRequest(r.dedupe_key, ids[(r.sync, r.key)], owners[r.payload.get("owner_email")].id,
-                            str(r.payload.get("subject") or ""), str(r.payload.get("body") or ""),
-                            date.fromisoformat(str(r.payload["due"])[:10]), str(r.payload.get("priority")))
-                for r in ready]
+    requests = []
+    for record in ready:
+        owner_id = _task_owner(effects, record, owners)
+        if owner_id is None:
+            continue  # held: never created unassigned
+        requests.append(TaskRequest(record.dedupe_key, ids[(record.sync, record.key)], owner_id,
+                                    str(record.payload.get("subject") or ""), str(record.payload.get("body") or ""),
+                                    date.fromisoformat(str(record.payload["due"])[:10]),
+                                    str(record.payload.get("priority"))))
     size = max(1, destination.limits.task_batch)
     for start in range(0, len(requests), size):
         if effects.stopping():
@@ -85,6 +93,22 @@ def _send_task_group(effects: Effects, connector: str, records: list[OutboxRecor
             rest = batch.left + requests[start + size:]
             _leave_pending(effects, connector, [r.dedupe_key for r in rest], exc)
             return
+
+
+def _task_owner(effects: Effects, record: OutboxRecord, owners: Mapping[str | None, Owner]) -> str | None:
+    """The user a task is assigned to: the row's owner, else the trigger's ``fallback_owner``; ``None`` holds the
+    task (it stays pending, the reason in its error, and is tried again on later runs: the rep may be added)."""
+    owner = owners[record.payload.get("owner_email")]
+    if owner.id is not None:
+        return owner.id
+    fallback = record.payload.get("fallback_owner")
+    if fallback and owners[fallback].id is not None:
+        effects.report.tasks["fallback_owner"] += 1
+        return owners[fallback].id
+    reason = f"{HELD_NO_OWNER}: {owner.reason}" + (f"; fallback {owners[fallback].reason}" if fallback else "")
+    effects.store.outbox.failed(record.dedupe_key, reason, effects.now, retryable=True)
+    effects.report.tasks["held_no_owner"] += 1
+    return None
 
 
 class _UnsettledError(TransientError):
