@@ -55,7 +55,8 @@ triggers:
       priority: HIGH{fallback}
 """
 
-SALESFORCE = HUBSPOT.replace("name: companies", "name: accounts").replace("connector: hubspot", "connector: salesforce") \
+SALESFORCE = HUBSPOT.replace("name: companies", "name: accounts") \
+    .replace("connector: hubspot", "connector: salesforce") \
     .replace("object: companies", "object: Account").replace("field: product_account_id",
                                                               "field: Product_Account_Id__c") \
     .replace("adopt_by: domain", "adopt_by: {column: domain, field: Website}") \
