@@ -63,8 +63,10 @@ class AdoptRule(_Strict):
     value, so later runs match it directly. Several are an ambiguity: the row is rejected naming them.
     """
 
-    column: str
-    field: str
+    column: str = Field(description="The model column holding the value (e.g. domain).")
+    field: str = Field(description="The destination field an existing record holds it in (domain, Website): "
+                                   "exactly one record with it and no match value is adopted; several are "
+                                   "rejected as ambiguous, naming them.")
 
     @model_validator(mode="before")
     @classmethod
@@ -81,7 +83,8 @@ class OwnerRule(_Strict):
     summary with its reason; with ``required: true`` the row is rejected instead.
     """
 
-    column: str
+    column: str = Field(description="The model column with the owner's e-mail; the connector's owner field "
+                                    "(hubspot_owner_id, OwnerId) gets the active user's id, or stays unset.")
     required: bool = Field(False, description="Reject a row whose owner resolves to no active user.")
 
     @model_validator(mode="before")
