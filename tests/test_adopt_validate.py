@@ -7,7 +7,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from connectors import REGISTRY
 from syncer.cli import cli
+from syncer.contract.enums import SyncMode
 from tests.project import ENVIRONMENT, MAPPING_YAML, make_project
 
 MATCH = "    field: product_account_id\n"
@@ -42,3 +44,14 @@ def test_mistakes_are_named_at_file_and_line(tmp_path: Path, added: str, expecte
     code, output = _validate(tmp_path)
     assert code == 2
     assert expected in " ".join(output.split()), output
+
+
+def test_a_connector_declares_whether_it_adopts_and_has_owners() -> None:
+    webhook = REGISTRY["webhook"]
+    settings = webhook.settings.model_validate({"type": "webhook", "url": "https://hooks.example/pql"})
+    problems = dict(webhook.target_problems(settings, "accounts", SyncMode.UPSERT, adopt=True, owner=True))
+    assert problems == {"adopt_by": "a webhook destination cannot look up existing records to adopt",
+                        "owner": "a webhook destination's records have no owner to set"}
+    hubspot = REGISTRY["hubspot"]
+    token = hubspot.settings.model_validate({"type": "hubspot", "access_token": "t"})
+    assert hubspot.target_problems(token, "companies", SyncMode.UPSERT, adopt=True, owner=True) == []
