@@ -43,7 +43,7 @@ class OwnerDirectory:
             users = channel().lookup_users(wanted)
             return {email: (users[email].id, users[email].tz) if email in users else (None, None)
                     for email in wanted}
-        return self._resolve(f"slack:{connector}", emails, ask, "Slack")
+        return self._resolve(f"slack:{connector}", emails, ask, "Slack knows no user")
 
     def crm(self, connector: str, tasks: Callable[[], TaskDestination], emails: Sequence[str | None],
             ) -> dict[str | None, Owner]:
@@ -51,11 +51,11 @@ class OwnerDirectory:
         def ask(wanted: list[str]) -> dict[str, tuple[str | None, str | None]]:
             ids = {normalise_email(email): owner for email, owner in tasks().owner_ids(wanted).items()}
             return {email: (ids.get(email), None) for email in wanted}
-        return self._resolve(f"crm:{connector}", emails, ask, connector)
+        return self._resolve(f"crm:{connector}", emails, ask, f"{connector} has no active user")
 
     def _resolve(self, vendor: str, emails: Sequence[str | None],
                  ask: Callable[[list[str]], dict[str, tuple[str | None, str | None]]],
-                 label: str) -> dict[str | None, Owner]:
+                 unknown: str) -> dict[str | None, Owner]:
         wanted = sorted({normalise_email(e) for e in emails if e and e.strip()})
         cached = self._store.owners.get(vendor, wanted, KNOWN_FOR, self._now)
         fresh = {email: (entry.owner_id, entry.tz) for email, entry in cached.items()
@@ -71,7 +71,7 @@ class OwnerDirectory:
                 resolved[email] = Owner(email, None, None, "the owner column is empty")
                 continue
             owner_id, tz = fresh.get(normalise_email(email), (None, None))
-            reason = "" if owner_id else f"{label} has no active user {normalise_email(email)}"
+            reason = "" if owner_id else f"{unknown} {normalise_email(email)}"
             resolved[email] = Owner(email, owner_id, tz, reason)
         return resolved
 
