@@ -163,7 +163,8 @@ class App:
         """What the effects engine needs: the alert policy, the task and alert openers, the log's writer."""
         return EffectsContext(self.project.config.alerts, self.open_alert_channel, self.open_task_destination,
                               pacing.clock, pacing.sleep,
-                              lambda table: self.warehouse.replace_table(ALERT_LOG_TABLE, table))
+                              lambda table: self.warehouse.replace_table(ALERT_LOG_TABLE, table),
+                              task_fallback_owner=self.project.config.tasks.fallback_owner)
 
     def _require(self, *prefixes: tuple[str | int, ...]) -> None:
         missing = self.project.missing_under(*prefixes)

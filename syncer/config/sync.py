@@ -205,8 +205,9 @@ class TaskSpec(_Strict):
     priority: str = Field("Normal", description="The CRM's own word: HubSpot HIGH|MEDIUM|LOW, Salesforce "
                                                 "High|Normal|Low.")
     fallback_owner: str | None = Field(None, description="E-mail of the user who gets the task when the row's owner "
-                                                         "resolves to no active user; without one such a task is "
-                                                         "held, never created unassigned.")
+                                                         "resolves to no active user (default: tasks.fallback_owner "
+                                                         "of syncer.yaml); without one such a task is held, never "
+                                                         "created unassigned.")
 
 
 class AlertSpec(_Strict):

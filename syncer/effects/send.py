@@ -63,7 +63,7 @@ def _send_task_group(effects: Effects, connector: str, records: list[OutboxRecor
         return
     try:
         emails = [r.payload.get("owner_email") for r in ready]
-        fallbacks = [r.payload.get("fallback_owner") for r in ready if r.payload.get("fallback_owner")]
+        fallbacks = [_fallback(effects, r) for r in ready if _fallback(effects, r)]
         owners = effects.owners.crm(connector, lambda: effects.tasks(connector), [*emails, *fallbacks])
         destination, pacer = effects.tasks(connector), effects.task_pacer(connector)
     except DeliveryError as exc:  # the owners could not be read: the intents stay pending for the next run
@@ -101,7 +101,7 @@ def _task_owner(effects: Effects, record: OutboxRecord, owners: Mapping[str | No
     owner = owners[record.payload.get("owner_email")]
     if owner.id is not None:
         return owner.id
-    fallback = record.payload.get("fallback_owner")
+    fallback = _fallback(effects, record)
     if fallback and owners[fallback].id is not None:
         effects.report.tasks["fallback_owner"] += 1
         return owners[fallback].id
@@ -109,6 +109,12 @@ def _task_owner(effects: Effects, record: OutboxRecord, owners: Mapping[str | No
     effects.store.outbox.failed(record.dedupe_key, reason, effects.now, retryable=True)
     effects.report.tasks["held_no_owner"] += 1
     return None
+
+
+def _fallback(effects: Effects, record: OutboxRecord) -> str | None:
+    """The trigger's ``task.fallback_owner``, else ``tasks.fallback_owner`` of syncer.yaml."""
+    named = record.payload.get("fallback_owner") or effects.task_fallback_owner
+    return str(named) if named else None
 
 
 class _UnsettledError(TransientError):

@@ -25,7 +25,7 @@ from connectors.sandbox_people import departed_rep
 from syncer.effects.summary import alert_summary
 from syncer.state.base import RunStatus
 from syncer.state.outbox import EffectKind, OutboxStatus
-from tests.effects.world import DANA, MARCO, START, World, tier
+from tests.effects.world import ALERTS, DANA, MARCO, START, World, tier
 
 GONE = departed_rep()
 
@@ -147,10 +147,10 @@ class Crm:
         return (task.get("properties") or {}).get("hubspot_owner_id") if self.crm == "hubspot" else task["OwnerId"]
 
 
-def _prepare(world: CrmWorld, crm: str, fallback: str = "") -> Crm:
+def _prepare(world: CrmWorld, crm: str, fallback: str = "", project: str = "") -> Crm:
     mapping = HUBSPOT if crm == "hubspot" else SALESFORCE
     world.setup({("companies" if crm == "hubspot" else "accounts"): mapping.replace("{fallback}", fallback)},
-                extra_connectors=_salesforce_connector(world.sandbox))
+                alerts=ALERTS + project, extra_connectors=_salesforce_connector(world.sandbox))
     side = Crm(world, crm)
     assert world.app is not None
     config = world.app.project.sync(side.sync)
@@ -249,9 +249,14 @@ def test_a_first_sync_adopts_sets_owners_rejects_ambiguity_and_holds_unowned_tas
     assert last.summary()["confirmed"] == 0 and side.writes() == writes and len(side.tasks()) == 1
 
 
+@pytest.mark.parametrize("where", ["trigger", "syncer.yaml"])
 @pytest.mark.parametrize("crm", ["hubspot", "salesforce"])
-def test_a_fallback_owner_gets_the_task_no_active_user_may_own(world: CrmWorld, crm: str) -> None:
-    side = _prepare(world, crm, fallback=f"\n      fallback_owner: {MARCO.email}")
+def test_a_fallback_owner_gets_the_task_no_active_user_may_own(world: CrmWorld, crm: str, where: str) -> None:
+    if where == "trigger":  # the trigger's own fallback wins over the project's
+        side = _prepare(world, crm, fallback=f"\n      fallback_owner: {MARCO.email}",
+                        project=f"tasks:\n  fallback_owner: {DANA.email}\n")
+    else:
+        side = _prepare(world, crm, project=f"tasks:\n  fallback_owner: {MARCO.email}\n")
     world.account("a4", GONE.email, 60)
     world.domains["a4"] = "gone.example"
     assert world.run(side.sync).status is RunStatus.SUCCEEDED
