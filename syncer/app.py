@@ -20,6 +20,7 @@ from syncer.contract.registry import ConnectorType
 from syncer.core.plan import Plan
 from syncer.effects.engine import EffectsContext
 from syncer.effects.log import ALERT_LOG_TABLE
+from syncer.effects.owners import CrmOwnerLookup, OwnerDirectory
 from syncer.effects.preview import EffectPreview, preview_effects
 from syncer.runner import Pacing, RunOptions, RunOutcome, run_sync
 from syncer.state import StateStore, StateUnavailableError, open_state
@@ -90,7 +91,22 @@ class App:
         if kind.destination is None:
             return None
         types = field_types or {name: spec.type or FieldType.STRING for name, spec in sync.fields.items()}
-        return kind.open(settings, Target(dest.object, dest.mode, dest.match.field, types))
+        adopt_field = dest.adopt_by.field if dest.adopt_by is not None else None
+        return kind.open(settings, Target(dest.object, dest.mode, dest.match.field, types, adopt_field))
+
+    def owner_lookup(self, sync: SyncConfig) -> CrmOwnerLookup | None:
+        """The owners of ``sync``'s destination, for its ``owner:`` (None without one): the connector's owner field,
+        resolved through the state's owner cache and the connector's task destination."""
+        dest = sync.destination
+        if dest is None or dest.owner is None:
+            return None
+        kind = self.connector_type(dest.connector)
+        field = kind.capabilities(kind.resolve_paths(self.project.connectors[dest.connector], self.root)).owner_field
+        if field is None:
+            raise ValueError(f"a {kind.name} destination's records have no owner to set")
+        directory = OwnerDirectory(self.store, clock.aware_utc(clock.naive_now()))
+        connector = dest.connector
+        return CrmOwnerLookup(field, directory, connector, lambda: self.open_task_destination(connector))
 
     def connector_type(self, name: str) -> ConnectorType[Any]:
         """The registry entry of the connector ``name`` of ``syncer.yaml``."""
@@ -115,7 +131,7 @@ class App:
     def run_options(self, allow_mass_change: bool = False, stop: Callable[[], bool] | None = None) -> RunOptions:
         """The options a run of this project takes: its batch size and guards, plus the caller's choices."""
         return RunOptions(batch_size=self.batch_size, allow_mass_change=allow_mass_change,
-                          guards=self.project.config.defaults.guards, stop=stop)
+                          guards=self.project.config.defaults.guards, stop=stop, owners=self.owner_lookup)
 
     def run(self, sync: SyncConfig, options: RunOptions, progress: Callable[[int], None] | None = None,
             now: Callable[[], datetime] = clock.naive_now, pacing: Pacing | None = None) -> RunOutcome:
@@ -148,7 +164,8 @@ class App:
         """What the effects engine needs: the alert policy, the task and alert openers, the log's writer."""
         return EffectsContext(self.project.config.alerts, self.open_alert_channel, self.open_task_destination,
                               pacing.clock, pacing.sleep,
-                              lambda table: self.warehouse.replace_table(ALERT_LOG_TABLE, table))
+                              lambda table: self.warehouse.replace_table(ALERT_LOG_TABLE, table),
+                              task_fallback_owner=self.project.config.tasks.fallback_owner)
 
     def _require(self, *prefixes: tuple[str | int, ...]) -> None:
         missing = self.project.missing_under(*prefixes)

@@ -61,6 +61,9 @@ def show_plan(plan: Plan, sample: int) -> None:
     console.print(table)
     if plan.counts.removed:
         console.print(f"{plan.counts.removed} key(s) left the model; this sync ignores removals.")
+    if plan.counts.skipped:
+        console.print(f"{plan.counts.skipped} new key(s) skipped: their rows fail the destination's create_when.")
+    _show_unresolved_owners(plan.meta.get("owners"))
     for trip in plan.guard_trips:
         console.print(f"[bold red]guard {trip.guard.value} would stop a run:[/] {escape(trip.describe())}")
     if plan.guard_trips:
@@ -119,9 +122,13 @@ def show_alert_summary(summaries: list[RepSummary], since: datetime) -> None:
         if s.no_owner:
             held = f"{held}, no owner: {s.no_owner}" if held != "-" else f"no owner: {s.no_owner}"
         feedback = ", ".join(f"{answer}: {n}" for answer, n in sorted(s.feedback.items())) or "-"
+        tasks_held = sum(s.tasks_held.values())
         table.add_row(escape(s.rep), str(s.sent), str(s.digested), str(s.deferred), escape(held), escape(feedback),
-                      str(s.tasks))
+                      str(s.tasks) + (f" ({tasks_held} held)" if tasks_held else ""))
     console.print(table)
+    for s in summaries:  # a task is never created unassigned: say why each held one waits
+        for reason, n in sorted(s.tasks_held.items()):
+            console.print(escape(f"{n} task(s) held for {s.rep}: {reason}"))
 
 
 def show_status(rows: list[dict[str, Any]], reasons_per_sync: int = 3) -> None:
@@ -171,6 +178,16 @@ def _effects_cells(effects: dict[str, Any] | None) -> tuple[str, str]:
     return tasks, f"{sent} sent, {held} held" if held else f"{sent} sent"
 
 
+def _show_unresolved_owners(owners: Any, prefix: str = "") -> None:
+    """How many rows' owners resolved to no active user, and why (the reasons name the e-mails)."""
+    if not isinstance(owners, dict) or not owners.get("unresolved"):
+        return
+    console.print(escape(f"{prefix}{owners['unresolved']} row(s) without an owner ({owners.get('field')} left unset "
+                         "or the row rejected):"))
+    for item in owners.get("reasons", [])[:10]:
+        console.print(escape(f"  {item['rows']} x {item['reason']}"))
+
+
 def show_outcomes(summaries: list[dict[str, Any]]) -> None:
     """One table row per run that got as far as a plan; then one error line per run that did not end well."""
     planned = [row for row in summaries if row["planned"] is not None]
@@ -184,6 +201,13 @@ def show_outcomes(summaries: list[dict[str, Any]]) -> None:
                 "sent", "confirmed", "rejected", "pending", "api_calls", "rate_limited")), f"{row['duration_s']:.2f}",
                 *_effects_cells(row.get("effects")))
         console.print(table)
+    for row in planned:
+        if row.get("adopted") or row.get("created"):
+            console.print(f"{escape(row['sync'])}: created {row.get('created', 0)}, adopted {row.get('adopted', 0)} "
+                          "existing record(s)")
+        if row.get("skipped_create_when"):
+            console.print(f"{escape(row['sync'])}: {row['skipped_create_when']} new key(s) skipped by create_when")
+        _show_unresolved_owners(row.get("owners"), f"{row['sync']}: ")
     for row in summaries:
         if row["error"]:
             # Planning and guard messages already start with the sync's name.

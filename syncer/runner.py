@@ -24,7 +24,7 @@ from syncer.delivery.executor import DeliveryReport, RetryPolicy, deliver
 from syncer.delivery.sink import StateSink
 from syncer.effects.engine import Effects, EffectsContext, stage
 from syncer.effects.session import EffectsReport
-from syncer.planning.planner import PlanError, plan_sync
+from syncer.planning.planner import OwnerLookup, PlanError, plan_sync
 from syncer.state.base import ErrorStage, RowErrorInput, RunStatus, StateStore
 from syncer.warehouse.base import Warehouse
 
@@ -42,6 +42,7 @@ class RunOptions:
     batch_size: int = 50_000
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     stop: Callable[[], bool] | None = None  # answers true once a daemon shuts down: finish the batch in flight, stop
+    owners: Callable[[SyncConfig], OwnerLookup | None] | None = None  # a destination's owners, for its ``owner:``
 
 
 @dataclass(frozen=True)
@@ -61,7 +62,10 @@ class RunOutcome:
         return {"run_id": self.run_id, "sync": self.sync, "status": self.status.value, "error": self.error,
                 "planned": self.plan.counts.as_dict() if self.plan else None,
                 "rejected_in_plan": self.plan.rejected_total if self.plan else 0,
-                "sent": report.sent, "confirmed": report.confirmed, "rejected": report.rejected,
+                "sent": report.sent, "confirmed": report.confirmed, "adopted": report.adopted,
+                "created": report.created, "rejected": report.rejected,
+                "skipped_create_when": self.plan.counts.skipped if self.plan else 0,
+                "owners": self.plan.meta.get("owners") if self.plan else None,
                 "pending": report.pending, "api_calls": report.api_calls, "rate_limited": report.rate_limited,
                 "retries": report.retries, "stopped": report.stopped, "duration_s": round(self.duration_s, 3),
                 "effects": self.effects.summary() if self.effects else None}
@@ -116,7 +120,8 @@ class _Run:
         self.stop = options.stop
         try:
             plan = plan_sync(sync, store, warehouse, options.batch_size, options.guards,
-                             self.effects.policy if self.effects is not None else None)
+                             self.effects.policy if self.effects is not None else None,
+                             options.owners(sync) if options.owners is not None else None)
         except PlanError as exc:
             return self.ended(RunStatus.FAILED, None, error=str(exc))
         store.row_errors.note(self.run_id, sync.name, [plan_error(row) for row in plan.rejected], now(),

@@ -27,6 +27,8 @@ def capabilities(settings: HubSpotSettings) -> Capabilities:
                         concurrency=CONCURRENCY),
         modes=frozenset(SyncMode),
         objects=OBJECTS,
+        adopts=True,  # a create is looked up by the adopt property (search) before it is made
+        owner_field="hubspot_owner_id",
     )
 
 

@@ -12,6 +12,13 @@ How a record is routed, by the target's match field:
   ``batch/create`` in upsert/mirror mode, rejected in update mode and for clears. A re-sent create (its reply lost)
   finds the record the first send made, so re-sending stays harmless.
 
+Adoption (the target's ``adopt_field``, e.g. ``domain``): before the routing above, the batch's creates that carry an
+adopt value are looked up by it with one search (``IN``, the match property read alongside). A record found there
+that already holds the row's match value is simply the record (routed as above); otherwise exactly one record
+holding no match value is adopted: updated by id with the row's fields *and* its match value, and confirmed as
+adopted. Two or more such records reject the row as ambiguous, naming them. Records holding another match value
+belong to other keys and are never adopted.
+
 Calls go in the order update, upsert, create, so a whole-batch failure raised by a later call leaves only
 idempotent writes behind. Values travel as strings; ``None`` is sent as ``""``, which HubSpot takes as "clear".
 """
@@ -35,6 +42,8 @@ from syncer.contract.destination import (
     FieldCheck,
     Operation,
     RateInfo,
+    RecordResult,
+    RecordStatus,
     Target,
     WriteRecord,
 )
@@ -89,6 +98,7 @@ class HubSpotDestination:
                     "id": record.match, "idProperty": match, "properties": _properties(record)}))
             else:
                 to_find.append(index)
+        adopted = self._adopt(call, records, by_property, to_find, by_id, outcome) if creating else set()
         creates = self._resolve(call, records, to_find, creating, by_id, outcome)
 
         def property_key(result: Mapping[str, Any]) -> str | None:
@@ -98,7 +108,42 @@ class HubSpotDestination:
         call.send("upsert" if creating else "update", _first_of_each(by_property, outcome, match), property_key,
                   outcome)
         call.send("create", creates, property_key, outcome)
-        return BatchResult([outcome.results[i] for i in range(len(records))], call.count, call.rate)
+        results = [outcome.results[i] for i in range(len(records))]
+        for index in adopted:
+            if results[index].status is RecordStatus.CONFIRMED:
+                results[index] = RecordResult.confirmed(results[index].record_id, adopted=True)
+        return BatchResult(results, call.count, call.rate)
+
+    def _adopt(self, call: _Calls, records: Sequence[WriteRecord], by_property: list[Entry], to_find: list[int],
+               by_id: list[Entry], outcome: Outcome) -> set[int]:
+        """Adopt what exists by the adopt field (see the module docstring): the adopted records move from
+        ``by_property``/``to_find`` to ``by_id`` (with the match value written), ambiguous ones are rejected.
+        Returns the indices of the adopted records."""
+        field, match = self.target.adopt_field, self.target.match_field
+        wanted = [i for i, r in enumerate(records) if field and r.op is Operation.CREATE and not r.record_id
+                  and r.adopt and r.match and (i in to_find or any(e.index == i for e in by_property))]
+        if not field or not wanted:
+            return set()
+        found = find_ids(self._client, field, [str(records[i].adopt) for i in wanted], also=match)
+        call.count += found.calls
+        adopted: set[int] = set()
+        for index in wanted:
+            record = records[index]
+            is_there, candidates = found.adoptable(str(record.adopt), record.match)
+            if is_there or not candidates:
+                continue
+            if len(candidates) == 1:
+                by_id.append(Entry(index, candidates[0], {"id": candidates[0], "properties": {
+                    **_properties(record), match: str(record.match)}}))
+                adopted.add(index)
+            else:
+                outcome.reject(index, "AMBIGUOUS_ADOPTION", f"{len(candidates)} {self.target.object} have {field} "
+                                                            f"{record.adopt!r} and no {match}: "
+                                                            f"{', '.join(candidates)}; set {match} on one of them")
+        settled = adopted | {i for i in wanted if i in outcome.results}
+        by_property[:] = [e for e in by_property if e.index not in settled]
+        to_find[:] = [i for i in to_find if i not in settled]
+        return adopted
 
     def _resolve(self, call: _Calls, records: Sequence[WriteRecord], to_find: list[int], creating: bool,
                  by_id: list[Entry], outcome: Outcome) -> list[Entry]:

@@ -22,20 +22,33 @@ class Matches:
 
     ids: dict[str, list[str]] = field(default_factory=dict)
     calls: int = 0
+    also: dict[str, str | None] = field(default_factory=dict)  # record id -> the ``also`` property's value
+
+    def adoptable(self, value: str, match: str | None) -> tuple[bool, list[str]]:
+        """For adoption by ``value``: whether a record found there already holds ``match`` (it is the record; no
+        adoption needed), and the ids of those that hold no match value at all (the candidates). Records holding
+        another match value belong to another key and are never adopted."""
+        ids = self.of(value)
+        wanted = (match or "").lower()
+        if any((self.also.get(i) or "").lower() == wanted for i in ids if self.also.get(i)):
+            return True, []
+        return False, [i for i in ids if not self.also.get(i)]
 
     def of(self, value: str) -> list[str]:
         return self.ids.get(value.lower(), [])
 
 
-def find_ids(client: HubSpotClient, property_name: str, values: Iterable[str]) -> Matches:
-    """Every live record whose ``property_name`` is one of ``values`` (compared case-insensitively)."""
+def find_ids(client: HubSpotClient, property_name: str, values: Iterable[str], also: str | None = None) -> Matches:
+    """Every live record whose ``property_name`` is one of ``values`` (compared case-insensitively); with ``also``,
+    each found record's value of that property too (:attr:`Matches.also`)."""
     wanted = sorted({value.lower() for value in values})
     found = Matches()
     if not wanted:
         return found
     body: dict[str, object] = {
         "filterGroups": [{"filters": [{"propertyName": property_name, "operator": "IN", "values": wanted}]}],
-        "properties": [property_name], "sorts": [{"propertyName": "hs_object_id", "direction": "ASCENDING"}],
+        "properties": [property_name] + ([also] if also else []),
+        "sorts": [{"propertyName": "hs_object_id", "direction": "ASCENDING"}],
         "limit": SEARCH_PAGE,
     }
     while True:
@@ -45,6 +58,9 @@ def find_ids(client: HubSpotClient, property_name: str, values: Iterable[str]) -
             value = (result.get("properties") or {}).get(property_name) if isinstance(result, dict) else None
             if value is not None and result.get("id") is not None:
                 found.ids.setdefault(str(value).lower(), []).append(str(result["id"]))
+                if also:
+                    other = (result.get("properties") or {}).get(also)
+                    found.also[str(result["id"])] = str(other) if other not in (None, "") else None
         after = ((reply.body.get("paging") or {}).get("next") or {}).get("after")
         if not after:
             return found

@@ -31,4 +31,6 @@ def capabilities(settings: SalesforceSettings) -> Capabilities:
         objects=None,  # Account, Lead and Contact are the usual; any object the org has may be named
         bulk_threshold=settings.bulk_threshold,
         bulk_batch=BULK_BATCH,
+        adopts=True,  # a create is looked up by the adopt field (SOQL) before it is upserted
+        owner_field="OwnerId",
     )

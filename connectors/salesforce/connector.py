@@ -4,6 +4,12 @@
 sync may not create records (one SOQL query per batch), sends each route's records in one Collections request per
 200 (or one Bulk job when a route holds more), and answers one result per record in input order, with the calls
 made and the daily allocation the last reply reported.
+
+Adoption (the target's ``adopt_field``, e.g. ``Website``): the batch's creates that carry an adopt value are first
+looked up by it (``SELECT Id, <adopt>, <match> ... WHERE <adopt> IN (...)``, 200 values a query). A record found
+that already holds the row's match value is the record (the upsert reaches it); otherwise exactly one record
+holding no match value is adopted: updated by Id with the row's fields and its match value, confirmed as adopted;
+two or more are rejected as ambiguous, naming them.
 """
 
 from __future__ import annotations
@@ -23,7 +29,16 @@ from connectors.salesforce.bulk import BulkWait, run_job
 from connectors.salesforce.capabilities import COLLECTION_MAX, capabilities
 from connectors.salesforce.client import SalesforceClient
 from connectors.salesforce.describe import field_checks, setup_steps
-from connectors.salesforce.records import Planned, Route, payload, resolve_lookup, route, save_results
+from connectors.salesforce.records import (
+    Planned,
+    Route,
+    matches_id,
+    payload,
+    resolve_lookup,
+    route,
+    save_results,
+    sent_values,
+)
 from connectors.salesforce.settings import SalesforceSettings
 from syncer.contract.destination import (
     BatchResult,
@@ -31,9 +46,11 @@ from syncer.contract.destination import (
     FieldCheck,
     Operation,
     RecordResult,
+    RecordStatus,
     Target,
     WriteRecord,
 )
+from syncer.contract.enums import SyncMode
 from syncer.contract.errors import DestinationStoppedError, TransientError
 
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
@@ -54,7 +71,7 @@ class SalesforceDestination:
 
     def __init__(self, settings: SalesforceSettings, target: Target, *, wait: BulkWait | None = None,
                  timeout_s: float = DEFAULT_TIMEOUT_S) -> None:
-        for name in (target.object, target.match_field):
+        for name in (target.object, target.match_field, target.adopt_field or target.object):
             if not _NAME.match(name):
                 raise DestinationStoppedError(f"{name!r} is not a Salesforce API name", "CONFIGURATION")
         self.target = target
@@ -71,8 +88,9 @@ class SalesforceDestination:
         self.client.reset_counters()
         results: list[RecordResult | None] = [None] * len(records)
         routed: dict[Route, list[Planned]] = defaultdict(list)
+        adoptions = self._adoptions(records)
         for index, record in enumerate(records):
-            decided = route(op, record, self.target, index)
+            decided = adoptions.get(index) or route(op, record, self.target, index)
             if isinstance(decided, RecordResult):
                 results[index] = decided
             else:
@@ -86,7 +104,41 @@ class SalesforceDestination:
             for index, result in self._send(kind, planned_records).items():
                 results[index] = result
         final = [result if result is not None else RecordResult.retryable("NOT_SENT", "not sent") for result in results]
+        for index, decided in adoptions.items():
+            if isinstance(decided, Planned) and final[index].status is RecordStatus.CONFIRMED:
+                final[index] = RecordResult.confirmed(final[index].record_id, adopted=True)
         return BatchResult(final, calls=self.client.calls, rate=self.client.rate_info())
+
+    def _adoptions(self, records: Sequence[WriteRecord]) -> dict[int, Planned | RecordResult]:
+        """The creates to adopt (an UPDATE by the found Id, the match value added) or to reject as ambiguous, by
+        index; the other records are routed as usual."""
+        field, match = self.target.adopt_field, self.target.match_field
+        wanted = {i: str(r.adopt) for i, r in enumerate(records)
+                  if field and r.op is Operation.CREATE and not r.record_id and r.adopt and r.match
+                  and self.target.mode is not SyncMode.UPDATE}
+        if not field or not wanted or matches_id(self.target):
+            return {}
+        values = sorted({v.lower() for v in wanted.values()})
+        found: dict[str, list[tuple[str, str]]] = defaultdict(list)  # adopt value -> (Id, match value)
+        for start in range(0, len(values), COLLECTION_MAX):
+            soql = format_soql(f"SELECT Id, {field}, {match} FROM {self.target.object} WHERE {field} IN {{}} "
+                               "ORDER BY Id", values[start:start + COLLECTION_MAX])
+            for row in self.client.call(f"look up {self.target.object} by {field}", partial(_query, soql=soql)):
+                found[str(row.get(field) or "").lower()].append((str(row.get("Id")), str(row.get(match) or "")))
+        decided: dict[int, Planned | RecordResult] = {}
+        for index, value in wanted.items():
+            record, rows = records[index], found.get(value.lower(), [])
+            if any(held.lower() == str(record.match).lower() for _, held in rows if held):
+                continue  # the record exists with this match value: the upsert reaches it
+            candidates = [record_id for record_id, held in rows if not held]
+            if len(candidates) == 1:
+                values_sent = {**sent_values(Operation.CREATE, record), match: record.match}
+                decided[index] = Planned(index, Route.UPDATE, candidates[0], values_sent)
+            elif candidates:
+                decided[index] = RecordResult.rejected(
+                    "AMBIGUOUS_ADOPTION", f"{len(candidates)} {self.target.object} records have {field} = {value} "
+                                          f"and no {match}: {', '.join(candidates)}; set {match} on one of them")
+        return decided
 
     def _lookup(self, planned: list[Planned]) -> list[tuple[int, Planned | RecordResult]]:
         """Record ids for LOOKUP records by SOQL on the match field, 200 values a query (a query travels in the URL,

@@ -2,7 +2,8 @@
 
 Record errors (an entry of a save result's ``errors``, or a Bulk ``sf__Error``) become :class:`RecordResult` values:
 ``RETRYABLE`` for the codes listed in :data:`RETRYABLE_RECORD_CODES` (a row lock, a rolled-back batch), ``REJECTED``
-with the vendor's code and message for everything else (a bad value, a missing field, a duplicate).
+with the vendor's code and message for everything else (a bad value, a missing field, a duplicate, a record or task
+assigned to an inactive user: ``INACTIVE_OWNER_OR_USER``).
 
 Request errors (simple-salesforce's exceptions and requests' transport errors) become
 :class:`syncer.contract.errors.DeliveryError` subclasses:

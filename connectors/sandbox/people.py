@@ -57,3 +57,9 @@ def sample_reps(count: int = 24) -> list[Rep]:
         reps.append(Rep(i, first, last, f"{first.lower()}.{last.lower()}@{REP_DOMAIN}",
                         _ZONES[i % len(_ZONES)], _ROLES[i % len(_ROLES)]))
     return reps
+
+
+def departed_rep() -> Rep:
+    """A rep who left: an archived HubSpot owner and an inactive Salesforce user in the sandboxes (never a Slack
+    member), so records and tasks assigned to them meet what the vendors answer for a departed user."""
+    return Rep(90, "Pat", "Gone", f"pat.gone@{REP_DOMAIN}", _ZONES[0], "ae")

@@ -41,7 +41,7 @@ def plan(sync: Annotated[str, typer.Argument(help="The sync to plan.")], project
         config = app.project.sync(sync)
         warn_missing_secrets(app, [config])  # a dry run talks to no destination: it needs none of their secrets
         result = plan_sync(config, app.store, app.warehouse, app.batch_size, app.project.config.defaults.guards,
-                           app.project.config.alerts)
+                           app.project.config.alerts, app.owner_lookup(config))
         effects = app.preview_effects(config, result)
         if as_json:
             output.print_json({**result.summary(sample=limit), "effects": effect_counts(effects),

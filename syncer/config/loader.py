@@ -268,7 +268,8 @@ def _cross_check(sync: SyncConfig, doc: YamlDocument, project: ProjectConfig | N
         problems.append(doc.problem(("destination", "connector"), message))
     elif dest is not None and entry is not None and dest.connector in connectors:  # a bad entry is reported once
         for key, message in registry[entry.type].target_problems(connectors[dest.connector], dest.object,
-                                                                      dest.mode):
+                                                                      dest.mode, adopt=dest.adopt_by is not None,
+                                                                      owner=dest.owner is not None):
             problems.append(doc.problem(("destination", key), message))
     for i, trigger in enumerate(sync.triggers):
         if trigger.task is not None and entry is not None and entry.type in registry \

@@ -85,6 +85,15 @@ class Defaults(_Strict):
         return text
 
 
+class TasksConfig(_Strict):
+    """CRM tasks of every trigger."""
+
+    fallback_owner: str | None = Field(None, description="E-mail of the user who gets a task whose owner resolves "
+                                                         "to no active user (a trigger's task.fallback_owner wins); "
+                                                         "without one such a task is held, never created "
+                                                         "unassigned.")
+
+
 class OpsAlertsConfig(_Strict):
     """Where ``syncer daemon`` tells operators that a sync started failing, and that it recovered."""
 
@@ -152,3 +161,5 @@ class ProjectConfig(_Strict):
     alerts: AlertPolicy = Field(default_factory=AlertPolicy, description="Per-rep caps, cooldowns, quiet hours and "
                                                                          "digests for every trigger's alerts.")
     daemon: DaemonConfig = DaemonConfig()
+    tasks: TasksConfig = Field(default_factory=TasksConfig, description="CRM tasks of every trigger (fallback "
+                                                                        "owner).")

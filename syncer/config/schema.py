@@ -22,7 +22,10 @@ from syncer.contract.registry import Registry
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
 
 # Models whose ``mode="before"`` validator also takes a plain string, and what that string means.
-_SHORTHANDS = {"FieldSpec": {"type": "string", "description": "A column of the model: short for {source: <column>}."}}
+_SHORTHANDS = {"FieldSpec": {"type": "string", "description": "A column of the model: short for {source: <column>}."},
+               "AdoptRule": {"type": "string", "description": "A name that is both the model column and the "
+                                                              "destination field: short for {column: x, field: x}."},
+               "OwnerRule": {"type": "string", "description": "The e-mail column: short for {column: <column>}."}}
 
 
 def json_schemas(registry: Registry) -> dict[str, dict[str, Any]]:

@@ -54,6 +54,45 @@ class MatchRule(_Strict):
     field: str
 
 
+class AdoptRule(_Strict):
+    """How a new key finds a record that exists without its match value, before one is created: the model
+    ``column`` equals the destination ``field`` (a HubSpot company's ``domain``, a Salesforce Account's
+    ``Website``). ``adopt_by: domain`` is short for ``{column: domain, field: domain}``.
+
+    Exactly one such record that holds no other match value is adopted: the row is written to it, with the match
+    value, so later runs match it directly. Several are an ambiguity: the row is rejected naming them.
+    """
+
+    column: str = Field(description="The model column holding the value (e.g. domain).")
+    field: str = Field(description="The destination field an existing record holds it in (domain, Website): "
+                                   "exactly one record with it and no match value is adopted; several are "
+                                   "rejected as ambiguous, naming them.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, data: Any) -> Any:
+        return {"column": data, "field": data} if isinstance(data, str) else data
+
+
+class OwnerRule(_Strict):
+    """The record owner from an e-mail column: resolved to an active CRM user (HubSpot owner, Salesforce User) and
+    written to the connector's owner field (``hubspot_owner_id``, ``OwnerId``) like any other field.
+    ``owner: owner_email`` is short for ``{column: owner_email}``.
+
+    An e-mail that resolves to no active user leaves the field unset (never emptied) and is counted in the run's
+    summary with its reason; with ``required: true`` the row is rejected instead.
+    """
+
+    column: str = Field(description="The model column with the owner's e-mail; the connector's owner field "
+                                    "(hubspot_owner_id, OwnerId) gets the active user's id, or stays unset.")
+    required: bool = Field(False, description="Reject a row whose owner resolves to no active user.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, data: Any) -> Any:
+        return {"column": data} if isinstance(data, str) else data
+
+
 class DestinationConfig(_Strict):
     """Where a sync writes: a connector named in ``syncer.yaml``, one of its objects, a mode and a match rule."""
 
@@ -61,6 +100,22 @@ class DestinationConfig(_Strict):
     object: str
     mode: SyncMode = SyncMode.UPSERT
     match: MatchRule
+    adopt_by: AdoptRule | None = Field(None, description="Before creating, look for an existing record by this "
+                                                         "field (e.g. domain, Website) and adopt it.")
+    create_when: str | None = Field(None, description="SQL over new (the model row): rows failing it may update "
+                                                      "a record but never create one (planned as skipped).")
+    owner: OwnerRule | None = Field(None, description="Set the record owner from an e-mail column (active users "
+                                                      "only).")
+
+    @model_validator(mode="after")
+    def _may_create(self) -> DestinationConfig:
+        if self.mode is SyncMode.UPDATE and (self.adopt_by is not None or self.create_when is not None):
+            which = "adopt_by" if self.adopt_by is not None else "create_when"
+            raise ValueError(f"mode 'update' never creates a record: '{which}' applies to upsert and mirror")
+        if self.adopt_by is not None and self.match.field.lower() in {"id", "hs_object_id"}:
+            raise ValueError("adopt_by writes the match value onto the adopted record: it needs a match field "
+                             "other than the record id")
+        return self
 
 
 class FieldSpec(_Strict):
@@ -149,6 +204,10 @@ class TaskSpec(_Strict):
     due_in_days: int = Field(2, ge=0)
     priority: str = Field("Normal", description="The CRM's own word: HubSpot HIGH|MEDIUM|LOW, Salesforce "
                                                 "High|Normal|Low.")
+    fallback_owner: str | None = Field(None, description="E-mail of the user who gets the task when the row's owner "
+                                                         "resolves to no active user (default: tasks.fallback_owner "
+                                                         "of syncer.yaml); without one such a task is held, never "
+                                                         "created unassigned.")
 
 
 class AlertSpec(_Strict):

@@ -43,19 +43,24 @@ class Target:
 
     ``match_field`` is the destination field the model's match column equals (``id`` for the record id itself).
     ``fields`` are the mapped destination fields with their types, for ``check`` and ``setup``.
+    ``adopt_field``: where a record the match value does not find may already exist (a company's ``domain``):
+    before creating, the connector looks for it there and, when exactly one record has the row's adopt value and
+    no other match value, writes to it (see :attr:`WriteRecord.adopt`); ``None``: never adopt.
     """
 
     object: str
     mode: SyncMode
     match_field: str
     fields: Mapping[str, FieldType] = field(default_factory=dict)
+    adopt_field: str | None = None
 
 
 @dataclass(frozen=True)
 class WriteRecord:
     """One record to write. ``values`` holds only the fields to send (``None`` empties a field), as normalised text.
 
-    ``record_id`` is the id the snapshot knows (or ``None``); ``match`` is the match column's value.
+    ``record_id`` is the id the snapshot knows (or ``None``); ``match`` is the match column's value; ``adopt`` the
+    value a ``create`` looks an existing record up by (:attr:`Target.adopt_field`), ``None`` when not adopting.
     """
 
     key: str
@@ -63,18 +68,23 @@ class WriteRecord:
     record_id: str | None
     match: str | None
     values: Mapping[str, str | None]
+    adopt: str | None = None
 
 
 @dataclass(frozen=True)
 class RecordResult:
+    """``adopted``: a confirmed ``create`` written to a record that already existed (found by the adopt field),
+    not a new one."""
+
     status: RecordStatus
     record_id: str | None = None
     code: str | None = None
     message: str | None = None
+    adopted: bool = False
 
     @classmethod
-    def confirmed(cls, record_id: str | None) -> RecordResult:
-        return cls(RecordStatus.CONFIRMED, record_id)
+    def confirmed(cls, record_id: str | None, *, adopted: bool = False) -> RecordResult:
+        return cls(RecordStatus.CONFIRMED, record_id, adopted=adopted)
 
     @classmethod
     def rejected(cls, code: str, message: str) -> RecordResult:
@@ -167,6 +177,9 @@ class Capabilities:
     ``bulk_threshold``/``bulk_batch``: when a run has at least ``bulk_threshold`` records of one operation, the
     executor hands the connector batches of ``bulk_batch`` instead (Salesforce Bulk API 2.0); the connector picks
     its bulk path for any batch larger than ``max_batch``.
+    ``adopts``: the connector looks a ``create`` up by :attr:`Target.adopt_field` before creating it (``syncer
+    validate`` refuses ``adopt_by`` on a connector without it). ``owner_field``: the field holding a record's owner
+    (a destination's ``owner:`` writes the resolved user id there); ``None``: records have no owner to set.
     """
 
     max_batch: Mapping[Operation, int]
@@ -175,6 +188,8 @@ class Capabilities:
     objects: frozenset[str] | None = None  # None: any object name
     bulk_threshold: int | None = None
     bulk_batch: int | None = None
+    adopts: bool = False
+    owner_field: str | None = None
 
     def batch_size(self, op: Operation, total: int) -> int:
         """Records per :meth:`Destination.write` call for a run with ``total`` records of ``op``."""

@@ -59,10 +59,16 @@ class ConnectorType(Generic[S]):
                    if isinstance(value := getattr(settings, name, None), str) and not Path(value).is_absolute()}
         return settings.model_copy(update=changes) if changes else settings
 
-    def target_problems(self, settings: S, object_name: str, mode: SyncMode) -> list[tuple[str, str]]:
-        """What is wrong with targeting ``object_name`` in ``mode`` with these settings: ``(key, message)`` pairs."""
+    def target_problems(self, settings: S, object_name: str, mode: SyncMode, *, adopt: bool = False,
+                        owner: bool = False) -> list[tuple[str, str]]:
+        """What is wrong with targeting ``object_name`` in ``mode`` with these settings: ``(key, message)`` pairs.
+        ``adopt``/``owner``: the destination adopts existing records / sets record owners."""
         declared = self.capabilities(settings)
         problems = []
+        if adopt and not declared.adopts:
+            problems.append(("adopt_by", f"a {self.name} destination cannot look up existing records to adopt"))
+        if owner and declared.owner_field is None:
+            problems.append(("owner", f"a {self.name} destination's records have no owner to set"))
         if declared.objects is not None and object_name not in declared.objects:
             problems.append(("object", f"a {self.name} destination's object must be one of "
                                        f"{', '.join(sorted(declared.objects))}"))

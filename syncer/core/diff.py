@@ -34,6 +34,10 @@ class DiffSpec:
     ``key`` and ``match``: SQL over ``model`` for the normalised key and match value. ``match_required``: a row
     without a match value is rejected (``update`` mode: there is no record to update). ``kept_on_clear``: fields a
     clear never empties (identity, required and ``clear: false`` fields).
+    ``adopt``: SQL over ``model`` for the value a create looks an existing record up by (the change rows then carry
+    it as ``adopt``; ``None``: no such column). ``row_errors``: further SQL reasons over ``model`` that reject a row
+    (an owner the mapping requires). ``never_emptied``: fields an update sends only when they have a value (an
+    owner that does not resolve leaves the record's owner as it is).
     """
 
     key: str
@@ -43,6 +47,9 @@ class DiffSpec:
     on_remove: OnRemove
     match_required: bool = False
     kept_on_clear: frozenset[str] = frozenset()
+    adopt: str | None = None
+    row_errors: tuple[str, ...] = ()
+    never_emptied: frozenset[str] = frozenset()
 
 
 def _row_hash(spec: DiffSpec) -> str:
@@ -72,7 +79,7 @@ CREATE OR REPLACE TEMP TABLE {CUR} AS
 SELECT k, count(*) AS n, min(h) AS h, min(err) AS err
 FROM (
     SELECT {spec.key} AS k, {_row_hash(spec)} AS h,
-           {_errors([f for f in spec.fields if not f.deferred], _match_error(spec))} AS err
+           {_errors([f for f in spec.fields if not f.deferred], _match_error(spec) + spec.row_errors)} AS err
     FROM {model} AS model
 ) GROUP BY k"""
 
@@ -100,6 +107,16 @@ WHERE (c.k IS NULL AND c.n IS NOT NULL)                              -- the null
    OR (c.k IS NOT NULL AND (c.n > 1 OR c.err IS NOT NULL OR s.key IS NULL OR NOT s.present
                             OR c.h IS DISTINCT FROM s.row_hash))
    OR (c.n IS NULL AND s.present)                                    -- gone from the model"""
+
+
+def skip_creates_sql(spec: DiffSpec, model: str, create_when: str) -> str:
+    """Statement 2b (with a destination's ``create_when``): creates whose model row fails the condition become
+    ``skipped`` (not sent, not rejected). ``create_when`` is SQL over ``new``, the model row; null counts as false."""
+    return f"""
+UPDATE {DELTA} SET op = 'skipped', reason = 'create_when'
+WHERE op = 'create' AND k NOT IN (
+    SELECT {spec.key} FROM {model} AS new WHERE {spec.key} IS NOT NULL AND CASE WHEN ({create_when}) THEN TRUE ELSE
+    FALSE END)"""
 
 
 def counts_sql() -> str:
@@ -133,6 +150,8 @@ def changes_sql(spec: DiffSpec, model: str, snapshot: str) -> str:
     selected = ", ".join(f"{f.value} AS {ident('v_' + f.name)}" for f in spec.fields)
     prepared = "".join(f", {f.prepare[1]} AS {ident(f.prepare[0])}" for f in spec.fields if f.prepare)
     deferred_errors = _errors([f for f in spec.fields if f.deferred])
+    adopt_select = f", {spec.adopt} AS adopt_value" if spec.adopt is not None else ""
+    adopt_column = ", CASE WHEN planned = 'create' THEN adopt_value END AS adopt" if spec.adopt is not None else ""
 
     def listed(condition: str, only: list[str]) -> str:
         items = ", ".join(f"CASE WHEN {condition.format(v='m.' + ident('v_' + n), s=_snap(n))} THEN {literal(n)} END"
@@ -140,7 +159,10 @@ def changes_sql(spec: DiffSpec, model: str, snapshot: str) -> str:
         return f"list_filter([{items}], lambda x: x IS NOT NULL)" if only else "CAST([] AS VARCHAR[])"
 
     created = listed("{v} IS NOT NULL", names)
-    updated = listed("{v} IS DISTINCT FROM {s}", names)
+    updated = listed("{v} IS DISTINCT FROM {s}", [n for n in names if n not in spec.never_emptied])
+    if spec.never_emptied:  # sent only with a value: an unresolved owner does not empty the record's owner
+        kept = listed("{v} IS NOT NULL AND {v} IS DISTINCT FROM {s}", [n for n in names if n in spec.never_emptied])
+        updated = f"list_concat({updated}, {kept})"
     cleared = listed("{s} IS NOT NULL", [n for n in names if n not in spec.kept_on_clear])
     # The model names another record than the one confirmed: write everything there, found by the new match value.
     moved = "(d.match_value IS NOT NULL AND m.match_value IS NOT NULL AND m.match_value <> d.match_value)"
@@ -150,7 +172,7 @@ WITH wanted AS (
     SELECT model.*{prepared} FROM {model} AS model
     WHERE {spec.key} IN (SELECT k FROM {DELTA} WHERE op IN ('create', 'update'))
 ), m AS (
-    SELECT {spec.key} AS k, {spec.match} AS match_value, {selected}, {deferred_errors} AS err
+    SELECT {spec.key} AS k, {spec.match} AS match_value{adopt_select}, {selected}, {deferred_errors} AS err
     FROM wanted AS model
 ), d AS (
     SELECT d.*, s.fields AS snap_fields, s.present AS snap_present FROM {DELTA} AS d
@@ -164,12 +186,12 @@ WITH wanted AS (
                      WHEN 'update' THEN (CASE WHEN d.snap_present AND NOT {moved} THEN {updated} ELSE {created} END)
                      ELSE {cleared} END AS changed,
            CASE WHEN d.op = 'clear' THEN struct_pack({nulls}) ELSE struct_pack({values}) END AS "values",
-           d.h AS hash, m.err AS reason
+           d.h AS hash, m.err AS reason{", m.adopt_value" if spec.adopt is not None else ""}
     FROM d LEFT JOIN m ON m.k = d.k
 )
 SELECT CASE WHEN reason IS NOT NULL THEN 'rejected'
             WHEN planned = 'update' AND len(changed) = 0 AND NOT match_changed THEN 'refresh' ELSE planned END AS op,
-       key, record_id, match, changed, "values", hash, reason, planned
+       key, record_id, match, changed, "values", hash, reason, planned{adopt_column}
 FROM typed"""
 
 

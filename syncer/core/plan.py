@@ -59,13 +59,15 @@ class ChangeRows(Protocol):
 
 @dataclass(frozen=True)
 class ChangeCounts:
-    """How many keys fall in each class. ``removed``: keys that left the model of a sync whose removals are ignored."""
+    """How many keys fall in each class. ``removed``: keys that left the model of a sync whose removals are ignored.
+    ``skipped``: new keys whose row fails the destination's ``create_when`` (not sent, not rejected)."""
 
     create: int = 0
     update: int = 0
     clear: int = 0
     unchanged: int = 0
     removed: int = 0
+    skipped: int = 0
 
     def as_dict(self) -> dict[str, int]:
         return {"create": self.create, "update": self.update, "clear": self.clear, "unchanged": self.unchanged}
@@ -123,6 +125,8 @@ class Plan:
             "model_rows": self.model_rows,
             "changes": self.counts.as_dict(),
             "removed_ignored": self.counts.removed,
+            "skipped_create_when": self.counts.skipped,
+            "owners": self.meta.get("owners"),
             "rejected": self.rejected_total,
             "rejected_rows": [{"key": r.key, "reason": r.reason} for r in self.rejected[:sample * 10]],
             "synced": self.synced,

@@ -90,6 +90,8 @@ class DeliverySink(Protocol):
 class DeliveryReport:
     sent: int = 0  # records handed to the destination (counted once however often retried)
     confirmed: int = 0
+    created: int = 0  # confirmed creates that made a new record
+    adopted: int = 0  # confirmed creates written to a record that already existed (found by the adopt field)
     rejected: int = 0
     pending: int = 0  # retryable at the end, or never sent because the destination stopped
     api_calls: int = 0  # from BatchResult.calls, plus calls that raised
@@ -295,6 +297,9 @@ class _Delivery:
             if result.status is RecordStatus.CONFIRMED:
                 confirmed.append(index)
                 record_ids.append(result.record_id)
+                if job.op is Operation.CREATE:
+                    self.report.adopted += result.adopted
+                    self.report.created += not result.adopted
             else:
                 failures.append(_record_failure(record, result))
         if again:

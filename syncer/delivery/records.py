@@ -44,7 +44,9 @@ def write_records(op: Operation, rows: pa.Table | pa.RecordBatch) -> list[WriteR
     empty a field in the destination that the plan never meant to touch.
     """
     records = []
-    for row in rows.select(["key", "record_id", "match", "changed", "values"]).to_pylist():
+    adopting = "adopt" in rows.schema.names  # the sync adopts existing records (a create carries its adopt value)
+    columns = ["key", "record_id", "match", "changed", "values"] + (["adopt"] if adopting else [])
+    for row in rows.select(columns).to_pylist():
         planned: dict[str, str | None] = row["values"] or {}
         changed: list[str] = row["changed"] or []
         unknown = [name for name in changed if name not in planned]
@@ -52,7 +54,7 @@ def write_records(op: Operation, rows: pa.Table | pa.RecordBatch) -> list[WriteR
             raise ValueError(f"change row {row['key']!r} names fields it has no value for: {', '.join(unknown)}")
         values = {name: None if op is Operation.CLEAR else planned[name] for name in changed}
         records.append(WriteRecord(key=row["key"], op=op, record_id=row["record_id"], match=row["match"],
-                                   values=values))
+                                   values=values, adopt=row.get("adopt")))
     return records
 
 

@@ -55,6 +55,7 @@ class EffectsContext:
     sleep: Callable[[float], None]
     write_log: Callable[[Any], int] | None = None  # writes the alert log table; returns rows written
     retry: RetryPolicy = field(default_factory=RetryPolicy)
+    task_fallback_owner: str | None = None  # ``tasks.fallback_owner`` of syncer.yaml
 
 
 def is_first_run(store: StateStore, sync: str, plan: Plan) -> bool:
@@ -103,6 +104,7 @@ class Effects:
         self.store, self.context, self.now = store, context, now
         self.stopping = stop or (lambda: False)
         self.report = EffectsReport()
+        self.task_fallback_owner = context.task_fallback_owner
         self.owners = OwnerDirectory(store, now)
         self._channels: dict[str, AlertChannel] = {}
         self._tasks: dict[str, TaskDestination] = {}

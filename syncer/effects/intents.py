@@ -80,7 +80,7 @@ def task_item(firing: Firing, connector: str, now: datetime, first_run: bool,
         return None
     key = firing.dedupe.token() + TASK_SUFFIX
     due = (now + timedelta(days=spec.due_in_days)).date()
-    payload = TaskPayload(connector, firing.owner, due, spec.priority, now)
+    payload = TaskPayload(connector, firing.owner, due, spec.priority, now, fallback_owner=spec.fallback_owner)
     status, error = OutboxStatus.PENDING, None
     try:
         # What a rep reads is display text: no control characters or bidi overrides from the warehouse's values.

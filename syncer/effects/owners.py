@@ -11,7 +11,7 @@ Cache keys name the kind of directory and the connector: ``chat:<connector>`` fo
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -48,7 +48,7 @@ class OwnerDirectory:
             users = channel().lookup_users(wanted)
             return {email: (users[email].id, users[email].tz) if email in users else (None, None)
                     for email in wanted}
-        return self._resolve(f"{CHAT}:{connector}", emails, ask, f"the {connector} connector")
+        return self._resolve(f"{CHAT}:{connector}", emails, ask, f"the {connector} connector knows no user")
 
     def crm(self, connector: str, tasks: Callable[[], TaskDestination], emails: Sequence[str | None],
             ) -> dict[str | None, Owner]:
@@ -56,11 +56,11 @@ class OwnerDirectory:
         def ask(wanted: list[str]) -> dict[str, tuple[str | None, str | None]]:
             ids = {normalise_email(email): owner for email, owner in tasks().owner_ids(wanted).items()}
             return {email: (ids.get(email), None) for email in wanted}
-        return self._resolve(f"{CRM}:{connector}", emails, ask, f"the {connector} connector")
+        return self._resolve(f"{CRM}:{connector}", emails, ask, f"{connector} has no active user")
 
     def _resolve(self, vendor: str, emails: Sequence[str | None],
                  ask: Callable[[list[str]], dict[str, tuple[str | None, str | None]]],
-                 label: str) -> dict[str | None, Owner]:
+                 unknown: str) -> dict[str | None, Owner]:
         wanted = sorted({normalise_email(e) for e in emails if e and e.strip()})
         cached = self._store.owners.get(vendor, wanted, KNOWN_FOR, self._now)
         fresh = {email: (entry.owner_id, entry.tz) for email, entry in cached.items()
@@ -76,6 +76,38 @@ class OwnerDirectory:
                 resolved[email] = Owner(email, None, None, "the owner column is empty")
                 continue
             owner_id, tz = fresh.get(normalise_email(email), (None, None))
-            reason = "" if owner_id else f"{label} knows no user {normalise_email(email)}"
+            reason = "" if owner_id else f"{unknown} {normalise_email(email)}"
             resolved[email] = Owner(email, owner_id, tz, reason)
         return resolved
+
+
+class CrmOwnerLookup:
+    """A destination's owners for planning (:class:`syncer.planning.planner.OwnerLookup`): e-mails to active CRM users
+    through the cached directory; the task destination that asks the CRM is opened at most once, on first need, and
+    closed by :meth:`close`."""
+
+    def __init__(self, field: str, directory: OwnerDirectory, connector: str,
+                 open_tasks: Callable[[], TaskDestination]) -> None:
+        self._field, self._directory, self._connector, self._open = field, directory, connector, open_tasks
+        self._tasks: TaskDestination | None = None
+
+    @property
+    def field(self) -> str:
+        return self._field
+
+    def _destination(self) -> TaskDestination:
+        if self._tasks is None:
+            self._tasks = self._open()
+        return self._tasks
+
+    def resolve(self, emails: Sequence[str]) -> Mapping[str, tuple[str | None, str]]:
+        try:
+            owners = self._directory.crm(self._connector, self._destination, list(emails))
+        finally:
+            self.close()
+        return {email: (owner.id, owner.reason) for email, owner in owners.items() if email is not None}
+
+    def close(self) -> None:
+        if self._tasks is not None:
+            self._tasks.close()
+            self._tasks = None

@@ -27,6 +27,7 @@ class TaskPayload:
     fired_at: datetime
     subject: str | None = None
     body: str | None = None
+    fallback_owner: str | None = None  # who gets the task when the owner resolves to no active user (else it is held)
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {"connector": self.connector, "owner_email": self.owner_email,
@@ -34,13 +35,16 @@ class TaskPayload:
                                 "fired_at": self.fired_at.isoformat()}
         if self.subject is not None:
             data |= {"subject": self.subject, "body": self.body or ""}
+        if self.fallback_owner:
+            data["fallback_owner"] = self.fallback_owner
         return data
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> TaskPayload:
         return cls(str(data.get("connector") or ""), _text(data.get("owner_email")),
                    date.fromisoformat(str(data["due"])[:10]), str(data.get("priority") or ""),
-                   _when(data["fired_at"]), _text(data.get("subject")), _text(data.get("body")))
+                   _when(data["fired_at"]), _text(data.get("subject")), _text(data.get("body")),
+                   _text(data.get("fallback_owner")))
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING
+from collections.abc import Mapping, Sequence
+from datetime import date, timedelta
+from typing import TYPE_CHECKING, Any
 
 from syncer.alerts.templates import AlertTemplateError, render_marked
 from syncer.contract.alerts import Alert, Change, Digest, DigestItem
@@ -27,6 +30,7 @@ from syncer.contract.effects import AlertChannel, AlertPost, EffectResult, TaskD
 from syncer.contract.errors import DeliveryError, TransientError
 from syncer.effects.intents import render_plain
 from syncer.effects.payloads import AlertPayload, DigestPayload, TaskPayload, payload_of
+from syncer.effects.owners import Owner
 from syncer.state.base import RunLockedError
 from syncer.state.outbox import EffectKind, OutboxRecord, OutboxStatus
 
@@ -36,6 +40,7 @@ if TYPE_CHECKING:
 RECORD_WAIT = timedelta(days=7)  # a task whose record the CRM never confirmed is given up after this
 DIGEST_LOCK = "__syncer_digests__"  # digests span syncs: one sender at a time, whichever run gets there first
 SENDING = (OutboxStatus.PENDING, OutboxStatus.SENDING)
+HELD_NO_OWNER = "held, no owner"  # the error prefix of a task held because no active user may own it
 SILENT_POSTS_STOP = 3  # posts in a row without a reply: the channel is likely down, leave the rest for the next run
 
 
@@ -62,14 +67,20 @@ def _send_task_group(effects: Effects, connector: str, records: list[OutboxRecor
         return
     payloads = [TaskPayload.from_json(r.payload) for r in ready]
     try:
-        owners = effects.owners.crm(connector, lambda: effects.tasks(connector), [p.owner_email for p in payloads])
+        emails = [p.owner_email for p in payloads]
+        fallbacks = [f for p in payloads if (f := _fallback(effects, p))]
+        owners = effects.owners.crm(connector, lambda: effects.tasks(connector), [*emails, *fallbacks])
         destination, pacer = effects.tasks(connector), effects.task_pacer(connector)
     except DeliveryError as exc:  # the owners could not be read: the intents stay pending for the next run
         _leave_pending(effects, connector, [r.dedupe_key for r in ready], exc)
         return
-    requests = [TaskRequest(r.dedupe_key, ids[(r.sync, r.key)], owners[p.owner_email].id, p.subject or "",
-                            p.body or "", p.due, p.priority)
-                for r, p in zip(ready, payloads, strict=True)]
+    requests = []
+    for record, payload in zip(ready, payloads, strict=True):
+        owner_id = _task_owner(effects, record, payload, owners)
+        if owner_id is None:
+            continue  # held: never created unassigned
+        requests.append(TaskRequest(record.dedupe_key, ids[(record.sync, record.key)], owner_id,
+                                    payload.subject or "", payload.body or "", payload.due, payload.priority))
     size = max(1, destination.limits.task_batch)
     for start in range(0, len(requests), size):
         if effects.stopping():
@@ -85,6 +96,28 @@ def _send_task_group(effects: Effects, connector: str, records: list[OutboxRecor
             rest = batch.left + requests[start + size:]
             _leave_pending(effects, connector, [r.dedupe_key for r in rest], exc)
             return
+
+
+def _task_owner(effects: Effects, record: OutboxRecord, payload: TaskPayload,
+                owners: Mapping[str | None, Owner]) -> str | None:
+    """The user a task is assigned to: the row's owner, else the trigger's ``fallback_owner``; ``None`` holds the
+    task (it stays pending, the reason in its error, and is tried again on later runs: the rep may be added)."""
+    owner = owners[payload.owner_email]
+    if owner.id is not None:
+        return owner.id
+    fallback = _fallback(effects, payload)
+    if fallback and owners[fallback].id is not None:
+        effects.report.tasks["fallback_owner"] += 1
+        return owners[fallback].id
+    reason = f"{HELD_NO_OWNER}: {owner.reason}" + (f"; fallback {owners[fallback].reason}" if fallback else "")
+    effects.store.outbox.failed(record.dedupe_key, reason, effects.now, retryable=True)
+    effects.report.tasks["held_no_owner"] += 1
+    return None
+
+
+def _fallback(effects: Effects, payload: TaskPayload) -> str | None:
+    """The trigger's ``task.fallback_owner``, else ``tasks.fallback_owner`` of syncer.yaml."""
+    return payload.fallback_owner or effects.task_fallback_owner or None
 
 
 class _UnsettledError(TransientError):

@@ -49,6 +49,7 @@ class EffectsSession(Protocol):
     report: EffectsReport
     owners: OwnerDirectory
     stopping: Callable[[], bool]
+    task_fallback_owner: str | None  # who gets a task no active user may own, unless its trigger names someone
 
     def channel(self, connector: str) -> AlertChannel:
         """The alert channel of ``connector``, opened (and paced) on first use."""

@@ -14,6 +14,7 @@ from syncer.effects.payloads import payload_of
 from syncer.state.base import StateStore
 
 SENT = "send"
+HELD_NO_OWNER = "held, no owner"  # the error of a task held for want of an active owner (syncer.effects.send)
 HELD_BACK = ("capped_day", "capped_week", "cooldown", "snoozed", "first_run_skipped", "dropped")
 
 
@@ -27,11 +28,13 @@ class RepSummary:
     suppressed: Counter[str] = field(default_factory=Counter)
     feedback: Counter[str] = field(default_factory=Counter)
     tasks: int = 0
+    tasks_held: Counter[str] = field(default_factory=Counter)  # pending tasks no active user may own, by reason
 
     def as_dict(self) -> dict[str, Any]:
         return {"rep": self.rep, "sent": self.sent, "digested": self.digested, "deferred": self.deferred,
                 "no_owner": self.no_owner, "suppressed": dict(sorted(self.suppressed.items())),
-                "feedback": dict(sorted(self.feedback.items())), "tasks_created": self.tasks}
+                "feedback": dict(sorted(self.feedback.items())), "tasks_created": self.tasks,
+                "tasks_held": dict(sorted(self.tasks_held.items()))}
 
 
 def alert_summary(store: StateStore, since: datetime) -> list[RepSummary]:
@@ -67,4 +70,8 @@ def alert_summary(store: StateStore, since: datetime) -> list[RepSummary]:
         if intent.kind.value == "task" and intent.status.value == "done" and intent.updated_at >= since:
             email = (payload_of(intent).owner_email or "nobody").strip().lower()
             reps.setdefault(email, RepSummary(email)).tasks += 1
+        elif intent.kind.value == "task" and intent.status.value == "pending" \
+                and (intent.error or "").startswith(HELD_NO_OWNER):
+            email = str(intent.payload.get("owner_email") or "nobody").strip().lower()
+            reps.setdefault(email, RepSummary(email)).tasks_held[str(intent.error)] += 1
     return sorted(reps.values(), key=lambda s: (-s.sent, s.rep))

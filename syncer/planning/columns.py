@@ -23,6 +23,10 @@ def check_columns(loaded: LoadedSync, columns: list[str]) -> list[Problem]:
     need(sync.key, ("key",), "key column")
     if sync.destination is not None:
         need(sync.destination.match.column, ("destination", "match", "column"), "match column")
+        if sync.destination.adopt_by is not None:
+            need(sync.destination.adopt_by.column, ("destination", "adopt_by", "column"), "adopt_by column")
+        if sync.destination.owner is not None:
+            need(sync.destination.owner.column, ("destination", "owner", "column"), "owner column")
     for name, spec in sync.fields.items():
         if spec.source is not None:
             need(spec.source, ("fields", name, "source"), "column")

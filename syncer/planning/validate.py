@@ -165,22 +165,27 @@ def condition_problem(when: str) -> str | None:
 
 
 def _check_triggers(loaded: LoadedSync, columns: dict[str, str]) -> list[Problem]:
-    """Each ``when`` must be one boolean expression over ``new`` and ``old`` shaped as the effects engine has them."""
+    """Each ``when`` must be one boolean expression over ``new`` and ``old`` shaped as the effects engine has them;
+    a destination's ``create_when`` one over ``new``, the model row."""
     sync, problems = loaded.config, []
     new_columns = dict(columns) | {name: "VARCHAR" for name in sync.fields if name not in columns}
     new = ", ".join(f"CAST(NULL AS {kind}) AS {ident(name)}" for name, kind in new_columns.items())
     old = ", ".join(f"CAST(NULL AS VARCHAR) AS {ident(name)}" for name in sync.fields)
+    model = ", ".join(f"CAST(NULL AS {kind}) AS {ident(name)}" for name, kind in columns.items())
+    conditions: list[tuple[tuple[str | int, ...], str, str]] = [
+        (("triggers", i, "when"), trigger.when, f"(SELECT {new}) AS new, (SELECT {old}) AS old")
+        for i, trigger in enumerate(sync.triggers)]
+    if sync.destination is not None and sync.destination.create_when is not None:  # over the model row only
+        conditions.append((("destination", "create_when"), sync.destination.create_when, f"(SELECT {model}) AS new"))
     scratch = duckdb.connect()
     try:
-        for i, trigger in enumerate(sync.triggers):
-            where = ("triggers", i, "when")
-            shape = condition_problem(trigger.when)
+        for where, when, relations in conditions:
+            shape = condition_problem(when)
             if shape:
                 problems.append(loaded.document.problem(where, shape))
                 continue
             try:
-                kind = scratch.execute(f"DESCRIBE SELECT ({trigger.when}) AS condition "
-                                       f"FROM (SELECT {new}) AS new, (SELECT {old}) AS old").fetchall()[0][1]
+                kind = scratch.execute(f"DESCRIBE SELECT ({when}) AS condition FROM {relations}").fetchall()[0][1]
             except duckdb.Error as exc:
                 message = str(exc).splitlines()[0]
                 problems.append(loaded.document.problem(where, f"the condition does not bind: {message}"))

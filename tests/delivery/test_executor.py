@@ -28,8 +28,8 @@ def test_one_call_per_batch_cap_per_operation_and_refresh_rows_stay_home(deliver
         assert all(len(call.keys) <= 10 for call in calls)
     assert [call.op for call in fake.calls] == [Operation.CREATE] * 3 + [Operation.UPDATE, Operation.CLEAR]
     assert not any(key.startswith("r") for key in fake.sent_keys())
-    assert report.as_dict() == {"sent": 38, "confirmed": 38, "rejected": 0, "pending": 0, "api_calls": 5,
-                                "rate_limited": 0, "retries": 0, "waited_s": 0.0, "stopped": None}
+    assert report.as_dict() == {"sent": 38, "confirmed": 38, "created": 23, "adopted": 0, "rejected": 0, "pending": 0,
+                                "api_calls": 5, "rate_limited": 0, "retries": 0, "waited_s": 0.0, "stopped": None}
     assert sorted(sink.confirmed_keys) == sorted(keys("c", 23) + keys("u", 10) + keys("x", 5))
 
 

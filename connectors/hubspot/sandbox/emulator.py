@@ -34,6 +34,8 @@ from connectors.hubspot.sandbox.properties import seed_definitions
 from connectors.hubspot.sandbox.store import ObjectStore, Owner, Record, object_type
 from connectors.sandbox.core.base import Clock, VendorEmulator
 from connectors.sandbox.people import sample_reps
+from connectors.sandbox_people import departed_rep, sample_reps
+from syncer.sandbox.base import Clock, VendorEmulator
 
 Handler = Callable[[Request], Awaitable[Reply]]
 
@@ -66,7 +68,10 @@ class HubSpotEmulator(VendorEmulator):
     def seed(self) -> None:
         owners = [Owner(rep.hubspot_owner_id, rep.email, rep.first_name, rep.last_name, 9_100_000 + rep.index)
                   for rep in sample_reps()]
-        options = [(o.id, f"{o.first_name} {o.last_name}") for o in owners]
+        gone = departed_rep()
+        owners.append(Owner(gone.hubspot_owner_id, gone.email, gone.first_name, gone.last_name,
+                            9_100_000 + gone.index, archived=True))
+        options = [(o.id, f"{o.first_name} {o.last_name}") for o in owners if not o.archived]
         self.portal.store = ObjectStore(seed_definitions(options), owners)
         self.portal.associations = AssociationStore()
         self.limiter = RateLimiter(self.limits, self.clock)

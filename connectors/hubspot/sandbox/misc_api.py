@@ -76,8 +76,10 @@ class MiscRoutes:
         if not raw_limit.isdigit() or not raw_after.isdigit() or not 1 <= int(raw_limit) <= 500:
             raise validation_error("limit must be between 1 and 500 and after a paging cursor")
         limit, after = int(raw_limit), int(raw_after)
+        archived = _archived(request)
         with self.portal.lock:
-            owners = [o for o in self.portal.store.owners if email is None or o.email.lower() == email.lower()]
+            owners = [o for o in self.portal.store.owners if o.archived is archived
+                      and (email is None or o.email.lower() == email.lower())]
             page = owners[after:after + limit]
             body: dict[str, Any] = {"results": [o.as_json() for o in page]}
             if after + limit < len(owners):
@@ -87,8 +89,17 @@ class MiscRoutes:
     async def get_owner(self, request: Request) -> Reply:
         wanted = str(request.path_params["owner_id"])
         by_user = request.query_params.get("idProperty") == "userId"
+        archived = _archived(request)
         with self.portal.lock:
             for owner in self.portal.store.owners:
-                if (str(owner.user_id) if by_user else owner.id) == wanted:
+                if (str(owner.user_id) if by_user else owner.id) == wanted and owner.archived is archived:
                     return 200, owner.as_json()
         raise not_found(f"No owner with {'userId' if by_user else 'id'} {wanted}")
+
+
+def _archived(request: Request) -> bool:
+    """HubSpot serves active owners unless asked ``archived=true``, and then archived ones only."""
+    value = request.query_params.get("archived", "false").lower()
+    if value not in {"true", "false"}:
+        raise validation_error("archived must be true or false")
+    return value == "true"

@@ -77,11 +77,12 @@ class Owner:
     last_name: str
     user_id: int
     created_at: str = "2021-03-01T09:00:00.000Z"
+    archived: bool = False  # a departed user: served only to ``archived=true``, and no option of hubspot_owner_id
 
     def as_json(self) -> dict[str, Any]:
         return {"id": self.id, "email": self.email, "type": "PERSON", "firstName": self.first_name,
                 "lastName": self.last_name, "userId": self.user_id, "userIdIncludingInactive": self.user_id,
-                "createdAt": self.created_at, "updatedAt": self.created_at, "archived": False, "teams": []}
+                "createdAt": self.created_at, "updatedAt": self.created_at, "archived": self.archived, "teams": []}
 
 
 class ObjectStore:

@@ -1,8 +1,9 @@
 """The Salesforce emulator: one org with Account, Lead, Contact, User and Task, served over REST, Collections and
 Bulk API 2.0, plus a Python API for tests and the demo.
 
-Seed data: one User per sample rep (``Id`` = ``rep.salesforce_user_id``), no other records. The first rep is the
-API user (the running user that owns what the API creates) unless the credentials name another.
+Seed data: one User per sample rep (``Id`` = ``rep.salesforce_user_id``) and an inactive one who left
+(``departed_rep``), no other records. The first rep is the API user (the running user that owns what the API
+creates) unless the credentials name another.
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ from connectors.salesforce.sandbox.validation import convert_record, unknown_fie
 from connectors.salesforce.sandbox.values import from_json
 from connectors.sandbox.core.base import Clock, VendorEmulator
 from connectors.sandbox.people import sample_reps
+from connectors.sandbox_people import departed_rep, sample_reps
+from syncer.sandbox.base import Clock, VendorEmulator
 
 _SERVER_ERRORS = {
     500: ("UNKNOWN_EXCEPTION", "An unexpected error occurred. Please include this ErrorId if you contact support: "
@@ -69,11 +72,12 @@ class SalesforceEmulator(VendorEmulator):
         self.job_sequence = 0
         self.job_failures: list[int] = []  # fail_bulk_jobs: rows each of the next jobs applies before it fails
         user = self.schema["User"]
-        for rep in reps:
+        gone = departed_rep()  # a rep who left: an inactive User, whom no record or task may be assigned to
+        for rep in [*reps, gone]:
             self.store.create(user, {
                 "Id": rep.salesforce_user_id, "Username": rep.email, "Email": rep.email, "FirstName": rep.first_name,
                 "LastName": rep.last_name, "Alias": (rep.first_name[0] + rep.last_name)[:8].lower(),
-                "TimeZoneSidKey": rep.tz, "IsActive": True, "Title": rep.role,
+                "TimeZoneSidKey": rep.tz, "IsActive": rep is not gone, "Title": rep.role,
             }, validate=False)
 
     def reset(self) -> None:

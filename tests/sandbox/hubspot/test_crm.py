@@ -15,6 +15,7 @@ from hubspot.crm.properties import PropertyCreate
 from hubspot.crm.properties.exceptions import ApiException as PropertyApiException
 
 from connectors.sandbox.people import sample_reps
+from connectors.sandbox_people import departed_rep, sample_reps
 from tests.sandbox.hubspot.conftest import Sandbox
 
 
@@ -90,6 +91,16 @@ def test_owners_by_email_and_paging(sandbox: Sandbox) -> None:
     second = api.get_page(limit=100, after=first.paging.next.after)
     assert len(first.results) + len(second.results) == 24 and second.paging is None
     assert sandbox.emulator.log.entries()[-1].path == "/crm/v3/owners/"
+
+
+def test_archived_owners_are_served_only_when_asked_for(sandbox: Sandbox) -> None:
+    api = sandbox.client().crm.owners.owners_api
+    gone = departed_rep()
+    assert gone.email not in {o.email for o in api.get_page(limit=500).results}
+    archived = api.get_page(limit=500, archived=True).results
+    assert [(o.id, o.email, o.archived) for o in archived] == [(gone.hubspot_owner_id, gone.email, True)]
+    assert api.get_by_id(gone.hubspot_owner_id, archived=True).email == gone.email
+    assert sandbox.raw("GET", f"/crm/v3/owners/{gone.hubspot_owner_id}").status_code == 404
 
 
 def test_task_with_company_association(sandbox: Sandbox) -> None:

@@ -30,7 +30,8 @@ def test_password_grant_issues_a_working_session(org: Org) -> None:
     expected = hmac.new(creds.client_secret.encode(), (body["id"] + body["issued_at"]).encode(), hashlib.sha256)
     assert base64.b64decode(body["signature"]) == expected.digest()
     sf = Salesforce(instance_url=body["instance_url"], session_id=body["access_token"], session=org.session())
-    assert sf.query("SELECT COUNT() FROM User")["totalSize"] == 24
+    assert sf.query("SELECT COUNT() FROM User")["totalSize"] == 25  # the 24 sample reps and one who left
+    assert sf.query("SELECT COUNT() FROM User WHERE IsActive = true")["totalSize"] == 24
 
 
 def test_client_credentials_grant_with_basic_auth(org: Org) -> None:

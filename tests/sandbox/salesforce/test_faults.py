@@ -73,7 +73,7 @@ def test_sandbox_routes_reset_and_report_state(sf: SF, org: Org) -> None:
     session = org.session()
     state = session.get(f"{org.url}/_sandbox/state").json()
     assert [rec["Name"] for rec in state["objects"]["Account"]] == ["Acme"]
-    assert len(state["objects"]["User"]) == 24
+    assert len(state["objects"]["User"]) == 25  # the 24 sample reps and the inactive one who left
     assert state["api_usage"] == {"used": 1, "total": 100_000}
     assert session.post(f"{org.url}/_sandbox/reset").json() == {"ok": True}
     assert org.emulator.records("Account") == []
