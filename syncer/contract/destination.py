@@ -42,13 +42,15 @@ class Target:
     """Where a sync writes: the destination ``object``, the sync ``mode`` and the match rule.
 
     ``match_field`` is the destination field the model's match column equals (``id`` for the record id itself).
-    ``fields`` are the mapped destination fields with their types, for ``check`` and ``setup``.
+    ``fields`` are the mapped destination fields with their types, for ``check`` and ``setup``. ``sync`` is the
+    name of the sync writing (a destination that labels what it sends with it, as the webhook's body does).
     """
 
     object: str
     mode: SyncMode
     match_field: str
     fields: Mapping[str, FieldType] = field(default_factory=dict)
+    sync: str | None = None
 
 
 @dataclass(frozen=True)
