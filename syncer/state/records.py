@@ -90,6 +90,12 @@ class RunRecord:
     unchanged: int | None
     rejected: int | None
     error: str | None
+    parked: int | None = None  # rows skipped because their delivery is parked (None: runs before it was counted)
+
+    @property
+    def outcome(self) -> str:
+        """The status as people read it: ``succeeded, 3 parked`` is not plain ``succeeded``."""
+        return f"{self.status}, {self.parked} parked" if self.parked else self.status
 
     def as_dict(self) -> dict[str, Any]:
         out = dict(self.__dict__)
