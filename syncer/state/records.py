@@ -76,6 +76,23 @@ class RowErrorRecord:
 
 
 @dataclass(frozen=True)
+class ReasonGroup:
+    """The failing keys of one sync that share a reason (stage, code and message): how many, how many of them are
+    parked, and a few of their keys as examples."""
+
+    stage: str
+    code: str
+    message: str
+    count: int
+    parked: int
+    examples: tuple[str | None, ...]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"stage": self.stage, "code": self.code, "message": self.message, "count": self.count,
+                "parked": self.parked, "example_keys": list(self.examples)}
+
+
+@dataclass(frozen=True)
 class RunRecord:
     id: int
     sync: str
