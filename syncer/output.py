@@ -128,7 +128,8 @@ def show_status(rows: list[dict[str, Any]], reasons_per_sync: int = 3) -> None:
     """The syncs table, then for each sync with row errors the first ``reasons_per_sync`` of them: key and reason."""
     table = Table(title="syncs")
     for column in ("sync", "destination", "schedule", "snapshot", "last run", "status", "changes", "rejected"):
-        table.add_column(column, no_wrap=column in ("sync", "destination"))  # names must stay whole to be found
+        # Names must stay whole to be found, and "succeeded, 3 parked" read as one.
+        table.add_column(column, no_wrap=column in ("sync", "destination", "status"))
     for row in rows:
         last: RunRecord | None = row["last_run"]
         changes = f"+{last.creates} ~{last.updates} -{last.clears}" if last and last.creates is not None else ""
