@@ -140,6 +140,10 @@ class _Run:
             return self.ended(RunStatus.BLOCKED, plan, error=plan.guard_message())
         if self.effects is not None:  # before any field is committed, so no firing can be forgotten
             self.staged = stage(sync, plan, store, self.effects.policy, aware_utc(now()))
+        # After staging and before any commit (see syncer.core.triggers, "Crossings"): the crossings fired (only
+        # when staged), and the fired rows found landed, so the next firing of those keys is a new crossing.
+        fired = plan.firings if self.effects is not None else plan.firings.slice(0, 0)
+        store.crossings.record(sync.name, fired, plan.landings, now())
         commit_all(store, sync.name, plan.changes, now(), op=ChangeOp.REFRESH)  # bookkeeping only, nothing to send
         if plan.is_empty:
             store.snapshot.flush(sync.name)
