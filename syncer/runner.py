@@ -73,7 +73,8 @@ class RunOutcome:
                 "planned": self.plan.counts.as_dict() if self.plan else None,
                 "rejected_in_plan": self.plan.rejected_total if self.plan else 0,
                 "sent": report.sent, "confirmed": report.confirmed, "rejected": report.rejected,
-                "parked": self.parked, "pending": report.pending, "api_calls": report.api_calls, "rate_limited": report.rate_limited,
+                "parked": self.parked, "pending": report.pending, "api_calls": report.api_calls,
+                "rate_limited": report.rate_limited,
                 "retries": report.retries, "stopped": report.stopped, "duration_s": round(self.duration_s, 3),
                 "effects": self.effects.summary() if self.effects else None}
 

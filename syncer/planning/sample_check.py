@@ -153,8 +153,8 @@ def json_key_typos(sync: SyncConfig, rows: list[dict[str, Any]]) -> list[tuple[K
     none of them has ``key``: a typo, said with the nearest key the rows do have. ``(template's key path, message)``."""
     seen: dict[str, set[str]] = {}
     for row in rows:
-        for name, value in row.items():
-            value = template_value(value)
+        for name, raw in row.items():
+            value = template_value(raw)
             if isinstance(value, dict):
                 seen.setdefault(name, set()).update(str(key) for key in value)
     found: list[tuple[KeyPath, str]] = []
