@@ -92,7 +92,7 @@ class App:
             return None
         types = field_types or {name: spec.type or FieldType.STRING for name, spec in sync.fields.items()}
         adopt_field = dest.adopt_by.field if dest.adopt_by is not None else None
-        return kind.open(settings, Target(dest.object, dest.mode, dest.match.field, types, adopt_field))
+        return kind.open(settings, Target(dest.object, dest.mode, dest.match.field, types, adopt_field, sync=sync.name))
 
     def owner_lookup(self, sync: SyncConfig) -> CrmOwnerLookup | None:
         """The owners of ``sync``'s destination, for its ``owner:`` (None without one): the connector's owner field,

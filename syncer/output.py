@@ -135,13 +135,14 @@ def show_status(rows: list[dict[str, Any]], reasons_per_sync: int = 3) -> None:
     """The syncs table, then for each sync with row errors the first ``reasons_per_sync`` of them: key and reason."""
     table = Table(title="syncs")
     for column in ("sync", "destination", "schedule", "snapshot", "last run", "status", "changes", "rejected"):
-        table.add_column(column, no_wrap=column in ("sync", "destination"))  # names must stay whole to be found
+        # Names must stay whole to be found, and "succeeded, 3 parked" read as one.
+        table.add_column(column, no_wrap=column in ("sync", "destination", "status"))
     for row in rows:
         last: RunRecord | None = row["last_run"]
         changes = f"+{last.creates} ~{last.updates} -{last.clears}" if last and last.creates is not None else ""
         table.add_row(escape(row["sync"]), escape(row["destination"]), escape(row["schedule"]), str(row["snapshot"]),
                       last.started_at.strftime("%Y-%m-%d %H:%M:%S") if last else "never",
-                      last.status if last else "", changes, str(last.rejected) if last and last.rejected else "")
+                      last.outcome if last else "", changes, str(last.rejected) if last and last.rejected else "")
     console.print(table)
     for row in rows:
         row_errors = row["row_errors"]
@@ -193,13 +194,15 @@ def show_outcomes(summaries: list[dict[str, Any]]) -> None:
     planned = [row for row in summaries if row["planned"] is not None]
     if planned:
         table = Table(title="runs")
-        for column in ("sync", "status", "sent", "confirmed", "rejected", "pending", "api calls", "429s", "seconds",
-                       "tasks", "alerts"):
+        for column in ("sync", "status", "sent", "confirmed", "rejected", "parked", "pending", "api calls", "429s",
+                       "seconds", "tasks", "alerts"):
             table.add_column(column, justify="left" if column in ("sync", "status", "alerts") else "right")
         for row in planned:
-            table.add_row(escape(row["sync"]), row["status"], *(str(row[k]) for k in (
-                "sent", "confirmed", "rejected", "pending", "api_calls", "rate_limited")), f"{row['duration_s']:.2f}",
-                *_effects_cells(row.get("effects")))
+            # Rows the plan rejected count with the destination's: "rejected" is every row that could not be sent.
+            rejected = int(row["rejected"]) + int(row.get("rejected_in_plan") or 0)
+            table.add_row(escape(row["sync"]), row["status"], str(row["sent"]), str(row["confirmed"]), str(rejected),
+                          str(row.get("parked") or 0), *(str(row[k]) for k in ("pending", "api_calls", "rate_limited")),
+                          f"{row['duration_s']:.2f}", *_effects_cells(row.get("effects")))
         console.print(table)
     for row in planned:
         if row.get("adopted") or row.get("created"):

@@ -4,12 +4,21 @@ The runner is the edge that wires the pieces: it records the run, plans it (:mod
 human when a guardrail trips, hands the plan's change rows to the executor (:mod:`syncer.delivery.executor`), and
 commits what the destination confirmed, batch by batch, through :class:`StateSink`. It never raises for a failure
 of the sync itself: every ending is recorded and returned as a :class:`RunOutcome`.
+
+An outcome is honest about what was written. A run **attempts** every row of its model (each is written, found
+unchanged, or rejected by the plan) and every clear. It is ``failed`` when every row it attempted was rejected (by
+the plan or the destination) or skipped as parked (a model whose every row a mistyped field or a template typo
+rejects; a field the CRM lacks, once every row is parked), or when the rejected and parked share is past the
+``max_reject_percent`` guard (:func:`syncer.core.guards.evaluate_rejects`). The model's rows are the base, not only
+the rows that changed: a few keys that keep failing among thousands in sync do not fail every later run. A run
+with nothing to do succeeds. Parked rows are counted on the run (``parked``): "succeeded, 3 parked" is never shown
+as plain "succeeded".
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Container
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -19,6 +28,7 @@ from syncer.config.sync import Guards, SyncConfig
 from syncer.contract.clock import aware_utc, monotonic
 from syncer.contract.destination import Destination, Operation
 from syncer.contract.errors import DeliveryError
+from syncer.core.guards import evaluate_rejects
 from syncer.core.plan import ChangeOp, Plan, RejectedRow
 from syncer.delivery.executor import DeliveryReport, RetryPolicy, deliver
 from syncer.delivery.sink import StateSink
@@ -55,6 +65,7 @@ class RunOutcome:
     error: str | None = None
     duration_s: float = 0.0
     effects: EffectsReport | None = None
+    parked: int = 0  # rows to write that were skipped because their delivery is parked
 
     def summary(self) -> dict[str, Any]:
         """The shape of ``syncer run --json``: one object per sync."""
@@ -66,7 +77,7 @@ class RunOutcome:
                 "created": report.created, "rejected": report.rejected,
                 "skipped_create_when": self.plan.counts.skipped if self.plan else 0,
                 "owners": self.plan.meta.get("owners") if self.plan else None,
-                "pending": report.pending, "api_calls": report.api_calls, "rate_limited": report.rate_limited,
+                "parked": self.parked, "pending": report.pending, "api_calls": report.api_calls, "rate_limited": report.rate_limited,
                 "retries": report.retries, "stopped": report.stopped, "duration_s": round(self.duration_s, 3),
                 "effects": self.effects.summary() if self.effects else None}
 
@@ -113,11 +124,14 @@ class _Run:
     effects_report: EffectsReport | None = None
     staged: int = 0
     stop: Callable[[], bool] | None = None
+    limits: Guards = field(default_factory=Guards)
+    parked: int = 0
 
     def execute(self, warehouse: Warehouse, open_destination: DestinationOpener, options: RunOptions,
                 pacing: Pacing, progress: Callable[[int], None] | None) -> RunOutcome:
         sync, store, now = self.sync, self.store, self.now
         self.stop = options.stop
+        self.limits = (options.guards or Guards()).overridden(sync.guards)
         try:
             plan = plan_sync(sync, store, warehouse, options.batch_size, options.guards,
                              self.effects.policy if self.effects is not None else None,
@@ -131,6 +145,10 @@ class _Run:
             return self.ended(RunStatus.BLOCKED, plan, error=plan.guard_message())
         if self.effects is not None:  # before any field is committed, so no firing can be forgotten
             self.staged = stage(sync, plan, store, self.effects.policy, aware_utc(now()))
+        # After staging and before any commit (see syncer.core.triggers, "Crossings"): the crossings fired (only
+        # when staged), and the fired rows found landed, so the next firing of those keys is a new crossing.
+        fired = plan.firings if self.effects is not None else plan.firings.slice(0, 0)
+        store.crossings.record(sync.name, fired, plan.landings, now())
         commit_all(store, sync.name, plan.changes, now(), op=ChangeOp.REFRESH)  # bookkeeping only, nothing to send
         if plan.is_empty:
             store.snapshot.flush(sync.name)
@@ -148,18 +166,42 @@ class _Run:
             store.snapshot.flush(sync.name)
             return self.ended(RunStatus.SUCCEEDED, plan, DeliveryReport())
         sink = StateSink(store, sync.name, self.run_id, now)
+        parked = _CountingSkip(store.row_errors.parked_keys(sync.name))
         try:
             report = deliver(plan.changes, _totals(plan), destination, sink, clock=pacing.clock, sleep=pacing.sleep,
-                             policy=options.retry, skip=store.row_errors.parked_keys(sync.name), progress=progress,
-                             stop=options.stop)
+                             policy=options.retry, skip=parked, progress=progress, stop=options.stop)
         finally:
             destination.close()
             store.snapshot.flush(sync.name)
+        self.parked = parked.hits
         clean = report.rejected == 0 and report.pending == 0 and report.stopped is None
         return self.ended(RunStatus.SUCCEEDED if clean else RunStatus.PARTIAL, plan, report, report.stopped)
 
+    def judged(self, status: RunStatus, plan: Plan | None, report: DeliveryReport | None,
+               error: str | None) -> tuple[RunStatus, str | None]:
+        """``status`` unless the run attempted rows and rejected or parked all of them, or more than
+        ``max_reject_percent`` of them: then failed, with the reason (see the module docstring for "attempted")."""
+        if plan is None or status not in (RunStatus.SUCCEEDED, RunStatus.PARTIAL):
+            return status, error
+        delivered_rejected = report.rejected if report else 0
+        counts = plan.counts
+        attempted = plan.rejected_total + counts.create + counts.update + counts.clear + counts.unchanged
+        failed = plan.rejected_total + delivered_rejected + self.parked
+        parts = ", ".join(f"{n} {what}" for n, what in ((plan.rejected_total, "rejected by the plan"),
+                                                         (delivered_rejected, "by the destination"),
+                                                         (self.parked, "parked")) if n)
+        hint = f"see 'syncer errors {self.sync.name} --by reason'"
+        if attempted and failed >= attempted:
+            return RunStatus.FAILED, (f"{self.sync.name}: wrote nothing: every one of the {attempted} rows of "
+                                      f"the model was rejected or parked ({parts}); {hint}")
+        trip = evaluate_rejects(self.limits, attempted, failed)
+        if trip is not None:
+            return RunStatus.FAILED, f"{self.sync.name}: {trip.describe()} ({parts}); {hint}"
+        return status, error
+
     def ended(self, status: RunStatus, plan: Plan | None, report: DeliveryReport | None = None,
               error: str | None = None) -> RunOutcome:
+        status, error = self.judged(status, plan, report, error)
         if self.effects is not None and status in (RunStatus.SUCCEEDED, RunStatus.PARTIAL, RunStatus.FAILED) \
                 and plan is not None:
             effects = Effects(self.store, self.effects, aware_utc(self.now()), stop=self.stop)
@@ -169,9 +211,9 @@ class _Run:
                 status, error = RunStatus.PARTIAL, "; ".join(self.effects_report.errors[:3])
         rejected = (plan.rejected_total if plan else 0) + (report.rejected if report else 0)
         self.store.runs.finish(self.run_id, status, self.now(), plan.model_rows if plan else None,
-                              plan.counts if plan else None, rejected, error)
+                              plan.counts if plan else None, rejected, error, parked=self.parked)
         return RunOutcome(self.run_id, self.sync.name, status, plan, report, error,
-                          monotonic() - self.started, self.effects_report)
+                          monotonic() - self.started, self.effects_report, self.parked)
 
 
 def plan_error(row: RejectedRow) -> RowErrorInput:
@@ -185,6 +227,19 @@ def plan_error(row: RejectedRow) -> RowErrorInput:
     else:
         code = "invalid_value"
     return RowErrorInput(row.key, code, row.reason, ErrorStage.PLAN)
+
+
+class _CountingSkip(Container[str]):
+    """The parked keys the executor skips, counting each one it skipped (each change row is read once)."""
+
+    def __init__(self, keys: set[str]) -> None:
+        self._keys = keys
+        self.hits = 0
+
+    def __contains__(self, key: object) -> bool:
+        found = key in self._keys
+        self.hits += found
+        return found
 
 
 def _totals(plan: Plan) -> dict[Operation, int]:

@@ -41,8 +41,21 @@ def project(request: pytest.FixtureRequest, tmp_path: Path, sandbox: Sandbox) ->
 def _errors(project: Path, *flags: str) -> list[dict[str, object]]:
     result = invoke("errors", "companies", "-p", str(project), "--json", *flags)
     assert result.exit_code == 0, result.output
-    rows: list[dict[str, object]] = json.loads(result.output)
+    document = json.loads(result.output)
+    rows: list[dict[str, object]] = document["errors"]
+    assert document["sync"] == "companies" and document["shown"] == len(rows) and document["total"] >= len(rows)
     return rows
+
+
+def _note_refusals(project: Path, refusals: list[RowErrorInput]) -> None:
+    """Record ``refusals`` as one run's delivery errors of ``companies`` in the project's state."""
+    config = (project / "syncer.yaml").read_text()
+    store = open_state(config.split("state:\n  url: ", 1)[1].splitlines()[0], project)
+    try:
+        run_id = store.runs.start("companies", dry_run=False, now=NOW)
+        store.row_errors.note(run_id, "companies", refusals, NOW, store.park_after)
+    finally:
+        store.close()
 
 
 def test_plan_rejections_are_counted_per_key_across_runs_and_settle_when_fixed(project: Path) -> None:
@@ -95,3 +108,36 @@ def test_parked_deliveries_are_listed_and_retry_requeues_them(project: Path) -> 
 def test_errors_of_an_unknown_sync_is_bad_input(project: Path) -> None:
     assert invoke("errors", "nope", "-p", str(project)).exit_code == 2
     assert invoke("retry", "nope", "-p", str(project)).exit_code == 2
+
+
+def test_errors_always_shows_the_total_and_groups_identical_reasons_with_counts_and_example_keys(
+        project: Path) -> None:
+    invoke("run", "companies", "-p", str(project))  # 2 duplicate keys rejected by the plan
+    missing = [RowErrorInput(f"k{i:04d}", "PROPERTY_DOESNT_EXIST", "Property 'pql_tierr' does not exist",
+                             ErrorStage.DELIVER) for i in range(240)]
+    invalid = [RowErrorInput(f"m{i:04d}", "INVALID_EMAIL", "Email is invalid", ErrorStage.DELIVER) for i in range(8)]
+    _note_refusals(project, missing + invalid)
+    listing = invoke("errors", "companies", "-p", str(project)).output.splitlines()
+    assert listing[0] == ("100 of 250 failing key(s) of companies, most recently seen first ('errors companies "
+                          "--by reason' groups them):")
+    document = json.loads(invoke("errors", "companies", "-p", str(project), "--json", "--limit", "10").output)
+    assert (document["total"], document["shown"], len(document["errors"])) == (250, 10, 10)
+
+    grouped = invoke("errors", "companies", "-p", str(project), "--by", "reason").output.splitlines()
+    assert grouped[0] == "250 failing key(s) of companies in 3 reason(s), the largest first:"
+    assert grouped[1:4] == ["240  deliver  PROPERTY_DOESNT_EXIST", "    Property 'pql_tierr' does not exist",
+                            "    e.g. k0000, k0001, k0002, ..."]
+    assert grouped[4:6] == ["8  deliver  INVALID_EMAIL", "    Email is invalid"]
+    as_json = json.loads(invoke("errors", "companies", "-p", str(project), "--by", "reason", "--json",
+                                "--examples", "2").output)
+    assert as_json["total"] == 250
+    assert [(g["count"], g["code"], g["stage"], g["parked"]) for g in as_json["groups"]] == [
+        (240, "PROPERTY_DOESNT_EXIST", "deliver", 0), (8, "INVALID_EMAIL", "deliver", 0),
+        (2, "duplicate_key", "plan", 0)]
+    assert as_json["groups"][0]["example_keys"] == ["k0000", "k0001"]
+    assert len(as_json["groups"][2]["example_keys"]) == 2
+    # Only the groups asked for, and the total is still the whole count.
+    top = json.loads(invoke("errors", "companies", "-p", str(project), "--by", "reason", "--json", "--limit",
+                            "1").output)
+    assert top["total"] == 250 and [g["count"] for g in top["groups"]] == [240]
+    assert invoke("errors", "companies", "-p", str(project), "--by", "owner").exit_code == 2

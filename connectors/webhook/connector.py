@@ -71,14 +71,15 @@ class WebhookDestination:
 
     ``client``: an ``httpx.Client`` to send with (tests inject ``httpx.MockTransport``); by default one is built
     with the settings' timeout and closed by :meth:`close`. ``clock``: wall-clock epoch seconds for the timestamp
-    header and for ``Retry-After`` dates. ``sync``: the sync's name, sent as ``"sync"`` (``null`` when not given).
+    header and for ``Retry-After`` dates. ``sync``: the sync's name, sent as ``"sync"`` in every body; by default the
+    target's (:attr:`Target.sync`, which the engine sets), ``null`` only when neither names one.
     """
 
     def __init__(self, settings: WebhookSettings, target: Target, *, sync: str | None = None,
                  client: httpx.Client | None = None, clock: Callable[[], float] = time.time) -> None:
         self.settings = settings
         self.target = target
-        self.sync = sync
+        self.sync = sync if sync is not None else target.sync
         self.clock = clock
         self._url = httpx.URL(settings.url)
         self.key_scope = secrets.token_hex(8)  # one per opening (per run): see signing.idempotency_key

@@ -16,7 +16,7 @@ from syncer.config.loader import UnknownSyncError
 from syncer.config.sync import SyncConfig
 from syncer.contract import clock
 from syncer.planning.planner import PlanError
-from syncer.planning.validate import check_against_model
+from syncer.planning.validate import check_against_model, try_against_data
 from syncer.state import StateUnavailableError
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
@@ -73,10 +73,20 @@ def open_app(root: Path, environ: dict[str, str] | None = None) -> Iterator[App]
         app.close()
 
 
-def validate_models(app: App) -> list[Problem]:
+def validate_models(app: App, sample_rows: int | None = None, warnings: list[Problem] | None = None
+                    ) -> list[Problem]:
+    """Problems each sync's model shows; with ``warnings`` (appended to), each sync without one is also tried on
+    ``sample_rows`` rows of its data (default: ``defaults.validate.sample_rows``)."""
     problems: list[Problem] = []
+    settings = app.project.config.defaults.validate_
     for loaded in app.project.syncs.values():
-        problems += check_against_model(loaded, app.warehouse)
+        found = check_against_model(loaded, app.warehouse)
+        if not found and warnings is not None:
+            report = try_against_data(loaded, app.warehouse, sample_rows or settings.sample_rows,
+                                      settings.max_reject_percent)
+            found = report.errors
+            warnings.extend(report.warnings)
+        problems += found
     return problems
 
 

@@ -18,14 +18,18 @@ from syncer.config.schema import json_schemas
 
 
 @cli.command()
-def validate(project: ProjectOption = Path("."), as_json: JsonOption = False) -> None:
-    """Check syncer.yaml and every mapping, including each model's columns against the warehouse."""
+def validate(project: ProjectOption = Path("."), as_json: JsonOption = False,
+             sample: Annotated[int | None, typer.Option(
+                 "--sample", min=1, max=100_000, metavar="ROWS", help="Try every mapping on this many model rows "
+                 "(default: defaults.validate.sample_rows, 300).")] = None) -> None:
+    """Check syncer.yaml and every mapping, including each model's columns against the warehouse, and try each
+    mapping on a sample of its rows: fields past defaults.validate.max_reject_percent of rejected rows are errors."""
     with open_app(project) as app:
         if as_json:
             _problems_as_json(app)
         # Secrets only destinations need may be absent (a CI job checking mappings): warned about, not refused.
         warnings = missing_secrets(app)
-        problems = validate_models(app)
+        problems = validate_models(app, sample, warnings)
         if as_json:
             output.print_json({"ok": not problems, "syncs": sorted(app.project.syncs),
                                "problems": [problem.as_dict() for problem in problems],

@@ -74,9 +74,20 @@ class ConnectorEntry(BaseModel):
     type: str = Field(description="hubspot, salesforce, slack or webhook")
 
 
+class ValidateDefaults(_Strict):
+    """How ``syncer validate`` tries each mapping on the data: on a sample of the model's rows."""
+
+    sample_rows: int = Field(300, ge=1, le=100_000, description="Model rows each sync's fields, tasks and alerts are "
+                                                                "cast and rendered on ('validate --sample' overrides).")
+    max_reject_percent: float = Field(10, ge=0, le=100, description="A field rejecting more of the sampled rows "
+                                                                    "than this is an error (exit 2); fewer, a warning.")
+
+
 class Defaults(_Strict):
     schedule: str = Field("every 15m", description="Default schedule: 'every 15m' or a cron expression.")
     guards: Guards = Field(default_factory=Guards, description="Mass-change limits of every sync (see Guards).")
+    validate_: ValidateDefaults = Field(default_factory=ValidateDefaults, alias="validate",
+                                        description="How 'syncer validate' tries the mappings on the data.")
 
     @field_validator("schedule")
     @classmethod

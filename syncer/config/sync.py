@@ -171,6 +171,7 @@ class GuardOverrides(_Strict):
     max_tasks_per_run: int | None = Field(None, ge=0)
     min_records: int | None = Field(None, ge=0)
     allow_empty_model: bool | None = None
+    max_reject_percent: float | None = Field(None, ge=0, le=100)
 
 
 class Guards(_Strict):
@@ -190,6 +191,10 @@ class Guards(_Strict):
                                                           "with a task, after the first-run policy).")
     min_records: int = Field(20, ge=0, description="Synced records below which the percentages do not apply.")
     allow_empty_model: bool = Field(False, description="Allow a run whose model returned no rows at all.")
+    max_reject_percent: float = Field(50, ge=0, le=100, description="Most of a run's rows (the model's rows, "
+                                      "rejected ones included, and its clears) that may be rejected or parked: past "
+                                      "it the run is failed, after delivery. From min_records rows; a run that "
+                                      "rejects or parks every row fails whatever its size.")
 
     def overridden(self, overrides: GuardOverrides) -> Guards:
         """These limits with every limit ``overrides`` sets replaced."""

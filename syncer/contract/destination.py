@@ -46,6 +46,8 @@ class Target:
     ``adopt_field``: where a record the match value does not find may already exist (a company's ``domain``):
     before creating, the connector looks for it there and, when exactly one record has the row's adopt value and
     no other match value, writes to it (see :attr:`WriteRecord.adopt`); ``None``: never adopt.
+    ``sync`` is the name of the sync writing (a destination that labels what it sends with it, as the webhook's
+    body does).
     """
 
     object: str
@@ -53,6 +55,7 @@ class Target:
     match_field: str
     fields: Mapping[str, FieldType] = field(default_factory=dict)
     adopt_field: str | None = None
+    sync: str | None = None
 
 
 @dataclass(frozen=True)

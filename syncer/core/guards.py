@@ -17,6 +17,12 @@ Rules, with ``synced`` the keys the snapshot holds as present:
   first sync (nothing synced yet) creates every record;
 - ``allow_empty_model: false``: trips when the model returned no rows while ``synced > 0``, whatever its size;
 - ``max_tasks_per_run``: trips when the run would create *more than* that many CRM tasks, whatever the sync's size.
+
+One guard judges a run *after* delivery instead (:func:`evaluate_rejects`): ``max_reject_percent`` trips when the
+rows rejected (by the plan or the destination) or skipped as parked are *more than* that share of the rows the run
+attempted (every row of the model, rejected ones included, plus the clears), once at least ``min_records`` rows were
+attempted. It does not
+block (the rows were already tried): the run is recorded ``failed`` with the trip's words.
 """
 
 from __future__ import annotations
@@ -35,6 +41,7 @@ class Guard(StrEnum):
     MAX_CREATE_PERCENT = "max_create_percent"
     MAX_TASKS_PER_RUN = "max_tasks_per_run"
     ALLOW_EMPTY_MODEL = "allow_empty_model"
+    MAX_REJECT_PERCENT = "max_reject_percent"
 
 
 @dataclass(frozen=True)
@@ -42,7 +49,8 @@ class GuardTrip:
     """One limit a plan goes past: ``count`` of the ``synced`` records would change, beyond ``threshold``.
 
     For :attr:`Guard.ALLOW_EMPTY_MODEL`, ``count`` is the model's rows (0) and ``threshold`` is 0; for
-    :attr:`Guard.MAX_TASKS_PER_RUN`, ``count`` is the tasks and ``threshold`` the limit (a number, not a percentage).
+    :attr:`Guard.MAX_TASKS_PER_RUN`, ``count`` is the tasks and ``threshold`` the limit (a number, not a percentage);
+    for :attr:`Guard.MAX_REJECT_PERCENT`, ``count`` is the rows rejected or parked and ``synced`` the rows attempted.
     """
 
     guard: Guard
@@ -64,6 +72,9 @@ class GuardTrip:
                     "(allow_empty_model is false)")
         if self.guard is Guard.MAX_TASKS_PER_RUN:
             return f"would create {self.count} CRM tasks (more than {self.guard.value} {self.threshold:g})"
+        if self.guard is Guard.MAX_REJECT_PERCENT:
+            return (f"rejected or parked {self.count} of the {self.synced} rows it attempted ({self.percent:.3g}%, "
+                    f"more than {self.guard.value} {self.threshold:g})")
         if self.guard is Guard.MAX_CREATE_PERCENT:
             return (f"would create {self.count} records, {self.percent:.3g}% of the {self.synced} synced (more than "
                     f"{self.guard.value} {self.threshold:g})")
@@ -95,6 +106,17 @@ def evaluate_guards(limits: Guards, model_rows: int, updates: int, clears: int, 
     if tasks > limits.max_tasks_per_run:
         trips.append(GuardTrip(Guard.MAX_TASKS_PER_RUN, tasks, synced, limits.max_tasks_per_run))
     return tuple(trips)
+
+
+def evaluate_rejects(limits: Guards, attempted: int, rejected: int) -> GuardTrip | None:
+    """The ``max_reject_percent`` trip of a delivered run (None: within the limit, or fewer than ``min_records``
+    rows attempted). ``attempted``: the model's rows (rejected ones included) plus the clears; ``rejected``: those
+    rejected by the plan or the destination, or skipped as parked."""
+    if attempted <= 0 or attempted < limits.min_records:
+        return None
+    if rejected * 100 > limits.max_reject_percent * attempted:
+        return GuardTrip(Guard.MAX_REJECT_PERCENT, rejected, attempted, limits.max_reject_percent)
+    return None
 
 
 def allow_hint(sync: str) -> str:

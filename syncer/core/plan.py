@@ -27,7 +27,7 @@ from typing import Any, Protocol
 import pyarrow as pa
 
 from syncer.core.guards import GuardTrip, allow_hint
-from syncer.core.triggers import FIRING_SCHEMA
+from syncer.core.triggers import FIRING_SCHEMA, LANDING_SCHEMA
 
 
 class ChangeOp(StrEnum):
@@ -98,6 +98,8 @@ class Plan:
     # Trigger firings (:data:`syncer.core.triggers.FIRING_SCHEMA`), ordered by trigger and key: at most one per
     # trigger and created or updated key, so bounded by triggers x (creates + updates); kept in Arrow (compact).
     firings: pa.Table = field(default_factory=FIRING_SCHEMA.empty_table)
+    # Fired rows found landed in the snapshot (:func:`syncer.core.triggers.landings_sql`): recorded with the firings.
+    landings: pa.Table = field(default_factory=LANDING_SCHEMA.empty_table)
 
     @property
     def is_empty(self) -> bool:

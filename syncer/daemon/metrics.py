@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, disable_created_metrics, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
@@ -32,6 +32,8 @@ class Metrics:
         self.confirmed = Counter("syncer_rows_confirmed", "Records the destination confirmed.", ["sync"], registry=r)
         self.rejected = Counter("syncer_rows_rejected", "Rows rejected (by the plan or the destination).", ["sync"],
                                 registry=r)
+        self.parked = Gauge("syncer_rows_parked", "Rows the sync's latest run (on this replica) skipped because "
+                            "their delivery is parked ('syncer retry' re-queues them).", ["sync"], registry=r)
         self.api_calls = Counter("syncer_api_calls", "Destination API calls.", ["destination"], registry=r)
         self.rate_limited = Counter("syncer_rate_limited", "Destination replies that said slow down (429s).",
                                     ["destination"], registry=r)
@@ -56,6 +58,8 @@ class Metrics:
         self.sent.labels(sync).inc(int(summary.get("sent") or 0))
         self.confirmed.labels(sync).inc(int(summary.get("confirmed") or 0))
         self.rejected.labels(sync).inc(int(summary.get("rejected") or 0) + int(summary.get("rejected_in_plan") or 0))
+        if summary.get("planned") is not None:  # a run that got as far as delivering says how many it skipped
+            self.parked.labels(sync).set(int(summary.get("parked") or 0))
         self.api_calls.labels(destination).inc(int(summary.get("api_calls") or 0))
         self.rate_limited.labels(destination).inc(int(summary.get("rate_limited") or 0))
         self.retries.labels(destination).inc(int(summary.get("retries") or 0))

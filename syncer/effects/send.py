@@ -16,12 +16,9 @@ are not sent again within the run after a request with no reply (the next run lo
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING
-from collections.abc import Mapping, Sequence
-from datetime import date, timedelta
-from typing import TYPE_CHECKING, Any
 
 from syncer.alerts.templates import AlertTemplateError, render_marked
 from syncer.contract.alerts import Alert, Change, Digest, DigestItem
@@ -29,8 +26,8 @@ from syncer.contract.destination import RecordStatus
 from syncer.contract.effects import AlertChannel, AlertPost, EffectResult, TaskDestination, TaskRequest
 from syncer.contract.errors import DeliveryError, TransientError
 from syncer.effects.intents import render_plain
-from syncer.effects.payloads import AlertPayload, DigestPayload, TaskPayload, payload_of
 from syncer.effects.owners import Owner
+from syncer.effects.payloads import AlertPayload, DigestPayload, TaskPayload, payload_of
 from syncer.state.base import RunLockedError
 from syncer.state.outbox import EffectKind, OutboxRecord, OutboxStatus
 

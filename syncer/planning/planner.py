@@ -32,7 +32,7 @@ from syncer.core.guards import evaluate_guards
 from syncer.core.plan import PLAN_OPS, ChangeCounts, Plan, RejectedRow
 from syncer.core.sql import ident, literal
 from syncer.core.templates import template_columns
-from syncer.core.triggers import FIRING_SCHEMA, firings_sql
+from syncer.core.triggers import FIRING_SCHEMA, LANDING_SCHEMA, firings_sql, landings_sql
 from syncer.planning.render import register_functions
 from syncer.state.base import RunStatus, StateStore
 from syncer.state.workspace import PLANS_CATALOG
@@ -303,14 +303,19 @@ def _plan_staged(sync: SyncConfig, store: StateStore, con: duckdb.DuckDBPyConnec
         raise PlanError(f"{sync.name}: planning failed: {str(exc).splitlines()[0]}") from exc
     failed = changes.take_rejected()  # rows a template failed on, found while rendering the changed keys
     firings, fired_at, fired_in = FIRING_SCHEMA.empty_table(), monotonic(), 0.0
+    landings = LANDING_SCHEMA.empty_table()
     if sync.triggers:  # evaluated over the change rows, so only the changed keys are read
+        con.register("__syncer_crossings", store.crossings.table(sync.name))
         query = firings_sql(sync.name, sync.triggers, spec.key, model, trigger_columns, list(sync.fields),
-                            changes.table, snapshot)
+                            changes.table, snapshot, "__syncer_crossings")
         try:
             firings = con.sql(query).to_arrow_table().cast(FIRING_SCHEMA)
+            landings = con.sql(landings_sql(changes.table, snapshot, "__syncer_crossings")).to_arrow_table()
         except duckdb.Error as exc:
             raise PlanError(f"{sync.name}: a trigger condition failed: {str(exc).splitlines()[0]} "
                             "(run 'syncer validate')") from exc
+        finally:
+            con.unregister("__syncer_crossings")
         fired_in = monotonic() - fired_at
     rejected = tuple(sorted([RejectedRow(key, reason) for key, reason in rejected_rows]
                             + [RejectedRow(key, reason) for key, reason, _ in failed],
@@ -337,4 +342,4 @@ def _plan_staged(sync: SyncConfig, store: StateStore, con: duckdb.DuckDBPyConnec
     trips = evaluate_guards(limits, model_rows, counts.update, counts.clear, synced,
                             creates=sudden_creates(store, sync.name, model_rows, counts.create), tasks=tasks)
     return Plan(sync.name, tuple(owned_fields(sync, owner_field)), model_rows, counts, changes, rejected,
-                by_op.get("rejected", 0) + len(failed), meta, synced, trips, firings)
+                by_op.get("rejected", 0) + len(failed), meta, synced, trips, firings, landings.cast(LANDING_SCHEMA))

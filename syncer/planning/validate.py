@@ -1,6 +1,6 @@
 """Validation that needs the warehouse: the model is one query that runs, has every column the mapping names, each
 trigger's ``when`` is one boolean expression that binds, and every template (field, task, alert) renders on a sample
-row of the model within its render budget.
+row of the model within its render budget; then :func:`try_against_data` tries the mapping on a sample of rows.
 
 Nothing here runs user SQL next to the state: the model is described on the warehouse's own connection, and
 conditions are bound in a scratch in-memory DuckDB that holds only empty ``new`` and ``old`` relations.
@@ -8,9 +8,7 @@ conditions are bound in a scratch in-memory DuckDB that holds only empty ``new``
 
 from __future__ import annotations
 
-import datetime as dt
 import json
-from decimal import Decimal
 from typing import Any
 
 import duckdb
@@ -23,6 +21,7 @@ from syncer.config.yamlsource import YamlDocument
 from syncer.core.sql import ident
 from syncer.core.templates import RenderBudgetError, compile_template, template_columns, template_value
 from syncer.planning.columns import check_columns
+from syncer.planning.sample_check import SampleReport, json_key_typos, run_time_value, try_on_sample
 from syncer.warehouse.base import Warehouse, WarehouseError
 
 
@@ -40,6 +39,21 @@ def check_against_model(loaded: LoadedSync, warehouse: Warehouse) -> list[Proble
     if not problems:
         problems += _check_templates(loaded, list(columns), _sample_row(loaded, warehouse))
     return problems
+
+
+def try_against_data(loaded: LoadedSync, warehouse: Warehouse, sample_rows: int,
+                     max_reject_percent: float) -> SampleReport:
+    """Try ``loaded`` on ``sample_rows`` rows of its model (:mod:`syncer.planning.sample_check`): the share of rows
+    each field would reject, task and alert templates rendered on every sampled row, the JSON keys templates read.
+    Call it once :func:`check_against_model` found nothing."""
+    query = f"SELECT * FROM ({loaded.config.model.query}) AS model LIMIT {int(sample_rows)}"
+    try:
+        rows: list[dict[str, Any]] = [row for batch in warehouse.stream(query, max(sample_rows, 1))
+                                      for row in batch.to_pylist()]
+    except WarehouseError as exc:
+        return SampleReport(errors=[loaded.document.problem(("model",), f"the warehouse cannot run the model: "
+                                                                         f"{exc}")])
+    return try_on_sample(loaded, warehouse, sample_rows, max_reject_percent, rows)
 
 
 def _sample_row(loaded: LoadedSync, warehouse: Warehouse) -> dict[str, Any] | None:
@@ -66,7 +80,7 @@ def _check_templates(loaded: LoadedSync, columns: list[str], sample: dict[str, A
     """
     doc, sync, problems = loaded.document, loaded.config, []
     names = [*columns, *(name for name in sync.fields if name not in columns)]
-    row = {name: None for name in names} | {name: _sample_value(value) for name, value in (sample or {}).items()}
+    row = {name: None for name in names} | {name: run_time_value(value) for name, value in (sample or {}).items()}
     renders: list[tuple[tuple[str | int, ...], str | None, dict[str, Any]]] = [
         (("fields", name, "template"), spec.template, row) for name, spec in sync.fields.items()]
     for i, trigger in enumerate(sync.triggers):
@@ -90,7 +104,12 @@ def _check_templates(loaded: LoadedSync, columns: list[str], sample: dict[str, A
                 found = _template_problems(doc, ("triggers", i, "task", key), source, names)
                 problems += found
                 renders += [] if found else [(("triggers", i, "task", key), source, row)]
+    # A JSON key no sampled row has is said with the nearest one, rather than as the render failure it causes.
+    typos = json_key_typos(sync, [sample]) if sample is not None else []
+    problems += [doc.problem(where, message) for where, message in typos]
     for where, source, values in renders:
+        if any(where == typo for typo, _ in typos):
+            continue
         message = _render_problem(source, values, sampled=sample is not None) if source else None
         if message:
             problems.append(doc.problem(where, message))
@@ -109,16 +128,6 @@ def _render_problem(source: str, row: dict[str, Any], *, sampled: bool) -> str |
     except Exception as exc:  # validate reports, never crashes
         return f"the template fails on the sample row: {_one_line(exc)}" if sampled else None
     return None
-
-
-def _sample_value(value: Any) -> Any:
-    """A warehouse value as a template sees it at run time, where rows arrive as JSON: numbers are ints or floats,
-    timestamps and dates ISO text."""
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
-    if isinstance(value, dt.date | dt.time):
-        return value.isoformat()
-    return value
 
 
 def _one_line(exc: BaseException) -> str:

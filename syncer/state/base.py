@@ -10,6 +10,7 @@ Each role is a small interface with its contract in its module, implemented once
 ``store.outbox``       :class:`syncer.state.outbox.Outbox`              effect intents and their send states
 ``store.ledger``       :class:`syncer.state.ledger.AlertLedger`         alert-policy decisions; the alert log
 ``store.owners``       :class:`syncer.state.owner_cache.OwnerCache`     e-mail -> vendor owner id, time zone
+``store.crossings``    :class:`.crossings.TriggerCrossings`             which crossing each trigger fired last
 =====================  ===============================================  =====================================
 
 Daemon leases are not a role here: they need a connection of their own (see :mod:`syncer.daemon.leases`).
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import duckdb
 
+from syncer.state.crossings import SqlTriggerCrossings, TriggerCrossings
 from syncer.state.ledger import AlertLedger, SqlAlertLedger
 from syncer.state.outbox import Outbox
 from syncer.state.outbox_sql import SqlOutbox, mark_log_changed
@@ -62,6 +64,7 @@ class StateStore:
         self.outbox: Outbox = outbox
         self.ledger: AlertLedger = SqlAlertLedger(db, outbox)
         self.owners: OwnerCache = SqlOwnerCache(db)
+        self.crossings: TriggerCrossings = SqlTriggerCrossings(db)
 
     def workspace(self) -> duckdb.DuckDBPyConnection:
         """The DuckDB connection planning runs in (owned by the store; do not close it)."""

@@ -46,7 +46,7 @@ class DuckDBDatabase(Database):
         # Qualified names: the workspace may be switched to another catalog while a plan runs.
         self.names = {name: f"{ident(catalog)}.main.{ident(name)}"
                       for name in ("runs", "row_errors", "snapshot", "snapshot_journal", "schema_migrations",
-                                   "outbox", "alert_ledger", "owner_cache", "effects_marks")}
+                                   "outbox", "alert_ledger", "owner_cache", "effects_marks", "trigger_crossings")}
         self.names |= {seq: f"{catalog}.main.{seq}" for seq in ("run_ids", "journal_seq")}
         self._transaction_lock = threading.Lock()
 

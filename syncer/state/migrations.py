@@ -201,6 +201,22 @@ MIGRATIONS: tuple[Migration, ...] = (
         # they keep their entries under the generic prefix.
         "UPDATE owner_cache SET vendor = 'chat:' || substr(vendor, 7) WHERE vendor LIKE 'slack:%'",
     )),
+    Migration(9, "runs: parked rows; trigger crossings", (
+        # How many rows a run skipped because their delivery is parked: "succeeded, 3 parked" is not "succeeded".
+        "ALTER TABLE runs ADD COLUMN parked BIGINT",
+        # Per trigger and key: which crossing of the condition fired last, at which new-row hash, and whether that
+        # row has reached the snapshot since (then the next firing is a new crossing, whatever its values).
+        """CREATE TABLE trigger_crossings (
+            sync TEXT NOT NULL,
+            trigger TEXT NOT NULL,
+            key TEXT NOT NULL,
+            crossing BIGINT NOT NULL,
+            fired_hash BIGINT NOT NULL,
+            landed BOOLEAN NOT NULL,
+            updated_at TIMESTAMP NOT NULL,
+            PRIMARY KEY (sync, trigger, key)
+        )""",
+    )),
 )
 
 

@@ -76,6 +76,23 @@ class RowErrorRecord:
 
 
 @dataclass(frozen=True)
+class ReasonGroup:
+    """The failing keys of one sync that share a reason (stage, code and message): how many, how many of them are
+    parked, and a few of their keys as examples."""
+
+    stage: str
+    code: str
+    message: str
+    count: int
+    parked: int
+    examples: tuple[str | None, ...]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"stage": self.stage, "code": self.code, "message": self.message, "count": self.count,
+                "parked": self.parked, "example_keys": list(self.examples)}
+
+
+@dataclass(frozen=True)
 class RunRecord:
     id: int
     sync: str
@@ -90,6 +107,12 @@ class RunRecord:
     unchanged: int | None
     rejected: int | None
     error: str | None
+    parked: int | None = None  # rows skipped because their delivery is parked (None: runs before it was counted)
+
+    @property
+    def outcome(self) -> str:
+        """The status as people read it: ``succeeded, 3 parked`` is not plain ``succeeded``."""
+        return f"{self.status}, {self.parked} parked" if self.parked else self.status
 
     def as_dict(self) -> dict[str, Any]:
         out = dict(self.__dict__)

@@ -6,7 +6,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from datetime import datetime
 
-from syncer.state.records import ErrorStage, RowErrorInput, RowErrorRecord
+from syncer.state.records import ErrorStage, ReasonGroup, RowErrorInput, RowErrorRecord
 from syncer.state.sql import KEY_MATCH, Database, Step, Steps
 
 _ERROR_COLUMNS = ("sync", "key", "code", "message", "stage", "attempts", "first_seen", "last_seen", "last_run_id",
@@ -36,6 +36,16 @@ class RowErrorLog(ABC):
     @abstractmethod
     def records(self, sync: str, limit: int = 100, parked: bool | None = None) -> list[RowErrorRecord]:
         """The failing keys of ``sync``, most recently seen first; only parked (or unparked) ones when asked."""
+
+    @abstractmethod
+    def count(self, sync: str, parked: bool | None = None) -> int:
+        """How many keys of ``sync`` fail (only parked, or unparked, ones when asked): the total a listing is of."""
+
+    @abstractmethod
+    def by_reason(self, sync: str, examples: int = 3, parked: bool | None = None,
+                  limit: int = 100) -> list[ReasonGroup]:
+        """The failing keys of ``sync`` grouped by stage, code and message, the largest group first (at most
+        ``limit`` groups), each with its count, how many of it are parked, and its first ``examples`` keys."""
 
     @abstractmethod
     def parked_keys(self, sync: str) -> set[str]:
@@ -104,6 +114,30 @@ class SqlRowErrorLog(RowErrorLog):
                                f"ORDER BY last_seen DESC, key NULLS FIRST LIMIT {int(limit)}"), params)
         return [RowErrorRecord(row[0], row[1], row[2], row[3], row[4], int(row[5]), row[6], row[7], int(row[8]),
                                bool(row[9])) for row in rows]
+
+    def count(self, sync: str, parked: bool | None = None) -> int:
+        where, params = ("", (sync,)) if parked is None else (" AND parked = ?", (sync, parked))
+        return int(self._db.query(self._db.sql(f"SELECT count(*) FROM {{row_errors}} WHERE sync = ?{where}"),
+                                  params)[0][0])
+
+    def by_reason(self, sync: str, examples: int = 3, parked: bool | None = None,
+                  limit: int = 100) -> list[ReasonGroup]:
+        db = self._db
+        where, params = ("", (sync,)) if parked is None else (" AND parked = ?", (sync, parked))
+        groups = db.query(db.sql(
+            f"SELECT stage, code, message, count(*) AS n, sum(CASE WHEN parked THEN 1 ELSE 0 END) AS parked_n "
+            f"FROM {{row_errors}} WHERE sync = ?{where} GROUP BY stage, code, message "
+            f"ORDER BY n DESC, stage, code, message LIMIT {int(limit)}"), params)
+        # A few keys per group, in key order: a window over the same grouping, cut at ``examples`` each.
+        keys: dict[tuple[str, str, str], list[str | None]] = {}
+        for stage, code, message, key in db.query(db.sql(
+                f"SELECT stage, code, message, key FROM (SELECT stage, code, message, key, row_number() OVER "
+                f"(PARTITION BY stage, code, message ORDER BY key NULLS FIRST) AS nth FROM {{row_errors}} "
+                f"WHERE sync = ?{where}) AS ranked WHERE nth <= {int(examples)} ORDER BY key NULLS FIRST"), params):
+            keys.setdefault((stage, code, message), []).append(key)
+        return [ReasonGroup(stage, code, message, int(n), int(parked_n or 0), tuple(keys.get((stage, code, message),
+                                                                                          [])))
+                for stage, code, message, n, parked_n in groups]
 
     def parked_keys(self, sync: str) -> set[str]:
         rows = self._db.query(self._db.sql("SELECT key FROM {row_errors} WHERE sync = ? AND parked "

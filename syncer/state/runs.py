@@ -12,7 +12,7 @@ from syncer.state.records import FINISHED_STATUSES, RunRecord, RunStatus
 from syncer.state.sql import Database, placeholders
 
 _RUN_COLUMNS = ("id, sync, dry_run, status, started_at, finished_at, model_rows, creates, updates, clears, "
-                "unchanged, rejected, error")
+                "unchanged, rejected, error, parked")
 KILLED_MESSAGE = "the process running it died (killed, or the machine stopped); found when the state was next opened"
 
 
@@ -25,8 +25,9 @@ class RunLog(ABC):
 
     @abstractmethod
     def finish(self, run_id: int, status: RunStatus, now: datetime, model_rows: int | None = None,
-               counts: ChangeCounts | None = None, rejected: int | None = None, error: str | None = None) -> None:
-        """Record how a run ended."""
+               counts: ChangeCounts | None = None, rejected: int | None = None, error: str | None = None,
+               parked: int | None = None) -> None:
+        """Record how a run ended; ``parked``: rows it skipped because their delivery is parked."""
 
     @abstractmethod
     def mark_killed(self, now: datetime) -> list[int]:
@@ -61,13 +62,14 @@ class SqlRunLog(RunLog):
         return run_id
 
     def finish(self, run_id: int, status: RunStatus, now: datetime, model_rows: int | None = None,
-               counts: ChangeCounts | None = None, rejected: int | None = None, error: str | None = None) -> None:
+               counts: ChangeCounts | None = None, rejected: int | None = None, error: str | None = None,
+               parked: int | None = None) -> None:
         c = counts or ChangeCounts()
         self._db.query(
             self._db.sql("UPDATE {runs} SET status = ?, finished_at = ?, model_rows = ?, creates = ?, updates = ?, "
-                         "clears = ?, unchanged = ?, rejected = ?, error = ? WHERE id = ?"),
+                         "clears = ?, unchanged = ?, rejected = ?, error = ?, parked = ? WHERE id = ?"),
             (RunStatus(status).value, now, model_rows, c.create, c.update, c.clear, c.unchanged, rejected, error,
-             run_id))
+             parked, run_id))
 
     def mark_killed(self, now: datetime) -> list[int]:
         db = self._db

@@ -21,7 +21,7 @@ Steps = Sequence[Step]
 KEY_MATCH = "__KEY_MATCH__"  # in a statement given to for_keys: where the key condition goes
 ROWS_PER_STATEMENT = 200
 TABLES = ("runs", "row_errors", "snapshot", "run_ids", "schema_migrations", "outbox", "alert_ledger", "owner_cache",
-          "effects_marks")
+          "effects_marks", "trigger_crossings")
 
 
 class Database(ABC):

@@ -16,7 +16,7 @@ from syncer.commit import commit_all
 from syncer.config.alerts import AlertPolicy, FirstRunPolicy
 from syncer.config.loader import load_project
 from syncer.config.sync import Guards
-from syncer.core.guards import Guard, GuardTrip, evaluate_guards
+from syncer.core.guards import Guard, GuardTrip, evaluate_guards, evaluate_rejects
 from syncer.planning.planner import plan_sync
 from syncer.runner import RunOptions, run_sync
 from syncer.state import StateStore, open_state
@@ -319,3 +319,21 @@ def test_creates_left_by_an_unfinished_backfill_do_not_trip_the_create_guard(tmp
     finally:
         store.close()
         warehouse.close()
+
+
+@pytest.mark.parametrize(("attempted", "rejected", "tripped"), [
+    (100, 50, False),   # exactly at the limit does not trip
+    (100, 51, True),
+    (19, 19, False),    # below min_records the share does not apply (the runner fails a run rejecting every row)
+    (20, 11, True),
+    (0, 0, False),
+])
+def test_the_reject_guard_trips_past_its_share_of_the_attempted_rows(attempted: int, rejected: int,
+                                                                     tripped: bool) -> None:
+    trip = evaluate_rejects(Guards(), attempted, rejected)
+    assert (trip is not None) == tripped
+    if trip is not None:
+        assert (trip.guard, trip.count, trip.synced, trip.threshold) == (Guard.MAX_REJECT_PERCENT, rejected,
+                                                                         attempted, 50)
+        assert trip.describe().startswith(f"rejected or parked {rejected} of the {attempted} rows it attempted")
+    assert evaluate_rejects(Guards(max_reject_percent=100), attempted, attempted) is None

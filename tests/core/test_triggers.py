@@ -115,3 +115,34 @@ def test_the_query_is_one_statement_over_every_trigger() -> None:
     assert sql.count("UNION ALL") == 1 and "ORDER BY trigger, key" in sql
     with pytest.raises(ValueError, match="no triggers"):
         firings_sql("accounts", [], "model.id", "staged", [], [], "changes", "snapshot")
+
+
+def test_a_fall_and_rise_to_the_same_row_is_a_new_crossing_and_a_replan_before_the_commit_is_not(
+        store: StateStore, warehouse: Warehouse, warehouse_path: Path) -> None:
+    from syncer.commit import commit_all
+    from tests.helpers import NOW
+
+    sync = triggered(("went_hot", WENT_HOT))
+
+    def plan_recorded(rows: list[tuple[object, ...]], *, commit: bool = True) -> Plan:
+        """Plan, record the crossings as a run does after staging, then commit (or die before committing)."""
+        write_table(warehouse_path, "accounts", COLUMNS, rows)
+        plan = plan_sync(sync, store, warehouse)
+        store.crossings.record(sync.name, plan.firings, plan.landings, NOW)
+        if commit:
+            commit_all(store, sync.name, plan.changes, NOW)
+        return plan
+
+    warm, hot = ("a", 50.0, "warm", "dana@x.io", 3), ("a", 95.0, "hot", "dana@x.io", 3)
+    plan_recorded([warm])
+    [first] = firings(plan_recorded([hot]))
+    assert first["crossing"] == 1
+    fell = plan_recorded([warm])
+    assert firings(fell) == [] and fell.landings.to_pylist() == [{"trigger": "went_hot", "key": "a"}]
+    [dead] = firings(plan_recorded([hot], commit=False))  # the second rise, killed before its commit
+    [again] = firings(plan_recorded([hot]))  # the re-plan
+    assert dead["crossing"] == again["crossing"] == 2 and dead["firing_id"] == again["firing_id"]
+    assert again["firing_id"] != first["firing_id"] and again["row_hash"] == first["row_hash"]
+    plan_recorded([warm])
+    [third] = firings(plan_recorded([hot]))
+    assert third["crossing"] == 3 and third["firing_id"] not in (first["firing_id"], again["firing_id"])

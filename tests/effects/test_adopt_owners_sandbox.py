@@ -21,7 +21,7 @@ import duckdb
 import pytest
 
 from connectors.sandbox import Sandbox
-from connectors.sandbox_people import departed_rep
+from connectors.sandbox.people import departed_rep
 from syncer.effects.summary import alert_summary
 from syncer.state.base import RunStatus
 from syncer.state.outbox import EffectKind, OutboxStatus

@@ -114,7 +114,9 @@ def _observed(matrix: Matrix, fault: Fault, destination: Destination, outcome: R
     if outcome.status is RunStatus.SUCCEEDED:
         assert report.confirmed == outcome.plan.counts.create > 0 and report.pending == report.rejected == 0
         return Outcome.CONFIRMED
-    assert outcome.status is RunStatus.PARTIAL, _describe(outcome)
+    # A run that confirmed nothing and had every row refused wrote nothing: it is failed, not partial.
+    refused_all = report.confirmed == 0 and report.rejected == outcome.plan.counts.create > 0
+    assert outcome.status is (RunStatus.FAILED if refused_all else RunStatus.PARTIAL), _describe(outcome)
     if report.stopped is not None:
         assert outcome.error == report.stopped and report.pending > 0
         return Outcome.STOPPED
@@ -139,6 +141,7 @@ def _parks(matrix: Matrix, destination: Destination, sync: str, failing: set[str
         return Outcome.RETRIED
     skipped = matrix.run(destination)
     assert skipped.delivery is not None and skipped.delivery.sent == 0  # parked keys wait for a human
+    assert skipped.parked == len(failing)  # and the run says how many it skipped
     assert matrix.app.store.row_errors.requeue(sync) == len(failing)
     return Outcome.PARKED
 

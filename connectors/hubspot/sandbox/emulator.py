@@ -33,9 +33,7 @@ from connectors.hubspot.sandbox.portal import Portal, Reply
 from connectors.hubspot.sandbox.properties import seed_definitions
 from connectors.hubspot.sandbox.store import ObjectStore, Owner, Record, object_type
 from connectors.sandbox.core.base import Clock, VendorEmulator
-from connectors.sandbox.people import sample_reps
-from connectors.sandbox_people import departed_rep, sample_reps
-from syncer.sandbox.base import Clock, VendorEmulator
+from connectors.sandbox.people import departed_rep, sample_reps
 
 Handler = Callable[[Request], Awaitable[Reply]]
 

@@ -27,9 +27,7 @@ from connectors.salesforce.sandbox.store import Record, RecordStore
 from connectors.salesforce.sandbox.validation import convert_record, unknown_field_error
 from connectors.salesforce.sandbox.values import from_json
 from connectors.sandbox.core.base import Clock, VendorEmulator
-from connectors.sandbox.people import sample_reps
-from connectors.sandbox_people import departed_rep, sample_reps
-from syncer.sandbox.base import Clock, VendorEmulator
+from connectors.sandbox.people import departed_rep, sample_reps
 
 _SERVER_ERRORS = {
     500: ("UNKNOWN_EXCEPTION", "An unexpected error occurred. Please include this ErrorId if you contact support: "

@@ -10,7 +10,7 @@ from __future__ import annotations
 from connectors.hubspot.sandbox import HubSpotEmulator
 from connectors.hubspot.tasks import open_task_destination
 from connectors.sandbox import Sandbox
-from connectors.sandbox_people import departed_rep, sample_reps
+from connectors.sandbox.people import departed_rep, sample_reps
 from syncer.contract.destination import Operation, RecordResult, RecordStatus, Target, WriteRecord
 from syncer.contract.enums import FieldType, SyncMode
 from tests.connectors.hubspot.conftest import Open, settings_for

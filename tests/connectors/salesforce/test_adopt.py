@@ -13,7 +13,7 @@ from collections.abc import Callable
 from connectors.salesforce.connector import SalesforceDestination
 from connectors.salesforce.tasks import open_task_destination
 from connectors.sandbox import Sandbox
-from connectors.sandbox_people import departed_rep, sample_reps
+from connectors.sandbox.people import departed_rep, sample_reps
 from syncer.contract.destination import Operation, RecordResult, RecordStatus, Target, WriteRecord
 from syncer.contract.enums import FieldType, SyncMode
 from tests.connectors.salesforce.conftest import ACCOUNT_FIELDS, settings_for

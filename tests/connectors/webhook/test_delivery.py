@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import pytest
 from pydantic import SecretStr
@@ -145,12 +146,12 @@ def test_check_against_a_wrong_path_says_so(sandbox: Sandbox, make_destination: 
 
 
 def test_the_registry_opens_a_destination_that_keeps_the_protocol(sandbox: Sandbox) -> None:
-    destination = REGISTRY["webhook"].open(settings(sandbox.urls["webhook"]), TARGET)
+    destination = REGISTRY["webhook"].open(settings(sandbox.urls["webhook"]), replace(TARGET, sync="pql_accounts"))
     try:
         assert isinstance(destination, Destination)
         assert destination.capabilities.max_batch[Operation.CLEAR] == 500
         results = destination.write(Operation.CREATE, records(2)).results
         assert [r.status for r in results] == [RecordStatus.CONFIRMED] * 2
-        assert sandbox.webhook.records()[0]["sync"] is None  # the registry's factory is not told the sync's name
+        assert sandbox.webhook.records()[0]["sync"] == "pql_accounts"  # the registry's factory reads the target's
     finally:
         destination.close()

@@ -14,8 +14,7 @@ from hubspot.crm.objects.tasks.exceptions import ApiException as TaskApiExceptio
 from hubspot.crm.properties import PropertyCreate
 from hubspot.crm.properties.exceptions import ApiException as PropertyApiException
 
-from connectors.sandbox.people import sample_reps
-from connectors.sandbox_people import departed_rep, sample_reps
+from connectors.sandbox.people import departed_rep, sample_reps
 from tests.sandbox.hubspot.conftest import Sandbox
 
 
