@@ -84,7 +84,11 @@ def _plan_sample(sync: SyncConfig, warehouse: Warehouse, sample_rows: int) -> _S
     sampled = f"SELECT * FROM ({sync.model.query}) AS sampled LIMIT {int(sample_rows)}"
     # Triggers are not planned here (their templates are rendered on the rows below); without them only the columns
     # the fields read are staged, as at run time.
-    config = sync.model_copy(update={"model": ModelSource(sql=sampled), "triggers": []})
+    update: dict[str, Any] = {"model": ModelSource(sql=sampled), "triggers": []}
+    if sync.destination is not None and sync.destination.owner is not None:
+        # Owners are users in the CRM, which validate does not ask (``check`` does): the sample plans without them.
+        update["destination"] = sync.destination.model_copy(update={"owner": None})
+    config = sync.model_copy(update=update)
     with tempfile.TemporaryDirectory(prefix="syncer-validate-") as scratch:
         store = open_state("duckdb:///sample.duckdb", Path(scratch), "256MB")
         try:
