@@ -90,7 +90,8 @@ class App:
         if kind.destination is None:
             return None
         types = field_types or {name: spec.type or FieldType.STRING for name, spec in sync.fields.items()}
-        return kind.open(settings, Target(dest.object, dest.mode, dest.match.field, types))
+        values = {name: known for name, spec in sync.fields.items() if (known := spec.known_values())}
+        return kind.open(settings, Target(dest.object, dest.mode, dest.match.field, types, values))
 
     def connector_type(self, name: str) -> ConnectorType[Any]:
         """The registry entry of the connector ``name`` of ``syncer.yaml``."""

@@ -25,6 +25,9 @@ from syncer.delivery.sink import StateSink
 from syncer.effects.engine import Effects, EffectsContext, stage
 from syncer.effects.session import EffectsReport
 from syncer.planning.planner import PlanError, plan_sync
+from syncer.planning.preflight import forget as forget_schema
+from syncer.planning.preflight import preflight
+from syncer.planning.write_policy import KeptValues, WritePolicyError, keep_crm_values
 from syncer.state.base import ErrorStage, RowErrorInput, RunStatus, StateStore
 from syncer.warehouse.base import Warehouse
 
@@ -54,6 +57,7 @@ class RunOutcome:
     error: str | None = None
     duration_s: float = 0.0
     effects: EffectsReport | None = None
+    kept: KeptValues | None = None  # fields a write policy kept as the CRM has them
 
     def summary(self) -> dict[str, Any]:
         """The shape of ``syncer run --json``: one object per sync."""
@@ -64,7 +68,8 @@ class RunOutcome:
                 "sent": report.sent, "confirmed": report.confirmed, "rejected": report.rejected,
                 "pending": report.pending, "api_calls": report.api_calls, "rate_limited": report.rate_limited,
                 "retries": report.retries, "stopped": report.stopped, "duration_s": round(self.duration_s, 3),
-                "effects": self.effects.summary() if self.effects else None}
+                "effects": self.effects.summary() if self.effects else None,
+                "kept_in_crm": self.kept.summary() if self.kept else {}}
 
 
 @dataclass
@@ -109,6 +114,7 @@ class _Run:
     effects_report: EffectsReport | None = None
     staged: int = 0
     stop: Callable[[], bool] | None = None
+    kept: KeptValues | None = None
 
     def execute(self, warehouse: Warehouse, open_destination: DestinationOpener, options: RunOptions,
                 pacing: Pacing, progress: Callable[[int], None] | None) -> RunOutcome:
@@ -124,20 +130,25 @@ class _Run:
         store.row_errors.settle_plan(sync.name, self.run_id)
         if plan.blocked and not options.allow_mass_change:  # a mass change waits for a human: nothing is sent
             return self.ended(RunStatus.BLOCKED, plan, error=plan.guard_message())
+        destination: Destination | None = None
+        if not plan.is_empty:
+            try:
+                destination = open_destination(sync)
+            except DeliveryError as exc:
+                return self.ended(RunStatus.FAILED, plan, error=f"{_connector(sync)}: {exc}")
+            except Exception as exc:  # a connector that failed to open in a way it did not map: record it
+                detail = str(exc).splitlines()[0] if str(exc) else ""
+                return self.ended(RunStatus.FAILED, plan, error=f"{_connector(sync)}: could not open the "
+                                                                f"destination: {type(exc).__name__}: {detail}")
+            refused = self.before_sending(plan, destination)
+            if refused is not None:
+                return refused
         if self.effects is not None:  # before any field is committed, so no firing can be forgotten
             self.staged = stage(sync, plan, store, self.effects.policy, aware_utc(now()))
         commit_all(store, sync.name, plan.changes, now(), op=ChangeOp.REFRESH)  # bookkeeping only, nothing to send
         if plan.is_empty:
             store.snapshot.flush(sync.name)
             return self.ended(RunStatus.SUCCEEDED, plan, DeliveryReport())
-        try:
-            destination = open_destination(sync)
-        except DeliveryError as exc:
-            return self.ended(RunStatus.FAILED, plan, error=f"{_connector(sync)}: {exc}")
-        except Exception as exc:  # a connector that failed to open in a way it did not map: record it, do not crash
-            detail = str(exc).splitlines()[0] if str(exc) else ""
-            return self.ended(RunStatus.FAILED, plan, error=f"{_connector(sync)}: could not open the "
-                                                            f"destination: {type(exc).__name__}: {detail}")
         if destination is None:  # a destination that takes no field writes: the snapshot tracks the model as is
             commit_all(store, sync.name, plan.changes, now())
             store.snapshot.flush(sync.name)
@@ -153,6 +164,24 @@ class _Run:
         clean = report.rejected == 0 and report.pending == 0 and report.stopped is None
         return self.ended(RunStatus.SUCCEEDED if clean else RunStatus.PARTIAL, plan, report, report.stopped)
 
+    def before_sending(self, plan: Plan, destination: Destination | None) -> RunOutcome | None:
+        """The destination's schema checked (:mod:`syncer.planning.preflight`: a problem blocks the run, one line
+        each, nothing sent), then the field write policies applied to the plan's updates
+        (:mod:`syncer.planning.write_policy`). None: go on and send. Closes the destination when it refuses."""
+        if destination is None:
+            return None
+        try:
+            problems = preflight(self.sync, destination)
+            if problems:
+                destination.close()
+                return self.ended(RunStatus.BLOCKED, plan, error="the destination's schema does not fit the "
+                                  "mapping (run 'syncer check'):\n" + "\n".join(problems))
+            self.kept = keep_crm_values(self.sync, plan, self.store, destination, self.now())
+        except (DeliveryError, WritePolicyError) as exc:
+            destination.close()
+            return self.ended(RunStatus.FAILED, plan, error=f"{_connector(self.sync)}: {exc}")
+        return None
+
     def ended(self, status: RunStatus, plan: Plan | None, report: DeliveryReport | None = None,
               error: str | None = None) -> RunOutcome:
         if self.effects is not None and status in (RunStatus.SUCCEEDED, RunStatus.PARTIAL, RunStatus.FAILED) \
@@ -163,10 +192,12 @@ class _Run:
             if self.effects_report.errors and status is RunStatus.SUCCEEDED:
                 status, error = RunStatus.PARTIAL, "; ".join(self.effects_report.errors[:3])
         rejected = (plan.rejected_total if plan else 0) + (report.rejected if report else 0)
+        if status is not RunStatus.SUCCEEDED:
+            forget_schema(self.sync.name)  # a schema error may be why: check the destination again next run
         self.store.runs.finish(self.run_id, status, self.now(), plan.model_rows if plan else None,
                               plan.counts if plan else None, rejected, error)
         return RunOutcome(self.run_id, self.sync.name, status, plan, report, error,
-                          monotonic() - self.started, self.effects_report)
+                          monotonic() - self.started, self.effects_report, self.kept)
 
 
 def plan_error(row: RejectedRow) -> RowErrorInput:

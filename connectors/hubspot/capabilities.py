@@ -27,6 +27,7 @@ def capabilities(settings: HubSpotSettings) -> Capabilities:
                         concurrency=CONCURRENCY),
         modes=frozenset(SyncMode),
         objects=OBJECTS,
+        reads_records=True,
     )
 
 

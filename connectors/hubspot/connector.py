@@ -27,6 +27,7 @@ from connectors.hubspot.client import HubSpotClient, rate_info
 from connectors.hubspot.errors import RECORD_STATUSES, classify
 from connectors.hubspot.matching import find_ids
 from connectors.hubspot.properties import ID_FIELDS, Property, check_fields, load_properties, property_definition
+from connectors.hubspot.reading import read_records
 from connectors.hubspot.replies import Entry, Outcome, ResultKey
 from connectors.hubspot.settings import HubSpotSettings
 from syncer.contract.destination import (
@@ -139,6 +140,10 @@ class HubSpotDestination:
                 if call is not None:
                     call.count += 1
             return self._properties
+
+    def read_records(self, record_ids: Sequence[str], fields: Sequence[str]) -> Mapping[str, Mapping[str, str | None]]:
+        """The records' current values (:class:`syncer.contract.destination.RecordReader`), by ``batch/read``."""
+        return read_records(self._client, record_ids, fields)
 
     # -- check / setup ----------------------------------------------------------------------------------------
     def check(self) -> list[FieldCheck]:

@@ -31,4 +31,5 @@ def capabilities(settings: SalesforceSettings) -> Capabilities:
         objects=None,  # Account, Lead and Contact are the usual; any object the org has may be named
         bulk_threshold=settings.bulk_threshold,
         bulk_batch=BULK_BATCH,
+        reads_records=True,
     )

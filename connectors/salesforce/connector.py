@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from functools import partial
 from typing import Any
 
@@ -23,6 +23,7 @@ from connectors.salesforce.bulk import BulkWait, run_job
 from connectors.salesforce.capabilities import COLLECTION_MAX, capabilities
 from connectors.salesforce.client import SalesforceClient
 from connectors.salesforce.describe import field_checks, setup_steps
+from connectors.salesforce.reading import read_records
 from connectors.salesforce.records import Planned, Route, payload, resolve_lookup, route, save_results
 from connectors.salesforce.settings import SalesforceSettings
 from syncer.contract.destination import (
@@ -134,6 +135,13 @@ class SalesforceDestination:
             raise TransientError(f"{doing}: Salesforce's reply did not hold one result per record", "BAD_REPLY")
         results.update((index, result) for (index, _), result in zip(bodies, saved, strict=True))
         return results
+
+    def read_records(self, record_ids: Sequence[str], fields: Sequence[str]) -> Mapping[str, Mapping[str, str | None]]:
+        """The records' current values (:class:`syncer.contract.destination.RecordReader`), by SOQL on Id."""
+        def query(soql: str) -> list[dict[str, Any]]:
+            return self.client.call(f"read {self.target.object}", partial(_query, soql=soql))
+
+        return read_records(query, self.target.object, record_ids, fields)
 
     # -- check, setup, close ----------------------------------------------------------------------------------------
     def _describe(self) -> dict[str, Any] | None:
