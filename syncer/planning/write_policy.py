@@ -94,8 +94,8 @@ def keep_crm_values(sync: SyncConfig, plan: Plan, store: StateStore, destination
     con = changes.connection
     snapshot = store.snapshot.relation(sync.name)
     fields_sql = ", ".join(literal(name) for name in wanted)
-    rows = con.execute(f"""SELECT c.key, c.record_id, list_filter(c.changed, x -> list_contains([{fields_sql}], x)),
-                                  s.fields
+    rows = con.execute(f"""SELECT c.key, c.record_id,
+                                  list_filter(c.changed, lambda x: list_contains([{fields_sql}], x)), s.fields
                            FROM {changes.table} AS c LEFT JOIN (SELECT * FROM {snapshot}) AS s ON s.key = c.key
                            WHERE c.op = 'update' AND c.record_id IS NOT NULL
                              AND list_has_any(c.changed, [{fields_sql}])
@@ -152,7 +152,7 @@ def _rewrite(con: duckdb.DuckDBPyConnection, changes: WorkspaceChanges, snapshot
             f"THEN json_extract_string(s.fields, {literal('$.' + _json_key(name))}) "
             f"ELSE c.\"values\".{ident(name)} END" for name in fields)
         con.execute(f"""CREATE TEMP TABLE kept_rows AS
-            SELECT c.key, list_filter(c.changed, x -> NOT list_contains(k.names, x)) AS changed,
+            SELECT c.key, list_filter(c.changed, lambda x: NOT list_contains(k.names, x)) AS changed,
                    struct_pack({values}) AS "values"
             FROM {changes.table} AS c JOIN kept_fields AS k ON k.key = c.key
             LEFT JOIN (SELECT * FROM {snapshot}) AS s ON s.key = c.key""")
