@@ -26,19 +26,21 @@ HubSpot's own not-found reason and the rest are sent again. Other whole-request 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import UTC, datetime, time
 from typing import Any
 
 from connectors.hubspot.capabilities import BATCH_MAX, effect_limits
 from connectors.hubspot.client import HubSpotClient
 from connectors.hubspot.errors import Reply, classify, vendor_reason
+from connectors.hubspot.properties import option_checks
 from connectors.hubspot.settings import HubSpotSettings
-from syncer.contract.destination import EffectLimits, RecordStatus
+from syncer.contract.destination import EffectLimits, FieldCheck, RecordStatus
 from syncer.contract.errors import BatchRejectedError, DestinationStoppedError
 from syncer.delivery.effects import EffectResult, Paced, TaskRequest, create_once
 
 KEY_PROPERTY = "syncer_dedupe_key"
+STATUS = "NOT_STARTED"  # every task is created open
 TASK_TO_COMPANY = 192  # HUBSPOT_DEFINED association type, task -> company
 OWNERS_PAGE = 500  # the owners API's largest page
 SEARCH_PAGE = 200  # search's largest page
@@ -219,7 +221,21 @@ class HubSpotTaskDestination:
         rest = [t for t in tasks if t.record_id in present]
         return results | (self._create(rest, retry_conflict=True) if rest else {})
 
-    # -- setup, close -----------------------------------------------------------------------------------------
+    # -- check, setup, close -----------------------------------------------------------------------------------------
+    def check(self, priorities: Collection[str]) -> list[FieldCheck]:
+        """The task priorities a mapping uses, and the status syncer sets, against the task properties' options
+        (case included: ``High`` is not ``HIGH``). The key property is :meth:`setup`'s."""
+        reply = self._call("tasks.properties", self._client.properties)
+        options = {str(p.get("name")): tuple(str(o.get("value")) for o in p.get("options") or [])
+                   for p in reply.body.get("results") or []}
+        findings: list[FieldCheck] = []
+        for name, values in (("hs_task_priority", frozenset(priorities)), ("hs_task_status", frozenset({STATUS}))):
+            if options.get(name):
+                label = "task priority" if name == "hs_task_priority" else "task status"
+                findings += [FieldCheck(label, f.problem) for f in option_checks(f"tasks.{name}", name, values,
+                                                                                   options[name])]
+        return findings
+
     def setup(self) -> list[str]:
         """Create the ``syncer_dedupe_key`` task property when the portal lacks it; say what was done. A portal that
         refuses a unique task property gets a plain one (finding then searches)."""
@@ -255,7 +271,7 @@ def _input(index: int, task: TaskRequest) -> dict[str, Any]:
     """One ``batch/create`` input: the task's properties and its association to the company."""
     properties = {
         "hs_timestamp": datetime.combine(task.due, DUE_TIME).isoformat().replace("+00:00", "Z"),
-        "hs_task_subject": task.subject, "hs_task_body": task.body, "hs_task_status": "NOT_STARTED",
+        "hs_task_subject": task.subject, "hs_task_body": task.body, "hs_task_status": STATUS,
         "hs_task_priority": task.priority, KEY_PROPERTY: task.dedupe_key,
     }
     if task.owner_id:
