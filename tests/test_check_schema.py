@@ -95,7 +95,8 @@ def problems(root: Path, sync: str) -> list[str]:
 
 def writes(sandbox: Sandbox) -> int:
     return sum(1 for emulator in (sandbox.hubspot, sandbox.salesforce) for entry in emulator.log.entries()
-               if entry.method in ("POST", "PATCH", "DELETE") and ("/objects/" in entry.path or "sobjects" in entry.path))
+               if entry.method in ("POST", "PATCH", "DELETE")
+               and ("/objects/" in entry.path or "sobjects" in entry.path))
 
 
 def refused_run(root: Path, sync: str, sandbox: Sandbox, *expected: str) -> None:
