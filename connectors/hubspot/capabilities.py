@@ -12,7 +12,7 @@ OBJECTS = frozenset({"companies", "contacts", "deals"})
 CONCURRENCY = 4
 # The task destination's calls, by the names it gives its pacer (connectors/hubspot/tasks.py).
 TASK_CALLS = frozenset({"tasks.read", "tasks.create", "tasks.properties", "tasks.create_property", "companies.read",
-                        "owners.page"})
+                        "owners.page", "associations.read"})
 SEARCH_CALLS = frozenset({"tasks.search"})
 SEARCH_RATE = RatePolicy(requests=5, window_s=1.0, concurrency=1)  # search's own limit, per portal
 
