@@ -16,16 +16,20 @@ import duckdb
 import pytest
 from typer.testing import CliRunner
 
+from connectors import REGISTRY
 from connectors.hubspot.client import HubSpotClient
 from connectors.salesforce.connector import SalesforceDestination
 from connectors.sandbox import Sandbox
 from syncer.app import App
 from syncer.cli import cli
+from syncer.config.errors import ConfigError
+from syncer.config.loader import load_project
 from syncer.contract.clock import naive_now
 from syncer.demo.sample_warehouse import build_sample_warehouse
 from syncer.planning.drift import find_drift
 from syncer.runner import RunOptions, RunOutcome, run_sync
 from syncer.state.base import RunStatus
+from tests.project import ENVIRONMENT, MAPPING_YAML, make_project
 
 ACCOUNTS = 40
 ENV = {"HUBSPOT_ACCESS_TOKEN": "sandbox-hubspot-token", "SALESFORCE_CLIENT_ID": "sandbox-consumer-key",
@@ -222,3 +226,20 @@ def test_salesforce_keeps_a_humans_edit_and_drift_names_it(project: App, sandbox
     assert accounts[edited]["PQL_Tier__c"] == human_tier
     assert accounts[control]["PQL_Tier__c"] == _other_tier(control_tier)
     assert float(accounts[control]["PQL_Score__c"]) == pytest.approx(round(float(control_score) + 1, 1))
+
+
+def test_a_write_policy_on_a_destination_that_cannot_read_records_is_a_validate_error(tmp_path: Path) -> None:
+    make_project(tmp_path, MAPPING_YAML.replace("connector: hubspot", "connector: hook")
+                 .replace("  pql_tier: pql_tier\n", "  pql_tier:\n    source: pql_tier\n    overwrite: if_empty\n"))
+    with (tmp_path / "syncer.yaml").open("a") as config:
+        config.write("  hook:\n    type: webhook\n    url: https://example.com/hook\n")
+    with pytest.raises(ConfigError) as caught:
+        load_project(tmp_path, REGISTRY, ENVIRONMENT)
+    assert [str(p) for p in caught.value.problems] == [
+        "mappings/companies.yaml:17: fields.pql_tier.overwrite: overwrite: if_empty reads the destination's current "
+        "values, which a webhook destination cannot read (use overwrite: always)"]
+    # The same mapping on HubSpot, whose destination reads records, is valid.
+    make_project(tmp_path, MAPPING_YAML.replace("  pql_tier: pql_tier\n",
+                                                "  pql_tier:\n    source: pql_tier\n    overwrite: if_empty\n"))
+    assert load_project(tmp_path, REGISTRY, ENVIRONMENT).sync("companies").fields["pql_tier"].overwrite.value \
+        == "if_empty"
