@@ -185,6 +185,10 @@ def show_outcomes(summaries: list[dict[str, Any]]) -> None:
                 *_effects_cells(row.get("effects")))
         console.print(table)
     for row in summaries:
+        for name, kept in (row.get("kept_in_crm") or {}).items():  # a write policy kept what a human typed
+            console.print(f"{row['sync']}: {name}: kept the CRM's value on {kept['keys']} record(s) changed there "
+                          f"since syncer wrote them (e.g. {', '.join(kept['examples'])}); see syncer drift "
+                          f"{row['sync']}", markup=False, highlight=False)
         if row["error"]:
             # Planning and guard messages already start with the sync's name.
             named = row["error"].startswith(f"{row['sync']}: ")
