@@ -22,12 +22,13 @@ from syncer.contract.errors import DeliveryError
 from syncer.core.plan import ChangeOp, Plan, RejectedRow
 from syncer.delivery.executor import DeliveryReport, RetryPolicy, deliver
 from syncer.delivery.sink import StateSink
+from syncer.delivery.write_policy import KeptValues, keep_crm_values
 from syncer.effects.engine import Effects, EffectsContext, stage
 from syncer.effects.session import EffectsReport
+from syncer.planning.drift import RecordsUnreadableError
 from syncer.planning.planner import PlanError, plan_sync
 from syncer.planning.preflight import forget as forget_schema
 from syncer.planning.preflight import preflight
-from syncer.planning.write_policy import KeptValues, WritePolicyError, keep_crm_values
 from syncer.state.base import ErrorStage, RowErrorInput, RunStatus, StateStore
 from syncer.warehouse.base import Warehouse
 
@@ -167,7 +168,7 @@ class _Run:
     def before_sending(self, plan: Plan, destination: Destination | None) -> RunOutcome | None:
         """The destination's schema checked (:mod:`syncer.planning.preflight`: a problem blocks the run, one line
         each, nothing sent), then the field write policies applied to the plan's updates
-        (:mod:`syncer.planning.write_policy`). None: go on and send. Closes the destination when it refuses."""
+        (:mod:`syncer.delivery.write_policy`). None: go on and send. Closes the destination when it refuses."""
         if destination is None:
             return None
         try:
@@ -177,7 +178,7 @@ class _Run:
                 return self.ended(RunStatus.BLOCKED, plan, error="the destination's schema does not fit the "
                                   "mapping (run 'syncer check'):\n" + "\n".join(problems))
             self.kept = keep_crm_values(self.sync, plan, self.store, destination, self.now())
-        except (DeliveryError, WritePolicyError) as exc:
+        except (DeliveryError, RecordsUnreadableError) as exc:
             destination.close()
             return self.ended(RunStatus.FAILED, plan, error=f"{_connector(self.sync)}: {exc}")
         return None

@@ -10,8 +10,7 @@ import typer
 from syncer import output
 from syncer.cli.base import EXIT_FAILED, JsonOption, ProjectOption, cli, open_app
 from syncer.contract.errors import DeliveryError
-from syncer.planning.drift import DriftReport, find_drift
-from syncer.planning.write_policy import WritePolicyError
+from syncer.planning.drift import DriftReport, RecordsUnreadableError, find_drift
 
 
 @cli.command()
@@ -34,7 +33,7 @@ def drift(sync: Annotated[str, typer.Argument(help="The sync whose destination t
             raise typer.Exit(EXIT_FAILED)
         try:
             report = find_drift(config, app.store, destination)
-        except (DeliveryError, WritePolicyError) as exc:
+        except (DeliveryError, RecordsUnreadableError) as exc:
             output.show_error(str(exc), prefix=f"{sync}: ")
             raise typer.Exit(EXIT_FAILED) from None
         finally:

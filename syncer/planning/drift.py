@@ -3,7 +3,7 @@
 Reads the snapshot's present records with a known id, ``READ_CHUNK`` at a time, and the destination's current values
 of the synced fields for those records (:class:`syncer.contract.destination.RecordReader`, in the vendor's batch
 reads); compares each field as the write policy ``unless_changed_in_crm`` does
-(:func:`syncer.planning.write_policy.same_value`). Writes nothing.
+(:func:`same_value`). Writes nothing.
 """
 
 from __future__ import annotations
@@ -15,10 +15,29 @@ from typing import Any
 
 from syncer.config.sync import SyncConfig
 from syncer.contract.destination import Destination, RecordReader
-from syncer.planning.write_policy import READ_CHUNK, WritePolicyError, same_value
 from syncer.state.base import StateStore
 
 EXAMPLES = 5
+READ_CHUNK = 2_000  # records whose CRM values are read at once (the destination splits them into its batches)
+
+
+class RecordsUnreadableError(Exception):
+    """The destination cannot read its records, so neither drift nor a write policy can be judged."""
+
+
+def same_value(crm: str | None, confirmed: str | None) -> bool:
+    """Whether the CRM's value is the one syncer confirmed: empty equals empty, numbers compare as numbers (a CRM
+    answers ``42.0`` for ``42``), booleans and the rest as text, booleans without case."""
+    if not crm or not confirmed:
+        return not crm and not confirmed
+    if crm == confirmed:
+        return True
+    try:
+        return float(crm) == float(confirmed)
+    except ValueError:
+        pass
+    pair = {crm.lower(), confirmed.lower()}
+    return pair <= {"true", "false"} and len(pair) == 1
 
 
 @dataclass(frozen=True)
@@ -66,7 +85,7 @@ def find_drift(sync: SyncConfig, store: StateStore, destination: Destination,
                fields: Sequence[str] | None = None) -> DriftReport:
     """Compare the CRM's current values of ``fields`` (default: :func:`synced_fields`) with the snapshot's."""
     if not (destination.capabilities.reads_records and isinstance(destination, RecordReader)):
-        raise WritePolicyError(f"{sync.name}: this destination cannot read its records, so drift cannot be seen")
+        raise RecordsUnreadableError(f"{sync.name}: this destination cannot read its records, so drift cannot be seen")
     names = list(fields) if fields is not None else synced_fields(sync)
     report = DriftReport(sync.name, fields={name: FieldDrift(name, sync.fields[name].overwrite.value)
                                             for name in names})

@@ -29,15 +29,11 @@ from syncer.contract.destination import Destination, RecordReader
 from syncer.contract.enums import Overwrite
 from syncer.core.plan import ChangeOp, Plan
 from syncer.core.sql import ident, literal
+from syncer.planning.drift import READ_CHUNK, RecordsUnreadableError, same_value
 from syncer.planning.planner import WorkspaceChanges
 from syncer.state.base import StateStore
 
-READ_CHUNK = 2_000  # updates whose CRM values are read at once (the destination splits them into its batches)
 EXAMPLES = 5  # keys kept per field as examples in the report
-
-
-class WritePolicyError(Exception):
-    """A write policy cannot be applied (the destination cannot read its records)."""
 
 
 @dataclass
@@ -62,26 +58,11 @@ def policies(sync: SyncConfig) -> dict[str, Overwrite]:
     return {name: spec.overwrite for name, spec in sync.fields.items() if spec.overwrite is not Overwrite.ALWAYS}
 
 
-def same_value(crm: str | None, confirmed: str | None) -> bool:
-    """Whether the CRM's value is the one syncer confirmed: empty equals empty, numbers compare as numbers (a CRM
-    answers ``42.0`` for ``42``), booleans and the rest as text, booleans without case."""
-    if not crm or not confirmed:
-        return not crm and not confirmed
-    if crm == confirmed:
-        return True
-    try:
-        return float(crm) == float(confirmed)
-    except ValueError:
-        pass
-    pair = {crm.lower(), confirmed.lower()}
-    return pair <= {"true", "false"} and len(pair) == 1
-
-
 def keep_crm_values(sync: SyncConfig, plan: Plan, store: StateStore, destination: Destination,
                     now: datetime) -> KeptValues:
     """Apply the policies of ``sync`` to the updates of ``plan`` (in its workspace table) before they are sent.
 
-    Raises :class:`WritePolicyError` when ``sync`` has policies and ``destination`` reads no records, and the
+    Raises :class:`RecordsUnreadableError` when ``sync`` has policies and ``destination`` reads no records, and the
     destination's :class:`syncer.contract.errors.DeliveryError` when its read fails (nothing has been sent).
     """
     wanted = policies(sync)
@@ -89,7 +70,7 @@ def keep_crm_values(sync: SyncConfig, plan: Plan, store: StateStore, destination
     if not wanted or plan.counts.update == 0 or not isinstance(plan.changes, WorkspaceChanges):
         return kept
     if not (destination.capabilities.reads_records and isinstance(destination, RecordReader)):
-        raise WritePolicyError(f"{sync.name}: overwrite policies need a destination that reads records")
+        raise RecordsUnreadableError(f"{sync.name}: overwrite policies need a destination that reads records")
     changes = plan.changes
     con = changes.connection
     snapshot = store.snapshot.relation(sync.name)
