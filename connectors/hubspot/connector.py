@@ -61,6 +61,7 @@ class HubSpotDestination:
         self._client = client or HubSpotClient(settings, target.object)
         self._lock = threading.Lock()
         self._properties: dict[str, Property] | None = None
+        self._uncounted = 0  # calls made outside a write (check, read_records): the next write's result counts them
 
     @property
     def capabilities(self) -> Capabilities:
@@ -71,6 +72,8 @@ class HubSpotDestination:
         if len(records) > BATCH_MAX:
             raise ValueError(f"a HubSpot batch takes at most {BATCH_MAX} records, got {len(records)}")
         call = _Calls(self._client)
+        with self._lock:
+            call.count, self._uncounted = self._uncounted, 0
         outcome = Outcome()
         match = self.target.match_field
         creating = op is not Operation.CLEAR and self.target.mode is not SyncMode.UPDATE
@@ -143,7 +146,10 @@ class HubSpotDestination:
 
     def read_records(self, record_ids: Sequence[str], fields: Sequence[str]) -> Mapping[str, Mapping[str, str | None]]:
         """The records' current values (:class:`syncer.contract.destination.RecordReader`), by ``batch/read``."""
-        return read_records(self._client, record_ids, fields)
+        found, calls = read_records(self._client, record_ids, fields)
+        with self._lock:
+            self._uncounted += calls
+        return found
 
     # -- check / setup ----------------------------------------------------------------------------------------
     def check(self) -> list[FieldCheck]:
@@ -154,6 +160,8 @@ class HubSpotDestination:
             catalog = self._catalog()
         except DestinationStoppedError as exc:
             return [FieldCheck("access_token", str(exc))]
+        with self._lock:
+            self._uncounted += 1
         return check_fields(catalog, self.target)
 
     def setup(self) -> list[str]:

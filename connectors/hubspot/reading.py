@@ -14,19 +14,21 @@ from connectors.hubspot.client import HubSpotClient
 
 
 def read_records(client: HubSpotClient, record_ids: Sequence[str], fields: Sequence[str]
-                 ) -> dict[str, Mapping[str, str | None]]:
-    """``{id: {field: value or None}}`` for the records of ``record_ids`` that exist, 100 a call."""
+                 ) -> tuple[dict[str, Mapping[str, str | None]], int]:
+    """``{id: {field: value or None}}`` for the records of ``record_ids`` that exist, 100 a call; and the calls."""
     ids = list(dict.fromkeys(str(i) for i in record_ids if i))
     names = list(dict.fromkeys(fields))
     found: dict[str, Mapping[str, str | None]] = {}
+    calls = 0
     for start in range(0, len(ids), BATCH_MAX):
+        calls += 1
         reply = client.read_by_id(ids[start:start + BATCH_MAX], names)
         for result in reply.body.get("results") or []:
             if not isinstance(result, dict) or result.get("id") is None:
                 continue
             properties = result.get("properties") or {}
             found[str(result["id"])] = {name: _text(properties.get(name)) for name in names}
-    return found
+    return found, calls
 
 
 def _text(value: object) -> str | None:

@@ -62,6 +62,7 @@ class SalesforceDestination:
         self.wait = wait or BulkWait()
         self._capabilities = capabilities(settings)
         self.client = SalesforceClient(settings, timeout_s)
+        self._uncounted = 0  # calls made outside a write (check, read_records): the next write's result counts them
 
     @property
     def capabilities(self) -> Capabilities:
@@ -70,6 +71,7 @@ class SalesforceDestination:
     # -- writing --------------------------------------------------------------------------------------------------
     def write(self, op: Operation, records: Sequence[WriteRecord]) -> BatchResult:
         self.client.reset_counters()
+        self.client.calls, self._uncounted = self._uncounted, 0
         results: list[RecordResult | None] = [None] * len(records)
         routed: dict[Route, list[Planned]] = defaultdict(list)
         for index, record in enumerate(records):
@@ -141,7 +143,11 @@ class SalesforceDestination:
         def query(soql: str) -> list[dict[str, Any]]:
             return self.client.call(f"read {self.target.object}", partial(_query, soql=soql))
 
-        return read_records(query, self.target.object, record_ids, fields)
+        before = self.client.calls
+        try:
+            return read_records(query, self.target.object, record_ids, fields)
+        finally:
+            self._uncounted += self.client.calls - before
 
     # -- check, setup, close ----------------------------------------------------------------------------------------
     def _describe(self) -> dict[str, Any] | None:
@@ -156,7 +162,11 @@ class SalesforceDestination:
 
     def check(self) -> list[FieldCheck]:
         """The object and each target field; refused credentials raise DestinationStoppedError."""
-        described = self._describe()
+        before = self.client.calls
+        try:
+            described = self._describe()
+        finally:
+            self._uncounted += self.client.calls - before
         if described is None:
             return [FieldCheck(self.target.object, f"this org has no object {self.target.object}")]
         return field_checks(described, self.target)
