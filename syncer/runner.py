@@ -141,12 +141,17 @@ class _Run:
                 detail = str(exc).splitlines()[0] if str(exc) else ""
                 return self.ended(RunStatus.FAILED, plan, error=f"{_connector(sync)}: could not open the "
                                                                 f"destination: {type(exc).__name__}: {detail}")
-            refused = self.before_sending(plan, destination)
+            refused = self.schema_refusal(plan, destination)
             if refused is not None:
                 return refused
-        if self.effects is not None:  # before any field is committed, so no firing can be forgotten
-            self.staged = stage(sync, plan, store, self.effects.policy, aware_utc(now()))
-        commit_all(store, sync.name, plan.changes, now(), op=ChangeOp.REFRESH)  # bookkeeping only, nothing to send
+        try:
+            if self.effects is not None:  # before any field is committed, so no firing can be forgotten
+                self.staged = stage(sync, plan, store, self.effects.policy, aware_utc(now()))
+            commit_all(store, sync.name, plan.changes, now(), op=ChangeOp.REFRESH)  # bookkeeping only
+        except BaseException:
+            if destination is not None:
+                destination.close()
+            raise
         if plan.is_empty:
             store.snapshot.flush(sync.name)
             return self.ended(RunStatus.SUCCEEDED, plan, DeliveryReport())
@@ -154,6 +159,9 @@ class _Run:
             commit_all(store, sync.name, plan.changes, now())
             store.snapshot.flush(sync.name)
             return self.ended(RunStatus.SUCCEEDED, plan, DeliveryReport())
+        refused = self.keep_crm_edits(plan, destination)
+        if refused is not None:
+            return refused
         sink = StateSink(store, sync.name, self.run_id, now)
         try:
             report = deliver(plan.changes, _totals(plan), destination, sink, clock=pacing.clock, sleep=pacing.sleep,
@@ -165,21 +173,30 @@ class _Run:
         clean = report.rejected == 0 and report.pending == 0 and report.stopped is None
         return self.ended(RunStatus.SUCCEEDED if clean else RunStatus.PARTIAL, plan, report, report.stopped)
 
-    def before_sending(self, plan: Plan, destination: Destination | None) -> RunOutcome | None:
-        """The destination's schema checked (:mod:`syncer.planning.preflight`: a problem blocks the run, one line
-        each, nothing sent), then the field write policies applied to the plan's updates
-        (:mod:`syncer.delivery.write_policy`). None: go on and send. Closes the destination when it refuses."""
+    def schema_refusal(self, plan: Plan, destination: Destination | None) -> RunOutcome | None:
+        """The destination's schema checked as ``syncer check`` does (:mod:`syncer.planning.preflight`): a problem
+        blocks the run, one line each, before anything is staged or sent. None: go on. Closes a refused destination."""
         if destination is None:
             return None
         try:
             problems = preflight(self.sync, destination)
-            if problems:
-                destination.close()
-                return self.ended(RunStatus.BLOCKED, plan, error="the destination's schema does not fit the "
-                                  "mapping (run 'syncer check'):\n" + "\n".join(problems))
+        except DeliveryError as exc:
+            destination.close()
+            return self.ended(RunStatus.FAILED, plan, error=f"{_connector(self.sync)}: {exc}")
+        if not problems:
+            return None
+        destination.close()
+        return self.ended(RunStatus.BLOCKED, plan, error="the destination's schema does not fit the mapping (run "
+                          "'syncer check'):\n" + "\n".join(problems))
+
+    def keep_crm_edits(self, plan: Plan, destination: Destination) -> RunOutcome | None:
+        """The field write policies applied to the plan's updates with the CRM's current values
+        (:mod:`syncer.delivery.write_policy`), after the firings are staged. None: go on and send."""
+        try:
             self.kept = keep_crm_values(self.sync, plan, self.store, destination, self.now())
         except (DeliveryError, RecordsUnreadableError) as exc:
             destination.close()
+            self.store.snapshot.flush(self.sync.name)
             return self.ended(RunStatus.FAILED, plan, error=f"{_connector(self.sync)}: {exc}")
         return None
 
