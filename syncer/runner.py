@@ -175,14 +175,14 @@ class _Run:
 
     def schema_refusal(self, plan: Plan, destination: Destination | None) -> RunOutcome | None:
         """The destination's schema checked as ``syncer check`` does (:mod:`syncer.planning.preflight`): a problem
-        blocks the run, one line each, before anything is staged or sent. None: go on. Closes a refused destination."""
+        blocks the run, one line each, before anything is staged or sent. None: go on (also when the check itself
+        could not be made: delivery then meets the same failure and deals with it). Closes a refused destination."""
         if destination is None:
             return None
         try:
             problems = preflight(self.sync, destination)
-        except DeliveryError as exc:
-            destination.close()
-            return self.ended(RunStatus.FAILED, plan, error=f"{_connector(self.sync)}: {exc}")
+        except DeliveryError:  # unreachable, refused, rate-limited: the delivery meets it too and handles it as such
+            return None
         if not problems:
             return None
         destination.close()
