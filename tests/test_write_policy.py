@@ -26,7 +26,7 @@ from syncer.config.errors import ConfigError
 from syncer.config.loader import load_project
 from syncer.contract.clock import naive_now
 from syncer.demo.sample_warehouse import build_sample_warehouse
-from syncer.planning.drift import find_drift
+from syncer.planning.drift import find_drift, same_value
 from syncer.runner import RunOptions, RunOutcome, run_sync
 from syncer.state.base import RunStatus
 from tests.project import ENVIRONMENT, MAPPING_YAML, make_project
@@ -243,3 +243,12 @@ def test_a_write_policy_on_a_destination_that_cannot_read_records_is_a_validate_
                                                 "  pql_tier:\n    source: pql_tier\n    overwrite: if_empty\n"))
     assert load_project(tmp_path, REGISTRY, ENVIRONMENT).sync("companies").fields["pql_tier"].overwrite.value \
         == "if_empty"
+
+
+@pytest.mark.parametrize(("crm", "confirmed", "same"), [
+    (None, None, True), ("", None, True), (None, "x", False), ("x", None, False),
+    ("42.0", "42", True), ("42.5", "42", False), ("true", "True", True), ("true", "false", False),
+    ("Hot", "hot", False),  # a picklist compares case and all
+])
+def test_values_compare_as_the_crm_answers_them(crm: str | None, confirmed: str | None, same: bool) -> None:
+    assert same_value(crm, confirmed) is same
