@@ -91,8 +91,10 @@ class App:
         if kind.destination is None:
             return None
         types = field_types or {name: spec.type or FieldType.STRING for name, spec in sync.fields.items()}
+        values = {name: known for name, spec in sync.fields.items() if (known := spec.known_values())}
         adopt_field = dest.adopt_by.field if dest.adopt_by is not None else None
-        return kind.open(settings, Target(dest.object, dest.mode, dest.match.field, types, adopt_field, sync=sync.name))
+        return kind.open(settings, Target(dest.object, dest.mode, dest.match.field, types, adopt_field, sync=sync.name,
+                                                 values=values))
 
     def owner_lookup(self, sync: SyncConfig) -> CrmOwnerLookup | None:
         """The owners of ``sync``'s destination, for its ``owner:`` (None without one): the connector's owner field,

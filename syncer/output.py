@@ -212,6 +212,10 @@ def show_outcomes(summaries: list[dict[str, Any]]) -> None:
             console.print(f"{escape(row['sync'])}: {row['skipped_create_when']} new key(s) skipped by create_when")
         _show_unresolved_owners(row.get("owners"), f"{row['sync']}: ")
     for row in summaries:
+        for name, kept in (row.get("kept_in_crm") or {}).items():  # a write policy kept what a human typed
+            console.print(f"{row['sync']}: {name}: kept the CRM's value on {kept['keys']} record(s) changed there "
+                          f"since syncer wrote them (e.g. {', '.join(kept['examples'])}); see syncer drift "
+                          f"{row['sync']}", markup=False, highlight=False)
         if row["error"]:
             # Planning and guard messages already start with the sync's name.
             named = row["error"].startswith(f"{row['sync']}: ")

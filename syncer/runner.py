@@ -32,9 +32,14 @@ from syncer.core.guards import evaluate_rejects
 from syncer.core.plan import ChangeOp, Plan, RejectedRow
 from syncer.delivery.executor import DeliveryReport, RetryPolicy, deliver
 from syncer.delivery.sink import StateSink
+from syncer.delivery.write_policy import KeptValues, keep_crm_values
 from syncer.effects.engine import Effects, EffectsContext, stage
 from syncer.effects.session import EffectsReport
 from syncer.planning.planner import OwnerLookup, PlanError, plan_sync
+from syncer.planning.drift import RecordsUnreadableError
+from syncer.planning.planner import PlanError, plan_sync
+from syncer.planning.preflight import forget as forget_schema
+from syncer.planning.preflight import preflight
 from syncer.state.base import ErrorStage, RowErrorInput, RunStatus, StateStore
 from syncer.warehouse.base import Warehouse
 
@@ -66,6 +71,7 @@ class RunOutcome:
     duration_s: float = 0.0
     effects: EffectsReport | None = None
     parked: int = 0  # rows to write that were skipped because their delivery is parked
+    kept: KeptValues | None = None  # fields a write policy kept as the CRM has them
 
     def summary(self) -> dict[str, Any]:
         """The shape of ``syncer run --json``: one object per sync."""
@@ -79,7 +85,8 @@ class RunOutcome:
                 "owners": self.plan.meta.get("owners") if self.plan else None,
                 "parked": self.parked, "pending": report.pending, "api_calls": report.api_calls, "rate_limited": report.rate_limited,
                 "retries": report.retries, "stopped": report.stopped, "duration_s": round(self.duration_s, 3),
-                "effects": self.effects.summary() if self.effects else None}
+                "effects": self.effects.summary() if self.effects else None,
+                "kept_in_crm": self.kept.summary() if self.kept else {}}
 
 
 @dataclass
@@ -126,6 +133,7 @@ class _Run:
     stop: Callable[[], bool] | None = None
     limits: Guards = field(default_factory=Guards)
     parked: int = 0
+    kept: KeptValues | None = None
 
     def execute(self, warehouse: Warehouse, open_destination: DestinationOpener, options: RunOptions,
                 pacing: Pacing, progress: Callable[[int], None] | None) -> RunOutcome:
@@ -143,28 +151,41 @@ class _Run:
         store.row_errors.settle_plan(sync.name, self.run_id)
         if plan.blocked and not options.allow_mass_change:  # a mass change waits for a human: nothing is sent
             return self.ended(RunStatus.BLOCKED, plan, error=plan.guard_message())
-        if self.effects is not None:  # before any field is committed, so no firing can be forgotten
-            self.staged = stage(sync, plan, store, self.effects.policy, aware_utc(now()))
-        # After staging and before any commit (see syncer.core.triggers, "Crossings"): the crossings fired (only
-        # when staged), and the fired rows found landed, so the next firing of those keys is a new crossing.
-        fired = plan.firings if self.effects is not None else plan.firings.slice(0, 0)
-        store.crossings.record(sync.name, fired, plan.landings, now())
-        commit_all(store, sync.name, plan.changes, now(), op=ChangeOp.REFRESH)  # bookkeeping only, nothing to send
+        destination: Destination | None = None
+        if not plan.is_empty:
+            try:
+                destination = open_destination(sync)
+            except DeliveryError as exc:
+                return self.ended(RunStatus.FAILED, plan, error=f"{_connector(sync)}: {exc}")
+            except Exception as exc:  # a connector that failed to open in a way it did not map: record it
+                detail = str(exc).splitlines()[0] if str(exc) else ""
+                return self.ended(RunStatus.FAILED, plan, error=f"{_connector(sync)}: could not open the "
+                                                                f"destination: {type(exc).__name__}: {detail}")
+            refused = self.schema_refusal(plan, destination)
+            if refused is not None:
+                return refused
+        try:
+            if self.effects is not None:  # before any field is committed, so no firing can be forgotten
+                self.staged = stage(sync, plan, store, self.effects.policy, aware_utc(now()))
+            # After staging and before any commit (see syncer.core.triggers, "Crossings"): the crossings fired (only
+            # when staged), and the fired rows found landed, so the next firing of those keys is a new crossing.
+            fired = plan.firings if self.effects is not None else plan.firings.slice(0, 0)
+            store.crossings.record(sync.name, fired, plan.landings, now())
+            commit_all(store, sync.name, plan.changes, now(), op=ChangeOp.REFRESH)  # bookkeeping only
+        except BaseException:
+            if destination is not None:
+                destination.close()
+            raise
         if plan.is_empty:
             store.snapshot.flush(sync.name)
             return self.ended(RunStatus.SUCCEEDED, plan, DeliveryReport())
-        try:
-            destination = open_destination(sync)
-        except DeliveryError as exc:
-            return self.ended(RunStatus.FAILED, plan, error=f"{_connector(sync)}: {exc}")
-        except Exception as exc:  # a connector that failed to open in a way it did not map: record it, do not crash
-            detail = str(exc).splitlines()[0] if str(exc) else ""
-            return self.ended(RunStatus.FAILED, plan, error=f"{_connector(sync)}: could not open the "
-                                                            f"destination: {type(exc).__name__}: {detail}")
         if destination is None:  # a destination that takes no field writes: the snapshot tracks the model as is
             commit_all(store, sync.name, plan.changes, now())
             store.snapshot.flush(sync.name)
             return self.ended(RunStatus.SUCCEEDED, plan, DeliveryReport())
+        refused = self.keep_crm_edits(plan, destination)
+        if refused is not None:
+            return refused
         sink = StateSink(store, sync.name, self.run_id, now)
         parked = _CountingSkip(store.row_errors.parked_keys(sync.name))
         try:
@@ -199,6 +220,33 @@ class _Run:
             return RunStatus.FAILED, f"{self.sync.name}: {trip.describe()} ({parts}); {hint}"
         return status, error
 
+    def schema_refusal(self, plan: Plan, destination: Destination | None) -> RunOutcome | None:
+        """The destination's schema checked as ``syncer check`` does (:mod:`syncer.planning.preflight`): a problem
+        blocks the run, one line each, before anything is staged or sent. None: go on (also when the check itself
+        could not be made: delivery then meets the same failure and deals with it). Closes a refused destination."""
+        if destination is None:
+            return None
+        try:
+            problems = preflight(self.sync, destination)
+        except DeliveryError:  # unreachable, refused, rate-limited: the delivery meets it too and handles it as such
+            return None
+        if not problems:
+            return None
+        destination.close()
+        return self.ended(RunStatus.BLOCKED, plan, error="the destination's schema does not fit the mapping (run "
+                          "'syncer check'):\n" + "\n".join(problems))
+
+    def keep_crm_edits(self, plan: Plan, destination: Destination) -> RunOutcome | None:
+        """The field write policies applied to the plan's updates with the CRM's current values
+        (:mod:`syncer.delivery.write_policy`), after the firings are staged. None: go on and send."""
+        try:
+            self.kept = keep_crm_values(self.sync, plan, self.store, destination, self.now())
+        except (DeliveryError, RecordsUnreadableError) as exc:
+            destination.close()
+            self.store.snapshot.flush(self.sync.name)
+            return self.ended(RunStatus.FAILED, plan, error=f"{_connector(self.sync)}: {exc}")
+        return None
+
     def ended(self, status: RunStatus, plan: Plan | None, report: DeliveryReport | None = None,
               error: str | None = None) -> RunOutcome:
         status, error = self.judged(status, plan, report, error)
@@ -210,10 +258,12 @@ class _Run:
             if self.effects_report.errors and status is RunStatus.SUCCEEDED:
                 status, error = RunStatus.PARTIAL, "; ".join(self.effects_report.errors[:3])
         rejected = (plan.rejected_total if plan else 0) + (report.rejected if report else 0)
+        if status is not RunStatus.SUCCEEDED:
+            forget_schema(self.sync.name)  # a schema error may be why: check the destination again next run
         self.store.runs.finish(self.run_id, status, self.now(), plan.model_rows if plan else None,
                               plan.counts if plan else None, rejected, error, parked=self.parked)
         return RunOutcome(self.run_id, self.sync.name, status, plan, report, error,
-                          monotonic() - self.started, self.effects_report, self.parked)
+                          monotonic() - self.started, self.effects_report, self.parked, self.kept)
 
 
 def plan_error(row: RejectedRow) -> RowErrorInput:

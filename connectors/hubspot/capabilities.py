@@ -12,7 +12,7 @@ OBJECTS = frozenset({"companies", "contacts", "deals"})
 CONCURRENCY = 4
 # The task destination's calls, by the names it gives its pacer (connectors/hubspot/tasks.py).
 TASK_CALLS = frozenset({"tasks.read", "tasks.create", "tasks.properties", "tasks.create_property", "companies.read",
-                        "owners.page"})
+                        "owners.page", "associations.read"})
 SEARCH_CALLS = frozenset({"tasks.search"})
 SEARCH_RATE = RatePolicy(requests=5, window_s=1.0, concurrency=1)  # search's own limit, per portal
 
@@ -29,6 +29,7 @@ def capabilities(settings: HubSpotSettings) -> Capabilities:
         objects=OBJECTS,
         adopts=True,  # a create is looked up by the adopt property (search) before it is made
         owner_field="hubspot_owner_id",
+        reads_records=True,
     )
 
 

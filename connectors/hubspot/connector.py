@@ -34,6 +34,7 @@ from connectors.hubspot.client import HubSpotClient, rate_info
 from connectors.hubspot.errors import RECORD_STATUSES, classify
 from connectors.hubspot.matching import find_ids
 from connectors.hubspot.properties import ID_FIELDS, Property, check_fields, load_properties, property_definition
+from connectors.hubspot.reading import read_records
 from connectors.hubspot.replies import Entry, Outcome, ResultKey
 from connectors.hubspot.settings import HubSpotSettings
 from syncer.contract.destination import (
@@ -69,6 +70,7 @@ class HubSpotDestination:
         self._client = client or HubSpotClient(settings, target.object)
         self._lock = threading.Lock()
         self._properties: dict[str, Property] | None = None
+        self._uncounted = 0  # calls made outside a write (check, read_records): the next write's result counts them
 
     @property
     def capabilities(self) -> Capabilities:
@@ -79,6 +81,8 @@ class HubSpotDestination:
         if len(records) > BATCH_MAX:
             raise ValueError(f"a HubSpot batch takes at most {BATCH_MAX} records, got {len(records)}")
         call = _Calls(self._client)
+        with self._lock:
+            call.count, self._uncounted = self._uncounted, 0
         outcome = Outcome()
         match = self.target.match_field
         creating = op is not Operation.CLEAR and self.target.mode is not SyncMode.UPDATE
@@ -185,6 +189,13 @@ class HubSpotDestination:
                     call.count += 1
             return self._properties
 
+    def read_records(self, record_ids: Sequence[str], fields: Sequence[str]) -> Mapping[str, Mapping[str, str | None]]:
+        """The records' current values (:class:`syncer.contract.destination.RecordReader`), by ``batch/read``."""
+        found, calls = read_records(self._client, record_ids, fields)
+        with self._lock:
+            self._uncounted += calls
+        return found
+
     # -- check / setup ----------------------------------------------------------------------------------------
     def check(self) -> list[FieldCheck]:
         """Credentials (the properties call is authenticated) and every mapped field's property."""
@@ -194,6 +205,8 @@ class HubSpotDestination:
             catalog = self._catalog()
         except DestinationStoppedError as exc:
             return [FieldCheck("access_token", str(exc))]
+        with self._lock:
+            self._uncounted += 1
         return check_fields(catalog, self.target)
 
     def setup(self) -> list[str]:

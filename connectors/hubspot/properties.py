@@ -16,7 +16,9 @@ json        string                           string / textarea
 ==========  ===============================  ==============================
 
 A string may go into an enumeration (a tier, a lifecycle stage, an owner id): HubSpot checks each value against the
-options and refuses a record whose value is not one, which the connector reports per record.
+options, case included, and refuses a record whose value is not one. ``check`` compares the values the mapping is
+known to produce (``Target.values``: a value map's results, a static value) with the options first, naming the
+nearest option; a missing property is reported with the nearest existing name.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from typing import Any
 from connectors.hubspot.client import HubSpotClient
 from syncer.contract.destination import FieldCheck, Target
 from syncer.contract.enums import FieldType
+from syncer.contract.nearest import did_you_mean
 
 ID_FIELDS = frozenset({"id", "hs_object_id"})
 
@@ -62,6 +65,7 @@ class Property:
     type: str
     field_type: str
     unique: bool
+    options: tuple[str, ...] = ()  # an enumeration's option values
 
 
 def load_properties(client: HubSpotClient) -> dict[str, Property]:
@@ -74,7 +78,8 @@ def load_properties(client: HubSpotClient) -> dict[str, Property]:
             continue
         name = str(item["name"])
         unique = bool(item.get("hasUniqueValue")) or (object_type == "contacts" and name == "email")
-        found[name] = Property(name, str(item.get("type")), str(item.get("fieldType")), unique)
+        options = tuple(str(o["value"]) for o in item.get("options") or [] if isinstance(o, dict) and "value" in o)
+        found[name] = Property(name, str(item.get("type")), str(item.get("fieldType")), unique, options)
     return found
 
 
@@ -91,12 +96,23 @@ def check_fields(properties: Mapping[str, Property], target: Target) -> list[Fie
         if found is None:
             reserved = name.startswith("hs_")
             findings.append(FieldCheck(name, f"{target.object} has no property {name!r}"
-                                       + (" (hs_ names are HubSpot's own)" if reserved else ""), fixable=not reserved))
+                                       + (" (hs_ names are HubSpot's own)" if reserved else "")
+                                       + did_you_mean(name, properties), fixable=not reserved))
         elif field_type is not None and found.type not in ACCEPTS[field_type]:
             allowed = " or ".join(sorted(ACCEPTS[field_type]))
             findings.append(FieldCheck(name, f"{target.object}.{name} is a HubSpot {found.type} property; a "
-                                             f"{field_type.value} field needs {allowed}"))
+                                             f"{field_type.value} field needs {allowed}", about_type=True))
+        elif found.type == "enumeration" and found.options:
+            findings += option_checks(f"{target.object}.{name}", name, target.values.get(name, frozenset()),
+                                      found.options)
     return findings
+
+
+def option_checks(where: str, name: str, values: frozenset[str], options: tuple[str, ...]) -> list[FieldCheck]:
+    """One finding per value the mapping produces that is not one of ``options`` (HubSpot compares case and all)."""
+    shown = ", ".join(options[:20]) + (", ..." if len(options) > 20 else "")
+    return [FieldCheck(name, f"{where} has no option {value!r}{did_you_mean(value, options)}; its options: {shown}")
+            for value in sorted(values) if value not in options]
 
 
 def property_definition(object_type: str, name: str, field_type: FieldType | None) -> dict[str, Any]:

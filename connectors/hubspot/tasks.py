@@ -1,21 +1,21 @@
 """HubSpot tasks for the account owner, created at most once per dedupe key (:class:`TaskDestination`).
 
-Where the dedupe key lives: a custom task property ``syncer_dedupe_key`` with ``hasUniqueValue: true``, created by
-:meth:`HubSpotTaskDestination.setup`. That is more robust than a marker in the body found by search, because:
+Where the dedupe key lives: a custom task property ``syncer_dedupe_key`` (plain text), created by
+:meth:`HubSpotTaskDestination.setup`. HubSpot documents unique-value properties for companies, contacts, deals,
+tickets and custom objects, not for tasks, so the key cannot be unique and HubSpot will not refuse a second task
+with the same key: syncer must find the task itself before creating one.
 
-- ``batch/read`` with ``idProperty=syncer_dedupe_key`` reads the records themselves; search reads an index that lags
-  writes by seconds, so a marker search right after a lost reply can miss the task it is looking for, and search
-  has its own 5 requests/s limit.
-- HubSpot itself refuses a second task with the same key (409), so even two senders racing cannot make two tasks.
-- The body stays the rep's text; a rep who edits the body cannot erase the key.
+How a task is found: through its company. :meth:`create_tasks` reads the tasks associated with the tasks' companies
+(associations v4 ``batch/read``, 100 companies a call), then those tasks' key property (``batch/read`` by id, 100 a
+call), and creates only the tasks whose key none of them holds. Both reads see every write at once. Search is not
+used for this: it reads an index that lags writes by seconds, so a search right after a create whose reply was lost
+would miss the task and create it again; search also has its own 5 requests/s limit.
+:meth:`find_tasks` without the companies falls back to reading by the key (``idProperty``, on a portal that made it
+unique) or to a search with an ``IN`` filter on it, exposed to that lag.
 
-Should a portal refuse a unique task property, ``setup`` creates a plain one and finding falls back to a search with
-an ``IN`` filter on it (also when ``batch/read`` says the property is no ``idProperty``): correct, but exposed to the
-search index's lag and without HubSpot's own duplicate check, which is why it is only the fallback.
-
-:meth:`create_tasks` reads the keys first and creates only the tasks not found; a 409 (another sender created one
-in between) reads again and creates the rest. Tasks are created with ``batch/create`` (100 per call), each
-associated with its company (type 192, task to company) and assigned to its owner.
+A 409 on create (a portal whose key property is unique, and another sender created one in between) reads again and
+creates the rest. Tasks are created with ``batch/create`` (100 per call), each associated with its company (type 192,
+task to company) and assigned to its owner.
 
 A whole batch that HubSpot refuses with a 400 is usually one task whose company does not exist (HubSpot checks
 associations before it creates anything): the companies are read, the tasks of missing ones are rejected with
@@ -26,19 +26,24 @@ HubSpot's own not-found reason and the rest are sent again. Other whole-request 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import UTC, datetime, time
 from typing import Any
 
 from connectors.hubspot.capabilities import BATCH_MAX, effect_limits
 from connectors.hubspot.client import HubSpotClient
 from connectors.hubspot.errors import Reply, classify, vendor_reason
+from connectors.hubspot.properties import option_checks
 from connectors.hubspot.settings import HubSpotSettings
 from syncer.contract.destination import EffectLimits, RecordStatus
 from syncer.contract.effects import EffectResult, Paced, TaskRequest, create_once
 from syncer.contract.errors import BatchRejectedError, DestinationStoppedError
+from syncer.contract.destination import EffectLimits, FieldCheck, RecordStatus
+from syncer.contract.errors import DestinationStoppedError
+from syncer.delivery.effects import EffectResult, Paced, TaskRequest, create_once
 
 KEY_PROPERTY = "syncer_dedupe_key"
+STATUS = "NOT_STARTED"  # every task is created open
 TASK_TO_COMPANY = 192  # HUBSPOT_DEFINED association type, task -> company
 OWNERS_PAGE = 500  # the owners API's largest page
 SEARCH_PAGE = 200  # search's largest page
@@ -46,7 +51,7 @@ SEARCH_PAGE = 200  # search's largest page
 DUE_TIME = time(12, 0, tzinfo=UTC)
 KEY_DEFINITION = {
     "name": KEY_PROPERTY, "label": "syncer dedupe key", "type": "string", "fieldType": "text",
-    "groupName": "task", "hasUniqueValue": True,
+    "groupName": "task",
     "description": "Set by syncer: identifies the trigger firing that created this task, so it is never created twice.",
 }
 
@@ -63,6 +68,7 @@ class _TaskClient(HubSpotClient):
         super().__init__(settings, "tasks")
         self._owners = self.sdk.crm.owners.owners_api
         self._companies = self.sdk.crm.companies.batch_api
+        self._associations = self.sdk.crm.associations.v4.batch_api
 
     def read(self, body: dict[str, Any]) -> Reply:
         """``POST /crm/v3/objects/tasks/batch/read``; a 400 (the key property missing) is returned, not raised."""
@@ -71,6 +77,12 @@ class _TaskClient(HubSpotClient):
     def create(self, inputs: list[dict[str, Any]]) -> Reply:
         """``batch/create``; a 400 or 409 for the whole batch is returned, not raised."""
         return self._send(self._batch.create, {"inputs": inputs}, keep=frozenset({400, 409}))
+
+    def associated_tasks(self, company_ids: list[str]) -> Reply:
+        """``POST /crm/v4/associations/companies/tasks/batch/read``: the task ids of each company (a company with
+        none comes back in the 207's errors)."""
+        body = {"inputs": [{"id": i} for i in company_ids]}
+        return self._send(lambda **options: self._associations.get_page("companies", "tasks", body, **options))
 
     def read_companies(self, ids: list[str]) -> Reply:
         body = {"inputs": [{"id": i} for i in ids], "properties": ["hs_object_id"], "propertiesWithHistory": []}
@@ -81,7 +93,7 @@ class _TaskClient(HubSpotClient):
         return self._send(lambda **sdk_options: self._owners.get_page(**paging, **sdk_options))
 
     def close(self) -> None:
-        for api in (self._owners, self._companies):
+        for api in (self._owners, self._companies, self._associations):
             api.api_client.rest_client.pool_manager.clear()
             api.api_client.close()
         super().close()
@@ -127,10 +139,13 @@ class HubSpotTaskDestination:
         return {email: owner for email, owner in known.items() if owner is not None}
 
     # -- finding ----------------------------------------------------------------------------------------------
-    def find_tasks(self, dedupe_keys: Sequence[str]) -> Mapping[str, str]:
-        """Live tasks holding these keys: read by the unique key property (100 keys a call), or, on a portal where
-        the property could not be made unique, searched for (100 keys a search, 200 results a page)."""
+    def find_tasks(self, dedupe_keys: Sequence[str], companies: Mapping[str, str] | None = None) -> Mapping[str, str]:
+        """Live tasks holding these keys. With ``companies`` (each key's company id): the companies' associated
+        tasks are read, which sees every write at once (see the module). Without: read by the key property where
+        the portal made it unique (100 keys a call), else searched for (100 keys a search, 200 results a page)."""
         keys = list(dict.fromkeys(k for k in dedupe_keys if k))
+        if companies is not None and all(k in companies for k in keys):
+            return self._find_through_companies(keys, companies)
         found: dict[str, str] = {}
         for start in range(0, len(keys), BATCH_MAX):
             chunk = keys[start:start + BATCH_MAX]
@@ -138,6 +153,30 @@ class HubSpotTaskDestination:
             for task in tasks if tasks is not None else self._search_keys(chunk):
                 key = (task.get("properties") or {}).get(KEY_PROPERTY)
                 if key in chunk and task.get("id"):
+                    found.setdefault(str(key), str(task["id"]))
+        return found
+
+    def _find_through_companies(self, keys: list[str], companies: Mapping[str, str]) -> dict[str, str]:
+        """The tasks associated with the keys' companies whose key property holds one of ``keys``."""
+        wanted = set(keys)
+        company_ids = list(dict.fromkeys(companies[k] for k in keys))
+        task_ids: list[str] = []
+        for start in range(0, len(company_ids), BATCH_MAX):
+            chunk = company_ids[start:start + BATCH_MAX]
+            reply = self._call("associations.read", self._client.associated_tasks, chunk)
+            for result in reply.body.get("results") or []:
+                task_ids += [str(to["toObjectId"]) for to in result.get("to") or [] if to.get("toObjectId")]
+        found: dict[str, str] = {}
+        task_ids = list(dict.fromkeys(task_ids))
+        for start in range(0, len(task_ids), BATCH_MAX):
+            inputs = [{"id": i} for i in task_ids[start:start + BATCH_MAX]]
+            body = {"inputs": inputs, "properties": [KEY_PROPERTY], "propertiesWithHistory": []}
+            reply = self._call("tasks.read", self._client.read, body)
+            if reply.status == 400:
+                raise classify(reply)
+            for task in reply.body.get("results") or []:
+                key = (task.get("properties") or {}).get(KEY_PROPERTY)
+                if key in wanted and task.get("id"):
                     found.setdefault(str(key), str(task["id"]))
         return found
 
@@ -171,14 +210,16 @@ class HubSpotTaskDestination:
     # -- creating ---------------------------------------------------------------------------------------------
     def create_tasks(self, tasks: Sequence[TaskRequest]) -> list[EffectResult]:
         """One result per task in input order (:func:`syncer.contract.effects.create_once`)."""
-        return create_once(tasks, self.find_tasks, lambda batch: self._create(batch, retry_conflict=True), BATCH_MAX)
+        companies = {t.dedupe_key: t.record_id for t in tasks}
+        return create_once(tasks, lambda keys: self.find_tasks(keys, companies),
+                           lambda batch: self._create(batch, retry_conflict=True), BATCH_MAX)
 
     def _create(self, tasks: list[TaskRequest], retry_conflict: bool) -> dict[str, EffectResult]:
         """One ``batch/create`` of at most 100 tasks (plus what isolating a refusal takes)."""
         reply = self._call("tasks.create", self._client.create, [_input(i, t) for i, t in enumerate(tasks)])
         if reply.status == 409 and retry_conflict:
             # Another sender created some of these since find_tasks: take theirs, create the rest.
-            found = self.find_tasks([t.dedupe_key for t in tasks])
+            found = self.find_tasks([t.dedupe_key for t in tasks], {t.dedupe_key: t.record_id for t in tasks})
             results = {k: EffectResult(RecordStatus.CONFIRMED, v, already_existed=True) for k, v in found.items()}
             rest = [t for t in tasks if t.dedupe_key not in found]
             return results | (self._create(rest, retry_conflict=False) if rest else {})
@@ -219,24 +260,31 @@ class HubSpotTaskDestination:
         rest = [t for t in tasks if t.record_id in present]
         return results | (self._create(rest, retry_conflict=True) if rest else {})
 
-    # -- setup, close -----------------------------------------------------------------------------------------
+    # -- check, setup, close -----------------------------------------------------------------------------------------
+    def check(self, priorities: Collection[str]) -> list[FieldCheck]:
+        """The task priorities a mapping uses, and the status syncer sets, against the task properties' options
+        (case included: ``High`` is not ``HIGH``). The key property is :meth:`setup`'s."""
+        reply = self._call("tasks.properties", self._client.properties)
+        options = {str(p.get("name")): tuple(str(o.get("value")) for o in p.get("options") or [])
+                   for p in reply.body.get("results") or []}
+        findings: list[FieldCheck] = []
+        for name, values in (("hs_task_priority", frozenset(priorities)), ("hs_task_status", frozenset({STATUS}))):
+            if options.get(name):
+                label = "task priority" if name == "hs_task_priority" else "task status"
+                findings += [FieldCheck(label, f.problem) for f in option_checks(f"tasks.{name}", name, values,
+                                                                                   options[name])]
+        return findings
+
     def setup(self) -> list[str]:
-        """Create the ``syncer_dedupe_key`` task property when the portal lacks it; say what was done. A portal that
-        refuses a unique task property gets a plain one (finding then searches)."""
+        """Create the ``syncer_dedupe_key`` task property when the portal lacks it (plain text: HubSpot offers no
+        unique task properties); say what was done."""
         reply = self._call("tasks.properties", self._client.properties)
         names = {str(p.get("name")) for p in reply.body.get("results") or []}
         if KEY_PROPERTY in names:
             return []
-        try:
-            self._call("tasks.create_property", self._client.create_property, KEY_DEFINITION)
-        except BatchRejectedError as exc:
-            self._call("tasks.create_property", self._client.create_property,
-                       {**KEY_DEFINITION, "hasUniqueValue": False})
-            self._unique_key = False
-            return [f"created task property {KEY_PROPERTY} (string/text) without unique values, which HubSpot "
-                    f"refused ({exc}): tasks are found by search, which lags writes by seconds"]
-        self._unique_key = True
-        return [f"created task property {KEY_PROPERTY} (string/text, unique values)"]
+        self._call("tasks.create_property", self._client.create_property, KEY_DEFINITION)
+        return [f"created task property {KEY_PROPERTY} (string/text): tasks are found through their company's "
+                "associations, which see every write at once"]
 
     def close(self) -> None:
         self._client.close()
@@ -255,7 +303,7 @@ def _input(index: int, task: TaskRequest) -> dict[str, Any]:
     """One ``batch/create`` input: the task's properties and its association to the company."""
     properties = {
         "hs_timestamp": datetime.combine(task.due, DUE_TIME).isoformat().replace("+00:00", "Z"),
-        "hs_task_subject": task.subject, "hs_task_body": task.body, "hs_task_status": "NOT_STARTED",
+        "hs_task_subject": task.subject, "hs_task_body": task.body, "hs_task_status": STATUS,
         "hs_task_priority": task.priority, KEY_PROPERTY: task.dedupe_key,
     }
     if task.owner_id:

@@ -33,4 +33,5 @@ def capabilities(settings: SalesforceSettings) -> Capabilities:
         bulk_batch=BULK_BATCH,
         adopts=True,  # a create is looked up by the adopt field (SOQL) before it is upserted
         owner_field="OwnerId",
+        reads_records=True,
     )

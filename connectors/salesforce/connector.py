@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from functools import partial
 from typing import Any
 
@@ -39,6 +39,8 @@ from connectors.salesforce.records import (
     save_results,
     sent_values,
 )
+from connectors.salesforce.reading import read_records
+from connectors.salesforce.records import Planned, Route, payload, resolve_lookup, route, save_results
 from connectors.salesforce.settings import SalesforceSettings
 from syncer.contract.destination import (
     BatchResult,
@@ -78,6 +80,7 @@ class SalesforceDestination:
         self.wait = wait or BulkWait()
         self._capabilities = capabilities(settings)
         self.client = SalesforceClient(settings, timeout_s)
+        self._uncounted = 0  # calls made outside a write (check, read_records): the next write's result counts them
 
     @property
     def capabilities(self) -> Capabilities:
@@ -86,6 +89,7 @@ class SalesforceDestination:
     # -- writing --------------------------------------------------------------------------------------------------
     def write(self, op: Operation, records: Sequence[WriteRecord]) -> BatchResult:
         self.client.reset_counters()
+        self.client.calls, self._uncounted = self._uncounted, 0
         results: list[RecordResult | None] = [None] * len(records)
         routed: dict[Route, list[Planned]] = defaultdict(list)
         adoptions = self._adoptions(records)
@@ -187,6 +191,17 @@ class SalesforceDestination:
         results.update((index, result) for (index, _), result in zip(bodies, saved, strict=True))
         return results
 
+    def read_records(self, record_ids: Sequence[str], fields: Sequence[str]) -> Mapping[str, Mapping[str, str | None]]:
+        """The records' current values (:class:`syncer.contract.destination.RecordReader`), by SOQL on Id."""
+        def query(soql: str) -> list[dict[str, Any]]:
+            return self.client.call(f"read {self.target.object}", partial(_query, soql=soql))
+
+        before = self.client.calls
+        try:
+            return read_records(query, self.target.object, record_ids, fields)
+        finally:
+            self._uncounted += self.client.calls - before
+
     # -- check, setup, close ----------------------------------------------------------------------------------------
     def _describe(self) -> dict[str, Any] | None:
         def describe(sf: Any) -> dict[str, Any] | None:
@@ -200,7 +215,11 @@ class SalesforceDestination:
 
     def check(self) -> list[FieldCheck]:
         """The object and each target field; refused credentials raise DestinationStoppedError."""
-        described = self._describe()
+        before = self.client.calls
+        try:
+            described = self._describe()
+        finally:
+            self._uncounted += self.client.calls - before
         if described is None:
             return [FieldCheck(self.target.object, f"this org has no object {self.target.object}")]
         return field_checks(described, self.target)

@@ -13,6 +13,7 @@ from typing import Any
 
 from syncer.contract.destination import FieldCheck, Target
 from syncer.contract.enums import FieldType
+from syncer.contract.nearest import did_you_mean
 
 COMPATIBLE: Mapping[FieldType, frozenset[str]] = {
     FieldType.NUMBER: frozenset({"double", "currency", "percent", "int"}),
@@ -48,26 +49,41 @@ def field_checks(describe: Mapping[str, Any], target: Target) -> list[FieldCheck
     """What is wrong with the target's fields and match field on the described object."""
     fields = _fields(describe)
     problems = []
+    names = [str(spec["name"]) for spec in fields.values()]
     for name, kind in target.fields.items():
         found = fields.get(name.lower())
         if found is None:
-            problems.append(FieldCheck(name, f"{target.object} has no field {name}"))
+            problems.append(FieldCheck(name, f"{target.object} has no field {name}{did_you_mean(name, names)}"))
         elif found.get("type") not in COMPATIBLE[kind]:
             allowed = ", ".join(sorted(COMPATIBLE[kind]))
             problems.append(FieldCheck(name, f"{target.object}.{found['name']} is of type {found.get('type')}; a "
-                                             f"{kind.value} value needs one of {allowed}"))
+                                             f"{kind.value} value needs one of {allowed}", about_type=True))
         elif not found.get("updateable", True) or not found.get("createable", True):
             problems.append(FieldCheck(name, f"{target.object}.{found['name']} is read-only for the API user"))
+        elif found.get("type") == "picklist":
+            problems += picklist_checks(found, f"{target.object}.{found['name']}", name,
+                                        target.values.get(name, frozenset()))
     if target.match_field.lower() != "id":
         match = fields.get(target.match_field.lower())
         if match is None:
             if target.match_field not in target.fields:
                 problems.append(FieldCheck(target.match_field, f"{target.object} has no field {target.match_field} "
-                                                               "to match on"))
+                                                               f"to match on{did_you_mean(target.match_field, names)}"))
         elif not match.get("externalId"):
             problems.append(FieldCheck(target.match_field, f"{target.object}.{match['name']} is not an External ID "
                                                            "field, so records cannot be matched on it"))
     return problems
+
+
+def picklist_checks(spec: Mapping[str, Any], where: str, name: str, values: frozenset[str]) -> list[FieldCheck]:
+    """One finding per value the mapping produces that the picklist lacks. A restricted picklist refuses any other
+    value; an unrestricted one would store it, but as a value no list view or report offers, so it is named too.
+    Salesforce compares picklist values case and all through the API."""
+    options = [str(v.get("value")) for v in spec.get("picklistValues") or []
+               if isinstance(v, Mapping) and v.get("active", True)]
+    shown = ", ".join(options[:20]) + (", ..." if len(options) > 20 else "")
+    return [FieldCheck(name, f"{where} has no picklist value {value!r}{did_you_mean(value, options)}; its values: "
+                             f"{shown}") for value in sorted(values) if value not in options]
 
 
 def setup_steps(describe: Mapping[str, Any], target: Target) -> list[str]:

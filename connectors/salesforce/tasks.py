@@ -20,7 +20,7 @@ through the pacer the engine sets (:meth:`SalesforceTaskDestination.set_pacer`).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from typing import Any, TypeVar
 
 from simple_salesforce.api import Salesforce
@@ -30,10 +30,12 @@ from simple_salesforce.format import format_soql
 from connectors.salesforce.auth import DEFAULT_TIMEOUT_S
 from connectors.salesforce.capabilities import COLLECTION_MAX, EFFECT_LIMITS
 from connectors.salesforce.client import SalesforceClient
+from connectors.salesforce.describe import picklist_checks
 from connectors.salesforce.errors import record_result
 from connectors.salesforce.settings import SalesforceSettings
 from syncer.contract.destination import EffectLimits, RecordStatus
 from syncer.contract.effects import EffectResult, Paced, TaskRequest, create_once
+from syncer.contract.destination import EffectLimits, FieldCheck, RecordStatus
 from syncer.contract.errors import BatchRejectedError, DestinationStoppedError, TransientError
 
 T = TypeVar("T")
@@ -139,9 +141,22 @@ class SalesforceTaskDestination:
         return results
 
     # -- setup, close -----------------------------------------------------------------------------------------
-    def setup(self) -> list[str]:
-        """What an admin must create for tasks: the key field, when Task lacks it."""
+    def check(self, priorities: Collection[str]) -> list[FieldCheck]:
+        """The task priorities a mapping uses, and the status syncer sets, against Task's picklists (case included:
+        ``HIGH`` is not ``High``). The key field is :meth:`setup`'s."""
+        described = self._describe()
+        if described is None:
+            return [FieldCheck("task", "this org has no Task object: enable Activities")]
+        fields = {str(f.get("name")): f for f in described.get("fields") or []}
+        findings = []
+        for name, values in (("Priority", frozenset(priorities)), ("Status", frozenset({NOT_STARTED}))):
+            spec = fields.get(name)
+            if spec is not None:
+                findings += [FieldCheck(f"task {name.lower()}", f.problem)
+                             for f in picklist_checks(spec, f"Task.{name}", name, values)]
+        return findings
 
+    def _describe(self) -> dict[str, Any] | None:
         def describe(sf: Salesforce) -> dict[str, Any] | None:
             try:
                 found = sf.restful("sobjects/Task/describe")
@@ -149,7 +164,11 @@ class SalesforceTaskDestination:
             except SalesforceResourceNotFound:
                 return None
 
-        described = self._paced("describe", lambda: self.client.call("describe Task", describe))
+        return self._paced("describe", lambda: self.client.call("describe Task", describe))
+
+    def setup(self) -> list[str]:
+        """What an admin must create for tasks: the key field, when Task lacks it."""
+        described = self._describe()
         if described is None:
             return ["Enable Activities (Tasks) in this org"]
         fields = {str(f.get("name")): f for f in described.get("fields") or []}

@@ -10,6 +10,7 @@ import syncer.cli.alert_commands
 import syncer.cli.daemon_commands
 import syncer.cli.demo_commands
 import syncer.cli.destination_commands
+import syncer.cli.drift_commands
 import syncer.cli.error_commands
 import syncer.cli.project_commands
 import syncer.cli.sync_commands  # noqa: F401

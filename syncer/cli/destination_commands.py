@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Protocol, runtime_checkable
 
 import typer
 
@@ -11,6 +12,7 @@ from syncer import output
 from syncer.app import App
 from syncer.cli.base import EXIT_FAILED, JsonOption, ProjectOption, cli, open_app
 from syncer.config.sync import SyncConfig
+from syncer.contract.destination import FieldCheck
 from syncer.contract.enums import FieldType
 from syncer.contract.errors import DeliveryError
 from syncer.core.fields import infer_type
@@ -71,14 +73,37 @@ def _check_one(app: App, config: SyncConfig) -> dict[str, Any]:
                             else "this connector takes no field writes (alerts only)")
         return result
     try:
-        result["fields"] = [{"field": f.field, "problem": f.problem, "fixable": f.fixable}
-                            for f in destination.check()]
-        result["detail"] = f"credentials work; {len(config.fields)} field(s) exist with compatible types"
+        findings = destination.check() + _check_tasks(app, config)
+        result["fields"] = [{"field": f.field, "problem": f.problem, "fixable": f.fixable} for f in findings]
+        result["detail"] = (f"credentials work; {len(config.fields)} field(s) exist with compatible types"
+                            + (" and the values the mapping names are options of theirs" if _names_values(config)
+                               else ""))
     except DeliveryError as exc:
         result["error"] = str(exc)
     finally:
         destination.close()
     return result
+
+
+@runtime_checkable
+class _TaskChecker(Protocol):
+    def check(self, priorities: Collection[str]) -> list[FieldCheck]: ...
+
+
+def _check_tasks(app: App, config: SyncConfig) -> list[FieldCheck]:
+    """The task priorities of ``config``'s triggers (and the status syncer sets) against the CRM's options."""
+    priorities = {t.task.priority for t in config.triggers if t.task is not None}
+    if config.destination is None or not priorities:
+        return []
+    tasks = app.open_task_destination(config.destination.connector)
+    try:
+        return tasks.check(priorities) if isinstance(tasks, _TaskChecker) else []
+    finally:
+        tasks.close()
+
+
+def _names_values(config: SyncConfig) -> bool:
+    return any(spec.known_values() for spec in config.fields.values()) or any(t.task for t in config.triggers)
 
 
 @cli.command()

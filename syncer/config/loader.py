@@ -19,7 +19,8 @@ from syncer.config.project import ProjectConfig
 from syncer.config.schedule import parse_schedule
 from syncer.config.sync import SyncConfig
 from syncer.config.yamlsource import YamlDocument, load_yaml
-from syncer.contract.registry import Registry
+from syncer.contract.enums import Overwrite
+from syncer.contract.registry import ConnectorType, Registry
 
 PROJECT_FILE = "syncer.yaml"
 
@@ -271,6 +272,7 @@ def _cross_check(sync: SyncConfig, doc: YamlDocument, project: ProjectConfig | N
                                                                       dest.mode, adopt=dest.adopt_by is not None,
                                                                       owner=dest.owner is not None):
             problems.append(doc.problem(("destination", key), message))
+        problems += _policy_problems(sync, doc, registry[entry.type], connectors[dest.connector])
     for i, trigger in enumerate(sync.triggers):
         if trigger.task is not None and entry is not None and entry.type in registry \
                 and registry[entry.type].tasks is None:
@@ -284,3 +286,12 @@ def _cross_check(sync: SyncConfig, doc: YamlDocument, project: ProjectConfig | N
                                         f"'{trigger.alert.connector}' is not a connector that posts alerts "
                                         f"(known: {known})"))
     return problems
+
+
+def _policy_problems(sync: SyncConfig, doc: YamlDocument, kind: ConnectorType[Any], settings: Any) -> list[Problem]:
+    """A field write policy other than ``always`` reads the CRM's current values: the connector must read records."""
+    if kind.capabilities(settings).reads_records:
+        return []
+    return [doc.problem(("fields", name, "overwrite"), f"overwrite: {spec.overwrite.value} reads the destination's "
+                        f"current values, which a {kind.name} destination cannot read (use overwrite: always)")
+            for name, spec in sync.fields.items() if spec.overwrite is not Overwrite.ALWAYS]

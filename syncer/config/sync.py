@@ -12,7 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from syncer.contract.enums import FieldType, OnRemove, OutOfRange, SyncMode
+from syncer.contract.enums import FieldType, OnRemove, OutOfRange, Overwrite, SyncMode
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -136,6 +136,16 @@ class FieldSpec(_Strict):
     out_of_range: OutOfRange = Field(OutOfRange.REJECT, description="Beyond min/max: reject the row, or clamp.")
     required: bool = Field(False, description="Reject the row when this field is empty or blank; never cleared.")
     clear: bool = Field(True, description="Empty this field in the destination when its row leaves the model.")
+    overwrite: Overwrite = Field(Overwrite.ALWAYS, description="always; if_empty: only while the CRM's value is "
+                                 "empty; unless_changed_in_crm: keep a value a human changed since syncer wrote it.")
+
+    def known_values(self) -> frozenset[str]:
+        """The values this field is known to produce, as the text sent: a static value, a value map's results and
+        its default (a column's or template's other values are the data's). ``check`` compares them with an
+        enumeration's or picklist's options."""
+        produced: list[str | int | float | bool | None] = [self.value] if "value" in self.model_fields_set else []
+        produced += list((self.map or {}).values()) + ([self.map_default] if self.map_default is not None else [])
+        return frozenset(_as_text(v) for v in produced if v is not None and v != "")
 
     @model_validator(mode="before")
     @classmethod
@@ -160,6 +170,14 @@ class FieldSpec(_Strict):
         if self.strict and self.map_default is not None:
             raise ValueError("a 'strict' map rejects unnamed values; 'map_default' contradicts it")
         return self
+
+
+def _as_text(value: str | int | float | bool) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
 
 
 class GuardOverrides(_Strict):

@@ -48,6 +48,9 @@ class Target:
     no other match value, writes to it (see :attr:`WriteRecord.adopt`); ``None``: never adopt.
     ``sync`` is the name of the sync writing (a destination that labels what it sends with it, as the webhook's
     body does).
+    ``values`` are, per field, the values the mapping can produce when it knows them all (a value map's results, a
+    static value, a task priority): ``check`` compares them, case included, with an enumeration's or picklist's
+    options.
     """
 
     object: str
@@ -56,6 +59,7 @@ class Target:
     fields: Mapping[str, FieldType] = field(default_factory=dict)
     adopt_field: str | None = None
     sync: str | None = None
+    values: Mapping[str, frozenset[str]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -193,6 +197,7 @@ class Capabilities:
     bulk_batch: int | None = None
     adopts: bool = False
     owner_field: str | None = None
+    reads_records: bool = False  # the destination is a RecordReader: write policies and `syncer drift` need it
 
     def batch_size(self, op: Operation, total: int) -> int:
         """Records per :meth:`Destination.write` call for a run with ``total`` records of ``op``."""
@@ -203,11 +208,28 @@ class Capabilities:
 
 @dataclass(frozen=True)
 class FieldCheck:
-    """A finding of :meth:`Destination.check`: a mapped field that is missing or of an incompatible type."""
+    """A finding of :meth:`Destination.check`: a mapped field that is missing, of an incompatible type, or a value the
+    mapping produces that the field's options (an enumeration, a picklist) do not hold."""
 
     field: str
     problem: str
     fixable: bool = False  # ``syncer setup`` can create it
+    about_type: bool = False  # the field's type, judged from the type the target gives (inferred when undeclared)
+
+
+@runtime_checkable
+class RecordReader(Protocol):
+    """A destination that can read its records' current values (declared by ``Capabilities.reads_records``).
+
+    Field write policies (``overwrite: if_empty | unless_changed_in_crm``) and ``syncer drift`` read what the CRM
+    holds now, in the vendor's batch reads, only for the records and fields they need.
+    """
+
+    def read_records(self, record_ids: Sequence[str], fields: Sequence[str]) -> Mapping[str, Mapping[str, str | None]]:
+        """``{record id: {field: current value as text, None when empty}}`` for the records that exist (a missing or
+        deleted record is absent from the answer). Reads in batches of the vendor's size; raises a
+        :class:`syncer.contract.errors.DeliveryError` subclass when the vendor refuses the read."""
+        ...
 
 
 @runtime_checkable

@@ -31,6 +31,15 @@ class OutOfRange(StrEnum):
     CLAMP = "clamp"
 
 
+class Overwrite(StrEnum):
+    """When syncer may write a field over what the CRM holds: always; only while the CRM's value is empty; or unless
+    a human changed it since syncer last confirmed it (the snapshot's value), which is then kept and reported."""
+
+    ALWAYS = "always"
+    IF_EMPTY = "if_empty"
+    UNLESS_CHANGED_IN_CRM = "unless_changed_in_crm"
+
+
 class FieldType(StrEnum):
     STRING = "string"
     INTEGER = "integer"

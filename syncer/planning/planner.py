@@ -94,6 +94,11 @@ class WorkspaceChanges:
         return self._count
 
     @property
+    def connection(self) -> duckdb.DuckDBPyConnection:
+        """The workspace connection holding the table (a write policy rewrites rows in place before delivery)."""
+        return self._con
+
+    @property
     def table(self) -> str:
         """The qualified name of the workspace table holding the rows."""
         return self._table

@@ -13,7 +13,9 @@ from typing import Any
 
 import pytest
 
+from connectors.hubspot.sandbox import HubSpotLimits
 from connectors.sandbox import Sandbox
+from syncer.sandbox.faults import FaultRule
 from syncer.state.base import RunStatus
 from tests.effects.world import DANA, MARCO, START, World
 
@@ -149,3 +151,44 @@ def _record(world: World, task: dict[str, Any], crm: str) -> str:
         return str(task["WhatId"])
     [(company, _)] = world.sandbox.hubspot.associations_of("tasks", str(task["id"]), "companies")
     return company
+
+
+def test_hubspot_resends_after_lost_replies_under_search_lag_create_no_duplicate(world: World) -> None:
+    """HubSpot's search index lags writes: with the emulator's search a minute behind, the reply to the first company
+    upsert and to the first task create are lost (each written, its answer never read). The run sends both again and
+    finds what the first sends made (the upsert by its unique property, the tasks through the companies' associated
+    tasks, neither through search): one company per account, one task per crossing."""
+    world.setup({"hot_companies": HUBSPOT.replace("{priority}", "HIGH")})
+    _setup(world, "hot_companies")
+    hubspot = world.sandbox.hubspot
+    owners = {f"t{i}": (DANA if i % 2 else MARCO) for i in range(6)}
+    for key, rep in owners.items():
+        world.account(key, rep.email, 60, seats=3)
+    hubspot.set_limits(HubSpotLimits(search_lag_seconds=60))
+    hubspot.set_faults([FaultRule(route="POST /crm/v3/objects/companies/batch/upsert", lost_response_rate=1.0,
+                                  max_faults=1),
+                        FaultRule(route="POST /crm/v3/objects/tasks/batch/create", lost_response_rate=1.0,
+                                  max_faults=1)])
+    try:
+        first = world.run("hot_companies")
+        assert first.status is RunStatus.SUCCEEDED, first.error
+        for key, rep in owners.items():
+            world.account(key, rep.email, 85, seats=3)
+        crossing = world.run("hot_companies", at=START + timedelta(days=1))
+        assert crossing.status is RunStatus.SUCCEEDED, crossing.error
+        # The lost create made all six; the second send found them all through the companies' associations.
+        assert crossing.effects is not None and crossing.effects.tasks == {"existed": 6}
+        creates = [e for e in hubspot.log.entries() if e.path == "/crm/v3/objects/tasks/batch/create"]
+        upserts = [e for e in hubspot.log.entries() if e.path == "/crm/v3/objects/companies/batch/upsert"]
+        reads = [e for e in hubspot.log.entries() if e.path == "/crm/v4/associations/companies/tasks/batch/read"]
+        # The lost upsert was sent again; the lost create was followed by a second look, which found every task.
+        assert len(upserts) >= 2 and len(creates) == 1 and len(reads) == 2
+        assert not any(e.path.endswith("/search") for e in hubspot.log.entries())
+    finally:
+        hubspot.set_faults([])
+        hubspot.set_limits(HubSpotLimits())
+    companies = [c["properties"]["product_account_id"] for c in hubspot.records("companies")
+                 if c["properties"].get("product_account_id")]
+    assert sorted(companies) == sorted(owners)
+    keys = [_key_of(task, "hubspot") for task in _tasks(world, "hubspot")]
+    assert sorted(keys) == sorted(owners)

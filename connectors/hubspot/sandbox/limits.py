@@ -31,6 +31,12 @@ class HubSpotLimits:
     history_batch_max_inputs: int = 50
     search_page_max: int = 200
     search_total_max: int = 10_000
+    # Search reads an index that lags writes: a record created less than this many seconds ago is not found, and an
+    # updated one is found as it was then (HubSpot documents no figure; seconds are usual). 0: no lag.
+    search_lag_seconds: float = 0.0
+    # HubSpot documents unique-value properties for companies, contacts, deals, tickets and custom objects only:
+    # a task property with ``hasUniqueValue`` is refused unless this is set.
+    unique_task_properties: bool = False
 
 
 class Verdict(StrEnum):

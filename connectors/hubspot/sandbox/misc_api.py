@@ -16,7 +16,13 @@ from starlette.requests import Request
 from connectors.hubspot.sandbox import validation as v
 from connectors.hubspot.sandbox.errors import error, missing_fields, not_found, validation_error
 from connectors.hubspot.sandbox.portal import Portal, Reply, kind_of
-from connectors.hubspot.sandbox.properties import FIELD_TYPES, FIELD_TYPES_OF, TYPES, definition_from_input
+from connectors.hubspot.sandbox.properties import (
+    FIELD_TYPES,
+    FIELD_TYPES_OF,
+    TYPES,
+    definition_from_input,
+    unique_refused,
+)
 from connectors.hubspot.sandbox.search import search
 
 
@@ -62,6 +68,9 @@ class MiscRoutes:
         if not isinstance(options, list) or any(not isinstance(o, dict) or "value" not in o or "label" not in o
                                                 for o in options):
             raise missing_fields("OptionInput", ["label", "value"])
+        refused = unique_refused(kind, body, unique_task_properties=self.portal.limits.unique_task_properties)
+        if refused is not None:
+            raise validation_error(refused)
         name = str(body["name"])
         with self.portal.lock:
             definitions = self.portal.store.definitions[kind]

@@ -185,6 +185,18 @@ def seed_definitions(owner_ids: list[tuple[str, str]]) -> dict[str, dict[str, Pr
             for kind, props in (("companies", companies), ("contacts", contacts), ("tasks", tasks))}
 
 
+UNIQUE_KINDS = frozenset({"companies", "contacts"})  # of the emulated objects, those HubSpot lets hold unique values
+
+
+def unique_refused(kind: str, body: dict[str, Any], *, unique_task_properties: bool) -> str | None:
+    """Why a ``PropertyCreate`` asking for ``hasUniqueValue`` on ``kind`` is refused (None: allowed). HubSpot
+    documents unique-value properties for companies, contacts, deals, tickets and custom objects, not activities;
+    ``unique_task_properties`` lets a test emulate a portal that took one anyway. The wording is the emulator's."""
+    if not body.get("hasUniqueValue") or kind in UNIQUE_KINDS or (kind == "tasks" and unique_task_properties):
+        return None
+    return f"Properties with unique values are not supported on {kind}"
+
+
 def definition_from_input(body: dict[str, Any]) -> PropertyDefinition:
     """A custom property from a validated ``PropertyCreate`` body."""
     options = [Option(str(o["value"]), str(o["label"])) for o in body.get("options") or []]

@@ -3,12 +3,18 @@
 Filter groups are ORed, the filters inside one group ANDed; at most 5 groups, 6 filters per group, 18 in all.
 Comparisons follow the property's type (numbers and datetimes numerically, epoch millis or ISO for datetimes;
 strings case-insensitively). ``limit`` is at most 200 per page and paging stops at 10,000 results (HubSpot's cap).
+
+Search reads an index, not the records: with ``HubSpotLimits.search_lag_seconds`` set, a record written less than
+that long ago is found as it was then, and one created since is not found at all, as on HubSpot, whose index lags
+writes by seconds. Reads by id (``batch/read``, associations) see every write at once.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from connectors.hubspot.sandbox.errors import validation_error
@@ -120,6 +126,23 @@ def _sort_key(kind: str, sorts: list[Any], definitions: dict[str, PropertyDefini
     raise validation_error("Invalid sort: expected a property name or {propertyName, direction}")
 
 
+def _indexed(records: list[Record], limits: HubSpotLimits) -> list[Record]:
+    """The records as the lagging search index holds them: each as of ``search_lag_seconds`` ago (its property
+    history says what it held then), without the ones created since."""
+    cutoff = datetime.now(UTC) - timedelta(seconds=limits.search_lag_seconds)
+    seen = []
+    for record in records:
+        if record.created_at > cutoff:
+            continue
+        if record.updated_at <= cutoff:
+            seen.append(record)
+            continue
+        then = {name: value for name, history in record.history.items()
+                for value in [next((v for v, at in history if at <= cutoff), "")] if value != ""}
+        seen.append(replace(record, properties=then, updated_at=cutoff))
+    return seen
+
+
 def search(store: ObjectStore, kind: str, body: dict[str, Any], limits: HubSpotLimits) -> dict[str, Any]:
     """Run one search request; raises HubSpot's 400 for a malformed request."""
     definitions = store.definitions[kind]
@@ -144,7 +167,8 @@ def search(store: ObjectStore, kind: str, body: dict[str, Any], limits: HubSpotL
     if after + limit > limits.search_total_max:
         raise validation_error(f"Paging beyond {limits.search_total_max} results is not supported")
 
-    records = [r for r in store.live(kind) if not matchers or any(all(m(r) for m in g) for g in matchers)]
+    indexed = store.live(kind) if limits.search_lag_seconds <= 0 else _indexed(store.live(kind), limits)
+    records = [r for r in indexed if not matchers or any(all(m(r) for m in g) for g in matchers)]
     query = body.get("query")
     if isinstance(query, str) and query.strip():
         needle = query.lower()

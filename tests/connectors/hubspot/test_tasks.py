@@ -1,4 +1,8 @@
-"""HubSpot tasks through hubspot-api-client against the emulator: owners, associations, dedupe after a lost reply."""
+"""HubSpot tasks through hubspot-api-client against the emulator: owners, associations, dedupe after a lost reply.
+
+The emulator is as strict as HubSpot where duplicates are at stake: a task property cannot hold unique values, and
+the re-send tests run with search lagging writes, so a task can only be found through its company's associations.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,7 @@ from datetime import date
 
 import pytest
 
-from connectors.hubspot.sandbox import HubSpotEmulator
+from connectors.hubspot.sandbox import HubSpotEmulator, HubSpotLimits
 from connectors.hubspot.tasks import KEY_DEFINITION, KEY_PROPERTY, HubSpotTaskDestination, open_task_destination
 from connectors.sandbox import Sandbox
 from connectors.sandbox.core.faults import FaultRule
@@ -16,6 +20,9 @@ from connectors.sandbox.people import sample_reps
 from syncer.contract.destination import RecordStatus
 from syncer.contract.effects import TaskRequest
 from syncer.contract.errors import DestinationStoppedError, TransientError
+from syncer.contract.errors import BatchRejectedError, DestinationStoppedError, TransientError
+from syncer.delivery.effects import TaskRequest
+from syncer.sandbox.faults import FaultRule
 from tests.connectors.hubspot.conftest import settings_for
 
 CREATE_ROUTE = "POST /crm/v3/objects/tasks/batch/create"
@@ -24,9 +31,18 @@ CREATE_ROUTE = "POST /crm/v3/objects/tasks/batch/create"
 @pytest.fixture
 def tasks(sandbox: Sandbox, hubspot: HubSpotEmulator) -> Iterator[HubSpotTaskDestination]:
     destination = open_task_destination(settings_for(sandbox))
-    assert destination.setup() == [f"created task property {KEY_PROPERTY} (string/text, unique values)"]
+    assert destination.setup() == [f"created task property {KEY_PROPERTY} (string/text): tasks are found through "
+                                   "their company's associations, which see every write at once"]
     yield destination
     destination.close()
+
+
+@pytest.fixture
+def lagging(hubspot: HubSpotEmulator) -> Iterator[HubSpotEmulator]:
+    """Search misses whatever was written in the last minute, as HubSpot's index does for a few seconds."""
+    hubspot.set_limits(HubSpotLimits(search_lag_seconds=60))
+    yield hubspot
+    hubspot.set_limits(HubSpotLimits())
 
 
 def _creates(emulator: HubSpotEmulator) -> int:
@@ -80,9 +96,10 @@ def test_batches_of_at_most_100_per_create_call(tasks: HubSpotTaskDestination, h
 
 
 def test_a_resent_batch_after_a_lost_reply_creates_nothing_new(tasks: HubSpotTaskDestination,
-                                                               hubspot: HubSpotEmulator) -> None:
-    company, = _companies(hubspot, 1)
-    batch = [_task(f"k{i}", company) for i in range(5)]
+                                                               lagging: HubSpotEmulator) -> None:
+    hubspot = lagging
+    company, other = _companies(hubspot, 2)
+    batch = [_task(f"k{i}", company if i % 2 else other) for i in range(5)]
     hubspot.set_faults([FaultRule(route=CREATE_ROUTE, lost_response_rate=1.0)])
     with pytest.raises(TransientError):
         tasks.create_tasks(batch)
@@ -93,6 +110,8 @@ def test_a_resent_batch_after_a_lost_reply_creates_nothing_new(tasks: HubSpotTas
     assert all(r.status is RecordStatus.CONFIRMED and r.already_existed for r in again)
     assert [r.external_id for r in again] == [first[t.dedupe_key] for t in batch]
     assert len(hubspot.tasks()) == 5 and _creates(hubspot) == 1
+    assert hubspot.log.count("/search") == 0  # found through the companies' associations, not the lagging index
+    assert tasks.find_tasks([t.dedupe_key for t in batch]) == {}  # search alone misses them all, as HubSpot would
 
 
 def test_a_key_given_twice_in_one_batch_is_created_once(tasks: HubSpotTaskDestination,
@@ -133,27 +152,30 @@ def test_without_setup_finding_stops_with_a_clear_reason(sandbox: Sandbox, hubsp
         destination.close()
 
 
-def test_a_plain_key_property_is_searched_and_still_never_creates_twice(sandbox: Sandbox,
-                                                                         hubspot: HubSpotEmulator) -> None:
+def test_hubspot_refuses_a_unique_task_property(sandbox: Sandbox, hubspot: HubSpotEmulator) -> None:
     destination = open_task_destination(settings_for(sandbox))
     try:
-        # A portal where the key property exists without unique values (made by hand, or refused as unique).
-        destination._client.create_property({**KEY_DEFINITION, "hasUniqueValue": False})
-        assert destination.setup() == []
-        company, = _companies(hubspot, 1)
-        batch = [_task(f"k{i}", company) for i in range(3)]
-        hubspot.set_faults([FaultRule(route=CREATE_ROUTE, lost_response_rate=1.0)])
-        with pytest.raises(TransientError):
-            destination.create_tasks(batch)
-        hubspot.set_faults([])
-        first = {t["properties"][KEY_PROPERTY]: t["id"] for t in hubspot.tasks()}
-        again = destination.create_tasks(batch)
-        assert [r.external_id for r in again] == [first[t.dedupe_key] for t in batch]
-        assert all(r.already_existed for r in again) and len(hubspot.tasks()) == 3
-        # One batch/read refused (no idProperty), then a search per find.
-        assert hubspot.log.count("/batch/read") == 1 and hubspot.log.count("/search") == 2
+        with pytest.raises(BatchRejectedError, match="unique values are not supported on tasks"):
+            destination._client.create_property({**KEY_DEFINITION, "hasUniqueValue": True})
+        assert KEY_PROPERTY not in hubspot.state()["custom_properties"]["tasks"]
     finally:
         destination.close()
+
+
+def test_a_portal_with_a_unique_key_property_reads_by_it(sandbox: Sandbox, hubspot: HubSpotEmulator) -> None:
+    hubspot.set_limits(HubSpotLimits(unique_task_properties=True))  # a portal that took one anyway
+    destination = open_task_destination(settings_for(sandbox))
+    try:
+        destination._client.create_property({**KEY_DEFINITION, "hasUniqueValue": True})
+        assert destination.setup() == []
+        company, = _companies(hubspot, 1)
+        created, = destination.create_tasks([_task("k1", company)])
+        hubspot.log.clear()
+        assert destination.find_tasks(["k1", "k2"]) == {"k1": created.external_id}
+        assert hubspot.log.count("/search") == 0 and hubspot.log.count("/batch/read") == 1
+    finally:
+        destination.close()
+        hubspot.set_limits(HubSpotLimits())
 
 
 def test_a_task_without_a_dedupe_key_is_rejected_unsent(tasks: HubSpotTaskDestination,
@@ -164,23 +186,33 @@ def test_a_task_without_a_dedupe_key_is_rejected_unsent(tasks: HubSpotTaskDestin
     assert keyed.status is RecordStatus.CONFIRMED and len(hubspot.tasks()) == 1
 
 
-def test_a_task_another_sender_created_meanwhile_is_answered_as_existing(tasks: HubSpotTaskDestination,
-                                                                         hubspot: HubSpotEmulator,
+def test_a_task_another_sender_created_meanwhile_is_answered_as_existing(sandbox: Sandbox, hubspot: HubSpotEmulator,
                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    hubspot.set_limits(HubSpotLimits(unique_task_properties=True))  # only a unique key makes HubSpot answer 409
+    tasks = open_task_destination(settings_for(sandbox))
+    tasks._client.create_property({**KEY_DEFINITION, "hasUniqueValue": True})
     company, = _companies(hubspot, 1)
-    theirs = hubspot.add_record("tasks", {"hs_task_subject": "theirs", "hs_timestamp": "2026-12-01T12:00:00Z",
-                                          KEY_PROPERTY: "k1"})
+    other_sender = open_task_destination(settings_for(sandbox))
+    try:
+        theirs = other_sender.create_tasks([_task("k1", company)])[0].external_id
+    finally:
+        other_sender.close()
     # The first find misses it (the other sender's create came just after): HubSpot refuses the batch with a 409
     # for the repeated unique key, and the connector takes the existing task and creates the rest.
     real_find = tasks.find_tasks
     finds: list[list[str]] = []
 
-    def late_find(keys: list[str]) -> dict[str, str]:
+    def late_find(keys: list[str], companies: dict[str, str] | None = None) -> dict[str, str]:
         finds.append(list(keys))
-        return {} if len(finds) == 1 else dict(real_find(keys))
+        return {} if len(finds) == 1 else dict(real_find(keys, companies))
 
     monkeypatch.setattr(tasks, "find_tasks", late_find)
-    existing, new = tasks.create_tasks([_task("k1", company), _task("k2", company)])
+    try:
+        existing, new = tasks.create_tasks([_task("k1", company), _task("k2", company)])
+    finally:
+        tasks.close()
+        hubspot.set_limits(HubSpotLimits())
     assert existing.status is RecordStatus.CONFIRMED and existing.already_existed and existing.external_id == theirs
     assert new.status is RecordStatus.CONFIRMED and not new.already_existed
-    assert len(hubspot.tasks()) == 2 and _creates(hubspot) == 2
+    # Three creates: the other sender's, ours refused with a 409, ours again without k1.
+    assert len(hubspot.tasks()) == 2 and _creates(hubspot) == 3

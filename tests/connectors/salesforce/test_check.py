@@ -25,7 +25,8 @@ def test_check_names_missing_fields_bad_types_and_a_match_field_that_is_no_exter
     problems = open_destination(BROKEN).check()
     assert problems == [
         FieldCheck("Churn_Risk__c", "Account has no field Churn_Risk__c"),
-        FieldCheck("PQL_Tier__c", "Account.PQL_Tier__c is of type picklist; a boolean value needs one of boolean"),
+        FieldCheck("PQL_Tier__c", "Account.PQL_Tier__c is of type picklist; a boolean value needs one of boolean",
+                   about_type=True),
         FieldCheck("CreatedDate", "Account.CreatedDate is read-only for the API user"),
         FieldCheck("Seats", "Account has no field Seats"),
         FieldCheck("Payload__c", "Account has no field Payload__c"),
