@@ -35,9 +35,8 @@ from syncer.delivery.sink import StateSink
 from syncer.delivery.write_policy import KeptValues, keep_crm_values
 from syncer.effects.engine import Effects, EffectsContext, stage
 from syncer.effects.session import EffectsReport
-from syncer.planning.planner import OwnerLookup, PlanError, plan_sync
 from syncer.planning.drift import RecordsUnreadableError
-from syncer.planning.planner import PlanError, plan_sync
+from syncer.planning.planner import OwnerLookup, PlanError, plan_sync
 from syncer.planning.preflight import forget as forget_schema
 from syncer.planning.preflight import preflight
 from syncer.state.base import ErrorStage, RowErrorInput, RunStatus, StateStore
@@ -83,7 +82,8 @@ class RunOutcome:
                 "created": report.created, "rejected": report.rejected,
                 "skipped_create_when": self.plan.counts.skipped if self.plan else 0,
                 "owners": self.plan.meta.get("owners") if self.plan else None,
-                "parked": self.parked, "pending": report.pending, "api_calls": report.api_calls, "rate_limited": report.rate_limited,
+                "parked": self.parked, "pending": report.pending, "api_calls": report.api_calls,
+                "rate_limited": report.rate_limited,
                 "retries": report.retries, "stopped": report.stopped, "duration_s": round(self.duration_s, 3),
                 "effects": self.effects.summary() if self.effects else None,
                 "kept_in_crm": self.kept.summary() if self.kept else {}}

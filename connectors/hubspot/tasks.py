@@ -35,12 +35,9 @@ from connectors.hubspot.client import HubSpotClient
 from connectors.hubspot.errors import Reply, classify, vendor_reason
 from connectors.hubspot.properties import option_checks
 from connectors.hubspot.settings import HubSpotSettings
-from syncer.contract.destination import EffectLimits, RecordStatus
-from syncer.contract.effects import EffectResult, Paced, TaskRequest, create_once
-from syncer.contract.errors import BatchRejectedError, DestinationStoppedError
 from syncer.contract.destination import EffectLimits, FieldCheck, RecordStatus
+from syncer.contract.effects import EffectResult, Paced, TaskRequest, create_once
 from syncer.contract.errors import DestinationStoppedError
-from syncer.delivery.effects import EffectResult, Paced, TaskRequest, create_once
 
 KEY_PROPERTY = "syncer_dedupe_key"
 STATUS = "NOT_STARTED"  # every task is created open

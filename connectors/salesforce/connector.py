@@ -29,6 +29,7 @@ from connectors.salesforce.bulk import BulkWait, run_job
 from connectors.salesforce.capabilities import COLLECTION_MAX, capabilities
 from connectors.salesforce.client import SalesforceClient
 from connectors.salesforce.describe import field_checks, setup_steps
+from connectors.salesforce.reading import read_records
 from connectors.salesforce.records import (
     Planned,
     Route,
@@ -39,8 +40,6 @@ from connectors.salesforce.records import (
     save_results,
     sent_values,
 )
-from connectors.salesforce.reading import read_records
-from connectors.salesforce.records import Planned, Route, payload, resolve_lookup, route, save_results
 from connectors.salesforce.settings import SalesforceSettings
 from syncer.contract.destination import (
     BatchResult,

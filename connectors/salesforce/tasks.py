@@ -33,9 +33,8 @@ from connectors.salesforce.client import SalesforceClient
 from connectors.salesforce.describe import picklist_checks
 from connectors.salesforce.errors import record_result
 from connectors.salesforce.settings import SalesforceSettings
-from syncer.contract.destination import EffectLimits, RecordStatus
-from syncer.contract.effects import EffectResult, Paced, TaskRequest, create_once
 from syncer.contract.destination import EffectLimits, FieldCheck, RecordStatus
+from syncer.contract.effects import EffectResult, Paced, TaskRequest, create_once
 from syncer.contract.errors import BatchRejectedError, DestinationStoppedError, TransientError
 
 T = TypeVar("T")

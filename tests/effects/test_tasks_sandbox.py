@@ -15,7 +15,7 @@ import pytest
 
 from connectors.hubspot.sandbox import HubSpotLimits
 from connectors.sandbox import Sandbox
-from syncer.sandbox.faults import FaultRule
+from connectors.sandbox.core.faults import FaultRule
 from syncer.state.base import RunStatus
 from tests.effects.world import DANA, MARCO, START, World
 

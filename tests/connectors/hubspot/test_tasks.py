@@ -19,10 +19,7 @@ from connectors.sandbox.core.faults import FaultRule
 from connectors.sandbox.people import sample_reps
 from syncer.contract.destination import RecordStatus
 from syncer.contract.effects import TaskRequest
-from syncer.contract.errors import DestinationStoppedError, TransientError
 from syncer.contract.errors import BatchRejectedError, DestinationStoppedError, TransientError
-from syncer.delivery.effects import TaskRequest
-from syncer.sandbox.faults import FaultRule
 from tests.connectors.hubspot.conftest import settings_for
 
 CREATE_ROUTE = "POST /crm/v3/objects/tasks/batch/create"
