@@ -212,7 +212,8 @@ def scenarios(args: argparse.Namespace, work: Path, sink: Sink) -> list[Result]:
                                   Side(syncer_command("run", SYNC, "--json"), empty, project, _sent,
                                        _run_calls),
                                   Side([*bare, "push", *where, "--url", sink.url], no_snapshot,
-                                       changes=_bare_changes, reported_calls=_bare_calls), args.first_sync_repeats, sink))
+                                       changes=_bare_changes, reported_calls=_bare_calls),
+                                  args.first_sync_repeats, sink))
     seeds.mkdir()
     run_process([*setup, "seed", str(project)], None)
     shutil.copytree(state, seeds / "state")

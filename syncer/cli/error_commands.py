@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from syncer import output
 from syncer.cli.base import JsonOption, ProjectOption, cli, open_app
-from syncer.state.base import RowErrorRecord
+
+if TYPE_CHECKING:
+    from syncer.state.base import RowErrorRecord
 
 SyncArgument = Annotated[str, typer.Argument(help="The sync whose row errors to act on.")]
 
