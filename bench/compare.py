@@ -237,7 +237,7 @@ def scenarios(args: argparse.Namespace, work: Path, sink: Sink) -> list[Result]:
         effects = Side([sys.executable, str(BENCH / "effects.py"), "--accounts", str(args.firings), "--json"],
                        changes=lambda output: int(json.loads(output.strip().splitlines()[-1])["decided"]))
         result = interleave(f"effects, {args.firings:,} firings decided and recorded", effects, None,
-                            args.repeats, sink)
+                            args.effects_repeats, sink)
         inner = [json.loads(r.output.strip().splitlines()[-1])["run_s"] for r in result.syncer]
         result.notes = f"the run itself (in-process): median {median(inner):.2f} s"
         results.append(result)
@@ -299,6 +299,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--repeats", type=int, default=3, help="runs of each side (medians are printed)")
     parser.add_argument("--first-sync-repeats", type=int, default=1, help="runs of each side of the first sync")
     parser.add_argument("--firings", type=int, default=20_000, help="alert firings of the effects scenario")
+    parser.add_argument("--effects-repeats", type=int, default=1, help="runs of the effects scenario")
     parser.add_argument("--skip", action="append", default=[], choices=SCENARIOS, help="leave a scenario out")
     parser.add_argument("--json", type=Path, help="also write every run's figures here")
     args = parser.parse_args(argv)
