@@ -24,7 +24,7 @@ def item(account: str, firing: str = "f1", kind: EffectKind = EffectKind.ALERT, 
     return OutboxItem(key, sync, "went_hot", account, kind, {"text": f"{account} went hot", "score": 91})
 
 
-def candidate(account: str, rep: str | None = "U_DANA", firing: str = "f1", tier: str = "hot") -> Candidate:
+def candidate(account: str, rep: str | None = "U_DANA", firing: str = "f1", tier: str | None = "hot") -> Candidate:
     return Candidate(DedupeKey("accounts", "went_hot", account, firing), rep, "UTC", tier, 90.0, 1, NOW)
 
 
