@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_WORKERS ?= 2
 
-.PHONY: setup demo test lint bench bench-load postgres sandbox soak clean
+.PHONY: setup demo test lint bench bench-10m bench-load postgres sandbox soak clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -38,9 +38,12 @@ lint: setup
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
+# syncer against a bare script doing the same work on the same files, interleaved, as whole processes (docs/benchmarks.md).
 bench: setup
-	$(BIN)/python bench/plan.py --rows 1000000 --rows 10000000
-	$(BIN)/python bench/deliver.py --rows 100000
+	nice -n 10 $(BIN)/python bench/compare.py --rows 1000000
+
+bench-10m: setup
+	nice -n 10 $(BIN)/python bench/compare.py --rows 10000000 --skip first-sync --skip effects --skip start
 
 # Crash soak: 300 real `syncer run` and `syncer daemon` processes killed with SIGKILL at random instants; prints the tally.
 soak: setup

@@ -11,6 +11,7 @@ warehouse. Prints the time of each step, the Slack calls, and peak RSS. The sand
 from __future__ import annotations
 
 import argparse
+import json
 import resource
 import sys
 import tempfile
@@ -56,6 +57,7 @@ def _warehouse(path: Path, accounts: int, hot: bool) -> None:
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--accounts", type=int, default=20_000)
+    parser.add_argument("--json", action="store_true", help="end with one JSON line (for bench/compare.py)")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as work, Sandbox.start(Path(work) / "sandbox") as sandbox:
         root = Path(work) / "project"
@@ -93,6 +95,8 @@ alerts: {{quiet_hours: null, first_run: skip}}
           f"{calls}")
     print(f"alert log: {effects.log}")
     print(f"peak RSS: {peak_mb:.0f} MB (sandbox included)")
+    if args.json:
+        print(json.dumps({"run_s": seconds, "decided": sum(effects.decisions.values()), "staged": effects.staged}))
     return 0
 
 

@@ -6,7 +6,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from connectors import REGISTRY
 from syncer.config.errors import ConfigError
@@ -14,17 +14,18 @@ from syncer.config.loader import Project, load_project
 from syncer.config.sync import SyncConfig
 from syncer.contract import clock
 from syncer.contract.destination import Destination, Target
-from syncer.contract.effects import AlertChannel, TaskDestination
 from syncer.contract.enums import FieldType
 from syncer.contract.registry import ConnectorType
-from syncer.core.plan import Plan
-from syncer.effects.engine import EffectsContext
-from syncer.effects.log import ALERT_LOG_TABLE
 from syncer.effects.owners import CrmOwnerLookup, OwnerDirectory
-from syncer.effects.preview import EffectPreview, preview_effects
-from syncer.runner import Pacing, RunOptions, RunOutcome, run_sync
 from syncer.state import StateStore, StateUnavailableError, open_state
 from syncer.warehouse import Warehouse, open_warehouse
+
+if TYPE_CHECKING:  # the runner and the effects engine load when a run needs them: `syncer validate` stays fast
+    from syncer.contract.effects import AlertChannel, TaskDestination
+    from syncer.core.plan import Plan
+    from syncer.effects.engine import EffectsContext
+    from syncer.effects.preview import EffectPreview
+    from syncer.runner import Pacing, RunOptions, RunOutcome
 
 
 class StateConnectionLostError(StateUnavailableError):
@@ -132,6 +133,8 @@ class App:
 
     def run_options(self, allow_mass_change: bool = False, stop: Callable[[], bool] | None = None) -> RunOptions:
         """The options a run of this project takes: its batch size and guards, plus the caller's choices."""
+        from syncer.runner import RunOptions
+
         return RunOptions(batch_size=self.batch_size, allow_mass_change=allow_mass_change,
                           guards=self.project.config.defaults.guards, stop=stop, owners=self.owner_lookup)
 
@@ -139,6 +142,8 @@ class App:
             now: Callable[[], datetime] = clock.naive_now, pacing: Pacing | None = None) -> RunOutcome:
         """One run of ``sync`` (see :func:`syncer.runner.run_sync`) with this project's state, warehouse,
         destinations and effects; the CLI and the daemon both run syncs through here."""
+        from syncer.runner import Pacing, run_sync
+
         pacing = pacing or Pacing()
         store = self.store
         try:
@@ -157,6 +162,9 @@ class App:
     def preview_effects(self, sync: SyncConfig, plan: Plan) -> list[EffectPreview]:
         """The tasks and alerts ``plan`` would cause, after the policy (an alert channel is asked only with its
         secrets)."""
+        from syncer.effects.preview import preview_effects
+        from syncer.runner import Pacing
+
         connectors = [t.alert.connector for t in sync.triggers if t.alert is not None]
         can_look_up = not any(self.project.missing_under(("connectors", name)) for name in connectors)
         return preview_effects(sync, plan, self.store, self.effects_context(Pacing()),
@@ -164,6 +172,9 @@ class App:
 
     def effects_context(self, pacing: Pacing) -> EffectsContext:
         """What the effects engine needs: the alert policy, the task and alert openers, the log's writer."""
+        from syncer.effects.engine import EffectsContext
+        from syncer.effects.log import ALERT_LOG_TABLE
+
         return EffectsContext(self.project.config.alerts, self.open_alert_channel, self.open_task_destination,
                               pacing.clock, pacing.sleep,
                               lambda table: self.warehouse.replace_table(ALERT_LOG_TABLE, table),

@@ -10,19 +10,19 @@ import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from syncer.config.errors import Problem, redact, redact_data
-from syncer.core.guards import allow_hint
-from syncer.core.plan import CHANGE_OPS, Plan
-from syncer.effects.preview import EffectPreview
-from syncer.effects.summary import RepSummary
-from syncer.state.base import RunRecord
+
+if TYPE_CHECKING:  # types only: `syncer --help` must not pay for the planner, pyarrow and the effects engine
+    from syncer.core.plan import Plan
+    from syncer.effects.preview import EffectPreview
+    from syncer.effects.summary import RepSummary
+    from syncer.state.base import RunRecord
 
 console = Console()
 errors = Console(stderr=True, soft_wrap=True)  # errors stay one greppable line each
@@ -53,6 +53,9 @@ def show_warnings(problems: list[Problem]) -> None:
 
 
 def show_plan(plan: Plan, sample: int) -> None:
+    from syncer.core.guards import allow_hint
+    from syncer.core.plan import CHANGE_OPS
+
     counts = plan.counts.as_dict()
     table = Table(title=f"plan for {plan.sync} ({plan.model_rows} model rows, {plan.meta.get('seconds', 0)} s)")
     for column in ("create", "update", "clear", "unchanged", "rejected"):
@@ -163,6 +166,8 @@ def delivery_progress(sync: str, enabled: bool = True) -> Iterator[Callable[[int
     if not enabled or not console.is_terminal:
         yield None
         return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
     with Progress(TextColumn(f"delivering {escape(sync)}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=console, transient=True) as bar:
         task = bar.add_task("rows", total=None)

@@ -12,7 +12,6 @@ import typer
 from syncer import output
 from syncer.cli.base import EXIT_BAD_INPUT, JsonOption, ProjectOption, cli, open_app
 from syncer.contract import clock
-from syncer.effects.summary import alert_summary
 
 _SPAN = re.compile(r"^\s*(\d+)\s*([dhw])\s*$")
 
@@ -32,6 +31,8 @@ def alerts(project: ProjectOption = Path("."), as_json: JsonOption = False,
            since: Annotated[str, typer.Option(help="How far back: 7d, 24h, 2w, or a date (2026-11-01).")] = "7d",
            ) -> None:
     """Per rep: alerts sent, held back by reason (caps, cooldown, snooze, first run), digests, feedback, tasks."""
+    from syncer.effects.summary import alert_summary
+
     now = clock.now()
     try:
         start = parse_since(since, now)

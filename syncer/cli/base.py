@@ -2,22 +2,21 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from syncer import output
-from syncer.app import App
 from syncer.config.errors import ConfigError, Problem
-from syncer.config.loader import UnknownSyncError
-from syncer.config.sync import SyncConfig
 from syncer.contract import clock
-from syncer.planning.planner import PlanError
-from syncer.planning.validate import check_against_model, try_against_data
-from syncer.state import StateUnavailableError
+
+if TYPE_CHECKING:  # the app, planner and state load inside the commands that use them: `--help` stays fast
+    from syncer.app import App
+    from syncer.config.sync import SyncConfig
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -57,6 +56,10 @@ def parse_now_option(value: str | None) -> clock.Clock | None:
 @contextmanager
 def open_app(root: Path, environ: dict[str, str] | None = None) -> Iterator[App]:
     """Open the project; turn configuration problems into exit code 2 and sync failures into 1."""
+    from syncer.app import App
+    from syncer.config.loader import UnknownSyncError
+    from syncer.state import StateUnavailableError
+
     app = App(root, environ)
     try:
         yield app
@@ -66,17 +69,30 @@ def open_app(root: Path, environ: dict[str, str] | None = None) -> Iterator[App]
     except UnknownSyncError as exc:
         output.show_error(str(exc))
         raise typer.Exit(EXIT_BAD_INPUT) from None
-    except (PlanError, StateUnavailableError) as exc:
+    except (_plan_error(), StateUnavailableError) as exc:
         output.show_error(str(exc))
         raise typer.Exit(EXIT_FAILED) from None
     finally:
         app.close()
 
 
+class _NeverRaisedError(Exception):
+    pass
+
+
+def _plan_error() -> type[Exception]:
+    """The planner's ``PlanError`` once a command has loaded the planner, which alone raises it (importing it
+    up front would load the planner for every command, ``--help`` included)."""
+    planner = sys.modules.get("syncer.planning.planner")
+    return planner.PlanError if planner is not None else _NeverRaisedError
+
+
 def validate_models(app: App, sample_rows: int | None = None, warnings: list[Problem] | None = None
                     ) -> list[Problem]:
     """Problems each sync's model shows; with ``warnings`` (appended to), each sync without one is also tried on
     ``sample_rows`` rows of its data (default: ``defaults.validate.sample_rows``)."""
+    from syncer.planning.validate import check_against_model, try_against_data
+
     problems: list[Problem] = []
     settings = app.project.config.defaults.validate_
     for loaded in app.project.syncs.values():

@@ -8,13 +8,11 @@ import os
 from pathlib import Path
 from typing import Annotated
 
-import httpx
 import typer
 
 from syncer import output
 from syncer.cli.base import EXIT_BAD_INPUT, EXIT_FAILED, JsonOption, ProjectOption, cli, open_app
 from syncer.config.errors import ConfigError
-from syncer.state import StateUnavailableError
 
 FAILED_STATUSES = ("failed", "blocked", "killed", "error")
 
@@ -34,6 +32,7 @@ def daemon(project: ProjectOption = Path("."),
     from connectors import REGISTRY
     from syncer.daemon.logs import configure_logging, quiet
     from syncer.daemon.service import Daemon
+    from syncer.state import StateUnavailableError
 
     configure_logging()
     quiet(name for kind in REGISTRY.values() for name in kind.quiet_loggers)  # the vendors' SDKs
@@ -70,6 +69,8 @@ def trigger(sync: Annotated[str, typer.Argument(help="The sync to run now.")],
             timeout: Annotated[float, typer.Option(help="Seconds to wait for the daemon's answer.")] = 3600.0,
             as_json: JsonOption = False) -> None:
     """Ask a running daemon to run SYNC now (e.g. from a dbt job, right after the model is rebuilt)."""
+    import httpx
+
     token = os.environ.get(token_env, "")
     if not token:
         output.show_error(f"environment variable {token_env} is not set: it holds the daemon's trigger token")
@@ -105,6 +106,8 @@ def health(url: Annotated[str | None, typer.Option(help="The probe URL (default:
            project: ProjectOption = Path("."),
            timeout: Annotated[float, typer.Option(help="Seconds before giving up.")] = 5.0) -> None:
     """Exit 0 when the daemon's probe answers 200, 1 otherwise (the container's HEALTHCHECK)."""
+    import httpx
+
     if url is None:
         url = f"http://127.0.0.1:{_configured_port(project)}/healthz"
     try:

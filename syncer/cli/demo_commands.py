@@ -5,14 +5,16 @@ from __future__ import annotations
 import os
 from contextlib import ExitStack
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from syncer import output
-from syncer.app import App
 from syncer.cli.base import EXIT_BAD_INPUT, EXIT_FAILED, ProjectOption, cli, open_app, validate_models
-from syncer.demo.sandbox_link import SandboxLink
+
+if TYPE_CHECKING:
+    from syncer.app import App
+    from syncer.demo.sandbox_link import SandboxLink
 
 
 @cli.command()

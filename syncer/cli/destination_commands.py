@@ -4,24 +4,28 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from pathlib import Path
-from typing import Annotated, Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Annotated, Any, Protocol, runtime_checkable
 
 import typer
 
 from syncer import output
-from syncer.app import App
 from syncer.cli.base import EXIT_FAILED, JsonOption, ProjectOption, cli, open_app
 from syncer.config.sync import SyncConfig
 from syncer.contract.destination import FieldCheck
 from syncer.contract.enums import FieldType
 from syncer.contract.errors import DeliveryError
-from syncer.core.fields import infer_type
-from syncer.planning.planner import model_columns
-from syncer.warehouse.base import WarehouseError
+
+if TYPE_CHECKING:
+    from syncer.app import App
+    from syncer.config.sync import SyncConfig
 
 
 def field_types(app: App, sync: SyncConfig) -> dict[str, FieldType]:
     """Each mapped field's type: declared, else inferred from the model column it reads (as planning does)."""
+    from syncer.core.fields import infer_type
+    from syncer.planning.planner import model_columns
+    from syncer.warehouse.base import WarehouseError
+
     con = app.store.workspace()
     try:
         columns = model_columns(con, app.warehouse.stage(con, sync.model.query, app.batch_size))

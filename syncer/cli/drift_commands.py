@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from syncer import output
 from syncer.cli.base import EXIT_FAILED, JsonOption, ProjectOption, cli, open_app
 from syncer.contract.errors import DeliveryError
-from syncer.planning.drift import DriftReport, RecordsUnreadableError, find_drift
+
+if TYPE_CHECKING:  # the planner loads inside the command: `--help` stays fast
+    from syncer.planning.drift import DriftReport
 
 
 @cli.command()
@@ -19,6 +21,8 @@ def drift(sync: Annotated[str, typer.Argument(help="The sync whose destination t
     """Read the destination's current values of SYNC's fields (in batches) and report, per field, the records where
     the CRM differs from what syncer last confirmed: a human's edit that a write policy keeps, or that the next
     change would overwrite under `overwrite: always`. Writes nothing; exits 0 whether or not there is drift."""
+    from syncer.planning.drift import RecordsUnreadableError, find_drift
+
     with open_app(project) as app:
         config = app.project.sync(sync)
         app.require_destinations([config])

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from syncer import output
 from syncer.cli.base import JsonOption, ProjectOption, cli, open_app
-from syncer.state.records import ReasonGroup, RowErrorRecord
+
+if TYPE_CHECKING:
+    from syncer.state.records import ReasonGroup, RowErrorRecord
 
 SyncArgument = Annotated[str, typer.Argument(help="The sync whose row errors to act on.")]
 

@@ -5,16 +5,16 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from connectors import REGISTRY
 from syncer import output
-from syncer.app import App
 from syncer.cli.base import EXIT_BAD_INPUT, JsonOption, ProjectOption, cli, missing_secrets, open_app, validate_models
 from syncer.config.errors import ConfigError
-from syncer.config.schema import json_schemas
+
+if TYPE_CHECKING:
+    from syncer.app import App
 
 
 @cli.command()
@@ -97,6 +97,9 @@ def reset(sync: Annotated[str, typer.Argument(help="The sync whose snapshot to f
 def schema(out: Annotated[Path, typer.Option(help="Directory to write the JSON Schemas into.")] = Path("schemas")
            ) -> None:
     """Write JSON Schemas for syncer.yaml and mapping files, for editor completion and checking."""
+    from connectors import REGISTRY
+    from syncer.config.schema import json_schemas
+
     written = []
     try:
         out.mkdir(parents=True, exist_ok=True)

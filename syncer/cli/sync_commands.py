@@ -19,9 +19,6 @@ from syncer.cli.base import (
     warn_missing_secrets,
 )
 from syncer.contract import clock
-from syncer.effects.preview import effect_counts
-from syncer.planning.planner import plan_sync
-from syncer.state.base import RunStatus
 
 
 @cli.command()
@@ -36,6 +33,9 @@ def plan(sync: Annotated[str, typer.Argument(help="The sync to plan.")], project
 
     Exits 1 when the plan goes past a mass-change guard (a run of it would be blocked).
     """
+    from syncer.effects.preview import effect_counts
+    from syncer.planning.planner import plan_sync
+
     at = parse_now_option(now)
     with clock.using(at or clock.current()), open_app(project) as app:
         config = app.project.sync(sync)
@@ -64,6 +64,8 @@ def run(sync: Annotated[str | None, typer.Argument(help="The sync to run.")] = N
 
     A run whose plan goes past a mass-change guard sends nothing, is recorded as blocked and exits 1.
     """
+    from syncer.state.base import RunStatus
+
     if (sync is None) == (not run_all):
         output.show_error("give a sync name or --all (not both)")
         raise typer.Exit(EXIT_BAD_INPUT)

@@ -6,8 +6,6 @@ import re
 from dataclasses import dataclass
 from datetime import timedelta
 
-from apscheduler.triggers.cron import CronTrigger
-
 _EVERY = re.compile(r"^every\s+(\d+)\s*(s|m|h|d)$")
 _DURATION = re.compile(r"^(\d+)\s*(s|m|h|d)$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
@@ -50,6 +48,8 @@ def parse_schedule(text: str) -> Schedule:
         return Schedule(interval=interval)
     if len(text.split()) != 5:
         raise ValueError(f"'{text}' is neither 'every <n>s|m|h|d' nor a five-field cron expression")
+    from apscheduler.triggers.cron import CronTrigger  # only for cron schedules: `every 15m` needs no scheduler
+
     try:
         CronTrigger.from_crontab(text, timezone="UTC")
     except ValueError as exc:

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from syncer.state.base import (
-    COMMIT_SCHEMA,
     ErrorStage,
     RowErrorInput,
     RowErrorRecord,
@@ -17,6 +17,19 @@ from syncer.state.base import (
     StateUnavailableError,
 )
 from syncer.warehouse.urls import config_error, duckdb_path
+
+if TYPE_CHECKING:
+    from syncer.state.records import COMMIT_SCHEMA
+
+
+def __getattr__(name: str) -> Any:
+    """``COMMIT_SCHEMA`` on first use (see :mod:`syncer.state.records`: importing the state loads no pyarrow)."""
+    if name != "COMMIT_SCHEMA":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from syncer.state import records
+
+    return records.COMMIT_SCHEMA
+
 
 _POSTGRES_SCHEMES = ("postgresql", "postgres", "postgresql+psycopg", "postgresql+psycopg2")
 

@@ -14,10 +14,14 @@ from typing import Any
 from syncer.contract.clock import aware_utc, naive_utc
 from syncer.core.alerts import Outcome
 from syncer.state.outbox import SENDABLE, EffectKind, Outbox, OutboxItem, OutboxRecord, OutboxStatus
-from syncer.state.sql import ROWS_PER_STATEMENT, Database, Query, chunks, placeholders
+from syncer.state.sql import Database, Query, chunks, placeholders
 
 _COLUMNS = ("dedupe_key, sync, trigger, key, kind, payload, status, external_id, attempts, error, created_at, "
             "updated_at, not_before")
+# What an insert stages (the rest of a new row is NULL external id and 0 attempts), with the columns' types.
+_STAGED = (("dedupe_key", "TEXT"), ("sync", "TEXT"), ("trigger", "TEXT"), ("key", "TEXT"), ("kind", "TEXT"),
+           ("payload", "TEXT"), ("status", "TEXT"), ("error", "TEXT"), ("created_at", "TIMESTAMP"),
+           ("updated_at", "TIMESTAMP"), ("not_before", "TIMESTAMP"))
 # Ledger outcomes whose decision is delivered by a send (their sent_at is stamped when the intent is done).
 _DELIVERED_OUTCOMES = (Outcome.SEND, Outcome.NO_OWNER, Outcome.DIGEST)
 
@@ -40,25 +44,24 @@ class SqlOutbox(Outbox):
 
     def insert(self, query: Query, items: Sequence[OutboxItem], now: datetime) -> list[str]:
         """:meth:`add` inside the caller's transaction (the ledger adds a decision's intent with the decision)."""
-        # Many rows per statement: an embedded store pays milliseconds per statement, not per row.
-        stamp, added = naive_utc(now), []
+        # One statement for every row, read from the staged rows: an embedded store pays milliseconds per statement
+        # against the indexed table (about 50 ms for 200 rows in DuckDB), whatever the rows in it.
+        stamp = naive_utc(now)
         unique = list({item.dedupe_key: item for item in items}.values())
-        for start in range(0, len(unique), ROWS_PER_STATEMENT):
-            chunk = unique[start:start + ROWS_PER_STATEMENT]
-            rows = ", ".join("(?, ?, ?, ?, ?, ?, ?, NULL, 0, ?, ?, ?, ?)" for _ in chunk)
+        if not unique:
+            return []
+        rows = [(item.dedupe_key, item.sync, item.trigger, item.key, item.kind.value,
+                 json.dumps(dict(item.payload), sort_keys=True, default=str), item.status.value, item.error, stamp,
+                 stamp, None if item.not_before is None else naive_utc(item.not_before)) for item in unique]
+        with self._db.staged(query, _STAGED, rows) as staged:
             sql = self._db.sql(
-                f"INSERT INTO {{outbox}} ({_COLUMNS}) VALUES {rows} "
+                f"INSERT INTO {{outbox}} ({_COLUMNS}) SELECT dedupe_key, sync, trigger, key, kind, payload, status, "
+                f"NULL, 0, error, created_at, updated_at, not_before FROM ({staged}) AS staged "
                 "ON CONFLICT (dedupe_key) DO UPDATE SET status = excluded.status, not_before = excluded.not_before, "
                 "error = excluded.error, payload = excluded.payload, updated_at = excluded.updated_at "
                 "WHERE {outbox}.status = ? RETURNING dedupe_key")
-            params: list[Any] = []
-            for item in chunk:
-                payload = json.dumps(dict(item.payload), sort_keys=True, default=str)
-                not_before = None if item.not_before is None else naive_utc(item.not_before)
-                params += [item.dedupe_key, item.sync, item.trigger, item.key, item.kind.value, payload,
-                           item.status.value, item.error, stamp, stamp, not_before]
-            added += [str(row[0]) for row in query(sql, [*params, OutboxStatus.DEFERRED.value])]
-        return added
+            added = {str(row[0]) for row in query(sql, [OutboxStatus.DEFERRED.value])}
+        return [item.dedupe_key for item in unique if item.dedupe_key in added]  # in the order given
 
     def due(self, now: datetime, sync: str | None = None, kinds: Sequence[EffectKind] = tuple(EffectKind),
             statuses: Sequence[OutboxStatus] = SENDABLE, limit: int = 10_000) -> list[OutboxRecord]:

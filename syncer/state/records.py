@@ -5,15 +5,27 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pyarrow as pa
+if TYPE_CHECKING:
+    import pyarrow as pa
 
-# The columns :meth:`syncer.state.snapshot.SnapshotStore.commit` takes, in order.
-COMMIT_SCHEMA = pa.schema([
-    ("key", pa.string()), ("record_id", pa.string()), ("match_value", pa.string()), ("fields", pa.string()),
-    ("row_hash", pa.int64()), ("present", pa.bool_()),
-])
+    COMMIT_SCHEMA: pa.Schema  # the columns :meth:`syncer.state.snapshot.SnapshotStore.commit` takes, in order
+
+
+def __getattr__(name: str) -> Any:
+    """``COMMIT_SCHEMA``, built on first use: importing the state (``syncer validate`` does) must not load pyarrow
+    and numpy, a fifth of a second of a command's start."""
+    if name != "COMMIT_SCHEMA":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import pyarrow as pa
+
+    schema = pa.schema([
+        ("key", pa.string()), ("record_id", pa.string()), ("match_value", pa.string()), ("fields", pa.string()),
+        ("row_hash", pa.int64()), ("present", pa.bool_()),
+    ])
+    globals()["COMMIT_SCHEMA"] = schema
+    return schema
 
 
 class RunStatus(StrEnum):

@@ -6,10 +6,13 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from contextlib import AbstractContextManager
 from datetime import datetime
+from typing import TYPE_CHECKING
 
-from syncer.core.plan import ChangeCounts
 from syncer.state.records import FINISHED_STATUSES, RunRecord, RunStatus
 from syncer.state.sql import Database, placeholders
+
+if TYPE_CHECKING:  # the plan module loads pyarrow; opening the state must not
+    from syncer.core.plan import ChangeCounts
 
 _RUN_COLUMNS = ("id, sync, dry_run, status, started_at, finished_at, model_rows, creates, updates, clears, "
                 "unchanged, rejected, error, parked")
@@ -64,6 +67,8 @@ class SqlRunLog(RunLog):
     def finish(self, run_id: int, status: RunStatus, now: datetime, model_rows: int | None = None,
                counts: ChangeCounts | None = None, rejected: int | None = None, error: str | None = None,
                parked: int | None = None) -> None:
+        from syncer.core.plan import ChangeCounts
+
         c = counts or ChangeCounts()
         self._db.query(
             self._db.sql("UPDATE {runs} SET status = ?, finished_at = ?, model_rows = ?, creates = ?, updates = ?, "

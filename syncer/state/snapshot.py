@@ -14,10 +14,12 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from datetime import datetime
-
-import pyarrow as pa
+from typing import TYPE_CHECKING
 
 from syncer.state.sql import Database
+
+if TYPE_CHECKING:  # Arrow only in signatures here: opening the state must not load pyarrow
+    import pyarrow as pa
 
 
 class SnapshotStore(ABC):

@@ -9,9 +9,12 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Collection, Iterator
+from typing import TYPE_CHECKING
 
 import duckdb
-import pyarrow as pa
+
+if TYPE_CHECKING:  # Arrow only in signatures: DuckDB hands batches over itself
+    import pyarrow as pa
 
 STAGED_MODEL = "__syncer_model"
 

@@ -12,12 +12,15 @@ import re
 from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
-import pyarrow as pa
 
 from syncer.core.sql import ident
 from syncer.warehouse.base import STAGED_MODEL, Warehouse, WarehouseError, check_model_query
+
+if TYPE_CHECKING:  # Arrow only in signatures: DuckDB hands batches over itself
+    import pyarrow as pa
 
 _HOLDER = re.compile(r"\(PID (\d+)\)")
 _RESERVED_CATALOGS = {"memory", "system", "temp", "main"}

@@ -3,6 +3,7 @@ recovery, ledger rows read back as the alert policy's entries, caps held across 
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import psycopg
@@ -23,7 +24,7 @@ def item(account: str, firing: str = "f1", kind: EffectKind = EffectKind.ALERT, 
     return OutboxItem(key, sync, "went_hot", account, kind, {"text": f"{account} went hot", "score": 91})
 
 
-def candidate(account: str, rep: str | None = "U_DANA", firing: str = "f1", tier: str = "hot") -> Candidate:
+def candidate(account: str, rep: str | None = "U_DANA", firing: str = "f1", tier: str | None = "hot") -> Candidate:
     return Candidate(DedupeKey("accounts", "went_hot", account, firing), rep, "UTC", tier, 90.0, 1, NOW)
 
 
@@ -82,6 +83,31 @@ def test_a_crash_between_sending_and_done_leaves_the_intent_for_recovery(open_st
     assert second.outbox.done(a.dedupe_key, "T-42", NOW + timedelta(minutes=1))
     assert second.outbox.pending("accounts", include_sending=True) == []
     assert [r.sync for r in second.outbox.pending(include_sending=True)] == ["other"]
+
+
+def test_thousands_of_intents_and_decisions_are_recorded_as_sets(store: StateStore) -> None:
+    """One statement per call (staged rows): every row lands with its values, NULLs included, and a deferred
+    intent is still the only kind a second add replaces."""
+    items = [item(f"acc_{i}") for i in range(1_000)]
+    assert store.outbox.add(items, NOW) == [i.dedupe_key for i in items]
+    later = NOW + timedelta(days=1)
+    deferred = [replace(item(f"late_{i}"), status=OutboxStatus.DEFERRED, not_before=later, error="quiet hours")
+                for i in range(300)]
+    assert store.outbox.add(deferred, NOW) == [d.dedupe_key for d in deferred]
+    again = [replace(d, status=OutboxStatus.PENDING, not_before=None, error=None) for d in deferred] + items[:10]
+    assert store.outbox.add(again, NOW + timedelta(hours=1)) == [d.dedupe_key for d in deferred]
+    records = store.outbox.get([i.dedupe_key for i in items] + [d.dedupe_key for d in deferred])
+    assert len(records) == 1_300
+    assert {(r.status, r.not_before, r.error, r.attempts) for r in records.values()} == {
+        (OutboxStatus.PENDING, None, None, 0)}
+    assert records[items[7].dedupe_key].payload == {"text": "acc_7 went hot", "score": 91}
+
+    decisions = [Decision(candidate(f"acc_{i}", rep=None if i % 3 == 0 else f"U_{i % 7}",
+                                    tier=None if i % 2 else "hot"), Outcome.SEND, "sent", NOW) for i in range(1_000)]
+    assert store.ledger.add(decisions) == 1_000
+    assert store.ledger.since(since=NOW - timedelta(days=1)) == sorted(record(decisions), key=lambda e: (e.at, e.key))
+    rows = store.ledger.log_rows()
+    assert len(rows) == 1_000 and {row["priority"] for row in rows} == {90.0}
 
 
 def test_ledger_rows_come_back_as_the_policy_entries_and_hold_caps(store: StateStore) -> None:
