@@ -28,4 +28,5 @@ def capabilities(settings: WebhookSettings) -> Capabilities:
         rate=rate_policy(settings.requests_per_second),
         modes=frozenset(SyncMode),
         objects=None,
+        has_schema=False,  # a receiver takes any fields: a run's preflight would only post it an empty batch
     )

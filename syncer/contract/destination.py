@@ -198,6 +198,7 @@ class Capabilities:
     adopts: bool = False
     owner_field: str | None = None
     reads_records: bool = False  # the destination is a RecordReader: write policies and `syncer drift` need it
+    has_schema: bool = True  # fields and types to check before a run (a webhook takes any: nothing to preflight)
 
     def batch_size(self, op: Operation, total: int) -> int:
         """Records per :meth:`Destination.write` call for a run with ``total`` records of ``op``."""

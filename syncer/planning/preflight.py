@@ -36,6 +36,8 @@ def forget(sync: str) -> None:
 
 def preflight(sync: SyncConfig, destination: Destination) -> list[str]:
     """One line per schema problem that blocks ``sync`` (empty: send). Raises what ``check`` raises."""
+    if not destination.capabilities.has_schema:
+        return []
     identity = _identity(sync)
     with _lock:
         if identity in _checked:
