@@ -70,13 +70,25 @@ def test_a_field_typed_so_that_every_row_is_rejected_fails_the_run(tmp_path: Pat
     assert run_json(project)[0] == 1 and last_run(project)["status"] == "failed"
 
 
-def test_a_field_the_portal_lacks_fails_every_run_and_then_counts_the_parked_rows(tmp_path: Path,
-                                                                                  sandbox: Sandbox) -> None:
+def test_a_field_the_portal_lacks_blocks_the_run_before_anything_is_sent(tmp_path: Path, sandbox: Sandbox) -> None:
+    # The run-time preflight checks the destination's schema as `syncer check` does: nothing is sent, every run,
+    # until the mapping or the portal is fixed (before the preflight, 30 rows were refused one by one).
     mapping = MAPPING_YAML.replace("  pql_tier: pql_tier\n", "  pql_tier: pql_tier\n  pql_tier_typo: pql_tier\n")
     project = project_with(tmp_path, sandbox, mapping, park_after=1)
-    code, summary = run_json(project)
-    assert code == 1 and summary["status"] == "failed" and summary["rejected"] == 30 and summary["confirmed"] == 0
-    code, summary = run_json(project)  # every row parked now: skipped, and the run says so
+    for _ in range(2):
+        code, summary = run_json(project)
+        assert code == 1 and summary["status"] == "blocked" and summary["sent"] == 0 and summary["confirmed"] == 0
+        assert "pql_tier_typo" in str(summary["error"])
+    assert last_run(project)["status"] == "blocked"
+
+
+def test_a_run_whose_every_row_is_parked_fails_and_counts_them(tmp_path: Path, sandbox: Sandbox) -> None:
+    project = project_with(tmp_path, sandbox, MAPPING_YAML, park_after=1)
+    keys = sorted(json.loads(invoke("plan", "companies", "-p", str(project), "--json", "--limit", "100").output)
+                  ["samples"]["create"], key=lambda row: row["key"])
+    assert len(keys) == 30
+    park(project, [row["key"] for row in keys])
+    code, summary = run_json(project)  # every row parked: skipped, and the run says so
     assert code == 1 and summary["status"] == "failed" and summary["parked"] == 30 and summary["sent"] == 0
     assert "(30 parked)" in str(summary["error"])
     record = last_run(project)
