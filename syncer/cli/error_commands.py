@@ -15,7 +15,7 @@ SyncArgument = Annotated[str, typer.Argument(help="The sync whose row errors to 
 
 
 @cli.command()
-def errors(sync: SyncArgument, project: ProjectOption = Path("."), as_json: JsonOption = False,
+def errors(sync: SyncArgument, project: ProjectOption = Path("."), *, as_json: JsonOption = False,
            parked: Annotated[bool, typer.Option("--parked", help="Only the keys whose delivery is parked.")] = False,
            limit: Annotated[int, typer.Option(help="At most this many keys, most recently seen first.")] = 100
            ) -> None:

@@ -18,7 +18,7 @@ from syncer.config.schema import json_schemas
 
 
 @cli.command()
-def validate(project: ProjectOption = Path("."), as_json: JsonOption = False) -> None:
+def validate(project: ProjectOption = Path("."), *, as_json: JsonOption = False) -> None:
     """Check syncer.yaml and every mapping, including each model's columns against the warehouse."""
     with open_app(project) as app:
         if as_json:
@@ -52,7 +52,7 @@ def _problems_as_json(app: App) -> None:
 
 
 @cli.command()
-def status(project: ProjectOption = Path("."), as_json: JsonOption = False) -> None:
+def status(project: ProjectOption = Path("."), *, as_json: JsonOption = False) -> None:
     """Each sync's last run, snapshot size and row errors (the first few with their keys and reasons)."""
     with open_app(project) as app:
         rows: list[dict[str, Any]] = []
@@ -74,7 +74,7 @@ def status(project: ProjectOption = Path("."), as_json: JsonOption = False) -> N
 
 @cli.command()
 def reset(sync: Annotated[str, typer.Argument(help="The sync whose snapshot to forget.")],
-          project: ProjectOption = Path("."),
+          project: ProjectOption = Path("."), *,
           yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False) -> None:
     """Forget what SYNC last confirmed, so its next run sends every row again."""
     with open_app(project) as app:

@@ -74,13 +74,14 @@ class FieldSpec(_Strict):
     map: dict[str, str | int | float | bool | None] | None = Field(None, description="Value map, after the cast.")
     map_default: str | None = Field(None, description="Value for anything the map does not name (default: unchanged).")
     max_length: int | None = Field(None, gt=0)
-    truncate: bool = Field(False, description="Cut values longer than max_length instead of rejecting the row.")
-    strict: bool = Field(False, description="Reject a value the value map does not name (needs 'map').")
+    truncate: bool = Field(default=False, description="Cut values longer than max_length instead of rejecting the row.")
+    strict: bool = Field(default=False, description="Reject a value the value map does not name (needs 'map').")
     min: float | None = Field(None, description="Smallest number allowed (number and integer fields).")
     max: float | None = Field(None, description="Largest number allowed (number and integer fields).")
     out_of_range: OutOfRange = Field(OutOfRange.REJECT, description="Beyond min/max: reject the row, or clamp.")
-    required: bool = Field(False, description="Reject the row when this field is empty or blank; never cleared.")
-    clear: bool = Field(True, description="Empty this field in the destination when its row leaves the model.")
+    required: bool = Field(default=False, description="Reject the row when this field is empty or blank; never "
+                                                      "cleared.")
+    clear: bool = Field(default=True, description="Empty this field in the destination when its row leaves the model.")
 
     @model_validator(mode="before")
     @classmethod
@@ -134,7 +135,7 @@ class Guards(_Strict):
     max_tasks_per_run: int = Field(500, ge=0, description="Most CRM tasks one run may create (firings of triggers "
                                                           "with a task, after the first-run policy).")
     min_records: int = Field(20, ge=0, description="Synced records below which the percentages do not apply.")
-    allow_empty_model: bool = Field(False, description="Allow a run whose model returned no rows at all.")
+    allow_empty_model: bool = Field(default=False, description="Allow a run whose model returned no rows at all.")
 
     def overridden(self, overrides: GuardOverrides) -> Guards:
         """These limits with every limit ``overrides`` sets replaced."""

@@ -72,10 +72,10 @@ def stage(sync: SyncConfig, plan: Plan, store: StateStore, policy: AlertPolicy, 
     alerted = set() if first_run else {f.key for f in firings if f.trigger.alert is not None}
     previous = last_alerts(store, sync.name, sorted(alerted))
     for firing in firings:
-        task = task_item(firing, connector, now, first_run, policy)
+        task = task_item(firing, connector, now, first_run=first_run, policy=policy)
         if task is not None:
             items.append(task)
-        alert = alert_item(firing, now, first_run, policy, None)
+        alert = alert_item(firing, now, first_run=first_run, policy=policy, changes=None)
         if alert is not None:
             changes = alert_changes(previous.get(firing.key), alert.payload)
             items.append(replace(alert, payload={**alert.payload, "changes": changes}))

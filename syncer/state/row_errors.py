@@ -34,7 +34,7 @@ class RowErrorLog(ABC):
         """Forget the errors of ``keys`` (confirmed by the destination, or valid again)."""
 
     @abstractmethod
-    def records(self, sync: str, limit: int = 100, parked: bool | None = None) -> list[RowErrorRecord]:
+    def records(self, sync: str, limit: int = 100, *, parked: bool | None = None) -> list[RowErrorRecord]:
         """The failing keys of ``sync``, most recently seen first; only parked (or unparked) ones when asked."""
 
     @abstractmethod
@@ -97,7 +97,7 @@ class SqlRowErrorLog(RowErrorLog):
         if steps:
             self._db.steps(steps)
 
-    def records(self, sync: str, limit: int = 100, parked: bool | None = None) -> list[RowErrorRecord]:
+    def records(self, sync: str, limit: int = 100, *, parked: bool | None = None) -> list[RowErrorRecord]:
         db = self._db
         where, params = ("", (sync,)) if parked is None else (" AND parked = ?", (sync, parked))
         rows = db.query(db.sql(f"SELECT {', '.join(_ERROR_COLUMNS)} FROM {{row_errors}} WHERE sync = ?{where} "
