@@ -89,7 +89,7 @@ class HubSpotDestination:
                     "id": record.match, "idProperty": match, "properties": _properties(record)}))
             else:
                 to_find.append(index)
-        creates = self._resolve(call, records, to_find, creating, by_id, outcome)
+        creates = self._resolve(call, records, to_find, creating=creating, by_id=by_id, outcome=outcome)
 
         def property_key(result: Mapping[str, Any]) -> str | None:
             return _lower((result.get("properties") or {}).get(match))
@@ -100,7 +100,7 @@ class HubSpotDestination:
         call.send("create", creates, property_key, outcome)
         return BatchResult([outcome.results[i] for i in range(len(records))], call.count, call.rate)
 
-    def _resolve(self, call: _Calls, records: Sequence[WriteRecord], to_find: list[int], creating: bool,
+    def _resolve(self, call: _Calls, records: Sequence[WriteRecord], to_find: list[int], *, creating: bool,
                  by_id: list[Entry], outcome: Outcome) -> list[Entry]:
         """Search for the records in ``to_find``: found ones join ``by_id``; the creates are returned."""
         match = self.target.match_field
