@@ -95,7 +95,8 @@ def test_the_plan_carries_its_trips_and_the_mapping_overrides_the_defaults(
 
 @pytest.mark.parametrize(("changed", "blocked"), [(15, False), (16, True)])
 def test_updating_more_than_half_of_the_synced_records_trips(store: StateStore, warehouse: Warehouse,
-                                                             warehouse_path: Path, changed: int, blocked: bool) -> None:
+                                                             warehouse_path: Path, changed: int, *,
+                                                             blocked: bool) -> None:
     rows = _synced_accounts(warehouse_path, 30)
     sync = sync_config()
     plan_and_confirm(sync, store, warehouse)
