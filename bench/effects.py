@@ -42,7 +42,7 @@ triggers:
 """
 
 
-def _warehouse(path: Path, accounts: int, hot: bool) -> None:
+def _warehouse(path: Path, accounts: int, *, hot: bool) -> None:
     reps = [rep.email for rep in sample_reps()]
     con = duckdb.connect(str(path))
     try:

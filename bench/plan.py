@@ -75,7 +75,7 @@ def step_build(work: Path, rows: int) -> dict[str, Any]:
     return {"seconds": time.perf_counter() - started}
 
 
-def step_plan(work: Path, commit: bool, variant: str) -> dict[str, Any]:
+def step_plan(work: Path, *, commit: bool, variant: str) -> dict[str, Any]:
     sync = _sync(variant)
     store = DuckDBStateStore(work / "state.duckdb", memory_limit="1GB")
     warehouse = DuckDBWarehouse(work / "warehouse.duckdb")
@@ -152,8 +152,10 @@ def main() -> None:
     variant = "template" if args.with_template else "json" if args.with_json else "plain"
     if args.step:
         work, rows = args.work, args.rows[0]
-        steps = {"build": lambda: step_build(work, rows), "first": lambda: step_plan(work, True, variant),
-                 "rebuild": lambda: step_rebuild(work), "replan": lambda: step_plan(work, False, variant)}
+        steps = {"build": lambda: step_build(work, rows),
+                 "first": lambda: step_plan(work, commit=True, variant=variant),
+                 "rebuild": lambda: step_rebuild(work),
+                 "replan": lambda: step_plan(work, commit=False, variant=variant)}
         result = steps[args.step]()
         result["peak_rss_mb"] = _peak_mb()
         print(json.dumps(result))

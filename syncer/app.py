@@ -131,7 +131,7 @@ class App:
         """Raise ``ConfigError`` naming every unset variable the connectors of ``syncs`` need."""
         self._require(*(("connectors", name) for name in self.project.connectors_of(syncs)))
 
-    def run_options(self, allow_mass_change: bool = False, stop: Callable[[], bool] | None = None) -> RunOptions:
+    def run_options(self, *, allow_mass_change: bool = False, stop: Callable[[], bool] | None = None) -> RunOptions:
         """The options a run of this project takes: its batch size and guards, plus the caller's choices."""
         from syncer.runner import RunOptions
 
@@ -168,7 +168,7 @@ class App:
         connectors = [t.alert.connector for t in sync.triggers if t.alert is not None]
         can_look_up = not any(self.project.missing_under(("connectors", name)) for name in connectors)
         return preview_effects(sync, plan, self.store, self.effects_context(Pacing()),
-                               clock.now(), can_look_up)
+                               clock.now(), can_look_up=can_look_up)
 
     def effects_context(self, pacing: Pacing) -> EffectsContext:
         """What the effects engine needs: the alert policy, the task and alert openers, the log's writer."""

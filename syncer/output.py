@@ -161,7 +161,7 @@ def show_status(rows: list[dict[str, Any]], reasons_per_sync: int = 3) -> None:
 
 
 @contextmanager
-def delivery_progress(sync: str, enabled: bool = True) -> Iterator[Callable[[int], None] | None]:
+def delivery_progress(sync: str, *, enabled: bool = True) -> Iterator[Callable[[int], None] | None]:
     """A progress callback (rows settled by each reply) drawing a bar on a terminal; ``None`` elsewhere."""
     if not enabled or not console.is_terminal:
         yield None

@@ -178,7 +178,7 @@ def test_a_state_file_locked_by_another_process_is_a_clear_failure(tmp_path: Pat
         result = invoke("status", "-p", str(tmp_path))
     finally:
         holder.kill()
-        holder.wait()
+        holder.communicate()  # waits, and closes its pipe
     assert result.exit_code == 1
     assert "is in use by another process" in result.output
 

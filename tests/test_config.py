@@ -163,7 +163,7 @@ def test_mirror_mode_cannot_ignore_removals(tmp_path: Path) -> None:
 @pytest.mark.parametrize(("text", "ok"), [("every 15m", True), ("every 2h", True), ("*/5 * * * *", True),
                                            ("every 0m", False), ("every fortnight", False), ("* * *", False),
                                            ("0 25 * * *", False)])
-def test_schedules(text: str, ok: bool) -> None:
+def test_schedules(text: str, *, ok: bool) -> None:
     if ok:
         parse_schedule(text)
     else:
@@ -179,7 +179,7 @@ _PIECES = ["", " ", "-", ":", "[", "]", "{", "}", "&a", "*a", "!!str", "!x", "~"
 @given(edits=st.lists(st.tuples(st.integers(0, 40), st.integers(0, 60), st.integers(0, 6), st.sampled_from(_PIECES)),
                       min_size=1, max_size=4), in_project_file=st.booleans())
 def test_any_edit_of_a_valid_project_loads_or_is_a_config_error(tmp_path: Path, edits: list[tuple[int, int, int, str]],
-                                                                 in_project_file: bool) -> None:
+                                                                 *, in_project_file: bool) -> None:
     """Whatever the edit, loading returns a project or raises ConfigError, and no message holds a secret."""
     if not (tmp_path / "syncer.yaml").exists():  # one project for every example; each restores what it edits
         make_project(tmp_path, accounts=1)

@@ -124,7 +124,7 @@ MAPPING_VERDICTS = [
 
 @pytest.mark.parametrize(("what", "data", "valid"), MAPPING_VERDICTS, ids=[v[0] for v in MAPPING_VERDICTS])
 def test_schema_and_loader_agree_on_mappings(schemas: dict[str, Draft202012Validator], what: str,
-                                             data: dict[str, Any], valid: bool) -> None:
+                                             data: dict[str, Any], *, valid: bool) -> None:
     assert (_errors(schemas["mapping"], data) == []) is valid, _errors(schemas["mapping"], data)
     assert _loader_accepts(SyncConfig, data) is valid
 
@@ -146,7 +146,7 @@ PROJECT_VERDICTS = [
 
 @pytest.mark.parametrize(("what", "data", "valid"), PROJECT_VERDICTS, ids=[v[0] for v in PROJECT_VERDICTS])
 def test_schema_and_loader_agree_on_project_files(schemas: dict[str, Draft202012Validator], what: str,
-                                                  data: dict[str, Any], valid: bool) -> None:
+                                                  data: dict[str, Any], *, valid: bool) -> None:
     assert (_errors(schemas["syncer"], data) == []) is valid, _errors(schemas["syncer"], data)
     connectors_ok = all(
         entry.get("type") in REGISTRY and _loader_accepts(REGISTRY[entry["type"]].settings, entry)

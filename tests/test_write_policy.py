@@ -250,5 +250,5 @@ def test_a_write_policy_on_a_destination_that_cannot_read_records_is_a_validate_
     ("42.0", "42", True), ("42.5", "42", False), ("true", "True", True), ("true", "false", False),
     ("Hot", "hot", False),  # a picklist compares case and all
 ])
-def test_values_compare_as_the_crm_answers_them(crm: str | None, confirmed: str | None, same: bool) -> None:
+def test_values_compare_as_the_crm_answers_them(crm: str | None, confirmed: str | None, *, same: bool) -> None:
     assert same_value(crm, confirmed) is same

@@ -103,7 +103,7 @@ class HubSpotDestination:
             else:
                 to_find.append(index)
         adopted = self._adopt(call, records, by_property, to_find, by_id, outcome) if creating else set()
-        creates = self._resolve(call, records, to_find, creating, by_id, outcome)
+        creates = self._resolve(call, records, to_find, creating=creating, by_id=by_id, outcome=outcome)
 
         def property_key(result: Mapping[str, Any]) -> str | None:
             return _lower((result.get("properties") or {}).get(match))
@@ -149,7 +149,7 @@ class HubSpotDestination:
         to_find[:] = [i for i in to_find if i not in settled]
         return adopted
 
-    def _resolve(self, call: _Calls, records: Sequence[WriteRecord], to_find: list[int], creating: bool,
+    def _resolve(self, call: _Calls, records: Sequence[WriteRecord], to_find: list[int], *, creating: bool,
                  by_id: list[Entry], outcome: Outcome) -> list[Entry]:
         """Search for the records in ``to_find``: found ones join ``by_id``; the creates are returned."""
         match = self.target.match_field

@@ -211,7 +211,7 @@ class HubSpotTaskDestination:
         return create_once(tasks, lambda keys: self.find_tasks(keys, companies),
                            lambda batch: self._create(batch, retry_conflict=True), BATCH_MAX)
 
-    def _create(self, tasks: list[TaskRequest], retry_conflict: bool) -> dict[str, EffectResult]:
+    def _create(self, tasks: list[TaskRequest], *, retry_conflict: bool) -> dict[str, EffectResult]:
         """One ``batch/create`` of at most 100 tasks (plus what isolating a refusal takes)."""
         reply = self._call("tasks.create", self._client.create, [_input(i, t) for i, t in enumerate(tasks)])
         if reply.status == 409 and retry_conflict:

@@ -94,7 +94,7 @@ def run_job(client: SalesforceClient, target: Target, route: Route, planned: Seq
     except DeliveryError:
         # Leave no Open job behind (it would hold its upload until Salesforce purges it); the retry makes a new one.
         with contextlib.suppress(DeliveryError):
-            client.call(doing, lambda sf: client.bulk_jobs(sf, target.object).abort_job(job_id, False))
+            client.call(doing, lambda sf: client.bulk_jobs(sf, target.object).abort_job(job_id, is_query=False))
         raise
     info = _wait(client, target.object, job_id, wait, doing)
     state = str(info.get("state"))
@@ -109,7 +109,8 @@ def run_job(client: SalesforceClient, target: Target, route: Route, planned: Seq
 def _wait(client: SalesforceClient, object_name: str, job_id: str, wait: BulkWait, doing: str) -> dict[str, Any]:
     started = wait.clock()
     for attempt in itertools.count():
-        info: dict[str, Any] = client.call(doing, lambda sf: client.bulk_jobs(sf, object_name).get_job(job_id, False))
+        info: dict[str, Any] = client.call(
+            doing, lambda sf: client.bulk_jobs(sf, object_name).get_job(job_id, is_query=False))
         if info.get("state") in TERMINAL:
             return info
         delay = wait.intervals[min(attempt, len(wait.intervals) - 1)]
@@ -117,8 +118,9 @@ def _wait(client: SalesforceClient, object_name: str, job_id: str, wait: BulkWai
             break
         wait.sleep(delay)
     with contextlib.suppress(DeliveryError):  # it may have finished meanwhile: the look below tells
-        client.call(doing, lambda sf: client.bulk_jobs(sf, object_name).abort_job(job_id, False))
-    after: dict[str, Any] = client.call(doing, lambda sf: client.bulk_jobs(sf, object_name).get_job(job_id, False))
+        client.call(doing, lambda sf: client.bulk_jobs(sf, object_name).abort_job(job_id, is_query=False))
+    after: dict[str, Any] = client.call(
+        doing, lambda sf: client.bulk_jobs(sf, object_name).get_job(job_id, is_query=False))
     if after.get("state") in TERMINAL and int(after.get("numberRecordsProcessed") or 0):
         return after  # what it applied before the abort is confirmed; the rest comes back RETRYABLE
     raise TransientError(f"{doing}: job {job_id} was still {info.get('state')} after {wait.max_wait_s:.0f} s; "

@@ -18,7 +18,7 @@ FAILED_STATUSES = ("failed", "blocked", "killed", "error")
 
 
 @cli.command()
-def daemon(project: ProjectOption = Path("."),
+def daemon(project: ProjectOption = Path("."), *,
            reload: Annotated[bool, typer.Option("--reload", help="Reload when syncer.yaml or a mapping changes "
                                                                  "(as on SIGHUP).")] = False,
            host: Annotated[str | None, typer.Option(help="Bind address (default: daemon.host).")] = None,
@@ -64,7 +64,7 @@ def daemon(project: ProjectOption = Path("."),
 def trigger(sync: Annotated[str, typer.Argument(help="The sync to run now.")],
             url: Annotated[str, typer.Option(help="The daemon's base URL.")] = "http://127.0.0.1:8780",
             token_env: Annotated[str, typer.Option(help="Environment variable holding the trigger token.")]
-            = "SYNCER_TRIGGER_TOKEN",
+            = "SYNCER_TRIGGER_TOKEN", *,
             wait: Annotated[bool, typer.Option("--wait", help="Wait for the run and exit 1 if it failed.")] = False,
             timeout: Annotated[float, typer.Option(help="Seconds to wait for the daemon's answer.")] = 3600.0,
             as_json: JsonOption = False) -> None:

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 @cli.command()
 def demo(project: ProjectOption = Path("."),
          accounts: Annotated[int, typer.Option(help="Accounts in the sample warehouse.")] = 5_000,
-         day: Annotated[int, typer.Option(help="Simulated day: each day some accounts heat up.")] = 0,
+         day: Annotated[int, typer.Option(help="Simulated day: each day some accounts heat up.")] = 0, *,
          rebuild: Annotated[bool, typer.Option(help="Rebuild the sample warehouse even if it exists.")] = False
          ) -> None:
     """The whole story on the sample warehouse and the sandbox CRM and Slack: a first sync, a simulated day of
@@ -30,7 +30,7 @@ def demo(project: ProjectOption = Path("."),
 
     environ = {**DEMO_ENVIRONMENT, **os.environ}
     with open_app(project, environ) as app:
-        prepare_demo(app, accounts, day, rebuild)
+        prepare_demo(app, accounts, day, rebuild=rebuild)
         problems = validate_models(app)
         if problems:
             output.show_problems(problems)

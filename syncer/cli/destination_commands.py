@@ -39,7 +39,7 @@ def field_types(app: App, sync: SyncConfig) -> dict[str, FieldType]:
 
 @cli.command()
 def check(sync: Annotated[str | None, typer.Argument(help="The sync to check (default: every enabled sync).")] = None,
-          project: ProjectOption = Path("."), as_json: JsonOption = False) -> None:
+          project: ProjectOption = Path("."), *, as_json: JsonOption = False) -> None:
     """Verify each destination's credentials and that every mapped field exists there with a compatible type."""
     with open_app(project) as app:
         configs = [app.project.sync(sync)] if sync else [s.config for s in app.project.syncs.values()

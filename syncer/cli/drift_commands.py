@@ -17,7 +17,7 @@ if TYPE_CHECKING:  # the planner loads inside the command: `--help` stays fast
 
 @cli.command()
 def drift(sync: Annotated[str, typer.Argument(help="The sync whose destination to compare with the snapshot.")],
-          project: ProjectOption = Path("."), as_json: JsonOption = False) -> None:
+          project: ProjectOption = Path("."), *, as_json: JsonOption = False) -> None:
     """Read the destination's current values of SYNC's fields (in batches) and report, per field, the records where
     the CRM differs from what syncer last confirmed: a human's edit that a write policy keeps, or that the next
     change would overwrite under `overwrite: always`. Writes nothing; exits 0 whether or not there is drift."""

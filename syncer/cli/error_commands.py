@@ -24,7 +24,7 @@ class GroupBy(StrEnum):
 
 
 @cli.command()
-def errors(sync: SyncArgument, project: ProjectOption = Path("."), as_json: JsonOption = False,
+def errors(sync: SyncArgument, project: ProjectOption = Path("."), *, as_json: JsonOption = False,
            parked: Annotated[bool, typer.Option("--parked", help="Only the keys whose delivery is parked.")] = False,
            limit: Annotated[int, typer.Option(min=1, help="At most this many keys (or groups with --by), most "
                                                           "recently seen (or largest) first.")] = 100,

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
 
 @cli.command()
-def validate(project: ProjectOption = Path("."), as_json: JsonOption = False,
+def validate(project: ProjectOption = Path("."), *, as_json: JsonOption = False,
              sample: Annotated[int | None, typer.Option(
                  "--sample", min=1, max=100_000, metavar="ROWS", help="Try every mapping on this many model rows "
                  "(default: defaults.validate.sample_rows, 300).")] = None) -> None:
@@ -56,7 +56,7 @@ def _problems_as_json(app: App) -> None:
 
 
 @cli.command()
-def status(project: ProjectOption = Path("."), as_json: JsonOption = False) -> None:
+def status(project: ProjectOption = Path("."), *, as_json: JsonOption = False) -> None:
     """Each sync's last run, snapshot size and row errors (the first few with their keys and reasons)."""
     with open_app(project) as app:
         rows: list[dict[str, Any]] = []
@@ -78,7 +78,7 @@ def status(project: ProjectOption = Path("."), as_json: JsonOption = False) -> N
 
 @cli.command()
 def reset(sync: Annotated[str, typer.Argument(help="The sync whose snapshot to forget.")],
-          project: ProjectOption = Path("."),
+          project: ProjectOption = Path("."), *,
           yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False) -> None:
     """Forget what SYNC last confirmed, so its next run sends every row again."""
     with open_app(project) as app:

@@ -22,7 +22,7 @@ from syncer.contract import clock
 
 
 @cli.command()
-def plan(sync: Annotated[str, typer.Argument(help="The sync to plan.")], project: ProjectOption = Path("."),
+def plan(sync: Annotated[str, typer.Argument(help="The sync to plan.")], project: ProjectOption = Path("."), *,
          as_json: JsonOption = False,
          limit: Annotated[int, typer.Option(min=1, help="Sample rows shown per change type.")] = 5,
          now: Annotated[str | None, typer.Option(
@@ -54,7 +54,7 @@ def plan(sync: Annotated[str, typer.Argument(help="The sync to plan.")], project
 
 
 @cli.command()
-def run(sync: Annotated[str | None, typer.Argument(help="The sync to run.")] = None,
+def run(sync: Annotated[str | None, typer.Argument(help="The sync to run.")] = None, *,
         run_all: Annotated[bool, typer.Option("--all", help="Run every enabled sync.")] = False,
         project: ProjectOption = Path("."), as_json: JsonOption = False,
         allow_mass_change: Annotated[bool, typer.Option(
@@ -72,7 +72,7 @@ def run(sync: Annotated[str | None, typer.Argument(help="The sync to run.")] = N
     with open_app(project) as app:
         syncs = [app.project.sync(sync)] if sync else [s.config for s in app.project.syncs.values() if s.config.enabled]
         app.require_destinations(syncs)
-        options = app.run_options(allow_mass_change)
+        options = app.run_options(allow_mass_change=allow_mass_change)
         outcomes = []
         for config in syncs:
             with output.delivery_progress(config.name, enabled=not as_json) as progress:

@@ -135,7 +135,8 @@ class DaemonConfig(_Strict):
                                                      "one at a time).")
     stop_timeout_s: float = Field(25, gt=0, le=300, description="On SIGTERM, how long runs in flight may take to "
                                                                 "finish their batch and commit.")
-    reload: bool = Field(False, description="Watch syncer.yaml and the mappings and reload on change (as SIGHUP).")
+    reload: bool = Field(default=False,
+                         description="Watch syncer.yaml and the mappings and reload on change (as SIGHUP).")
     ops_alerts: OpsAlertsConfig | None = Field(None, description="Post to a chat channel when a sync starts failing "
                                                                  "and when it recovers.")
 

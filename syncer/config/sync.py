@@ -85,7 +85,7 @@ class OwnerRule(_Strict):
 
     column: str = Field(description="The model column with the owner's e-mail; the connector's owner field "
                                     "(hubspot_owner_id, OwnerId) gets the active user's id, or stays unset.")
-    required: bool = Field(False, description="Reject a row whose owner resolves to no active user.")
+    required: bool = Field(default=False, description="Reject a row whose owner resolves to no active user.")
 
     @model_validator(mode="before")
     @classmethod
@@ -129,13 +129,14 @@ class FieldSpec(_Strict):
     map: dict[str, str | int | float | bool | None] | None = Field(None, description="Value map, after the cast.")
     map_default: str | None = Field(None, description="Value for anything the map does not name (default: unchanged).")
     max_length: int | None = Field(None, gt=0)
-    truncate: bool = Field(False, description="Cut values longer than max_length instead of rejecting the row.")
-    strict: bool = Field(False, description="Reject a value the value map does not name (needs 'map').")
+    truncate: bool = Field(default=False, description="Cut values longer than max_length instead of rejecting the row.")
+    strict: bool = Field(default=False, description="Reject a value the value map does not name (needs 'map').")
     min: float | None = Field(None, description="Smallest number allowed (number and integer fields).")
     max: float | None = Field(None, description="Largest number allowed (number and integer fields).")
     out_of_range: OutOfRange = Field(OutOfRange.REJECT, description="Beyond min/max: reject the row, or clamp.")
-    required: bool = Field(False, description="Reject the row when this field is empty or blank; never cleared.")
-    clear: bool = Field(True, description="Empty this field in the destination when its row leaves the model.")
+    required: bool = Field(default=False,
+                           description="Reject the row when this field is empty or blank; never cleared.")
+    clear: bool = Field(default=True, description="Empty this field in the destination when its row leaves the model.")
     overwrite: Overwrite = Field(Overwrite.ALWAYS, description="always; if_empty: only while the CRM's value is "
                                  "empty; unless_changed_in_crm: keep a value a human changed since syncer wrote it.")
 
@@ -172,7 +173,7 @@ class FieldSpec(_Strict):
         return self
 
 
-def _as_text(value: str | int | float | bool) -> str:
+def _as_text(value: str | int | float | bool) -> str:  # noqa: FBT001 (a YAML value, which may be a boolean)
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, float) and value.is_integer():
@@ -208,7 +209,7 @@ class Guards(_Strict):
     max_tasks_per_run: int = Field(500, ge=0, description="Most CRM tasks one run may create (firings of triggers "
                                                           "with a task, after the first-run policy).")
     min_records: int = Field(20, ge=0, description="Synced records below which the percentages do not apply.")
-    allow_empty_model: bool = Field(False, description="Allow a run whose model returned no rows at all.")
+    allow_empty_model: bool = Field(default=False, description="Allow a run whose model returned no rows at all.")
     max_reject_percent: float = Field(50, ge=0, le=100, description="Most of a run's rows (the model's rows, "
                                       "rejected ones included, and its clears) that may be rejected or parked: past "
                                       "it the run is failed, after delivery. From min_records rows; a run that "

@@ -75,7 +75,7 @@ def infer_type(duckdb_type: str) -> FieldType:
     return FieldType.STRING
 
 
-def canonical_literal(value: str | int | float | bool | None) -> str | None:
+def canonical_literal(value: str | int | float | bool | None) -> str | None:  # noqa: FBT001 (a YAML constant: data, not a flag)
     """The canonical text of a constant from YAML (a value-map entry, a static value or a bound)."""
     if value is None:
         return None

@@ -272,7 +272,7 @@ def _checked_filters(limit: int) -> dict[str, Callable[..., Any]]:
         at_most(width, limit, "center width")
         return jinja_filters.do_center(value, width)
 
-    def indent(s: str, width: int | str = 4, first: bool = False, blank: bool = False) -> str:
+    def indent(s: str, width: int | str = 4, first: bool = False, blank: bool = False) -> str:  # noqa: FBT001, FBT002 (Jinja's filter: templates pass these positionally)
         size = len(width) if isinstance(width, str) else width
         if isinstance(size, int) and len(str(s)) + (str(s).count("\n") + 1) * size > limit:
             raise RenderBudgetError(f"indenting makes more than {limit} characters")
@@ -304,8 +304,8 @@ def _checked_filters(limit: int) -> dict[str, Callable[..., Any]]:
         return jinja_filters.do_format(value, *args, **kwargs)
 
     @pass_environment
-    def wordwrap(environment: Environment, s: str, width: int = 79, break_long_words: bool = True,
-                 wrapstring: str | None = None, break_on_hyphens: bool = True) -> str:
+    def wordwrap(environment: Environment, s: str, width: int = 79, break_long_words: bool = True,  # noqa: FBT001, FBT002 (Jinja's filter: templates pass these positionally)
+                 wrapstring: str | None = None, break_on_hyphens: bool = True) -> str:  # noqa: FBT001, FBT002 (Jinja's filter)
         joint = environment.newline_sequence if wrapstring is None else wrapstring
         if isinstance(width, int) and isinstance(joint, str):
             lines = len(s) // max(width, 1) + s.count("\n") + 1

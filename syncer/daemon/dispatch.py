@@ -10,19 +10,23 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from syncer.contract import clock
 from syncer.daemon.logs import event
 
 log = logging.getLogger("syncer.daemon")
 Summary = dict[str, Any]
-# execute(sync, slot or None, triggered) -> the run's summary, or None when nothing ran (the slot was not ours)
-Execute = Callable[[str, datetime | None, bool], Summary | None]
+
+
+class Execute(Protocol):
+    """``execute(sync, slot or None, triggered=...)``: the run's summary, or None when nothing ran (the slot was not
+    ours)."""
+
+    def __call__(self, sync: str, due: datetime | None, /, *, triggered: bool) -> Summary | None: ...
 
 
 @dataclass
@@ -80,7 +84,7 @@ class Dispatcher:
         while request is not None:
             summary: Summary | None = None
             try:
-                summary = self._execute(sync, request.due, request.triggered)
+                summary = self._execute(sync, request.due, triggered=request.triggered)
             except Exception as exc:  # the executor logs what it can; this keeps the sync schedulable
                 event(log, "run_crashed", logging.ERROR, sync=sync, error=f"{type(exc).__name__}: {exc}")
                 summary = {"sync": sync, "status": "error", "error": f"{type(exc).__name__}: {exc}"}

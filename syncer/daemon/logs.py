@@ -55,7 +55,7 @@ def _short(value: Any) -> str:
     return json.dumps(text) if " " in text else text
 
 
-def configure_logging(as_json: bool | None = None, level: int = logging.INFO) -> None:
+def configure_logging(*, as_json: bool | None = None, level: int = logging.INFO) -> None:
     """Send every logger's records to stderr: JSON unless stderr is a terminal (``SYNCER_LOG_FORMAT=json|text``
     decides when set; ``as_json`` decides when given)."""
     if as_json is None:

@@ -43,7 +43,7 @@ class RunMaker:
     def project(self) -> Project:
         return self.pool.project
 
-    def execute(self, sync: str, due: datetime | None, triggered: bool) -> Summary | None:
+    def execute(self, sync: str, due: datetime | None, *, triggered: bool) -> Summary | None:
         leases = self._leases()
         if due is not None and not leases.claim(sync, due):
             if not triggered:
@@ -57,7 +57,7 @@ class RunMaker:
             with self.pool.app() as app:
                 app.require_destinations([config])
                 outcome = self._run_locked(sync, lambda: app.run(config, app.run_options(stop=self.stopping.is_set)),
-                                           triggered)
+                                           triggered=triggered)
                 if isinstance(outcome, dict):
                     return outcome
                 summary = outcome.summary()
@@ -75,7 +75,7 @@ class RunMaker:
             event(log, "run_failed_to_start", logging.ERROR, sync=sync, error=str(exc))
             return {"sync": sync, "status": "error", "error": str(exc)}
 
-    def _run_locked(self, sync: str, run: Callable[[], RunOutcome], triggered: bool) -> RunOutcome | Summary:
+    def _run_locked(self, sync: str, run: Callable[[], RunOutcome], *, triggered: bool) -> RunOutcome | Summary:
         """``run()``; when the sync's lock is held elsewhere, a triggered run waits for it, a scheduled one skips."""
         deadline = clock.monotonic() + TRIGGER_LOCK_WAIT_S
         while True:

@@ -53,7 +53,7 @@ def _slot_came(sync: str) -> None:
 class Daemon:
     """One replica. :meth:`start`, then :meth:`serve_forever` (or :meth:`stop` from a test)."""
 
-    def __init__(self, root: Path, environ: Mapping[str, str] | None, project: Project, watch: bool = False,
+    def __init__(self, root: Path, environ: Mapping[str, str] | None, project: Project, *, watch: bool = False,
                  host: str | None = None, port: int | None = None) -> None:
         self.root, self.environ = root, environ
         self.settings = project.config.daemon  # read once: host, port and leases take effect at a restart

@@ -320,7 +320,7 @@ class _Delivery:
         elif isinstance(error, BatchRejectedError):
             if len(job) == 1:
                 code = error.code or FailureCode.BATCH_REJECTED.value
-                self._settle(None, [], [RowFailure(job.chunk.records[0].key, code, str(error), False)])
+                self._settle(None, [], [RowFailure(job.chunk.records[0].key, code, str(error), retryable=False)])
             else:
                 for half in job.chunk.halves():
                     self._requeue(_Job(job.op, half, self._attempts(), fresh=False), self.clock())
@@ -338,7 +338,7 @@ class _Delivery:
                 code, message = error.code or FailureCode.TRANSIENT.value, str(error)
             else:
                 code, message = FailureCode.CONNECTOR_ERROR.value, _describe(error)
-            self._settle(None, [], [RowFailure(r.key, code, message, True) for r in job.chunk.records])
+            self._settle(None, [], [RowFailure(r.key, code, message, retryable=True) for r in job.chunk.records])
             return
         if not isinstance(decision, tenacity.DoSleep):  # tenacity re-raises what its predicate declines: not here
             raise TypeError(f"unexpected retry decision {decision!r}")
@@ -403,6 +403,6 @@ def _describe(error: BaseException) -> str:
 def _record_failure(record: WriteRecord, result: RecordResult) -> RowFailure:
     if result.status is RecordStatus.REJECTED:
         return RowFailure(record.key, result.code or FailureCode.REJECTED.value,
-                          result.message or "refused by the destination", False)
+                          result.message or "refused by the destination", retryable=False)
     return RowFailure(record.key, result.code or FailureCode.RETRYABLE.value,
-                      result.message or "not written, may pass", True)
+                      result.message or "not written, may pass", retryable=True)

@@ -19,7 +19,7 @@ DEMO_ENVIRONMENT = {
 }
 
 
-def prepare_demo(app: App, accounts: int, day: int, rebuild: bool) -> Path | None:
+def prepare_demo(app: App, accounts: int, day: int, *, rebuild: bool) -> Path | None:
     """Build the sample warehouse when the project's warehouse is a DuckDB file that is missing (or ``rebuild``)."""
     warehouse = app.warehouse
     if not isinstance(warehouse, DuckDBWarehouse):

@@ -75,10 +75,10 @@ def stage(sync: SyncConfig, plan: Plan, store: StateStore, policy: AlertPolicy, 
     alerted = set() if first_run else {f.key for f in firings if f.trigger.alert is not None}
     previous = last_alerts(store, sync.name, sorted(alerted))
     for firing in firings:
-        task = task_item(firing, connector, now, first_run, policy)
+        task = task_item(firing, connector, now, first_run=first_run, policy=policy)
         if task is not None:
             items.append(task)
-        alert = alert_item(firing, now, first_run, policy, previous.get(firing.key))
+        alert = alert_item(firing, now, first_run=first_run, policy=policy, previous=previous.get(firing.key))
         if alert is not None:
             items.append(alert)
     return len(store.outbox.add(items, now))

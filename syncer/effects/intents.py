@@ -72,7 +72,7 @@ def render_plain(source: str, row: Mapping[str, Any]) -> str:
         raise ValueError(" ".join(str(exc).split())[:200] or type(exc).__name__) from exc
 
 
-def task_item(firing: Firing, connector: str, now: datetime, first_run: bool,
+def task_item(firing: Firing, connector: str, now: datetime, *, first_run: bool,
               policy: AlertPolicy) -> OutboxItem | None:
     """The task intent of ``firing`` in the CRM ``connector`` (None when its trigger has no task)."""
     spec = firing.trigger.task
@@ -95,7 +95,7 @@ def task_item(firing: Firing, connector: str, now: datetime, first_run: bool,
                       None, error)
 
 
-def alert_item(firing: Firing, now: datetime, first_run: bool, policy: AlertPolicy,
+def alert_item(firing: Firing, now: datetime, *, first_run: bool, policy: AlertPolicy,
                previous: AlertPayload | None) -> OutboxItem | None:
     """The alert intent of ``firing``, waiting for the policy (None when its trigger has no alert); ``previous``:
     the payload of the last alert sent about the account, if any (its changes since are shown)."""

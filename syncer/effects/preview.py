@@ -39,7 +39,7 @@ class EffectPreview:
 
 
 def preview_effects(sync: SyncConfig, plan: Plan, store: StateStore, context: EffectsContext, now: datetime,
-                    can_look_up: bool) -> list[EffectPreview]:
+                    *, can_look_up: bool) -> list[EffectPreview]:
     """The tasks and alerts ``plan`` would cause at ``now`` (``can_look_up``: the alert channel may be asked for
     owners)."""
     if plan.firings.num_rows == 0:
@@ -49,20 +49,20 @@ def preview_effects(sync: SyncConfig, plan: Plan, store: StateStore, context: Ef
     tasks: list[OutboxItem] = []
     alerts: list[OutboxItem] = []
     for firing in firings_of(sync, plan.firings):
-        task = task_item(firing, connector, now, first_run, context.policy)
-        alert = alert_item(firing, now, first_run, context.policy, None)
+        task = task_item(firing, connector, now, first_run=first_run, policy=context.policy)
+        alert = alert_item(firing, now, first_run=first_run, policy=context.policy, previous=None)
         tasks += [task] if task is not None else []
         alerts += [alert] if alert is not None else []
     known = store.outbox.known([item.dedupe_key for item in [*tasks, *alerts]])
-    previews = [_task_preview(item, item.dedupe_key in known) for item in tasks]
+    previews = [_task_preview(item, known=item.dedupe_key in known) for item in tasks]
     fresh = [item for item in alerts if item.dedupe_key not in known]
     previews += [EffectPreview("alert", item.trigger, item.key, AlertPayload.from_json(item.payload).owner_email,
                                "recorded already", "this change was staged by an earlier run")
                  for item in alerts if item not in fresh]
-    return previews + _alert_previews(fresh, store, context, now, can_look_up)
+    return previews + _alert_previews(fresh, store, context, now, can_look_up=can_look_up)
 
 
-def _task_preview(item: OutboxItem, known: bool) -> EffectPreview:
+def _task_preview(item: OutboxItem, *, known: bool) -> EffectPreview:
     payload = TaskPayload.from_json(item.payload)
     owner = payload.owner_email
     if known:
@@ -75,7 +75,7 @@ def _task_preview(item: OutboxItem, known: bool) -> EffectPreview:
 
 
 def _alert_previews(items: list[OutboxItem], store: StateStore, context: EffectsContext, now: datetime,
-                    can_look_up: bool) -> list[EffectPreview]:
+                    *, can_look_up: bool) -> list[EffectPreview]:
     if not items:
         return []
     directory = OwnerDirectory(store, now)
@@ -83,7 +83,7 @@ def _alert_previews(items: list[OutboxItem], store: StateStore, context: Effects
     staged = {item.dedupe_key: AlertPayload.from_json(item.payload) for item in items}
     for connector in {payload.connector for payload in staged.values()}:
         emails = [payload.owner_email for payload in staged.values() if payload.connector == connector]
-        owners |= _resolve(directory, context, connector, emails, can_look_up)
+        owners |= _resolve(directory, context, connector, emails, can_look_up=can_look_up)
     candidates = [candidate(key, payload, owners[payload.owner_email].id, owners[payload.owner_email].time_zone,
                             owners[payload.owner_email].reason) for key, payload in staged.items()]
     since = now - max(WEEK, timedelta(days=context.policy.cooldown_days)) - LOCAL_DAY_MARGIN
@@ -93,7 +93,7 @@ def _alert_previews(items: list[OutboxItem], store: StateStore, context: Effects
 
 
 def _resolve(directory: OwnerDirectory, context: EffectsContext, connector: str, emails: list[Any],
-             can_look_up: bool) -> dict[str | None, Owner]:
+             *, can_look_up: bool) -> dict[str | None, Owner]:
     if can_look_up:
         channels: dict[str, Any] = {}
 

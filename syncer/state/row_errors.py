@@ -34,15 +34,15 @@ class RowErrorLog(ABC):
         """Forget the errors of ``keys`` (confirmed by the destination, or valid again)."""
 
     @abstractmethod
-    def records(self, sync: str, limit: int = 100, parked: bool | None = None) -> list[RowErrorRecord]:
+    def records(self, sync: str, limit: int = 100, *, parked: bool | None = None) -> list[RowErrorRecord]:
         """The failing keys of ``sync``, most recently seen first; only parked (or unparked) ones when asked."""
 
     @abstractmethod
-    def count(self, sync: str, parked: bool | None = None) -> int:
+    def count(self, sync: str, *, parked: bool | None = None) -> int:
         """How many keys of ``sync`` fail (only parked, or unparked, ones when asked): the total a listing is of."""
 
     @abstractmethod
-    def by_reason(self, sync: str, examples: int = 3, parked: bool | None = None,
+    def by_reason(self, sync: str, examples: int = 3, *, parked: bool | None = None,
                   limit: int = 100) -> list[ReasonGroup]:
         """The failing keys of ``sync`` grouped by stage, code and message, the largest group first (at most
         ``limit`` groups), each with its count, how many of it are parked, and its first ``examples`` keys."""
@@ -107,7 +107,7 @@ class SqlRowErrorLog(RowErrorLog):
         if steps:
             self._db.steps(steps)
 
-    def records(self, sync: str, limit: int = 100, parked: bool | None = None) -> list[RowErrorRecord]:
+    def records(self, sync: str, limit: int = 100, *, parked: bool | None = None) -> list[RowErrorRecord]:
         db = self._db
         where, params = ("", (sync,)) if parked is None else (" AND parked = ?", (sync, parked))
         rows = db.query(db.sql(f"SELECT {', '.join(_ERROR_COLUMNS)} FROM {{row_errors}} WHERE sync = ?{where} "
@@ -115,12 +115,12 @@ class SqlRowErrorLog(RowErrorLog):
         return [RowErrorRecord(row[0], row[1], row[2], row[3], row[4], int(row[5]), row[6], row[7], int(row[8]),
                                bool(row[9])) for row in rows]
 
-    def count(self, sync: str, parked: bool | None = None) -> int:
+    def count(self, sync: str, *, parked: bool | None = None) -> int:
         where, params = ("", (sync,)) if parked is None else (" AND parked = ?", (sync, parked))
         return int(self._db.query(self._db.sql(f"SELECT count(*) FROM {{row_errors}} WHERE sync = ?{where}"),
                                   params)[0][0])
 
-    def by_reason(self, sync: str, examples: int = 3, parked: bool | None = None,
+    def by_reason(self, sync: str, examples: int = 3, *, parked: bool | None = None,
                   limit: int = 100) -> list[ReasonGroup]:
         db = self._db
         where, params = ("", (sync,)) if parked is None else (" AND parked = ?", (sync, parked))

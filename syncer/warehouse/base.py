@@ -27,7 +27,7 @@ class ModelQueryError(WarehouseError):
     """The model is not exactly one query: syncer runs ``SELECT``/``WITH`` statements only."""
 
 
-def check_model_query(sql: str, strict: bool = True) -> None:
+def check_model_query(sql: str, *, strict: bool = True) -> None:
     """Raise :class:`ModelQueryError` unless ``sql`` is exactly one ``SELECT`` (``WITH``, ``VALUES``) statement.
 
     DuckDB's parser decides, so comments, strings and semicolons inside them are read as SQL reads them. With

@@ -95,7 +95,8 @@ def test_the_plan_carries_its_trips_and_the_mapping_overrides_the_defaults(
 
 @pytest.mark.parametrize(("changed", "blocked"), [(15, False), (16, True)])
 def test_updating_more_than_half_of_the_synced_records_trips(store: StateStore, warehouse: Warehouse,
-                                                             warehouse_path: Path, changed: int, blocked: bool) -> None:
+                                                             warehouse_path: Path, changed: int, *,
+                                                             blocked: bool) -> None:
     rows = _synced_accounts(warehouse_path, 30)
     sync = sync_config()
     plan_and_confirm(sync, store, warehouse)
@@ -328,7 +329,7 @@ def test_creates_left_by_an_unfinished_backfill_do_not_trip_the_create_guard(tmp
     (20, 11, True),
     (0, 0, False),
 ])
-def test_the_reject_guard_trips_past_its_share_of_the_attempted_rows(attempted: int, rejected: int,
+def test_the_reject_guard_trips_past_its_share_of_the_attempted_rows(attempted: int, rejected: int, *,
                                                                      tripped: bool) -> None:
     trip = evaluate_rejects(Guards(), attempted, rejected)
     assert (trip is not None) == tripped

@@ -32,7 +32,7 @@ _rows = st.lists(st.tuples(_keys, _values, _values), max_size=12)
 _names = itertools.count()
 
 
-def _expected(rows: list[Row], previous: Snapshot, clears: bool) -> Snapshot:
+def _expected(rows: list[Row], previous: Snapshot, *, clears: bool) -> Snapshot:
     counts: dict[str | None, int] = {}
     for key, _, _ in rows:
         counts[key] = counts.get(key, 0) + 1
@@ -45,7 +45,7 @@ def _expected(rows: list[Row], previous: Snapshot, clears: bool) -> Snapshot:
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(previous_rows=_rows, current_rows=_rows, clears=st.booleans())
-def test_plan_applied_to_snapshot_yields_model(tmp_path: Path, previous_rows: list[Row], current_rows: list[Row],
+def test_plan_applied_to_snapshot_yields_model(tmp_path: Path, previous_rows: list[Row], current_rows: list[Row], *,
                                                clears: bool) -> None:
     name = f"s{next(_names)}"
     warehouse_path = tmp_path / f"{name}.duckdb"
@@ -57,11 +57,12 @@ def test_plan_applied_to_snapshot_yields_model(tmp_path: Path, previous_rows: li
         write_table(warehouse_path, "accounts", "id VARCHAR, f1 VARCHAR, f2 VARCHAR", previous_rows)
         plan_and_confirm(sync, store, warehouse)
         previous = snapshot_dict(store, name)
-        assert previous == _expected(previous_rows, {}, clears)
+        assert previous == _expected(previous_rows, {}, clears=clears)
 
         write_table(warehouse_path, "accounts", "id VARCHAR, f1 VARCHAR, f2 VARCHAR", current_rows)
         plan = plan_and_confirm(sync, store, warehouse)
-        assert snapshot_dict(store, name) == apply_plan(previous, plan) == _expected(current_rows, previous, clears)
+        assert snapshot_dict(store, name) == apply_plan(previous, plan) == _expected(current_rows, previous,
+                                                                                     clears=clears)
 
         for row in plan.rows():
             before = previous.get(row["key"], {})

@@ -258,7 +258,7 @@ LENGTHS = st.sampled_from([None, "0", "1", str(CAP), str(CAP + 1), "999999999999
                                      "multipart/form-data; boundary=x", "text/plain; charset=utf-9"]))
 def test_no_input_gets_a_500_and_the_daemon_answers_after(client: Client, method: str, path: str,
                                                           headers: dict[str, str], auth: str | None, body: bytes,
-                                                          sign: str, length: str | None, chunked: bool,
+                                                          sign: str, length: str | None, *, chunked: bool,
                                                           content_type: str | None) -> None:
     head = dict(headers)
     if sign != "no":

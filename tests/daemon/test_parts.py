@@ -137,7 +137,7 @@ def test_dispatcher_never_overlaps_a_sync_and_coalesces(caplog: pytest.LogCaptur
     running = {"now": 0, "max": 0}
     guard = threading.Lock()
 
-    def execute(sync: str, due: datetime | None, triggered: bool) -> dict[str, Any]:
+    def execute(sync: str, due: datetime | None, *, triggered: bool) -> dict[str, Any]:
         with guard:
             running["now"] += 1
             running["max"] = max(running["max"], running["now"])
@@ -167,7 +167,7 @@ def test_dispatcher_never_overlaps_a_sync_and_coalesces(caplog: pytest.LogCaptur
     assert [m["due_at"] for m in merged] == [(t0 + timedelta(seconds=s)).isoformat() for s in (2, 4)]
 
 
-def _run(run_id: int, status: str, dry_run: bool = False) -> RunRecord:
+def _run(run_id: int, status: str, *, dry_run: bool = False) -> RunRecord:
     moment = datetime(2026, 3, 1)  # noqa: DTZ001 (the state's times are naive UTC)
     return RunRecord(run_id, "s", dry_run, status, moment, moment, None, None, None, None, None, None, None)
 

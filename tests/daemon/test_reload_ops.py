@@ -61,6 +61,7 @@ def response_url() -> Iterator[tuple[str, list[dict[str, Any]]]]:
     thread.start()
     yield f"http://127.0.0.1:{server.server_address[1]}/respond", received
     server.shutdown()
+    server.server_close()
 
 
 def signed(body: bytes, secret: str = SIGNING_SECRET) -> dict[str, str]:

@@ -41,5 +41,5 @@ def test_syncer_sandbox_serves_all_three_and_prints_where(tmp_path: Path) -> Non
         assert refused.status_code == 401 and refused.json()["category"] == "INVALID_AUTHENTICATION"
     finally:
         process.send_signal(signal.SIGINT)
-        process.wait(timeout=20)
+        process.communicate(timeout=20)  # waits, and closes the pipe it drained
     assert process.returncode == 0

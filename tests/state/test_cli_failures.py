@@ -97,7 +97,7 @@ def test_a_warehouse_locked_by_a_build_fails_the_run_and_the_next_run_succeeds(t
         locked = invoke("run", "companies", "-p", str(tmp_path))
     finally:
         build.kill()
-        build.wait()
+        build.communicate()  # waits, and closes its pipe
     assert locked.exit_code == 1
     (line,) = locked.output.strip().splitlines()
     assert f"is locked by another process (PID {build.pid}), probably a build writing it" in line

@@ -41,7 +41,7 @@ def _holder(code: str) -> Iterator[tuple[subprocess.Popen[str], str]]:
         yield proc, line
     finally:
         proc.kill()
-        proc.wait()
+        proc.communicate()  # waits, and closes its pipes
 
 
 def _wait_until(condition: object, what: str) -> None:

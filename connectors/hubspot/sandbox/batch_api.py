@@ -37,12 +37,12 @@ class BatchRoutes(ObjectRoutes):
         """The body's ``inputs``, checked against the batch cap (HubSpot's 100)."""
         return v.batch_inputs(await v.json_body(request), model, [], self.portal.limits.batch_max_inputs)
 
-    async def _read(self, request: Request, model: str, need_id: bool) -> tuple[list[dict[str, Any]], list[_Input]]:
+    async def _read(self, request: Request, model: str, *, need_id: bool) -> tuple[list[dict[str, Any]], list[_Input]]:
         """The raw inputs of a ``BatchInput<model>`` body and the same inputs parsed."""
         raw = await self._inputs(request, f"BatchInput{model}")
-        return raw, self._parse(raw, model, need_id)
+        return raw, self._parse(raw, model, need_id=need_id)
 
-    def _parse(self, raw: list[dict[str, Any]], model: str, need_id: bool) -> list[_Input]:
+    def _parse(self, raw: list[dict[str, Any]], model: str, *, need_id: bool) -> list[_Input]:
         parsed = []
         for index, item in enumerate(raw):
             absent = [f for f in (["id", "properties"] if need_id else ["properties"]) if item.get(f) is None]
@@ -55,12 +55,12 @@ class BatchRoutes(ObjectRoutes):
                 id_property=item.get("idProperty"), trace=str(trace) if trace is not None else None))
         return parsed
 
-    def _screen(self, request: Request, kind: str, inputs: list[_Input], creating: bool,
+    def _screen(self, request: Request, kind: str, inputs: list[_Input], *, creating: bool,
                 errors: list[dict[str, Any]]) -> list[_Input]:
         """Drop inputs with property problems (reported per input when traced, else a 400) and injected rejects."""
         kept = []
         for item in inputs:
-            problems: PropertyErrors = self._problems(kind, item.values, creating)
+            problems: PropertyErrors = self._problems(kind, item.values, creating=creating)
             if problems.problems and item.trace is None:
                 raise problems.to_error()
             if problems.problems:
@@ -91,7 +91,7 @@ class BatchRoutes(ObjectRoutes):
         raw, inputs = await self._read(request, "SimplePublicObjectBatchInputForCreate", need_id=False)
         errors: list[dict[str, Any]] = []
         with self.portal.lock:
-            kept = self._screen(request, kind, inputs, True, errors)
+            kept = self._screen(request, kind, inputs, creating=True, errors=errors)
             self._no_clashes(kind, [(None, item.values) for item in kept])
             kept_ids = {id(item) for item in kept}
             # Check every kept input's associations before creating anything.
@@ -137,7 +137,7 @@ class BatchRoutes(ObjectRoutes):
         errors: list[dict[str, Any]] = []
         with self.portal.lock:
             found: list[tuple[Record, _Input]] = []
-            for item in self._screen(request, kind, inputs, False, errors):
+            for item in self._screen(request, kind, inputs, creating=False, errors=errors):
                 record = self.portal.store.get(kind, item.record_id, self._id_property(kind, item.id_property))
                 if record is None:
                     errors.append(_not_found(kind, item.context()))
@@ -162,7 +162,7 @@ class BatchRoutes(ObjectRoutes):
                     raise validation_error("idProperty must name a unique property other than hs_object_id")
                 # A new record takes its id value from the idProperty.
                 item.values = {**item.values, name: item.record_id}
-            for item in self._screen(request, kind, inputs, False, errors):
+            for item in self._screen(request, kind, inputs, creating=False, errors=errors):
                 assert item.id_property is not None
                 plans.append((self.portal.store.find_by(kind, item.id_property, item.record_id), item.values))
             self._no_clashes(kind, plans)

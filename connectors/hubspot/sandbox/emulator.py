@@ -182,7 +182,7 @@ class HubSpotEmulator(VendorEmulator):
             (f"{batch4}/associate/default", a.batch_default, "POST", False),
             (f"{batch4}/archive", a.batch_archive, "POST", False),
         ]
-        return [Route(path, self._endpoint(handler, search), methods=[method])
+        return [Route(path, self._endpoint(handler, search=search), methods=[method])
                 for path, handler, method, search in table]
 
     def _authorised(self, request: Request) -> bool:
@@ -193,12 +193,12 @@ class HubSpotEmulator(VendorEmulator):
         with self.lock:
             return self.tokens is None or token in self.tokens
 
-    def _endpoint(self, handler: Handler, search: bool) -> Callable[[Request], Awaitable[Response]]:
+    def _endpoint(self, handler: Handler, *, search: bool) -> Callable[[Request], Awaitable[Response]]:
         async def endpoint(request: Request) -> Response:
             if not self._authorised(request):
                 return unauthenticated().response()
             with self.lock:
-                verdict = self.limiter.admit(search)
+                verdict = self.limiter.admit(search=search)
                 headers = {} if search else self.limiter.headers()
             if verdict is Verdict.SEARCH:
                 return JSONResponse(search_rate_limit_body(), status_code=429)

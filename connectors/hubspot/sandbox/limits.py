@@ -70,7 +70,7 @@ class RateLimiter:
         while self._search_window and self._search_window[0] <= now - 1.0:
             self._search_window.popleft()
 
-    def admit(self, search: bool) -> Verdict:
+    def admit(self, *, search: bool) -> Verdict:
         """Count one request if the limits allow it; otherwise say which policy refused it."""
         now = self.clock()
         self._advance(now)

@@ -36,7 +36,7 @@ class ObjectRoutes:
         self.portal = portal
 
     # -- helpers ------------------------------------------------------------------------------------------------
-    def _problems(self, kind: str, values: dict[str, str], creating: bool) -> PropertyErrors:
+    def _problems(self, kind: str, values: dict[str, str], *, creating: bool) -> PropertyErrors:
         found = self.portal.store.check_properties(kind, values)
         if creating:
             for name in _REQUIRED_ON_CREATE.get(kind, []):

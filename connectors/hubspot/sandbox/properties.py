@@ -111,19 +111,20 @@ def parse_timestamp(value: str) -> float | None:
     return parsed.timestamp()
 
 
-def _text(name: str, label: str, group: str, unique: bool = False, custom: bool = False) -> PropertyDefinition:
+def _text(name: str, label: str, group: str, *, unique: bool = False, custom: bool = False) -> PropertyDefinition:
     return PropertyDefinition(name, label, "string", "text", group, has_unique_value=unique, hubspot_defined=not custom)
 
 
-def _number(name: str, label: str, group: str, custom: bool = False) -> PropertyDefinition:
+def _number(name: str, label: str, group: str, *, custom: bool = False) -> PropertyDefinition:
     return PropertyDefinition(name, label, "number", "number", group, hubspot_defined=not custom)
 
 
-def _datetime(name: str, label: str, group: str, custom: bool = False) -> PropertyDefinition:
+def _datetime(name: str, label: str, group: str, *, custom: bool = False) -> PropertyDefinition:
     return PropertyDefinition(name, label, "datetime", "date", group, hubspot_defined=not custom)
 
 
-def _enum(name: str, label: str, group: str, values: list[tuple[str, str]], custom: bool = False) -> PropertyDefinition:
+def _enum(name: str, label: str, group: str, values: list[tuple[str, str]], *,
+          custom: bool = False) -> PropertyDefinition:
     return PropertyDefinition(name, label, "enumeration", "select", group, [Option(v, lbl) for v, lbl in values],
                               hubspot_defined=not custom)
 

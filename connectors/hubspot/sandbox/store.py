@@ -179,7 +179,7 @@ class ObjectStore:
         self._write(record, values, datetime.now(UTC))
         return record
 
-    def _write(self, record: Record, values: dict[str, str], now: datetime, force: bool = False) -> None:
+    def _write(self, record: Record, values: dict[str, str], now: datetime, *, force: bool = False) -> None:
         for name, value in values.items():
             if name in READ_ONLY and not force:
                 continue  # HubSpot computes these; a client's value is ignored.

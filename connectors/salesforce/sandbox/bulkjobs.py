@@ -58,7 +58,7 @@ class IngestJob:
     modstamp: str = ""
     fail_after: int | None = None  # fault injection: fail once this many rows are applied
 
-    def info(self, detailed: bool) -> dict[str, Any]:
+    def info(self, *, detailed: bool) -> dict[str, Any]:
         """Job info as ``POST``/``PATCH`` (basic) and ``GET`` (``detailed``) return it."""
         body: dict[str, Any] = {
             "id": self.id, "operation": self.operation, "object": self.object, "createdById": self.created_by,

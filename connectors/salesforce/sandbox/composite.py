@@ -69,7 +69,7 @@ def _prepare(ctx: ApiContext, record: Any, url_type: str | None) -> tuple[Object
     return spec, raw, values
 
 
-def _run(ctx: ApiContext, records: list[Any], all_or_none: bool, url_type: str | None, operation: Operation,
+def _run(ctx: ApiContext, records: list[Any], *, all_or_none: bool, url_type: str | None, operation: Operation,
          upsert: bool = False) -> Response:
     store = ctx.emulator.store
     snapshot = store.snapshot() if all_or_none else None
@@ -102,7 +102,7 @@ def create(ctx: ApiContext) -> Response:
                                                 f"entity type cannot be inserted: {spec.name}"))
         return store.create(spec, values)
 
-    return _run(ctx, records, all_or_none, None, insert)
+    return _run(ctx, records, all_or_none=all_or_none, url_type=None, operation=insert)
 
 
 def update(ctx: ApiContext) -> Response:
@@ -118,7 +118,7 @@ def update(ctx: ApiContext) -> Response:
                                                 ("Id",)))
         return store.update(spec, str(record_id), values)
 
-    return _run(ctx, records, all_or_none, None, change)
+    return _run(ctx, records, all_or_none=all_or_none, url_type=None, operation=change)
 
 
 def delete(ctx: ApiContext) -> Response:
@@ -166,7 +166,7 @@ def upsert(ctx: ApiContext) -> Response:
             key = values.pop(key_field.name)
         return store.upsert(object_spec, key_field, key, values)
 
-    return _run(ctx, records, all_or_none, spec.name, save, upsert=True)
+    return _run(ctx, records, all_or_none=all_or_none, url_type=spec.name, operation=save, upsert=True)
 
 
 def _key_of(field: FieldSpec, record: dict[str, Any]) -> Any:

@@ -81,7 +81,7 @@ class OrgLimits:
         self.api_requests.add(now)
         return True
 
-    def usage_header(self, now: float, spent: bool = False) -> str:
+    def usage_header(self, now: float, *, spent: bool = False) -> str:
         """``api-usage=USED/TOTAL``; ``spent`` reports at least the whole allocation (a limit reply)."""
         used = self.api_requests.used(now)
         if spent:

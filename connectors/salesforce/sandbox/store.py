@@ -110,7 +110,7 @@ class RecordStore:
             self._indexes[(object_name, spec.name)] = index
         return index
 
-    def _track(self, object_name: str, record: Record, present: bool) -> None:
+    def _track(self, object_name: str, record: Record, *, present: bool) -> None:
         """Add ``record`` to (or remove it from) every index built for its object."""
         for (indexed_object, name), index in self._indexes.items():
             if indexed_object != object_name or record.get(name) is None:

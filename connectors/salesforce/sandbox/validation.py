@@ -46,7 +46,7 @@ def convert_record(spec: ObjectSpec, data: Mapping[str, Any], convert: Converter
     return values
 
 
-def _readonly_error(spec: ObjectSpec, values: Mapping[str, Any], creating: bool) -> RecordError | None:
+def _readonly_error(spec: ObjectSpec, values: Mapping[str, Any], *, creating: bool) -> RecordError | None:
     blocked = [name for name in values
                if not (spec.fields[name].createable if creating else spec.fields[name].updateable)]
     if not blocked:
@@ -85,7 +85,7 @@ def check_values(spec: ObjectSpec, values: Mapping[str, Any], current: Mapping[s
                  resolve: Resolver) -> RecordError | None:
     """The first reason ``values`` cannot be saved (``current`` is the stored record on update, else None)."""
     creating = current is None
-    readonly = _readonly_error(spec, values, creating)
+    readonly = _readonly_error(spec, values, creating=creating)
     if readonly:
         return readonly
     for name, value in values.items():

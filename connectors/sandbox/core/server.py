@@ -13,6 +13,20 @@ import uvicorn
 from connectors.sandbox.core.base import VendorEmulator
 
 
+class _Server(uvicorn.Server):
+    """uvicorn's server, which also drops the connections still open when its graceful shutdown ends.
+
+    A client that keeps a connection (a response still referenced by a test's exception, say) never answers the TLS
+    close, so uvicorn gives up on it and its loop ends with the socket open. In a process that lives on after the
+    sandbox stops (the test suite), that socket would leak; aborting it closes it now.
+    """
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().shutdown(sockets)
+        for connection in list(self.server_state.connections):
+            connection.transport.abort()
+
+
 class EmulatorServer:
     """Runs one emulator with uvicorn on ``host:port`` (port 0 picks a free one) in a daemon thread.
 
@@ -32,7 +46,7 @@ class EmulatorServer:
             emulator.asgi(), log_level="critical", lifespan="off", access_log=False, timeout_graceful_shutdown=1,
             ssl_certfile=str(certfile) if certfile else None, ssl_keyfile=str(keyfile) if keyfile else None,
         )
-        self._server = uvicorn.Server(config)
+        self._server = _Server(config)
         self._thread: threading.Thread | None = None
 
     @property

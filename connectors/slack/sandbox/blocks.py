@@ -55,7 +55,7 @@ class _Validator:
         if len(items) > limit:
             self.fail(f"no more than {limit} items allowed", pointer)
 
-    def text_object(self, value: Any, pointer: str, limit: int, plain_only: bool = False) -> None:
+    def text_object(self, value: Any, pointer: str, limit: int, *, plain_only: bool = False) -> None:
         if not isinstance(value, dict):
             self.fail("must be an object", pointer)
             return

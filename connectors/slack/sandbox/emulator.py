@@ -98,7 +98,7 @@ class SlackEmulator(VendorEmulator):
             return json_reply({"ok": False, "error": "unknown_method", "req_method": method})
         handler, accepts_json = entry
         try:
-            call = await read_call(request, accepts_json)
+            call = await read_call(request, accepts_json=accepts_json)
         except SlackError as error:
             return json_reply(error.body())
         try:
@@ -242,7 +242,7 @@ class SlackEmulator(VendorEmulator):
                 members.add(ws.identity.bot_user_id)
             ws.add_channel(channel_id, name, members)
 
-    def set_bot_membership(self, channel: str, member: bool) -> None:
+    def set_bot_membership(self, channel: str, *, member: bool) -> None:
         """Invite the bot to (or remove it from) a public channel given by id or name."""
         with self.lock:
             conversation = self._conversation(channel)

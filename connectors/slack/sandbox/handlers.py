@@ -149,7 +149,7 @@ class SlackMethods:
         retry_after = self.rates.post(conversation.id)
         if retry_after is not None:
             raise RateLimited(retry_after)
-        options = {name: call.flag(name, default) for name, default in
+        options = {name: call.flag(name, default=default) for name, default in
                    (("unfurl_links", False), ("unfurl_media", True), ("mrkdwn", True), ("reply_broadcast", False))}
         if attachments:
             options["attachments"] = attachments
@@ -253,7 +253,8 @@ class SlackMethods:
         page, rest = messages[:limit], messages[limit:]
         include_metadata = call.flag("include_all_metadata")
         body: dict[str, Any] = {
-            "ok": True, "messages": [self.ws.render(m, include_metadata) for m in page], "has_more": bool(rest),
+            "ok": True, "messages": [self.ws.render(m, include_metadata=include_metadata) for m in page],
+            "has_more": bool(rest),
             "pin_count": 0, "channel_actions_ts": None, "channel_actions_count": 0,
         }
         if rest:

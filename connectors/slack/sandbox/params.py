@@ -42,7 +42,7 @@ class CallArgs:
             return "1" if value else "0"
         return value if isinstance(value, str) else json.dumps(value) if isinstance(value, dict | list) else str(value)
 
-    def flag(self, name: str, default: bool = False) -> bool:
+    def flag(self, name: str, *, default: bool = False) -> bool:
         """A boolean argument: ``true``/``1`` (form) or a JSON boolean."""
         value = self.args.get(name)
         if value is None or value == "":
@@ -72,7 +72,7 @@ def _multipart(body: bytes, content_type: str) -> dict[str, str]:
     return fields
 
 
-async def read_call(request: Request, accepts_json: bool) -> CallArgs:
+async def read_call(request: Request, *, accepts_json: bool) -> CallArgs:
     """Parse ``request``; raises :class:`SlackError` for bodies Slack cannot read."""
     call = CallArgs(args=dict(request.query_params))
     body = await request.body()

@@ -223,7 +223,7 @@ class Workspace:
                           "image_48": "https://a.slack-edge.com/80588/img/plugins/app/bot_48.png",
                           "image_72": "https://a.slack-edge.com/80588/img/plugins/app/service_72.png"}}
 
-    def render(self, message: Message, include_metadata: bool) -> dict[str, Any]:
+    def render(self, message: Message, *, include_metadata: bool) -> dict[str, Any]:
         bot = self.bot_profile() if message.user == self.identity.bot_user_id else None
         parent = None
         if message.is_reply and message.thread_ts is not None:

@@ -232,6 +232,7 @@ def local_server() -> Iterator[tuple[str, list[str]]]:
     threading.Thread(target=server.serve_forever, daemon=True).start()
     yield f"http://127.0.0.1:{server.server_address[1]}/", hits
     server.shutdown()
+    server.server_close()
 
 
 def test_a_response_url_outside_the_allow_list_is_never_fetched(world: World, local_server: tuple[str, list[str]],

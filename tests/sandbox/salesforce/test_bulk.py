@@ -61,10 +61,10 @@ def test_lifecycle_states_follow_the_clock(make_org: Callable[[SalesforceLimits]
     assert (job["state"], job["contentUrl"]) == ("Open", f"services/data/v59.0/jobs/ingest/{job['id']}/batches")
     client.upload_job_data(job["id"], "Name,PQL_Score__c\nAcme,10\nGlobex,20\n")
     assert client.close_job(job["id"])["state"] == "UploadComplete"
-    assert client.get_job(job["id"], False)["state"] == "InProgress"
+    assert client.get_job(job["id"], is_query=False)["state"] == "InProgress"
     assert org.emulator.records("Account") == []
     org.clock.advance(30)
-    info = client.get_job(job["id"], False)
+    info = client.get_job(job["id"], is_query=False)
     assert (info["state"], info["numberRecordsProcessed"], info["numberRecordsFailed"]) == ("JobComplete", 2, 0)
     assert sorted(rec["Name"] for rec in org.emulator.records("Account")) == ["Acme", "Globex"]
     assert org.client().limits()["DailyBulkApiBatches"]["Remaining"] == 14_999
@@ -74,13 +74,13 @@ def test_aborted_job_leaves_rows_unprocessed(sf: SF, org: Org) -> None:
     client = sf.bulk2.Account._client
     job = client.create_job("insert")
     client.upload_job_data(job["id"], "Name\nAcme\n")
-    assert client.abort_job(job["id"], False)["state"] == "Aborted"
+    assert client.abort_job(job["id"], is_query=False)["state"] == "Aborted"
     assert _rows(sf.bulk2.Account.get_unprocessed_records(job["id"])) == [{"Name": "Acme"}]
     assert org.emulator.records("Account") == []
     with pytest.raises(SalesforceGeneralError) as raised:
         client.close_job(job["id"])
     assert (raised.value.status, content(raised)[0]["errorCode"]) == (409, "INVALIDJOBSTATE")
-    assert client.get_job(job["id"], False)["state"] == "Aborted"
+    assert client.get_job(job["id"], is_query=False)["state"] == "Aborted"
 
 
 def test_unknown_column_fails_the_job(sf: SF) -> None:
@@ -117,9 +117,9 @@ def test_processing_delay_and_clock_can_be_changed_on_a_running_emulator(sf: SF,
     job = client.create_job("insert")
     client.upload_job_data(job["id"], "Name\nAcme\n")
     client.close_job(job["id"])
-    assert client.get_job(job["id"], False)["state"] == "InProgress"
+    assert client.get_job(job["id"], is_query=False)["state"] == "InProgress"
     org.emulator.advance_clock(5)
-    assert client.get_job(job["id"], False)["state"] == "JobComplete"
+    assert client.get_job(job["id"], is_query=False)["state"] == "JobComplete"
     org.emulator.reset()
     assert org.emulator.limits.bulk_processing_seconds == 0
 
@@ -132,10 +132,10 @@ def test_internal_batches_are_processed_as_the_clock_moves_and_an_abort_keeps_th
     client.upload_job_data(job["id"], "Name\nA\nB\nC\nD\nE\n")
     client.close_job(job["id"])
     org.clock.advance(10)  # a third of the time: one of three internal batches
-    info = client.get_job(job["id"], False)
+    info = client.get_job(job["id"], is_query=False)
     assert (info["state"], info["numberRecordsProcessed"]) == ("InProgress", 2)
     org.clock.advance(10)
-    assert client.abort_job(job["id"], False)["state"] == "Aborted"
+    assert client.abort_job(job["id"], is_query=False)["state"] == "Aborted"
     assert sorted(rec["Name"] for rec in org.emulator.records("Account")) == ["A", "B", "C", "D"]
     assert _rows(client.get_ingest_results(job["id"], "unprocessedrecords")) == [{"Name": "E"}]
     assert len(_rows(client.get_ingest_results(job["id"], "successfulResults"))) == 4

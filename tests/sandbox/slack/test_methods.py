@@ -135,7 +135,7 @@ def test_bot_must_be_in_a_public_channel(sandbox: Sandbox, client: WebClient) ->
     with pytest.raises(SlackApiError) as excinfo:
         client.conversations_history(channel=GENERAL_ID)
     assert error_of(excinfo) == "not_in_channel"
-    sandbox.emulator.set_bot_membership("#general", True)
+    sandbox.emulator.set_bot_membership("#general", member=True)
     assert client.chat_postMessage(channel="#general", text="hi")["channel"] == GENERAL_ID
 
 
