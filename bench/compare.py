@@ -89,8 +89,9 @@ def run_process(command: list[str], sink: Sink | None, cwd: Path | None = None, 
     before = sink.requests if sink else 0
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         started = time.perf_counter()
-        process = subprocess.Popen(command, cwd=cwd, stdout=out, stderr=err, text=True,
-                                   env={**os.environ, "COLUMNS": "200"})
+        process = subprocess.Popen(
+            command, cwd=cwd, stdout=out, stderr=err, text=True, env={**os.environ, "COLUMNS": "200"}
+        )
         _, status, usage = os.wait4(process.pid, 0)  # reaped here, so the child's own rusage is ours to read
         seconds = time.perf_counter() - started
         process.returncode = os.waitstatus_to_exitcode(status)
@@ -105,8 +106,11 @@ def run_process(command: list[str], sink: Sink | None, cwd: Path | None = None, 
 def syncer_command(*args: str) -> list[str]:
     """The installed ``syncer`` command, as a user runs it."""
     script = Path(sys.executable).parent / "syncer"
-    return [str(script), *args] if script.exists() else [sys.executable, "-c", "from syncer.cli import main; main()",
-                                                         *args]
+    return (
+        [str(script), *args]
+        if script.exists()
+        else [sys.executable, "-c", "from syncer.cli import main; main()", *args]
+    )
 
 
 @dataclass
@@ -133,14 +137,24 @@ class Result:
     def row(self) -> dict[str, Any]:
         def med(runs: list[Run], attr: str) -> float | None:
             return median(getattr(r, attr) for r in runs) if runs else None
+
         s, b = med(self.syncer, "seconds"), med(self.bare, "seconds")
-        return {"scenario": self.scenario, "syncer_s": s, "bare_s": b, "ratio": s / b if s and b else None,
-                "syncer_rss_mb": med(self.syncer, "peak_mb"), "bare_rss_mb": med(self.bare, "peak_mb"),
-                "syncer_calls": [r.calls for r in self.syncer], "bare_calls": [r.calls for r in self.bare],
-                "calls_match": all(r.reported_calls in (None, r.calls) for r in self.syncer + self.bare),
-                "syncer_changes": self.changes[0], "bare_changes": self.changes[1], "notes": self.notes,
-                "syncer_all_s": [round(r.seconds, 3) for r in self.syncer],
-                "bare_all_s": [round(r.seconds, 3) for r in self.bare]}
+        return {
+            "scenario": self.scenario,
+            "syncer_s": s,
+            "bare_s": b,
+            "ratio": s / b if s and b else None,
+            "syncer_rss_mb": med(self.syncer, "peak_mb"),
+            "bare_rss_mb": med(self.bare, "peak_mb"),
+            "syncer_calls": [r.calls for r in self.syncer],
+            "bare_calls": [r.calls for r in self.bare],
+            "calls_match": all(r.reported_calls in (None, r.calls) for r in self.syncer + self.bare),
+            "syncer_changes": self.changes[0],
+            "bare_changes": self.changes[1],
+            "notes": self.notes,
+            "syncer_all_s": [round(r.seconds, 3) for r in self.syncer],
+            "bare_all_s": [round(r.seconds, 3) for r in self.bare],
+        }
 
 
 def interleave(name: str, syncer: Side, bare: Side | None, repeats: int, sink: Sink | None) -> Result:
@@ -166,6 +180,7 @@ def _restore(saved: Path, target: Path) -> Callable[[], None]:
             shutil.copytree(saved, target)
         elif saved.exists():
             shutil.copy(saved, target)
+
     return reset
 
 
@@ -203,17 +218,30 @@ def scenarios(args: argparse.Namespace, work: Path, sink: Sink) -> list[Result]:
     results = []
     wanted = [name for name in SCENARIOS if name not in args.skip]
     if "first-plan" in wanted:
-        results.append(interleave("first plan", Side(syncer_command("plan", SYNC, "--json"), empty,
-                                                     project, _planned),
-                                  Side([*bare, "first", *where], no_snapshot, changes=_bare_changes),
-                                  args.repeats, sink))
+        results.append(
+            interleave(
+                "first plan",
+                Side(syncer_command("plan", SYNC, "--json"), empty, project, _planned),
+                Side([*bare, "first", *where], no_snapshot, changes=_bare_changes),
+                args.repeats,
+                sink,
+            )
+        )
     if "first-sync" in wanted:
-        results.append(interleave(f"first sync to the sink, {args.rows:,} rows",
-                                  Side(syncer_command("run", SYNC, "--json"), empty, project, _sent,
-                                       _run_calls),
-                                  Side([*bare, "push", *where, "--url", sink.url], no_snapshot,
-                                       changes=_bare_changes, reported_calls=_bare_calls),
-                                  args.first_sync_repeats, sink))
+        results.append(
+            interleave(
+                f"first sync to the sink, {args.rows:,} rows",
+                Side(syncer_command("run", SYNC, "--json"), empty, project, _sent, _run_calls),
+                Side(
+                    [*bare, "push", *where, "--url", sink.url],
+                    no_snapshot,
+                    changes=_bare_changes,
+                    reported_calls=_bare_calls,
+                ),
+                args.first_sync_repeats,
+                sink,
+            )
+        )
     seeds.mkdir()
     run_process([*setup, "seed", str(project)], None)
     shutil.copytree(state, seeds / "state")
@@ -222,22 +250,38 @@ def scenarios(args: argparse.Namespace, work: Path, sink: Sink) -> list[Result]:
     run_process([*setup, "rebuild", str(warehouse)], None)
     seeded, bare_seeded = _restore(seeds / "state", state), _restore(seeds / "bare.duckdb", snapshot)
     if "re-plan" in wanted:
-        results.append(interleave("re-plan after a rebuild, 1% changed",
-                                  Side(syncer_command("plan", SYNC, "--json"), seeded, project,
-                                       _planned),
-                                  Side([*bare, "replan", *where], bare_seeded, changes=_bare_changes),
-                                  args.repeats, sink))
+        results.append(
+            interleave(
+                "re-plan after a rebuild, 1% changed",
+                Side(syncer_command("plan", SYNC, "--json"), seeded, project, _planned),
+                Side([*bare, "replan", *where], bare_seeded, changes=_bare_changes),
+                args.repeats,
+                sink,
+            )
+        )
     if "e2e" in wanted:
-        results.append(interleave("end to end rebuild (plan, deliver, commit)",
-                                  Side(syncer_command("run", SYNC, "--json"), seeded, project, _sent,
-                                       _run_calls),
-                                  Side([*bare, "e2e", *where, "--url", sink.url], bare_seeded,
-                                       changes=_bare_changes, reported_calls=_bare_calls), args.repeats, sink))
+        results.append(
+            interleave(
+                "end to end rebuild (plan, deliver, commit)",
+                Side(syncer_command("run", SYNC, "--json"), seeded, project, _sent, _run_calls),
+                Side(
+                    [*bare, "e2e", *where, "--url", sink.url],
+                    bare_seeded,
+                    changes=_bare_changes,
+                    reported_calls=_bare_calls,
+                ),
+                args.repeats,
+                sink,
+            )
+        )
     if "effects" in wanted:
-        effects = Side([sys.executable, str(BENCH / "effects.py"), "--accounts", str(args.firings), "--json"],
-                       changes=lambda output: int(json.loads(output.strip().splitlines()[-1])["decided"]))
-        result = interleave(f"effects, {args.firings:,} firings decided and recorded", effects, None,
-                            args.effects_repeats, sink)
+        effects = Side(
+            [sys.executable, str(BENCH / "effects.py"), "--accounts", str(args.firings), "--json"],
+            changes=lambda output: int(json.loads(output.strip().splitlines()[-1])["decided"]),
+        )
+        result = interleave(
+            f"effects, {args.firings:,} firings decided and recorded", effects, None, args.effects_repeats, sink
+        )
         inner = [json.loads(r.output.strip().splitlines()[-1])["run_s"] for r in result.syncer]
         result.notes = f"the run itself (in-process): median {median(inner):.2f} s"
         results.append(result)
@@ -250,12 +294,16 @@ def scenarios(args: argparse.Namespace, work: Path, sink: Sink) -> list[Result]:
 def start_runs(project: Path, repeats: int) -> list[Result]:
     """``syncer --help`` and ``syncer validate`` of the demo project, each against ``python -c pass``."""
     bare = [sys.executable, "-c", "pass"]
-    results = [interleave("`syncer --help`", Side(syncer_command("--help")), Side(bare), repeats, None),
-               interleave("`syncer validate` (demo project)", Side(syncer_command("validate"), cwd=project),
-                          Side(bare), repeats, None)]
+    results = [
+        interleave("`syncer --help`", Side(syncer_command("--help")), Side(bare), repeats, None),
+        interleave(
+            "`syncer validate` (demo project)", Side(syncer_command("validate"), cwd=project), Side(bare), repeats, None
+        ),
+    ]
     total, packages = import_times()
-    results[0].notes = (f"import syncer.cli {total:.3f} s; largest: "
-                        + ", ".join(f"{name} {seconds:.3f} s" for name, seconds in packages))
+    results[0].notes = f"import syncer.cli {total:.3f} s; largest: " + ", ".join(
+        f"{name} {seconds:.3f} s" for name, seconds in packages
+    )
     return results
 
 
@@ -268,27 +316,46 @@ def _figure(value: float | None, unit: str) -> str:
 
 def report(results: list[Result]) -> list[str]:
     """A markdown table: ratio first, then medians, peak RSS, sink-counted calls and changes per side."""
-    lines = ["| scenario | ratio | syncer | bare | syncer peak RSS | bare peak RSS | calls (syncer / bare) | "
-             "changes (syncer / bare) |", "|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "| scenario | ratio | syncer | bare | syncer peak RSS | bare peak RSS | calls (syncer / bare) | "
+        "changes (syncer / bare) |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for result in results:
         row = result.row()
         ratio = NONE if row["ratio"] is None else f"**{row['ratio']:.1f}{TIMES}**"
-        calls = f"{median(row['syncer_calls']):,.0f} / " + (f"{median(row['bare_calls']):,.0f}" if row["bare_calls"]
-                                                             else NONE)
+        calls = f"{median(row['syncer_calls']):,.0f} / " + (
+            f"{median(row['bare_calls']):,.0f}" if row["bare_calls"] else NONE
+        )
         changes = f"{row['syncer_changes']:,} / " + (f"{row['bare_changes']:,}" if result.bare else NONE)
-        lines.append(f"| {row['scenario']} | {ratio} | {_figure(row['syncer_s'], 's')} | {_figure(row['bare_s'], 's')}"
-                     f" | {_figure(row['syncer_rss_mb'], 'MB')} | {_figure(row['bare_rss_mb'], 'MB')} | {calls} "
-                     f"| {changes} |")
+        lines.append(
+            f"| {row['scenario']} | {ratio} | {_figure(row['syncer_s'], 's')} | {_figure(row['bare_s'], 's')}"
+            f" | {_figure(row['syncer_rss_mb'], 'MB')} | {_figure(row['bare_rss_mb'], 'MB')} | {calls} "
+            f"| {changes} |"
+        )
     lines += [f"- {r.scenario}: {r.notes}" for r in results if r.notes]
-    lines += [f"- {r.scenario}: the calls a process reported differ from the sink's count" for r in results
-              if not r.row()["calls_match"]]
+    lines += [
+        f"- {r.scenario}: the calls a process reported differ from the sink's count"
+        for r in results
+        if not r.row()["calls_match"]
+    ]
     return lines
 
 
 def machine() -> str:
     """Cores, CPU model and the load average when the run ended."""
-    model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                  if line.startswith("model name")), "unknown CPU") if Path("/proc/cpuinfo").exists() else "unknown CPU"
+    model = (
+        next(
+            (
+                line.split(":", 1)[1].strip()
+                for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")
+            ),
+            "unknown CPU",
+        )
+        if Path("/proc/cpuinfo").exists()
+        else "unknown CPU"
+    )
     load = " ".join(f"{x:.2f}" for x in os.getloadavg())
     return f"{os.cpu_count()} cores, {model}, load average {load}"
 
@@ -303,8 +370,11 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--skip", action="append", default=[], choices=SCENARIOS, help="leave a scenario out")
     parser.add_argument("--json", type=Path, help="also write every run's figures here")
     args = parser.parse_args(argv)
-    print(f"syncer against the bare script: {args.rows:,} rows, {args.repeats} repeats, interleaved; "
-          f"duckdb {version('duckdb')}, python {sys.version.split()[0]}; {machine()}", flush=True)
+    print(
+        f"syncer against the bare script: {args.rows:,} rows, {args.repeats} repeats, interleaved; "
+        f"duckdb {version('duckdb')}, python {sys.version.split()[0]}; {machine()}",
+        flush=True,
+    )
     sink = Sink()
     threading.Thread(target=sink.serve_forever, daemon=True).start()
     try:

@@ -20,8 +20,10 @@ import duckdb
 
 BATCH = 100
 # The mapped columns as the mapping normalises them (the comparison syncer makes, minus its guardrails).
-FIELDS = ("account_name AS name, domain, CAST(round(pql_score) AS BIGINT) AS pql_score, pql_tier, "
-          "left(pql_reason, 255) AS pql_reason, became_pql_at AS pql_since")
+FIELDS = (
+    "account_name AS name, domain, CAST(round(pql_score) AS BIGINT) AS pql_score, pql_tier, "
+    "left(pql_reason, 255) AS pql_reason, became_pql_at AS pql_since"
+)
 ROW_HASH = "hash(account_name, domain, round(pql_score), pql_tier, left(pql_reason, 255), became_pql_at)"
 
 
@@ -42,8 +44,9 @@ def detect(con: duckdb.DuckDBPyConnection) -> list[tuple[object, ...]]:
     con.execute(f"""CREATE OR REPLACE TEMP TABLE changed AS
                     SELECT cur.key, cur.h FROM (SELECT account_id AS key, {ROW_HASH} AS h FROM w.scored_accounts) AS cur
                     ANTI JOIN snap ON snap.key = cur.key AND snap.h = cur.h""")
-    return con.execute(f"SELECT account_id, {FIELDS} FROM w.scored_accounts SEMI JOIN changed "
-                       "ON changed.key = account_id").fetchall()
+    return con.execute(
+        f"SELECT account_id, {FIELDS} FROM w.scored_accounts SEMI JOIN changed ON changed.key = account_id"
+    ).fetchall()
 
 
 def push(url: str, rows: list[tuple[object, ...]]) -> int:
@@ -54,11 +57,18 @@ def push(url: str, rows: list[tuple[object, ...]]) -> int:
     calls = 0
     with httpx.Client(timeout=30) as client:
         for start in range(0, len(rows), BATCH):
-            records = [{"key": row[0], "fields": {n: None if v is None else str(v) for n, v in zip(names[1:], row[1:],
-                                                                                                    strict=True)}}
-                       for row in rows[start:start + BATCH]]
-            reply = client.post(url, content=json.dumps({"operation": "upsert", "records": records}),
-                                headers={"Content-Type": "application/json"})
+            records = [
+                {
+                    "key": row[0],
+                    "fields": {n: None if v is None else str(v) for n, v in zip(names[1:], row[1:], strict=True)},
+                }
+                for row in rows[start : start + BATCH]
+            ]
+            reply = client.post(
+                url,
+                content=json.dumps({"operation": "upsert", "records": records}),
+                headers={"Content-Type": "application/json"},
+            )
             reply.raise_for_status()
             calls += 1
     return calls

@@ -102,9 +102,12 @@ def demo_project(directory: Path, accounts: int = 5_000) -> None:
 
 
 def main(argv: list[str]) -> int:
-    steps = {"project": lambda: write_project(Path(argv[1]), argv[2], int(argv[3])),
-             "rebuild": lambda: rebuild(Path(argv[1])), "seed": lambda: print(seed(Path(argv[1]))),
-             "demo": lambda: demo_project(Path(argv[1]))}
+    steps = {
+        "project": lambda: write_project(Path(argv[1]), argv[2], int(argv[3])),
+        "rebuild": lambda: rebuild(Path(argv[1])),
+        "seed": lambda: print(seed(Path(argv[1]))),
+        "demo": lambda: demo_project(Path(argv[1])),
+    }
     if not argv or argv[0] not in steps:
         print("usage: compare_project.py project ROOT URL ROWS | rebuild WAREHOUSE | seed ROOT | demo DIRECTORY")
         return 2

@@ -12,8 +12,9 @@ _IMPORT_LINE = re.compile(r"import time:\s+(\d+) \|\s+(\d+) \| (\s*)(\S+)")
 def import_times(module: str = "syncer.cli", top: int = 8) -> tuple[float, list[tuple[str, float]]]:
     """``python -X importtime -c 'import MODULE'``: the module's cumulative import seconds and the ``top``
     packages it pulls in by cumulative time (first-level names only, each counted once at its outermost import)."""
-    err = subprocess.run([sys.executable, "-X", "importtime", "-c", f"import {module}"], capture_output=True,
-                         text=True, check=True).stderr
+    err = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", f"import {module}"], capture_output=True, text=True, check=True
+    ).stderr
     total, root = 0.0, module.split(".", maxsplit=1)[0]
     packages: dict[str, float] = {}
     for line in err.splitlines():

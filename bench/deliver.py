@@ -37,13 +37,28 @@ from syncer.demo.sample_warehouse import build_sample_warehouse  # noqa: E402
 from syncer.runner import RunOptions, run_sync  # noqa: E402
 
 HUBSPOT_WINDOW_S, HUBSPOT_PER_WINDOW = 10.0, 190  # the sandbox emulates a Professional app; syncer is told so
-SECRETS = {"HUBSPOT_ACCESS_TOKEN": "sandbox-hubspot-token", "SALESFORCE_CLIENT_ID": "sandbox-consumer-key",
-           "SALESFORCE_CLIENT_SECRET": "sandbox-consumer-secret"}
+SECRETS = {
+    "HUBSPOT_ACCESS_TOKEN": "sandbox-hubspot-token",
+    "SALESFORCE_CLIENT_ID": "sandbox-consumer-key",
+    "SALESFORCE_CLIENT_SECRET": "sandbox-consumer-secret",
+}
 
 
 def _start_sandbox(directory: Path) -> tuple[subprocess.Popen[str], dict[str, str]]:
-    command = [sys.executable, "-c", "from syncer.cli import main; main()", "sandbox", "--directory", str(directory),
-               "--hubspot-port", "0", "--salesforce-port", "0", "--slack-port", "0"]
+    command = [
+        sys.executable,
+        "-c",
+        "from syncer.cli import main; main()",
+        "sandbox",
+        "--directory",
+        str(directory),
+        "--hubspot-port",
+        "0",
+        "--salesforce-port",
+        "0",
+        "--slack-port",
+        "0",
+    ]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env={**os.environ, "COLUMNS": "200"})
     assert process.stdout is not None
     urls: dict[str, str] = {}
@@ -65,9 +80,9 @@ def _project(root: Path, urls: dict[str, str], ca_file: Path, rows: int) -> None
 warehouse: {{url: "duckdb:///warehouse.duckdb"}}
 state: {{url: "duckdb:///.syncer/state.duckdb"}}
 connectors:
-  hubspot: {{type: hubspot, access_token: "${{HUBSPOT_ACCESS_TOKEN}}", base_url: "{urls['hubspot']}",
+  hubspot: {{type: hubspot, access_token: "${{HUBSPOT_ACCESS_TOKEN}}", base_url: "{urls["hubspot"]}",
             requests_per_10s: {HUBSPOT_PER_WINDOW}}}
-  salesforce: {{type: salesforce, instance_url: "{urls['salesforce']}", client_id: "${{SALESFORCE_CLIENT_ID}}",
+  salesforce: {{type: salesforce, instance_url: "{urls["salesforce"]}", client_id: "${{SALESFORCE_CLIENT_ID}}",
                client_secret: "${{SALESFORCE_CLIENT_SECRET}}", ca_bundle: "{ca_file}"}}
 """)
     build_sample_warehouse(root / "warehouse.duckdb", accounts=rows)
@@ -76,8 +91,10 @@ connectors:
 def _move_scores(path: Path, percent: float) -> None:
     con = duckdb.connect(str(path))
     try:
-        con.execute(f"UPDATE scored_accounts SET pql_score = least(pql_score + 7, 100), updated_at = now() "
-                    f"WHERE hash(account_id, 'bench') % 10000 < {int(percent * 100)}")
+        con.execute(
+            f"UPDATE scored_accounts SET pql_score = least(pql_score + 7, 100), updated_at = now() "
+            f"WHERE hash(account_id, 'bench') % 10000 < {int(percent * 100)}"
+        )
         con.execute("UPDATE scored_accounts SET updated_at = now()")
     finally:
         con.close()
@@ -101,21 +118,34 @@ def _peak_in_window(moments: list[float]) -> int:
 def _measure(app: App, sync: str, url: str, verify: Any) -> dict[str, Any]:
     before = len(_requests(url, verify))
     started = time.perf_counter()
-    outcome = run_sync(app.project.sync(sync), app.store, app.warehouse, naive_now, app.open_destination,
-                       RunOptions(batch_size=app.batch_size))
+    outcome = run_sync(
+        app.project.sync(sync),
+        app.store,
+        app.warehouse,
+        naive_now,
+        app.open_destination,
+        RunOptions(batch_size=app.batch_size),
+    )
     seconds = time.perf_counter() - started
     entries = _requests(url, verify)[before:]
     report = outcome.summary()
     statuses = [int(entry["status"]) for entry in entries]
     figures: dict[str, Any] = {
-        "sync": sync, "status": report["status"], "confirmed": report["confirmed"], "seconds": round(seconds, 2),
-        "rows_per_s": round(report["confirmed"] / seconds) if seconds else 0, "http_calls": len(entries),
+        "sync": sync,
+        "status": report["status"],
+        "confirmed": report["confirmed"],
+        "seconds": round(seconds, 2),
+        "rows_per_s": round(report["confirmed"] / seconds) if seconds else 0,
+        "http_calls": len(entries),
         "http_429": statuses.count(429),
-        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)}
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+    }
     figures["waited_for_limits_s"] = round(outcome.delivery.waited_s, 2) if outcome.delivery else 0.0
     if sync.startswith("hubspot"):
-        figures |= {"peak_requests_in_10s": _peak_in_window(sorted(float(entry["at"]) for entry in entries)),
-                    "limit_per_10s": HUBSPOT_PER_WINDOW}
+        figures |= {
+            "peak_requests_in_10s": _peak_in_window(sorted(float(entry["at"]) for entry in entries)),
+            "limit_per_10s": HUBSPOT_PER_WINDOW,
+        }
     return figures
 
 
@@ -134,12 +164,28 @@ def main() -> None:
             verify = {"hubspot_companies": True, "salesforce_accounts": str(root / "sandbox" / "ca.pem")}
             vendor = {"hubspot_companies": "hubspot", "salesforce_accounts": "salesforce"}
             for sync in args.only or ("hubspot_companies", "salesforce_accounts"):
-                print(json.dumps({"step": "first sync", "rows": args.rows,
-                                  **_measure(app, sync, urls[vendor[sync]], verify[sync])}), flush=True)
+                print(
+                    json.dumps(
+                        {
+                            "step": "first sync",
+                            "rows": args.rows,
+                            **_measure(app, sync, urls[vendor[sync]], verify[sync]),
+                        }
+                    ),
+                    flush=True,
+                )
             _move_scores(root / "project" / "warehouse.duckdb", args.percent)
             for sync in args.only or ("hubspot_companies", "salesforce_accounts"):
-                print(json.dumps({"step": f"re-sync after {args.percent}% moved", "rows": args.rows,
-                                  **_measure(app, sync, urls[vendor[sync]], verify[sync])}), flush=True)
+                print(
+                    json.dumps(
+                        {
+                            "step": f"re-sync after {args.percent}% moved",
+                            "rows": args.rows,
+                            **_measure(app, sync, urls[vendor[sync]], verify[sync]),
+                        }
+                    ),
+                    flush=True,
+                )
             app.close()
         finally:
             process.terminate()

@@ -46,10 +46,12 @@ def _warehouse(path: Path, accounts: int, *, hot: bool) -> None:
     reps = [rep.email for rep in sample_reps()]
     con = duckdb.connect(str(path))
     try:
-        con.execute("CREATE OR REPLACE TABLE accounts AS SELECT 'acc_' || i AS account_id, 'Account ' || i AS "
-                    f"account_name, {reps!r}[1 + i % {len(reps)}] AS owner_email, "
-                    f"CAST({'80 + i % 20' if hot else '40 + i % 20'} AS DOUBLE) AS pql_score "
-                    f"FROM range({accounts}) AS t(i)")
+        con.execute(
+            "CREATE OR REPLACE TABLE accounts AS SELECT 'acc_' || i AS account_id, 'Account ' || i AS "
+            f"account_name, {reps!r}[1 + i % {len(reps)}] AS owner_email, "
+            f"CAST({'80 + i % 20' if hot else '40 + i % 20'} AS DOUBLE) AS pql_score "
+            f"FROM range({accounts}) AS t(i)"
+        )
     finally:
         con.close()
 
@@ -67,7 +69,7 @@ def main(argv: list[str]) -> int:
 warehouse: {{url: "duckdb:///warehouse.duckdb"}}
 state: {{url: "duckdb:///.syncer/state.duckdb"}}
 connectors:
-  slack: {{type: slack, token: xoxb-sandbox-token, base_url: "{sandbox.urls['slack']}"}}
+  slack: {{type: slack, token: xoxb-sandbox-token, base_url: "{sandbox.urls["slack"]}"}}
 alerts: {{quiet_hours: null, first_run: skip}}
 """)
         _warehouse(root / "warehouse.duckdb", args.accounts, hot=False)
@@ -78,8 +80,9 @@ alerts: {{quiet_hours: null, first_run: skip}}
         _warehouse(root / "warehouse.duckdb", args.accounts, hot=True)
         started = time.perf_counter()
         # Every account moves at once: past the mass-change guard, which a human allows here.
-        outcome = app.run(sync, app.run_options(allow_mass_change=True), now=lambda: day + timedelta(hours=1),
-                          pacing=Pacing())
+        outcome = app.run(
+            sync, app.run_options(allow_mass_change=True), now=lambda: day + timedelta(hours=1), pacing=Pacing()
+        )
         seconds = time.perf_counter() - started
         effects = outcome.effects
         assert effects is not None, outcome.error
@@ -88,11 +91,15 @@ alerts: {{quiet_hours: null, first_run: skip}}
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     plan_s = outcome.plan.meta.get("seconds") if outcome.plan else None
     print(f"accounts crossing: {args.accounts}")
-    print(f"run: {seconds:.2f} s (plan {plan_s} s, trigger evaluation {outcome.plan.meta.get('trigger_seconds')} s)"
-          if outcome.plan else f"run: {seconds:.2f} s")
+    print(
+        f"run: {seconds:.2f} s (plan {plan_s} s, trigger evaluation {outcome.plan.meta.get('trigger_seconds')} s)"
+        if outcome.plan
+        else f"run: {seconds:.2f} s"
+    )
     print(f"staged: {effects.staged}; decisions: {dict(effects.decisions)}; posted: {dict(effects.alerts)}")
-    print(f"Slack calls through the pacer: {effects.api_calls} (429s: {effects.rate_limited}); sandbox requests: "
-          f"{calls}")
+    print(
+        f"Slack calls through the pacer: {effects.api_calls} (429s: {effects.rate_limited}); sandbox requests: {calls}"
+    )
     print(f"alert log: {effects.log}")
     print(f"peak RSS: {peak_mb:.0f} MB (sandbox included)")
     if args.json:

@@ -128,16 +128,21 @@ def _verify(emulator: HubSpotEmulator, expected: Path) -> dict[str, int]:
             missing += 1
         elif float(record["properties"].get("pql_score") or "nan") != float(score):
             wrong += 1
-    return {"checked": len(rows), "missing": missing, "wrong": wrong,
-            "companies": len(emulator.portal.store.records["companies"])}
+    return {
+        "checked": len(rows),
+        "missing": missing,
+        "wrong": wrong,
+        "companies": len(emulator.portal.store.records["companies"]),
+    }
 
 
 class SandboxProcess:
     """The parent's handle on ``--serve``."""
 
     def __init__(self) -> None:
-        self.process = subprocess.Popen([sys.executable, __file__, "--serve"], stdin=subprocess.PIPE,
-                                        stdout=subprocess.PIPE, text=True)
+        self.process = subprocess.Popen(
+            [sys.executable, __file__, "--serve"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+        )
         self.url = str(self._reply()["url"])
 
     def _reply(self) -> dict[str, Any]:
@@ -182,10 +187,15 @@ def change_scores(warehouse: Path, cycle: int, share: float, expected: Path) -> 
     con = duckdb.connect(str(warehouse))
     try:
         total = int(con.execute("SELECT count(*) FROM scored_accounts").fetchall()[0][0])
-        con.execute("CREATE TEMP TABLE picked AS SELECT account_id FROM scored_accounts "
-                    "ORDER BY hash(account_id, ?), account_id LIMIT ?", [f"load-{cycle}", round(total * share)])
-        con.execute("UPDATE scored_accounts SET pql_score = CASE WHEN pql_score >= 50 THEN pql_score - 7 "
-                    "ELSE pql_score + 7 END WHERE account_id IN (SELECT account_id FROM picked)")
+        con.execute(
+            "CREATE TEMP TABLE picked AS SELECT account_id FROM scored_accounts "
+            "ORDER BY hash(account_id, ?), account_id LIMIT ?",
+            [f"load-{cycle}", round(total * share)],
+        )
+        con.execute(
+            "UPDATE scored_accounts SET pql_score = CASE WHEN pql_score >= 50 THEN pql_score - 7 "
+            "ELSE pql_score + 7 END WHERE account_id IN (SELECT account_id FROM picked)"
+        )
         _expected(con, expected, "WHERE account_id IN (SELECT account_id FROM picked)")
         return int(con.execute("SELECT count(*) FROM picked").fetchall()[0][0])
     finally:
@@ -202,13 +212,15 @@ def expect_all(warehouse: Path, expected: Path) -> None:
 
 def _expected(con: duckdb.DuckDBPyConnection, path: Path, where: str) -> None:
     # The mapping rounds the score to a whole number (DuckDB's round, half away from zero, as syncer's SQL does).
-    con.execute(f"COPY (SELECT account_id, round(pql_score) AS score FROM scored_accounts {where}) "
-                f"TO '{path}' (FORMAT parquet)")
+    con.execute(
+        f"COPY (SELECT account_id, round(pql_score) AS score FROM scored_accounts {where}) TO '{path}' (FORMAT parquet)"
+    )
 
 
 # -- one cycle -------------------------------------------------------------------------------------------------
-def run_cycle(app: App, sandbox: SandboxProcess, cycle: int, limit: int, changed: int,
-              expected: Path) -> dict[str, Any]:
+def run_cycle(
+    app: App, sandbox: SandboxProcess, cycle: int, limit: int, changed: int, expected: Path
+) -> dict[str, Any]:
     before = sandbox.ask("stats")
     cpu_before, sandbox_cpu_before = cpu_s(), cpu_s(sandbox.process.pid)
     started = time.perf_counter()
@@ -222,37 +234,56 @@ def run_cycle(app: App, sandbox: SandboxProcess, cycle: int, limit: int, changed
     calls = after["requests"] - before["requests"]
     limited = after["rate_limited"] - before["rate_limited"]
     return {
-        "cycle": cycle, "limit_per_10s": limit, "status": summary["status"], "changed": changed,
+        "cycle": cycle,
+        "limit_per_10s": limit,
+        "status": summary["status"],
+        "changed": changed,
         "planned": planned.get("create", 0) + planned.get("update", 0) + planned.get("clear", 0),
-        "sent": summary["sent"], "confirmed": summary["confirmed"], "rejected": summary["rejected"],
-        "pending": summary["pending"], "seconds": round(seconds, 2),
+        "sent": summary["sent"],
+        "confirmed": summary["confirmed"],
+        "rejected": summary["rejected"],
+        "pending": summary["pending"],
+        "seconds": round(seconds, 2),
         "rows_per_s": round(summary["confirmed"] / seconds) if seconds else 0,
-        "http_calls": calls, "http_429": limited, "share_429": round(limited / calls, 4) if calls else 0.0,
-        "api_calls": summary["api_calls"], "waited_s": round(outcome.delivery.waited_s, 2) if outcome.delivery else 0,
-        "cpu_s": round(cpu, 2), "sandbox_cpu_s": round(sandbox_cpu, 2), "rss_mb": round(rss_mb()),
-        "settled_rss_mb": round(settled_rss_mb()), "peak_rss_mb": round(peak_rss_mb()),
+        "http_calls": calls,
+        "http_429": limited,
+        "share_429": round(limited / calls, 4) if calls else 0.0,
+        "api_calls": summary["api_calls"],
+        "waited_s": round(outcome.delivery.waited_s, 2) if outcome.delivery else 0,
+        "cpu_s": round(cpu, 2),
+        "sandbox_cpu_s": round(sandbox_cpu, 2),
+        "rss_mb": round(rss_mb()),
+        "settled_rss_mb": round(settled_rss_mb()),
+        "peak_rss_mb": round(peak_rss_mb()),
         "sandbox_rss_mb": round(rss_mb(sandbox.process.pid)),
         "state_disk_mb": round(disk_mb(app.root / ".syncer")),
-        "verified": check["checked"], "missing": check["missing"], "wrong": check["wrong"],
+        "verified": check["checked"],
+        "missing": check["missing"],
+        "wrong": check["wrong"],
     }
 
 
 def cycle_line(r: dict[str, Any]) -> str:
     ok = "ok" if r["missing"] == 0 and r["wrong"] == 0 and r["verified"] == r["changed"] else "MISMATCH"
-    return (f"cycle {r['cycle']:>3}  limit {r['limit_per_10s']:>9,}/10s  changed {r['changed']:>9,}  "
-            f"planned {r['planned']:>9,}  sent {r['sent']:>9,}  confirmed {r['confirmed']:>9,}  "
-            f"{r['seconds']:7.2f} s  {r['rows_per_s']:>6,} rows/s  calls {r['http_calls']:>6,}  "
-            f"429s {r['http_429']:>3} ({r['share_429']:.2%})  waited {r['waited_s']:6.2f} s  "
-            f"CPU {r['cpu_s']:6.2f} s (sandbox {r['sandbox_cpu_s']:6.2f} s)  "
-            f"RSS {r['rss_mb']:>5,} MB (settled {r['settled_rss_mb']:>5,} MB)  peak {r['peak_rss_mb']:>5,} MB  "
-            f"state on disk {r['state_disk_mb']:>5,} MB  "
-            f"sandbox {ok}")
+    return (
+        f"cycle {r['cycle']:>3}  limit {r['limit_per_10s']:>9,}/10s  changed {r['changed']:>9,}  "
+        f"planned {r['planned']:>9,}  sent {r['sent']:>9,}  confirmed {r['confirmed']:>9,}  "
+        f"{r['seconds']:7.2f} s  {r['rows_per_s']:>6,} rows/s  calls {r['http_calls']:>6,}  "
+        f"429s {r['http_429']:>3} ({r['share_429']:.2%})  waited {r['waited_s']:6.2f} s  "
+        f"CPU {r['cpu_s']:6.2f} s (sandbox {r['sandbox_cpu_s']:6.2f} s)  "
+        f"RSS {r['rss_mb']:>5,} MB (settled {r['settled_rss_mb']:>5,} MB)  peak {r['peak_rss_mb']:>5,} MB  "
+        f"state on disk {r['state_disk_mb']:>5,} MB  "
+        f"sandbox {ok}"
+    )
 
 
 def problems(r: dict[str, Any]) -> list[str]:
     """Where a cycle's numbers disagree: every changed row planned, sent and confirmed; the sandbox holds them."""
-    found = [f"{name} {r[name]:,} != changed {r['changed']:,}" for name in ("planned", "sent", "confirmed")
-             if r[name] != r["changed"]]
+    found = [
+        f"{name} {r[name]:,} != changed {r['changed']:,}"
+        for name in ("planned", "sent", "confirmed")
+        if r[name] != r["changed"]
+    ]
     found += [f"{name} {r[name]:,}" for name in ("rejected", "pending", "missing", "wrong") if r[name]]
     if r["http_calls"] < math.ceil(r["changed"] / 100):
         found.append(f"{r['http_calls']} calls cannot carry {r['changed']:,} rows at 100 per call")
@@ -267,52 +298,71 @@ def summarise(records: list[dict[str, Any]]) -> dict[str, Any]:
     by_cycle = {r["cycle"]: r["settled_rss_mb"] for r in records}
     last = records[-1]["cycle"]
     summary: dict[str, Any] = {
-        "cycles": len(steady), "seconds_min": min(seconds), "seconds_median": statistics.median(seconds),
-        "seconds_max": max(seconds), "rows_per_s_median": statistics.median(r["rows_per_s"] for r in steady),
-        "http_calls": calls, "http_429": sum(r["http_429"] for r in steady),
+        "cycles": len(steady),
+        "seconds_min": min(seconds),
+        "seconds_median": statistics.median(seconds),
+        "seconds_max": max(seconds),
+        "rows_per_s_median": statistics.median(r["rows_per_s"] for r in steady),
+        "http_calls": calls,
+        "http_429": sum(r["http_429"] for r in steady),
         "share_429": round(sum(r["http_429"] for r in steady) / calls, 4) if calls else 0.0,
-        "settled_rss_after_cycle_2_mb": by_cycle.get(2), f"settled_rss_after_cycle_{last}_mb": by_cycle[last],
-        "rss_min_mb": min(r["rss_mb"] for r in steady), "rss_max_mb": max(r["rss_mb"] for r in steady),
-        "peak_rss_mb": max(r["peak_rss_mb"] for r in records)}
+        "settled_rss_after_cycle_2_mb": by_cycle.get(2),
+        f"settled_rss_after_cycle_{last}_mb": by_cycle[last],
+        "rss_min_mb": min(r["rss_mb"] for r in steady),
+        "rss_max_mb": max(r["rss_mb"] for r in steady),
+        "peak_rss_mb": max(r["peak_rss_mb"] for r in records),
+    }
     if 2 in by_cycle and last > 2:
         summary["rss_growth"] = round((by_cycle[last] - by_cycle[2]) / by_cycle[2], 4)
         later = [r["settled_rss_mb"] for r in records if r["cycle"] >= 2]
         summary["settled_rss_trend_mb_per_cycle"] = round(
-            statistics.linear_regression(range(len(later)), later).slope, 2)
+            statistics.linear_regression(range(len(later)), later).slope, 2
+        )
         # What DuckDB and Arrow hold between runs swings from one cycle to the next; a leak shows as a rising
         # floor. So the verdict compares the lowest settled RSS of the later half of cycles 2..C with the earlier.
         half = len(later) // 2
         floors = min(later[:half]), min(later[half:])
         growth = (floors[1] - floors[0]) / floors[0]
-        summary |= {"settled_rss_floor_first_half_mb": floors[0], "settled_rss_floor_second_half_mb": floors[1],
-                    "floor_growth": round(growth, 4),
-                    "memory": "flat" if abs(growth) <= FLAT_WITHIN else "grew" if growth > 0 else "shrank"}
+        summary |= {
+            "settled_rss_floor_first_half_mb": floors[0],
+            "settled_rss_floor_second_half_mb": floors[1],
+            "floor_growth": round(growth, 4),
+            "memory": "flat" if abs(growth) <= FLAT_WITHIN else "grew" if growth > 0 else "shrank",
+        }
     return summary
 
 
 def print_table(records: list[dict[str, Any]], summary: dict[str, Any]) -> None:
-    print("\n| cycle | limit/10s | changed | sent | confirmed | time s | rows/s | calls | 429s | waited s | RSS MB | "
-          "settled RSS MB |")
+    print(
+        "\n| cycle | limit/10s | changed | sent | confirmed | time s | rows/s | calls | 429s | waited s | RSS MB | "
+        "settled RSS MB |"
+    )
     print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in records:
-        print(f"| {r['cycle']} | {r['limit_per_10s']:,} | {r['changed']:,} | {r['sent']:,} | {r['confirmed']:,} | "
-              f"{r['seconds']:.2f} | {r['rows_per_s']:,} | {r['http_calls']:,} | {r['http_429']} | "
-              f"{r['waited_s']:.2f} | {r['rss_mb']:,} | {r['settled_rss_mb']:,} |")
-    print(f"\ncycles 1..{records[-1]['cycle']} under {REAL_PER_10S}/10s: time per cycle "
-          f"min {summary['seconds_min']:.2f} s, median {summary['seconds_median']:.2f} s, "
-          f"max {summary['seconds_max']:.2f} s; median "
-          f"{summary['rows_per_s_median']:,} rows/s; {summary['http_calls']:,} calls, {summary['http_429']} answered "
-          f"429 ({summary['share_429']:.2%}); RSS after a cycle {summary['rss_min_mb']:,} to {summary['rss_max_mb']:,} "
-          f"MB; peak RSS {summary['peak_rss_mb']:,} MB")
+        print(
+            f"| {r['cycle']} | {r['limit_per_10s']:,} | {r['changed']:,} | {r['sent']:,} | {r['confirmed']:,} | "
+            f"{r['seconds']:.2f} | {r['rows_per_s']:,} | {r['http_calls']:,} | {r['http_429']} | "
+            f"{r['waited_s']:.2f} | {r['rss_mb']:,} | {r['settled_rss_mb']:,} |"
+        )
+    print(
+        f"\ncycles 1..{records[-1]['cycle']} under {REAL_PER_10S}/10s: time per cycle "
+        f"min {summary['seconds_min']:.2f} s, median {summary['seconds_median']:.2f} s, "
+        f"max {summary['seconds_max']:.2f} s; median "
+        f"{summary['rows_per_s_median']:,} rows/s; {summary['http_calls']:,} calls, {summary['http_429']} answered "
+        f"429 ({summary['share_429']:.2%}); RSS after a cycle {summary['rss_min_mb']:,} to {summary['rss_max_mb']:,} "
+        f"MB; peak RSS {summary['peak_rss_mb']:,} MB"
+    )
     if "memory" in summary:
         last = records[-1]["cycle"]
         half = 2 + (last - 1) // 2
-        print(f"memory: {summary['memory']} (settled RSS after cycle 2 {summary['settled_rss_after_cycle_2_mb']:,} "
-              f"MB, after cycle {last} {summary[f'settled_rss_after_cycle_{last}_mb']:,} MB, "
-              f"{summary['rss_growth']:+.1%}; trend {summary['settled_rss_trend_mb_per_cycle']:+.1f} MB per cycle; "
-              f"lowest in cycles 2..{half - 1} {summary['settled_rss_floor_first_half_mb']:,} MB, in cycles "
-              f"{half}..{last} {summary['settled_rss_floor_second_half_mb']:,} MB, {summary['floor_growth']:+.1%}; "
-              f"flat means the lowest moved less than {FLAT_WITHIN:.0%})")
+        print(
+            f"memory: {summary['memory']} (settled RSS after cycle 2 {summary['settled_rss_after_cycle_2_mb']:,} "
+            f"MB, after cycle {last} {summary[f'settled_rss_after_cycle_{last}_mb']:,} MB, "
+            f"{summary['rss_growth']:+.1%}; trend {summary['settled_rss_trend_mb_per_cycle']:+.1f} MB per cycle; "
+            f"lowest in cycles 2..{half - 1} {summary['settled_rss_floor_first_half_mb']:,} MB, in cycles "
+            f"{half}..{last} {summary['settled_rss_floor_second_half_mb']:,} MB, {summary['floor_growth']:+.1%}; "
+            f"flat means the lowest moved less than {FLAT_WITHIN:.0%})"
+        )
     else:
         print("memory: not judged (needs at least 3 cycles after the initial sync)")
 
@@ -324,8 +374,11 @@ def run(rows: int, cycles: int, share: float, seed_limit: int, work: Path) -> tu
         print(f"sandbox HubSpot at {sandbox.url} (pid {sandbox.process.pid}); building {rows:,} accounts", flush=True)
         build_sample_warehouse(warehouse, accounts=rows)
         records: list[dict[str, Any]] = []
-        print(f"cycle 0 is the initial sync at a raised limit: the sandbox and syncer both at {seed_limit:,} "
-              f"requests per 10 s; cycles 1..{cycles} at HubSpot's {REAL_PER_10S}", flush=True)
+        print(
+            f"cycle 0 is the initial sync at a raised limit: the sandbox and syncer both at {seed_limit:,} "
+            f"requests per 10 s; cycles 1..{cycles} at HubSpot's {REAL_PER_10S}",
+            flush=True,
+        )
         for cycle in range(cycles + 1):
             limit = seed_limit if cycle == 0 else REAL_PER_10S
             expected = work / f"expected-{cycle}.parquet"
@@ -346,8 +399,11 @@ def run(rows: int, cycles: int, share: float, seed_limit: int, work: Path) -> tu
         app.close()
         expect_all(warehouse, work / "expected-final.parquet")
         final = sandbox.ask(f"verify {work / 'expected-final.parquet'}")
-        print(f"final check: {final['checked']:,} accounts in the warehouse, {final['companies']:,} companies in "
-              f"the sandbox, {final['missing']:,} missing, {final['wrong']:,} with another score", flush=True)
+        print(
+            f"final check: {final['checked']:,} accounts in the warehouse, {final['companies']:,} companies in "
+            f"the sandbox, {final['missing']:,} missing, {final['wrong']:,} with another score",
+            flush=True,
+        )
     finally:
         sandbox.close()
     found = [text for r in records for text in problems(r)]
@@ -361,8 +417,12 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1_000_000, help="accounts (default 1,000,000)")
     parser.add_argument("--cycles", type=int, default=20, help="cycles after the initial sync (default 20)")
     parser.add_argument("--change", type=float, default=0.05, help="share of accounts changed per cycle (0.05)")
-    parser.add_argument("--seed-limit", type=int, default=1_000_000,
-                        help="requests per 10 s for the initial sync only (sandbox and syncer; default 1,000,000)")
+    parser.add_argument(
+        "--seed-limit",
+        type=int,
+        default=1_000_000,
+        help="requests per 10 s for the initial sync only (sandbox and syncer; default 1,000,000)",
+    )
     parser.add_argument("--json", type=Path, help="also write every cycle's figures and the summary here")
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -371,8 +431,11 @@ def main() -> None:
         return
     if args.rows < 1 or args.cycles < 1 or not 0 < args.change <= 1 or args.seed_limit < 1:
         parser.error("--rows, --cycles and --seed-limit must be positive and --change in (0, 1]")
-    print(f"duckdb {duckdb.__version__}, python {sys.version.split()[0]}, {os.cpu_count()} cores; {args.rows:,} "
-          f"accounts, {args.cycles} cycles, {args.change:.1%} changed per cycle", flush=True)
+    print(
+        f"duckdb {duckdb.__version__}, python {sys.version.split()[0]}, {os.cpu_count()} cores; {args.rows:,} "
+        f"accounts, {args.cycles} cycles, {args.change:.1%} changed per cycle",
+        flush=True,
+    )
     scratch = ROOT / ".syncer" if (ROOT / ".syncer").exists() else None
     with tempfile.TemporaryDirectory(prefix="syncer-load-", dir=scratch) as tmp:
         records, found = run(args.rows, args.cycles, args.change, args.seed_limit, Path(tmp))

@@ -33,32 +33,49 @@ from syncer.planning.planner import plan_sync  # noqa: E402
 from syncer.state.duckdb_store import DuckDBStateStore  # noqa: E402
 from syncer.warehouse.duckdb_warehouse import DuckDBWarehouse  # noqa: E402
 
-SYNC = SyncConfig.model_validate({
-    "name": "bench_companies",
-    "model": {"table": "scored_accounts"},
-    "key": "account_id",
-    "destination": {"connector": "hubspot", "object": "companies", "mode": "upsert",
-                    "match": {"column": "account_id", "field": "product_account_id"}},
-    "fields": {
-        "name": "account_name",
-        "domain": "domain",
-        "pql_score": {"source": "pql_score", "type": "number", "round": 0},
-        "pql_tier": "pql_tier",
-        "pql_reason": {"source": "pql_reason", "max_length": 255, "truncate": True},
-        "pql_since": {"source": "became_pql_at", "type": "datetime"},
-    },
-})
+SYNC = SyncConfig.model_validate(
+    {
+        "name": "bench_companies",
+        "model": {"table": "scored_accounts"},
+        "key": "account_id",
+        "destination": {
+            "connector": "hubspot",
+            "object": "companies",
+            "mode": "upsert",
+            "match": {"column": "account_id", "field": "product_account_id"},
+        },
+        "fields": {
+            "name": "account_name",
+            "domain": "domain",
+            "pql_score": {"source": "pql_score", "type": "number", "round": 0},
+            "pql_tier": "pql_tier",
+            "pql_reason": {"source": "pql_reason", "max_length": 255, "truncate": True},
+            "pql_since": {"source": "became_pql_at", "type": "datetime"},
+        },
+    }
+)
 
 
-TEMPLATED = SYNC.model_copy(update={"name": "bench_templated", "fields": {
-    **SYNC.fields,
-    "pql_context": FieldSpec(template="{{ account_name }}: {{ signals.invites_30d }} invites, "
-                                      "{{ signals.active_days_30d }} active days"),
-}})
+TEMPLATED = SYNC.model_copy(
+    update={
+        "name": "bench_templated",
+        "fields": {
+            **SYNC.fields,
+            "pql_context": FieldSpec(
+                template="{{ account_name }}: {{ signals.invites_30d }} invites, "
+                "{{ signals.active_days_30d }} active days"
+            ),
+        },
+    }
+)
 
 
-WITH_JSON = SYNC.model_copy(update={"name": "bench_json", "fields": {
-    **SYNC.fields, "pql_signals": FieldSpec(source="signals", type=FieldType.JSON)}})
+WITH_JSON = SYNC.model_copy(
+    update={
+        "name": "bench_json",
+        "fields": {**SYNC.fields, "pql_signals": FieldSpec(source="signals", type=FieldType.JSON)},
+    }
+)
 
 
 def _sync(variant: str) -> SyncConfig:
@@ -133,8 +150,12 @@ def _now() -> Any:
 
 def _child(step: str, work: Path, rows: int, variant: str) -> dict[str, Any]:
     flags = {"template": ["--with-template"], "json": ["--with-json"]}.get(variant, [])
-    out = subprocess.run([sys.executable, __file__, "--step", step, "--work", str(work), "--rows", str(rows), *flags],
-                         check=False, capture_output=True, text=True)
+    out = subprocess.run(
+        [sys.executable, __file__, "--step", step, "--work", str(work), "--rows", str(rows), *flags],
+        check=False,
+        capture_output=True,
+        text=True,
+    )
     if out.returncode != 0:
         raise SystemExit(f"step {step} failed:\n{out.stderr}")
     return dict(json.loads(out.stdout.strip().splitlines()[-1]))
@@ -143,8 +164,11 @@ def _child(step: str, work: Path, rows: int, variant: str) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, action="append", help="accounts (repeatable)")
-    parser.add_argument("--with-template", action="store_true",
-                        help="add a Jinja template field to the mapping (rendered in Python for every row)")
+    parser.add_argument(
+        "--with-template",
+        action="store_true",
+        help="add a Jinja template field to the mapping (rendered in Python for every row)",
+    )
     parser.add_argument("--with-json", action="store_true", help="add a JSON field (the signals) to the mapping")
     parser.add_argument("--step", choices=["build", "first", "rebuild", "replan"], help=argparse.SUPPRESS)
     parser.add_argument("--work", type=Path, help=argparse.SUPPRESS)
@@ -152,18 +176,21 @@ def main() -> None:
     variant = "template" if args.with_template else "json" if args.with_json else "plain"
     if args.step:
         work, rows = args.work, args.rows[0]
-        steps = {"build": lambda: step_build(work, rows),
-                 "first": lambda: step_plan(work, commit=True, variant=variant),
-                 "rebuild": lambda: step_rebuild(work),
-                 "replan": lambda: step_plan(work, commit=False, variant=variant)}
+        steps = {
+            "build": lambda: step_build(work, rows),
+            "first": lambda: step_plan(work, commit=True, variant=variant),
+            "rebuild": lambda: step_rebuild(work),
+            "replan": lambda: step_plan(work, commit=False, variant=variant),
+        }
         result = steps[args.step]()
         result["peak_rss_mb"] = _peak_mb()
         print(json.dumps(result))
         return
     print(f"duckdb {duckdb.__version__}, python {sys.version.split()[0]}, cores: 2 (machine limit)")
     for rows in args.rows or [1_000_000]:
-        with tempfile.TemporaryDirectory(prefix="syncer-bench-", dir=ROOT / ".syncer" if (ROOT / ".syncer").exists()
-                                         else None) as tmp:
+        with tempfile.TemporaryDirectory(
+            prefix="syncer-bench-", dir=ROOT / ".syncer" if (ROOT / ".syncer").exists() else None
+        ) as tmp:
             work = Path(tmp)
             build = _child("build", work, rows, variant)
             first = _child("first", work, rows, variant)
@@ -172,12 +199,16 @@ def main() -> None:
             extra = {"template": " (with a template field)", "json": " (with a JSON field)"}.get(variant, "")
             print(f"\n== {rows:,} accounts{extra} ==")
             print(f"build sample warehouse  {build['seconds']:7.2f} s  peak RSS {build['peak_rss_mb']:7.0f} MB")
-            print(f"first plan (all create) {first['seconds']:7.2f} s  peak RSS {first['peak_rss_mb']:7.0f} MB  "
-                  f"{first['counts']}")
+            print(
+                f"first plan (all create) {first['seconds']:7.2f} s  peak RSS {first['peak_rss_mb']:7.0f} MB  "
+                f"{first['counts']}"
+            )
             print(f"commit all confirmed    {first['commit_seconds']:7.2f} s")
             print(f"rebuild, 1% changed     {rebuild['seconds']:7.2f} s")
-            print(f"re-plan                 {replan['seconds']:7.2f} s  peak RSS {replan['peak_rss_mb']:7.0f} MB  "
-                  f"{replan['counts']}")
+            print(
+                f"re-plan                 {replan['seconds']:7.2f} s  peak RSS {replan['peak_rss_mb']:7.0f} MB  "
+                f"{replan['counts']}"
+            )
             print(f"re-plan lists exactly the {replan['expected_changes']:,} changed rows: {replan['exact']}")
 
 

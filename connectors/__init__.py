@@ -30,51 +30,73 @@ if TYPE_CHECKING:
 
 def _hubspot_destination(settings: HubSpotSettings, target: Target) -> Destination:
     from connectors.hubspot.connector import open_destination
+
     return open_destination(settings, target)
 
 
 def _hubspot_tasks(settings: HubSpotSettings) -> HubSpotTaskDestination:
     from connectors.hubspot.tasks import open_task_destination
+
     return open_task_destination(settings)
 
 
 def _salesforce_destination(settings: SalesforceSettings, target: Target) -> Destination:
     from connectors.salesforce.connector import open_destination
+
     return open_destination(settings, target)
 
 
 def _salesforce_tasks(settings: SalesforceSettings) -> SalesforceTaskDestination:
     from connectors.salesforce.tasks import open_task_destination
+
     return open_task_destination(settings)
 
 
 def _slack_alerts(settings: SlackSettings) -> SlackAlertChannel:
     from connectors.slack.channel import open_alert_channel
+
     return open_alert_channel(settings)
 
 
 def _slack_interactions(settings: SlackSettings, seen: SeenRequests) -> InteractionHandler | None:
     from connectors.slack.interactions import open_interactions
+
     return open_interactions(settings, seen)
 
 
 def _webhook_destination(settings: WebhookSettings, target: Target) -> Destination:
     from connectors.webhook.connector import open_destination
+
     return open_destination(settings, target)
 
 
 REGISTRY: Registry = {
     "hubspot": ConnectorType[HubSpotSettings](
-        "hubspot", HubSpotSettings, hubspot_capabilities.capabilities,
-        destination=_hubspot_destination, tasks=_hubspot_tasks),
+        "hubspot",
+        HubSpotSettings,
+        hubspot_capabilities.capabilities,
+        destination=_hubspot_destination,
+        tasks=_hubspot_tasks,
+    ),
     "salesforce": ConnectorType[SalesforceSettings](
-        "salesforce", SalesforceSettings, salesforce_capabilities.capabilities,
-        destination=_salesforce_destination, tasks=_salesforce_tasks, path_settings=("ca_bundle",)),
+        "salesforce",
+        SalesforceSettings,
+        salesforce_capabilities.capabilities,
+        destination=_salesforce_destination,
+        tasks=_salesforce_tasks,
+        path_settings=("ca_bundle",),
+    ),
     "slack": ConnectorType[SlackSettings](
-        "slack", SlackSettings, slack_capabilities.capabilities, alerts=_slack_alerts,
-        interactions=_slack_interactions, quiet_loggers=("slack_sdk",)),
+        "slack",
+        SlackSettings,
+        slack_capabilities.capabilities,
+        alerts=_slack_alerts,
+        interactions=_slack_interactions,
+        quiet_loggers=("slack_sdk",),
+    ),
     "webhook": ConnectorType[WebhookSettings](
-        "webhook", WebhookSettings, webhook_capabilities.capabilities, destination=_webhook_destination),
+        "webhook", WebhookSettings, webhook_capabilities.capabilities, destination=_webhook_destination
+    ),
 }
 
 __all__ = ["REGISTRY"]

@@ -65,8 +65,13 @@ class App:
         if self._store is None:
             self._require(("state",))
             state = self.project.config.state
-            self._store = open_state(state.url.get_secret_value(), self.root, state.memory_limit,
-                                     lock_wait_s=state.lock_timeout_s, park_after=state.row_errors.park_after)
+            self._store = open_state(
+                state.url.get_secret_value(),
+                self.root,
+                state.memory_limit,
+                lock_wait_s=state.lock_timeout_s,
+                park_after=state.row_errors.park_after,
+            )
         return self._store
 
     @property
@@ -80,8 +85,7 @@ class App:
     def batch_size(self) -> int:
         return self.project.config.warehouse.batch_size
 
-    def open_destination(self, sync: SyncConfig, field_types: dict[str, FieldType] | None = None
-                         ) -> Destination | None:
+    def open_destination(self, sync: SyncConfig, field_types: dict[str, FieldType] | None = None) -> Destination | None:
         """The destination ``sync`` writes to, opened through the connector registry; ``None`` for a connector
         that takes no field writes (a chat connector: alerts only). ``field_types`` default to the declared ones."""
         dest = sync.destination
@@ -94,8 +98,10 @@ class App:
         types = field_types or {name: spec.type or FieldType.STRING for name, spec in sync.fields.items()}
         values = {name: known for name, spec in sync.fields.items() if (known := spec.known_values())}
         adopt_field = dest.adopt_by.field if dest.adopt_by is not None else None
-        return kind.open(settings, Target(dest.object, dest.mode, dest.match.field, types, adopt_field, sync=sync.name,
-                                                 values=values))
+        return kind.open(
+            settings,
+            Target(dest.object, dest.mode, dest.match.field, types, adopt_field, sync=sync.name, values=values),
+        )
 
     def owner_lookup(self, sync: SyncConfig) -> CrmOwnerLookup | None:
         """The owners of ``sync``'s destination, for its ``owner:`` (None without one): the connector's owner field,
@@ -135,11 +141,22 @@ class App:
         """The options a run of this project takes: its batch size and guards, plus the caller's choices."""
         from syncer.runner import RunOptions
 
-        return RunOptions(batch_size=self.batch_size, allow_mass_change=allow_mass_change,
-                          guards=self.project.config.defaults.guards, stop=stop, owners=self.owner_lookup)
+        return RunOptions(
+            batch_size=self.batch_size,
+            allow_mass_change=allow_mass_change,
+            guards=self.project.config.defaults.guards,
+            stop=stop,
+            owners=self.owner_lookup,
+        )
 
-    def run(self, sync: SyncConfig, options: RunOptions, progress: Callable[[int], None] | None = None,
-            now: Callable[[], datetime] = clock.naive_now, pacing: Pacing | None = None) -> RunOutcome:
+    def run(
+        self,
+        sync: SyncConfig,
+        options: RunOptions,
+        progress: Callable[[int], None] | None = None,
+        now: Callable[[], datetime] = clock.naive_now,
+        pacing: Pacing | None = None,
+    ) -> RunOutcome:
         """One run of ``sync`` (see :func:`syncer.runner.run_sync`) with this project's state, warehouse,
         destinations and effects; the CLI and the daemon both run syncs through here."""
         from syncer.runner import Pacing, run_sync
@@ -147,8 +164,17 @@ class App:
         pacing = pacing or Pacing()
         store = self.store
         try:
-            return run_sync(sync, store, self.warehouse, now, self.open_destination, options, pacing, progress,
-                            self.effects_context(pacing))
+            return run_sync(
+                sync,
+                store,
+                self.warehouse,
+                now,
+                self.open_destination,
+                options,
+                pacing,
+                progress,
+                self.effects_context(pacing),
+            )
         except StateUnavailableError:
             raise
         except Exception as exc:
@@ -156,8 +182,9 @@ class App:
                 raise
             # The run could not even be recorded as failed: its row stays 'running' until the state is next
             # opened, which marks it killed (its session is gone). One line, not the driver's two tracebacks.
-            raise StateConnectionLostError(f"lost the state store connection ({_first_cause(exc)}); the run "
-                                           "will be marked killed") from None
+            raise StateConnectionLostError(
+                f"lost the state store connection ({_first_cause(exc)}); the run will be marked killed"
+            ) from None
 
     def preview_effects(self, sync: SyncConfig, plan: Plan) -> list[EffectPreview]:
         """The tasks and alerts ``plan`` would cause, after the policy (an alert channel is asked only with its
@@ -167,18 +194,24 @@ class App:
 
         connectors = [t.alert.connector for t in sync.triggers if t.alert is not None]
         can_look_up = not any(self.project.missing_under(("connectors", name)) for name in connectors)
-        return preview_effects(sync, plan, self.store, self.effects_context(Pacing()),
-                               clock.now(), can_look_up=can_look_up)
+        return preview_effects(
+            sync, plan, self.store, self.effects_context(Pacing()), clock.now(), can_look_up=can_look_up
+        )
 
     def effects_context(self, pacing: Pacing) -> EffectsContext:
         """What the effects engine needs: the alert policy, the task and alert openers, the log's writer."""
         from syncer.effects.engine import EffectsContext
         from syncer.effects.log import ALERT_LOG_TABLE
 
-        return EffectsContext(self.project.config.alerts, self.open_alert_channel, self.open_task_destination,
-                              pacing.clock, pacing.sleep,
-                              lambda table: self.warehouse.replace_table(ALERT_LOG_TABLE, table),
-                              task_fallback_owner=self.project.config.tasks.fallback_owner)
+        return EffectsContext(
+            self.project.config.alerts,
+            self.open_alert_channel,
+            self.open_task_destination,
+            pacing.clock,
+            pacing.sleep,
+            lambda table: self.warehouse.replace_table(ALERT_LOG_TABLE, table),
+            task_fallback_owner=self.project.config.tasks.fallback_owner,
+        )
 
     def _require(self, *prefixes: tuple[str | int, ...]) -> None:
         missing = self.project.missing_under(*prefixes)

@@ -46,13 +46,15 @@ def _converter() -> duckdb.DuckDBPyConnection:
     return con
 
 
-def commit_confirmed(store: StateStore, sync: str, changes: pa.Table | pa.RecordBatch, now: datetime,
-                     record_ids: pa.Array | None = None) -> int:
+def commit_confirmed(
+    store: StateStore, sync: str, changes: pa.Table | pa.RecordBatch, now: datetime, record_ids: pa.Array | None = None
+) -> int:
     """Advance the snapshot of ``sync`` for ``changes`` (rows a destination confirmed); return how many."""
     return store.snapshot.commit(sync, confirmed_rows(changes, record_ids), now)
 
 
-def commit_all(store: StateStore, sync: str, changes: ChangeRows, now: datetime, op: str | None = None,
-               batch_size: int = 100_000) -> int:
+def commit_all(
+    store: StateStore, sync: str, changes: ChangeRows, now: datetime, op: str | None = None, batch_size: int = 100_000
+) -> int:
     """Commit every change row (optionally only ``op``) in batches: bookkeeping rows, benchmarks and tests."""
     return sum(commit_confirmed(store, sync, batch, now) for batch in changes.batches(batch_size, op))

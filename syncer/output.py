@@ -36,8 +36,9 @@ def print_json(data: Any) -> None:
 def show_error(message: str, prefix: str = "") -> None:
     """One error line; the message is data (it may hold brackets), never markup."""
     message, prefix = redact(message), redact(prefix)
-    errors.print(f"[red]{escape(prefix)}[/]{escape(message)}" if prefix else f"[red]{escape(message)}[/]",
-                 highlight=False)
+    errors.print(
+        f"[red]{escape(prefix)}[/]{escape(message)}" if prefix else f"[red]{escape(message)}[/]", highlight=False
+    )
 
 
 def show_problems(problems: list[Problem]) -> None:
@@ -106,8 +107,9 @@ def show_effects(effects: list[EffectPreview], sample: int) -> None:
     for (kind, outcome), members in sorted(groups.items()):
         for i, effect in enumerate(members[:sample]):
             example = f"{effect.account} ({effect.owner or 'no owner'}): {effect.reason}"
-            table.add_row(kind if i == 0 else "", outcome if i == 0 else "", str(len(members)) if i == 0 else "",
-                          escape(example))
+            table.add_row(
+                kind if i == 0 else "", outcome if i == 0 else "", str(len(members)) if i == 0 else "", escape(example)
+            )
     console.print(table)
 
 
@@ -118,16 +120,24 @@ def show_alert_summary(summaries: list[RepSummary], since: datetime) -> None:
         return
     table = Table(title=f"alerts per rep since {since:%Y-%m-%d %H:%M} UTC")
     for column in ("rep", "sent", "digested", "deferred", "held back (reason: count)", "feedback", "tasks"):
-        table.add_column(column, justify="left" if column in ("rep", "held back (reason: count)", "feedback")
-                         else "right")
+        table.add_column(
+            column, justify="left" if column in ("rep", "held back (reason: count)", "feedback") else "right"
+        )
     for s in summaries:
         held = ", ".join(f"{reason}: {n}" for reason, n in sorted(s.suppressed.items())) or "-"
         if s.no_owner:
             held = f"{held}, no owner: {s.no_owner}" if held != "-" else f"no owner: {s.no_owner}"
         feedback = ", ".join(f"{answer}: {n}" for answer, n in sorted(s.feedback.items())) or "-"
         tasks_held = sum(s.tasks_held.values())
-        table.add_row(escape(s.rep), str(s.sent), str(s.digested), str(s.deferred), escape(held), escape(feedback),
-                      str(s.tasks) + (f" ({tasks_held} held)" if tasks_held else ""))
+        table.add_row(
+            escape(s.rep),
+            str(s.sent),
+            str(s.digested),
+            str(s.deferred),
+            escape(held),
+            escape(feedback),
+            str(s.tasks) + (f" ({tasks_held} held)" if tasks_held else ""),
+        )
     console.print(table)
     for s in summaries:  # a task is never created unassigned: say why each held one waits
         for reason, n in sorted(s.tasks_held.items()):
@@ -143,21 +153,32 @@ def show_status(rows: list[dict[str, Any]], reasons_per_sync: int = 3) -> None:
     for row in rows:
         last: RunRecord | None = row["last_run"]
         changes = f"+{last.creates} ~{last.updates} -{last.clears}" if last and last.creates is not None else ""
-        table.add_row(escape(row["sync"]), escape(row["destination"]), escape(row["schedule"]), str(row["snapshot"]),
-                      last.started_at.strftime("%Y-%m-%d %H:%M:%S") if last else "never",
-                      last.outcome if last else "", changes, str(last.rejected) if last and last.rejected else "")
+        table.add_row(
+            escape(row["sync"]),
+            escape(row["destination"]),
+            escape(row["schedule"]),
+            str(row["snapshot"]),
+            last.started_at.strftime("%Y-%m-%d %H:%M:%S") if last else "never",
+            last.outcome if last else "",
+            changes,
+            str(last.rejected) if last and last.rejected else "",
+        )
     console.print(table)
     for row in rows:
         row_errors = row["row_errors"]
         if not row_errors:
             continue
         more = f" (first {reasons_per_sync}; status --json lists more)" if len(row_errors) > reasons_per_sync else ""
-        console.print(f"{escape(row['sync'])}: rows rejected, kept pending and tried again next run{more}:",
-                      highlight=False, soft_wrap=True)
+        console.print(
+            f"{escape(row['sync'])}: rows rejected, kept pending and tried again next run{more}:",
+            highlight=False,
+            soft_wrap=True,
+        )
         for error in row_errors[:reasons_per_sync]:
             key = error["key"] if error["key"] is not None else "(null key)"
-            console.print(f"  {escape(redact(key))}: {escape(redact(error['reason']))}", highlight=False,
-                          soft_wrap=True)
+            console.print(
+                f"  {escape(redact(key))}: {escape(redact(error['reason']))}", highlight=False, soft_wrap=True
+            )
 
 
 @contextmanager
@@ -168,8 +189,14 @@ def delivery_progress(sync: str, *, enabled: bool = True) -> Iterator[Callable[[
         return
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    with Progress(TextColumn(f"delivering {escape(sync)}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  console=console, transient=True) as bar:
+    with Progress(
+        TextColumn(f"delivering {escape(sync)}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    ) as bar:
         task = bar.add_task("rows", total=None)
         yield lambda settled: bar.update(task, advance=settled)
 
@@ -188,8 +215,12 @@ def _show_unresolved_owners(owners: Any, prefix: str = "") -> None:
     """How many rows' owners resolved to no active user, and why (the reasons name the e-mails)."""
     if not isinstance(owners, dict) or not owners.get("unresolved"):
         return
-    console.print(escape(f"{prefix}{owners['unresolved']} row(s) without an owner ({owners.get('field')} left unset "
-                         "or the row rejected):"))
+    console.print(
+        escape(
+            f"{prefix}{owners['unresolved']} row(s) without an owner ({owners.get('field')} left unset "
+            "or the row rejected):"
+        )
+    )
     for item in owners.get("reasons", [])[:10]:
         console.print(escape(f"  {item['rows']} x {item['reason']}"))
 
@@ -199,28 +230,54 @@ def show_outcomes(summaries: list[dict[str, Any]]) -> None:
     planned = [row for row in summaries if row["planned"] is not None]
     if planned:
         table = Table(title="runs")
-        for column in ("sync", "status", "sent", "confirmed", "rejected", "parked", "pending", "api calls", "429s",
-                       "seconds", "tasks", "alerts"):
+        for column in (
+            "sync",
+            "status",
+            "sent",
+            "confirmed",
+            "rejected",
+            "parked",
+            "pending",
+            "api calls",
+            "429s",
+            "seconds",
+            "tasks",
+            "alerts",
+        ):
             table.add_column(column, justify="left" if column in ("sync", "status", "alerts") else "right")
         for row in planned:
             # Rows the plan rejected count with the destination's: "rejected" is every row that could not be sent.
             rejected = int(row["rejected"]) + int(row.get("rejected_in_plan") or 0)
-            table.add_row(escape(row["sync"]), row["status"], str(row["sent"]), str(row["confirmed"]), str(rejected),
-                          str(row.get("parked") or 0), *(str(row[k]) for k in ("pending", "api_calls", "rate_limited")),
-                          f"{row['duration_s']:.2f}", *_effects_cells(row.get("effects")))
+            table.add_row(
+                escape(row["sync"]),
+                row["status"],
+                str(row["sent"]),
+                str(row["confirmed"]),
+                str(rejected),
+                str(row.get("parked") or 0),
+                *(str(row[k]) for k in ("pending", "api_calls", "rate_limited")),
+                f"{row['duration_s']:.2f}",
+                *_effects_cells(row.get("effects")),
+            )
         console.print(table)
     for row in planned:
         if row.get("adopted") or row.get("created"):
-            console.print(f"{escape(row['sync'])}: created {row.get('created', 0)}, adopted {row.get('adopted', 0)} "
-                          "existing record(s)")
+            console.print(
+                f"{escape(row['sync'])}: created {row.get('created', 0)}, adopted {row.get('adopted', 0)} "
+                "existing record(s)"
+            )
         if row.get("skipped_create_when"):
             console.print(f"{escape(row['sync'])}: {row['skipped_create_when']} new key(s) skipped by create_when")
         _show_unresolved_owners(row.get("owners"), f"{row['sync']}: ")
     for row in summaries:
         for name, kept in (row.get("kept_in_crm") or {}).items():  # a write policy kept what a human typed
-            console.print(f"{row['sync']}: {name}: kept the CRM's value on {kept['keys']} record(s) changed there "
-                          f"since syncer wrote them (e.g. {', '.join(kept['examples'])}); see syncer drift "
-                          f"{row['sync']}", markup=False, highlight=False)
+            console.print(
+                f"{row['sync']}: {name}: kept the CRM's value on {kept['keys']} record(s) changed there "
+                f"since syncer wrote them (e.g. {', '.join(kept['examples'])}); see syncer drift "
+                f"{row['sync']}",
+                markup=False,
+                highlight=False,
+            )
         if row["error"]:
             # Planning and guard messages already start with the sync's name.
             named = row["error"].startswith(f"{row['sync']}: ")

@@ -75,18 +75,30 @@ class RunOutcome:
     def summary(self) -> dict[str, Any]:
         """The shape of ``syncer run --json``: one object per sync."""
         report = self.delivery or DeliveryReport()
-        return {"run_id": self.run_id, "sync": self.sync, "status": self.status.value, "error": self.error,
-                "planned": self.plan.counts.as_dict() if self.plan else None,
-                "rejected_in_plan": self.plan.rejected_total if self.plan else 0,
-                "sent": report.sent, "confirmed": report.confirmed, "adopted": report.adopted,
-                "created": report.created, "rejected": report.rejected,
-                "skipped_create_when": self.plan.counts.skipped if self.plan else 0,
-                "owners": self.plan.meta.get("owners") if self.plan else None,
-                "parked": self.parked, "pending": report.pending, "api_calls": report.api_calls,
-                "rate_limited": report.rate_limited,
-                "retries": report.retries, "stopped": report.stopped, "duration_s": round(self.duration_s, 3),
-                "effects": self.effects.summary() if self.effects else None,
-                "kept_in_crm": self.kept.summary() if self.kept else {}}
+        return {
+            "run_id": self.run_id,
+            "sync": self.sync,
+            "status": self.status.value,
+            "error": self.error,
+            "planned": self.plan.counts.as_dict() if self.plan else None,
+            "rejected_in_plan": self.plan.rejected_total if self.plan else 0,
+            "sent": report.sent,
+            "confirmed": report.confirmed,
+            "adopted": report.adopted,
+            "created": report.created,
+            "rejected": report.rejected,
+            "skipped_create_when": self.plan.counts.skipped if self.plan else 0,
+            "owners": self.plan.meta.get("owners") if self.plan else None,
+            "parked": self.parked,
+            "pending": report.pending,
+            "api_calls": report.api_calls,
+            "rate_limited": report.rate_limited,
+            "retries": report.retries,
+            "stopped": report.stopped,
+            "duration_s": round(self.duration_s, 3),
+            "effects": self.effects.summary() if self.effects else None,
+            "kept_in_crm": self.kept.summary() if self.kept else {},
+        }
 
 
 @dataclass
@@ -97,9 +109,17 @@ class Pacing:
     sleep: Callable[[float], None] = time.sleep
 
 
-def run_sync(sync: SyncConfig, store: StateStore, warehouse: Warehouse, now: Clock, open_destination: DestinationOpener,
-             options: RunOptions | None = None, pacing: Pacing | None = None,
-             progress: Callable[[int], None] | None = None, effects: EffectsContext | None = None) -> RunOutcome:
+def run_sync(
+    sync: SyncConfig,
+    store: StateStore,
+    warehouse: Warehouse,
+    now: Clock,
+    open_destination: DestinationOpener,
+    options: RunOptions | None = None,
+    pacing: Pacing | None = None,
+    progress: Callable[[int], None] | None = None,
+    effects: EffectsContext | None = None,
+) -> RunOutcome:
     """Plan ``sync``, deliver what changed through the destination ``open_destination`` gives, record the run.
 
     With ``effects``, the plan's trigger firings are staged in the outbox before any field is written, and after
@@ -135,19 +155,32 @@ class _Run:
     parked: int = 0
     kept: KeptValues | None = None
 
-    def execute(self, warehouse: Warehouse, open_destination: DestinationOpener, options: RunOptions,
-                pacing: Pacing, progress: Callable[[int], None] | None) -> RunOutcome:
+    def execute(
+        self,
+        warehouse: Warehouse,
+        open_destination: DestinationOpener,
+        options: RunOptions,
+        pacing: Pacing,
+        progress: Callable[[int], None] | None,
+    ) -> RunOutcome:
         sync, store, now = self.sync, self.store, self.now
         self.stop = options.stop
         self.limits = (options.guards or Guards()).overridden(sync.guards)
         try:
-            plan = plan_sync(sync, store, warehouse, options.batch_size, options.guards,
-                             self.effects.policy if self.effects is not None else None,
-                             options.owners(sync) if options.owners is not None else None)
+            plan = plan_sync(
+                sync,
+                store,
+                warehouse,
+                options.batch_size,
+                options.guards,
+                self.effects.policy if self.effects is not None else None,
+                options.owners(sync) if options.owners is not None else None,
+            )
         except PlanError as exc:
             return self.ended(RunStatus.FAILED, None, error=str(exc))
-        store.row_errors.note(self.run_id, sync.name, [plan_error(row) for row in plan.rejected], now(),
-                              store.park_after)
+        store.row_errors.note(
+            self.run_id, sync.name, [plan_error(row) for row in plan.rejected], now(), store.park_after
+        )
         store.row_errors.settle_plan(sync.name, self.run_id)
         if plan.blocked and not options.allow_mass_change:  # a mass change waits for a human: nothing is sent
             return self.ended(RunStatus.BLOCKED, plan, error=plan.guard_message())
@@ -159,8 +192,11 @@ class _Run:
                 return self.ended(RunStatus.FAILED, plan, error=f"{_connector(sync)}: {exc}")
             except Exception as exc:  # a connector that failed to open in a way it did not map: record it
                 detail = str(exc).splitlines()[0] if str(exc) else ""
-                return self.ended(RunStatus.FAILED, plan, error=f"{_connector(sync)}: could not open the "
-                                                                f"destination: {type(exc).__name__}: {detail}")
+                return self.ended(
+                    RunStatus.FAILED,
+                    plan,
+                    error=f"{_connector(sync)}: could not open the destination: {type(exc).__name__}: {detail}",
+                )
             refused = self.schema_refusal(plan, destination)
             if refused is not None:
                 return refused
@@ -189,8 +225,18 @@ class _Run:
         sink = StateSink(store, sync.name, self.run_id, now)
         parked = _CountingSkip(store.row_errors.parked_keys(sync.name))
         try:
-            report = deliver(plan.changes, _totals(plan), destination, sink, clock=pacing.clock, sleep=pacing.sleep,
-                             policy=options.retry, skip=parked, progress=progress, stop=options.stop)
+            report = deliver(
+                plan.changes,
+                _totals(plan),
+                destination,
+                sink,
+                clock=pacing.clock,
+                sleep=pacing.sleep,
+                policy=options.retry,
+                skip=parked,
+                progress=progress,
+                stop=options.stop,
+            )
         finally:
             destination.close()
             store.snapshot.flush(sync.name)
@@ -198,8 +244,9 @@ class _Run:
         clean = report.rejected == 0 and report.pending == 0 and report.stopped is None
         return self.ended(RunStatus.SUCCEEDED if clean else RunStatus.PARTIAL, plan, report, report.stopped)
 
-    def judged(self, status: RunStatus, plan: Plan | None, report: DeliveryReport | None,
-               error: str | None) -> tuple[RunStatus, str | None]:
+    def judged(
+        self, status: RunStatus, plan: Plan | None, report: DeliveryReport | None, error: str | None
+    ) -> tuple[RunStatus, str | None]:
         """``status`` unless the run attempted rows and rejected or parked all of them, or more than
         ``max_reject_percent`` of them: then failed, with the reason (see the module docstring for "attempted")."""
         if plan is None or status not in (RunStatus.SUCCEEDED, RunStatus.PARTIAL):
@@ -208,13 +255,21 @@ class _Run:
         counts = plan.counts
         attempted = plan.rejected_total + counts.create + counts.update + counts.clear + counts.unchanged
         failed = plan.rejected_total + delivered_rejected + self.parked
-        parts = ", ".join(f"{n} {what}" for n, what in ((plan.rejected_total, "rejected by the plan"),
-                                                         (delivered_rejected, "by the destination"),
-                                                         (self.parked, "parked")) if n)
+        parts = ", ".join(
+            f"{n} {what}"
+            for n, what in (
+                (plan.rejected_total, "rejected by the plan"),
+                (delivered_rejected, "by the destination"),
+                (self.parked, "parked"),
+            )
+            if n
+        )
         hint = f"see 'syncer errors {self.sync.name} --by reason'"
         if attempted and failed >= attempted:
-            return RunStatus.FAILED, (f"{self.sync.name}: wrote nothing: every one of the {attempted} rows of "
-                                      f"the model was rejected or parked ({parts}); {hint}")
+            return RunStatus.FAILED, (
+                f"{self.sync.name}: wrote nothing: every one of the {attempted} rows of "
+                f"the model was rejected or parked ({parts}); {hint}"
+            )
         trip = evaluate_rejects(self.limits, attempted, failed)
         if trip is not None:
             return RunStatus.FAILED, f"{self.sync.name}: {trip.describe()} ({parts}); {hint}"
@@ -233,8 +288,11 @@ class _Run:
         if not problems:
             return None
         destination.close()
-        return self.ended(RunStatus.BLOCKED, plan, error="the destination's schema does not fit the mapping (run "
-                          "'syncer check'):\n" + "\n".join(problems))
+        return self.ended(
+            RunStatus.BLOCKED,
+            plan,
+            error="the destination's schema does not fit the mapping (run 'syncer check'):\n" + "\n".join(problems),
+        )
 
     def keep_crm_edits(self, plan: Plan, destination: Destination) -> RunOutcome | None:
         """The field write policies applied to the plan's updates with the CRM's current values
@@ -247,11 +305,15 @@ class _Run:
             return self.ended(RunStatus.FAILED, plan, error=f"{_connector(self.sync)}: {exc}")
         return None
 
-    def ended(self, status: RunStatus, plan: Plan | None, report: DeliveryReport | None = None,
-              error: str | None = None) -> RunOutcome:
+    def ended(
+        self, status: RunStatus, plan: Plan | None, report: DeliveryReport | None = None, error: str | None = None
+    ) -> RunOutcome:
         status, error = self.judged(status, plan, report, error)
-        if self.effects is not None and status in (RunStatus.SUCCEEDED, RunStatus.PARTIAL, RunStatus.FAILED) \
-                and plan is not None:
+        if (
+            self.effects is not None
+            and status in (RunStatus.SUCCEEDED, RunStatus.PARTIAL, RunStatus.FAILED)
+            and plan is not None
+        ):
             effects = Effects(self.store, self.effects, aware_utc(self.now()), stop=self.stop)
             self.effects_report = effects.process(self.sync.name)
             self.effects_report.staged = self.staged
@@ -260,10 +322,28 @@ class _Run:
         rejected = (plan.rejected_total if plan else 0) + (report.rejected if report else 0)
         if status is not RunStatus.SUCCEEDED:
             forget_schema(self.sync.name)  # a schema error may be why: check the destination again next run
-        self.store.runs.finish(self.run_id, status, self.now(), plan.model_rows if plan else None,
-                              plan.counts if plan else None, rejected, error, parked=self.parked)
-        return RunOutcome(self.run_id, self.sync.name, status, plan, report, error,
-                          monotonic() - self.started, self.effects_report, self.parked, self.kept)
+        self.store.runs.finish(
+            self.run_id,
+            status,
+            self.now(),
+            plan.model_rows if plan else None,
+            plan.counts if plan else None,
+            rejected,
+            error,
+            parked=self.parked,
+        )
+        return RunOutcome(
+            self.run_id,
+            self.sync.name,
+            status,
+            plan,
+            report,
+            error,
+            monotonic() - self.started,
+            self.effects_report,
+            self.parked,
+            self.kept,
+        )
 
 
 def plan_error(row: RejectedRow) -> RowErrorInput:
@@ -293,9 +373,11 @@ class _CountingSkip(Container[str]):
 
 
 def _totals(plan: Plan) -> dict[Operation, int]:
-    return {Operation.CREATE: plan.counts.create, Operation.UPDATE: plan.counts.update,
-            Operation.CLEAR: plan.counts.clear}
-
+    return {
+        Operation.CREATE: plan.counts.create,
+        Operation.UPDATE: plan.counts.update,
+        Operation.CLEAR: plan.counts.clear,
+    }
 
 
 def _connector(sync: SyncConfig) -> str:

@@ -31,14 +31,19 @@ def write_table(path: Path, table: str, columns: str, rows: list[tuple[Any, ...]
         con.close()
 
 
-def sync_config(name: str = "accounts", table: str = "accounts", fields: dict[str, Any] | None = None,
-                **overrides: Any) -> SyncConfig:
+def sync_config(
+    name: str = "accounts", table: str = "accounts", fields: dict[str, Any] | None = None, **overrides: Any
+) -> SyncConfig:
     data: dict[str, Any] = {
         "name": name,
         "model": {"table": table},
         "key": "id",
-        "destination": {"connector": "crm", "object": "companies", "mode": "upsert",
-                        "match": {"column": "id", "field": "external_id"}},
+        "destination": {
+            "connector": "crm",
+            "object": "companies",
+            "mode": "upsert",
+            "match": {"column": "id", "field": "external_id"},
+        },
         "fields": fields or {"score": {"source": "score", "type": "number"}, "tier": "tier"},
     }
     data.update(overrides)

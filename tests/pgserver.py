@@ -28,8 +28,11 @@ class PgServer:
     def stop(self) -> None:
         if self.data_dir is None or self.bin_dir is None:
             return
-        subprocess.run([*self.run_as, str(self.bin_dir / "pg_ctl"), "-D", str(self.data_dir), "-m", "immediate",
-                        "stop"], check=False, capture_output=True)
+        subprocess.run(
+            [*self.run_as, str(self.bin_dir / "pg_ctl"), "-D", str(self.data_dir), "-m", "immediate", "stop"],
+            check=False,
+            capture_output=True,
+        )
         shutil.rmtree(self.data_dir.parent, ignore_errors=True)
 
     def new_database(self, name: str) -> str:
@@ -46,8 +49,9 @@ def _bin_dir() -> Path:
         return Path(os.path.realpath(found)).parent
     candidates = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
     if not candidates:
-        raise RuntimeError("PostgreSQL is not installed: run 'make test' (it installs it) or set "
-                           "SYNCER_TEST_POSTGRES_URL")
+        raise RuntimeError(
+            "PostgreSQL is not installed: run 'make test' (it installs it) or set SYNCER_TEST_POSTGRES_URL"
+        )
     return Path(candidates[-1]).parent
 
 
@@ -67,13 +71,21 @@ def start_postgres() -> PgServer:
         shutil.chown(base, "postgres", "postgres")
         run_as = ["runuser", "-u", "postgres", "--"]
     data = base / "data"
-    subprocess.run([*run_as, str(bin_dir / "initdb"), "-D", str(data), "-U", "syncer", "--auth=trust", "-E", "UTF8",
-                    "--no-sync"], check=True, capture_output=True)
+    subprocess.run(
+        [*run_as, str(bin_dir / "initdb"), "-D", str(data), "-U", "syncer", "--auth=trust", "-E", "UTF8", "--no-sync"],
+        check=True,
+        capture_output=True,
+    )
     port = _free_port()
-    options = (f"-p {port} -k {base} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off "
-               "-c full_page_writes=off")
-    subprocess.run([*run_as, str(bin_dir / "pg_ctl"), "-D", str(data), "-o", options, "-l", str(base / "log"), "-w",
-                    "start"], check=True, capture_output=True)
+    options = (
+        f"-p {port} -k {base} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off "
+        "-c full_page_writes=off"
+    )
+    subprocess.run(
+        [*run_as, str(bin_dir / "pg_ctl"), "-D", str(data), "-o", options, "-l", str(base / "log"), "-w", "start"],
+        check=True,
+        capture_output=True,
+    )
     server = PgServer(f"postgresql://syncer@127.0.0.1:{port}/postgres", data, run_as, bin_dir)
     server.url = server.new_database("syncer_test")
     return server

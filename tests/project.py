@@ -44,8 +44,13 @@ schedule: every 10m
 ENVIRONMENT = {"TEST_HUBSPOT_TOKEN": "pat-na1-secret-token-value", "TEST_SLACK_TOKEN": "xoxb-secret-slack"}
 
 
-def make_project(root: Path, mapping: str = MAPPING_YAML, state_url: str = "duckdb:///.syncer/state.duckdb",
-                 accounts: int = 200, hubspot_url: str = "http://127.0.0.1:9") -> Path:
+def make_project(
+    root: Path,
+    mapping: str = MAPPING_YAML,
+    state_url: str = "duckdb:///.syncer/state.duckdb",
+    accounts: int = 200,
+    hubspot_url: str = "http://127.0.0.1:9",
+) -> Path:
     """A project in ``root``. Runs deliver to ``hubspot_url``: pass the sandbox's (the default refuses at once)."""
     root.mkdir(parents=True, exist_ok=True)
     (root / "syncer.yaml").write_text(PROJECT_YAML.format(state_url=state_url, hubspot_url=hubspot_url))

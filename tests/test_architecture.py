@@ -30,8 +30,14 @@ EDGES = {"syncer.app", "syncer.cli", "syncer.daemon", "syncer.demo"}  # may impo
 def _lint(root: Path, *contracts: str) -> subprocess.CompletedProcess[str]:
     """``lint-imports`` over the packages under ``root`` (its own pyproject.toml), limited to ``contracts``."""
     selected = [arg for contract in contracts for arg in ("--contract", contract)]
-    return subprocess.run([str(LINT_IMPORTS), "--no-cache", "--no-logo", *selected], cwd=root, capture_output=True,
-                          text=True, timeout=300, check=False)
+    return subprocess.run(
+        [str(LINT_IMPORTS), "--no-cache", "--no-logo", *selected],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
 
 
 def _children() -> set[str]:
@@ -58,28 +64,61 @@ def copy_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 BREAKS = [
     # (module to add, its one import, the contract it breaks, a line of the report naming the forbidden import)
-    ("connectors/hubspot/shortcut.py", "import syncer.state.base", "connectors-use-the-contract",
-     "connectors.hubspot.shortcut -> syncer.state.base"),
-    ("connectors/slack/sandbox/shortcut.py", "import syncer.delivery.pacer", "connectors-use-the-contract",
-     "connectors.slack.sandbox.shortcut -> syncer.delivery.pacer"),
-    ("syncer/contract/shortcut.py", "import syncer.config.sync", "contract-is-the-bottom",
-     "syncer.contract.shortcut -> syncer.config.sync"),
-    ("syncer/config/shortcut.py", "import syncer.delivery.executor", "floors",
-     "syncer.config.shortcut -> syncer.delivery.executor"),
-    ("syncer/core/shortcut.py", "import syncer.planning.planner", "floors",
-     "syncer.core.shortcut -> syncer.planning.planner"),
-    ("syncer/effects/shortcut.py", "import connectors.slack.channel", "engine-knows-no-vendor",
-     "syncer.effects.shortcut -> connectors.slack.channel"),
-    ("connectors/sandbox/core/shortcut.py", "import syncer.contract.text", "sandbox-core-stands-alone",
-     "connectors.sandbox.core.shortcut -> syncer.contract.text"),
-    ("connectors/sandbox/core/vendor.py", "import connectors.slack.sandbox.store", "sandbox-core-stands-alone",
-     "connectors.sandbox.core.vendor -> connectors.slack.sandbox.store"),
+    (
+        "connectors/hubspot/shortcut.py",
+        "import syncer.state.base",
+        "connectors-use-the-contract",
+        "connectors.hubspot.shortcut -> syncer.state.base",
+    ),
+    (
+        "connectors/slack/sandbox/shortcut.py",
+        "import syncer.delivery.pacer",
+        "connectors-use-the-contract",
+        "connectors.slack.sandbox.shortcut -> syncer.delivery.pacer",
+    ),
+    (
+        "syncer/contract/shortcut.py",
+        "import syncer.config.sync",
+        "contract-is-the-bottom",
+        "syncer.contract.shortcut -> syncer.config.sync",
+    ),
+    (
+        "syncer/config/shortcut.py",
+        "import syncer.delivery.executor",
+        "floors",
+        "syncer.config.shortcut -> syncer.delivery.executor",
+    ),
+    (
+        "syncer/core/shortcut.py",
+        "import syncer.planning.planner",
+        "floors",
+        "syncer.core.shortcut -> syncer.planning.planner",
+    ),
+    (
+        "syncer/effects/shortcut.py",
+        "import connectors.slack.channel",
+        "engine-knows-no-vendor",
+        "syncer.effects.shortcut -> connectors.slack.channel",
+    ),
+    (
+        "connectors/sandbox/core/shortcut.py",
+        "import syncer.contract.text",
+        "sandbox-core-stands-alone",
+        "connectors.sandbox.core.shortcut -> syncer.contract.text",
+    ),
+    (
+        "connectors/sandbox/core/vendor.py",
+        "import connectors.slack.sandbox.store",
+        "sandbox-core-stands-alone",
+        "connectors.sandbox.core.vendor -> connectors.slack.sandbox.store",
+    ),
 ]
 
 
 @pytest.mark.parametrize(("path", "line", "contract", "named"), BREAKS, ids=[b[2] + ":" + b[0] for b in BREAKS])
-def test_a_forbidden_import_breaks_its_contract(copy_root: Path, path: str, line: str, contract: str,
-                                                named: str) -> None:
+def test_a_forbidden_import_breaks_its_contract(
+    copy_root: Path, path: str, line: str, contract: str, named: str
+) -> None:
     added = copy_root / path
     added.write_text(f'"""A deliberate breach of {contract}."""\n\n{line}\n', encoding="utf-8")
     try:
@@ -95,8 +134,10 @@ def test_a_cycle_breaks_the_acyclic_contract(copy_root: Path) -> None:
     """The warehouse interface importing its opener back (the cycle the opener module removed) is reported."""
     base = copy_root / "syncer" / "warehouse" / "base.py"
     original = base.read_text(encoding="utf-8")
-    base.write_text(original + "\n\ndef _opener() -> object:\n    from syncer.warehouse import opener\n\n"
-                               "    return opener\n", encoding="utf-8")
+    base.write_text(
+        original + "\n\ndef _opener() -> object:\n    from syncer.warehouse import opener\n\n    return opener\n",
+        encoding="utf-8",
+    )
     try:
         result = _lint(copy_root, "no-cycles")
     finally:

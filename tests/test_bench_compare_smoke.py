@@ -16,14 +16,35 @@ ROWS = 3_000
 
 def test_tiny_comparison_prints_consistent_figures_for_both_sides(tmp_path: Path) -> None:
     figures = tmp_path / "compare.json"
-    result = subprocess.run([sys.executable, str(REPO / "bench" / "compare.py"), "--rows", str(ROWS), "--repeats",
-                             "2", "--skip", "effects", "--json", str(figures)],
-                            capture_output=True, text=True, timeout=600, check=False)
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(REPO / "bench" / "compare.py"),
+            "--rows",
+            str(ROWS),
+            "--repeats",
+            "2",
+            "--skip",
+            "effects",
+            "--json",
+            str(figures),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Traceback" not in result.stdout + result.stderr
     rows = {row["scenario"].split(",")[0]: row for row in json.loads(figures.read_text())}
-    assert set(rows) == {"first plan", "first sync to the sink", "re-plan after a rebuild", "end to end rebuild "
-                         "(plan", "`syncer --help`", "`syncer validate` (demo project)"}
+    assert set(rows) == {
+        "first plan",
+        "first sync to the sink",
+        "re-plan after a rebuild",
+        "end to end rebuild (plan",
+        "`syncer --help`",
+        "`syncer validate` (demo project)",
+    }
 
     assert rows["first plan"]["syncer_changes"] == rows["first plan"]["bare_changes"] == ROWS
     first_sync = rows["first sync to the sink"]

@@ -21,9 +21,24 @@ def _number(text: str) -> int:
 
 def test_small_load_prints_one_consistent_line_per_cycle(tmp_path: Path) -> None:
     figures = tmp_path / "load.json"
-    result = subprocess.run([sys.executable, str(REPO / "bench" / "load.py"), "--rows", str(ROWS), "--cycles",
-                             str(CYCLES), "--change", str(CHANGE), "--json", str(figures)],
-                            capture_output=True, text=True, timeout=300, check=False)
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(REPO / "bench" / "load.py"),
+            "--rows",
+            str(ROWS),
+            "--cycles",
+            str(CYCLES),
+            "--change",
+            str(CHANGE),
+            "--json",
+            str(figures),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Traceback" not in result.stdout + result.stderr
     lines = [line for line in result.stdout.splitlines() if re.match(r"cycle +\d+  limit ", line)]
@@ -31,8 +46,9 @@ def test_small_load_prints_one_consistent_line_per_cycle(tmp_path: Path) -> None
 
     changed_per_cycle = round(ROWS * CHANGE)
     for cycle, line in enumerate(lines):
-        counts = {name: _number(value) for name, value in re.findall(r"(changed|planned|sent|confirmed) +([\d,]+)",
-                                                                        line)}
+        counts = {
+            name: _number(value) for name, value in re.findall(r"(changed|planned|sent|confirmed) +([\d,]+)", line)
+        }
         want = ROWS if cycle == 0 else changed_per_cycle
         assert counts == {"changed": want, "planned": want, "sent": want, "confirmed": want}, line
         assert line.endswith("sandbox ok"), line
@@ -56,15 +72,26 @@ def test_small_load_prints_one_consistent_line_per_cycle(tmp_path: Path) -> None
     assert summary["settled_rss_after_cycle_2_mb"] == records[2]["settled_rss_mb"]
     assert summary[f"settled_rss_after_cycle_{CYCLES}_mb"] == records[CYCLES]["settled_rss_mb"]
     assert summary["memory"] in {"flat", "grew", "shrank"}
-    assert re.search(rf"memory: {summary['memory']} \(settled RSS after cycle 2 {records[2]['settled_rss_mb']:,} MB, "
-                     rf"after cycle {CYCLES} {records[CYCLES]['settled_rss_mb']:,} MB", result.stdout)
-    assert re.search(rf"final check: {ROWS:,} accounts in the warehouse, {ROWS:,} companies in the sandbox, "
-                     r"0 missing, 0 with another score", result.stdout)
+    assert re.search(
+        rf"memory: {summary['memory']} \(settled RSS after cycle 2 {records[2]['settled_rss_mb']:,} MB, "
+        rf"after cycle {CYCLES} {records[CYCLES]['settled_rss_mb']:,} MB",
+        result.stdout,
+    )
+    assert re.search(
+        rf"final check: {ROWS:,} accounts in the warehouse, {ROWS:,} companies in the sandbox, "
+        r"0 missing, 0 with another score",
+        result.stdout,
+    )
 
 
 def test_bad_options_are_one_line_errors() -> None:
-    result = subprocess.run([sys.executable, str(REPO / "bench" / "load.py"), "--change", "0"],
-                            capture_output=True, text=True, timeout=60, check=False)
+    result = subprocess.run(
+        [sys.executable, str(REPO / "bench" / "load.py"), "--change", "0"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert result.returncode == 2
     assert result.stderr.strip().splitlines()[-1].endswith("--change in (0, 1]")
     assert "Traceback" not in result.stderr

@@ -18,8 +18,11 @@ from connectors.sandbox import Sandbox
 from syncer.cli import cli
 from syncer.demo.sample_warehouse import build_sample_warehouse
 
-ENV = {"HUBSPOT_ACCESS_TOKEN": "sandbox-hubspot-token", "SALESFORCE_CLIENT_ID": "sandbox-consumer-key",
-       "SALESFORCE_CLIENT_SECRET": "sandbox-consumer-secret"}
+ENV = {
+    "HUBSPOT_ACCESS_TOKEN": "sandbox-hubspot-token",
+    "SALESFORCE_CLIENT_ID": "sandbox-consumer-key",
+    "SALESFORCE_CLIENT_SECRET": "sandbox-consumer-secret",
+}
 
 HUBSPOT = """\
 name: companies
@@ -94,9 +97,12 @@ def problems(root: Path, sync: str) -> list[str]:
 
 
 def writes(sandbox: Sandbox) -> int:
-    return sum(1 for emulator in (sandbox.hubspot, sandbox.salesforce) for entry in emulator.log.entries()
-               if entry.method in ("POST", "PATCH", "DELETE")
-               and ("/objects/" in entry.path or "sobjects" in entry.path))
+    return sum(
+        1
+        for emulator in (sandbox.hubspot, sandbox.salesforce)
+        for entry in emulator.log.entries()
+        if entry.method in ("POST", "PATCH", "DELETE") and ("/objects/" in entry.path or "sobjects" in entry.path)
+    )
 
 
 def refused_run(root: Path, sync: str, sandbox: Sandbox, *expected: str) -> None:
@@ -114,8 +120,9 @@ def refused_run(root: Path, sync: str, sandbox: Sandbox, *expected: str) -> None
     assert writes(sandbox) == 0
 
 
-def test_a_value_map_outside_the_enumeration_options_is_caught_and_blocks_the_run(tmp_path: Path,
-                                                                                   sandbox: Sandbox) -> None:
+def test_a_value_map_outside_the_enumeration_options_is_caught_and_blocks_the_run(
+    tmp_path: Path, sandbox: Sandbox
+) -> None:
     root = project(tmp_path, sandbox, HUBSPOT + TIER_MAP)
     found = problems(root, "companies")
     assert len(found) == 2
@@ -128,51 +135,62 @@ def test_a_value_map_outside_the_enumeration_options_is_caught_and_blocks_the_ru
     assert invoke("run", "companies", "-p", str(root)).exit_code == 0
 
 
-def test_a_static_value_outside_the_options_and_a_misspelt_property_are_named(tmp_path: Path,
-                                                                              sandbox: Sandbox) -> None:
+def test_a_static_value_outside_the_options_and_a_misspelt_property_are_named(tmp_path: Path, sandbox: Sandbox) -> None:
     mapping = HUBSPOT + "  pql_tier: {value: HOT}\n  pql_scroe: {source: pql_score, type: number}\n"
     root = project(tmp_path, sandbox, mapping)
     found = problems(root, "companies")
     assert any("has no option 'HOT' (did you mean 'hot'?)" in p for p in found)
-    assert any(p.startswith("pql_scroe: ") and "no property 'pql_scroe'" in p and "did you mean 'pql_score'?" in p
-               for p in found)
+    assert any(
+        p.startswith("pql_scroe: ") and "no property 'pql_scroe'" in p and "did you mean 'pql_score'?" in p
+        for p in found
+    )
     refused_run(root, "companies", sandbox, "'HOT'", "pql_scroe")
 
 
-def test_a_salesforce_match_field_that_does_not_exist_is_named_and_blocks_the_run(tmp_path: Path,
-                                                                                 sandbox: Sandbox) -> None:
+def test_a_salesforce_match_field_that_does_not_exist_is_named_and_blocks_the_run(
+    tmp_path: Path, sandbox: Sandbox
+) -> None:
     root = project(tmp_path, sandbox, SALESFORCE.replace("MATCH", "Product_Acount_Id__c"))
     found = problems(root, "accounts")
-    assert found == ["Product_Acount_Id__c: Account has no field Product_Acount_Id__c to match on (did you mean "
-                     "'Product_Account_Id__c'?)"]
+    assert found == [
+        "Product_Acount_Id__c: Account has no field Product_Acount_Id__c to match on (did you mean "
+        "'Product_Account_Id__c'?)"
+    ]
     refused_run(root, "accounts", sandbox, "Product_Acount_Id__c")
 
 
-def test_a_salesforce_picklist_value_and_task_priority_in_hubspot_words_are_caught(tmp_path: Path,
-                                                                                   sandbox: Sandbox) -> None:
-    mapping = SALESFORCE.replace("MATCH", "Product_Account_Id__c") + TIER_MAP.replace("pql_tier:", "PQL_Tier__c:") \
+def test_a_salesforce_picklist_value_and_task_priority_in_hubspot_words_are_caught(
+    tmp_path: Path, sandbox: Sandbox
+) -> None:
+    mapping = (
+        SALESFORCE.replace("MATCH", "Product_Account_Id__c")
+        + TIER_MAP.replace("pql_tier:", "PQL_Tier__c:")
         + """\
 triggers:
   - name: became_hot
     when: "new.PQL_Tier__c = 'hot'"
     task: {subject: "PQL {{ account_name }}", priority: HIGH}
 """
+    )
     root = project(tmp_path, sandbox, mapping)
     found = problems(root, "accounts")
     assert any("Account.PQL_Tier__c has no picklist value 'Hot' (did you mean 'hot'?)" in p for p in found)
-    assert any(p.startswith("task priority: Task.Priority has no picklist value 'HIGH' (did you mean 'High'?)")
-               for p in found)
+    assert any(
+        p.startswith("task priority: Task.Priority has no picklist value 'HIGH' (did you mean 'High'?)") for p in found
+    )
 
 
 @pytest.mark.parametrize("priority", ["High", "HIGH"])
-def test_hubspot_task_priority_is_checked_against_its_options(tmp_path: Path, sandbox: Sandbox,
-                                                              priority: str) -> None:
-    mapping = HUBSPOT + f"""\
+def test_hubspot_task_priority_is_checked_against_its_options(tmp_path: Path, sandbox: Sandbox, priority: str) -> None:
+    mapping = (
+        HUBSPOT
+        + f"""\
 triggers:
   - name: any
     when: "true"
     task: {{subject: "PQL", priority: {priority}}}
 """
+    )
     found = problems(project(tmp_path, sandbox, mapping), "companies")
     if priority == "HIGH":
         assert found == []

@@ -31,8 +31,7 @@ def test_check_passes_when_every_field_exists_with_a_compatible_type(tmp_path: P
     assert (report["sync"], report["error"], report["fields"]) == ("companies", None, [])
 
 
-def test_check_names_a_missing_field_setup_creates_it_and_check_is_then_clean(tmp_path: Path,
-                                                                             sandbox: Sandbox) -> None:
+def test_check_names_a_missing_field_setup_creates_it_and_check_is_then_clean(tmp_path: Path, sandbox: Sandbox) -> None:
     make_project(tmp_path, WITH_NEW_FIELD, hubspot_url=sandbox.urls["hubspot"], accounts=5)
     checked = invoke("check", "companies", "-p", str(tmp_path))
     assert checked.exit_code == 1
@@ -60,7 +59,8 @@ def test_check_with_a_refused_token_is_one_clear_failure(tmp_path: Path, sandbox
 
 def test_check_without_the_destination_secret_names_the_variable(tmp_path: Path, sandbox: Sandbox) -> None:
     make_project(tmp_path, hubspot_url=sandbox.urls["hubspot"], accounts=5)
-    result = invoke("check", "companies", "-p", str(tmp_path),
-                    env={"TEST_SLACK_TOKEN": ENVIRONMENT["TEST_SLACK_TOKEN"]})
+    result = invoke(
+        "check", "companies", "-p", str(tmp_path), env={"TEST_SLACK_TOKEN": ENVIRONMENT["TEST_SLACK_TOKEN"]}
+    )
     assert result.exit_code == 2
     assert "TEST_HUBSPOT_TOKEN" in result.output

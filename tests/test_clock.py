@@ -15,8 +15,18 @@ ROOT = Path(__file__).resolve().parents[1]
 _CLOCK_READS = {
     "datetime": {"now", "utcnow", "today"},
     "date": {"today"},
-    "time": {"time", "time_ns", "monotonic", "monotonic_ns", "perf_counter", "perf_counter_ns", "localtime",
-             "gmtime", "ctime", "asctime"},
+    "time": {
+        "time",
+        "time_ns",
+        "monotonic",
+        "monotonic_ns",
+        "perf_counter",
+        "perf_counter_ns",
+        "localtime",
+        "gmtime",
+        "ctime",
+        "asctime",
+    },
 }
 # The emulators' own framework (connectors/sandbox/core/) lives outside the engine and keeps its clocks.
 _EXEMPT = (ROOT / "syncer" / "contract" / "clock.py",)
@@ -34,16 +44,23 @@ def clock_reads(source: str) -> list[str]:
                 found.append(f"{node.lineno}: {name}.{node.attr}")
         elif isinstance(node, ast.ImportFrom) and node.module == "time":
             found += [f"{node.lineno}: time.{a.name}" for a in node.names if a.name in _CLOCK_READS["time"]]
-    return sorted(found, key=lambda read: int(read.split(':')[0]))
+    return sorted(found, key=lambda read: int(read.split(":")[0]))
 
 
 def test_the_check_finds_each_way_of_reading_the_clock() -> None:
-    source = ("import time\nimport datetime as dt\nfrom datetime import UTC, date, datetime\n"
-              "from time import monotonic\n"
-              "a = datetime.now(UTC)\nb = time.perf_counter\nc = date.today()\nd = dt.datetime.utcnow()\n"
-              "e = datetime.fromisoformat('2026-01-01')\nf = time.sleep\n")
-    assert clock_reads(source) == ["4: time.monotonic", "5: datetime.now", "6: time.perf_counter", "7: date.today",
-                                   "8: datetime.utcnow"]
+    source = (
+        "import time\nimport datetime as dt\nfrom datetime import UTC, date, datetime\n"
+        "from time import monotonic\n"
+        "a = datetime.now(UTC)\nb = time.perf_counter\nc = date.today()\nd = dt.datetime.utcnow()\n"
+        "e = datetime.fromisoformat('2026-01-01')\nf = time.sleep\n"
+    )
+    assert clock_reads(source) == [
+        "4: time.monotonic",
+        "5: datetime.now",
+        "6: time.perf_counter",
+        "7: date.today",
+        "8: datetime.utcnow",
+    ]
 
 
 def test_no_module_of_the_engine_but_the_clock_reads_the_clock() -> None:
@@ -75,8 +92,9 @@ def test_the_environment_sets_the_clock_and_a_bad_value_is_one_clear_line() -> N
     assert abs(naive.now() - datetime(2026, 12, 7, 7, 30, tzinfo=UTC)) < timedelta(seconds=5)
     with pytest.raises(clock.ClockError) as caught:
         clock.from_environment({"SYNCER_FAKE_NOW": "tomorrow 9am"})
-    assert str(caught.value) == ("SYNCER_FAKE_NOW: 'tomorrow 9am' is not an ISO 8601 date-time "
-                                 "(for example 2026-12-07T07:30:00Z)")
+    assert str(caught.value) == (
+        "SYNCER_FAKE_NOW: 'tomorrow 9am' is not an ISO 8601 date-time (for example 2026-12-07T07:30:00Z)"
+    )
 
 
 def test_storage_conversion_round_trips_and_takes_naive_as_utc() -> None:

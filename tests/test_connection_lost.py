@@ -26,21 +26,31 @@ UPSERTS = "/crm/v3/objects/companies/batch/upsert"
 def terminate_sessions(admin_url: str, database: str) -> int:
     """End every session on ``database`` (as an administrator or a failover would); how many there were."""
     with psycopg.connect(admin_url, autocommit=True) as conn:
-        rows = conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                            "WHERE datname = %s AND pid <> pg_backend_pid()", (database,)).fetchall()
+        rows = conn.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+            (database,),
+        ).fetchall()
     return len(rows)
 
 
 def sessions_running(admin_url: str, database: str, query_like: str) -> bool:
     with psycopg.connect(admin_url, autocommit=True) as conn:
-        rows = conn.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND state = 'active' "
-                            "AND query LIKE %s AND pid <> pg_backend_pid()", (database, query_like)).fetchall()
+        rows = conn.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND state = 'active' "
+            "AND query LIKE %s AND pid <> pg_backend_pid()",
+            (database, query_like),
+        ).fetchall()
     return int(rows[0][0]) > 0
 
 
 def start_run(root: Path, sync: str) -> subprocess.Popen[str]:
-    return subprocess.Popen([SYNCER, "run", sync, "--project", str(root)], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env={**os.environ, **ENVIRONMENT, "COLUMNS": "200"})
+    return subprocess.Popen(
+        [SYNCER, "run", sync, "--project", str(root)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, **ENVIRONMENT, "COLUMNS": "200"},
+    )
 
 
 def assert_one_line(process: subprocess.Popen[str], expected: str) -> str:
@@ -53,10 +63,15 @@ def assert_one_line(process: subprocess.Popen[str], expected: str) -> str:
 
 
 def test_the_state_store_dying_mid_run_is_one_line_and_the_run_is_marked_killed(
-        tmp_path: Path, sandbox: Sandbox, pg_server: PgServer) -> None:
+    tmp_path: Path, sandbox: Sandbox, pg_server: PgServer
+) -> None:
     state_url = pg_server.new_database("lost_state")
-    root = write_project(tmp_path / "project", project_yaml(sandbox, state_url, free_port()),
-                         {"slow": hubspot_mapping("slow", "every 1h")}, accounts=500)
+    root = write_project(
+        tmp_path / "project",
+        project_yaml(sandbox, state_url, free_port()),
+        {"slow": hubspot_mapping("slow", "every 1h")},
+        accounts=500,
+    )
     sandbox.hubspot.set_faults([FaultRule(route=f"POST {UPSERTS}", latency_ms=1000)])  # 5 batches, 1 s each
     seen = len(sandbox.hubspot.log.entries())
     running = start_run(root, "slow")
@@ -75,10 +90,13 @@ def test_the_warehouse_dying_mid_read_is_one_line(tmp_path: Path, sandbox: Sandb
     state_url = pg_server.new_database("lost_wh_state")
     warehouse_url = pg_server.new_database("lost_warehouse")
     with psycopg.connect(warehouse_url, autocommit=True) as conn:
-        conn.execute("CREATE TABLE scored_accounts AS SELECT 'a' || i AS account_id, i * 1.0 AS pql_score, "
-                     "'warm' AS pql_tier FROM generate_series(1, 50) AS i")
+        conn.execute(
+            "CREATE TABLE scored_accounts AS SELECT 'a' || i AS account_id, i * 1.0 AS pql_score, "
+            "'warm' AS pql_tier FROM generate_series(1, 50) AS i"
+        )
     project = project_yaml(sandbox, state_url, free_port()).replace(
-        "url: duckdb:///warehouse.duckdb", "url: " + warehouse_url.replace("postgresql://", "postgresql+psycopg://"))
+        "url: duckdb:///warehouse.duckdb", "url: " + warehouse_url.replace("postgresql://", "postgresql+psycopg://")
+    )
     model = 'sql: "SELECT a.* FROM scored_accounts a CROSS JOIN (SELECT pg_sleep(3)) AS slow_read"'
     root = write_project(tmp_path / "project", project, {"wh": hubspot_mapping("wh", "every 1h", model)}, accounts=5)
     running = start_run(root, "wh")

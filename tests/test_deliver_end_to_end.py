@@ -52,16 +52,27 @@ connectors:
     ca_bundle: {sandbox.ca_file}
 """)
     build_sample_warehouse(tmp_path / "warehouse.duckdb", accounts=ACCOUNTS)
-    app = App(tmp_path, {"HUBSPOT_ACCESS_TOKEN": "sandbox-hubspot-token",
-                         "SALESFORCE_CLIENT_ID": "sandbox-consumer-key",
-                         "SALESFORCE_CLIENT_SECRET": "sandbox-consumer-secret"})
+    app = App(
+        tmp_path,
+        {
+            "HUBSPOT_ACCESS_TOKEN": "sandbox-hubspot-token",
+            "SALESFORCE_CLIENT_ID": "sandbox-consumer-key",
+            "SALESFORCE_CLIENT_SECRET": "sandbox-consumer-secret",
+        },
+    )
     yield app
     app.close()
 
 
 def _run(app: App, name: str) -> RunOutcome:
-    return run_sync(app.project.sync(name), app.store, app.warehouse, naive_now, app.open_destination,
-                    RunOptions(batch_size=app.batch_size))
+    return run_sync(
+        app.project.sync(name),
+        app.store,
+        app.warehouse,
+        naive_now,
+        app.open_destination,
+        RunOptions(batch_size=app.batch_size),
+    )
 
 
 def _writes(sandbox: Sandbox, vendor: str, route: str) -> int:
@@ -84,8 +95,11 @@ def test_hubspot_first_run_lands_every_field_and_a_second_run_writes_nothing(pro
     assert first.status is RunStatus.SUCCEEDED, first.error
     assert first.delivery is not None and first.delivery.confirmed == ACCOUNTS
     assert _writes(sandbox, "hubspot", HUBSPOT_WRITES) == math.ceil(ACCOUNTS / 100)
-    landed = {c["properties"]["product_account_id"]: c["properties"] for c in sandbox.hubspot.records("companies")
-              if c["properties"].get("product_account_id")}
+    landed = {
+        c["properties"]["product_account_id"]: c["properties"]
+        for c in sandbox.hubspot.records("companies")
+        if c["properties"].get("product_account_id")
+    }
     scores = _scores(project.root / "warehouse.duckdb")
     assert len(landed) == ACCOUNTS
     for key, score in scores.items():
@@ -99,8 +113,11 @@ def test_hubspot_first_run_lands_every_field_and_a_second_run_writes_nothing(pro
 
 def test_a_simulated_day_sends_exactly_the_changed_rows_and_fields(project: App, sandbox: Sandbox) -> None:
     assert _run(project, "hubspot_companies").status is RunStatus.SUCCEEDED
-    before = {c["properties"]["product_account_id"]: dict(c["properties"])
-              for c in sandbox.hubspot.records("companies") if c["properties"].get("product_account_id")}
+    before = {
+        c["properties"]["product_account_id"]: dict(c["properties"])
+        for c in sandbox.hubspot.records("companies")
+        if c["properties"].get("product_account_id")
+    }
     writes_before = _writes_per_property(sandbox)
     build_sample_warehouse(project.root / "warehouse.duckdb", accounts=ACCOUNTS, day=3)  # new updated_at everywhere
     plan_changes = None
@@ -112,8 +129,11 @@ def test_a_simulated_day_sends_exactly_the_changed_rows_and_fields(project: App,
     assert 0 < plan_changes < ACCOUNTS  # a day moves a few percent, not everything
     assert outcome.delivery.confirmed == plan_changes
     assert _writes(sandbox, "hubspot", HUBSPOT_WRITES) == math.ceil(plan_changes / 100)
-    after = {c["properties"]["product_account_id"]: c["properties"] for c in sandbox.hubspot.records("companies")
-             if c["properties"].get("product_account_id")}
+    after = {
+        c["properties"]["product_account_id"]: c["properties"]
+        for c in sandbox.hubspot.records("companies")
+        if c["properties"].get("product_account_id")
+    }
     changed = {key for key in after if after[key] != before[key]}
     assert len(changed) == plan_changes
     # Only changed fields were sent: the emulator keeps every write of every property, like HubSpot's history.
@@ -124,8 +144,10 @@ def test_a_simulated_day_sends_exactly_the_changed_rows_and_fields(project: App,
 
 
 def _writes_per_property(sandbox: Sandbox) -> dict[str, dict[str, int]]:
-    return {str(record.properties.get("product_account_id")): {name: len(h) for name, h in record.history.items()}
-            for record in sandbox.hubspot.portal.store.live("companies")}
+    return {
+        str(record.properties.get("product_account_id")): {name: len(h) for name, h in record.history.items()}
+        for record in sandbox.hubspot.portal.store.live("companies")
+    }
 
 
 def test_salesforce_first_run_and_a_representation_only_rebuild(project: App, sandbox: Sandbox) -> None:
@@ -138,8 +160,10 @@ def test_salesforce_first_run_and_a_representation_only_rebuild(project: App, sa
     # Same values, new representation: DECIMAL scores become DOUBLE and every updated_at moves.
     con = duckdb.connect(str(project.root / "warehouse.duckdb"))
     try:
-        con.execute("CREATE OR REPLACE TABLE scored_accounts AS SELECT * REPLACE (CAST(pql_score AS DOUBLE) "
-                    "AS pql_score, now() AS updated_at) FROM scored_accounts")
+        con.execute(
+            "CREATE OR REPLACE TABLE scored_accounts AS SELECT * REPLACE (CAST(pql_score AS DOUBLE) "
+            "AS pql_score, now() AS updated_at) FROM scored_accounts"
+        )
     finally:
         con.close()
     sandbox.salesforce.log.clear()

@@ -15,12 +15,17 @@ from tests.test_deliver_end_to_end import ACCOUNTS, _run, project  # noqa: F401 
 
 
 def _landed(sandbox: Sandbox) -> Counter[str]:
-    return Counter(c["properties"]["product_account_id"] for c in sandbox.hubspot.records("companies")
-                   if c["properties"].get("product_account_id"))
+    return Counter(
+        c["properties"]["product_account_id"]
+        for c in sandbox.hubspot.records("companies")
+        if c["properties"].get("product_account_id")
+    )
 
 
-def test_records_rejected_inside_a_batch_are_reported_and_land_on_the_next_run(project: App,  # noqa: F811
-                                                                               sandbox: Sandbox) -> None:
+def test_records_rejected_inside_a_batch_are_reported_and_land_on_the_next_run(
+    project: App,  # noqa: F811
+    sandbox: Sandbox,
+) -> None:
     sandbox.hubspot.set_faults([FaultRule(route="POST /crm/v3/objects/companies/batch/*", reject_rate=0.05)], seed=7)
     first = _run(project, "hubspot_companies")
     assert first.status is RunStatus.PARTIAL and first.delivery is not None
@@ -40,8 +45,10 @@ def test_records_rejected_inside_a_batch_are_reported_and_land_on_the_next_run(p
     assert project.store.row_errors.records("hubspot_companies") == []
 
 
-def test_a_spent_daily_allowance_stops_the_destination_and_the_next_run_finishes(project: App,  # noqa: F811
-                                                                                sandbox: Sandbox) -> None:
+def test_a_spent_daily_allowance_stops_the_destination_and_the_next_run_finishes(
+    project: App,  # noqa: F811
+    sandbox: Sandbox,
+) -> None:
     normal = sandbox.hubspot.limits
     sandbox.hubspot.set_limits(HubSpotLimits(daily_max=3))  # the properties read and two batches, then DAILY 429
     try:
@@ -60,9 +67,10 @@ def test_a_spent_daily_allowance_stops_the_destination_and_the_next_run_finishes
 
 
 def test_salesforce_request_limit_exceeded_stops_the_destination_and_the_next_run_finishes(
-        project: App, sandbox: Sandbox) -> None:  # noqa: F811
-    sandbox.salesforce.set_faults([FaultRule(route="PATCH /services/data/*/composite/sobjects/*",
-                                             ratelimit_rate=1.0)])
+    project: App,  # noqa: F811 (the fixture)
+    sandbox: Sandbox,
+) -> None:
+    sandbox.salesforce.set_faults([FaultRule(route="PATCH /services/data/*/composite/sobjects/*", ratelimit_rate=1.0)])
     first = _run(project, "salesforce_accounts")
     assert first.status is RunStatus.PARTIAL and first.delivery is not None and first.plan is not None
     assert first.error is not None and "daily API request allocation is spent" in first.error
@@ -71,6 +79,9 @@ def test_salesforce_request_limit_exceeded_stops_the_destination_and_the_next_ru
     second = _run(project, "salesforce_accounts")
     assert second.status is RunStatus.SUCCEEDED and second.delivery is not None
     assert second.delivery.confirmed == first.plan.counts.create
-    ids = Counter(a["Product_Account_Id__c"] for a in sandbox.salesforce.state()["objects"]["Account"]
-                  if a.get("Product_Account_Id__c"))
+    ids = Counter(
+        a["Product_Account_Id__c"]
+        for a in sandbox.salesforce.state()["objects"]["Account"]
+        if a.get("Product_Account_Id__c")
+    )
     assert len(ids) >= first.plan.counts.create and set(ids.values()) == {1}

@@ -25,20 +25,42 @@ def test_demo_tells_the_story_first_sync_a_simulated_day_and_a_second_sync_under
     shutil.copytree(REPO / "mappings", tmp_path / "mappings")
     shutil.copy(REPO / "syncer.yaml", tmp_path / "syncer.yaml")
     hubspot, salesforce, slack = _free_port(), _free_port(), _free_port()
-    env = {**os.environ, "COLUMNS": "200", "HUBSPOT_BASE_URL": f"http://127.0.0.1:{hubspot}",
-           "SALESFORCE_INSTANCE_URL": f"https://127.0.0.1:{salesforce}",
-           "SLACK_BASE_URL": f"http://127.0.0.1:{slack}/api/"}
-    result = subprocess.run([sys.executable, "-c", "from syncer.cli import main; main()", "demo", "-p", str(tmp_path),
-                             "--accounts", "1500"], env=env, capture_output=True, text=True, timeout=300, check=False)
+    env = {
+        **os.environ,
+        "COLUMNS": "200",
+        "HUBSPOT_BASE_URL": f"http://127.0.0.1:{hubspot}",
+        "SALESFORCE_INSTANCE_URL": f"https://127.0.0.1:{salesforce}",
+        "SLACK_BASE_URL": f"http://127.0.0.1:{slack}/api/",
+    }
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "from syncer.cli import main; main()",
+            "demo",
+            "-p",
+            str(tmp_path),
+            "--accounts",
+            "1500",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     assert result.returncode == 0, result.stderr
     assert "Traceback" not in result.stdout + result.stderr
     out = result.stdout
     stages = [out.index(f"{n}. ") for n in (1, 2, 3, 4)]
     assert stages == sorted(stages)
-    first, did = out[stages[0]:stages[1]], out[stages[3]:]
+    first, did = out[stages[0] : stages[1]], out[stages[3] :]
     assert re.search(r"hubspot_companies\s+│\s+succeeded\s+│\s+1500\s+│\s+1500", first)
-    sent = re.search(r"hubspot_companies: (\d+) row\(s\) sent, (\d+) unchanged, (\d+) API call\(s\); "
-                     r"tasks created: (\d+)", did)
+    sent = re.search(
+        r"hubspot_companies: (\d+) row\(s\) sent, (\d+) unchanged, (\d+) API call\(s\); "
+        r"tasks created: (\d+)",
+        did,
+    )
     assert sent is not None
     changed, unchanged, calls, tasks = (int(g) for g in sent.groups())
     assert 0 < changed < 1500 and changed + unchanged == 1500 and calls == -(-changed // 100) and tasks > 0

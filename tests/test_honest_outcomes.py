@@ -43,8 +43,9 @@ def park(project: Path, keys: list[str]) -> None:
     store = open_state(STATE, project)
     try:
         run_id = store.runs.start("companies", dry_run=False, now=NOW)
-        store.row_errors.note(run_id, "companies", [RowErrorInput(key, "INVALID", "refused", ErrorStage.DELIVER)
-                                                    for key in keys], NOW, 1)
+        store.row_errors.note(
+            run_id, "companies", [RowErrorInput(key, "INVALID", "refused", ErrorStage.DELIVER) for key in keys], NOW, 1
+        )
     finally:
         store.close()
 
@@ -52,8 +53,9 @@ def park(project: Path, keys: list[str]) -> None:
 def project_with(tmp_path: Path, sandbox: Sandbox, mapping: str, park_after: int = 5) -> Path:
     project = make_project(tmp_path, mapping, state_url=STATE, accounts=30, hubspot_url=sandbox.urls["hubspot"])
     config = project / "syncer.yaml"
-    config.write_text(config.read_text().replace("state:\n", "state:\n  row_errors:\n"
-                                                 f"    park_after: {park_after}\n", 1))
+    config.write_text(
+        config.read_text().replace("state:\n", f"state:\n  row_errors:\n    park_after: {park_after}\n", 1)
+    )
     return project
 
 
@@ -62,8 +64,10 @@ def test_a_field_typed_so_that_every_row_is_rejected_fails_the_run(tmp_path: Pat
     project = project_with(tmp_path, sandbox, mapping)
     code, summary = run_json(project)
     assert code == 1 and summary["status"] == "failed" and summary["rejected_in_plan"] == 30
-    assert "wrote nothing: every one of the 30 rows of the model was rejected or parked (30 rejected by the plan)" \
+    assert (
+        "wrote nothing: every one of the 30 rows of the model was rejected or parked (30 rejected by the plan)"
         in str(summary["error"])
+    )
     record = last_run(project)
     assert record["status"] == "failed" and record["rejected"] == 30 and "companies --by reason" in str(record["error"])
     # The same model again: still every row rejected, still failed (not "succeeded" once nothing changes).
@@ -84,8 +88,12 @@ def test_a_field_the_portal_lacks_blocks_the_run_before_anything_is_sent(tmp_pat
 
 def test_a_run_whose_every_row_is_parked_fails_and_counts_them(tmp_path: Path, sandbox: Sandbox) -> None:
     project = project_with(tmp_path, sandbox, MAPPING_YAML, park_after=1)
-    keys = sorted(json.loads(invoke("plan", "companies", "-p", str(project), "--json", "--limit", "100").output)
-                  ["samples"]["create"], key=lambda row: row["key"])
+    keys = sorted(
+        json.loads(invoke("plan", "companies", "-p", str(project), "--json", "--limit", "100").output)["samples"][
+            "create"
+        ],
+        key=lambda row: row["key"],
+    )
     assert len(keys) == 30
     park(project, [row["key"] for row in keys])
     code, summary = run_json(project)  # every row parked: skipped, and the run says so
@@ -97,10 +105,12 @@ def test_a_run_whose_every_row_is_parked_fails_and_counts_them(tmp_path: Path, s
 
 
 def test_a_run_past_max_reject_percent_fails_after_delivery_and_the_limit_is_configurable(
-        tmp_path: Path, sandbox: Sandbox) -> None:
+    tmp_path: Path, sandbox: Sandbox
+) -> None:
     # A strict value map naming one tier: the rows of the other tiers are rejected by the plan.
-    strict = MAPPING_YAML.replace("  pql_tier: pql_tier\n", "  pql_tier:\n    source: pql_tier\n    map:\n"
-                                  "      hot: hot\n    strict: true\n")
+    strict = MAPPING_YAML.replace(
+        "  pql_tier: pql_tier\n", "  pql_tier:\n    source: pql_tier\n    map:\n      hot: hot\n    strict: true\n"
+    )
     project = project_with(tmp_path, sandbox, strict)
     code, summary = run_json(project)
     rejected = int(str(summary["rejected_in_plan"]))
@@ -115,10 +125,15 @@ def test_a_run_past_max_reject_percent_fails_after_delivery_and_the_limit_is_con
 
 
 def test_parked_rows_show_on_a_succeeded_run_in_the_record_status_json_and_metrics(
-        tmp_path: Path, sandbox: Sandbox) -> None:
+    tmp_path: Path, sandbox: Sandbox
+) -> None:
     project = project_with(tmp_path, sandbox, MAPPING_YAML)
-    keys = sorted(json.loads(invoke("plan", "companies", "-p", str(project), "--json", "--limit", "3").output)
-                  ["samples"]["create"], key=lambda row: row["key"])
+    keys = sorted(
+        json.loads(invoke("plan", "companies", "-p", str(project), "--json", "--limit", "3").output)["samples"][
+            "create"
+        ],
+        key=lambda row: row["key"],
+    )
     park(project, [row["key"] for row in keys])
     code, summary = run_json(project)
     assert code == 0 and summary["status"] == "succeeded" and summary["parked"] == 3

@@ -76,8 +76,13 @@ def test_documented_files_validate(schemas: dict[str, Draft202012Validator]) -> 
 
 def test_the_test_project_validates(schemas: dict[str, Draft202012Validator]) -> None:
     assert _errors(schemas["mapping"], yaml.safe_load(MAPPING_YAML)) == []
-    assert _errors(schemas["syncer"], yaml.safe_load(PROJECT_YAML.format(
-        state_url="duckdb:///s.duckdb", hubspot_url="http://127.0.0.1:9"))) == []
+    assert (
+        _errors(
+            schemas["syncer"],
+            yaml.safe_load(PROJECT_YAML.format(state_url="duckdb:///s.duckdb", hubspot_url="http://127.0.0.1:9")),
+        )
+        == []
+    )
 
 
 def test_defaults_are_shown_unmasked(schemas: dict[str, Draft202012Validator]) -> None:
@@ -106,8 +111,11 @@ MAPPING_VERDICTS = [
     ("template field", _mapping(fields__extra={"template": "{{ a }}", "max_length": 10, "truncate": True}), True),
     ("constant field", _mapping(fields__extra={"value": 3}), True),
     ("sql model", _mapping(model={"sql": "SELECT 1"}), True),
-    ("trigger with an alert", _mapping(triggers=[{"name": "t", "when": "true",
-                                                  "alert": {"connector": "slack", "template": "x"}}]), True),
+    (
+        "trigger with an alert",
+        _mapping(triggers=[{"name": "t", "when": "true", "alert": {"connector": "slack", "template": "x"}}]),
+        True,
+    ),
     ("field as a number", _mapping(fields__extra=5), False),
     ("field as a list", _mapping(fields__extra=["a"]), False),
     ("unknown top-level key", _mapping(keys=1), False),
@@ -117,25 +125,36 @@ MAPPING_VERDICTS = [
     ("round out of range", _mapping(fields__extra={"source": "c", "round": 13}), False),
     ("no fields", _mapping(fields={}), False),
     ("key as a list", _mapping(key=["a"]), False),
-    ("alert priority 9", _mapping(triggers=[{"name": "t", "when": "true",
-                                             "alert": {"connector": "s", "template": "x", "priority": 9}}]), False),
+    (
+        "alert priority 9",
+        _mapping(triggers=[{"name": "t", "when": "true", "alert": {"connector": "s", "template": "x", "priority": 9}}]),
+        False,
+    ),
 ]
 
 
 @pytest.mark.parametrize(("what", "data", "valid"), MAPPING_VERDICTS, ids=[v[0] for v in MAPPING_VERDICTS])
-def test_schema_and_loader_agree_on_mappings(schemas: dict[str, Draft202012Validator], what: str,
-                                             data: dict[str, Any], *, valid: bool) -> None:
+def test_schema_and_loader_agree_on_mappings(
+    schemas: dict[str, Draft202012Validator], what: str, data: dict[str, Any], *, valid: bool
+) -> None:
     assert (_errors(schemas["mapping"], data) == []) is valid, _errors(schemas["mapping"], data)
     assert _loader_accepts(SyncConfig, data) is valid
 
 
 PROJECT_VERDICTS = [
     ("secret references", {"connectors": {"h": {"type": "hubspot", "access_token": "${T}"}}}, True),
-    ("every connector type", {"connectors": {
-        "h": {"type": "hubspot", "access_token": "t", "base_url": "${U:-http://x}"},
-        "s": {"type": "salesforce", "instance_url": "https://x", "client_id": "${I}", "client_secret": "${S}"},
-        "k": {"type": "slack", "token": "${K}"},
-        "w": {"type": "webhook", "url": "https://x", "signing_secret": "${W}"}}}, True),
+    (
+        "every connector type",
+        {
+            "connectors": {
+                "h": {"type": "hubspot", "access_token": "t", "base_url": "${U:-http://x}"},
+                "s": {"type": "salesforce", "instance_url": "https://x", "client_id": "${I}", "client_secret": "${S}"},
+                "k": {"type": "slack", "token": "${K}"},
+                "w": {"type": "webhook", "url": "https://x", "signing_secret": "${W}"},
+            }
+        },
+        True,
+    ),
     ("an unknown connector type", {"connectors": {"h": {"type": "marketo"}}}, False),
     ("a connector without its secret", {"connectors": {"h": {"type": "hubspot"}}}, False),
     ("an unknown connector key", {"connectors": {"h": {"type": "slack", "token": "t", "tokn": "t"}}}, False),
@@ -145,12 +164,14 @@ PROJECT_VERDICTS = [
 
 
 @pytest.mark.parametrize(("what", "data", "valid"), PROJECT_VERDICTS, ids=[v[0] for v in PROJECT_VERDICTS])
-def test_schema_and_loader_agree_on_project_files(schemas: dict[str, Draft202012Validator], what: str,
-                                                  data: dict[str, Any], *, valid: bool) -> None:
+def test_schema_and_loader_agree_on_project_files(
+    schemas: dict[str, Draft202012Validator], what: str, data: dict[str, Any], *, valid: bool
+) -> None:
     assert (_errors(schemas["syncer"], data) == []) is valid, _errors(schemas["syncer"], data)
     connectors_ok = all(
         entry.get("type") in REGISTRY and _loader_accepts(REGISTRY[entry["type"]].settings, entry)
-        for entry in data.get("connectors", {}).values())
+        for entry in data.get("connectors", {}).values()
+    )
     assert (_loader_accepts(ProjectConfig, data) and connectors_ok) is valid
 
 

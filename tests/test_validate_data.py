@@ -17,8 +17,9 @@ INTEGER_TIER = MAPPING_YAML.replace("  pql_tier: pql_tier\n", "  pql_tier:\n    
 
 
 def validate(project: Path, *flags: str) -> tuple[int, dict[str, list[dict[str, object]]]]:
-    result: Result = runner.invoke(cli, ["validate", "-p", str(project), "--json", *flags], env=ENVIRONMENT,
-                                   catch_exceptions=False)
+    result: Result = runner.invoke(
+        cli, ["validate", "-p", str(project), "--json", *flags], env=ENVIRONMENT, catch_exceptions=False
+    )
     return result.exit_code, json.loads(result.output)
 
 
@@ -39,8 +40,10 @@ def test_a_type_that_does_not_fit_the_data_is_an_error_at_the_field(tmp_path: Pa
 
 def test_a_share_below_the_threshold_is_a_warning_and_the_threshold_is_the_projects(tmp_path: Path) -> None:
     # A strict value map without 'hot': the hot rows (a minority of the sample warehouse) would be rejected.
-    strict = MAPPING_YAML.replace("  pql_tier: pql_tier\n", "  pql_tier:\n    source: pql_tier\n    map:\n"
-                                  "      warm: warm\n      cold: cold\n    strict: true\n")
+    strict = MAPPING_YAML.replace(
+        "  pql_tier: pql_tier\n",
+        "  pql_tier:\n    source: pql_tier\n    map:\n      warm: warm\n      cold: cold\n    strict: true\n",
+    )
     make_project(tmp_path, strict, accounts=200)
     code, report = validate(tmp_path)
     assert code == 0 and report["ok"]
@@ -55,17 +58,21 @@ def test_a_share_below_the_threshold_is_a_warning_and_the_threshold_is_the_proje
 
 
 def test_a_json_key_typo_in_a_template_names_the_nearest_key(tmp_path: Path) -> None:
-    typo = MAPPING_YAML.replace("schedule: every 10m\n", "triggers:\n  - name: went_hot\n"
-                                "    when: \"new.pql_tier = 'hot'\"\n    task:\n"
-                                "      subject: \"{{ account_name }}: {{ signals.seets }} seats\"\n"
-                                "schedule: every 10m\n")
+    typo = MAPPING_YAML.replace(
+        "schedule: every 10m\n",
+        "triggers:\n  - name: went_hot\n"
+        "    when: \"new.pql_tier = 'hot'\"\n    task:\n"
+        '      subject: "{{ account_name }}: {{ signals.seets }} seats"\n'
+        "schedule: every 10m\n",
+    )
     make_project(tmp_path, typo, accounts=30)
     code, report = validate(tmp_path)
     assert code == 2
     [problem] = report["problems"]
     assert (problem["line"], problem["path"]) == (20, "triggers[0].task.subject")
-    assert problem["message"] == ("'signals.seets': no sampled row's 'signals' has the key 'seets'; "
-                                  "did you mean 'seats'?")
+    assert problem["message"] == (
+        "'signals.seets': no sampled row's 'signals' has the key 'seets'; did you mean 'seats'?"
+    )
     fixed = typo.replace("signals.seets", "signals.seats")
     (tmp_path / "mappings" / "companies.yaml").write_text(fixed)
     assert validate(tmp_path)[0] == 0
@@ -73,11 +80,14 @@ def test_a_json_key_typo_in_a_template_names_the_nearest_key(tmp_path: Path) -> 
 
 def test_a_task_template_that_fails_on_some_rows_is_reported_with_its_share(tmp_path: Path) -> None:
     # Fails on the accounts whose id ends in 7 only: not on the first row, so only the sample finds it.
-    failing = MAPPING_YAML.replace("schedule: every 10m\n", "triggers:\n  - name: went_hot\n"
-                                   "    when: \"new.pql_tier = 'hot'\"\n    task:\n"
-                                   "      subject: \"{{ account_name }}{% if account_id.endswith('7') %}"
-                                   "{{ 1 // 0 }}{% endif %}\"\n"
-                                   "schedule: every 10m\n")
+    failing = MAPPING_YAML.replace(
+        "schedule: every 10m\n",
+        "triggers:\n  - name: went_hot\n"
+        "    when: \"new.pql_tier = 'hot'\"\n    task:\n"
+        "      subject: \"{{ account_name }}{% if account_id.endswith('7') %}"
+        '{{ 1 // 0 }}{% endif %}"\n'
+        "schedule: every 10m\n",
+    )
     make_project(tmp_path, failing, accounts=40)
     code, report = validate(tmp_path)
     assert code == 0

@@ -32,8 +32,11 @@ from syncer.state.base import RunStatus
 from tests.project import ENVIRONMENT, MAPPING_YAML, make_project
 
 ACCOUNTS = 40
-ENV = {"HUBSPOT_ACCESS_TOKEN": "sandbox-hubspot-token", "SALESFORCE_CLIENT_ID": "sandbox-consumer-key",
-       "SALESFORCE_CLIENT_SECRET": "sandbox-consumer-secret"}
+ENV = {
+    "HUBSPOT_ACCESS_TOKEN": "sandbox-hubspot-token",
+    "SALESFORCE_CLIENT_ID": "sandbox-consumer-key",
+    "SALESFORCE_CLIENT_SECRET": "sandbox-consumer-secret",
+}
 
 HUBSPOT_MAPPING = """\
 name: companies
@@ -109,8 +112,14 @@ connectors:
 
 
 def _run(app: App, name: str) -> RunOutcome:
-    outcome = run_sync(app.project.sync(name), app.store, app.warehouse, naive_now, app.open_destination,
-                       RunOptions(batch_size=app.batch_size))
+    outcome = run_sync(
+        app.project.sync(name),
+        app.store,
+        app.warehouse,
+        naive_now,
+        app.open_destination,
+        RunOptions(batch_size=app.batch_size),
+    )
     assert outcome.status is RunStatus.SUCCEEDED, outcome.error
     return outcome
 
@@ -140,10 +149,13 @@ def _drift(app: App, sync: str) -> dict[str, Any]:
 def test_hubspot_keeps_a_humans_edit_writes_the_rest_and_drift_names_it(project: App, sandbox: Sandbox) -> None:
     _run(project, "companies")
     (edited, edited_tier), (control, control_tier), (emptied, _) = _warehouse(
-        project, "SELECT account_id, pql_tier FROM scored_accounts WHERE pql_reason <> '' "
-                                 "ORDER BY account_id LIMIT 3")
-    companies = {c["properties"]["product_account_id"]: c for c in sandbox.hubspot.records("companies")
-                 if c["properties"].get("product_account_id")}
+        project, "SELECT account_id, pql_tier FROM scored_accounts WHERE pql_reason <> '' ORDER BY account_id LIMIT 3"
+    )
+    companies = {
+        c["properties"]["product_account_id"]: c
+        for c in sandbox.hubspot.records("companies")
+        if c["properties"].get("product_account_id")
+    }
     human_tier = _other_tier(edited_tier)
     client = HubSpotClient(project.project.connectors["hubspot"], "companies")  # type: ignore[arg-type]
     try:  # a rep edits two companies in HubSpot
@@ -165,15 +177,23 @@ def test_hubspot_keeps_a_humans_edit_writes_the_rest_and_drift_names_it(project:
     new_edited, new_control = _other_tier(edited_tier, human_tier), _other_tier(control_tier)
     _warehouse(project, "UPDATE scored_accounts SET pql_tier = ? WHERE account_id = ?", new_edited, edited)
     _warehouse(project, "UPDATE scored_accounts SET pql_tier = ? WHERE account_id = ?", new_control, control)
-    _warehouse(project, "UPDATE scored_accounts SET pql_reason = 'new reason' WHERE account_id IN (?, ?, ?)",
-               edited, control, emptied)
+    _warehouse(
+        project,
+        "UPDATE scored_accounts SET pql_reason = 'new reason' WHERE account_id IN (?, ?, ?)",
+        edited,
+        control,
+        emptied,
+    )
     outcome = _run(project, "companies")
     kept = outcome.summary()["kept_in_crm"]
     assert kept["pql_tier"] == {"keys": 1, "examples": [edited]}
     assert kept["pql_reason"] == {"keys": 2, "examples": sorted([edited, control])}
 
-    after = {c["properties"]["product_account_id"]: c["properties"] for c in sandbox.hubspot.records("companies")
-             if c["properties"].get("product_account_id")}
+    after = {
+        c["properties"]["product_account_id"]: c["properties"]
+        for c in sandbox.hubspot.records("companies")
+        if c["properties"].get("product_account_id")
+    }
     assert after[edited]["pql_tier"] == human_tier  # the rep's value survived
     assert after[control]["pql_tier"] == new_control  # an untouched record follows the warehouse
     assert after[emptied]["pql_reason"] == "new reason"  # empty in the CRM: if_empty writes it
@@ -196,17 +216,22 @@ def test_hubspot_keeps_a_humans_edit_writes_the_rest_and_drift_names_it(project:
 
 def test_salesforce_keeps_a_humans_edit_and_drift_names_it(project: App, sandbox: Sandbox) -> None:
     _run(project, "accounts")
-    rows = _warehouse(project, "SELECT account_id, pql_tier, pql_score FROM scored_accounts ORDER BY account_id "
-                               "LIMIT 2")
+    rows = _warehouse(
+        project, "SELECT account_id, pql_tier, pql_score FROM scored_accounts ORDER BY account_id LIMIT 2"
+    )
     (edited, edited_tier, _), (control, control_tier, control_score) = rows
-    ids = {str(a["Product_Account_Id__c"]): str(a["Id"]) for a in sandbox.salesforce.state()["objects"]["Account"]
-           if a.get("Product_Account_Id__c")}
+    ids = {
+        str(a["Product_Account_Id__c"]): str(a["Id"])
+        for a in sandbox.salesforce.state()["objects"]["Account"]
+        if a.get("Product_Account_Id__c")
+    }
     human_tier = _other_tier(edited_tier)
     destination = project.open_destination(project.project.sync("accounts"))
     assert isinstance(destination, SalesforceDestination)
     try:  # an admin edits one Account in Salesforce
-        destination.client.call("edit", lambda sf: cast(Any, sf).Account.update(ids[edited],
-                                                                                {"PQL_Tier__c": human_tier}))
+        destination.client.call(
+            "edit", lambda sf: cast(Any, sf).Account.update(ids[edited], {"PQL_Tier__c": human_tier})
+        )
     finally:
         destination.close()
 
@@ -215,40 +240,69 @@ def test_salesforce_keeps_a_humans_edit_and_drift_names_it(project: App, sandbox
     score = next(f for f in _drift(project, "accounts")["fields"] if f["field"] == "PQL_Score__c")
     assert score["keys"] == 0  # Salesforce answers 42.0 for 42: compared as numbers
 
-    _warehouse(project, "UPDATE scored_accounts SET pql_tier = ? WHERE account_id = ?",
-               _other_tier(edited_tier, human_tier), edited)
-    _warehouse(project, "UPDATE scored_accounts SET pql_tier = ?, pql_score = ? WHERE account_id = ?",
-               _other_tier(control_tier), float(control_score) + 1, control)
+    _warehouse(
+        project,
+        "UPDATE scored_accounts SET pql_tier = ? WHERE account_id = ?",
+        _other_tier(edited_tier, human_tier),
+        edited,
+    )
+    _warehouse(
+        project,
+        "UPDATE scored_accounts SET pql_tier = ?, pql_score = ? WHERE account_id = ?",
+        _other_tier(control_tier),
+        float(control_score) + 1,
+        control,
+    )
     outcome = _run(project, "accounts")
     assert outcome.summary()["kept_in_crm"] == {"PQL_Tier__c": {"keys": 1, "examples": [edited]}}
-    accounts = {str(a["Product_Account_Id__c"]): a for a in sandbox.salesforce.state()["objects"]["Account"]
-                if a.get("Product_Account_Id__c")}
+    accounts = {
+        str(a["Product_Account_Id__c"]): a
+        for a in sandbox.salesforce.state()["objects"]["Account"]
+        if a.get("Product_Account_Id__c")
+    }
     assert accounts[edited]["PQL_Tier__c"] == human_tier
     assert accounts[control]["PQL_Tier__c"] == _other_tier(control_tier)
     assert float(accounts[control]["PQL_Score__c"]) == pytest.approx(round(float(control_score) + 1, 1))
 
 
 def test_a_write_policy_on_a_destination_that_cannot_read_records_is_a_validate_error(tmp_path: Path) -> None:
-    make_project(tmp_path, MAPPING_YAML.replace("connector: hubspot", "connector: hook")
-                 .replace("  pql_tier: pql_tier\n", "  pql_tier:\n    source: pql_tier\n    overwrite: if_empty\n"))
+    make_project(
+        tmp_path,
+        MAPPING_YAML.replace("connector: hubspot", "connector: hook").replace(
+            "  pql_tier: pql_tier\n", "  pql_tier:\n    source: pql_tier\n    overwrite: if_empty\n"
+        ),
+    )
     with (tmp_path / "syncer.yaml").open("a") as config:
         config.write("  hook:\n    type: webhook\n    url: https://example.com/hook\n")
     with pytest.raises(ConfigError) as caught:
         load_project(tmp_path, REGISTRY, ENVIRONMENT)
     assert [str(p) for p in caught.value.problems] == [
         "mappings/companies.yaml:17: fields.pql_tier.overwrite: overwrite: if_empty reads the destination's current "
-        "values, which a webhook destination cannot read (use overwrite: always)"]
+        "values, which a webhook destination cannot read (use overwrite: always)"
+    ]
     # The same mapping on HubSpot, whose destination reads records, is valid.
-    make_project(tmp_path, MAPPING_YAML.replace("  pql_tier: pql_tier\n",
-                                                "  pql_tier:\n    source: pql_tier\n    overwrite: if_empty\n"))
-    assert load_project(tmp_path, REGISTRY, ENVIRONMENT).sync("companies").fields["pql_tier"].overwrite.value \
-        == "if_empty"
+    make_project(
+        tmp_path,
+        MAPPING_YAML.replace("  pql_tier: pql_tier\n", "  pql_tier:\n    source: pql_tier\n    overwrite: if_empty\n"),
+    )
+    assert (
+        load_project(tmp_path, REGISTRY, ENVIRONMENT).sync("companies").fields["pql_tier"].overwrite.value == "if_empty"
+    )
 
 
-@pytest.mark.parametrize(("crm", "confirmed", "same"), [
-    (None, None, True), ("", None, True), (None, "x", False), ("x", None, False),
-    ("42.0", "42", True), ("42.5", "42", False), ("true", "True", True), ("true", "false", False),
-    ("Hot", "hot", False),  # a picklist compares case and all
-])
+@pytest.mark.parametrize(
+    ("crm", "confirmed", "same"),
+    [
+        (None, None, True),
+        ("", None, True),
+        (None, "x", False),
+        ("x", None, False),
+        ("42.0", "42", True),
+        ("42.5", "42", False),
+        ("true", "True", True),
+        ("true", "false", False),
+        ("Hot", "hot", False),  # a picklist compares case and all
+    ],
+)
 def test_values_compare_as_the_crm_answers_them(crm: str | None, confirmed: str | None, *, same: bool) -> None:
     assert same_value(crm, confirmed) is same

@@ -27,8 +27,11 @@ class HubSpotClient:
     attribute access on the SDK would build a new one, with a new connection pool) and urllib3's pool is."""
 
     def __init__(self, settings: HubSpotSettings, object_type: str, timeout_s: float = TIMEOUT_S) -> None:
-        sdk = HubSpot(access_token=settings.access_token.get_secret_value(), host=settings.base_url.rstrip("/"),
-                      retry=Retry(total=0, redirect=0, raise_on_status=False))
+        sdk = HubSpot(
+            access_token=settings.access_token.get_secret_value(),
+            host=settings.base_url.rstrip("/"),
+            retry=Retry(total=0, redirect=0, raise_on_status=False),
+        )
         # Activities (tasks) live under ``crm.objects``; companies, contacts and deals directly under ``crm``.
         objects = getattr(sdk.crm, object_type, None) or getattr(sdk.crm.objects, object_type)
         self.sdk = sdk
@@ -100,7 +103,11 @@ def rate_info(headers: Mapping[str, str]) -> RateInfo | None:
         return int(raw) if raw is not None and raw.isdigit() else None
 
     interval = number("interval-milliseconds")
-    info = RateInfo(remaining=number("remaining"), limit=number("max"),
-                    interval_s=interval / 1000 if interval is not None else None,
-                    daily_remaining=number("daily-remaining"), daily_limit=number("daily"))
+    info = RateInfo(
+        remaining=number("remaining"),
+        limit=number("max"),
+        interval_s=interval / 1000 if interval is not None else None,
+        daily_remaining=number("daily-remaining"),
+        daily_limit=number("daily"),
+    )
     return None if info == RateInfo() else info

@@ -63,8 +63,9 @@ class HubSpotDestination:
 
     def __init__(self, settings: HubSpotSettings, target: Target, client: HubSpotClient | None = None) -> None:
         if target.object not in OBJECTS:
-            raise ValueError(f"a hubspot destination's object must be one of {', '.join(sorted(OBJECTS))}, "
-                             f"not {target.object!r}")
+            raise ValueError(
+                f"a hubspot destination's object must be one of {', '.join(sorted(OBJECTS))}, not {target.object!r}"
+            )
         self.target = target
         self._capabilities = capabilities(settings)
         self._client = client or HubSpotClient(settings, target.object)
@@ -98,8 +99,13 @@ class HubSpotDestination:
             elif not record.match:
                 outcome.reject(index, "NO_MATCH_VALUE", f"no {match} value to match on")
             elif self._unique(match, call):
-                by_property.append(Entry(index, record.match.lower(), {
-                    "id": record.match, "idProperty": match, "properties": _properties(record)}))
+                by_property.append(
+                    Entry(
+                        index,
+                        record.match.lower(),
+                        {"id": record.match, "idProperty": match, "properties": _properties(record)},
+                    )
+                )
             else:
                 to_find.append(index)
         adopted = self._adopt(call, records, by_property, to_find, by_id, outcome) if creating else set()
@@ -109,8 +115,9 @@ class HubSpotDestination:
             return _lower((result.get("properties") or {}).get(match))
 
         call.send("update", _first_of_each(by_id, outcome, "record"), lambda r: _lower(r.get("id")), outcome)
-        call.send("upsert" if creating else "update", _first_of_each(by_property, outcome, match), property_key,
-                  outcome)
+        call.send(
+            "upsert" if creating else "update", _first_of_each(by_property, outcome, match), property_key, outcome
+        )
         call.send("create", creates, property_key, outcome)
         results = [outcome.results[i] for i in range(len(records))]
         for index in adopted:
@@ -118,14 +125,29 @@ class HubSpotDestination:
                 results[index] = RecordResult.confirmed(results[index].record_id, adopted=True)
         return BatchResult(results, call.count, call.rate)
 
-    def _adopt(self, call: _Calls, records: Sequence[WriteRecord], by_property: list[Entry], to_find: list[int],
-               by_id: list[Entry], outcome: Outcome) -> set[int]:
+    def _adopt(
+        self,
+        call: _Calls,
+        records: Sequence[WriteRecord],
+        by_property: list[Entry],
+        to_find: list[int],
+        by_id: list[Entry],
+        outcome: Outcome,
+    ) -> set[int]:
         """Adopt what exists by the adopt field (see the module docstring): the adopted records move from
         ``by_property``/``to_find`` to ``by_id`` (with the match value written), ambiguous ones are rejected.
         Returns the indices of the adopted records."""
         field, match = self.target.adopt_field, self.target.match_field
-        wanted = [i for i, r in enumerate(records) if field and r.op is Operation.CREATE and not r.record_id
-                  and r.adopt and r.match and (i in to_find or any(e.index == i for e in by_property))]
+        wanted = [
+            i
+            for i, r in enumerate(records)
+            if field
+            and r.op is Operation.CREATE
+            and not r.record_id
+            and r.adopt
+            and r.match
+            and (i in to_find or any(e.index == i for e in by_property))
+        ]
         if not field or not wanted:
             return set()
         found = find_ids(self._client, field, [str(records[i].adopt) for i in wanted], also=match)
@@ -137,20 +159,37 @@ class HubSpotDestination:
             if is_there or not candidates:
                 continue
             if len(candidates) == 1:
-                by_id.append(Entry(index, candidates[0], {"id": candidates[0], "properties": {
-                    **_properties(record), match: str(record.match)}}))
+                by_id.append(
+                    Entry(
+                        index,
+                        candidates[0],
+                        {"id": candidates[0], "properties": {**_properties(record), match: str(record.match)}},
+                    )
+                )
                 adopted.add(index)
             else:
-                outcome.reject(index, "AMBIGUOUS_ADOPTION", f"{len(candidates)} {self.target.object} have {field} "
-                                                            f"{record.adopt!r} and no {match}: "
-                                                            f"{', '.join(candidates)}; set {match} on one of them")
+                outcome.reject(
+                    index,
+                    "AMBIGUOUS_ADOPTION",
+                    f"{len(candidates)} {self.target.object} have {field} "
+                    f"{record.adopt!r} and no {match}: "
+                    f"{', '.join(candidates)}; set {match} on one of them",
+                )
         settled = adopted | {i for i in wanted if i in outcome.results}
         by_property[:] = [e for e in by_property if e.index not in settled]
         to_find[:] = [i for i in to_find if i not in settled]
         return adopted
 
-    def _resolve(self, call: _Calls, records: Sequence[WriteRecord], to_find: list[int], *, creating: bool,
-                 by_id: list[Entry], outcome: Outcome) -> list[Entry]:
+    def _resolve(
+        self,
+        call: _Calls,
+        records: Sequence[WriteRecord],
+        to_find: list[int],
+        *,
+        creating: bool,
+        by_id: list[Entry],
+        outcome: Outcome,
+    ) -> list[Entry]:
         """Search for the records in ``to_find``: found ones join ``by_id``; the creates are returned."""
         match = self.target.match_field
         found = find_ids(self._client, match, [str(records[i].match) for i in to_find])
@@ -163,21 +202,31 @@ class HubSpotDestination:
             if len(ids) == 1:
                 by_id.append(Entry(index, ids[0], {"id": ids[0], "properties": _properties(record)}))
             elif ids:
-                outcome.reject(index, "AMBIGUOUS_MATCH", f"{len(ids)} {self.target.object} have {match} {value!r}: "
-                                                         f"{', '.join(ids)}; set the record id to choose one")
+                outcome.reject(
+                    index,
+                    "AMBIGUOUS_MATCH",
+                    f"{len(ids)} {self.target.object} have {match} {value!r}: "
+                    f"{', '.join(ids)}; set the record id to choose one",
+                )
             elif creating:
-                creates.append(Entry(index, value.lower(), {"properties": {**_properties(record), match: value},
-                                                            "associations": []}))
+                creates.append(
+                    Entry(
+                        index, value.lower(), {"properties": {**_properties(record), match: value}, "associations": []}
+                    )
+                )
             else:
-                outcome.reject(index, "NO_RECORD", f"no record to update: no {self.target.object} has "
-                                                   f"{match} {value!r}")
+                outcome.reject(
+                    index, "NO_RECORD", f"no record to update: no {self.target.object} has {match} {value!r}"
+                )
         return _first_of_each(creates, outcome, match)
 
     def _unique(self, name: str, call: _Calls) -> bool:
         found = self._catalog(call).get(name)
         if found is None:
-            raise DestinationStoppedError(f"HubSpot {self.target.object} have no property {name!r} to match on; "
-                                          "run `syncer check`", "PROPERTY_DOESNT_EXIST")
+            raise DestinationStoppedError(
+                f"HubSpot {self.target.object} have no property {name!r} to match on; run `syncer check`",
+                "PROPERTY_DOESNT_EXIST",
+            )
         return found.unique
 
     def _catalog(self, call: _Calls | None = None) -> dict[str, Property]:
@@ -218,8 +267,10 @@ class HubSpotDestination:
                 continue
             definition = property_definition(self.target.object, finding.field, self.target.fields.get(finding.field))
             self._client.create_property(definition)
-            done.append(f"created {self.target.object} property {finding.field} "
-                        f"({definition['type']}/{definition['fieldType']})")
+            done.append(
+                f"created {self.target.object} property {finding.field} "
+                f"({definition['type']}/{definition['fieldType']})"
+            )
         with self._lock:
             self._properties = None
         return done
@@ -264,8 +315,9 @@ def _first_of_each(entries: list[Entry], outcome: Outcome, what: str) -> list[En
     kept = []
     for entry in entries:
         if entry.key in seen:
-            outcome.reject(entry.index, "DUPLICATE_MATCH", f"another record in this batch has the same {what} "
-                                                           f"{entry.key!r}")
+            outcome.reject(
+                entry.index, "DUPLICATE_MATCH", f"another record in this batch has the same {what} {entry.key!r}"
+            )
         else:
             seen.add(entry.key)
             kept.append(entry)

@@ -76,20 +76,24 @@ def _window(reply: Reply) -> float:
 
 
 def _unauthorised(reply: Reply) -> DeliveryError:
-    return DestinationStoppedError(f"HubSpot refused the access token ({reply.category}): {reply.message} "
-                                   "Check access_token in syncer.yaml.", reply.category)
+    return DestinationStoppedError(
+        f"HubSpot refused the access token ({reply.category}): {reply.message} Check access_token in syncer.yaml.",
+        reply.category,
+    )
 
 
 def _forbidden(reply: Reply) -> DeliveryError:
-    return DestinationStoppedError(f"{reply.describe()} The private app lacks a scope this sync needs.",
-                                   reply.category)
+    return DestinationStoppedError(f"{reply.describe()} The private app lacks a scope this sync needs.", reply.category)
 
 
 def _rate_limited(reply: Reply) -> DeliveryError:
     policy = str(reply.body.get("policyName") or "")
     if policy == "DAILY":
-        return DestinationStoppedError(f"HubSpot's daily request limit is spent ({reply.message}); the rows stay "
-                                       "pending until the portal's daily reset.", "DAILY")
+        return DestinationStoppedError(
+            f"HubSpot's daily request limit is spent ({reply.message}); the rows stay "
+            "pending until the portal's daily reset.",
+            "DAILY",
+        )
     if not policy and "x-hubspot-ratelimit-interval-milliseconds" not in reply.headers:
         # Search's own limit: its replies carry no rate-limit headers and the window is one second.
         return RateLimitedError(reply.describe(), SEARCH_WINDOW_S, reply.category)

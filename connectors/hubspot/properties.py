@@ -55,8 +55,10 @@ CREATE_AS: Mapping[FieldType, tuple[str, str]] = {
 }
 
 _GROUPS = {"companies": "companyinformation", "contacts": "contactinformation", "deals": "dealinformation"}
-_BOOL_OPTIONS = [{"label": "Yes", "value": "true", "displayOrder": 0, "hidden": False},
-                 {"label": "No", "value": "false", "displayOrder": 1, "hidden": False}]
+_BOOL_OPTIONS = [
+    {"label": "Yes", "value": "true", "displayOrder": 0, "hidden": False},
+    {"label": "No", "value": "false", "displayOrder": 1, "hidden": False},
+]
 
 
 @dataclass(frozen=True)
@@ -95,32 +97,53 @@ def check_fields(properties: Mapping[str, Property], target: Target) -> list[Fie
         found = properties.get(name)
         if found is None:
             reserved = name.startswith("hs_")
-            findings.append(FieldCheck(name, f"{target.object} has no property {name!r}"
-                                       + (" (hs_ names are HubSpot's own)" if reserved else "")
-                                       + did_you_mean(name, properties), fixable=not reserved))
+            findings.append(
+                FieldCheck(
+                    name,
+                    f"{target.object} has no property {name!r}"
+                    + (" (hs_ names are HubSpot's own)" if reserved else "")
+                    + did_you_mean(name, properties),
+                    fixable=not reserved,
+                )
+            )
         elif field_type is not None and found.type not in ACCEPTS[field_type]:
             allowed = " or ".join(sorted(ACCEPTS[field_type]))
-            findings.append(FieldCheck(name, f"{target.object}.{name} is a HubSpot {found.type} property; a "
-                                             f"{field_type.value} field needs {allowed}", about_type=True))
+            findings.append(
+                FieldCheck(
+                    name,
+                    f"{target.object}.{name} is a HubSpot {found.type} property; a "
+                    f"{field_type.value} field needs {allowed}",
+                    about_type=True,
+                )
+            )
         elif found.type == "enumeration" and found.options:
-            findings += option_checks(f"{target.object}.{name}", name, target.values.get(name, frozenset()),
-                                      found.options)
+            findings += option_checks(
+                f"{target.object}.{name}", name, target.values.get(name, frozenset()), found.options
+            )
     return findings
 
 
 def option_checks(where: str, name: str, values: frozenset[str], options: tuple[str, ...]) -> list[FieldCheck]:
     """One finding per value the mapping produces that is not one of ``options`` (HubSpot compares case and all)."""
     shown = ", ".join(options[:20]) + (", ..." if len(options) > 20 else "")
-    return [FieldCheck(name, f"{where} has no option {value!r}{did_you_mean(value, options)}; its options: {shown}")
-            for value in sorted(values) if value not in options]
+    return [
+        FieldCheck(name, f"{where} has no option {value!r}{did_you_mean(value, options)}; its options: {shown}")
+        for value in sorted(values)
+        if value not in options
+    ]
 
 
 def property_definition(object_type: str, name: str, field_type: FieldType | None) -> dict[str, Any]:
     """A ``PropertyCreate`` body for a custom property ``name`` holding values of ``field_type``."""
     kind, widget = CREATE_AS[field_type or FieldType.STRING]
-    body: dict[str, Any] = {"name": name, "label": name.replace("_", " ").strip().capitalize() or name,
-                            "type": kind, "fieldType": widget, "groupName": _GROUPS.get(object_type, "default"),
-                            "description": "Created by syncer setup."}
+    body: dict[str, Any] = {
+        "name": name,
+        "label": name.replace("_", " ").strip().capitalize() or name,
+        "type": kind,
+        "fieldType": widget,
+        "groupName": _GROUPS.get(object_type, "default"),
+        "description": "Created by syncer setup.",
+    }
     if kind == "bool":
         body["options"] = _BOOL_OPTIONS
     return body

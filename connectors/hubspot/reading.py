@@ -13,8 +13,9 @@ from connectors.hubspot.capabilities import BATCH_MAX
 from connectors.hubspot.client import HubSpotClient
 
 
-def read_records(client: HubSpotClient, record_ids: Sequence[str], fields: Sequence[str]
-                 ) -> tuple[dict[str, Mapping[str, str | None]], int]:
+def read_records(
+    client: HubSpotClient, record_ids: Sequence[str], fields: Sequence[str]
+) -> tuple[dict[str, Mapping[str, str | None]], int]:
     """``{id: {field: value or None}}`` for the records of ``record_ids`` that exist, 100 a call; and the calls."""
     ids = list(dict.fromkeys(str(i) for i in record_ids if i))
     names = list(dict.fromkeys(fields))
@@ -22,7 +23,7 @@ def read_records(client: HubSpotClient, record_ids: Sequence[str], fields: Seque
     calls = 0
     for start in range(0, len(ids), BATCH_MAX):
         calls += 1
-        reply = client.read_by_id(ids[start:start + BATCH_MAX], names)
+        reply = client.read_by_id(ids[start : start + BATCH_MAX], names)
         for result in reply.body.get("results") or []:
             if not isinstance(result, dict) or result.get("id") is None:
                 continue

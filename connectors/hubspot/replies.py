@@ -55,9 +55,12 @@ class Outcome:
             for entry in _named(error.get("context") or {}, by_key, by_index):
                 self.results.setdefault(entry.index, RecordResult.rejected(code, message))
         for entry in entries:
-            self.results.setdefault(entry.index, RecordResult.retryable(
-                "NO_RESULT", f"HubSpot's {reply.status} reply did not mention this record; it may not be written"))
-
+            self.results.setdefault(
+                entry.index,
+                RecordResult.retryable(
+                    "NO_RESULT", f"HubSpot's {reply.status} reply did not mention this record; it may not be written"
+                ),
+            )
 
     def refuse(self, entries: list[Entry], reply: Reply) -> bool:
         """Answer a whole-batch refusal (400/404/409) per record when possible; False when it names no record.
@@ -79,8 +82,12 @@ class Outcome:
                 named = True
         if named:
             for entry in entries:
-                self.results.setdefault(entry.index, RecordResult.retryable(
-                    "BATCH_REFUSED", f"not written: HubSpot refused the batch ({reply.status}) for another record"))
+                self.results.setdefault(
+                    entry.index,
+                    RecordResult.retryable(
+                        "BATCH_REFUSED", f"not written: HubSpot refused the batch ({reply.status}) for another record"
+                    ),
+                )
         return named
 
 

@@ -47,7 +47,10 @@ SEARCH_PAGE = 200  # search's largest page
 # Due dates are sent as noon UTC: the same calendar day for a rep anywhere from UTC-11 to UTC+11.
 DUE_TIME = time(12, 0, tzinfo=UTC)
 KEY_DEFINITION = {
-    "name": KEY_PROPERTY, "label": "syncer dedupe key", "type": "string", "fieldType": "text",
+    "name": KEY_PROPERTY,
+    "label": "syncer dedupe key",
+    "type": "string",
+    "fieldType": "text",
     "groupName": "task",
     "description": "Set by syncer: identifies the trigger firing that created this task, so it is never created twice.",
 }
@@ -145,7 +148,7 @@ class HubSpotTaskDestination:
             return self._find_through_companies(keys, companies)
         found: dict[str, str] = {}
         for start in range(0, len(keys), BATCH_MAX):
-            chunk = keys[start:start + BATCH_MAX]
+            chunk = keys[start : start + BATCH_MAX]
             tasks = self._read_keys(chunk) if self._unique_key else None
             for task in tasks if tasks is not None else self._search_keys(chunk):
                 key = (task.get("properties") or {}).get(KEY_PROPERTY)
@@ -159,14 +162,14 @@ class HubSpotTaskDestination:
         company_ids = list(dict.fromkeys(companies[k] for k in keys))
         task_ids: list[str] = []
         for start in range(0, len(company_ids), BATCH_MAX):
-            chunk = company_ids[start:start + BATCH_MAX]
+            chunk = company_ids[start : start + BATCH_MAX]
             reply = self._call("associations.read", self._client.associated_tasks, chunk)
             for result in reply.body.get("results") or []:
                 task_ids += [str(to["toObjectId"]) for to in result.get("to") or [] if to.get("toObjectId")]
         found: dict[str, str] = {}
         task_ids = list(dict.fromkeys(task_ids))
         for start in range(0, len(task_ids), BATCH_MAX):
-            inputs = [{"id": i} for i in task_ids[start:start + BATCH_MAX]]
+            inputs = [{"id": i} for i in task_ids[start : start + BATCH_MAX]]
             body = {"inputs": inputs, "properties": [KEY_PROPERTY], "propertiesWithHistory": []}
             reply = self._call("tasks.read", self._client.read, body)
             if reply.status == 400:
@@ -179,13 +182,19 @@ class HubSpotTaskDestination:
 
     def _read_keys(self, keys: list[str]) -> list[dict[str, Any]] | None:
         """The tasks with these keys by ``batch/read``; None when the property is not unique (search instead)."""
-        body = {"inputs": [{"id": k} for k in keys], "idProperty": KEY_PROPERTY, "properties": [KEY_PROPERTY],
-                "propertiesWithHistory": []}
+        body = {
+            "inputs": [{"id": k} for k in keys],
+            "idProperty": KEY_PROPERTY,
+            "properties": [KEY_PROPERTY],
+            "propertiesWithHistory": [],
+        }
         reply = self._call("tasks.read", self._client.read, body)
         if reply.status == 400:
             if vendor_reason(reply.body)[0] == "PROPERTY_DOESNT_EXIST":
-                raise DestinationStoppedError(f"{reply.describe()} HubSpot tasks need the {KEY_PROPERTY} property; "
-                                              "run `syncer setup`.", "PROPERTY_DOESNT_EXIST")
+                raise DestinationStoppedError(
+                    f"{reply.describe()} HubSpot tasks need the {KEY_PROPERTY} property; run `syncer setup`.",
+                    "PROPERTY_DOESNT_EXIST",
+                )
             self._unique_key = False  # not an idProperty: remembered for this instance
             return None
         return list(reply.body.get("results") or [])
@@ -197,7 +206,10 @@ class HubSpotTaskDestination:
         while True:
             body: dict[str, Any] = {
                 "filterGroups": [{"filters": [{"propertyName": KEY_PROPERTY, "operator": "IN", "values": keys}]}],
-                "properties": [KEY_PROPERTY], "limit": SEARCH_PAGE, **({"after": after} if after else {})}
+                "properties": [KEY_PROPERTY],
+                "limit": SEARCH_PAGE,
+                **({"after": after} if after else {}),
+            }
             reply = self._call("tasks.search", self._client.search, body)
             tasks.extend(reply.body.get("results") or [])
             after = ((reply.body.get("paging") or {}).get("next") or {}).get("after")
@@ -208,8 +220,12 @@ class HubSpotTaskDestination:
     def create_tasks(self, tasks: Sequence[TaskRequest]) -> list[EffectResult]:
         """One result per task in input order (:func:`syncer.contract.effects.create_once`)."""
         companies = {t.dedupe_key: t.record_id for t in tasks}
-        return create_once(tasks, lambda keys: self.find_tasks(keys, companies),
-                           lambda batch: self._create(batch, retry_conflict=True), BATCH_MAX)
+        return create_once(
+            tasks,
+            lambda keys: self.find_tasks(keys, companies),
+            lambda batch: self._create(batch, retry_conflict=True),
+            BATCH_MAX,
+        )
 
     def _create(self, tasks: list[TaskRequest], *, retry_conflict: bool) -> dict[str, EffectResult]:
         """One ``batch/create`` of at most 100 tasks (plus what isolating a refusal takes)."""
@@ -233,8 +249,9 @@ class HubSpotTaskDestination:
             code, message = vendor_reason(error)
             for trace in (error.get("context") or {}).get("objectWriteTraceId") or []:
                 if str(trace).isdigit() and int(trace) < len(tasks):
-                    results[tasks[int(trace)].dedupe_key] = EffectResult(RecordStatus.REJECTED, code=code,
-                                                                         message=message)
+                    results[tasks[int(trace)].dedupe_key] = EffectResult(
+                        RecordStatus.REJECTED, code=code, message=message
+                    )
         return results
 
     def _isolate(self, tasks: list[TaskRequest], reply: Reply) -> dict[str, EffectResult]:
@@ -252,8 +269,10 @@ class HubSpotTaskDestination:
         code, message = "OBJECT_NOT_FOUND", reply.message
         for error in read.body.get("errors") or []:
             code, message = vendor_reason(error)
-        results = {t.dedupe_key: EffectResult(RecordStatus.REJECTED, code=code,
-                                              message=f"company {t.record_id}: {message}") for t in missing}
+        results = {
+            t.dedupe_key: EffectResult(RecordStatus.REJECTED, code=code, message=f"company {t.record_id}: {message}")
+            for t in missing
+        }
         rest = [t for t in tasks if t.record_id in present]
         return results | (self._create(rest, retry_conflict=True) if rest else {})
 
@@ -262,14 +281,17 @@ class HubSpotTaskDestination:
         """The task priorities a mapping uses, and the status syncer sets, against the task properties' options
         (case included: ``High`` is not ``HIGH``). The key property is :meth:`setup`'s."""
         reply = self._call("tasks.properties", self._client.properties)
-        options = {str(p.get("name")): tuple(str(o.get("value")) for o in p.get("options") or [])
-                   for p in reply.body.get("results") or []}
+        options = {
+            str(p.get("name")): tuple(str(o.get("value")) for o in p.get("options") or [])
+            for p in reply.body.get("results") or []
+        }
         findings: list[FieldCheck] = []
         for name, values in (("hs_task_priority", frozenset(priorities)), ("hs_task_status", frozenset({STATUS}))):
             if options.get(name):
                 label = "task priority" if name == "hs_task_priority" else "task status"
-                findings += [FieldCheck(label, f.problem) for f in option_checks(f"tasks.{name}", name, values,
-                                                                                   options[name])]
+                findings += [
+                    FieldCheck(label, f.problem) for f in option_checks(f"tasks.{name}", name, values, options[name])
+                ]
         return findings
 
     def setup(self) -> list[str]:
@@ -280,8 +302,10 @@ class HubSpotTaskDestination:
         if KEY_PROPERTY in names:
             return []
         self._call("tasks.create_property", self._client.create_property, KEY_DEFINITION)
-        return [f"created task property {KEY_PROPERTY} (string/text): tasks are found through their company's "
-                "associations, which see every write at once"]
+        return [
+            f"created task property {KEY_PROPERTY} (string/text): tasks are found through their company's "
+            "associations, which see every write at once"
+        ]
 
     def close(self) -> None:
         self._client.close()
@@ -300,13 +324,17 @@ def _input(index: int, task: TaskRequest) -> dict[str, Any]:
     """One ``batch/create`` input: the task's properties and its association to the company."""
     properties = {
         "hs_timestamp": datetime.combine(task.due, DUE_TIME).isoformat().replace("+00:00", "Z"),
-        "hs_task_subject": task.subject, "hs_task_body": task.body, "hs_task_status": STATUS,
-        "hs_task_priority": task.priority, KEY_PROPERTY: task.dedupe_key,
+        "hs_task_subject": task.subject,
+        "hs_task_body": task.body,
+        "hs_task_status": STATUS,
+        "hs_task_priority": task.priority,
+        KEY_PROPERTY: task.dedupe_key,
     }
     if task.owner_id:
         properties["hubspot_owner_id"] = task.owner_id
-    association = {"to": {"id": task.record_id},
-                   "types": [{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": TASK_TO_COMPANY}]}
+    association = {
+        "to": {"id": task.record_id},
+        "types": [{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": TASK_TO_COMPANY}],
+    }
     # The trace id brings a per-input validation error (a bad owner) back to its task in a 207.
     return {"properties": properties, "associations": [association], "objectWriteTraceId": str(index)}
-

@@ -67,13 +67,19 @@ def grant_for(settings: SalesforceSettings) -> Grant:
     app = settings.client_id is not None and settings.client_secret is not None
     if settings.username is not None or settings.password is not None:
         if not (app and settings.username is not None and settings.password is not None):
-            raise DestinationStoppedError("a Salesforce username/password login needs username, password, "
-                                          "client_id and client_secret (the connected app)", "CONFIGURATION")
+            raise DestinationStoppedError(
+                "a Salesforce username/password login needs username, password, "
+                "client_id and client_secret (the connected app)",
+                "CONFIGURATION",
+            )
         return Grant.PASSWORD
     if app:
         return Grant.CLIENT_CREDENTIALS
-    raise DestinationStoppedError("Salesforce settings need access_token, or client_id and client_secret "
-                                  "(with username and password for the password grant)", "CONFIGURATION")
+    raise DestinationStoppedError(
+        "Salesforce settings need access_token, or client_id and client_secret "
+        "(with username and password for the password grant)",
+        "CONFIGURATION",
+    )
 
 
 def log_in(settings: SalesforceSettings, session: requests.Session) -> Session:
@@ -85,8 +91,11 @@ def log_in(settings: SalesforceSettings, session: requests.Session) -> Session:
         assert settings.access_token is not None
         return Session(settings.access_token.get_secret_value(), instance)
     assert settings.client_id is not None and settings.client_secret is not None
-    form = {"grant_type": grant.value, "client_id": settings.client_id.get_secret_value(),
-            "client_secret": settings.client_secret.get_secret_value()}
+    form = {
+        "grant_type": grant.value,
+        "client_id": settings.client_id.get_secret_value(),
+        "client_secret": settings.client_secret.get_secret_value(),
+    }
     if grant is Grant.PASSWORD:
         assert settings.username is not None and settings.password is not None
         form.update(username=settings.username, password=settings.password.get_secret_value())
@@ -94,17 +103,21 @@ def log_in(settings: SalesforceSettings, session: requests.Session) -> Session:
         reply = session.post(f"{instance}/services/oauth2/token", data=form)
         body = reply.json()
     except requests.exceptions.RequestException as exc:
-        raise TransientError(f"the Salesforce token endpoint could not be reached ({type(exc).__name__})",
-                             "CONNECTION") from None
+        raise TransientError(
+            f"the Salesforce token endpoint could not be reached ({type(exc).__name__})", "CONNECTION"
+        ) from None
     except ValueError:
-        raise TransientError(f"the Salesforce token endpoint answered HTTP {reply.status_code} without JSON",
-                             f"HTTP_{reply.status_code}") from None
+        raise TransientError(
+            f"the Salesforce token endpoint answered HTTP {reply.status_code} without JSON", f"HTTP_{reply.status_code}"
+        ) from None
     if reply.status_code >= 500:
-        raise TransientError(f"the Salesforce token endpoint failed with HTTP {reply.status_code}",
-                             f"HTTP_{reply.status_code}")
+        raise TransientError(
+            f"the Salesforce token endpoint failed with HTTP {reply.status_code}", f"HTTP_{reply.status_code}"
+        )
     if reply.status_code != 200 or not isinstance(body, dict) or not body.get("access_token"):
         error = body.get("error", "error") if isinstance(body, dict) else "error"
         description = body.get("error_description", "") if isinstance(body, dict) else ""
-        raise DestinationStoppedError(f"Salesforce refused the {grant.value} login: {error} ({description})",
-                                      str(error))
+        raise DestinationStoppedError(
+            f"Salesforce refused the {grant.value} login: {error} ({description})", str(error)
+        )
     return Session(str(body["access_token"]), str(body.get("instance_url") or instance).rstrip("/"))

@@ -77,15 +77,17 @@ def to_csv(planned: Sequence[Planned], column: str) -> str:
     return buffer.getvalue()
 
 
-def run_job(client: SalesforceClient, target: Target, route: Route, planned: Sequence[Planned],
-            wait: BulkWait) -> dict[int, RecordResult]:
+def run_job(
+    client: SalesforceClient, target: Target, route: Route, planned: Sequence[Planned], wait: BulkWait
+) -> dict[int, RecordResult]:
     """Send ``planned`` (all UPSERT or all UPDATE) as one job; results by :attr:`Planned.index`."""
     column = key_column(route, target)
     operation = BulkOperation.upsert if route is Route.UPSERT else BulkOperation.update
     doing = f"Bulk {operation.value} {target.object}"
     external = column if route is Route.UPSERT else None
-    job = client.call(doing, lambda sf: client.bulk_jobs(sf, target.object).create_job(
-        operation, external_id_field=external))
+    job = client.call(
+        doing, lambda sf: client.bulk_jobs(sf, target.object).create_job(operation, external_id_field=external)
+    )
     job_id = str(job["id"])
     data = to_csv(planned, column)
     try:
@@ -110,7 +112,8 @@ def _wait(client: SalesforceClient, object_name: str, job_id: str, wait: BulkWai
     started = wait.clock()
     for attempt in itertools.count():
         info: dict[str, Any] = client.call(
-            doing, lambda sf: client.bulk_jobs(sf, object_name).get_job(job_id, is_query=False))
+            doing, lambda sf: client.bulk_jobs(sf, object_name).get_job(job_id, is_query=False)
+        )
         if info.get("state") in TERMINAL:
             return info
         delay = wait.intervals[min(attempt, len(wait.intervals) - 1)]
@@ -120,19 +123,22 @@ def _wait(client: SalesforceClient, object_name: str, job_id: str, wait: BulkWai
     with contextlib.suppress(DeliveryError):  # it may have finished meanwhile: the look below tells
         client.call(doing, lambda sf: client.bulk_jobs(sf, object_name).abort_job(job_id, is_query=False))
     after: dict[str, Any] = client.call(
-        doing, lambda sf: client.bulk_jobs(sf, object_name).get_job(job_id, is_query=False))
+        doing, lambda sf: client.bulk_jobs(sf, object_name).get_job(job_id, is_query=False)
+    )
     if after.get("state") in TERMINAL and int(after.get("numberRecordsProcessed") or 0):
         return after  # what it applied before the abort is confirmed; the rest comes back RETRYABLE
-    raise TransientError(f"{doing}: job {job_id} was still {info.get('state')} after {wait.max_wait_s:.0f} s; "
-                         "aborted", "BULK_TIMEOUT")
+    raise TransientError(
+        f"{doing}: job {job_id} was still {info.get('state')} after {wait.max_wait_s:.0f} s; aborted", "BULK_TIMEOUT"
+    )
 
 
 def _rows(text: str) -> list[dict[str, str]]:
     return list(csv.DictReader(io.StringIO(text)))
 
 
-def _results(client: SalesforceClient, object_name: str, job_id: str, column: str, planned: Sequence[Planned],
-             doing: str) -> dict[int, RecordResult]:
+def _results(
+    client: SalesforceClient, object_name: str, job_id: str, column: str, planned: Sequence[Planned], doing: str
+) -> dict[int, RecordResult]:
     waiting: dict[str, deque[int]] = defaultdict(deque)
     for item in planned:
         waiting[item.key].append(item.index)
@@ -144,10 +150,10 @@ def _results(client: SalesforceClient, object_name: str, job_id: str, column: st
             results[queue.popleft()] = result
 
     fetch = client.bulk_jobs
-    for row in _rows(client.call(doing, lambda sf: fetch(sf, object_name).get_ingest_results(
-            job_id, "successfulResults"))):
+    for row in _rows(
+        client.call(doing, lambda sf: fetch(sf, object_name).get_ingest_results(job_id, "successfulResults"))
+    ):
         settle(row, RecordResult.confirmed(row.get("sf__Id") or None))
-    for row in _rows(client.call(doing, lambda sf: fetch(sf, object_name).get_ingest_results(
-            job_id, "failedResults"))):
+    for row in _rows(client.call(doing, lambda sf: fetch(sf, object_name).get_ingest_results(job_id, "failedResults"))):
         settle(row, parse_bulk_error(row.get("sf__Error", "")))
     return {item.index: results.get(item.index, NOT_PROCESSED) for item in planned}

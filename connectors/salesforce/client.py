@@ -41,8 +41,12 @@ class SalesforceClient:
         self.sf = self._connect(log_in(settings, self.http))
 
     def _connect(self, session: Session) -> Salesforce:
-        return Salesforce(instance_url=session.instance_url, session_id=session.access_token, session=self.http,
-                          version=self.settings.api_version)
+        return Salesforce(
+            instance_url=session.instance_url,
+            session_id=session.access_token,
+            session=self.http,
+            version=self.settings.api_version,
+        )
 
     def _observe(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
         if "/services/data/" not in response.url:
@@ -75,8 +79,7 @@ class SalesforceClient:
                     raise delivery_error(exc, doing) from None
                 self.sf = self._connect(log_in(self.settings, self.http))
                 relogged = True
-            except (SalesforceError, SalesforceOperationError, requests.exceptions.RequestException,
-                    ValueError) as exc:
+            except (SalesforceError, SalesforceOperationError, requests.exceptions.RequestException, ValueError) as exc:
                 # "from None": the SDK's exception text carries URLs and whole reply bodies.
                 raise delivery_error(exc, doing) from None
             except (KeyError, TypeError) as exc:
@@ -92,8 +95,7 @@ class SalesforceClient:
         Its public ``sf.bulk2.X.upsert`` waits with ``time.sleep`` inside; the step-wise client lets the connector
         own the wait (see :mod:`connectors.salesforce.bulk`).
         """
-        headers = {"Content-Type": "application/json", "Authorization": "Bearer " + sf.session_id,
-                   "X-PrettyPrint": "1"}
+        headers = {"Content-Type": "application/json", "Authorization": "Bearer " + sf.session_id, "X-PrettyPrint": "1"}
         return _Bulk2Client(object_name, sf.bulk2_url, headers, self.http)
 
     def close(self) -> None:

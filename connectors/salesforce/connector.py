@@ -70,8 +70,14 @@ def open_destination(settings: SalesforceSettings, target: Target) -> Salesforce
 class SalesforceDestination:
     """A Salesforce object as a syncer destination (see :class:`syncer.contract.destination.Destination`)."""
 
-    def __init__(self, settings: SalesforceSettings, target: Target, *, wait: BulkWait | None = None,
-                 timeout_s: float = DEFAULT_TIMEOUT_S) -> None:
+    def __init__(
+        self,
+        settings: SalesforceSettings,
+        target: Target,
+        *,
+        wait: BulkWait | None = None,
+        timeout_s: float = DEFAULT_TIMEOUT_S,
+    ) -> None:
         for name in (target.object, target.match_field, target.adopt_field or target.object):
             if not _NAME.match(name):
                 raise DestinationStoppedError(f"{name!r} is not a Salesforce API name", "CONFIGURATION")
@@ -116,16 +122,25 @@ class SalesforceDestination:
         """The creates to adopt (an UPDATE by the found Id, the match value added) or to reject as ambiguous, by
         index; the other records are routed as usual."""
         field, match = self.target.adopt_field, self.target.match_field
-        wanted = {i: str(r.adopt) for i, r in enumerate(records)
-                  if field and r.op is Operation.CREATE and not r.record_id and r.adopt and r.match
-                  and self.target.mode is not SyncMode.UPDATE}
+        wanted = {
+            i: str(r.adopt)
+            for i, r in enumerate(records)
+            if field
+            and r.op is Operation.CREATE
+            and not r.record_id
+            and r.adopt
+            and r.match
+            and self.target.mode is not SyncMode.UPDATE
+        }
         if not field or not wanted or matches_id(self.target):
             return {}
         values = sorted({v.lower() for v in wanted.values()})
         found: dict[str, list[tuple[str, str]]] = defaultdict(list)  # adopt value -> (Id, match value)
         for start in range(0, len(values), COLLECTION_MAX):
-            soql = format_soql(f"SELECT Id, {field}, {match} FROM {self.target.object} WHERE {field} IN {{}} "
-                               "ORDER BY Id", values[start:start + COLLECTION_MAX])
+            soql = format_soql(
+                f"SELECT Id, {field}, {match} FROM {self.target.object} WHERE {field} IN {{}} ORDER BY Id",
+                values[start : start + COLLECTION_MAX],
+            )
             for row in self.client.call(f"look up {self.target.object} by {field}", partial(_query, soql=soql)):
                 found[str(row.get(field) or "").lower()].append((str(row.get("Id")), str(row.get(match) or "")))
         decided: dict[int, Planned | RecordResult] = {}
@@ -139,8 +154,10 @@ class SalesforceDestination:
                 decided[index] = Planned(index, Route.UPDATE, candidates[0], values_sent)
             elif candidates:
                 decided[index] = RecordResult.rejected(
-                    "AMBIGUOUS_ADOPTION", f"{len(candidates)} {self.target.object} records have {field} = {value} "
-                                          f"and no {match}: {', '.join(candidates)}; set {match} on one of them")
+                    "AMBIGUOUS_ADOPTION",
+                    f"{len(candidates)} {self.target.object} records have {field} = {value} "
+                    f"and no {match}: {', '.join(candidates)}; set {match} on one of them",
+                )
         return decided
 
     def _lookup(self, planned: list[Planned]) -> list[tuple[int, Planned | RecordResult]]:
@@ -150,8 +167,10 @@ class SalesforceDestination:
         keys = sorted({item.key for item in planned})
         found: dict[str, list[str]] = defaultdict(list)
         for start in range(0, len(keys), COLLECTION_MAX):
-            soql = format_soql(f"SELECT Id, {field} FROM {self.target.object} WHERE {field} IN {{}}",
-                               keys[start:start + COLLECTION_MAX])
+            soql = format_soql(
+                f"SELECT Id, {field} FROM {self.target.object} WHERE {field} IN {{}}",
+                keys[start : start + COLLECTION_MAX],
+            )
             rows = self.client.call(f"look up {self.target.object} by {field}", partial(_query, soql=soql))
             for row in rows:
                 # Salesforce matches external ids case-insensitively (unless a field is marked case-sensitive).
@@ -163,7 +182,7 @@ class SalesforceDestination:
             return run_job(self.client, self.target, kind, planned, self.wait)
         results: dict[int, RecordResult] = {}
         for start in range(0, len(planned), COLLECTION_MAX):
-            results.update(self._collection(kind, planned[start:start + COLLECTION_MAX]))
+            results.update(self._collection(kind, planned[start : start + COLLECTION_MAX]))
         return results
 
     def _collection(self, kind: Route, planned: list[Planned]) -> dict[int, RecordResult]:
@@ -192,6 +211,7 @@ class SalesforceDestination:
 
     def read_records(self, record_ids: Sequence[str], fields: Sequence[str]) -> Mapping[str, Mapping[str, str | None]]:
         """The records' current values (:class:`syncer.contract.destination.RecordReader`), by SOQL on Id."""
+
         def query(soql: str) -> list[dict[str, Any]]:
             return self.client.call(f"read {self.target.object}", partial(_query, soql=soql))
 

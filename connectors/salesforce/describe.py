@@ -56,22 +56,38 @@ def field_checks(describe: Mapping[str, Any], target: Target) -> list[FieldCheck
             problems.append(FieldCheck(name, f"{target.object} has no field {name}{did_you_mean(name, names)}"))
         elif found.get("type") not in COMPATIBLE[kind]:
             allowed = ", ".join(sorted(COMPATIBLE[kind]))
-            problems.append(FieldCheck(name, f"{target.object}.{found['name']} is of type {found.get('type')}; a "
-                                             f"{kind.value} value needs one of {allowed}", about_type=True))
+            problems.append(
+                FieldCheck(
+                    name,
+                    f"{target.object}.{found['name']} is of type {found.get('type')}; a "
+                    f"{kind.value} value needs one of {allowed}",
+                    about_type=True,
+                )
+            )
         elif not found.get("updateable", True) or not found.get("createable", True):
             problems.append(FieldCheck(name, f"{target.object}.{found['name']} is read-only for the API user"))
         elif found.get("type") == "picklist":
-            problems += picklist_checks(found, f"{target.object}.{found['name']}", name,
-                                        target.values.get(name, frozenset()))
+            problems += picklist_checks(
+                found, f"{target.object}.{found['name']}", name, target.values.get(name, frozenset())
+            )
     if target.match_field.lower() != "id":
         match = fields.get(target.match_field.lower())
         if match is None:
             if target.match_field not in target.fields:
-                problems.append(FieldCheck(target.match_field, f"{target.object} has no field {target.match_field} "
-                                                               f"to match on{did_you_mean(target.match_field, names)}"))
+                problems.append(
+                    FieldCheck(
+                        target.match_field,
+                        f"{target.object} has no field {target.match_field} "
+                        f"to match on{did_you_mean(target.match_field, names)}",
+                    )
+                )
         elif not match.get("externalId"):
-            problems.append(FieldCheck(target.match_field, f"{target.object}.{match['name']} is not an External ID "
-                                                           "field, so records cannot be matched on it"))
+            problems.append(
+                FieldCheck(
+                    target.match_field,
+                    f"{target.object}.{match['name']} is not an External ID field, so records cannot be matched on it",
+                )
+            )
     return problems
 
 
@@ -79,11 +95,17 @@ def picklist_checks(spec: Mapping[str, Any], where: str, name: str, values: froz
     """One finding per value the mapping produces that the picklist lacks. A restricted picklist refuses any other
     value; an unrestricted one would store it, but as a value no list view or report offers, so it is named too.
     Salesforce compares picklist values case and all through the API."""
-    options = [str(v.get("value")) for v in spec.get("picklistValues") or []
-               if isinstance(v, Mapping) and v.get("active", True)]
+    options = [
+        str(v.get("value"))
+        for v in spec.get("picklistValues") or []
+        if isinstance(v, Mapping) and v.get("active", True)
+    ]
     shown = ", ".join(options[:20]) + (", ..." if len(options) > 20 else "")
-    return [FieldCheck(name, f"{where} has no picklist value {value!r}{did_you_mean(value, options)}; its values: "
-                             f"{shown}") for value in sorted(values) if value not in options]
+    return [
+        FieldCheck(name, f"{where} has no picklist value {value!r}{did_you_mean(value, options)}; its values: {shown}")
+        for value in sorted(values)
+        if value not in options
+    ]
 
 
 def setup_steps(describe: Mapping[str, Any], target: Target) -> list[str]:
@@ -98,18 +120,27 @@ def setup_steps(describe: Mapping[str, Any], target: Target) -> list[str]:
         is_match = name == target.match_field
         extra = "; tick External ID and Unique" if is_match else ""
         if found is None and not name.endswith("__c"):
-            steps.append(f"{target.object}.{name} does not exist and is not a custom field name (custom fields end "
-                         f"in __c): map a custom field such as {name}__c instead")
+            steps.append(
+                f"{target.object}.{name} does not exist and is not a custom field name (custom fields end "
+                f"in __c): map a custom field such as {name}__c instead"
+            )
         elif found is None:
-            steps.append(f'Create on {target.object}: label "{_label(name)}", API name {name} (field name '
-                         f"{name.removesuffix('__c')}), type {SETUP_TYPES[kind]}{extra}")
+            steps.append(
+                f'Create on {target.object}: label "{_label(name)}", API name {name} (field name '
+                f"{name.removesuffix('__c')}), type {SETUP_TYPES[kind]}{extra}"
+            )
         elif kind is not None and not is_match and found.get("type") not in COMPATIBLE[kind]:
-            steps.append(f"Change {target.object}.{found['name']} from {found.get('type')} to "
-                         f"{SETUP_TYPES[kind]}, or map a field of a compatible type")
+            steps.append(
+                f"Change {target.object}.{found['name']} from {found.get('type')} to "
+                f"{SETUP_TYPES[kind]}, or map a field of a compatible type"
+            )
         elif is_match and not found.get("externalId") and not found.get("custom", name.endswith("__c")):
-            steps.append(f"{target.object}.{found['name']} is a standard field and cannot be an External ID: match "
-                         f"on a custom External ID field (such as {found['name']}_Key__c) or on Id")
+            steps.append(
+                f"{target.object}.{found['name']} is a standard field and cannot be an External ID: match "
+                f"on a custom External ID field (such as {found['name']}_Key__c) or on Id"
+            )
         elif is_match and not found.get("externalId"):
-            steps.append(f"Edit {target.object}.{found['name']}: tick External ID (and Unique), so syncer can "
-                         "upsert on it")
+            steps.append(
+                f"Edit {target.object}.{found['name']}: tick External ID (and Unique), so syncer can upsert on it"
+            )
     return steps

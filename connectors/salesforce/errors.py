@@ -49,13 +49,15 @@ from syncer.contract.errors import (
     TransientError,
 )
 
-RETRYABLE_RECORD_CODES = frozenset({
-    "UNABLE_TO_LOCK_ROW",  # another transaction holds the row: retry later, in a smaller batch
-    "ALL_OR_NONE_OPERATION_ROLLED_BACK",  # nothing wrong with this record; another one failed the batch
-    "REQUEST_RUNNING_TOO_LONG",
-    "SERVER_UNAVAILABLE",
-    "UNKNOWN_EXCEPTION",
-})
+RETRYABLE_RECORD_CODES = frozenset(
+    {
+        "UNABLE_TO_LOCK_ROW",  # another transaction holds the row: retry later, in a smaller batch
+        "ALL_OR_NONE_OPERATION_ROLLED_BACK",  # nothing wrong with this record; another one failed the batch
+        "REQUEST_RUNNING_TOO_LONG",
+        "SERVER_UNAVAILABLE",
+        "UNKNOWN_EXCEPTION",
+    }
+)
 
 
 def record_result(errors: Sequence[Mapping[str, Any]]) -> RecordResult:
@@ -88,7 +90,8 @@ def _first_error(content: Any) -> tuple[str, str]:
         return str(content[0].get("errorCode", "")), str(content[0].get("message", ""))
     if isinstance(content, dict):
         return str(content.get("errorCode") or content.get("error") or ""), str(
-            content.get("message") or content.get("error_description") or "")
+            content.get("message") or content.get("error_description") or ""
+        )
     return "", str(content)[:200] if isinstance(content, str) else ""
 
 
@@ -123,12 +126,16 @@ def _status_error(exc: SalesforceError, doing: str) -> DeliveryError:
     text = f"{doing}: HTTP {status} {code or 'error'}: {message}".rstrip(": ")
     if isinstance(exc, SalesforceRefusedRequest):
         if code == "REQUEST_LIMIT_EXCEEDED":
-            return DestinationStoppedError(f"{doing}: the org's daily API request allocation is spent; rows stay "
-                                           "pending until requests age out of the rolling 24 hours", code)
+            return DestinationStoppedError(
+                f"{doing}: the org's daily API request allocation is spent; rows stay "
+                "pending until requests age out of the rolling 24 hours",
+                code,
+            )
         return DestinationStoppedError(f"{text} (check the API user's permissions)", code or "FORBIDDEN")
     if isinstance(exc, SalesforceExpiredSession):
-        return DestinationStoppedError(f"{doing}: the Salesforce session is invalid or expired; give new "
-                                       "credentials", code or "INVALID_SESSION_ID")
+        return DestinationStoppedError(
+            f"{doing}: the Salesforce session is invalid or expired; give new credentials", code or "INVALID_SESSION_ID"
+        )
     if isinstance(exc, SalesforceResourceNotFound):
         return DestinationStoppedError(f"{text} (check the object and match field names)", code or "NOT_FOUND")
     if isinstance(exc, SalesforceMoreThanOneRecord):

@@ -17,15 +17,18 @@ from connectors.salesforce.capabilities import COLLECTION_MAX
 Query = Callable[[str], list[dict[str, Any]]]
 
 
-def read_records(query: Query, object_name: str, record_ids: Sequence[str], fields: Sequence[str]
-                 ) -> dict[str, Mapping[str, str | None]]:
+def read_records(
+    query: Query, object_name: str, record_ids: Sequence[str], fields: Sequence[str]
+) -> dict[str, Mapping[str, str | None]]:
     """``{Id: {field: value or None}}`` for the records of ``record_ids`` that exist; ``query`` runs one SOQL."""
     ids = sorted({str(i) for i in record_ids if i})
     names = [name for name in dict.fromkeys(fields) if name.lower() != "id"]
     selected = ", ".join(["Id", *names])
     found: dict[str, Mapping[str, str | None]] = {}
     for start in range(0, len(ids), COLLECTION_MAX):
-        soql = format_soql(f"SELECT {selected} FROM {object_name} WHERE Id IN {{}}", ids[start:start + COLLECTION_MAX])
+        soql = format_soql(
+            f"SELECT {selected} FROM {object_name} WHERE Id IN {{}}", ids[start : start + COLLECTION_MAX]
+        )
         for row in query(soql):
             by_lower = {str(k).lower(): v for k, v in row.items()}
             found[str(row.get("Id"))] = {name: _text(by_lower.get(name.lower())) for name in fields}

@@ -42,8 +42,9 @@ class Planned:
     values: Mapping[str, str | None]
 
 
-NO_RECORD = RecordResult.rejected("NO_RECORD_TO_UPDATE", "no record to update: the record has no Salesforce id "
-                                                         "and the sync may not create one")
+NO_RECORD = RecordResult.rejected(
+    "NO_RECORD_TO_UPDATE", "no record to update: the record has no Salesforce id and the sync may not create one"
+)
 
 
 def matches_id(target: Target) -> bool:
@@ -82,11 +83,14 @@ def route(op: Operation, record: WriteRecord, target: Target, index: int) -> Pla
 def resolve_lookup(planned: Planned, found: Sequence[str], target: Target) -> Planned | RecordResult:
     """A LOOKUP record once the query answered with the ids of the records holding its match value."""
     if not found:
-        return RecordResult.rejected("NO_RECORD_TO_UPDATE", f"no record to update: no {target.object} has "
-                                                            f"{target.match_field} = {planned.key}")
+        return RecordResult.rejected(
+            "NO_RECORD_TO_UPDATE", f"no record to update: no {target.object} has {target.match_field} = {planned.key}"
+        )
     if len(found) > 1:
-        return RecordResult.rejected("MULTIPLE_MATCHES", f"{len(found)} {target.object} records have "
-                                                         f"{target.match_field} = {planned.key}: {', '.join(found)}")
+        return RecordResult.rejected(
+            "MULTIPLE_MATCHES",
+            f"{len(found)} {target.object} records have {target.match_field} = {planned.key}: {', '.join(found)}",
+        )
     return Planned(planned.index, Route.UPDATE, found[0], planned.values)
 
 

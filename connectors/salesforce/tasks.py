@@ -45,9 +45,11 @@ KEY_FIELD = "Syncer_Dedupe_Key__c"
 QUERY_VALUES_MAX = COLLECTION_MAX
 QUERY_CHARS_MAX = 8_000
 NOT_STARTED = "Not Started"
-SETUP_STEP = (f"Create the Activity custom field {KEY_FIELD} (Text 255, External ID, Unique, case sensitive) "
-              "and give the integration user edit access: syncer stores each task's dedupe key there so a task is "
-              "never created twice")
+SETUP_STEP = (
+    f"Create the Activity custom field {KEY_FIELD} (Text 255, External ID, Unique, case sensitive) "
+    "and give the integration user edit access: syncer stores each task's dedupe key there so a task is "
+    "never created twice"
+)
 
 
 def open_task_destination(settings: SalesforceSettings) -> SalesforceTaskDestination:
@@ -97,8 +99,9 @@ class SalesforceTaskDestination:
                 rows = self._query("find Tasks by dedupe key", soql)
             except BatchRejectedError as exc:
                 if exc.code == "INVALID_FIELD":
-                    raise DestinationStoppedError(f"Salesforce Tasks lack {KEY_FIELD}: {SETUP_STEP}",
-                                                  "INVALID_FIELD") from None
+                    raise DestinationStoppedError(
+                        f"Salesforce Tasks lack {KEY_FIELD}: {SETUP_STEP}", "INVALID_FIELD"
+                    ) from None
                 raise
             for row in rows:
                 # SOQL compares text case-insensitively; the field is unique case-sensitively, so keep exact matches.
@@ -134,9 +137,15 @@ class SalesforceTaskDestination:
             found = self.find_tasks([t.dedupe_key for t in raced])
             for task in raced:
                 task_id = found.get(task.dedupe_key)
-                results[task.dedupe_key] = EffectResult(RecordStatus.CONFIRMED, task_id, already_existed=True) \
-                    if task_id else EffectResult(RecordStatus.RETRYABLE, code="DUPLICATE_VALUE",
-                                                 message=f"a Task with this {KEY_FIELD} exists but was not found")
+                results[task.dedupe_key] = (
+                    EffectResult(RecordStatus.CONFIRMED, task_id, already_existed=True)
+                    if task_id
+                    else EffectResult(
+                        RecordStatus.RETRYABLE,
+                        code="DUPLICATE_VALUE",
+                        message=f"a Task with this {KEY_FIELD} exists but was not found",
+                    )
+                )
         return results
 
     # -- setup, close -----------------------------------------------------------------------------------------
@@ -151,8 +160,10 @@ class SalesforceTaskDestination:
         for name, values in (("Priority", frozenset(priorities)), ("Status", frozenset({NOT_STARTED}))):
             spec = fields.get(name)
             if spec is not None:
-                findings += [FieldCheck(f"task {name.lower()}", f.problem)
-                             for f in picklist_checks(spec, f"Task.{name}", name, values)]
+                findings += [
+                    FieldCheck(f"task {name.lower()}", f.problem)
+                    for f in picklist_checks(spec, f"Task.{name}", name, values)
+                ]
         return findings
 
     def _describe(self) -> dict[str, Any] | None:
@@ -190,9 +201,14 @@ class SalesforceTaskDestination:
 def _record(task: TaskRequest) -> dict[str, Any]:
     """One Task of a Collections insert; no OwnerId means Salesforce assigns the integration user."""
     record: dict[str, Any] = {
-        "attributes": {"type": "Task"}, "WhatId": task.record_id, "Subject": task.subject,
-        "Description": task.body, "ActivityDate": task.due.isoformat(), "Priority": task.priority,
-        "Status": NOT_STARTED, KEY_FIELD: task.dedupe_key,
+        "attributes": {"type": "Task"},
+        "WhatId": task.record_id,
+        "Subject": task.subject,
+        "Description": task.body,
+        "ActivityDate": task.due.isoformat(),
+        "Priority": task.priority,
+        "Status": NOT_STARTED,
+        KEY_FIELD: task.dedupe_key,
     }
     if task.owner_id:
         record["OwnerId"] = task.owner_id
@@ -211,4 +227,3 @@ def _chunks(values: list[str]) -> Iterator[list[str]]:
         size += len(value) + 3  # quotes and a comma
     if chunk:
         yield chunk
-

@@ -45,8 +45,13 @@ class Sandbox:
     ca_file: Path
 
     @classmethod
-    def start(cls, directory: Path, ports: dict[str, int] | None = None, host: str = "127.0.0.1",
-              hubspot_tokens: frozenset[str] | None = None) -> Sandbox:
+    def start(
+        cls,
+        directory: Path,
+        ports: dict[str, int] | None = None,
+        host: str = "127.0.0.1",
+        hubspot_tokens: frozenset[str] | None = None,
+    ) -> Sandbox:
         """Serve all four; ``ports`` 0 (the default for each missing name) picks free ports.
 
         ``directory`` receives the TLS files; clients of the Salesforce emulator trust ``ca_file``.
@@ -64,8 +69,9 @@ class Sandbox:
         servers: dict[str, EmulatorServer] = {}
         try:
             servers["hubspot"] = EmulatorServer(hubspot, host, chosen["hubspot"]).start()
-            servers["salesforce"] = EmulatorServer(salesforce, host, chosen["salesforce"], certfile=tls.cert_chain_pem,
-                                                   keyfile=tls.key_pem).start()
+            servers["salesforce"] = EmulatorServer(
+                salesforce, host, chosen["salesforce"], certfile=tls.cert_chain_pem, keyfile=tls.key_pem
+            ).start()
             servers["slack"] = EmulatorServer(slack, host, chosen["slack"]).start()
             servers["webhook"] = EmulatorServer(webhook, host, chosen["webhook"]).start()
         except BaseException:
@@ -80,8 +86,12 @@ class Sandbox:
         is the full URL a webhook destination posts to."""
         from connectors.webhook.sandbox import HOOK_PATH
 
-        return {"hubspot": self.servers["hubspot"].url, "salesforce": self.servers["salesforce"].url,
-                "slack": self.servers["slack"].url + "/api/", "webhook": self.servers["webhook"].url + HOOK_PATH}
+        return {
+            "hubspot": self.servers["hubspot"].url,
+            "salesforce": self.servers["salesforce"].url,
+            "slack": self.servers["slack"].url + "/api/",
+            "webhook": self.servers["webhook"].url + HOOK_PATH,
+        }
 
     def reset(self) -> None:
         """Every emulator back to its seed data, with an empty request log and no faults."""
@@ -95,8 +105,9 @@ class Sandbox:
     def __enter__(self) -> Sandbox:
         return self
 
-    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
-                 trace: TracebackType | None) -> None:
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
         self.stop()
 
 

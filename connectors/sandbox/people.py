@@ -10,14 +10,66 @@ from dataclasses import dataclass
 
 REP_DOMAIN = "yourco.com"
 
-_FIRST = ["Dana", "Ravi", "Lena", "Marco", "Aisha", "Tom", "Yuki", "Sofia", "Omar", "Grace",
-          "Jonas", "Priya", "Diego", "Hana", "Lucas", "Maya", "Felix", "Zara", "Noah", "Ines",
-          "Kofi", "Elena", "Sam", "Mei"]
-_LAST = ["Kim", "Patel", "Novak", "Rossi", "Bello", "Walsh", "Sato", "Garcia", "Haddad", "Chen",
-         "Berg", "Nair", "Lopez", "Ito", "Silva", "Cohen", "Weber", "Ali", "Brown", "Costa",
-         "Mensah", "Popova", "Reid", "Lin"]
-_ZONES = ["America/New_York", "America/Chicago", "America/Denver", "America/Los_Angeles",
-          "Europe/London", "Europe/Berlin"]
+_FIRST = [
+    "Dana",
+    "Ravi",
+    "Lena",
+    "Marco",
+    "Aisha",
+    "Tom",
+    "Yuki",
+    "Sofia",
+    "Omar",
+    "Grace",
+    "Jonas",
+    "Priya",
+    "Diego",
+    "Hana",
+    "Lucas",
+    "Maya",
+    "Felix",
+    "Zara",
+    "Noah",
+    "Ines",
+    "Kofi",
+    "Elena",
+    "Sam",
+    "Mei",
+]
+_LAST = [
+    "Kim",
+    "Patel",
+    "Novak",
+    "Rossi",
+    "Bello",
+    "Walsh",
+    "Sato",
+    "Garcia",
+    "Haddad",
+    "Chen",
+    "Berg",
+    "Nair",
+    "Lopez",
+    "Ito",
+    "Silva",
+    "Cohen",
+    "Weber",
+    "Ali",
+    "Brown",
+    "Costa",
+    "Mensah",
+    "Popova",
+    "Reid",
+    "Lin",
+]
+_ZONES = [
+    "America/New_York",
+    "America/Chicago",
+    "America/Denver",
+    "America/Los_Angeles",
+    "Europe/London",
+    "Europe/Berlin",
+]
 _ROLES = ["ae", "ae", "growth", "growth", "growth", "csm"]
 
 
@@ -54,8 +106,16 @@ def sample_reps(count: int = 24) -> list[Rep]:
     reps = []
     for i in range(min(count, len(_FIRST))):
         first, last = _FIRST[i], _LAST[i]
-        reps.append(Rep(i, first, last, f"{first.lower()}.{last.lower()}@{REP_DOMAIN}",
-                        _ZONES[i % len(_ZONES)], _ROLES[i % len(_ROLES)]))
+        reps.append(
+            Rep(
+                i,
+                first,
+                last,
+                f"{first.lower()}.{last.lower()}@{REP_DOMAIN}",
+                _ZONES[i % len(_ZONES)],
+                _ROLES[i % len(_ROLES)],
+            )
+        )
     return reps
 
 

@@ -139,16 +139,18 @@ def render(message: AlertMessage, dedupe_key: str) -> SlackMessage:
 def render_alert(alert: Alert) -> SlackMessage:
     """The Block Kit message for one alert; raises :class:`AlertRenderError` when its key cannot be a button value."""
     if len(alert.dedupe_key) > BUTTON_VALUE_MAX:
-        raise AlertRenderError(f"dedupe key is {len(alert.dedupe_key)} characters; button values hold "
-                               f"{BUTTON_VALUE_MAX}")
+        raise AlertRenderError(
+            f"dedupe key is {len(alert.dedupe_key)} characters; button values hold {BUTTON_VALUE_MAX}"
+        )
     body = marked_mrkdwn(alert.body).strip()
     title = display_line(alert.title) or "Untitled account"
     blocks: list[Block] = [HeaderBlock(text=plain(title, HEADER_MAX))]
     if body:
         blocks.append(SectionBlock(text=mrkdwn(body)))
     facts = [("Score", alert.score), ("Tier", alert.tier)]
-    blocks.append(SectionBlock(fields=[mrkdwn(f"*{label}*\n{escape_mrkdwn(_shown(value))}", FIELD_MAX)
-                                       for label, value in facts]))
+    blocks.append(
+        SectionBlock(fields=[mrkdwn(f"*{label}*\n{escape_mrkdwn(_shown(value))}", FIELD_MAX) for label, value in facts])
+    )
     if alert.signals:
         blocks.append(SectionBlock(text=mrkdwn(f"*Signals*\n{signal_list(alert.signals)}")))
     blocks.append(ContextBlock(elements=[mrkdwn(changes_text(alert.changes))]))
@@ -173,8 +175,9 @@ def render_digest(digest: Digest) -> SlackMessage:
         line = f"*{name}* · {escape_mrkdwn(_shown(item.tier))} · score {escape_mrkdwn(_shown(item.score))}"
         accessory = None
         if item.record_url and _web_url(item.record_url):
-            accessory = ButtonElement(text=plain("Open", BUTTON_TEXT_MAX), action_id=ACTION_OPEN_RECORD,
-                                      url=item.record_url)
+            accessory = ButtonElement(
+                text=plain("Open", BUTTON_TEXT_MAX), action_id=ACTION_OPEN_RECORD, url=item.record_url
+            )
         blocks.append(SectionBlock(text=mrkdwn(line), accessory=accessory))
     if len(items) > room:
         blocks.append(ContextBlock(elements=[mrkdwn(f"and {len(items) - room} more not shown")]))
@@ -191,8 +194,10 @@ def render_notice(notice: Notice, dedupe_key: str) -> SlackMessage:
 
 def signal_list(signals: Mapping[str, Any]) -> str:
     """``seats 12 · invites 30d 5 · ...`` (escaped), the first few signals and how many more."""
-    items = [f"{escape_mrkdwn(str(name).replace('_', ' '))} *{escape_mrkdwn(_shown(value))}*"
-             for name, value in list(signals.items())[:SIGNALS_SHOWN]]
+    items = [
+        f"{escape_mrkdwn(str(name).replace('_', ' '))} *{escape_mrkdwn(_shown(value))}*"
+        for name, value in list(signals.items())[:SIGNALS_SHOWN]
+    ]
     more = len(signals) - SIGNALS_SHOWN
     return " · ".join(items) + (f" · and {more} more" if more > 0 else "")
 
@@ -202,22 +207,26 @@ def changes_text(changes: Sequence[Change] | None) -> str:
         return "First alert about this account."
     if not changes:
         return "Nothing changed since the last alert."
-    moved = ", ".join(f"{escape_mrkdwn(c.field)} {escape_mrkdwn(_shown(c.old))} → {escape_mrkdwn(_shown(c.new))}"
-                      for c in changes)
+    moved = ", ".join(
+        f"{escape_mrkdwn(c.field)} {escape_mrkdwn(_shown(c.old))} → {escape_mrkdwn(_shown(c.new))}" for c in changes
+    )
     return f"Since the last alert: {moved}"
 
 
-def feedback_actions(dedupe_key: str, record_url: str | None,
-                     actions: Sequence[FeedbackAction] = tuple(BUTTONS)) -> ActionsBlock:
+def feedback_actions(
+    dedupe_key: str, record_url: str | None, actions: Sequence[FeedbackAction] = tuple(BUTTONS)
+) -> ActionsBlock:
     """The actions block: open the CRM record (when its URL is a web URL), then the feedback buttons offered."""
     buttons: list[ButtonElement] = []
     if record_url and _web_url(record_url):
-        buttons.append(ButtonElement(text=plain("Open in CRM", BUTTON_TEXT_MAX), action_id=ACTION_OPEN_RECORD,
-                                     url=record_url))
+        buttons.append(
+            ButtonElement(text=plain("Open in CRM", BUTTON_TEXT_MAX), action_id=ACTION_OPEN_RECORD, url=record_url)
+        )
     for action, (action_id, label, style) in BUTTONS.items():
         if action in actions:
-            buttons.append(ButtonElement(text=plain(label, BUTTON_TEXT_MAX), action_id=action_id, value=dedupe_key,
-                                         style=style))
+            buttons.append(
+                ButtonElement(text=plain(label, BUTTON_TEXT_MAX), action_id=action_id, value=dedupe_key, style=style)
+            )
     return ActionsBlock(block_id=FEEDBACK_BLOCK_ID, elements=buttons)
 
 
@@ -236,7 +245,7 @@ def _dicts(blocks: Sequence[Block]) -> list[dict[str, Any]]:
 
 def _web_url(url: str) -> bool:
     """An http(s) URL Slack can link: no spaces, controls or bidi marks (a URL is never cleaned, only refused)."""
-    return (re.match(r"https?://\S+$", url) is not None and display_line(url) == url and len(url) <= URL_MAX)
+    return re.match(r"https?://\S+$", url) is not None and display_line(url) == url and len(url) <= URL_MAX
 
 
 def _shown(value: object) -> str:

@@ -28,16 +28,30 @@ POSTS_PER_CHANNEL = RatePolicy(requests=1, window_s=1.0, concurrency=1)
 TIER_3 = RatePolicy(requests=50, window_s=60.0, concurrency=1)
 
 POST_METHOD = "chat.postMessage"
-LOOKUP_METHODS = frozenset({"users.lookupByEmail", "users.info", "users.conversations", "conversations.open",
-                            "conversations.history", "conversations.members", "chat.update"})
+LOOKUP_METHODS = frozenset(
+    {
+        "users.lookupByEmail",
+        "users.info",
+        "users.conversations",
+        "conversations.open",
+        "conversations.history",
+        "conversations.members",
+        "chat.update",
+    }
+)
 
-LIMITS = EffectLimits((CallLimit(POST_METHOD, POSTS_PER_CHANNEL, frozenset({POST_METHOD}), per_scope=True),
-                       *(CallLimit(method, TIER_3, frozenset({method})) for method in sorted(LOOKUP_METHODS))))
+LIMITS = EffectLimits(
+    (
+        CallLimit(POST_METHOD, POSTS_PER_CHANNEL, frozenset({POST_METHOD}), per_scope=True),
+        *(CallLimit(method, TIER_3, frozenset({method})) for method in sorted(LOOKUP_METHODS)),
+    )
+)
 
 
 def capabilities(settings: SlackSettings) -> Capabilities:
     """What a sync with a Slack destination may target: ``object: alerts`` in mode ``upsert``, no field writes (no
     operation has a batch size: the engine opens no destination for Slack, only its alert channel)."""
     del settings  # the same for every workspace
-    return Capabilities(max_batch={}, rate=POSTS_PER_CHANNEL, modes=frozenset({SyncMode.UPSERT}),
-                        objects=frozenset({"alerts"}))
+    return Capabilities(
+        max_batch={}, rate=POSTS_PER_CHANNEL, modes=frozenset({SyncMode.UPSERT}), objects=frozenset({"alerts"})
+    )

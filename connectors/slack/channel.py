@@ -178,8 +178,9 @@ class SlackAlertChannel:
     def update(self, conversation: str, ts: str, text: str, blocks: Sequence[Mapping[str, Any]]) -> bool:
         """Replace the message ``ts`` in ``conversation`` (``chat.update``); False when Slack refused it."""
         try:
-            self._call("chat.update", self._client.chat_update, channel=conversation, ts=ts, text=text,
-                       blocks=_plain(blocks))
+            self._call(
+                "chat.update", self._client.chat_update, channel=conversation, ts=ts, text=text, blocks=_plain(blocks)
+            )
         except Refused:
             return False
         return True
@@ -234,8 +235,15 @@ class SlackAlertChannel:
             return target
         if target:
             return self._named(target)
-        raise Refused(Failure("chat.postMessage", 0, "no_destination", Reaction.REJECTED,
-                              "The alert names neither a channel nor a member to DM."))
+        raise Refused(
+            Failure(
+                "chat.postMessage",
+                0,
+                "no_destination",
+                Reaction.REJECTED,
+                "The alert names neither a channel nor a member to DM.",
+            )
+        )
 
     def _dm(self, user_id: str) -> str:
         if user_id not in self._dms:
@@ -250,9 +258,16 @@ class SlackAlertChannel:
         if self._names is None:
             self._names = self._channel_names()
         if wanted not in self._names:
-            raise Refused(Failure("users.conversations", 200, "channel_not_found", Reaction.REJECTED,
-                                  f"The app is in no public channel named #{wanted}: invite it there, or give a "
-                                  "private channel by its id."))
+            raise Refused(
+                Failure(
+                    "users.conversations",
+                    200,
+                    "channel_not_found",
+                    Reaction.REJECTED,
+                    f"The app is in no public channel named #{wanted}: invite it there, or give a "
+                    "private channel by its id.",
+                )
+            )
         return self._names[wanted]
 
     def _channel_names(self) -> dict[str, str]:
@@ -275,7 +290,10 @@ class SlackAlertChannel:
         # The metadata carries the dedupe key whatever the message is, so find_posts finds every post of ours.
         message = render(alert.message, alert.dedupe_key)
         arguments: dict[str, Any] = {
-            "channel": channel, "text": message.text, "unfurl_links": False, "unfurl_media": False,
+            "channel": channel,
+            "text": message.text,
+            "unfurl_links": False,
+            "unfurl_media": False,
             "metadata": {"event_type": METADATA_EVENT, "event_payload": {"dedupe_key": alert.dedupe_key}},
         }
         if message.blocks:
@@ -287,8 +305,13 @@ class SlackAlertChannel:
         found: dict[str, str] = {}
         cursor: str | None = None
         while True:
-            arguments: dict[str, Any] = {"channel": channel, "oldest": f"{oldest:.6f}", "inclusive": True,
-                                         "include_all_metadata": True, "limit": HISTORY_PAGE}
+            arguments: dict[str, Any] = {
+                "channel": channel,
+                "oldest": f"{oldest:.6f}",
+                "inclusive": True,
+                "include_all_metadata": True,
+                "limit": HISTORY_PAGE,
+            }
             if cursor:
                 arguments["cursor"] = cursor
             reply = self._call("conversations.history", self._client.conversations_history, **arguments)
@@ -306,6 +329,7 @@ class SlackAlertChannel:
 
 def open_alert_channel(settings: SlackSettings, *, timeout_s: int = TIMEOUT_S) -> SlackAlertChannel:
     """The alert channel for a ``type: slack`` destination (the token is only ever handed to the SDK)."""
-    client = WebClient(token=settings.token.get_secret_value(), base_url=settings.base_url, timeout=timeout_s,
-                       retry_handlers=[])
+    client = WebClient(
+        token=settings.token.get_secret_value(), base_url=settings.base_url, timeout=timeout_s, retry_handlers=[]
+    )
     return SlackAlertChannel(client)

@@ -41,8 +41,10 @@ class Reaction(StrEnum):
 
 
 _TOKEN_HINT = "Check token in syncer.yaml and that the Slack app is still installed."
-_SCOPE_HINT = ("The Slack app lacks a scope syncer needs (chat:write, im:write, users:read, users:read.email, "
-               "channels:history, im:history); add it and reinstall the app.")
+_SCOPE_HINT = (
+    "The Slack app lacks a scope syncer needs (chat:write, im:write, users:read, users:read.email, "
+    "channels:history, im:history); add it and reinstall the app."
+)
 
 # Slack's error code -> (reaction, what it means for the operator).
 CODES: dict[str, tuple[Reaction, str]] = {

@@ -63,8 +63,11 @@ MAX_FORM_FIELDS = 16  # Slack sends one field, 'payload'
 MAX_VALUE_CHARS = 2000  # a button's value holds at most this
 NOT_YOURS = "This is not your alert: only the rep it was sent to, or a member of its channel, can act on it."
 _USER_ID = re.compile(r"^[UW][A-Z0-9]{2,30}$")  # Slack user ids; checked before being put in <@...>
-_DONE = {FeedbackAction.CLAIM: "Claimed by", FeedbackAction.SNOOZE_7D: "Snoozed for 7 days by",
-         FeedbackAction.NOT_USEFUL: "Marked not useful by"}
+_DONE = {
+    FeedbackAction.CLAIM: "Claimed by",
+    FeedbackAction.SNOOZE_7D: "Snoozed for 7 days by",
+    FeedbackAction.NOT_USEFUL: "Marked not useful by",
+}
 
 
 @dataclass(frozen=True)
@@ -157,11 +160,15 @@ def parse_feedback(body: bytes) -> Feedback | None:
     listed = message.get("blocks")
     blocks: list[Any] = listed if isinstance(listed, list) else []
     return Feedback(
-        action=ACTION_IDS[action_id], user_id=user_id, dedupe_key=value,
+        action=ACTION_IDS[action_id],
+        user_id=user_id,
+        dedupe_key=value,
         channel_id=_text(_path(payload, "container", "channel_id") or _path(payload, "channel", "id")),
         message_ts=_text(_path(payload, "container", "message_ts") or message.get("ts")),
-        response_url=_text(payload.get("response_url")), message_text=_text(message.get("text")) or "",
-        message_blocks=tuple(block for block in blocks if isinstance(block, dict)))
+        response_url=_text(payload.get("response_url")),
+        message_text=_text(message.get("text")) or "",
+        message_blocks=tuple(block for block in blocks if isinstance(block, dict)),
+    )
 
 
 def allowed_url(url: str, prefixes: Sequence[str]) -> bool:
@@ -186,8 +193,7 @@ def updated_blocks(blocks: tuple[Mapping[str, Any], ...], note: str) -> list[dic
         if block.get("block_id") != FEEDBACK_BLOCK_ID:
             out.append(dict(block))
             continue
-        links = [e for e in block.get("elements", [])
-                 if isinstance(e, dict) and e.get("action_id") not in ACTION_IDS]
+        links = [e for e in block.get("elements", []) if isinstance(e, dict) and e.get("action_id") not in ACTION_IDS]
         if links:
             out.append({"type": "actions", "elements": links})
         out.append(done)
@@ -205,9 +211,13 @@ def ephemeral(text: str) -> dict[str, Any]:
 class SlackInteractions:
     """The ``type: slack`` connector's :class:`~syncer.contract.interactions.InteractionHandler`."""
 
-    def __init__(self, settings: SlackSettings, seen: SeenRequests,
-                 channel: Callable[[], SlackAlertChannel] | None = None,
-                 respond: Callable[[str, dict[str, Any]], None] | None = None) -> None:
+    def __init__(
+        self,
+        settings: SlackSettings,
+        seen: SeenRequests,
+        channel: Callable[[], SlackAlertChannel] | None = None,
+        respond: Callable[[str, dict[str, Any]], None] | None = None,
+    ) -> None:
         if settings.signing_secret is None:
             raise ValueError("a Slack connector without a signing_secret takes no interactions")
         self._secret = settings.signing_secret
@@ -231,9 +241,13 @@ class SlackInteractions:
             return InteractionAnswer(200, {"ok": True})
         if feedback.response_url is not None and not allowed_url(feedback.response_url, self._prefixes):
             where = urlsplit(feedback.response_url)
-            log.warning("slack interaction refused: response_url %s://%s is not an allowed prefix",
-                        where.scheme[:10], where.hostname or "?")
+            log.warning(
+                "slack interaction refused: response_url %s://%s is not an allowed prefix",
+                where.scheme[:10],
+                where.hostname or "?",
+            )
             return InteractionAnswer(200, ephemeral(NOT_YOURS), action=feedback.action.value)
+
         def followup() -> None:
             self.apply(feedback, ledger, request.now)
 
@@ -251,12 +265,21 @@ class SlackInteractions:
                     self._respond(feedback.response_url, ephemeral(NOT_YOURS))
                 return False
             touched = ledger.record(Press(alert, feedback.action, feedback.user_id, now))
-            log.info("slack press recorded: %s by %s on %s (%d ledger rows)", feedback.action.value,
-                     feedback.user_id, "a DM alert" if alert.is_direct else "a channel alert", touched)
+            log.info(
+                "slack press recorded: %s by %s on %s (%d ledger rows)",
+                feedback.action.value,
+                feedback.user_id,
+                "a DM alert" if alert.is_direct else "a channel alert",
+                touched,
+            )
             note = done_note(feedback, None if alert.is_direct else alert.rep)
             conversation = feedback.channel_id or ""
-            channel.update(conversation, alert.message_id, feedback.message_text or note,
-                           updated_blocks(feedback.message_blocks, note))
+            channel.update(
+                conversation,
+                alert.message_id,
+                feedback.message_text or note,
+                updated_blocks(feedback.message_blocks, note),
+            )
             return True
         except (DeliveryError, OSError) as exc:
             log.warning("slack interaction not completed: %s: %s", type(exc).__name__, exc)
@@ -264,8 +287,9 @@ class SlackInteractions:
         finally:
             channel.close()
 
-    def _authorise(self, feedback: Feedback, ledger: FeedbackLedger,
-                   channel: SlackAlertChannel) -> tuple[SentAlert | None, str]:
+    def _authorise(
+        self, feedback: Feedback, ledger: FeedbackLedger, channel: SlackAlertChannel
+    ) -> tuple[SentAlert | None, str]:
         alert = ledger.sent_alert(feedback.dedupe_key)
         if alert is None:
             return None, "the dedupe key names no alert this syncer sent"

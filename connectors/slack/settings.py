@@ -20,8 +20,9 @@ class SlackSettings(BaseModel):
     # Where a press's ``response_url`` may point: the daemon POSTs nowhere else (Slack's own host by default; the
     # sandbox adds its emulator). Each prefix is a scheme and host ending in "/", so it cannot be extended.
     response_url_prefixes: tuple[str, ...] = Field(
-        ("https://hooks.slack.com/",), description="Where a button press's response_url may point; anything else is "
-                                                   "refused and never fetched.")
+        ("https://hooks.slack.com/",),
+        description="Where a button press's response_url may point; anything else is refused and never fetched.",
+    )
 
     @field_validator("response_url_prefixes")
     @classmethod

@@ -75,8 +75,15 @@ class WebhookDestination:
     target's (:attr:`Target.sync`, which the engine sets), ``null`` only when neither names one.
     """
 
-    def __init__(self, settings: WebhookSettings, target: Target, *, sync: str | None = None,
-                 client: httpx.Client | None = None, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        settings: WebhookSettings,
+        target: Target,
+        *,
+        sync: str | None = None,
+        client: httpx.Client | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.settings = settings
         self.target = target
         self.sync = sync if sync is not None else target.sync
@@ -96,8 +103,9 @@ class WebhookDestination:
             return BatchResult([], calls=0)
         if len(records) > self.settings.batch_size:
             raise ValueError(f"a webhook batch holds at most {self.settings.batch_size} records, got {len(records)}")
-        payload = [{"key": r.key, "record_id": r.record_id, "match": r.match, "fields": dict(r.values)}
-                   for r in records]
+        payload = [
+            {"key": r.key, "record_id": r.record_id, "match": r.match, "fields": dict(r.values)} for r in records
+        ]
         reply = self._post(op.value, payload)
         return BatchResult(self._results(reply, records))
 
@@ -121,8 +129,11 @@ class WebhookDestination:
         document = {"sync": self.sync, "object": self.target.object, "operation": operation, "records": records}
         body = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
         timestamp = str(int(self.clock()))
-        headers = {"Content-Type": "application/json", TIMESTAMP_HEADER: timestamp,
-                   IDEMPOTENCY_HEADER: idempotency_key(body, self.key_scope)}
+        headers = {
+            "Content-Type": "application/json",
+            TIMESTAMP_HEADER: timestamp,
+            IDEMPOTENCY_HEADER: idempotency_key(body, self.key_scope),
+        }
         if self.settings.signing_secret is not None:
             headers[SIGNATURE_HEADER] = signature(self.settings.signing_secret.get_secret_value(), timestamp, body)
         try:
@@ -161,14 +172,16 @@ class WebhookDestination:
             if entry["key"] not in keys:
                 raise self._broken(f"a result names key {entry['key']!r}, which the batch did not send")
             if entry.get("status") not in _STATUSES:
-                raise self._broken(f"a result's status is {entry.get('status')!r}, not one of "
-                                   f"{', '.join(sorted(_STATUSES))}")
+                raise self._broken(
+                    f"a result's status is {entry.get('status')!r}, not one of {', '.join(sorted(_STATUSES))}"
+                )
             answers[entry["key"]] = entry
         return answers
 
     def _broken(self, problem: str) -> DestinationStoppedError:
-        return DestinationStoppedError(f"the webhook at {where(self._url)} broke the reply contract: {problem}",
-                                       "bad_reply")
+        return DestinationStoppedError(
+            f"the webhook at {where(self._url)} broke the reply contract: {problem}", "bad_reply"
+        )
 
 
 def _result(answer: Mapping[str, Any] | None, record: WriteRecord) -> RecordResult:
@@ -184,8 +197,9 @@ def _result(answer: Mapping[str, Any] | None, record: WriteRecord) -> RecordResu
     return RecordResult.confirmed(str(found) if found is not None else record.record_id)
 
 
-def open_destination(settings: WebhookSettings, target: Target, *, sync: str | None = None,
-                     client: httpx.Client | None = None) -> WebhookDestination:
+def open_destination(
+    settings: WebhookSettings, target: Target, *, sync: str | None = None, client: httpx.Client | None = None
+) -> WebhookDestination:
     """The registry's factory (``connectors.webhook.connector:open_destination``)."""
     return WebhookDestination(settings, target, sync=sync, client=client)
 

@@ -79,14 +79,21 @@ def error_for(response: httpx.Response, now: float) -> DeliveryError | None:
     if status in _REJECTED:
         return BatchRejectedError(f"the webhook at {receiver} refused the batch with HTTP {status}{detail}", code)
     if status in _AUTH:
-        return DestinationStoppedError(f"the webhook at {receiver} refused our signature or access (HTTP {status}); "
-                                       "check the signing secret both sides hold", code)
+        return DestinationStoppedError(
+            f"the webhook at {receiver} refused our signature or access (HTTP {status}); "
+            "check the signing secret both sides hold",
+            code,
+        )
     if status in _WRONG_URL:
-        return DestinationStoppedError(f"the webhook at {receiver} does not take batches at the configured URL "
-                                       f"(HTTP {status}); check the url setting", code)
+        return DestinationStoppedError(
+            f"the webhook at {receiver} does not take batches at the configured URL "
+            f"(HTTP {status}); check the url setting",
+            code,
+        )
     if 300 <= status < 400:
-        return DestinationStoppedError(f"the webhook at {receiver} redirects (HTTP {status}); set the url to the "
-                                       "final address", code)
+        return DestinationStoppedError(
+            f"the webhook at {receiver} redirects (HTTP {status}); set the url to the final address", code
+        )
     return DestinationStoppedError(f"the webhook at {receiver} answered HTTP {status}{detail}", code)
 
 

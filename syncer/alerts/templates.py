@@ -58,8 +58,8 @@ def split_marked(rendered: str) -> MarkedText:
         end = rest.find(CLOSE, start)
         if start:
             parts.append(TextPart(rest[:start], data=False))
-        parts.append(TextPart(rest[start + 1:end], data=True))
-        rest = rest[end + 1:]
+        parts.append(TextPart(rest[start + 1 : end], data=True))
+        rest = rest[end + 1 :]
     return MarkedText(tuple(part for part in parts if part.text))
 
 
@@ -84,8 +84,10 @@ def check_template(template: str, columns: Sequence[str], sample: Mapping[str, A
     except TemplateSyntaxError as exc:
         return [f"template syntax error on line {exc.lineno}: {exc.message}"]
     shown = ", ".join(columns[:12]) + (", ..." if len(columns) > 12 else "")
-    problems = [f"template variable '{name}' is not a column of the model (it has: {shown})"
-                for name in sorted(used - set(columns))]
+    problems = [
+        f"template variable '{name}' is not a column of the model (it has: {shown})"
+        for name in sorted(used - set(columns))
+    ]
     if problems or sample is None:
         return problems
     try:
@@ -95,8 +97,10 @@ def check_template(template: str, columns: Sequence[str], sample: Mapping[str, A
     if not len(text):
         problems.append("alert template renders to nothing on the sample row")
     if len(text) > ALERT_TEXT_MAX:
-        problems.append(f"alert template renders to {len(text)} characters on the sample row; an alert shows at "
-                        f"most {ALERT_TEXT_MAX} in one block, so it would be cut")
+        problems.append(
+            f"alert template renders to {len(text)} characters on the sample row; an alert shows at "
+            f"most {ALERT_TEXT_MAX} in one block, so it would be cut"
+        )
     return problems
 
 

@@ -27,9 +27,12 @@ def parse_since(text: str, now: datetime) -> datetime:
 
 
 @cli.command()
-def alerts(project: ProjectOption = Path("."), *, as_json: JsonOption = False,
-           since: Annotated[str, typer.Option(help="How far back: 7d, 24h, 2w, or a date (2026-11-01).")] = "7d",
-           ) -> None:
+def alerts(
+    project: ProjectOption = Path("."),
+    *,
+    as_json: JsonOption = False,
+    since: Annotated[str, typer.Option(help="How far back: 7d, 24h, 2w, or a date (2026-11-01).")] = "7d",
+) -> None:
     """Per rep: alerts sent, held back by reason (caps, cooldown, snooze, first run), digests, feedback, tasks."""
     from syncer.effects.summary import alert_summary
 

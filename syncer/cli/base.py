@@ -20,11 +20,15 @@ if TYPE_CHECKING:  # the app, planner and state load inside the commands that us
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 
-cli = typer.Typer(help="syncer: warehouse PQL scores to Salesforce, HubSpot and Slack, sending only what changed.",
-                  epilog=f"Set {clock.FAKE_NOW_VARIABLE}=2026-12-07T07:30:00Z (ISO 8601) to run any command as if it "
-                         "were that time (the clock starts there and runs on); `syncer plan --now` does it for one "
-                         "plan.",
-                  no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
+cli = typer.Typer(
+    help="syncer: warehouse PQL scores to Salesforce, HubSpot and Slack, sending only what changed.",
+    epilog=f"Set {clock.FAKE_NOW_VARIABLE}=2026-12-07T07:30:00Z (ISO 8601) to run any command as if it "
+    "were that time (the clock starts there and runs on); `syncer plan --now` does it for one "
+    "plan.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
 ProjectOption = Annotated[Path, typer.Option("--project", "-p", help="Project directory (holds syncer.yaml).")]
 JsonOption = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
 
@@ -87,8 +91,7 @@ def _plan_error() -> type[Exception]:
     return planner.PlanError if planner is not None else _NeverRaisedError
 
 
-def validate_models(app: App, sample_rows: int | None = None, warnings: list[Problem] | None = None
-                    ) -> list[Problem]:
+def validate_models(app: App, sample_rows: int | None = None, warnings: list[Problem] | None = None) -> list[Problem]:
     """Problems each sync's model shows; with ``warnings`` (appended to), each sync without one is also tried on
     ``sample_rows`` rows of its data (default: ``defaults.validate.sample_rows``)."""
     from syncer.planning.validate import check_against_model, try_against_data
@@ -98,8 +101,9 @@ def validate_models(app: App, sample_rows: int | None = None, warnings: list[Pro
     for loaded in app.project.syncs.values():
         found = check_against_model(loaded, app.warehouse)
         if not found and warnings is not None:
-            report = try_against_data(loaded, app.warehouse, sample_rows or settings.sample_rows,
-                                      settings.max_reject_percent)
+            report = try_against_data(
+                loaded, app.warehouse, sample_rows or settings.sample_rows, settings.max_reject_percent
+            )
             found = report.errors
             warnings.extend(report.warnings)
         problems += found

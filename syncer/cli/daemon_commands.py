@@ -18,12 +18,15 @@ FAILED_STATUSES = ("failed", "blocked", "killed", "error")
 
 
 @cli.command()
-def daemon(project: ProjectOption = Path("."), *,
-           reload: Annotated[bool, typer.Option("--reload", help="Reload when syncer.yaml or a mapping changes "
-                                                                 "(as on SIGHUP).")] = False,
-           host: Annotated[str | None, typer.Option(help="Bind address (default: daemon.host).")] = None,
-           port: Annotated[int | None, typer.Option(min=1, max=65535, help="Port (default: daemon.port).")] = None,
-           ) -> None:
+def daemon(
+    project: ProjectOption = Path("."),
+    *,
+    reload: Annotated[
+        bool, typer.Option("--reload", help="Reload when syncer.yaml or a mapping changes (as on SIGHUP).")
+    ] = False,
+    host: Annotated[str | None, typer.Option(help="Bind address (default: daemon.host).")] = None,
+    port: Annotated[int | None, typer.Option(min=1, max=65535, help="Port (default: daemon.port).")] = None,
+) -> None:
     """Run every enabled sync on its schedule and serve /healthz, /readyz, /metrics and triggers until SIGTERM.
 
     SIGHUP reloads the project (a broken change is refused and logged; the running one stays). SIGTERM lets the
@@ -61,13 +64,17 @@ def daemon(project: ProjectOption = Path("."), *,
 
 
 @cli.command()
-def trigger(sync: Annotated[str, typer.Argument(help="The sync to run now.")],
-            url: Annotated[str, typer.Option(help="The daemon's base URL.")] = "http://127.0.0.1:8780",
-            token_env: Annotated[str, typer.Option(help="Environment variable holding the trigger token.")]
-            = "SYNCER_TRIGGER_TOKEN", *,
-            wait: Annotated[bool, typer.Option("--wait", help="Wait for the run and exit 1 if it failed.")] = False,
-            timeout: Annotated[float, typer.Option(help="Seconds to wait for the daemon's answer.")] = 3600.0,
-            as_json: JsonOption = False) -> None:
+def trigger(
+    sync: Annotated[str, typer.Argument(help="The sync to run now.")],
+    url: Annotated[str, typer.Option(help="The daemon's base URL.")] = "http://127.0.0.1:8780",
+    token_env: Annotated[
+        str, typer.Option(help="Environment variable holding the trigger token.")
+    ] = "SYNCER_TRIGGER_TOKEN",
+    *,
+    wait: Annotated[bool, typer.Option("--wait", help="Wait for the run and exit 1 if it failed.")] = False,
+    timeout: Annotated[float, typer.Option(help="Seconds to wait for the daemon's answer.")] = 3600.0,
+    as_json: JsonOption = False,
+) -> None:
     """Ask a running daemon to run SYNC now (e.g. from a dbt job, right after the model is rebuilt)."""
     import httpx
 
@@ -101,10 +108,16 @@ def trigger(sync: Annotated[str, typer.Argument(help="The sync to run now.")],
 
 
 @cli.command()
-def health(url: Annotated[str | None, typer.Option(help="The probe URL (default: http://127.0.0.1:<daemon.port>"
-                                                        "/healthz, the port read from the project).")] = None,
-           project: ProjectOption = Path("."),
-           timeout: Annotated[float, typer.Option(help="Seconds before giving up.")] = 5.0) -> None:
+def health(
+    url: Annotated[
+        str | None,
+        typer.Option(
+            help="The probe URL (default: http://127.0.0.1:<daemon.port>/healthz, the port read from the project)."
+        ),
+    ] = None,
+    project: ProjectOption = Path("."),
+    timeout: Annotated[float, typer.Option(help="Seconds before giving up.")] = 5.0,
+) -> None:
     """Exit 0 when the daemon's probe answers 200, 1 otherwise (the container's HEALTHCHECK)."""
     import httpx
 

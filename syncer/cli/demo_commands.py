@@ -18,11 +18,13 @@ if TYPE_CHECKING:
 
 
 @cli.command()
-def demo(project: ProjectOption = Path("."),
-         accounts: Annotated[int, typer.Option(help="Accounts in the sample warehouse.")] = 5_000,
-         day: Annotated[int, typer.Option(help="Simulated day: each day some accounts heat up.")] = 0, *,
-         rebuild: Annotated[bool, typer.Option(help="Rebuild the sample warehouse even if it exists.")] = False
-         ) -> None:
+def demo(
+    project: ProjectOption = Path("."),
+    accounts: Annotated[int, typer.Option(help="Accounts in the sample warehouse.")] = 5_000,
+    day: Annotated[int, typer.Option(help="Simulated day: each day some accounts heat up.")] = 0,
+    *,
+    rebuild: Annotated[bool, typer.Option(help="Rebuild the sample warehouse even if it exists.")] = False,
+) -> None:
     """The whole story on the sample warehouse and the sandbox CRM and Slack: a first sync, a simulated day of
     product usage, a second sync, and what landed: rows sent, tasks created, alerts sent and held back per rep."""
     from syncer.demo.command import DEMO_ENVIRONMENT, prepare_demo, sandbox_urls
@@ -56,13 +58,20 @@ def _run_demo(app: App, link: SandboxLink, accounts: int, day: int) -> None:
         raise typer.Exit(EXIT_FAILED)
     show_landed(link)
     output.console.rule("next")
-    output.console.print("run it on a schedule: syncer daemon   (every sync on its mapping's schedule; see README)",
-                         markup=False, highlight=False)
+    output.console.print(
+        "run it on a schedule: syncer daemon   (every sync on its mapping's schedule; see README)",
+        markup=False,
+        highlight=False,
+    )
 
 
 @cli.command()
-def sandbox(directory: Annotated[Path, typer.Option(help="Where TLS files go.")] = Path(".syncer/sandbox"),
-            hubspot_port: int = 8701, salesforce_port: int = 8702, slack_port: int = 8703) -> None:
+def sandbox(
+    directory: Annotated[Path, typer.Option(help="Where TLS files go.")] = Path(".syncer/sandbox"),
+    hubspot_port: int = 8701,
+    salesforce_port: int = 8702,
+    slack_port: int = 8703,
+) -> None:
     """Serve the local HubSpot, Salesforce and Slack emulators on 127.0.0.1 until interrupted."""
     import time
 
@@ -75,8 +84,10 @@ def sandbox(directory: Annotated[Path, typer.Option(help="Where TLS files go.")]
     with Sandbox.start(directory, ports, hubspot_tokens=tokens) as served:
         for name, url in served.urls.items():
             output.console.print(f"{name:<11} {url}")
-        output.console.print(f"Salesforce clients trust the CA in {served.ca_file}; inspect any of them under "
-                             "/_sandbox/ (state, requests, requests/counts, reset, faults). Ctrl-C stops.")
+        output.console.print(
+            f"Salesforce clients trust the CA in {served.ca_file}; inspect any of them under "
+            "/_sandbox/ (state, requests, requests/counts, reset, faults). Ctrl-C stops."
+        )
         try:
             while True:
                 time.sleep(3600)

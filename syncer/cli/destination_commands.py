@@ -33,17 +33,24 @@ def field_types(app: App, sync: SyncConfig) -> dict[str, FieldType]:
         columns = {}  # `syncer validate` reports the model; check still checks what it can
     finally:
         app.warehouse.release(con)
-    return {name: spec.type or (infer_type(columns[spec.source]) if spec.source in columns else FieldType.STRING)
-            for name, spec in sync.fields.items()}
+    return {
+        name: spec.type or (infer_type(columns[spec.source]) if spec.source in columns else FieldType.STRING)
+        for name, spec in sync.fields.items()
+    }
 
 
 @cli.command()
-def check(sync: Annotated[str | None, typer.Argument(help="The sync to check (default: every enabled sync).")] = None,
-          project: ProjectOption = Path("."), *, as_json: JsonOption = False) -> None:
+def check(
+    sync: Annotated[str | None, typer.Argument(help="The sync to check (default: every enabled sync).")] = None,
+    project: ProjectOption = Path("."),
+    *,
+    as_json: JsonOption = False,
+) -> None:
     """Verify each destination's credentials and that every mapped field exists there with a compatible type."""
     with open_app(project) as app:
-        configs = [app.project.sync(sync)] if sync else [s.config for s in app.project.syncs.values()
-                                                           if s.config.enabled]
+        configs = (
+            [app.project.sync(sync)] if sync else [s.config for s in app.project.syncs.values() if s.config.enabled]
+        )
         app.require_destinations(configs)
         results: list[dict[str, Any]] = []
         for config in configs:
@@ -65,23 +72,25 @@ def check(sync: Annotated[str | None, typer.Argument(help="The sync to check (de
 
 def _check_one(app: App, config: SyncConfig) -> dict[str, Any]:
     connector = config.destination.connector if config.destination is not None else None
-    result: dict[str, Any] = {"sync": config.name, "destination": connector, "error": None,
-                              "fields": [], "detail": ""}
+    result: dict[str, Any] = {"sync": config.name, "destination": connector, "error": None, "fields": [], "detail": ""}
     try:
         destination = app.open_destination(config, field_types(app, config))
     except DeliveryError as exc:
         result["error"] = str(exc)
         return result
     if destination is None:
-        result["detail"] = ("a watch: it writes no fields (alerts only)" if connector is None
-                            else "this connector takes no field writes (alerts only)")
+        result["detail"] = (
+            "a watch: it writes no fields (alerts only)"
+            if connector is None
+            else "this connector takes no field writes (alerts only)"
+        )
         return result
     try:
         findings = destination.check() + _check_tasks(app, config)
         result["fields"] = [{"field": f.field, "problem": f.problem, "fixable": f.fixable} for f in findings]
-        result["detail"] = (f"credentials work; {len(config.fields)} field(s) exist with compatible types"
-                            + (" and the values the mapping names are options of theirs" if _names_values(config)
-                               else ""))
+        result["detail"] = f"credentials work; {len(config.fields)} field(s) exist with compatible types" + (
+            " and the values the mapping names are options of theirs" if _names_values(config) else ""
+        )
     except DeliveryError as exc:
         result["error"] = str(exc)
     finally:
@@ -111,8 +120,10 @@ def _names_values(config: SyncConfig) -> bool:
 
 
 @cli.command()
-def setup(sync: Annotated[str, typer.Argument(help="The sync whose destination fields to create.")],
-          project: ProjectOption = Path(".")) -> None:
+def setup(
+    sync: Annotated[str, typer.Argument(help="The sync whose destination fields to create.")],
+    project: ProjectOption = Path("."),
+) -> None:
     """Create the destination fields SYNC maps that are missing (HubSpot), and what its tasks need (the dedupe key
     property); print what to create where syncer cannot."""
     with open_app(project) as app:

@@ -16,8 +16,12 @@ if TYPE_CHECKING:  # the planner loads inside the command: `--help` stays fast
 
 
 @cli.command()
-def drift(sync: Annotated[str, typer.Argument(help="The sync whose destination to compare with the snapshot.")],
-          project: ProjectOption = Path("."), *, as_json: JsonOption = False) -> None:
+def drift(
+    sync: Annotated[str, typer.Argument(help="The sync whose destination to compare with the snapshot.")],
+    project: ProjectOption = Path("."),
+    *,
+    as_json: JsonOption = False,
+) -> None:
     """Read the destination's current values of SYNC's fields (in batches) and report, per field, the records where
     the CRM differs from what syncer last confirmed: a human's edit that a write policy keeps, or that the next
     change would overwrite under `overwrite: always`. Writes nothing; exits 0 whether or not there is drift."""
@@ -32,8 +36,9 @@ def drift(sync: Annotated[str, typer.Argument(help="The sync whose destination t
             output.show_error(str(exc), prefix=f"{sync}: ")
             raise typer.Exit(EXIT_FAILED) from None
         if destination is None:
-            output.show_error("writes no fields (a watch, or an alerts-only connector): nothing can drift",
-                              prefix=f"{sync}: ")
+            output.show_error(
+                "writes no fields (a watch, or an alerts-only connector): nothing can drift", prefix=f"{sync}: "
+            )
             raise typer.Exit(EXIT_FAILED)
         try:
             report = find_drift(config, app.store, destination)
@@ -50,16 +55,20 @@ def drift(sync: Annotated[str, typer.Argument(help="The sync whose destination t
 
 
 def _lines(report: DriftReport) -> list[str]:
-    lines = [f"{report.sync}: compared {report.records} record(s) with what syncer last confirmed"
-             + (f"; {report.missing} no longer exist in the destination" if report.missing else "")]
+    lines = [
+        f"{report.sync}: compared {report.records} record(s) with what syncer last confirmed"
+        + (f"; {report.missing} no longer exist in the destination" if report.missing else "")
+    ]
     for drifted in report.fields.values():
         if not drifted.keys:
             lines.append(f"  {drifted.name}: no drift (overwrite: {drifted.policy})")
             continue
         lines.append(f"  {drifted.name}: {drifted.keys} record(s) differ (overwrite: {drifted.policy})")
         for example in drifted.examples:
-            lines.append(f"    {example.key} ({example.record_id}): CRM {_shown(example.crm)}, syncer last wrote "
-                         f"{_shown(example.confirmed)}")
+            lines.append(
+                f"    {example.key} ({example.record_id}): CRM {_shown(example.crm)}, syncer last wrote "
+                f"{_shown(example.confirmed)}"
+            )
     return lines
 
 

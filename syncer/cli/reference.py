@@ -22,9 +22,15 @@ Generated from the JSON Schemas (`syncer schema`) by `python -m syncer.cli.refer
 (`tests/daemon/test_parts.py` fails when this file is not current). Secrets (type *secret*) are written as
 `${ENV_VAR}` references. See the README for a walk-through and docs/operations.md for running the daemon.
 """
-_CONSTRAINTS = (("minimum", "≥ {}"), ("exclusiveMinimum", "> {}"), ("maximum", "≤ {}"), ("exclusiveMaximum", "< {}"),
-                ("minLength", "at least {} characters"), ("maxLength", "at most {} characters"),
-                ("minProperties", "at least {} entries"))
+_CONSTRAINTS = (
+    ("minimum", "≥ {}"),
+    ("exclusiveMinimum", "> {}"),
+    ("maximum", "≤ {}"),
+    ("exclusiveMaximum", "< {}"),
+    ("minLength", "at least {} characters"),
+    ("maxLength", "at most {} characters"),
+    ("minProperties", "at least {} entries"),
+)
 
 
 def render() -> str:

@@ -22,13 +22,22 @@ from syncer.contract import clock
 
 
 @cli.command()
-def plan(sync: Annotated[str, typer.Argument(help="The sync to plan.")], project: ProjectOption = Path("."), *,
-         as_json: JsonOption = False,
-         limit: Annotated[int, typer.Option(min=1, help="Sample rows shown per change type.")] = 5,
-         now: Annotated[str | None, typer.Option(
-             "--now", metavar="ISO", help="Plan as if it were this time (ISO 8601, e.g. 2026-12-07T07:30:00Z; no "
-             "offset means UTC): preview tomorrow's quiet hours and digests. Overrides SYNCER_FAKE_NOW.")] = None,
-         ) -> None:
+def plan(
+    sync: Annotated[str, typer.Argument(help="The sync to plan.")],
+    project: ProjectOption = Path("."),
+    *,
+    as_json: JsonOption = False,
+    limit: Annotated[int, typer.Option(min=1, help="Sample rows shown per change type.")] = 5,
+    now: Annotated[
+        str | None,
+        typer.Option(
+            "--now",
+            metavar="ISO",
+            help="Plan as if it were this time (ISO 8601, e.g. 2026-12-07T07:30:00Z; no "
+            "offset means UTC): preview tomorrow's quiet hours and digests. Overrides SYNCER_FAKE_NOW.",
+        ),
+    ] = None,
+) -> None:
     """Dry run: show what a run of SYNC would send, without sending or recording anything.
 
     Exits 1 when the plan goes past a mass-change guard (a run of it would be blocked).
@@ -40,12 +49,24 @@ def plan(sync: Annotated[str, typer.Argument(help="The sync to plan.")], project
     with clock.using(at or clock.current()), open_app(project) as app:
         config = app.project.sync(sync)
         warn_missing_secrets(app, [config])  # a dry run talks to no destination: it needs none of their secrets
-        result = plan_sync(config, app.store, app.warehouse, app.batch_size, app.project.config.defaults.guards,
-                           app.project.config.alerts, app.owner_lookup(config))
+        result = plan_sync(
+            config,
+            app.store,
+            app.warehouse,
+            app.batch_size,
+            app.project.config.defaults.guards,
+            app.project.config.alerts,
+            app.owner_lookup(config),
+        )
         effects = app.preview_effects(config, result)
         if as_json:
-            output.print_json({**result.summary(sample=limit), "effects": effect_counts(effects),
-                               "effect_samples": [e.as_dict() for e in effects[:limit * 10]]})
+            output.print_json(
+                {
+                    **result.summary(sample=limit),
+                    "effects": effect_counts(effects),
+                    "effect_samples": [e.as_dict() for e in effects[: limit * 10]],
+                }
+            )
         else:
             output.show_plan(result, limit)
             output.show_effects(effects, limit)
@@ -54,12 +75,17 @@ def plan(sync: Annotated[str, typer.Argument(help="The sync to plan.")], project
 
 
 @cli.command()
-def run(sync: Annotated[str | None, typer.Argument(help="The sync to run.")] = None, *,
-        run_all: Annotated[bool, typer.Option("--all", help="Run every enabled sync.")] = False,
-        project: ProjectOption = Path("."), as_json: JsonOption = False,
-        allow_mass_change: Annotated[bool, typer.Option(
-            "--allow-mass-change", help="Carry out a plan that goes past the mapping's guards, this once.")] = False,
-        ) -> None:
+def run(
+    sync: Annotated[str | None, typer.Argument(help="The sync to run.")] = None,
+    *,
+    run_all: Annotated[bool, typer.Option("--all", help="Run every enabled sync.")] = False,
+    project: ProjectOption = Path("."),
+    as_json: JsonOption = False,
+    allow_mass_change: Annotated[
+        bool,
+        typer.Option("--allow-mass-change", help="Carry out a plan that goes past the mapping's guards, this once."),
+    ] = False,
+) -> None:
     """Run SYNC (or --all) once: plan, deliver what changed, commit what the destination confirmed.
 
     A run whose plan goes past a mass-change guard sends nothing, is recorded as blocked and exits 1.

@@ -143,8 +143,10 @@ class AlertPolicy(_Strict):
             if rules.caps is None:
                 continue
             if rules.caps.per_day > self.caps.per_day or rules.caps.per_week > self.caps.per_week:
-                raise ValueError(f"triggers.{name}.caps can only narrow the rep's caps "
-                                 f"({self.caps.per_day}/day, {self.caps.per_week}/week)")
+                raise ValueError(
+                    f"triggers.{name}.caps can only narrow the rep's caps "
+                    f"({self.caps.per_day}/day, {self.caps.per_week}/week)"
+                )
         return self
 
     def tier_rank(self, tier: str | None) -> int:

@@ -139,8 +139,9 @@ def secret_values(found: Any) -> list[str]:
     return []
 
 
-def _load_project_file(root: Path, registry: Registry, environ: Mapping[str, str] | None, problems: list[Problem]
-                       ) -> tuple[ProjectConfig | None, dict[str, BaseModel], list[MissingVariable]]:
+def _load_project_file(
+    root: Path, registry: Registry, environ: Mapping[str, str] | None, problems: list[Problem]
+) -> tuple[ProjectConfig | None, dict[str, BaseModel], list[MissingVariable]]:
     """``syncer.yaml`` validated (``None`` when it is missing or invalid), its connectors' settings, what is unset."""
     path = root / PROJECT_FILE
     if not path.is_file():
@@ -165,12 +166,18 @@ def _load_project_file(root: Path, registry: Registry, environ: Mapping[str, str
     if not isinstance(config, ProjectConfig):
         return None, {}, missing
     ops = config.daemon.ops_alerts
-    if ops is not None and (ops.connector not in config.connectors
-                            or config.connectors[ops.connector].type not in registry
-                            or registry[config.connectors[ops.connector].type].alerts is None):
+    if ops is not None and (
+        ops.connector not in config.connectors
+        or config.connectors[ops.connector].type not in registry
+        or registry[config.connectors[ops.connector].type].alerts is None
+    ):
         known = ", ".join(sorted(config.connectors)) or "none configured"
-        problems.append(doc.problem(("daemon", "ops_alerts", "connector"),
-                                    f"'{ops.connector}' is not a connector that posts alerts (known: {known})"))
+        problems.append(
+            doc.problem(
+                ("daemon", "ops_alerts", "connector"),
+                f"'{ops.connector}' is not a connector that posts alerts (known: {known})",
+            )
+        )
     return config, _connector_settings(config, doc, registry, problems), missing
 
 
@@ -198,8 +205,9 @@ def _mapping_files(root: Path, mappings_dir: str, problems: list[Problem]) -> li
     return files
 
 
-def _connector_settings(config: ProjectConfig, doc: YamlDocument, registry: Registry,
-                        problems: list[Problem]) -> dict[str, BaseModel]:
+def _connector_settings(
+    config: ProjectConfig, doc: YamlDocument, registry: Registry, problems: list[Problem]
+) -> dict[str, BaseModel]:
     """Validate each connector entry against the settings model of its type."""
     settings: dict[str, BaseModel] = {}
     for name, entry in config.connectors.items():
@@ -244,8 +252,13 @@ def _message(error: Any) -> str:
     return message.removeprefix("Value error, ")
 
 
-def _cross_check(sync: SyncConfig, doc: YamlDocument, project: ProjectConfig | None,
-                 connectors: dict[str, BaseModel], registry: Registry) -> list[Problem]:
+def _cross_check(
+    sync: SyncConfig,
+    doc: YamlDocument,
+    project: ProjectConfig | None,
+    connectors: dict[str, BaseModel],
+    registry: Registry,
+) -> list[Problem]:
     """What one model cannot check: connectors the sync names (only against a valid ``project``), its schedule."""
     problems: list[Problem] = []
     if sync.model.sql is not None and not sync.model.query.strip():
@@ -268,23 +281,38 @@ def _cross_check(sync: SyncConfig, doc: YamlDocument, project: ProjectConfig | N
         message = f"unknown connector '{dest.connector}' (known: {known})"
         problems.append(doc.problem(("destination", "connector"), message))
     elif dest is not None and entry is not None and dest.connector in connectors:  # a bad entry is reported once
-        for key, message in registry[entry.type].target_problems(connectors[dest.connector], dest.object,
-                                                                      dest.mode, adopt=dest.adopt_by is not None,
-                                                                      owner=dest.owner is not None):
+        for key, message in registry[entry.type].target_problems(
+            connectors[dest.connector],
+            dest.object,
+            dest.mode,
+            adopt=dest.adopt_by is not None,
+            owner=dest.owner is not None,
+        ):
             problems.append(doc.problem(("destination", key), message))
         problems += _policy_problems(sync, doc, registry[entry.type], connectors[dest.connector])
     for i, trigger in enumerate(sync.triggers):
-        if trigger.task is not None and entry is not None and entry.type in registry \
-                and registry[entry.type].tasks is None:
-            problems.append(doc.problem(("triggers", i, "task"), f"a {entry.type} destination takes no tasks "
-                                                                 "(tasks go to a CRM: hubspot or salesforce)"))
+        if (
+            trigger.task is not None
+            and entry is not None
+            and entry.type in registry
+            and registry[entry.type].tasks is None
+        ):
+            problems.append(
+                doc.problem(
+                    ("triggers", i, "task"),
+                    f"a {entry.type} destination takes no tasks (tasks go to a CRM: hubspot or salesforce)",
+                )
+            )
         if trigger.alert is None:
             continue
         alert_entry = project.connectors.get(trigger.alert.connector)
         if alert_entry is None or alert_entry.type not in registry or registry[alert_entry.type].alerts is None:
-            problems.append(doc.problem(("triggers", i, "alert", "connector"),
-                                        f"'{trigger.alert.connector}' is not a connector that posts alerts "
-                                        f"(known: {known})"))
+            problems.append(
+                doc.problem(
+                    ("triggers", i, "alert", "connector"),
+                    f"'{trigger.alert.connector}' is not a connector that posts alerts (known: {known})",
+                )
+            )
     return problems
 
 
@@ -292,6 +320,12 @@ def _policy_problems(sync: SyncConfig, doc: YamlDocument, kind: ConnectorType[An
     """A field write policy other than ``always`` reads the CRM's current values: the connector must read records."""
     if kind.capabilities(settings).reads_records:
         return []
-    return [doc.problem(("fields", name, "overwrite"), f"overwrite: {spec.overwrite.value} reads the destination's "
-                        f"current values, which a {kind.name} destination cannot read (use overwrite: always)")
-            for name, spec in sync.fields.items() if spec.overwrite is not Overwrite.ALWAYS]
+    return [
+        doc.problem(
+            ("fields", name, "overwrite"),
+            f"overwrite: {spec.overwrite.value} reads the destination's "
+            f"current values, which a {kind.name} destination cannot read (use overwrite: always)",
+        )
+        for name, spec in sync.fields.items()
+        if spec.overwrite is not Overwrite.ALWAYS
+    ]

@@ -22,21 +22,30 @@ from syncer.contract.registry import Registry
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
 
 # Models whose ``mode="before"`` validator also takes a plain string, and what that string means.
-_SHORTHANDS = {"FieldSpec": {"type": "string", "description": "A column of the model: short for {source: <column>}."},
-               "AdoptRule": {"type": "string", "description": "A name that is both the model column and the "
-                                                              "destination field: short for {column: x, field: x}."},
-               "OwnerRule": {"type": "string", "description": "The e-mail column: short for {column: <column>}."}}
+_SHORTHANDS = {
+    "FieldSpec": {"type": "string", "description": "A column of the model: short for {source: <column>}."},
+    "AdoptRule": {
+        "type": "string",
+        "description": "A name that is both the model column and the "
+        "destination field: short for {column: x, field: x}.",
+    },
+    "OwnerRule": {"type": "string", "description": "The e-mail column: short for {column: <column>}."},
+}
 
 
 def json_schemas(registry: Registry) -> dict[str, dict[str, Any]]:
     """``{file name: schema}`` for ``syncer.schema.json`` and ``mapping.schema.json``."""
     settings = tuple(kind.settings for kind in registry.values())
     entry: Any = Annotated[Union[settings], Field(discriminator="type")]  # noqa: UP007 (a runtime tuple)
-    project: type[BaseModel] = create_model("ProjectConfig", __base__=ProjectConfig,
-                                            connectors=(dict[str, entry], Field(default_factory=dict)))
-    return {"syncer.schema.json": _finish(project.model_json_schema(schema_generator=_Generator), "syncer.yaml"),
-            "mapping.schema.json": _finish(SyncConfig.model_json_schema(schema_generator=_Generator),
-                                           "a syncer mapping (mappings/*.yaml)")}
+    project: type[BaseModel] = create_model(
+        "ProjectConfig", __base__=ProjectConfig, connectors=(dict[str, entry], Field(default_factory=dict))
+    )
+    return {
+        "syncer.schema.json": _finish(project.model_json_schema(schema_generator=_Generator), "syncer.yaml"),
+        "mapping.schema.json": _finish(
+            SyncConfig.model_json_schema(schema_generator=_Generator), "a syncer mapping (mappings/*.yaml)"
+        ),
+    }
 
 
 class _Generator(GenerateJsonSchema):

@@ -64,9 +64,11 @@ class AdoptRule(_Strict):
     """
 
     column: str = Field(description="The model column holding the value (e.g. domain).")
-    field: str = Field(description="The destination field an existing record holds it in (domain, Website): "
-                                   "exactly one record with it and no match value is adopted; several are "
-                                   "rejected as ambiguous, naming them.")
+    field: str = Field(
+        description="The destination field an existing record holds it in (domain, Website): "
+        "exactly one record with it and no match value is adopted; several are "
+        "rejected as ambiguous, naming them."
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -83,8 +85,10 @@ class OwnerRule(_Strict):
     summary with its reason; with ``required: true`` the row is rejected instead.
     """
 
-    column: str = Field(description="The model column with the owner's e-mail; the connector's owner field "
-                                    "(hubspot_owner_id, OwnerId) gets the active user's id, or stays unset.")
+    column: str = Field(
+        description="The model column with the owner's e-mail; the connector's owner field "
+        "(hubspot_owner_id, OwnerId) gets the active user's id, or stays unset."
+    )
     required: bool = Field(default=False, description="Reject a row whose owner resolves to no active user.")
 
     @model_validator(mode="before")
@@ -100,12 +104,16 @@ class DestinationConfig(_Strict):
     object: str
     mode: SyncMode = SyncMode.UPSERT
     match: MatchRule
-    adopt_by: AdoptRule | None = Field(None, description="Before creating, look for an existing record by this "
-                                                         "field (e.g. domain, Website) and adopt it.")
-    create_when: str | None = Field(None, description="SQL over new (the model row): rows failing it may update "
-                                                      "a record but never create one (planned as skipped).")
-    owner: OwnerRule | None = Field(None, description="Set the record owner from an e-mail column (active users "
-                                                      "only).")
+    adopt_by: AdoptRule | None = Field(
+        None,
+        description="Before creating, look for an existing record by this field (e.g. domain, Website) and adopt it.",
+    )
+    create_when: str | None = Field(
+        None,
+        description="SQL over new (the model row): rows failing it may update "
+        "a record but never create one (planned as skipped).",
+    )
+    owner: OwnerRule | None = Field(None, description="Set the record owner from an e-mail column (active users only).")
 
     @model_validator(mode="after")
     def _may_create(self) -> DestinationConfig:
@@ -113,8 +121,10 @@ class DestinationConfig(_Strict):
             which = "adopt_by" if self.adopt_by is not None else "create_when"
             raise ValueError(f"mode 'update' never creates a record: '{which}' applies to upsert and mirror")
         if self.adopt_by is not None and self.match.field.lower() in {"id", "hs_object_id"}:
-            raise ValueError("adopt_by writes the match value onto the adopted record: it needs a match field "
-                             "other than the record id")
+            raise ValueError(
+                "adopt_by writes the match value onto the adopted record: it needs a match field "
+                "other than the record id"
+            )
         return self
 
 
@@ -134,11 +144,15 @@ class FieldSpec(_Strict):
     min: float | None = Field(None, description="Smallest number allowed (number and integer fields).")
     max: float | None = Field(None, description="Largest number allowed (number and integer fields).")
     out_of_range: OutOfRange = Field(OutOfRange.REJECT, description="Beyond min/max: reject the row, or clamp.")
-    required: bool = Field(default=False,
-                           description="Reject the row when this field is empty or blank; never cleared.")
+    required: bool = Field(
+        default=False, description="Reject the row when this field is empty or blank; never cleared."
+    )
     clear: bool = Field(default=True, description="Empty this field in the destination when its row leaves the model.")
-    overwrite: Overwrite = Field(Overwrite.ALWAYS, description="always; if_empty: only while the CRM's value is "
-                                 "empty; unless_changed_in_crm: keep a value a human changed since syncer wrote it.")
+    overwrite: Overwrite = Field(
+        Overwrite.ALWAYS,
+        description="always; if_empty: only while the CRM's value is "
+        "empty; unless_changed_in_crm: keep a value a human changed since syncer wrote it.",
+    )
 
     def known_values(self) -> frozenset[str]:
         """The values this field is known to produce, as the text sent: a static value, a value map's results and
@@ -204,16 +218,28 @@ class Guards(_Strict):
 
     max_clear_percent: float = Field(10, ge=0, le=100, description="Most of the synced records one run may clear.")
     max_update_percent: float = Field(50, ge=0, le=100, description="Most of the synced records one run may update.")
-    max_create_percent: float = Field(100, ge=0, description="Most records one run may create, as a percentage of "
-                                                              "the synced records (100: the sync may double).")
-    max_tasks_per_run: int = Field(500, ge=0, description="Most CRM tasks one run may create (firings of triggers "
-                                                          "with a task, after the first-run policy).")
+    max_create_percent: float = Field(
+        100,
+        ge=0,
+        description="Most records one run may create, as a percentage of "
+        "the synced records (100: the sync may double).",
+    )
+    max_tasks_per_run: int = Field(
+        500,
+        ge=0,
+        description="Most CRM tasks one run may create (firings of triggers with a task, after the first-run policy).",
+    )
     min_records: int = Field(20, ge=0, description="Synced records below which the percentages do not apply.")
     allow_empty_model: bool = Field(default=False, description="Allow a run whose model returned no rows at all.")
-    max_reject_percent: float = Field(50, ge=0, le=100, description="Most of a run's rows (the model's rows, "
-                                      "rejected ones included, and its clears) that may be rejected or parked: past "
-                                      "it the run is failed, after delivery. From min_records rows; a run that "
-                                      "rejects or parks every row fails whatever its size.")
+    max_reject_percent: float = Field(
+        50,
+        ge=0,
+        le=100,
+        description="Most of a run's rows (the model's rows, "
+        "rejected ones included, and its clears) that may be rejected or parked: past "
+        "it the run is failed, after delivery. From min_records rows; a run that "
+        "rejects or parks every row fails whatever its size.",
+    )
 
     def overridden(self, overrides: GuardOverrides) -> Guards:
         """These limits with every limit ``overrides`` sets replaced."""
@@ -226,12 +252,16 @@ class TaskSpec(_Strict):
     subject: str = Field(description="Jinja template over the model row (plain text).")
     body: str = Field("", description="Jinja template over the model row (plain text).")
     due_in_days: int = Field(2, ge=0)
-    priority: str = Field("Normal", description="The CRM's own word: HubSpot HIGH|MEDIUM|LOW, Salesforce "
-                                                "High|Normal|Low.")
-    fallback_owner: str | None = Field(None, description="E-mail of the user who gets the task when the row's owner "
-                                                         "resolves to no active user (default: tasks.fallback_owner "
-                                                         "of syncer.yaml); without one such a task is held, never "
-                                                         "created unassigned.")
+    priority: str = Field(
+        "Normal", description="The CRM's own word: HubSpot HIGH|MEDIUM|LOW, Salesforce High|Normal|Low."
+    )
+    fallback_owner: str | None = Field(
+        None,
+        description="E-mail of the user who gets the task when the row's owner "
+        "resolves to no active user (default: tasks.fallback_owner "
+        "of syncer.yaml); without one such a task is held, never "
+        "created unassigned.",
+    )
 
 
 class AlertSpec(_Strict):
@@ -242,10 +272,14 @@ class AlertSpec(_Strict):
     priority: int = Field(2, ge=1, le=5, description="1 is the most urgent.")
     channel: str | None = Field(None, description="Post here instead of a DM to the account owner.")
     title: str = Field("{{ account_name }}", description="Jinja template of the header (the account's name).")
-    signals_column: str | None = Field(None, description="A JSON column of the signals behind the score, shown "
-                                                         "as a list (e.g. signals).")
-    record_url: str | None = Field(None, description="Jinja template of the CRM record's URL (the button); it may "
-                                                     "use record_id, the destination's id of the record.")
+    signals_column: str | None = Field(
+        None, description="A JSON column of the signals behind the score, shown as a list (e.g. signals)."
+    )
+    record_url: str | None = Field(
+        None,
+        description="Jinja template of the CRM record's URL (the button); it may "
+        "use record_id, the destination's id of the record.",
+    )
 
 
 class Trigger(_Strict):
@@ -284,8 +318,9 @@ class SyncConfig(_Strict):
     on_remove: OnRemove | None = Field(None, description="Default: clear for mirror, ignore otherwise.")
     triggers: list[Trigger] = Field(default_factory=list)
     schedule: str | None = Field(None, description="'every 15m' or a cron expression.")
-    guards: GuardOverrides = Field(default_factory=GuardOverrides,
-                                   description="Mass-change limits for this sync (default: defaults.guards).")
+    guards: GuardOverrides = Field(
+        default_factory=GuardOverrides, description="Mass-change limits for this sync (default: defaults.guards)."
+    )
     enabled: bool = True
 
     @field_validator("name")
@@ -300,8 +335,7 @@ class SyncConfig(_Strict):
         if self.mode is SyncMode.MIRROR and self.on_remove is OnRemove.IGNORE:
             raise ValueError("mode 'mirror' clears fields of removed rows; 'on_remove: ignore' contradicts it")
         if self.destination is None and any(t.task is not None for t in self.triggers):
-            raise ValueError("a task is created on the record a sync writes: a watch (no 'destination') can only "
-                             "alert")
+            raise ValueError("a task is created on the record a sync writes: a watch (no 'destination') can only alert")
         return self
 
     @property

@@ -96,8 +96,9 @@ class _BoundedLoader(yaml.SafeLoader):
             self._depth -= 1
 
 
-def load_yaml(path: Path, environ: Mapping[str, str] | None = None,
-              name: str | None = None) -> tuple[YamlDocument | None, list[Problem]]:
+def load_yaml(
+    path: Path, environ: Mapping[str, str] | None = None, name: str | None = None
+) -> tuple[YamlDocument | None, list[Problem]]:
     """Parse ``path`` (called ``name`` in messages); return the document and the problems found.
 
     A file that cannot be read, decoded or parsed yields no document, only its problem.
@@ -114,8 +115,11 @@ def load_yaml(path: Path, environ: Mapping[str, str] | None = None,
         text = raw.decode("utf-8-sig")  # a byte-order mark some Windows editors write is not content
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
-        return None, [Problem(name, line, "", f"not UTF-8 text (byte 0x{raw[exc.start]:02x} on this line): "
-                                              "save the file as UTF-8")]
+        return None, [
+            Problem(
+                name, line, "", f"not UTF-8 text (byte 0x{raw[exc.start]:02x} on this line): save the file as UTF-8"
+            )
+        ]
     try:
         node = yaml.compose(text, Loader=_BoundedLoader)
     except yaml.MarkedYAMLError as exc:
@@ -154,8 +158,11 @@ class _Builder:
         if id(node) in self.seen:
             self.expansions += 1
             if self.expansions > MAX_ALIAS_EXPANSIONS:
-                raise _RefusedError(self.doc.problem(path, f"aliases expand more than {MAX_ALIAS_EXPANSIONS} times "
-                                                      "(a YAML alias bomb?)"))
+                raise _RefusedError(
+                    self.doc.problem(
+                        path, f"aliases expand more than {MAX_ALIAS_EXPANSIONS} times (a YAML alias bomb?)"
+                    )
+                )
         self.seen.add(id(node))
         if len(path) > MAX_DEPTH:  # named by its top-level key: the full path would be MAX_DEPTH parts long
             raise _RefusedError(self.doc.problem(path[:1], f"nested deeper than {MAX_DEPTH} levels (through aliases)"))
@@ -192,8 +199,9 @@ class _Builder:
             value = yaml.constructor.SafeConstructor().construct_object(node)
         except (yaml.YAMLError, ValueError, OverflowError):
             kind = node.tag.removeprefix(_CORE)
-            self.problems.append(self.doc.problem(path, f"'{node.value}' is not a valid {kind} "
-                                                        "(quote it if it is text)"))
+            self.problems.append(
+                self.doc.problem(path, f"'{node.value}' is not a valid {kind} (quote it if it is text)")
+            )
             return str(node.value)
         if isinstance(value, str):
             return self._expand(value, path)

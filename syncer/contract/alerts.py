@@ -26,8 +26,7 @@ class FeedbackAction(StrEnum):
     NOT_USEFUL = "not_useful"
 
 
-ALERT_ACTIONS: tuple[FeedbackAction, ...] = (FeedbackAction.CLAIM, FeedbackAction.SNOOZE_7D,
-                                             FeedbackAction.NOT_USEFUL)
+ALERT_ACTIONS: tuple[FeedbackAction, ...] = (FeedbackAction.CLAIM, FeedbackAction.SNOOZE_7D, FeedbackAction.NOT_USEFUL)
 
 
 @dataclass(frozen=True)

@@ -101,8 +101,9 @@ def parse_instant(text: str, source: str = "the time") -> datetime:
     try:
         moment = datetime.fromisoformat(text.strip())
     except ValueError:
-        raise ClockError(f"{source}: {text!r} is not an ISO 8601 date-time "
-                         "(for example 2026-12-07T07:30:00Z)") from None
+        raise ClockError(
+            f"{source}: {text!r} is not an ISO 8601 date-time (for example 2026-12-07T07:30:00Z)"
+        ) from None
     return aware_utc(moment)
 
 

@@ -59,9 +59,12 @@ class TaskRequest:
     priority: str  # the vendor's own word: HubSpot HIGH|MEDIUM|LOW, Salesforce High|Normal|Low
 
 
-def create_once(tasks: Sequence[TaskRequest], find: Callable[[Sequence[str]], Mapping[str, str]],
-                create: Callable[[list[TaskRequest]], Mapping[str, EffectResult]],
-                batch_max: int) -> list[EffectResult]:
+def create_once(
+    tasks: Sequence[TaskRequest],
+    find: Callable[[Sequence[str]], Mapping[str, str]],
+    create: Callable[[list[TaskRequest]], Mapping[str, EffectResult]],
+    batch_max: int,
+) -> list[EffectResult]:
     """The discipline every task destination follows, so a re-send after a crash or a lost reply creates nothing.
 
     Look the keys up first (``find``: ``{dedupe key: task id}``) and answer those as already existing; send each
@@ -71,15 +74,16 @@ def create_once(tasks: Sequence[TaskRequest], find: Callable[[Sequence[str]], Ma
     transient failure or a lost reply (:meth:`syncer.delivery.pacer.Pacer.run`), and every sending looks first.
     """
     existing = find([t.dedupe_key for t in tasks if t.dedupe_key])
-    results = {key: EffectResult(RecordStatus.CONFIRMED, task_id, already_existed=True)
-               for key, task_id in existing.items()}
+    results = {
+        key: EffectResult(RecordStatus.CONFIRMED, task_id, already_existed=True) for key, task_id in existing.items()
+    }
     pending: dict[str, TaskRequest] = {}
     for task in tasks:
         if task.dedupe_key and task.dedupe_key not in existing:
             pending.setdefault(task.dedupe_key, task)
     to_send = list(pending.values())
     for start in range(0, len(to_send), batch_max):
-        results.update(create(to_send[start:start + batch_max]))
+        results.update(create(to_send[start : start + batch_max]))
     return [results.get(t.dedupe_key) or _unanswered(t) for t in tasks]
 
 

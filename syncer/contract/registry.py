@@ -55,12 +55,16 @@ class ConnectorType(Generic[S]):
 
     def resolve_paths(self, settings: S, root: Path) -> S:
         """``settings`` with its relative path settings made absolute under ``root``."""
-        changes = {name: str(root / value) for name in self.path_settings
-                   if isinstance(value := getattr(settings, name, None), str) and not Path(value).is_absolute()}
+        changes = {
+            name: str(root / value)
+            for name in self.path_settings
+            if isinstance(value := getattr(settings, name, None), str) and not Path(value).is_absolute()
+        }
         return settings.model_copy(update=changes) if changes else settings
 
-    def target_problems(self, settings: S, object_name: str, mode: SyncMode, *, adopt: bool = False,
-                        owner: bool = False) -> list[tuple[str, str]]:
+    def target_problems(
+        self, settings: S, object_name: str, mode: SyncMode, *, adopt: bool = False, owner: bool = False
+    ) -> list[tuple[str, str]]:
         """What is wrong with targeting ``object_name`` in ``mode`` with these settings: ``(key, message)`` pairs.
         ``adopt``/``owner``: the destination adopts existing records / sets record owners."""
         declared = self.capabilities(settings)
@@ -70,11 +74,16 @@ class ConnectorType(Generic[S]):
         if owner and declared.owner_field is None:
             problems.append(("owner", f"a {self.name} destination's records have no owner to set"))
         if declared.objects is not None and object_name not in declared.objects:
-            problems.append(("object", f"a {self.name} destination's object must be one of "
-                                       f"{', '.join(sorted(declared.objects))}"))
+            problems.append(
+                ("object", f"a {self.name} destination's object must be one of {', '.join(sorted(declared.objects))}")
+            )
         if mode not in declared.modes:
-            problems.append(("mode", f"a {self.name} destination supports mode "
-                                     f"{', '.join(sorted(m.value for m in declared.modes))}"))
+            problems.append(
+                (
+                    "mode",
+                    f"a {self.name} destination supports mode {', '.join(sorted(m.value for m in declared.modes))}",
+                )
+            )
         return problems
 
     def open(self, settings: S, target: Target) -> Destination:

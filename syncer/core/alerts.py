@@ -133,21 +133,37 @@ class LedgerEntry:
 
 def record(decisions: Iterable[Decision]) -> list[LedgerEntry]:
     """The ledger entries that ``decisions`` add (a send counts at the time it was decided)."""
-    return [LedgerEntry(d.candidate.key, d.candidate.rep, d.outcome, d.decided_at, d.candidate.tier, d.not_before,
-                        d.digest_key) for d in decisions]
+    return [
+        LedgerEntry(
+            d.candidate.key, d.candidate.rep, d.outcome, d.decided_at, d.candidate.tier, d.not_before, d.digest_key
+        )
+        for d in decisions
+    ]
 
 
 def rank(candidate: Candidate) -> tuple[object, ...]:
     """Sort key, most deserving first; a total order over every field, so ties never depend on input order."""
     value = candidate.priority
     missing = value is None or math.isnan(value)
-    return (missing, 0.0 if missing or value is None else -value, candidate.trigger_priority, candidate.account,
-            candidate.key, candidate.rep or "", candidate.rep_time_zone or "", candidate.tier or "",
-            candidate.fired_at, candidate.is_first_run, candidate.rep_name or "", candidate.no_owner_reason)
+    return (
+        missing,
+        0.0 if missing or value is None else -value,
+        candidate.trigger_priority,
+        candidate.account,
+        candidate.key,
+        candidate.rep or "",
+        candidate.rep_time_zone or "",
+        candidate.tier or "",
+        candidate.fired_at,
+        candidate.is_first_run,
+        candidate.rep_name or "",
+        candidate.no_owner_reason,
+    )
 
 
-def decide(candidates: Sequence[Candidate], ledger: Iterable[LedgerEntry], policy: AlertPolicy,
-           now: datetime) -> list[Decision]:
+def decide(
+    candidates: Sequence[Candidate], ledger: Iterable[LedgerEntry], policy: AlertPolicy, now: datetime
+) -> list[Decision]:
     """Decide every candidate (see the module docstring); decisions come back in :func:`rank` order."""
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
@@ -218,19 +234,30 @@ class _State:
         self._add(record([decision])[0])
         return decision
 
-    def _decision(self, candidate: Candidate, outcome: Outcome, reason: str, not_before: datetime | None = None,
-                  digest_key: str | None = None, channel: str | None = None) -> Decision:
+    def _decision(
+        self,
+        candidate: Candidate,
+        outcome: Outcome,
+        reason: str,
+        not_before: datetime | None = None,
+        digest_key: str | None = None,
+        channel: str | None = None,
+    ) -> Decision:
         return Decision(candidate, outcome, reason, self.now, not_before, digest_key, channel)
 
     def _rules(self, c: Candidate, rules: Rules) -> Decision:
         earlier = self.final.get(c.key)
         if earlier is not None:
-            return self._decision(c, Outcome.DROPPED, f"already decided: {earlier.outcome.value} at "
-                                                      f"{utc_text(earlier.at)}")
+            return self._decision(
+                c, Outcome.DROPPED, f"already decided: {earlier.outcome.value} at {utc_text(earlier.at)}"
+            )
         age = self.now - c.fired_at
         if age > timedelta(hours=self.policy.expire_after_hours):
-            return self._decision(c, Outcome.DROPPED, f"fired {_hours(age)} ago; alerts older than "
-                                                      f"{self.policy.expire_after_hours:g} h are stale")
+            return self._decision(
+                c,
+                Outcome.DROPPED,
+                f"fired {_hours(age)} ago; alerts older than {self.policy.expire_after_hours:g} h are stale",
+            )
         if c.is_first_run and rules.first_run is FirstRunPolicy.SKIP:
             return self._decision(c, Outcome.FIRST_RUN_SKIPPED, "first run of the sync: recorded, nobody alerted")
         until = self.snoozed.get((c.rep, c.account))
@@ -242,16 +269,20 @@ class _State:
         if c.rep is None:
             channel = self.policy.fallback_channel
             where = f"sent to {channel}" if channel else "no fallback channel configured, not sent"
-            return self._decision(c, Outcome.NO_OWNER, f"no owner ({c.no_owner_reason or 'unresolved'}); {where}",
-                                  channel=channel)
+            return self._decision(
+                c, Outcome.NO_OWNER, f"no owner ({c.no_owner_reason or 'unresolved'}); {where}", channel=channel
+            )
         zone = zone_of(c, self.policy)
         if rules.quiet_hours is not None:
             until = quiet_until(rules.quiet_hours, zone, self.now)
             if until is not None:
                 local = until.astimezone(zone)
-                return self._decision(c, Outcome.DEFER_QUIET_HOURS,
-                                      f"quiet hours for {c.label} until {local:%Y-%m-%d %H:%M} {zone}",
-                                      not_before=until)
+                return self._decision(
+                    c,
+                    Outcome.DEFER_QUIET_HOURS,
+                    f"quiet hours for {c.label} until {local:%Y-%m-%d %H:%M} {zone}",
+                    not_before=until,
+                )
         full = self._full(c, rules, zone)
         if full is None:
             return self._decision(c, Outcome.SEND, f"sent to {c.label}")
@@ -260,8 +291,13 @@ class _State:
             return self._decision(c, outcome, reason)
         day = self.now.astimezone(zone).date()
         at = digest_time(day, rules.quiet_hours, zone)
-        return self._decision(c, Outcome.DIGEST, f"{reason}; in the digest for {day}, sent {at:%Y-%m-%d %H:%M} {zone}",
-                              not_before=at.astimezone(self.now.tzinfo), digest_key=f"{c.rep}/{day.isoformat()}")
+        return self._decision(
+            c,
+            Outcome.DIGEST,
+            f"{reason}; in the digest for {day}, sent {at:%Y-%m-%d %H:%M} {zone}",
+            not_before=at.astimezone(self.now.tzinfo),
+            digest_key=f"{c.rep}/{day.isoformat()}",
+        )
 
     def _cooldown(self, c: Candidate, rules: Rules) -> str | None:
         since = self.now - rules.cooldown
@@ -272,8 +308,10 @@ class _State:
         if self.policy.tier_rank(c.tier) > self.policy.tier_rank(top.tier):
             return None  # escalation to a higher tier breaks the cooldown
         last = max(e.at for e in recent)
-        return (f"{c.label} heard about {c.account} {_hours(self.now - last)} ago (tier {top.tier or 'none'}); "
-                f"cooldown {_days(rules.cooldown)}, broken only by a tier above {top.tier or 'none'}")
+        return (
+            f"{c.label} heard about {c.account} {_hours(self.now - last)} ago (tier {top.tier or 'none'}); "
+            f"cooldown {_days(rules.cooldown)}, broken only by a tier above {top.tier or 'none'}"
+        )
 
     def _full(self, c: Candidate, rules: Rules, zone: tzinfo) -> tuple[Outcome, str] | None:
         """Which cap is full for ``c``, with the reason, or None when there is room."""
@@ -287,12 +325,14 @@ class _State:
         for scope, entries, caps in scopes:
             day_count = sum(1 for e in entries if e.at.astimezone(zone).date() == today)
             if day_count >= caps.per_day:
-                return Outcome.CAPPED_DAY, (f"{day_count} of {caps.per_day} alerts{scope} today ({today}, {zone}) "
-                                            f"already sent to {c.label}")
+                return Outcome.CAPPED_DAY, (
+                    f"{day_count} of {caps.per_day} alerts{scope} today ({today}, {zone}) already sent to {c.label}"
+                )
             week_count = sum(1 for e in entries if e.at > week_start)
             if week_count >= caps.per_week:
-                return Outcome.CAPPED_WEEK, (f"{week_count} of {caps.per_week} alerts{scope} in the last 7 days "
-                                             f"already sent to {c.label}")
+                return Outcome.CAPPED_WEEK, (
+                    f"{week_count} of {caps.per_week} alerts{scope} in the last 7 days already sent to {c.label}"
+                )
         return None
 
 

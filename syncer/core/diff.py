@@ -121,8 +121,10 @@ WHERE op = 'create' AND k NOT IN (
 
 def counts_sql() -> str:
     """Statement 3: ``(model_rows, valid_keys)`` from ``__cur``; unchanged = valid keys minus creates and updates."""
-    return f"SELECT coalesce(sum(n), 0), coalesce(sum(CASE WHEN k IS NOT NULL AND n = 1 AND err IS NULL " \
-           f"THEN 1 ELSE 0 END), 0) FROM {CUR}"
+    return (
+        f"SELECT coalesce(sum(n), 0), coalesce(sum(CASE WHEN k IS NOT NULL AND n = 1 AND err IS NULL "
+        f"THEN 1 ELSE 0 END), 0) FROM {CUR}"
+    )
 
 
 def delta_counts_sql() -> str:
@@ -145,8 +147,9 @@ def changes_sql(spec: DiffSpec, model: str, snapshot: str) -> str:
     """
     names = [f.name for f in spec.fields]
     values = ", ".join(f"{ident(f.name)} := m.{ident('v_' + f.name)}" for f in spec.fields)
-    nulls = ", ".join(f"{ident(n)} := " + (_snap(n) if n in spec.kept_on_clear else "CAST(NULL AS VARCHAR)")
-                      for n in names)
+    nulls = ", ".join(
+        f"{ident(n)} := " + (_snap(n) if n in spec.kept_on_clear else "CAST(NULL AS VARCHAR)") for n in names
+    )
     selected = ", ".join(f"{f.value} AS {ident('v_' + f.name)}" for f in spec.fields)
     prepared = "".join(f", {f.prepare[1]} AS {ident(f.prepare[0])}" for f in spec.fields if f.prepare)
     deferred_errors = _errors([f for f in spec.fields if f.deferred])
@@ -154,8 +157,9 @@ def changes_sql(spec: DiffSpec, model: str, snapshot: str) -> str:
     adopt_column = ", CASE WHEN planned = 'create' THEN adopt_value END AS adopt" if spec.adopt is not None else ""
 
     def listed(condition: str, only: list[str]) -> str:
-        items = ", ".join(f"CASE WHEN {condition.format(v='m.' + ident('v_' + n), s=_snap(n))} THEN {literal(n)} END"
-                          for n in only)
+        items = ", ".join(
+            f"CASE WHEN {condition.format(v='m.' + ident('v_' + n), s=_snap(n))} THEN {literal(n)} END" for n in only
+        )
         return f"list_filter([{items}], lambda x: x IS NOT NULL)" if only else "CAST([] AS VARCHAR[])"
 
     created = listed("{v} IS NOT NULL", names)

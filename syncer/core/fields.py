@@ -25,8 +25,18 @@ from syncer.core.templates import template_columns
 RENDER_FUNCTION = "syncer_render"
 # What "blank" means for keys and required fields: nothing but these characters.
 _BLANK = literal(" \t\n\r")
-_INTEGER_TYPES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER",
-                  "UBIGINT", "UHUGEINT")
+_INTEGER_TYPES = (
+    "TINYINT",
+    "SMALLINT",
+    "INTEGER",
+    "BIGINT",
+    "HUGEINT",
+    "UTINYINT",
+    "USMALLINT",
+    "UINTEGER",
+    "UBIGINT",
+    "UHUGEINT",
+)
 
 
 @dataclass(frozen=True)
@@ -98,11 +108,16 @@ def identity_sql(source: str, source_type: str) -> str:
         return f"CAST({source} AS VARCHAR)"
     if ftype is FieldType.NUMBER:
         # Below 9e18 an integer-valued number fits BIGINT exactly, so 10^17 as DOUBLE, DECIMAL or BIGINT agree.
-        fraction = (f"CAST({source} AS VARCHAR)" if not t.startswith(("DECIMAL", "NUMERIC"))
-                    else f"rtrim(rtrim(CAST({source} AS VARCHAR), '0'), '.')")
-        return (f"CASE WHEN NOT isfinite(CAST({source} AS DOUBLE)) THEN CAST({source} AS VARCHAR) "
-                f"WHEN {source} = trunc({source}) AND abs({source}) < 9e18 "
-                f"THEN CAST(CAST({source} AS BIGINT) AS VARCHAR) ELSE {fraction} END")
+        fraction = (
+            f"CAST({source} AS VARCHAR)"
+            if not t.startswith(("DECIMAL", "NUMERIC"))
+            else f"rtrim(rtrim(CAST({source} AS VARCHAR), '0'), '.')"
+        )
+        return (
+            f"CASE WHEN NOT isfinite(CAST({source} AS DOUBLE)) THEN CAST({source} AS VARCHAR) "
+            f"WHEN {source} = trunc({source}) AND abs({source}) < 9e18 "
+            f"THEN CAST(CAST({source} AS BIGINT) AS VARCHAR) ELSE {fraction} END"
+        )
     if ftype in (FieldType.DATETIME, FieldType.DATE):
         return _normalise(source, source_type, ftype)[0]
     text = f"CAST({source} AS VARCHAR)"
@@ -126,8 +141,10 @@ def field_sql(name: str, spec: FieldSpec, column_types: Mapping[str, str]) -> Fi
         hash_input = f"{literal(spec.model_dump_json())} || {row_json}"
         rendered = f"model.{ident(alias)}"
         source, source_type = f"({rendered}).value", "VARCHAR"
-        reasons.append(f"CASE WHEN ({rendered}).error IS NOT NULL THEN {literal(f'{name}: template failed: ')} || "
-                       f"({rendered}).error END")
+        reasons.append(
+            f"CASE WHEN ({rendered}).error IS NOT NULL THEN {literal(f'{name}: template failed: ')} || "
+            f"({rendered}).error END"
+        )
         ftype = spec.type or FieldType.STRING
     else:
         source, source_type = literal(canonical_literal(spec.value)), "VARCHAR"
@@ -135,9 +152,11 @@ def field_sql(name: str, spec: FieldSpec, column_types: Mapping[str, str]) -> Fi
     if bounded and ftype not in (FieldType.NUMBER, FieldType.INTEGER):
         ftype = FieldType.NUMBER  # bounds make a field numeric when the column's type does not say
     value, convertible = _normalise(source, source_type, ftype, spec.round)
-    reasons.append(f"CASE WHEN {source} IS NOT NULL AND NOT ({convertible}) THEN "
-                   f"{literal(f'{name}: cannot convert ')} || left(CAST({source} AS VARCHAR), 60) || "
-                   f"{literal(f' to {ftype.value}')} END")
+    reasons.append(
+        f"CASE WHEN {source} IS NOT NULL AND NOT ({convertible}) THEN "
+        f"{literal(f'{name}: cannot convert ')} || left(CAST({source} AS VARCHAR), 60) || "
+        f"{literal(f' to {ftype.value}')} END"
+    )
     if bounded:
         value = _bounded(name, spec, value, reasons)
     if spec.map:
@@ -146,11 +165,15 @@ def field_sql(name: str, spec: FieldSpec, column_types: Mapping[str, str]) -> Fi
         if spec.truncate:
             value = f"left({value}, {spec.max_length})"
         else:
-            reasons.append(f"CASE WHEN length({value}) > {spec.max_length} THEN {literal(f'{name}: ')} || "
-                           f"length({value}) || {literal(f' characters, more than max_length {spec.max_length}')} END")
+            reasons.append(
+                f"CASE WHEN length({value}) > {spec.max_length} THEN {literal(f'{name}: ')} || "
+                f"length({value}) || {literal(f' characters, more than max_length {spec.max_length}')} END"
+            )
     if spec.required:
-        reasons.append(f"CASE WHEN {value} IS NULL OR trim({value}, {_BLANK}) = '' "
-                       f"THEN {literal(f'{name}: required but empty')} END")
+        reasons.append(
+            f"CASE WHEN {value} IS NULL OR trim({value}, {_BLANK}) = '' "
+            f"THEN {literal(f'{name}: required but empty')} END"
+        )
     error = reasons[0] if len(reasons) == 1 else f"NULLIF(concat_ws('; ', {', '.join(reasons)}), '')"
     return FieldSql(name, value, error, hash_input or value, deferred=prepare is not None, prepare=prepare)
 
@@ -182,8 +205,10 @@ def _json_element(source: str, source_type: str) -> str:
     if ftype is FieldType.STRING:
         # Templates read text that holds JSON as JSON (``signals.seats``): embed it canonical, so a JSON column
         # re-typed to text feeds the template, and the row hash, the same row.
-        return f"CASE WHEN left({text}, 1) IN ('{{', '[') THEN coalesce(TRY(json_normalize({text})), {quoted}) " \
-               f"ELSE {quoted} END"
+        return (
+            f"CASE WHEN left({text}, 1) IN ('{{', '[') THEN coalesce(TRY(json_normalize({text})), {quoted}) "
+            f"ELSE {quoted} END"
+        )
     return quoted
 
 
@@ -195,8 +220,10 @@ def _number(source: str, ftype: FieldType, digits: int | None) -> str:
 
 
 def _number_text(number: str) -> str:
-    return (f"CASE WHEN {number} = trunc({number}) AND abs({number}) < 1e15 "
-            f"THEN CAST(CAST({number} AS BIGINT) AS VARCHAR) ELSE CAST({number} AS VARCHAR) END")
+    return (
+        f"CASE WHEN {number} = trunc({number}) AND abs({number}) < 1e15 "
+        f"THEN CAST(CAST({number} AS BIGINT) AS VARCHAR) ELSE CAST({number} AS VARCHAR) END"
+    )
 
 
 def _normalise(source: str, source_type: str, ftype: FieldType, digits: int | None = None) -> tuple[str, str]:
@@ -239,19 +266,24 @@ def _bounded(name: str, spec: FieldSpec, value: str, reasons: list[str]) -> str:
             value = f"CASE WHEN {number} {beyond} {bound!r} THEN {literal(text)} ELSE {value} END"
             number = f"TRY_CAST({value} AS DOUBLE)"
         else:
-            reasons.append(f"CASE WHEN {number} {beyond} {bound!r} THEN {literal(f'{name}: ')} || {value} || "
-                           f"{literal(f' is {word} {text}')} END")
+            reasons.append(
+                f"CASE WHEN {number} {beyond} {bound!r} THEN {literal(f'{name}: ')} || {value} || "
+                f"{literal(f' is {word} {text}')} END"
+            )
     return value
 
 
 def _mapped(name: str, value: str, spec: FieldSpec, reasons: list[str]) -> str:
     assert spec.map is not None
-    cases = " ".join(f"WHEN {literal(key)} THEN {literal(canonical_literal(target))}"
-                     for key, target in spec.map.items())
+    cases = " ".join(
+        f"WHEN {literal(key)} THEN {literal(canonical_literal(target))}" for key, target in spec.map.items()
+    )
     if spec.strict:
         named = ", ".join(literal(key) for key in spec.map)
-        reasons.append(f"CASE WHEN {value} IS NOT NULL AND {value} NOT IN ({named}) THEN {literal(f'{name}: ')} || "
-                       f"'''' || {value} || ''' is not in the value map' END")
+        reasons.append(
+            f"CASE WHEN {value} IS NOT NULL AND {value} NOT IN ({named}) THEN {literal(f'{name}: ')} || "
+            f"'''' || {value} || ''' is not in the value map' END"
+        )
         return f"CASE {value} {cases} ELSE NULL END"
     fallback = literal(spec.map_default) if spec.map_default is not None else value
     return f"CASE {value} {cases} ELSE {fallback} END"

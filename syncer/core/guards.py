@@ -68,27 +68,39 @@ class GuardTrip:
     def describe(self) -> str:
         """What the run would have done, in words: ``would clear 300 of 1000 synced records (30%, ...)``."""
         if self.guard is Guard.ALLOW_EMPTY_MODEL:
-            return (f"the model returned no rows while {self.synced} records are synced "
-                    "(allow_empty_model is false)")
+            return f"the model returned no rows while {self.synced} records are synced (allow_empty_model is false)"
         if self.guard is Guard.MAX_TASKS_PER_RUN:
             return f"would create {self.count} CRM tasks (more than {self.guard.value} {self.threshold:g})"
         if self.guard is Guard.MAX_REJECT_PERCENT:
-            return (f"rejected or parked {self.count} of the {self.synced} rows it attempted ({self.percent:.3g}%, "
-                    f"more than {self.guard.value} {self.threshold:g})")
+            return (
+                f"rejected or parked {self.count} of the {self.synced} rows it attempted ({self.percent:.3g}%, "
+                f"more than {self.guard.value} {self.threshold:g})"
+            )
         if self.guard is Guard.MAX_CREATE_PERCENT:
-            return (f"would create {self.count} records, {self.percent:.3g}% of the {self.synced} synced (more than "
-                    f"{self.guard.value} {self.threshold:g})")
+            return (
+                f"would create {self.count} records, {self.percent:.3g}% of the {self.synced} synced (more than "
+                f"{self.guard.value} {self.threshold:g})"
+            )
         verb = "clear" if self.guard is Guard.MAX_CLEAR_PERCENT else "update"
-        return (f"would {verb} {self.count} of {self.synced} synced records ({self.percent:.3g}%, "
-                f"more than {self.guard.value} {self.threshold:g})")
+        return (
+            f"would {verb} {self.count} of {self.synced} synced records ({self.percent:.3g}%, "
+            f"more than {self.guard.value} {self.threshold:g})"
+        )
 
     def as_dict(self) -> dict[str, object]:
-        return {"guard": self.guard.value, "count": self.count, "synced": self.synced,
-                "percent": round(self.percent, 2), "threshold": self.threshold, "message": self.describe()}
+        return {
+            "guard": self.guard.value,
+            "count": self.count,
+            "synced": self.synced,
+            "percent": round(self.percent, 2),
+            "threshold": self.threshold,
+            "message": self.describe(),
+        }
 
 
-def evaluate_guards(limits: Guards, model_rows: int, updates: int, clears: int, synced: int, *, creates: int = 0,
-                    tasks: int = 0) -> tuple[GuardTrip, ...]:
+def evaluate_guards(
+    limits: Guards, model_rows: int, updates: int, clears: int, synced: int, *, creates: int = 0, tasks: int = 0
+) -> tuple[GuardTrip, ...]:
     """Every limit of ``limits`` that a plan with these counts goes past, in a fixed order (empty: it may run).
 
     ``creates``: records the plan creates; ``tasks``: CRM tasks its firings would create.
@@ -98,9 +110,11 @@ def evaluate_guards(limits: Guards, model_rows: int, updates: int, clears: int, 
         trips.append(GuardTrip(Guard.ALLOW_EMPTY_MODEL, 0, synced, 0))
     if synced > 0 and synced >= limits.min_records:
         # Compare count * 100 with limit * synced: no division, so "exactly at the limit" is exact.
-        for guard, count, limit in ((Guard.MAX_CLEAR_PERCENT, clears, limits.max_clear_percent),
-                                    (Guard.MAX_UPDATE_PERCENT, updates, limits.max_update_percent),
-                                    (Guard.MAX_CREATE_PERCENT, creates, limits.max_create_percent)):
+        for guard, count, limit in (
+            (Guard.MAX_CLEAR_PERCENT, clears, limits.max_clear_percent),
+            (Guard.MAX_UPDATE_PERCENT, updates, limits.max_update_percent),
+            (Guard.MAX_CREATE_PERCENT, creates, limits.max_create_percent),
+        ):
             if count * 100 > limit * synced:
                 trips.append(GuardTrip(guard, count, synced, limit))
     if tasks > limits.max_tasks_per_run:
@@ -121,5 +135,7 @@ def evaluate_rejects(limits: Guards, attempted: int, rejected: int) -> GuardTrip
 
 def allow_hint(sync: str) -> str:
     """How an operator lets a guarded change through."""
-    return (f"allow it once with 'syncer run {sync} --allow-mass-change', or for good by raising the limit "
-            "under 'guards:' in the mapping")
+    return (
+        f"allow it once with 'syncer run {sync} --allow-mass-change', or for good by raising the limit "
+        "under 'guards:' in the mapping"
+    )

@@ -130,7 +130,7 @@ class Plan:
             "skipped_create_when": self.counts.skipped,
             "owners": self.meta.get("owners"),
             "rejected": self.rejected_total,
-            "rejected_rows": [{"key": r.key, "reason": r.reason} for r in self.rejected[:sample * 10]],
+            "rejected_rows": [{"key": r.key, "reason": r.reason} for r in self.rejected[: sample * 10]],
             "synced": self.synced,
             "guard_trips": [trip.as_dict() for trip in self.guard_trips],
             "allow": allow_hint(self.sync) if self.guard_trips else None,

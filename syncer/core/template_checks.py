@@ -83,14 +83,22 @@ def check_binop(operator: str, left: Any, right: Any, limit: int) -> None:
     """Refuse ``left <operator> right`` when its result would print past ``limit`` characters (before computing)."""
     if operator == "*":
         for sequence, times in ((left, right), (right, left)):
-            if isinstance(sequence, str | list | tuple) and isinstance(times, int) and times > 0 \
-                    and printed_size(sequence, limit) * times > limit:
+            if (
+                isinstance(sequence, str | list | tuple)
+                and isinstance(times, int)
+                and times > 0
+                and printed_size(sequence, limit) * times > limit
+            ):
                 raise RenderBudgetError(f"repeating a value {times} times makes more than {limit} characters")
         if _integers(left, right) and left.bit_length() + right.bit_length() > limit * _BITS_PER_DIGIT:
             raise RenderBudgetError(f"a product of more than {limit} digits")
     elif operator == "**":
-        if _integers(left, right) and right > 0 and abs(left) > 1 \
-                and left.bit_length() * right > limit * _BITS_PER_DIGIT:
+        if (
+            _integers(left, right)
+            and right > 0
+            and abs(left) > 1
+            and left.bit_length() * right > limit * _BITS_PER_DIGIT
+        ):
             raise RenderBudgetError(f"a power of more than {limit} digits")
     elif operator == "%" and isinstance(left, str):
         check_printf(left, right if isinstance(right, tuple) else (right,), limit)
@@ -148,8 +156,9 @@ def check_join(separator: Any, items: list[Any], limit: int) -> None:
         raise RenderBudgetError(f"joining {len(items)} items makes more than {limit} characters")
 
 
-def check_str_method(text: str, name: str, args: tuple[Any, ...], kwargs: Mapping[str, Any], limit: int
-                     ) -> tuple[Any, ...]:
+def check_str_method(
+    text: str, name: str, args: tuple[Any, ...], kwargs: Mapping[str, Any], limit: int
+) -> tuple[Any, ...]:
     """Refuse a call of the ``str`` method ``name`` on ``text`` that would build more than ``limit`` characters;
     returns the arguments to call it with (an iterable to join is read once, here)."""
     first = args[0] if args else None

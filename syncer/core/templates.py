@@ -54,8 +54,15 @@ from syncer.core.template_checks import (
     check_str_method,
 )
 
-__all__ = ["DEFAULT_BUDGET", "BudgetedEnvironment", "RenderBudget", "RenderBudgetError", "compile_template",
-           "template_columns", "template_value"]
+__all__ = [
+    "DEFAULT_BUDGET",
+    "BudgetedEnvironment",
+    "RenderBudget",
+    "RenderBudgetError",
+    "compile_template",
+    "template_columns",
+    "template_value",
+]
 
 TOJSON_INDENT_MAX = 16
 
@@ -191,8 +198,12 @@ class BudgetedEnvironment(ImmutableSandboxedEnvironment):
         self.filters.pop("urlize", None)
         self.filters.update(_checked_filters(budget.output_chars))
 
-    def from_string(self, source: str | nodes.Template, globals: MutableMapping[str, Any] | None = None,
-                    template_class: type[Template] | None = None) -> Template:
+    def from_string(
+        self,
+        source: str | nodes.Template,
+        globals: MutableMapping[str, Any] | None = None,
+        template_class: type[Template] | None = None,
+    ) -> Template:
         """Compile ``source``; raises ``TemplateSyntaxError``, also for a template too deeply nested to compile."""
         try:
             return super().from_string(source, globals, template_class)
@@ -260,8 +271,7 @@ class BudgetedEnvironment(ImmutableSandboxedEnvironment):
 
 
 def _too_complex(exc: BaseException) -> TemplateSyntaxError:
-    return TemplateSyntaxError(f"the template is nested too deeply or too large to compile ({type(exc).__name__})",
-                               1)
+    return TemplateSyntaxError(f"the template is nested too deeply or too large to compile ({type(exc).__name__})", 1)
 
 
 def _checked_filters(limit: int) -> dict[str, Callable[..., Any]]:
@@ -304,8 +314,14 @@ def _checked_filters(limit: int) -> dict[str, Callable[..., Any]]:
         return jinja_filters.do_format(value, *args, **kwargs)
 
     @pass_environment
-    def wordwrap(environment: Environment, s: str, width: int = 79, break_long_words: bool = True,  # noqa: FBT001, FBT002 (Jinja's filter: templates pass these positionally)
-                 wrapstring: str | None = None, break_on_hyphens: bool = True) -> str:  # noqa: FBT001, FBT002 (Jinja's filter)
+    def wordwrap(
+        environment: Environment,
+        s: str,
+        width: int = 79,
+        break_long_words: bool = True,  # noqa: FBT001, FBT002 (Jinja's filter: templates pass these positionally)
+        wrapstring: str | None = None,
+        break_on_hyphens: bool = True,  # noqa: FBT001, FBT002 (Jinja's filter)
+    ) -> str:
         joint = environment.newline_sequence if wrapstring is None else wrapstring
         if isinstance(width, int) and isinstance(joint, str):
             lines = len(s) // max(width, 1) + s.count("\n") + 1
@@ -318,8 +334,17 @@ def _checked_filters(limit: int) -> dict[str, Callable[..., Any]]:
         at_most(indent, TOJSON_INDENT_MAX, "tojson indent")
         return check_size(jinja_filters.do_tojson(eval_ctx, value, indent), limit, "tojson's output")
 
-    return {"center": center, "indent": indent, "batch": batch, "slice": slice_, "join": join, "replace": replace,
-            "format": format_, "wordwrap": wordwrap, "tojson": tojson}
+    return {
+        "center": center,
+        "indent": indent,
+        "batch": batch,
+        "slice": slice_,
+        "join": join,
+        "replace": replace,
+        "format": format_,
+        "wordwrap": wordwrap,
+        "tojson": tojson,
+    }
 
 
 _ENV = BudgetedEnvironment()

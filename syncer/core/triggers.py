@@ -41,18 +41,36 @@ import pyarrow as pa
 from syncer.config.sync import Trigger
 from syncer.core.sql import ident, literal
 
-FIRING_SCHEMA = pa.schema([("trigger", pa.string()), ("key", pa.string()), ("owner", pa.string()),
-                           ("firing_id", pa.string()), ("new_row", pa.string()), ("old_row", pa.string()),
-                           ("crossing", pa.int64()), ("row_hash", pa.int64())])
+FIRING_SCHEMA = pa.schema(
+    [
+        ("trigger", pa.string()),
+        ("key", pa.string()),
+        ("owner", pa.string()),
+        ("firing_id", pa.string()),
+        ("new_row", pa.string()),
+        ("old_row", pa.string()),
+        ("crossing", pa.int64()),
+        ("row_hash", pa.int64()),
+    ]
+)
 # Per trigger and key: the crossing that fired last, the new-row hash it fired at, whether that row has landed.
-CROSSING_SCHEMA = pa.schema([("trigger", pa.string()), ("key", pa.string()), ("crossing", pa.int64()),
-                             ("fired_hash", pa.int64()), ("landed", pa.bool_())])
+CROSSING_SCHEMA = pa.schema(
+    [
+        ("trigger", pa.string()),
+        ("key", pa.string()),
+        ("crossing", pa.int64()),
+        ("fired_hash", pa.int64()),
+        ("landed", pa.bool_()),
+    ]
+)
 # Fired rows that the snapshot was found holding: ``(trigger, key)``.
 LANDING_SCHEMA = pa.schema([("trigger", pa.string()), ("key", pa.string())])
 _KEY, _HASH, _VALUES, _OLD_HASH = "__syncer_key", "__syncer_hash", "__syncer_values", "__syncer_old_hash"
-_NO_CROSSINGS = ("(SELECT CAST(NULL AS VARCHAR) AS trigger, CAST(NULL AS VARCHAR) AS key, "
-                 "CAST(NULL AS BIGINT) AS crossing, CAST(NULL AS BIGINT) AS fired_hash, "
-                 "CAST(NULL AS BOOLEAN) AS landed WHERE FALSE)")
+_NO_CROSSINGS = (
+    "(SELECT CAST(NULL AS VARCHAR) AS trigger, CAST(NULL AS VARCHAR) AS key, "
+    "CAST(NULL AS BIGINT) AS crossing, CAST(NULL AS BIGINT) AS fired_hash, "
+    "CAST(NULL AS BOOLEAN) AS landed WHERE FALSE)"
+)
 
 
 def firing_id_sql(sync: str, trigger: str, key: str, row_hash: str, crossing: str = "1") -> str:
@@ -61,30 +79,45 @@ def firing_id_sql(sync: str, trigger: str, key: str, row_hash: str, crossing: st
     crossings were counted, so an intent staged then is found again); later ones append ``#<crossing>``."""
     prefix = f"{len(sync)}:{sync}{len(trigger)}:{trigger}"
     nth = f"CASE WHEN {crossing} > 1 THEN '#' || CAST({crossing} AS VARCHAR) ELSE '' END"
-    return (f"md5({literal(prefix)} || CAST(length({key}) AS VARCHAR) || ':' || {key} || CAST({row_hash} AS VARCHAR)"
-            f" || {nth})")
+    return (
+        f"md5({literal(prefix)} || CAST(length({key}) AS VARCHAR) || ':' || {key} || CAST({row_hash} AS VARCHAR)"
+        f" || {nth})"
+    )
 
 
 def crossing_sql(state: str, old_hash: str) -> str:
     """SQL for the crossing a firing is, given the trigger-and-key's ``state`` row (alias; all null when none) and
     the snapshot's ``old_hash`` for the key: the first; the last one again while its row has not landed; the next
     once it has (it landed before, or the snapshot holds it now)."""
-    return (f"CASE WHEN {state}.crossing IS NULL THEN 1 "
-            f"WHEN {state}.landed OR {state}.fired_hash = {old_hash} THEN {state}.crossing + 1 "
-            f"ELSE {state}.crossing END")
+    return (
+        f"CASE WHEN {state}.crossing IS NULL THEN 1 "
+        f"WHEN {state}.landed OR {state}.fired_hash = {old_hash} THEN {state}.crossing + 1 "
+        f"ELSE {state}.crossing END"
+    )
 
 
 def landings_sql(changes: str, snapshot: str, crossings: str) -> str:
     """The query yielding :data:`LANDING_SCHEMA` rows: trigger-and-key states not yet landed whose key this plan
     changes (any op) while the snapshot holds the fired row. Every snapshot change comes from a planned change, so
     no landing goes unseen."""
-    return (f"SELECT x.trigger, x.key FROM {crossings} AS x JOIN (SELECT DISTINCT key FROM {changes}) AS c "
-            f"ON c.key = x.key JOIN (SELECT * FROM {snapshot}) AS s ON s.key = x.key "
-            f"WHERE NOT x.landed AND s.row_hash = x.fired_hash ORDER BY x.trigger, x.key")
+    return (
+        f"SELECT x.trigger, x.key FROM {crossings} AS x JOIN (SELECT DISTINCT key FROM {changes}) AS c "
+        f"ON c.key = x.key JOIN (SELECT * FROM {snapshot}) AS s ON s.key = x.key "
+        f"WHERE NOT x.landed AND s.row_hash = x.fired_hash ORDER BY x.trigger, x.key"
+    )
 
 
-def firings_sql(sync: str, triggers: Sequence[Trigger], key: str, model: str, model_columns: Sequence[str],
-                fields: Sequence[str], changes: str, snapshot: str, crossings: str | None = None) -> str:
+def firings_sql(
+    sync: str,
+    triggers: Sequence[Trigger],
+    key: str,
+    model: str,
+    model_columns: Sequence[str],
+    fields: Sequence[str],
+    changes: str,
+    snapshot: str,
+    crossings: str | None = None,
+) -> str:
     """The query yielding :data:`FIRING_SCHEMA` rows, ordered by trigger and key.
 
     ``key``: the diff's normalised key expression over the alias ``model`` (:attr:`syncer.core.diff.DiffSpec.key`).
@@ -95,10 +128,14 @@ def firings_sql(sync: str, triggers: Sequence[Trigger], key: str, model: str, mo
     if not triggers:
         raise ValueError("no triggers to evaluate")
     taken = {name.casefold() for name in model_columns}
-    field_columns = "".join(f", struct_extract(c.{_VALUES}, {literal(name)}) AS {ident(name)}"
-                            for name in fields if name.casefold() not in taken)
-    old_columns = "".join(f", json_extract_string(s.fields, {literal(_json_path(name))}) AS {ident(name)}"
-                          for name in fields)
+    field_columns = "".join(
+        f", struct_extract(c.{_VALUES}, {literal(name)}) AS {ident(name)}"
+        for name in fields
+        if name.casefold() not in taken
+    )
+    old_columns = "".join(
+        f", json_extract_string(s.fields, {literal(_json_path(name))}) AS {ident(name)}" for name in fields
+    )
     new_names = [*model_columns, *(name for name in fields if name.casefold() not in taken)]
     new_json = _json_object("new", new_names)
     old_json = _json_object("old", fields)
@@ -112,7 +149,8 @@ def firings_sql(sync: str, triggers: Sequence[Trigger], key: str, model: str, mo
         f"FROM __syncer_new AS new JOIN __syncer_old AS old ON old.{_KEY} = new.{_KEY}\n"
         f"LEFT JOIN {state} AS x ON x.trigger = {literal(t.name)} AND x.key = new.{_KEY}\n"
         f"WHERE CASE WHEN ({t.when}) THEN TRUE ELSE FALSE END"
-        for t in triggers]
+        for t in triggers
+    ]
     union = "\nUNION ALL\n".join(selects)
     return f"""
 WITH __syncer_changed AS (

@@ -79,8 +79,14 @@ class BoundedRequests:
             if not started:
                 await answer(send, 413, str(exc))
         except Exception as exc:  # a fault of the daemon, not of the request: one line in the log, never a trace
-            event(log, "http_error", logging.ERROR, method=scope.get("method"), path=scope.get("path"),
-                  error=f"{type(exc).__name__}: {exc}"[:300])
+            event(
+                log,
+                "http_error",
+                logging.ERROR,
+                method=scope.get("method"),
+                path=scope.get("path"),
+                error=f"{type(exc).__name__}: {exc}"[:300],
+            )
             if not started:
                 await answer(send, 503, "the daemon could not answer this request; it logged why")
 
@@ -106,6 +112,11 @@ class BoundedRequests:
 async def answer(send: Send, status: int, error: str) -> None:
     """Send a whole response: one line of JSON ``{"ok": false, "error": ...}``."""
     body = json.dumps({"ok": False, "error": error}, separators=(",", ":")).encode()
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+        }
+    )
     await send({"type": "http.response.body", "body": body})

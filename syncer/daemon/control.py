@@ -39,6 +39,7 @@ class Control(Protocol):
     def trigger(self, sync: str, waiter: Future[dict[str, Any] | None]) -> bool: ...
     def interaction(self, body: bytes, headers: Mapping[str, str]) -> tuple[int, Detail, Callable[[], None] | None]:
         """``(status, JSON body, work to run after answering or None)``; never raises for bad input."""
+
     def record_feedback(self, followup: Callable[[], None]) -> None:
         """Run the work :meth:`interaction` left for after the answer (authorise, record, update)."""
 
@@ -53,8 +54,10 @@ class DaemonControl:
         d = self.daemon
         silent = clock.monotonic() - d.last_tick
         alive = d.scheduler.running and silent < max(3 * d.tick_s, 10.0) and not d.stopping.is_set()
-        return alive, {"scheduler": "running" if d.scheduler.running else "stopped",
-                       "seconds_since_tick": round(silent, 1)}
+        return alive, {
+            "scheduler": "running" if d.scheduler.running else "stopped",
+            "seconds_since_tick": round(silent, 1),
+        }
 
     def ready(self) -> tuple[bool, Detail]:
         """Config valid, state and warehouse reachable; overdue syncs listed (they do not make it unready)."""
@@ -100,9 +103,11 @@ class DaemonControl:
         """One handler per connector whose type and settings take interactions, sharing the replay store."""
         if self._handlers is None:
             seen: SeenRequests = self.daemon.leases.seen_requests()
-            found = [REGISTRY[str(getattr(settings, "type", ""))].open_interactions(settings, seen)
-                     for settings in self.daemon.project.connectors.values()
-                     if str(getattr(settings, "type", "")) in REGISTRY]
+            found = [
+                REGISTRY[str(getattr(settings, "type", ""))].open_interactions(settings, seen)
+                for settings in self.daemon.project.connectors.values()
+                if str(getattr(settings, "type", "")) in REGISTRY
+            ]
             self._handlers = [handler for handler in found if handler is not None]
         return self._handlers
 

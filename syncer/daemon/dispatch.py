@@ -59,8 +59,7 @@ class Dispatcher:
         self._guard = threading.Condition()
         self._closed = False
 
-    def submit(self, sync: str, due: datetime | None = None,
-               waiter: Future[Summary | None] | None = None) -> bool:
+    def submit(self, sync: str, due: datetime | None = None, waiter: Future[Summary | None] | None = None) -> bool:
         """Ask for a run of ``sync`` for the slot ``due`` (and/or a waiting trigger); False once shutting down."""
         with self._guard:
             if self._closed:
@@ -71,8 +70,13 @@ class Dispatcher:
                 earlier = state.pending.due
                 state.pending.merge(due, waiter)
                 if earlier is not None and due is not None:  # two slots wait: the later one stands for both
-                    event(log, "coalesced", sync=sync, due_at=min(earlier, due).isoformat(),
-                          into=max(earlier, due).isoformat())
+                    event(
+                        log,
+                        "coalesced",
+                        sync=sync,
+                        due_at=min(earlier, due).isoformat(),
+                        into=max(earlier, due).isoformat(),
+                    )
                 return True
             state.running = True
             request = Request()

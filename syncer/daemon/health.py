@@ -63,7 +63,13 @@ class Health:
             for sync in sorted(self._since):
                 success = self._success.get(sync)
                 reference = success if success is not None else self._since[sync]
-                out.append(SyncHealth(sync, success, self._status.get(sync),
-                                      (now - success).total_seconds() if success is not None else None,
-                                      now - reference > self.overdue_after))
+                out.append(
+                    SyncHealth(
+                        sync,
+                        success,
+                        self._status.get(sync),
+                        (now - success).total_seconds() if success is not None else None,
+                        now - reference > self.overdue_after,
+                    )
+                )
             return out

@@ -183,15 +183,23 @@ class PostgresLeases(Leases):
     def tick(self, syncs: Sequence[str], busy: Collection[str]) -> TickResult:
         names, lease = list(syncs), self._lease
         with self._cursor() as cur:
-            cur.execute(f"INSERT INTO daemon_replicas (replica, host, started_at, heartbeat_at) "
-                        f"VALUES (%s, %s, {_NOW}, {_NOW}) ON CONFLICT (replica) DO UPDATE "
-                        f"SET heartbeat_at = excluded.heartbeat_at", (self.replica, self._host))
+            cur.execute(
+                f"INSERT INTO daemon_replicas (replica, host, started_at, heartbeat_at) "
+                f"VALUES (%s, %s, {_NOW}, {_NOW}) ON CONFLICT (replica) DO UPDATE "
+                f"SET heartbeat_at = excluded.heartbeat_at",
+                (self.replica, self._host),
+            )
             cur.execute("INSERT INTO daemon_leases (sync) SELECT unnest(%s::text[]) ON CONFLICT DO NOTHING", (names,))
-            cur.execute("UPDATE daemon_leases SET owner = NULL, expires_at = NULL "
-                        "WHERE owner = %s AND NOT (sync = ANY(%s)) RETURNING sync", (self.replica, names))
+            cur.execute(
+                "UPDATE daemon_leases SET owner = NULL, expires_at = NULL "
+                "WHERE owner = %s AND NOT (sync = ANY(%s)) RETURNING sync",
+                (self.replica, names),
+            )
             released = {str(row[0]) for row in cur.fetchall()}
-            cur.execute(f"UPDATE daemon_leases SET expires_at = {_NOW} + %s WHERE owner = %s AND sync = ANY(%s) "
-                        f"RETURNING sync", (lease, self.replica, names))
+            cur.execute(
+                f"UPDATE daemon_leases SET expires_at = {_NOW} + %s WHERE owner = %s AND sync = ANY(%s) RETURNING sync",
+                (lease, self.replica, names),
+            )
             held = {str(row[0]) for row in cur.fetchall()}
             cur.execute(f"SELECT count(*) FROM daemon_replicas WHERE heartbeat_at > {_NOW} - %s", (lease,))
             replicas = max(1, int(cur.fetchall()[0][0]))  # type: ignore[call-overload]
@@ -199,16 +207,21 @@ class PostgresLeases(Leases):
             acquired: dict[str, datetime | None] = {}
             if len(held) > share:
                 spare = sorted(held - set(busy), reverse=True)[: len(held) - share]
-                cur.execute("UPDATE daemon_leases SET owner = NULL, expires_at = NULL "
-                            "WHERE owner = %s AND sync = ANY(%s)", (self.replica, spare))
+                cur.execute(
+                    "UPDATE daemon_leases SET owner = NULL, expires_at = NULL WHERE owner = %s AND sync = ANY(%s)",
+                    (self.replica, spare),
+                )
                 held -= set(spare)
                 released |= set(spare)
             elif len(held) < share:
-                cur.execute(f"""UPDATE daemon_leases SET owner = %s, expires_at = {_NOW} + %s, acquired_at = {_NOW}
+                cur.execute(
+                    f"""UPDATE daemon_leases SET owner = %s, expires_at = {_NOW} + %s, acquired_at = {_NOW}
                                 WHERE sync IN (SELECT sync FROM daemon_leases
                                                WHERE sync = ANY(%s) AND (owner IS NULL OR expires_at < {_NOW})
                                                ORDER BY sync LIMIT %s FOR UPDATE SKIP LOCKED)
-                                RETURNING sync, last_due_at""", (self.replica, lease, names, share - len(held)))
+                                RETURNING sync, last_due_at""",
+                    (self.replica, lease, names, share - len(held)),
+                )
                 acquired = {str(row[0]): row[1] for row in cur.fetchall()}  # type: ignore[misc]
                 held |= set(acquired)
             cur.execute(f"DELETE FROM daemon_replicas WHERE heartbeat_at < {_NOW} - %s", (lease * 10,))
@@ -221,9 +234,11 @@ class PostgresLeases(Leases):
 
     def claim(self, sync: str, due: datetime) -> bool:
         with self._cursor() as cur:
-            cur.execute(f"UPDATE daemon_leases SET last_due_at = %s WHERE sync = %s AND owner = %s "
-                        f"AND expires_at > {_NOW} AND (last_due_at IS NULL OR last_due_at < %s) RETURNING sync",
-                        (naive_utc(due), sync, self.replica, naive_utc(due)))
+            cur.execute(
+                f"UPDATE daemon_leases SET last_due_at = %s WHERE sync = %s AND owner = %s "
+                f"AND expires_at > {_NOW} AND (last_due_at IS NULL OR last_due_at < %s) RETURNING sync",
+                (naive_utc(due), sync, self.replica, naive_utc(due)),
+            )
             return bool(cur.fetchall())
 
     def release_all(self) -> None:
@@ -241,8 +256,10 @@ class PostgresLeases(Leases):
 
     def last_successes(self) -> dict[str, datetime]:
         with self._cursor() as cur:
-            cur.execute("SELECT sync, max(finished_at) FROM runs WHERE status = ANY(%s) AND NOT dry_run GROUP BY sync",
-                        ([s.value for s in FINISHED_STATUSES],))
+            cur.execute(
+                "SELECT sync, max(finished_at) FROM runs WHERE status = ANY(%s) AND NOT dry_run GROUP BY sync",
+                ([s.value for s in FINISHED_STATUSES],),
+            )
             return {str(row[0]): row[1] for row in cur.fetchall()}  # type: ignore[misc]
 
     def close(self) -> None:
@@ -261,8 +278,10 @@ class _PostgresSeenRequests(SeenRequests):
 
     def first_time(self, signature: str, expires_at: datetime, now: datetime) -> bool:
         with self._leases._cursor() as cur:
-            cur.execute("INSERT INTO daemon_seen_requests (signature, expires_at) VALUES (%s, %s) "
-                        "ON CONFLICT (signature) DO UPDATE SET expires_at = excluded.expires_at "
-                        "WHERE daemon_seen_requests.expires_at <= %s RETURNING signature",
-                        (signature, naive_utc(expires_at), naive_utc(now)))
+            cur.execute(
+                "INSERT INTO daemon_seen_requests (signature, expires_at) VALUES (%s, %s) "
+                "ON CONFLICT (signature) DO UPDATE SET expires_at = excluded.expires_at "
+                "WHERE daemon_seen_requests.expires_at <= %s RETURNING signature",
+                (signature, naive_utc(expires_at), naive_utc(now)),
+            )
             return bool(cur.fetchall())

@@ -29,9 +29,12 @@ class JsonFormatter(logging.Formatter):
     """``{"ts", "level", "logger", "event", ...fields}`` on one line; an exception as ``error`` (its last line)."""
 
     def format(self, record: logging.LogRecord) -> str:
-        line: dict[str, Any] = {"ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
-                                "level": record.levelname.lower(), "logger": record.name,
-                                "event": record.getMessage()}
+        line: dict[str, Any] = {
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "event": record.getMessage(),
+        }
         line.update(getattr(record, _FIELDS, {}))
         if record.exc_info and record.exc_info[1] is not None:
             line["error"] = f"{type(record.exc_info[1]).__name__}: {record.exc_info[1]}"

@@ -21,8 +21,9 @@ _DURATION_BUCKETS = (0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600)
 class Metrics:
     """The daemon's metrics; :meth:`observe` one run summary, :meth:`render` the exposition text."""
 
-    def __init__(self, sync_gauges: Callable[[], Iterable[tuple[str, float | None, bool]]],
-                 leases_held: Callable[[], int]) -> None:
+    def __init__(
+        self, sync_gauges: Callable[[], Iterable[tuple[str, float | None, bool]]], leases_held: Callable[[], int]
+    ) -> None:
         disable_created_metrics()  # type: ignore[no-untyped-call]  # the *_created series double the output
         self.registry = CollectorRegistry()
         r = self.registry
@@ -30,22 +31,33 @@ class Metrics:
         self.planned = Counter("syncer_rows_planned", "Rows planned, by change.", ["sync", "op"], registry=r)
         self.sent = Counter("syncer_rows_sent", "Records sent to the destination.", ["sync"], registry=r)
         self.confirmed = Counter("syncer_rows_confirmed", "Records the destination confirmed.", ["sync"], registry=r)
-        self.rejected = Counter("syncer_rows_rejected", "Rows rejected (by the plan or the destination).", ["sync"],
-                                registry=r)
-        self.parked = Gauge("syncer_rows_parked", "Rows the sync's latest run (on this replica) skipped because "
-                            "their delivery is parked ('syncer retry' re-queues them).", ["sync"], registry=r)
+        self.rejected = Counter(
+            "syncer_rows_rejected", "Rows rejected (by the plan or the destination).", ["sync"], registry=r
+        )
+        self.parked = Gauge(
+            "syncer_rows_parked",
+            "Rows the sync's latest run (on this replica) skipped because "
+            "their delivery is parked ('syncer retry' re-queues them).",
+            ["sync"],
+            registry=r,
+        )
         self.api_calls = Counter("syncer_api_calls", "Destination API calls.", ["destination"], registry=r)
-        self.rate_limited = Counter("syncer_rate_limited", "Destination replies that said slow down (429s).",
-                                    ["destination"], registry=r)
+        self.rate_limited = Counter(
+            "syncer_rate_limited", "Destination replies that said slow down (429s).", ["destination"], registry=r
+        )
         self.retries = Counter("syncer_retries", "Destination calls retried.", ["destination"], registry=r)
         self.tasks = Counter("syncer_tasks", "CRM tasks, by how they ended.", ["sync", "status"], registry=r)
-        self.posts = Counter("syncer_alert_posts", "Alert posts, by how they ended (sent, found_posted, failed...).",
-                             ["sync", "status"], registry=r)
-        self.alerts = Counter("syncer_alert_decisions", "Alert decisions, by outcome.", ["sync", "outcome"],
-                              registry=r)
+        self.posts = Counter(
+            "syncer_alert_posts",
+            "Alert posts, by how they ended (sent, found_posted, failed...).",
+            ["sync", "status"],
+            registry=r,
+        )
+        self.alerts = Counter("syncer_alert_decisions", "Alert decisions, by outcome.", ["sync", "outcome"], registry=r)
         self.triggers = Counter("syncer_triggers", "Runs asked for over HTTP.", ["sync"], registry=r)
-        self.duration = Histogram("syncer_run_duration_seconds", "How long runs took.", ["sync"],
-                                  buckets=_DURATION_BUCKETS, registry=r)
+        self.duration = Histogram(
+            "syncer_run_duration_seconds", "How long runs took.", ["sync"], buckets=_DURATION_BUCKETS, registry=r
+        )
         r.register(_SyncGauges(sync_gauges, leases_held))
 
     def observe(self, summary: Mapping[str, Any], destination: str) -> None:
@@ -79,17 +91,21 @@ class Metrics:
 class _SyncGauges(Collector):
     """Gauges computed at scrape time: seconds since each sync's last success, overdue syncs, leases held."""
 
-    def __init__(self, syncs: Callable[[], Iterable[tuple[str, float | None, bool]]],
-                 leases_held: Callable[[], int]) -> None:
+    def __init__(
+        self, syncs: Callable[[], Iterable[tuple[str, float | None, bool]]], leases_held: Callable[[], int]
+    ) -> None:
         self._syncs = syncs
         self._leases_held = leases_held
 
     def collect(self) -> Iterable[GaugeMetricFamily]:
-        since = GaugeMetricFamily("syncer_seconds_since_last_success",
-                                  "Seconds since the sync's last successful (or partial) run; absent before one.",
-                                  labels=["sync"])
-        overdue = GaugeMetricFamily("syncer_sync_overdue",
-                                    "1 when the sync has not succeeded for daemon.overdue_after.", labels=["sync"])
+        since = GaugeMetricFamily(
+            "syncer_seconds_since_last_success",
+            "Seconds since the sync's last successful (or partial) run; absent before one.",
+            labels=["sync"],
+        )
+        overdue = GaugeMetricFamily(
+            "syncer_sync_overdue", "1 when the sync has not succeeded for daemon.overdue_after.", labels=["sync"]
+        )
         for sync, seconds, late in self._syncs():
             if seconds is not None:
                 since.add_metric([sync], seconds)

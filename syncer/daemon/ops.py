@@ -47,12 +47,22 @@ def message(sync: str, kind: str, run: RunRecord) -> Notice:
     """The notice to post: the sync's name and the run's error are data (the channel escapes them)."""
     if kind == "failing":
         reason = (run.error or run.status).splitlines()[0][:500]
-        return Notice(MarkedText.of(
-            (":rotating_light: sync *", False), (sync, True), (f"* is failing (run {run.id}, {run.status}): ", False),
-            (reason, True), ("\nSee the failing rows with `syncer errors ", False), (sync, True),
-            ("` and the runs with `syncer status`.", False)))
-    return Notice(MarkedText.of((":white_check_mark: sync *", False), (sync, True),
-                                (f"* recovered: run {run.id} {run.status}.", False)))
+        return Notice(
+            MarkedText.of(
+                (":rotating_light: sync *", False),
+                (sync, True),
+                (f"* is failing (run {run.id}, {run.status}): ", False),
+                (reason, True),
+                ("\nSee the failing rows with `syncer errors ", False),
+                (sync, True),
+                ("` and the runs with `syncer status`.", False),
+            )
+        )
+    return Notice(
+        MarkedText.of(
+            (":white_check_mark: sync *", False), (sync, True), (f"* recovered: run {run.id} {run.status}.", False)
+        )
+    )
 
 
 class OpsAlerts:
@@ -61,8 +71,9 @@ class OpsAlerts:
     def __init__(self, config: OpsAlertsConfig) -> None:
         self.config = config
 
-    def after_run(self, store: StateStore, open_channel: Callable[[str], AlertChannel], sync: str,
-                  run_id: int) -> str | None:
+    def after_run(
+        self, store: StateStore, open_channel: Callable[[str], AlertChannel], sync: str, run_id: int
+    ) -> str | None:
         """Post if run ``run_id`` of ``sync`` changed whether it is failing; return the transition posted.
 
         ``open_channel(connector)`` opens the alert channel (``App.open_alert_channel``)."""
@@ -73,14 +84,29 @@ class OpsAlerts:
         run = next(run for run in history if run.id == run_id)
         try:
             result = open_channel(self.config.connector).post(
-                AlertPost(f"syncer-ops:{sync}:{run_id}:{kind}", message(sync, kind, run), channel=self.config.channel))
+                AlertPost(f"syncer-ops:{sync}:{run_id}:{kind}", message(sync, kind, run), channel=self.config.channel)
+            )
         except Exception as exc:  # best effort: a chat outage must not stop the syncs
-            event(log, "ops_alert_failed", logging.WARNING, sync=sync, transition=kind, run_id=run_id,
-                  error=f"{type(exc).__name__}: {exc}")
+            event(
+                log,
+                "ops_alert_failed",
+                logging.WARNING,
+                sync=sync,
+                transition=kind,
+                run_id=run_id,
+                error=f"{type(exc).__name__}: {exc}",
+            )
             return None
         if result.status is not RecordStatus.CONFIRMED:
-            event(log, "ops_alert_failed", logging.WARNING, sync=sync, transition=kind, run_id=run_id,
-                  error=f"{result.code}: {result.message}")
+            event(
+                log,
+                "ops_alert_failed",
+                logging.WARNING,
+                sync=sync,
+                transition=kind,
+                run_id=run_id,
+                error=f"{result.code}: {result.message}",
+            )
             return None
         event(log, "ops_alert", sync=sync, transition=kind, run_id=run_id, channel=self.config.channel)
         return kind

@@ -34,8 +34,15 @@ _LOCK_POLL_S = 1.0
 class RunMaker:
     """Makes runs for the dispatcher (:meth:`execute` is its ``Execute``)."""
 
-    def __init__(self, pool: AppPool, leases: Callable[[], Leases], metrics: Metrics, health: Health,
-                 ops: OpsAlerts | None, stopping: threading.Event) -> None:
+    def __init__(
+        self,
+        pool: AppPool,
+        leases: Callable[[], Leases],
+        metrics: Metrics,
+        health: Health,
+        ops: OpsAlerts | None,
+        stopping: threading.Event,
+    ) -> None:
         self.pool, self._leases, self.metrics, self.health = pool, leases, metrics, health
         self.ops, self.stopping = ops, stopping
 
@@ -56,15 +63,22 @@ class RunMaker:
         try:
             with self.pool.app() as app:
                 app.require_destinations([config])
-                outcome = self._run_locked(sync, lambda: app.run(config, app.run_options(stop=self.stopping.is_set)),
-                                           triggered=triggered)
+                outcome = self._run_locked(
+                    sync, lambda: app.run(config, app.run_options(stop=self.stopping.is_set)), triggered=triggered
+                )
                 if isinstance(outcome, dict):
                     return outcome
                 summary = outcome.summary()
                 self.metrics.observe(summary, config.destination.connector if config.destination else "watch")
                 self.health.ran(sync, summary["status"], clock.naive_now())
-                event(log, "run", replica=leases.replica, due_at=due.isoformat() if due else None,
-                      triggered=triggered, **summary)
+                event(
+                    log,
+                    "run",
+                    replica=leases.replica,
+                    due_at=due.isoformat() if due else None,
+                    triggered=triggered,
+                    **summary,
+                )
                 if self.ops is not None:
                     self.ops.after_run(app.store, app.open_alert_channel, sync, outcome.run_id)
                 return summary

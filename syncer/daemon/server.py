@@ -85,14 +85,17 @@ def build_app(control: Control, limits: RequestLimits | None = None) -> ASGIApp:
         task = BackgroundTask(control.record_feedback, feedback) if feedback is not None else None
         return JSONResponse(answer, status_code=status, background=task)
 
-    routes = [Route("/healthz", healthz), Route("/readyz", readyz), Route("/metrics", metrics),
-              Route("/syncs/{name}/trigger", trigger, methods=["POST"]),
-              Route("/slack/interactions", interactions, methods=["POST"])]
+    routes = [
+        Route("/healthz", healthz),
+        Route("/readyz", readyz),
+        Route("/metrics", metrics),
+        Route("/syncs/{name}/trigger", trigger, methods=["POST"]),
+        Route("/slack/interactions", interactions, methods=["POST"]),
+    ]
     # Starlette's own refusals (404, 405) as one line of JSON too; an unexpected error answers 503 here, and
     # BoundedRequests, which sees it re-raised, logs it on one line.
     handlers = {HTTPException: _http_refusal, BodyTooLargeError: _too_large, Exception: _fault}
-    return BoundedRequests(Starlette(routes=routes, exception_handlers=handlers),
-                           limits or RequestLimits())
+    return BoundedRequests(Starlette(routes=routes, exception_handlers=handlers), limits or RequestLimits())
 
 
 def _error(status: int, message: str) -> JSONResponse:
@@ -119,9 +122,18 @@ class HttpServer:
     """uvicorn on a thread of its own; :meth:`start` raises ``OSError`` when it cannot listen."""
 
     def __init__(self, control: Control, host: str, port: int, limits: RequestLimits | None = None) -> None:
-        config = uvicorn.Config(build_app(control, limits), host=host, port=port, log_config=None, access_log=False,
-                                lifespan="off", timeout_graceful_shutdown=5, http="h11",
-                                h11_max_incomplete_event_size=MAX_HEAD_BYTES, limit_concurrency=MAX_CONNECTIONS)
+        config = uvicorn.Config(
+            build_app(control, limits),
+            host=host,
+            port=port,
+            log_config=None,
+            access_log=False,
+            lifespan="off",
+            timeout_graceful_shutdown=5,
+            http="h11",
+            h11_max_incomplete_event_size=MAX_HEAD_BYTES,
+            limit_concurrency=MAX_CONNECTIONS,
+        )
         self.server = uvicorn.Server(config)
         self.host, self.port = host, port
         self._thread = threading.Thread(target=self._serve, name="syncer-http", daemon=True)
@@ -138,8 +150,10 @@ class HttpServer:
         deadline = clock.monotonic() + timeout
         while not self.server.started:
             if not self._thread.is_alive() or clock.monotonic() > deadline:
-                raise OSError(f"cannot serve HTTP on {self.host}:{self.port} (in use, or not an address of this "
-                              "machine): set daemon.host and daemon.port")
+                raise OSError(
+                    f"cannot serve HTTP on {self.host}:{self.port} (in use, or not an address of this "
+                    "machine): set daemon.host and daemon.port"
+                )
             time.sleep(0.02)
 
     def stop(self) -> None:

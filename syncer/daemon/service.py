@@ -53,8 +53,16 @@ def _slot_came(sync: str) -> None:
 class Daemon:
     """One replica. :meth:`start`, then :meth:`serve_forever` (or :meth:`stop` from a test)."""
 
-    def __init__(self, root: Path, environ: Mapping[str, str] | None, project: Project, *, watch: bool = False,
-                 host: str | None = None, port: int | None = None) -> None:
+    def __init__(
+        self,
+        root: Path,
+        environ: Mapping[str, str] | None,
+        project: Project,
+        *,
+        watch: bool = False,
+        host: str | None = None,
+        port: int | None = None,
+    ) -> None:
         self.root, self.environ = root, environ
         self.settings = project.config.daemon  # read once: host, port and leases take effect at a restart
         self.host, self.port = host or self.settings.host, port or self.settings.port
@@ -75,12 +83,19 @@ class Daemon:
         self.leases: Leases = LocalLeases({})
         self.metrics = Metrics(self._sync_gauges, lambda: len([s for s in self.enabled() if self.leases.holds(s)]))
         ops = self.settings.ops_alerts
-        self.runs = RunMaker(self.pool, lambda: self.leases, self.metrics, self.health,
-                             OpsAlerts(ops) if ops is not None else None, self.stopping)
+        self.runs = RunMaker(
+            self.pool,
+            lambda: self.leases,
+            self.metrics,
+            self.health,
+            OpsAlerts(ops) if ops is not None else None,
+            self.stopping,
+        )
         self.dispatcher = Dispatcher(workers, self.runs.execute)
         self.server: HttpServer | None = None
-        self.scheduler = BackgroundScheduler(timezone=self.tz, job_defaults={
-            "coalesce": True, "max_instances": 1, "misfire_grace_time": None})
+        self.scheduler = BackgroundScheduler(
+            timezone=self.tz, job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None}
+        )
         self.scheduler.add_listener(self._due, EVENT_JOB_SUBMITTED | EVENT_JOB_MAX_INSTANCES)
 
     @property
@@ -107,16 +122,21 @@ class Daemon:
             store = app.store  # opens (and migrates) the state before any replica logic reads it
             history = {name: store.runs.recent(name, limit=_HISTORY) for name in self.project.syncs}
         started = {name: runs[0].started_at for name, runs in history.items() if runs}
-        self.health.merge({name: next(r.finished_at for r in runs if r.status in SUCCESS_STATUSES and r.finished_at)
-                           for name, runs in history.items()
-                           if any(r.status in SUCCESS_STATUSES and r.finished_at for r in runs)})
+        self.health.merge(
+            {
+                name: next(r.finished_at for r in runs if r.status in SUCCESS_STATUSES and r.finished_at)
+                for name, runs in history.items()
+                if any(r.status in SUCCESS_STATUSES and r.finished_at for r in runs)
+            }
+        )
         if self.shared_state:
             self.leases = PostgresLeases(self.project.config.state.url.get_secret_value(), self.lease)
         else:
             self.leases = LocalLeases(started)
         self.health.track(self.enabled(), clock.naive_now())
-        self.server = HttpServer(DaemonControl(self), self.host, self.port,
-                                 RequestLimits(max_body_bytes=self.settings.max_body_bytes))
+        self.server = HttpServer(
+            DaemonControl(self), self.host, self.port, RequestLimits(max_body_bytes=self.settings.max_body_bytes)
+        )
         self.server.start()
         self._tick()
         self._schedule_all()
@@ -124,9 +144,16 @@ class Daemon:
         if self.watch is not None:
             self.scheduler.add_job(self._poll_files, "interval", seconds=1, id="watch")
         self.scheduler.start()
-        event(log, "daemon_started", replica=self.leases.replica, syncs=self.enabled(), url=self.url,
-              state="postgresql" if self.shared_state else "duckdb", timezone=self.settings.timezone,
-              reload=self.watch is not None)
+        event(
+            log,
+            "daemon_started",
+            replica=self.leases.replica,
+            syncs=self.enabled(),
+            url=self.url,
+            state="postgresql" if self.shared_state else "duckdb",
+            timezone=self.settings.timezone,
+            reload=self.watch is not None,
+        )
 
     def install_signal_handlers(self) -> None:
         """SIGTERM and SIGINT stop, SIGHUP reloads (the main thread acts on them in :meth:`serve_forever`)."""
@@ -187,8 +214,9 @@ class Daemon:
         default = self.project.config.defaults.schedule
         for name in self.enabled():
             schedule = parse_schedule(self.project.syncs[name].config.schedule or default)
-            self.scheduler.add_job(_slot_came, make_trigger(schedule, self.tz), args=[name], id=f"sync:{name}",
-                                   replace_existing=True)
+            self.scheduler.add_job(
+                _slot_came, make_trigger(schedule, self.tz), args=[name], id=f"sync:{name}", replace_existing=True
+            )
 
     def _slot(self, sync: str, now: datetime) -> datetime | None:
         loaded = self.project.syncs.get(sync)
@@ -217,16 +245,28 @@ class Daemon:
             event(log, "lease_tick_failed", logging.WARNING, error=str(exc))
             return
         if result.acquired or result.released:
-            event(log, "leases", replica=self.leases.replica, acquired=sorted(result.acquired),
-                  released=sorted(result.released), held=len(result.held), replicas=result.replicas)
+            event(
+                log,
+                "leases",
+                replica=self.leases.replica,
+                acquired=sorted(result.acquired),
+                released=sorted(result.released),
+                held=len(result.held),
+                replicas=result.replicas,
+            )
         now = clock.now()
         for sync, last_due in result.acquired.items():  # a slot missed while nobody held the lease runs once now
             slot = self._slot(sync, now)
             # Never claimed: only a slot since this daemon began scheduling the sync counts as missed.
             since = last_due if last_due is not None else self.health.scheduled_since(sync)
             if slot is not None and since is not None and slot.replace(tzinfo=None) > since:
-                event(log, "catch_up", sync=sync, due_at=slot.isoformat(),
-                      last_due_at=last_due.isoformat() if last_due else None)
+                event(
+                    log,
+                    "catch_up",
+                    sync=sync,
+                    due_at=slot.isoformat(),
+                    last_due_at=last_due.isoformat() if last_due else None,
+                )
                 self.dispatcher.submit(sync, slot)
         if self.shared_state:
             self._mark_killed()
@@ -267,8 +307,14 @@ class Daemon:
             problems = exc.problems
         else:
             if project.config.state.url != self.project.config.state.url:  # leases and runs must share one state
-                problems.append(Problem(PROJECT_FILE, 0, "state.url", "moving to another state needs a restart of "
-                                                                      "the daemon; the running one is kept"))
+                problems.append(
+                    Problem(
+                        PROJECT_FILE,
+                        0,
+                        "state.url",
+                        "moving to another state needs a restart of the daemon; the running one is kept",
+                    )
+                )
         if problems:
             self.config_problems = [str(problem) for problem in problems]
             event(log, "reload_refused", logging.ERROR, problems=self.config_problems)
@@ -277,11 +323,20 @@ class Daemon:
         self.pool.reload(project)
         self.config_problems = []
         if project.config.daemon != self.settings:
-            event(log, "daemon_settings_changed", logging.WARNING,
-                  message="changes to the daemon section take effect at the next restart")
+            event(
+                log,
+                "daemon_settings_changed",
+                logging.WARNING,
+                message="changes to the daemon section take effect at the next restart",
+            )
         self.health.track(self.enabled(), clock.naive_now())
         self._schedule_all()
         after = {name: loaded.config for name, loaded in project.syncs.items()}
-        event(log, "reloaded", added=sorted(after.keys() - before.keys()), removed=sorted(before.keys() - after.keys()),
-              changed=sorted(n for n in after.keys() & before.keys() if after[n] != before[n]))
+        event(
+            log,
+            "reloaded",
+            added=sorted(after.keys() - before.keys()),
+            removed=sorted(before.keys() - after.keys()),
+            changed=sorted(n for n in after.keys() & before.keys() if after[n] != before[n]),
+        )
         return True

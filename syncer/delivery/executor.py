@@ -46,8 +46,16 @@ from syncer.delivery.records import Chunk, ChunkSource
 from syncer.delivery.retry import Patience, RetryPolicy
 
 # RetryPolicy is re-exported: callers found it here before syncer.delivery.retry held it.
-__all__ = ["SENT_OPERATIONS", "BrokenReplyError", "DeliveryReport", "DeliverySink", "FailureCode", "RetryPolicy",
-           "RowFailure", "deliver"]
+__all__ = [
+    "SENT_OPERATIONS",
+    "BrokenReplyError",
+    "DeliveryReport",
+    "DeliverySink",
+    "FailureCode",
+    "RetryPolicy",
+    "RowFailure",
+    "deliver",
+]
 
 DEFAULT_POLICY = RetryPolicy()
 WRITE = "write"  # the one call a field destination makes, for its pacer
@@ -104,10 +112,19 @@ class DeliveryReport:
         return asdict(self)
 
 
-def deliver(changes: ChangeRows, totals: Mapping[Operation, int], destination: Destination, sink: DeliverySink, *,
-            clock: Callable[[], float], sleep: Callable[[float], None], policy: RetryPolicy = DEFAULT_POLICY,
-            skip: Container[str] = frozenset(), progress: Callable[[int], None] | None = None,
-            stop: Callable[[], bool] | None = None) -> DeliveryReport:
+def deliver(
+    changes: ChangeRows,
+    totals: Mapping[Operation, int],
+    destination: Destination,
+    sink: DeliverySink,
+    *,
+    clock: Callable[[], float],
+    sleep: Callable[[float], None],
+    policy: RetryPolicy = DEFAULT_POLICY,
+    skip: Container[str] = frozenset(),
+    progress: Callable[[int], None] | None = None,
+    stop: Callable[[], bool] | None = None,
+) -> DeliveryReport:
     """Send every create/update/clear change row (refresh rows are not sent), grouped by operation.
 
     ``totals`` (rows per operation) picks the batch size (bulk above the connector's threshold); keys in ``skip``
@@ -150,9 +167,16 @@ class _Job:
 class _Delivery:
     """The state of one :func:`deliver` call; every method runs on the caller's thread."""
 
-    def __init__(self, destination: Destination, sink: DeliverySink, clock: Callable[[], float],
-                 sleep: Callable[[float], None], policy: RetryPolicy, progress: Callable[[int], None] | None,
-                 stop: Callable[[], bool] | None = None) -> None:
+    def __init__(
+        self,
+        destination: Destination,
+        sink: DeliverySink,
+        clock: Callable[[], float],
+        sleep: Callable[[float], None],
+        policy: RetryPolicy,
+        progress: Callable[[int], None] | None,
+        stop: Callable[[], bool] | None = None,
+    ) -> None:
         rate = destination.capabilities.rate
         self.destination, self.sink, self.clock = destination, sink, clock
         self.policy, self.progress, self.should_stop = policy, progress, stop
@@ -258,7 +282,7 @@ class _Delivery:
     def _flush_resends(self, op: Operation, size: int) -> None:
         queued = Chunk.join(self.resend_queue)
         for start in range(0, len(queued.records), size):
-            part = Chunk(queued.rows.slice(start, size), queued.records[start:start + size])
+            part = Chunk(queued.rows.slice(start, size), queued.records[start : start + size])
             self._requeue(_Job(op, part, self._attempts(), fresh=False, resend=True), self.resend_after)
         self.resend_queue, self.resend_queued = [], 0
 
@@ -305,8 +329,10 @@ class _Delivery:
         if again:
             self.resend_queue.append(job.chunk.take(again))
             self.resend_queued += len(again)
-            self.resend_after = max(self.resend_after, self.clock() + self._backoff(max(
-                self.answered_retryable[job.chunk.records[i].key] for i in again)))
+            self.resend_after = max(
+                self.resend_after,
+                self.clock() + self._backoff(max(self.answered_retryable[job.chunk.records[i].key] for i in again)),
+            )
         self._settle(job.chunk.take(confirmed) if confirmed else None, record_ids, failures)
 
     def _failed(self, job: _Job, error: Exception) -> None:
@@ -402,7 +428,15 @@ def _describe(error: BaseException) -> str:
 
 def _record_failure(record: WriteRecord, result: RecordResult) -> RowFailure:
     if result.status is RecordStatus.REJECTED:
-        return RowFailure(record.key, result.code or FailureCode.REJECTED.value,
-                          result.message or "refused by the destination", retryable=False)
-    return RowFailure(record.key, result.code or FailureCode.RETRYABLE.value,
-                      result.message or "not written, may pass", retryable=True)
+        return RowFailure(
+            record.key,
+            result.code or FailureCode.REJECTED.value,
+            result.message or "refused by the destination",
+            retryable=False,
+        )
+    return RowFailure(
+        record.key,
+        result.code or FailureCode.RETRYABLE.value,
+        result.message or "not written, may pass",
+        retryable=True,
+    )

@@ -81,8 +81,11 @@ class Limiter:
 
     def _window(self, now: float) -> list[float]:
         """When the vendor saw each of our requests still in its window, oldest first (forgetting older ones)."""
-        for ticket in [t for t, seen in self._seen.items() if seen <= now - self.policy.window_s + _EPSILON
-                       and t not in self._in_flight]:
+        for ticket in [
+            t
+            for t, seen in self._seen.items()
+            if seen <= now - self.policy.window_s + _EPSILON and t not in self._in_flight
+        ]:
             del self._seen[ticket]
             del self._begun[ticket]
         return sorted(now if ticket in self._in_flight else seen for ticket, seen in self._seen.items())
@@ -116,8 +119,11 @@ class Limiter:
                 # while an earlier run's requests were still in the window overshoot it by up to the requests in
                 # flight, each overshoot a 429 and a wait of a whole window.
                 self._window(now)  # forgets requests that left the window
-                counted = 1 + sum(1 for t, begun in self._begun.items() if t < ticket and t not in self._in_flight
-                                  and begun > now - self.policy.window_s)
+                counted = 1 + sum(
+                    1
+                    for t, begun in self._begun.items()
+                    if t < ticket and t not in self._in_flight and begun > now - self.policy.window_s
+                )
                 others = max(0, rate.limit - rate.remaining - counted)
                 self._share, self._budget = rate.limit - others, None
             else:

@@ -34,8 +34,9 @@ T = TypeVar("T")
 class Pacer:
     """The limiters, patience and retry policy of one connector for one run."""
 
-    def __init__(self, limits: EffectLimits, clock: Callable[[], float], patience: Patience,
-                 policy: RetryPolicy) -> None:
+    def __init__(
+        self, limits: EffectLimits, clock: Callable[[], float], patience: Patience, policy: RetryPolicy
+    ) -> None:
         self.limits, self.patience, self.policy = limits, patience, policy
         self._clock = clock
         self._limiters: dict[tuple[str, str], Limiter] = {}
@@ -43,8 +44,9 @@ class Pacer:
         self.rate_limited = 0  # 429s they met
 
     @classmethod
-    def single(cls, method: str, rate: RatePolicy, clock: Callable[[], float], patience: Patience,
-               policy: RetryPolicy) -> Pacer:
+    def single(
+        cls, method: str, rate: RatePolicy, clock: Callable[[], float], patience: Patience, policy: RetryPolicy
+    ) -> Pacer:
         """A pacer of one limit for the calls named ``method`` (a field destination's writes)."""
         return cls(EffectLimits((CallLimit(method, rate, frozenset({method})),)), clock, patience, policy)
 
@@ -70,9 +72,13 @@ class Pacer:
         delay = limiter.delay()
         if delay > 0:
             if not self.patience.allows(delay):
-                raise RateLimitedError(f"{method}: waiting {delay:.3g} s more would pass the "
-                                       f"{self.patience.max_wait_s:g} s a run may wait; the rest is left for the "
-                                       "next run", delay, "WAITED_TOO_LONG")
+                raise RateLimitedError(
+                    f"{method}: waiting {delay:.3g} s more would pass the "
+                    f"{self.patience.max_wait_s:g} s a run may wait; the rest is left for the "
+                    "next run",
+                    delay,
+                    "WAITED_TOO_LONG",
+                )
             self.patience.sleep(delay)
         ticket = limiter.start()
         self.calls += 1
@@ -87,8 +93,9 @@ class Pacer:
 
     def call(self, method: str, scope: str, request: Callable[[], T]) -> T:
         """:meth:`once`, sending the request again after each 429 once the held limiter allows it."""
-        return self.policy.call(lambda: self.once(method, scope, request), self.patience, transient=False,
-                                rate_limit_wait=_held)
+        return self.policy.call(
+            lambda: self.once(method, scope, request), self.patience, transient=False, rate_limit_wait=_held
+        )
 
     def run(self, unit: Callable[[], T]) -> T:
         """Run ``unit`` (whose calls go through :meth:`call`), again after a transient failure (backing off) or a

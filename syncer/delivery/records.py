@@ -29,8 +29,10 @@ class Chunk:
 
     def halves(self) -> tuple[Chunk, Chunk]:
         middle = len(self.records) // 2
-        return (Chunk(self.rows.slice(0, middle), self.records[:middle]),
-                Chunk(self.rows.slice(middle), self.records[middle:]))
+        return (
+            Chunk(self.rows.slice(0, middle), self.records[:middle]),
+            Chunk(self.rows.slice(middle), self.records[middle:]),
+        )
 
     @staticmethod
     def join(chunks: list[Chunk]) -> Chunk:
@@ -53,8 +55,16 @@ def write_records(op: Operation, rows: pa.Table | pa.RecordBatch) -> list[WriteR
         if unknown:
             raise ValueError(f"change row {row['key']!r} names fields it has no value for: {', '.join(unknown)}")
         values = {name: None if op is Operation.CLEAR else planned[name] for name in changed}
-        records.append(WriteRecord(key=row["key"], op=op, record_id=row["record_id"], match=row["match"],
-                                   values=values, adopt=row.get("adopt")))
+        records.append(
+            WriteRecord(
+                key=row["key"],
+                op=op,
+                record_id=row["record_id"],
+                match=row["match"],
+                values=values,
+                adopt=row.get("adopt"),
+            )
+        )
     return records
 
 

@@ -71,8 +71,11 @@ class RetryPolicy:
     def retrying(self) -> Retrying:
         """The tenacity controller of transient failures, for a caller that runs its own loop (the executor keeps
         many batches in flight and asks it, batch by batch, whether and when to try again)."""
-        return Retrying(stop=tenacity.stop_after_attempt(self.max_attempts), wait=self._backoff_wait(),
-                        retry=tenacity.retry_if_exception(may_pass))
+        return Retrying(
+            stop=tenacity.stop_after_attempt(self.max_attempts),
+            wait=self._backoff_wait(),
+            retry=tenacity.retry_if_exception(may_pass),
+        )
 
     def backoff(self, attempt: int) -> float:
         """The jittered wait after the ``attempt``-th transient failure of a unit."""
@@ -87,8 +90,14 @@ class RetryPolicy:
             return error.retry_after
         return default_s
 
-    def call(self, unit: Callable[[], T], patience: Patience, *, transient: bool,
-             rate_limit_wait: Callable[[RateLimitedError], float] | None = None) -> T:
+    def call(
+        self,
+        unit: Callable[[], T],
+        patience: Patience,
+        *,
+        transient: bool,
+        rate_limit_wait: Callable[[RateLimitedError], float] | None = None,
+    ) -> T:
         """Run ``unit`` until it returns, retrying as the module docstring says, within ``patience``.
 
         ``transient``: the unit is safe to run again after a transient failure. ``rate_limit_wait``: how long to wait
@@ -117,8 +126,14 @@ class RetryPolicy:
         def retried(error: BaseException) -> bool:
             return isinstance(error, RateLimitedError) or (transient and isinstance(error, TransientError))
 
-        retrying = Retrying(sleep=patience.sleep, retry=tenacity.retry_if_exception(retried), after=count,
-                            wait=wait, stop=stop, reraise=True)
+        retrying = Retrying(
+            sleep=patience.sleep,
+            retry=tenacity.retry_if_exception(retried),
+            after=count,
+            wait=wait,
+            stop=stop,
+            reraise=True,
+        )
         return retrying(unit)
 
     def _backoff_wait(self) -> tenacity.wait.wait_base:

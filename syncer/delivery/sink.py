@@ -32,8 +32,9 @@ class StateSink:
         self.failures = 0
 
     def confirmed(self, rows: pa.Table, record_ids: list[str | None]) -> None:
-        self.committed += commit_confirmed(self._store, self._sync, rows, self._now(),
-                                           pa.array(record_ids, pa.string()))
+        self.committed += commit_confirmed(
+            self._store, self._sync, rows, self._now(), pa.array(record_ids, pa.string())
+        )
         if self._erring:
             resolved = [key for key in rows.column("key").to_pylist() if key in self._erring]
             if resolved:

@@ -58,8 +58,9 @@ def policies(sync: SyncConfig) -> dict[str, Overwrite]:
     return {name: spec.overwrite for name, spec in sync.fields.items() if spec.overwrite is not Overwrite.ALWAYS}
 
 
-def keep_crm_values(sync: SyncConfig, plan: Plan, store: StateStore, destination: Destination,
-                    now: datetime) -> KeptValues:
+def keep_crm_values(
+    sync: SyncConfig, plan: Plan, store: StateStore, destination: Destination, now: datetime
+) -> KeptValues:
     """Apply the policies of ``sync`` to the updates of ``plan`` (in its workspace table) before they are sent.
 
     Raises :class:`RecordsUnreadableError` when ``sync`` has policies and ``destination`` reads no records, and the
@@ -83,7 +84,7 @@ def keep_crm_values(sync: SyncConfig, plan: Plan, store: StateStore, destination
                            ORDER BY c.key""").fetchall()
     skipped: list[tuple[str, list[str]]] = []
     for start in range(0, len(rows), READ_CHUNK):
-        chunk = rows[start:start + READ_CHUNK]
+        chunk = rows[start : start + READ_CHUNK]
         names = sorted({name for row in chunk for name in row[2]})
         current = destination.read_records([str(row[1]) for row in chunk], names)
         for key, record_id, changed, snap_json in chunk:
@@ -120,18 +121,27 @@ def _snapshot_values(snap_json: str | None) -> Mapping[str, str | None]:
     return {str(k): None if v is None else str(v) for k, v in loaded.items()} if isinstance(loaded, dict) else {}
 
 
-def _rewrite(con: duckdb.DuckDBPyConnection, changes: WorkspaceChanges, snapshot: str, fields: Sequence[str],
-             skipped: list[tuple[str, list[str]]]) -> int:
+def _rewrite(
+    con: duckdb.DuckDBPyConnection,
+    changes: WorkspaceChanges,
+    snapshot: str,
+    fields: Sequence[str],
+    skipped: list[tuple[str, list[str]]],
+) -> int:
     """Drop the kept fields from ``changed`` and put the snapshot's values in their place; updates left empty become
     refreshes. Returns how many became refreshes."""
-    kept = pa.table({"key": [k for k, _ in skipped], "names": [n for _, n in skipped]},
-                    schema=pa.schema([("key", pa.string()), ("names", pa.list_(pa.string()))]))
+    kept = pa.table(
+        {"key": [k for k, _ in skipped], "names": [n for _, n in skipped]},
+        schema=pa.schema([("key", pa.string()), ("names", pa.list_(pa.string()))]),
+    )
     con.register("kept_fields", kept)
     try:
         values = ", ".join(
             f"{ident(name)} := CASE WHEN list_contains(k.names, {literal(name)}) "
             f"THEN json_extract_string(s.fields, {literal('$.' + _json_key(name))}) "
-            f"ELSE c.\"values\".{ident(name)} END" for name in fields)
+            f'ELSE c."values".{ident(name)} END'
+            for name in fields
+        )
         con.execute(f"""CREATE TEMP TABLE kept_rows AS
             SELECT c.key, list_filter(c.changed, lambda x: NOT list_contains(k.names, x)) AS changed,
                    struct_pack({values}) AS "values"

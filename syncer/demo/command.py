@@ -52,16 +52,27 @@ def show_landed(link: SandboxLink) -> None:
     companies = [c for c in link.state("hubspot")["objects"]["companies"] if c["properties"].get("pql_score")]
     accounts = [a for a in link.state("salesforce")["objects"].get("Account", []) if a.get("PQL_Score__c") is not None]
     output.console.rule("what landed, read back from the sandbox")
-    output.console.print(f"HubSpot companies with a PQL score: {len(companies)}; "
-                         f"Salesforce Accounts with a PQL score: {len(accounts)}")
+    output.console.print(
+        f"HubSpot companies with a PQL score: {len(companies)}; Salesforce Accounts with a PQL score: {len(accounts)}"
+    )
     table = Table(title="examples")
     for column in ("CRM", "record", "name", "score", "tier"):
         table.add_column(column)
     for company in companies[:3]:
         props = company["properties"]
-        table.add_row("HubSpot", str(company["id"]), str(props.get("name")), str(props.get("pql_score")),
-                      str(props.get("pql_tier")))
+        table.add_row(
+            "HubSpot",
+            str(company["id"]),
+            str(props.get("name")),
+            str(props.get("pql_score")),
+            str(props.get("pql_tier")),
+        )
     for account in accounts[:3]:
-        table.add_row("Salesforce", str(account["Id"]), str(account.get("Name")), str(account.get("PQL_Score__c")),
-                      str(account.get("PQL_Tier__c")))
+        table.add_row(
+            "Salesforce",
+            str(account["Id"]),
+            str(account.get("Name")),
+            str(account.get("PQL_Score__c")),
+            str(account.get("PQL_Tier__c")),
+        )
     output.console.print(table)

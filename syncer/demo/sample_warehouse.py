@@ -26,11 +26,43 @@ from connectors.sandbox.people import sample_reps
 from syncer.contract import clock
 from syncer.contract.clock import naive_utc
 
-_PREFIXES = ["North", "Blue", "Bright", "Iron", "Silver", "Cedar", "Harbor", "Summit", "Lumen", "Atlas", "Nimbus",
-             "Quartz", "Maple", "Orbit", "Pioneer", "Crescent", "Falcon", "Granite", "Horizon", "Juniper"]
+_PREFIXES = [
+    "North",
+    "Blue",
+    "Bright",
+    "Iron",
+    "Silver",
+    "Cedar",
+    "Harbor",
+    "Summit",
+    "Lumen",
+    "Atlas",
+    "Nimbus",
+    "Quartz",
+    "Maple",
+    "Orbit",
+    "Pioneer",
+    "Crescent",
+    "Falcon",
+    "Granite",
+    "Horizon",
+    "Juniper",
+]
 _STEMS = ["wind", "stone", "field", "bridge", "light", "works", "forge", "path", "gate", "wave", "leaf", "peak"]
-_SUFFIXES = ["Traders", "Labs", "Analytics", "Health", "Logistics", "Robotics", "Studios", "Systems", "Foods",
-             "Energy", "Capital", "Software"]
+_SUFFIXES = [
+    "Traders",
+    "Labs",
+    "Analytics",
+    "Health",
+    "Logistics",
+    "Robotics",
+    "Studios",
+    "Systems",
+    "Foods",
+    "Energy",
+    "Capital",
+    "Software",
+]
 _INDUSTRIES = ["software", "healthcare", "logistics", "finance", "retail", "manufacturing", "media", "education"]
 _COUNTRIES = ["US", "US", "US", "GB", "DE", "FR", "CA", "NL", "AU", "SE"]
 _FREE_MAIL = ["gmail.com", "outlook.com", "yahoo.com"]
@@ -40,8 +72,9 @@ def _sql_list(values: list[str]) -> str:
     return "[" + ", ".join("'" + v.replace("'", "''") + "'" for v in values) + "]"
 
 
-def build_sample_warehouse(path: Path, accounts: int = 5_000, day: int = 0, seed: int = 7,
-                           built_at: datetime | None = None) -> int:
+def build_sample_warehouse(
+    path: Path, accounts: int = 5_000, day: int = 0, seed: int = 7, built_at: datetime | None = None
+) -> int:
     """(Re)build the sample warehouse at ``path``; return the number of scored accounts."""
     path.parent.mkdir(parents=True, exist_ok=True)
     stamp = naive_utc(built_at or clock.now())
@@ -49,8 +82,7 @@ def build_sample_warehouse(path: Path, accounts: int = 5_000, day: int = 0, seed
     con = duckdb.connect(str(path))
     try:
         con.execute("SET TimeZone = 'UTC'")
-        con.execute("CREATE OR REPLACE TABLE reps (email VARCHAR PRIMARY KEY, name VARCHAR, role VARCHAR, "
-                    "tz VARCHAR)")
+        con.execute("CREATE OR REPLACE TABLE reps (email VARCHAR PRIMARY KEY, name VARCHAR, role VARCHAR, tz VARCHAR)")
         con.executemany("INSERT INTO reps VALUES (?, ?, ?, ?)", [[r.email, r.name, r.role, r.tz] for r in reps])
         _build_accounts(con, accounts, seed, [r.email for r in reps])
         _build_signals(con, day, seed, reps[0].email)
@@ -112,7 +144,8 @@ FROM raw""")
 
 
 def _build_scores(con: duckdb.DuckDBPyConnection, stamp: datetime) -> None:
-    con.execute("""
+    con.execute(
+        """
 CREATE OR REPLACE TABLE scored_accounts AS
 WITH points AS (
     SELECT a.*, s.* EXCLUDE (account_id),
@@ -144,4 +177,6 @@ SELECT account_id, account_name, domain, owner_email, employees, fit_tier,
        END AS became_pql_at,
        crm_account_id,
        CAST(? AS TIMESTAMP) AS updated_at
-FROM points""", [stamp])
+FROM points""",
+        [stamp],
+    )

@@ -26,8 +26,9 @@ class SandboxLink:
     started: bool
 
     def state(self, vendor: str) -> dict[str, Any]:
-        verify: ssl.SSLContext | bool = ssl.create_default_context(cafile=str(self.ca_file)) \
-            if self.urls[vendor].startswith("https") else True
+        verify: ssl.SSLContext | bool = (
+            ssl.create_default_context(cafile=str(self.ca_file)) if self.urls[vendor].startswith("https") else True
+        )
         reply = httpx.get(f"{self.urls[vendor]}/_sandbox/state", verify=verify, timeout=30)
         reply.raise_for_status()
         state: dict[str, Any] = reply.json()

@@ -39,8 +39,9 @@ def tell(app: App, link: SandboxLink, accounts: int, day: int) -> bool:
     first = _run_all(app, demo_clock(2))
     output.console.rule(f"2. a simulated day of product usage (day {day + 1})")
     prepare_demo(app, accounts, day + 1, rebuild=True)
-    output.console.print("a few percent of accounts were busier today; a campaign in Dana Kim's territory made a "
-                         "fifth of hers heat up")
+    output.console.print(
+        "a few percent of accounts were busier today; a campaign in Dana Kim's territory made a fifth of hers heat up"
+    )
     output.console.rule("3. second sync: only what changed is sent; tasks created; alerts under the per-rep caps")
     second = _run_all(app, demo_clock(1))
     _summary(app, link, second, since=demo_clock(1).replace(tzinfo=UTC) - timedelta(hours=1))
@@ -49,8 +50,11 @@ def tell(app: App, link: SandboxLink, accounts: int, day: int) -> bool:
 
 def _prepare_tasks(app: App) -> None:
     """The HubSpot task property syncer keys tasks by (``syncer setup`` does the same)."""
-    connectors = {s.config.destination.connector for s in app.project.syncs.values()
-                  if s.config.destination is not None and any(t.task for t in s.config.triggers)}
+    connectors = {
+        s.config.destination.connector
+        for s in app.project.syncs.values()
+        if s.config.destination is not None and any(t.task for t in s.config.triggers)
+    }
     for name in sorted(connectors):
         tasks = app.open_task_destination(name)
         try:
@@ -79,13 +83,18 @@ def _summary(app: App, link: SandboxLink, outcomes: list[RunOutcome], since: dat
             line += f"; tasks created: {tasks['created']}"
         output.console.print(line, markup=False, highlight=False)
     output.show_alert_summary(alert_summary(app.store, since), since)
-    reasons = [r for r in app.store.ledger.log_rows() if r["outcome"] not in ("send",)
-               and r["decided_at"] >= since][:3]
+    reasons = [r for r in app.store.ledger.log_rows() if r["outcome"] not in ("send",) and r["decided_at"] >= since][:3]
     for row in reasons:
-        output.console.print(f"  e.g. {row['key']}: {row['outcome']}: {row['reason']}", markup=False,
-                             highlight=False)
+        output.console.print(f"  e.g. {row['key']}: {row['outcome']}: {row['reason']}", markup=False, highlight=False)
     slack = link.state("slack")
-    posted = sum(1 for messages in slack["messages"].values() for m in messages
-                 if (m.get("metadata") or {}).get("event_type") == "syncer_alert")
-    output.console.print(f"Slack received {posted} alert message(s); the alert log is in the warehouse table "
-                         "syncer_alert_log", markup=False, highlight=False)
+    posted = sum(
+        1
+        for messages in slack["messages"].values()
+        for m in messages
+        if (m.get("metadata") or {}).get("event_type") == "syncer_alert"
+    )
+    output.console.print(
+        f"Slack received {posted} alert message(s); the alert log is in the warehouse table syncer_alert_log",
+        markup=False,
+        highlight=False,
+    )

@@ -87,8 +87,7 @@ def stage(sync: SyncConfig, plan: Plan, store: StateStore, policy: AlertPolicy, 
 def last_alerts(store: StateStore, sync: str, keys: Sequence[str]) -> dict[str, AlertPayload]:
     """``{key: payload of the last alert sent about it}`` for the keys of ``sync`` alerted before."""
     latest: dict[str, OutboxRecord] = {}
-    for record in store.outbox.records(sync=sync, kinds=(EffectKind.ALERT,), statuses=(OutboxStatus.DONE,),
-                                       keys=keys):
+    for record in store.outbox.records(sync=sync, kinds=(EffectKind.ALERT,), statuses=(OutboxStatus.DONE,), keys=keys):
         known = latest.get(record.key)
         if known is None or record.updated_at > known.updated_at:
             latest[record.key] = record
@@ -98,8 +97,9 @@ def last_alerts(store: StateStore, sync: str, keys: Sequence[str]) -> dict[str, 
 class Effects:
     """One run's processing of due intents: decide, send, write the log. Opens connectors lazily, once each."""
 
-    def __init__(self, store: StateStore, context: EffectsContext, now: datetime,
-                 stop: Callable[[], bool] | None = None) -> None:
+    def __init__(
+        self, store: StateStore, context: EffectsContext, now: datetime, stop: Callable[[], bool] | None = None
+    ) -> None:
         """``stop``: answers true once the daemon shuts down; no new send starts after that (intents wait)."""
         self.store, self.context, self.now = store, context, now
         self.stopping = stop or (lambda: False)
@@ -148,8 +148,12 @@ class Effects:
     def process(self, sync: str | None) -> EffectsReport:
         """Decide and send what is due for ``sync`` (None: every sync, as a daemon's sweep), digests and the log."""
         try:
-            steps: list[Callable[[], None]] = [lambda: self.decide_due(sync), lambda: send_tasks(self, sync),
-                                               lambda: send_alerts(self, sync), lambda: send_digests(self)]
+            steps: list[Callable[[], None]] = [
+                lambda: self.decide_due(sync),
+                lambda: send_tasks(self, sync),
+                lambda: send_alerts(self, sync),
+                lambda: send_digests(self),
+            ]
             for step in steps:
                 if self.stopping():
                     if self._work_left(sync):  # nothing due is nothing left undone: the run stays succeeded
@@ -164,14 +168,17 @@ class Effects:
     def _work_left(self, sync: str | None) -> bool:
         """Whether an intent of ``sync`` (any sync's when None), or a digest, is due: what a stop leaves waiting."""
         waiting = (OutboxStatus.PENDING, OutboxStatus.SENDING, OutboxStatus.DEFERRED)
-        return bool(self.store.outbox.due(self.now, sync, statuses=waiting, limit=1)
-                    or self.store.outbox.due(self.now, None, (EffectKind.DIGEST,), waiting, limit=1))
+        return bool(
+            self.store.outbox.due(self.now, sync, statuses=waiting, limit=1)
+            or self.store.outbox.due(self.now, None, (EffectKind.DIGEST,), waiting, limit=1)
+        )
 
     def decide_due(self, sync: str | None) -> None:
         """Offer every alert intent whose time has come to the policy, by connector, a page at a time."""
         while True:
-            due = self.store.outbox.due(self.now, sync, (EffectKind.ALERT,), (OutboxStatus.DEFERRED,),
-                                        limit=DECIDE_PAGE)
+            due = self.store.outbox.due(
+                self.now, sync, (EffectKind.ALERT,), (OutboxStatus.DEFERRED,), limit=DECIDE_PAGE
+            )
             for connector, records in by_connector(due).items():
                 try:
                     self._decide(connector, records)
@@ -191,8 +198,12 @@ class Effects:
             candidates.append(candidate(key, payload, owner.id, owner.time_zone, owner.reason))
         policy, now = self.context.policy, self.now
         since = now - max(WEEK, timedelta(days=policy.cooldown_days)) - LOCAL_DAY_MARGIN
-        decisions = self.store.ledger.decide({c.rep for c in candidates}, since,
-                                             lambda ledger: decide(candidates, ledger, policy, now),
-                                             keys=[c.key.token() for c in candidates],
-                                             outbox=lambda made: decided_items(made, staged), now=now)
+        decisions = self.store.ledger.decide(
+            {c.rep for c in candidates},
+            since,
+            lambda ledger: decide(candidates, ledger, policy, now),
+            keys=[c.key.token() for c in candidates],
+            outbox=lambda made: decided_items(made, staged),
+            now=now,
+        )
         self.report.decisions.update(d.outcome.value for d in decisions)

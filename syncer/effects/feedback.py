@@ -34,8 +34,7 @@ def hold_entry(press: Press) -> LedgerEntry | None:
     if hold is None:
         return None
     at = press.at if press.at.tzinfo else press.at.replace(tzinfo=UTC)
-    return LedgerEntry(DedupeKey.parse(press.alert.dedupe_key), press.alert.rep, Outcome.SNOOZED, at, None,
-                       at + hold)
+    return LedgerEntry(DedupeKey.parse(press.alert.dedupe_key), press.alert.rep, Outcome.SNOOZED, at, None, at + hold)
 
 
 class StoreFeedbackLedger:
@@ -62,6 +61,10 @@ class StoreFeedbackLedger:
     def record(self, press: Press) -> int:
         """Write ``press`` (with its actor) on the alert's ledger rows, and its hold when it has one."""
         with self._store() as store:
-            return store.ledger.feedback(press.alert.dedupe_key, press.action.value,
-                                         press.at.astimezone(UTC).replace(tzinfo=None), press.actor,
-                                         hold_entry(press))
+            return store.ledger.feedback(
+                press.alert.dedupe_key,
+                press.action.value,
+                press.at.astimezone(UTC).replace(tzinfo=None),
+                press.actor,
+                hold_entry(press),
+            )

@@ -57,9 +57,19 @@ class Firing:
 def firings_of(sync: SyncConfig, firings: pa.Table) -> list[Firing]:
     """The plan's firings (:data:`syncer.core.triggers.FIRING_SCHEMA`) with their triggers."""
     triggers = {t.name: t for t in sync.triggers}
-    return [Firing(sync.name, triggers[f["trigger"]], f["key"], f["owner"], f["firing_id"],
-                   json.loads(f["new_row"] or "{}"), json.loads(f["old_row"] or "{}"))
-            for f in firings.to_pylist() if f["trigger"] in triggers]
+    return [
+        Firing(
+            sync.name,
+            triggers[f["trigger"]],
+            f["key"],
+            f["owner"],
+            f["firing_id"],
+            json.loads(f["new_row"] or "{}"),
+            json.loads(f["old_row"] or "{}"),
+        )
+        for f in firings.to_pylist()
+        if f["trigger"] in triggers
+    ]
 
 
 def render_plain(source: str, row: Mapping[str, Any]) -> str:
@@ -72,8 +82,9 @@ def render_plain(source: str, row: Mapping[str, Any]) -> str:
         raise ValueError(" ".join(str(exc).split())[:200] or type(exc).__name__) from exc
 
 
-def task_item(firing: Firing, connector: str, now: datetime, *, first_run: bool,
-              policy: AlertPolicy) -> OutboxItem | None:
+def task_item(
+    firing: Firing, connector: str, now: datetime, *, first_run: bool, policy: AlertPolicy
+) -> OutboxItem | None:
     """The task intent of ``firing`` in the CRM ``connector`` (None when its trigger has no task)."""
     spec = firing.trigger.task
     if spec is None:
@@ -84,19 +95,24 @@ def task_item(firing: Firing, connector: str, now: datetime, *, first_run: bool,
     status, error = OutboxStatus.PENDING, None
     try:
         # What a rep reads is display text: no control characters or bidi overrides from the warehouse's values.
-        payload = replace(payload, subject=display_line(render_plain(spec.subject, firing.row))[:255],
-                          body=display_text(render_plain(spec.body, firing.row)))
+        payload = replace(
+            payload,
+            subject=display_line(render_plain(spec.subject, firing.row))[:255],
+            body=display_text(render_plain(spec.body, firing.row)),
+        )
     except ValueError as exc:
         status, error = OutboxStatus.FAILED, f"task template failed: {exc}"
     rules = policy.rules_for(firing.sync, firing.trigger.name)
     if status is OutboxStatus.PENDING and first_run and rules.first_run is FirstRunPolicy.SKIP:
         status, error = OutboxStatus.SUPPRESSED, "first run of the sync: recorded, no task created"
-    return OutboxItem(key, firing.sync, firing.trigger.name, firing.key, EffectKind.TASK, payload.to_json(), status,
-                      None, error)
+    return OutboxItem(
+        key, firing.sync, firing.trigger.name, firing.key, EffectKind.TASK, payload.to_json(), status, None, error
+    )
 
 
-def alert_item(firing: Firing, now: datetime, *, first_run: bool, policy: AlertPolicy,
-               previous: AlertPayload | None) -> OutboxItem | None:
+def alert_item(
+    firing: Firing, now: datetime, *, first_run: bool, policy: AlertPolicy, previous: AlertPayload | None
+) -> OutboxItem | None:
     """The alert intent of ``firing``, waiting for the policy (None when its trigger has no alert); ``previous``:
     the payload of the last alert sent about the account, if any (its changes since are shown)."""
     spec = firing.trigger.alert
@@ -105,24 +121,50 @@ def alert_item(firing: Firing, now: datetime, *, first_run: bool, policy: AlertP
     row = firing.row
     rules = policy.rules_for(firing.sync, firing.trigger.name)
     payload = AlertPayload(
-        spec.connector, firing.owner, spec.template, now, channel=spec.channel, title=spec.title,
-        record_url=spec.record_url, row=row,
+        spec.connector,
+        firing.owner,
+        spec.template,
+        now,
+        channel=spec.channel,
+        title=spec.title,
+        record_url=spec.record_url,
+        row=row,
         signals=_signals(row.get(spec.signals_column)) if spec.signals_column else {},
         score=row.get(policy.priority_column) if policy.priority_column else None,
         priority=_number(row.get(rules.priority_column)) if rules.priority_column else None,
         tier=_text(row.get(policy.tier_column)) if policy.tier_column else None,
-        trigger_priority=spec.priority, first_run=first_run)
+        trigger_priority=spec.priority,
+        first_run=first_run,
+    )
     payload = replace(payload, changes=alert_changes(previous, payload))
-    return OutboxItem(firing.dedupe.token(), firing.sync, firing.trigger.name, firing.key,
-                      EffectKind.ALERT, payload.to_json(), OutboxStatus.DEFERRED, now)
+    return OutboxItem(
+        firing.dedupe.token(),
+        firing.sync,
+        firing.trigger.name,
+        firing.key,
+        EffectKind.ALERT,
+        payload.to_json(),
+        OutboxStatus.DEFERRED,
+        now,
+    )
 
 
-def candidate(token: str, payload: AlertPayload, rep: str | None, time_zone: str | None,
-              no_owner_reason: str = "") -> Candidate:
+def candidate(
+    token: str, payload: AlertPayload, rep: str | None, time_zone: str | None, no_owner_reason: str = ""
+) -> Candidate:
     """The policy's view of a staged alert, its recipient resolved (``rep`` a chat member id, or None)."""
-    return Candidate(DedupeKey.parse(token), rep, time_zone, payload.tier, payload.priority,
-                     payload.trigger_priority, payload.fired_at, payload.first_run, payload.owner_email,
-                     no_owner_reason)
+    return Candidate(
+        DedupeKey.parse(token),
+        rep,
+        time_zone,
+        payload.tier,
+        payload.priority,
+        payload.trigger_priority,
+        payload.fired_at,
+        payload.first_run,
+        payload.owner_email,
+        no_owner_reason,
+    )
 
 
 def decided_items(decisions: Sequence[Decision], staged: Mapping[str, AlertPayload]) -> list[OutboxItem]:
@@ -132,8 +174,13 @@ def decided_items(decisions: Sequence[Decision], staged: Mapping[str, AlertPaylo
     for decision in decisions:
         c = decision.candidate
         token = c.key.token()
-        payload = replace(staged[token], rep=c.rep, rep_time_zone=c.rep_time_zone, decision=decision.outcome.value,
-                          reason=decision.reason)
+        payload = replace(
+            staged[token],
+            rep=c.rep,
+            rep_time_zone=c.rep_time_zone,
+            decision=decision.outcome.value,
+            reason=decision.reason,
+        )
         status: OutboxStatus = OutboxStatus.SUPPRESSED
         not_before: datetime | None = None
         error: str | None = decision.reason
@@ -147,10 +194,31 @@ def decided_items(decisions: Sequence[Decision], staged: Mapping[str, AlertPaylo
             status, error = OutboxStatus.HELD, None
             payload = replace(payload, digest_key=decision.digest_key)
             digest = DigestPayload(decision.digest_key, c.rep, payload.connector, payload.owner_email)
-            items.append(OutboxItem(DIGEST_PREFIX + decision.digest_key, "", "digest", c.rep or "", EffectKind.DIGEST,
-                                    digest.to_json(), OutboxStatus.PENDING, decision.not_before))
-        items.append(OutboxItem(token, c.key.sync, c.key.trigger, c.key.account, EffectKind.ALERT, payload.to_json(),
-                                status, not_before, error))
+            items.append(
+                OutboxItem(
+                    DIGEST_PREFIX + decision.digest_key,
+                    "",
+                    "digest",
+                    c.rep or "",
+                    EffectKind.DIGEST,
+                    digest.to_json(),
+                    OutboxStatus.PENDING,
+                    decision.not_before,
+                )
+            )
+        items.append(
+            OutboxItem(
+                token,
+                c.key.sync,
+                c.key.trigger,
+                c.key.account,
+                EffectKind.ALERT,
+                payload.to_json(),
+                status,
+                not_before,
+                error,
+            )
+        )
     return items
 
 

@@ -25,13 +25,30 @@ if TYPE_CHECKING:
 
 ALERT_LOG_TABLE = "syncer_alert_log"
 _TS = pa.timestamp("us", tz="UTC")
-ALERT_LOG_SCHEMA = pa.schema([
-    ("decided_at", _TS), ("kind", pa.string()), ("sync", pa.string()), ("trigger", pa.string()),
-    ("account", pa.string()), ("owner_email", pa.string()), ("rep", pa.string()), ("outcome", pa.string()),
-    ("reason", pa.string()), ("score", pa.float64()), ("tier", pa.string()), ("channel", pa.string()),
-    ("delivery", pa.string()), ("external_id", pa.string()), ("delivered_at", _TS), ("not_before", _TS),
-    ("digest_key", pa.string()), ("feedback", pa.string()), ("feedback_at", _TS), ("dedupe_key", pa.string()),
-])
+ALERT_LOG_SCHEMA = pa.schema(
+    [
+        ("decided_at", _TS),
+        ("kind", pa.string()),
+        ("sync", pa.string()),
+        ("trigger", pa.string()),
+        ("account", pa.string()),
+        ("owner_email", pa.string()),
+        ("rep", pa.string()),
+        ("outcome", pa.string()),
+        ("reason", pa.string()),
+        ("score", pa.float64()),
+        ("tier", pa.string()),
+        ("channel", pa.string()),
+        ("delivery", pa.string()),
+        ("external_id", pa.string()),
+        ("delivered_at", _TS),
+        ("not_before", _TS),
+        ("digest_key", pa.string()),
+        ("feedback", pa.string()),
+        ("feedback_at", _TS),
+        ("dedupe_key", pa.string()),
+    ]
+)
 
 
 def alert_log_table(store: StateStore) -> pa.Table:
@@ -42,16 +59,30 @@ def alert_log_table(store: StateStore) -> pa.Table:
         intent = outbox.get(entry["dedupe_key"])
         payload = AlertPayload.from_json(intent.payload) if intent else None
         delivered = intent is not None and intent.status.value == "done" and entry["sent_at"] is not None
-        rows.append({
-            "decided_at": entry["decided_at"], "kind": "alert", "sync": entry["sync"], "trigger": entry["trigger"],
-            "account": entry["key"], "owner_email": payload.owner_email if payload else None, "rep": entry["rep"],
-            "outcome": entry["outcome"], "reason": entry["reason"],
-            "score": _number(payload.score) if payload else None, "tier": entry["tier"],
-            "channel": payload.channel if payload else None,
-            "delivery": intent.status.value if intent else None,
-            "external_id": intent.external_id if delivered and intent else None,
-            "delivered_at": entry["sent_at"], "not_before": entry["not_before"], "digest_key": entry["digest_key"],
-            "feedback": entry["feedback"], "feedback_at": entry["feedback_at"], "dedupe_key": entry["dedupe_key"]})
+        rows.append(
+            {
+                "decided_at": entry["decided_at"],
+                "kind": "alert",
+                "sync": entry["sync"],
+                "trigger": entry["trigger"],
+                "account": entry["key"],
+                "owner_email": payload.owner_email if payload else None,
+                "rep": entry["rep"],
+                "outcome": entry["outcome"],
+                "reason": entry["reason"],
+                "score": _number(payload.score) if payload else None,
+                "tier": entry["tier"],
+                "channel": payload.channel if payload else None,
+                "delivery": intent.status.value if intent else None,
+                "external_id": intent.external_id if delivered and intent else None,
+                "delivered_at": entry["sent_at"],
+                "not_before": entry["not_before"],
+                "digest_key": entry["digest_key"],
+                "feedback": entry["feedback"],
+                "feedback_at": entry["feedback_at"],
+                "dedupe_key": entry["dedupe_key"],
+            }
+        )
     for intent in outbox.values():
         if intent.kind is not EffectKind.ALERT:
             rows.append(_effect_row(intent))
@@ -65,15 +96,29 @@ def _effect_row(intent: OutboxRecord) -> dict[str, Any]:
     digest = payload if isinstance(payload, DigestPayload) else None  # a task has neither rep nor digest key
     done = intent.status.value == "done"
     return {
-        "decided_at": intent.created_at, "kind": intent.kind.value, "sync": intent.sync or None,
-        "trigger": intent.trigger, "account": intent.key if intent.kind is EffectKind.TASK else None,
-        "owner_email": payload.owner_email, "rep": digest.rep if digest else None,
-        "outcome": {"done": "created" if intent.kind is EffectKind.TASK else "sent"}.get(intent.status.value,
-                                                                                        intent.status.value),
-        "reason": intent.error or "", "score": None, "tier": None, "channel": None, "delivery": intent.status.value,
-        "external_id": intent.external_id if done else None, "delivered_at": intent.updated_at if done else None,
-        "not_before": intent.not_before, "digest_key": digest.digest_key if digest else None, "feedback": None,
-        "feedback_at": None, "dedupe_key": intent.dedupe_key}
+        "decided_at": intent.created_at,
+        "kind": intent.kind.value,
+        "sync": intent.sync or None,
+        "trigger": intent.trigger,
+        "account": intent.key if intent.kind is EffectKind.TASK else None,
+        "owner_email": payload.owner_email,
+        "rep": digest.rep if digest else None,
+        "outcome": {"done": "created" if intent.kind is EffectKind.TASK else "sent"}.get(
+            intent.status.value, intent.status.value
+        ),
+        "reason": intent.error or "",
+        "score": None,
+        "tier": None,
+        "channel": None,
+        "delivery": intent.status.value,
+        "external_id": intent.external_id if done else None,
+        "delivered_at": intent.updated_at if done else None,
+        "not_before": intent.not_before,
+        "digest_key": digest.digest_key if digest else None,
+        "feedback": None,
+        "feedback_at": None,
+        "dedupe_key": intent.dedupe_key,
+    }
 
 
 def write_alert_log(effects: EffectsSession, writer: Callable[[pa.Table], int] | None) -> None:

@@ -40,31 +40,49 @@ class OwnerDirectory:
     def __init__(self, store: StateStore, now: datetime) -> None:
         self._store, self._now = store, now
 
-    def chat(self, connector: str, channel: Callable[[], AlertChannel], emails: Sequence[str | None],
-             ) -> dict[str | None, Owner]:
+    def chat(
+        self,
+        connector: str,
+        channel: Callable[[], AlertChannel],
+        emails: Sequence[str | None],
+    ) -> dict[str | None, Owner]:
         """The chat member of each e-mail (keyed as given) in the alert channel ``connector``'s workspace; raises the
         channel's delivery errors."""
+
         def ask(wanted: list[str]) -> dict[str, tuple[str | None, str | None]]:
             users = channel().lookup_users(wanted)
-            return {email: (users[email].id, users[email].tz) if email in users else (None, None)
-                    for email in wanted}
+            return {email: (users[email].id, users[email].tz) if email in users else (None, None) for email in wanted}
+
         return self._resolve(f"{CHAT}:{connector}", emails, ask, f"the {connector} connector knows no user")
 
-    def crm(self, connector: str, tasks: Callable[[], TaskDestination], emails: Sequence[str | None],
-            ) -> dict[str | None, Owner]:
+    def crm(
+        self,
+        connector: str,
+        tasks: Callable[[], TaskDestination],
+        emails: Sequence[str | None],
+    ) -> dict[str | None, Owner]:
         """The CRM owner id of each e-mail (keyed as given); raises the destination's delivery errors."""
+
         def ask(wanted: list[str]) -> dict[str, tuple[str | None, str | None]]:
             ids = {normalise_email(email): owner for email, owner in tasks().owner_ids(wanted).items()}
             return {email: (ids.get(email), None) for email in wanted}
+
         return self._resolve(f"{CRM}:{connector}", emails, ask, f"{connector} has no active user")
 
-    def _resolve(self, vendor: str, emails: Sequence[str | None],
-                 ask: Callable[[list[str]], dict[str, tuple[str | None, str | None]]],
-                 unknown: str) -> dict[str | None, Owner]:
+    def _resolve(
+        self,
+        vendor: str,
+        emails: Sequence[str | None],
+        ask: Callable[[list[str]], dict[str, tuple[str | None, str | None]]],
+        unknown: str,
+    ) -> dict[str | None, Owner]:
         wanted = sorted({normalise_email(e) for e in emails if e and e.strip()})
         cached = self._store.owners.get(vendor, wanted, KNOWN_FOR, self._now)
-        fresh = {email: (entry.owner_id, entry.tz) for email, entry in cached.items()
-                 if entry.owner_id is not None or entry.resolved_at >= self._now - UNKNOWN_FOR}
+        fresh = {
+            email: (entry.owner_id, entry.tz)
+            for email, entry in cached.items()
+            if entry.owner_id is not None or entry.resolved_at >= self._now - UNKNOWN_FOR
+        }
         missing = [email for email in wanted if email not in fresh]
         if missing:
             answered = ask(missing)
@@ -86,8 +104,9 @@ class CrmOwnerLookup:
     through the cached directory; the task destination that asks the CRM is opened at most once, on first need, and
     closed by :meth:`close`."""
 
-    def __init__(self, field: str, directory: OwnerDirectory, connector: str,
-                 open_tasks: Callable[[], TaskDestination]) -> None:
+    def __init__(
+        self, field: str, directory: OwnerDirectory, connector: str, open_tasks: Callable[[], TaskDestination]
+    ) -> None:
         self._field, self._directory, self._connector, self._open = field, directory, connector, open_tasks
         self._tasks: TaskDestination | None = None
 

@@ -30,9 +30,13 @@ class TaskPayload:
     fallback_owner: str | None = None  # who gets the task when the owner resolves to no active user (else it is held)
 
     def to_json(self) -> dict[str, Any]:
-        data: dict[str, Any] = {"connector": self.connector, "owner_email": self.owner_email,
-                                "due": self.due.isoformat(), "priority": self.priority,
-                                "fired_at": self.fired_at.isoformat()}
+        data: dict[str, Any] = {
+            "connector": self.connector,
+            "owner_email": self.owner_email,
+            "due": self.due.isoformat(),
+            "priority": self.priority,
+            "fired_at": self.fired_at.isoformat(),
+        }
         if self.subject is not None:
             data |= {"subject": self.subject, "body": self.body or ""}
         if self.fallback_owner:
@@ -41,10 +45,16 @@ class TaskPayload:
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> TaskPayload:
-        return cls(str(data.get("connector") or ""), _text(data.get("owner_email")),
-                   date.fromisoformat(str(data["due"])[:10]), str(data.get("priority") or ""),
-                   _when(data["fired_at"]), _text(data.get("subject")), _text(data.get("body")),
-                   _text(data.get("fallback_owner")))
+        return cls(
+            str(data.get("connector") or ""),
+            _text(data.get("owner_email")),
+            date.fromisoformat(str(data["due"])[:10]),
+            str(data.get("priority") or ""),
+            _when(data["fired_at"]),
+            _text(data.get("subject")),
+            _text(data.get("body")),
+            _text(data.get("fallback_owner")),
+        )
 
 
 @dataclass(frozen=True)
@@ -79,14 +89,29 @@ class AlertPayload:
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {
-            "connector": self.connector, "owner_email": self.owner_email, "template": self.template,
-            "fired_at": self.fired_at.isoformat(), "channel": self.channel, "title": self.title,
-            "record_url": self.record_url, "row": self.row, "signals": self.signals, "score": self.score,
-            "priority": self.priority, "tier": self.tier, "trigger_priority": self.trigger_priority,
-            "first_run": self.first_run, "changes": self.changes}
+            "connector": self.connector,
+            "owner_email": self.owner_email,
+            "template": self.template,
+            "fired_at": self.fired_at.isoformat(),
+            "channel": self.channel,
+            "title": self.title,
+            "record_url": self.record_url,
+            "row": self.row,
+            "signals": self.signals,
+            "score": self.score,
+            "priority": self.priority,
+            "tier": self.tier,
+            "trigger_priority": self.trigger_priority,
+            "first_run": self.first_run,
+            "changes": self.changes,
+        }
         if self.decision is not None:
-            data |= {"rep": self.rep, "rep_time_zone": self.rep_time_zone, "decision": self.decision,
-                     "reason": self.reason}
+            data |= {
+                "rep": self.rep,
+                "rep_time_zone": self.rep_time_zone,
+                "decision": self.decision,
+                "reason": self.reason,
+            }
         if self.digest_key is not None:
             data["digest_key"] = self.digest_key
         return data
@@ -95,14 +120,27 @@ class AlertPayload:
     def from_json(cls, data: Mapping[str, Any]) -> AlertPayload:
         priority = data.get("priority")
         return cls(
-            str(data.get("connector") or ""), _text(data.get("owner_email")), str(data.get("template") or ""),
-            _when(data["fired_at"]), _text(data.get("channel")), str(data.get("title") or ""),
-            _text(data.get("record_url")), dict(data.get("row") or {}), dict(data.get("signals") or {}),
-            data.get("score"), None if priority is None else float(priority), _text(data.get("tier")),
-            int(data.get("trigger_priority") or 2), bool(data.get("first_run")),
+            str(data.get("connector") or ""),
+            _text(data.get("owner_email")),
+            str(data.get("template") or ""),
+            _when(data["fired_at"]),
+            _text(data.get("channel")),
+            str(data.get("title") or ""),
+            _text(data.get("record_url")),
+            dict(data.get("row") or {}),
+            dict(data.get("signals") or {}),
+            data.get("score"),
+            None if priority is None else float(priority),
+            _text(data.get("tier")),
+            int(data.get("trigger_priority") or 2),
+            bool(data.get("first_run")),
             None if data.get("changes") is None else [list(c) for c in data["changes"]],
-            _text(data.get("rep")), _text(data.get("rep_time_zone")), _text(data.get("decision")),
-            _text(data.get("reason")), _text(data.get("digest_key")))
+            _text(data.get("rep")),
+            _text(data.get("rep_time_zone")),
+            _text(data.get("decision")),
+            _text(data.get("reason")),
+            _text(data.get("digest_key")),
+        )
 
 
 @dataclass(frozen=True)
@@ -115,18 +153,29 @@ class DigestPayload:
     owner_email: str | None
 
     def to_json(self) -> dict[str, Any]:
-        return {"digest_key": self.digest_key, "rep": self.rep, "connector": self.connector,
-                "owner_email": self.owner_email}
+        return {
+            "digest_key": self.digest_key,
+            "rep": self.rep,
+            "connector": self.connector,
+            "owner_email": self.owner_email,
+        }
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> DigestPayload:
-        return cls(str(data.get("digest_key") or ""), _text(data.get("rep")), str(data.get("connector") or ""),
-                   _text(data.get("owner_email")))
+        return cls(
+            str(data.get("digest_key") or ""),
+            _text(data.get("rep")),
+            str(data.get("connector") or ""),
+            _text(data.get("owner_email")),
+        )
 
 
 Payload = TaskPayload | AlertPayload | DigestPayload
 _KINDS: dict[EffectKind, type[TaskPayload] | type[AlertPayload] | type[DigestPayload]] = {
-    EffectKind.TASK: TaskPayload, EffectKind.ALERT: AlertPayload, EffectKind.DIGEST: DigestPayload}
+    EffectKind.TASK: TaskPayload,
+    EffectKind.ALERT: AlertPayload,
+    EffectKind.DIGEST: DigestPayload,
+}
 
 
 def payload_of(record: OutboxRecord) -> Payload:

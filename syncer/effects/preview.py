@@ -34,12 +34,19 @@ class EffectPreview:
     reason: str
 
     def as_dict(self) -> dict[str, Any]:
-        return {"kind": self.kind, "trigger": self.trigger, "account": self.account, "owner": self.owner,
-                "outcome": self.outcome, "reason": self.reason}
+        return {
+            "kind": self.kind,
+            "trigger": self.trigger,
+            "account": self.account,
+            "owner": self.owner,
+            "outcome": self.outcome,
+            "reason": self.reason,
+        }
 
 
-def preview_effects(sync: SyncConfig, plan: Plan, store: StateStore, context: EffectsContext, now: datetime,
-                    *, can_look_up: bool) -> list[EffectPreview]:
+def preview_effects(
+    sync: SyncConfig, plan: Plan, store: StateStore, context: EffectsContext, now: datetime, *, can_look_up: bool
+) -> list[EffectPreview]:
     """The tasks and alerts ``plan`` would cause at ``now`` (``can_look_up``: the alert channel may be asked for
     owners)."""
     if plan.firings.num_rows == 0:
@@ -56,9 +63,18 @@ def preview_effects(sync: SyncConfig, plan: Plan, store: StateStore, context: Ef
     known = store.outbox.known([item.dedupe_key for item in [*tasks, *alerts]])
     previews = [_task_preview(item, known=item.dedupe_key in known) for item in tasks]
     fresh = [item for item in alerts if item.dedupe_key not in known]
-    previews += [EffectPreview("alert", item.trigger, item.key, AlertPayload.from_json(item.payload).owner_email,
-                               "recorded already", "this change was staged by an earlier run")
-                 for item in alerts if item not in fresh]
+    previews += [
+        EffectPreview(
+            "alert",
+            item.trigger,
+            item.key,
+            AlertPayload.from_json(item.payload).owner_email,
+            "recorded already",
+            "this change was staged by an earlier run",
+        )
+        for item in alerts
+        if item not in fresh
+    ]
     return previews + _alert_previews(fresh, store, context, now, can_look_up=can_look_up)
 
 
@@ -66,16 +82,19 @@ def _task_preview(item: OutboxItem, *, known: bool) -> EffectPreview:
     payload = TaskPayload.from_json(item.payload)
     owner = payload.owner_email
     if known:
-        return EffectPreview("task", item.trigger, item.key, owner, "recorded already",
-                             "this change was staged by an earlier run")
+        return EffectPreview(
+            "task", item.trigger, item.key, owner, "recorded already", "this change was staged by an earlier run"
+        )
     if item.status is OutboxStatus.PENDING:
-        return EffectPreview("task", item.trigger, item.key, owner, "create",
-                             f"{payload.subject} (due {payload.due.isoformat()})")
+        return EffectPreview(
+            "task", item.trigger, item.key, owner, "create", f"{payload.subject} (due {payload.due.isoformat()})"
+        )
     return EffectPreview("task", item.trigger, item.key, owner, item.status.value, item.error or "")
 
 
-def _alert_previews(items: list[OutboxItem], store: StateStore, context: EffectsContext, now: datetime,
-                    *, can_look_up: bool) -> list[EffectPreview]:
+def _alert_previews(
+    items: list[OutboxItem], store: StateStore, context: EffectsContext, now: datetime, *, can_look_up: bool
+) -> list[EffectPreview]:
     if not items:
         return []
     directory = OwnerDirectory(store, now)
@@ -84,16 +103,29 @@ def _alert_previews(items: list[OutboxItem], store: StateStore, context: Effects
     for connector in {payload.connector for payload in staged.values()}:
         emails = [payload.owner_email for payload in staged.values() if payload.connector == connector]
         owners |= _resolve(directory, context, connector, emails, can_look_up=can_look_up)
-    candidates = [candidate(key, payload, owners[payload.owner_email].id, owners[payload.owner_email].time_zone,
-                            owners[payload.owner_email].reason) for key, payload in staged.items()]
+    candidates = [
+        candidate(
+            key,
+            payload,
+            owners[payload.owner_email].id,
+            owners[payload.owner_email].time_zone,
+            owners[payload.owner_email].reason,
+        )
+        for key, payload in staged.items()
+    ]
     since = now - max(WEEK, timedelta(days=context.policy.cooldown_days)) - LOCAL_DAY_MARGIN
     ledger = store.ledger.since(None, since, keys=[c.key.token() for c in candidates])
-    return [EffectPreview("alert", d.candidate.key.trigger, d.candidate.account, d.candidate.rep_name,
-                          d.outcome.value, d.reason) for d in decide(candidates, ledger, context.policy, now)]
+    return [
+        EffectPreview(
+            "alert", d.candidate.key.trigger, d.candidate.account, d.candidate.rep_name, d.outcome.value, d.reason
+        )
+        for d in decide(candidates, ledger, context.policy, now)
+    ]
 
 
-def _resolve(directory: OwnerDirectory, context: EffectsContext, connector: str, emails: list[Any],
-             *, can_look_up: bool) -> dict[str | None, Owner]:
+def _resolve(
+    directory: OwnerDirectory, context: EffectsContext, connector: str, emails: list[Any], *, can_look_up: bool
+) -> dict[str | None, Owner]:
     if can_look_up:
         channels: dict[str, Any] = {}
 
@@ -101,6 +133,7 @@ def _resolve(directory: OwnerDirectory, context: EffectsContext, connector: str,
             if "open" not in channels:
                 channels["open"] = context.open_alerts(connector)
             return channels["open"]
+
         try:
             return directory.chat(connector, channel, emails)
         except DeliveryError as exc:

@@ -76,13 +76,22 @@ def _send_task_group(effects: Effects, connector: str, records: list[OutboxRecor
         owner_id = _task_owner(effects, record, payload, owners)
         if owner_id is None:
             continue  # held: never created unassigned
-        requests.append(TaskRequest(record.dedupe_key, ids[(record.sync, record.key)], owner_id,
-                                    payload.subject or "", payload.body or "", payload.due, payload.priority))
+        requests.append(
+            TaskRequest(
+                record.dedupe_key,
+                ids[(record.sync, record.key)],
+                owner_id,
+                payload.subject or "",
+                payload.body or "",
+                payload.due,
+                payload.priority,
+            )
+        )
     size = max(1, destination.limits.task_batch)
     for start in range(0, len(requests), size):
         if effects.stopping():
             return  # shutting down: the batches not sent stay pending
-        batch = _TaskBatch(effects, destination, requests[start:start + size])
+        batch = _TaskBatch(effects, destination, requests[start : start + size])
         store.outbox.mark_sending([r.dedupe_key for r in batch.left], now)
         try:
             pacer.run(batch.attempt)
@@ -90,13 +99,14 @@ def _send_task_group(effects: Effects, connector: str, records: list[OutboxRecor
             for request, result in unsettled.results:
                 _settle(effects, request.dedupe_key, result, "tasks")
         except DeliveryError as exc:
-            rest = batch.left + requests[start + size:]
+            rest = batch.left + requests[start + size :]
             _leave_pending(effects, connector, [r.dedupe_key for r in rest], exc)
             return
 
 
-def _task_owner(effects: Effects, record: OutboxRecord, payload: TaskPayload,
-                owners: Mapping[str | None, Owner]) -> str | None:
+def _task_owner(
+    effects: Effects, record: OutboxRecord, payload: TaskPayload, owners: Mapping[str | None, Owner]
+) -> str | None:
     """The user a task is assigned to: the row's owner, else the trigger's ``fallback_owner``; ``None`` holds the
     task (it stays pending, the reason in its error, and is tried again on later runs: the rep may be added)."""
     owner = owners[payload.owner_email]
@@ -154,8 +164,10 @@ def _leave_pending(effects: Effects, connector: str, keys: list[str], error: Del
     effects.report.errors.append(f"tasks via {connector}: {error}")
 
 
-def _ready_tasks(effects: Effects, records: list[OutboxRecord],
-                 ) -> tuple[list[OutboxRecord], dict[tuple[str, str], str]]:
+def _ready_tasks(
+    effects: Effects,
+    records: list[OutboxRecord],
+) -> tuple[list[OutboxRecord], dict[tuple[str, str], str]]:
     """The records whose CRM record the sync confirmed, with those ids; a task still waiting for its record after
     :data:`RECORD_WAIT` is failed for good."""
     store, now, report = effects.store, effects.now, effects.report
@@ -168,8 +180,9 @@ def _ready_tasks(effects: Effects, records: list[OutboxRecord],
         if (record.sync, record.key) in ids:
             ready.append(record)
         elif now - record.created_at > RECORD_WAIT:
-            store.outbox.failed(record.dedupe_key, "the CRM never confirmed the record the task belongs to",
-                                now, retryable=False)
+            store.outbox.failed(
+                record.dedupe_key, "the CRM never confirmed the record the task belongs to", now, retryable=False
+            )
             report.tasks["failed"] += 1
         else:
             report.tasks["waiting_for_record"] += 1
@@ -188,8 +201,7 @@ def _settle(effects: Effects, key: str, result: EffectResult, counter: str) -> N
         store.outbox.failed(key, message, now, retryable=retryable)
         tally["retry" if retryable else "failed"] += 1
         if not retryable:
-            effects.report.errors.append(f"{counter}: {key.split(':')[2] if key.count(':') >= 3 else key}: "
-                                         f"{message}")
+            effects.report.errors.append(f"{counter}: {key.split(':')[2] if key.count(':') >= 3 else key}: {message}")
 
 
 def send_alerts(effects: Effects, sync: str | None) -> None:
@@ -203,8 +215,9 @@ def send_alerts(effects: Effects, sync: str | None) -> None:
             effects.report.errors.append(f"alerts via {connector}: {exc}")
 
 
-def _post_all(effects: Effects, channel: AlertChannel, records: Sequence[OutboxRecord],
-              posts: dict[str, AlertPost]) -> None:
+def _post_all(
+    effects: Effects, channel: AlertChannel, records: Sequence[OutboxRecord], posts: dict[str, AlertPost]
+) -> None:
     """Post each record's message, recovering interrupted ones first, taking the recipients in turn so one rep's
     per-channel pace does not hold up the others. A post with no reply stays ``sending`` and the rest go on; three
     such in a row, or any other whole-request failure, stop the run's posting (the rest stay pending) and raise."""
@@ -275,15 +288,28 @@ def _alert_post(effects: Effects, record: OutboxRecord) -> AlertPost | None:
             record_url = render_plain(payload.record_url, {**row, "record_id": record_id}) or None
         title = _title(payload, record.key)
         changes = payload.changes
-        alert = Alert(record.dedupe_key, title, render_marked(payload.template, row), payload.score, payload.tier,
-                      payload.signals, None if changes is None else [Change(*c) for c in changes], record_url)
+        alert = Alert(
+            record.dedupe_key,
+            title,
+            render_marked(payload.template, row),
+            payload.score,
+            payload.tier,
+            payload.signals,
+            None if changes is None else [Change(*c) for c in changes],
+            record_url,
+        )
     except (AlertTemplateError, ValueError) as exc:
         effects.store.outbox.failed(record.dedupe_key, f"alert template: {exc}", effects.now, retryable=False)
         effects.report.alerts["failed"] += 1
         effects.report.errors.append(f"alerts: {record.key}: {exc}")
         return None
-    return AlertPost(record.dedupe_key, alert, channel=payload.channel, user_id=payload.rep,
-                     posted_after=record.created_at - timedelta(minutes=5))
+    return AlertPost(
+        record.dedupe_key,
+        alert,
+        channel=payload.channel,
+        user_id=payload.rep,
+        posted_after=record.created_at - timedelta(minutes=5),
+    )
 
 
 def _title(payload: AlertPayload, key: str) -> str:
@@ -313,15 +339,21 @@ def _send_digest(effects: Effects, digest: OutboxRecord) -> None:
     store, now = effects.store, effects.now
     payload = DigestPayload.from_json(digest.payload)
     digest_key = payload.digest_key
-    held = [(r, AlertPayload.from_json(r.payload))
-            for r in store.outbox.records(kinds=(EffectKind.ALERT,), statuses=(OutboxStatus.HELD,))]
+    held = [
+        (r, AlertPayload.from_json(r.payload))
+        for r in store.outbox.records(kinds=(EffectKind.ALERT,), statuses=(OutboxStatus.HELD,))
+    ]
     held = [(r, p) for r, p in held if p.digest_key == digest_key]
     held.sort(key=lambda held_alert: (-(held_alert[1].priority or float("-inf")), held_alert[0].key))
     members = [r for r, _ in held]
     items = [DigestItem(_title(p, r.key), p.score, p.tier) for r, p in held]
     day = digest_key.rsplit("/", 1)[-1]
-    post = AlertPost(digest.dedupe_key, Digest(digest_key, day, items), user_id=payload.rep,
-                     posted_after=digest.created_at - timedelta(minutes=5))
+    post = AlertPost(
+        digest.dedupe_key,
+        Digest(digest_key, day, items),
+        user_id=payload.rep,
+        posted_after=digest.created_at - timedelta(minutes=5),
+    )
     channel = effects.channel(payload.connector)
     if digest.status is OutboxStatus.SENDING:
         found = channel.find_posts([post])
@@ -343,5 +375,9 @@ def _send_digest(effects: Effects, digest: OutboxRecord) -> None:
         store.outbox.done(digest.dedupe_key, result.external_id, now, [m.dedupe_key for m in members])
         effects.report.digests += 1
     else:
-        store.outbox.failed(digest.dedupe_key, f"{result.code}: {result.message}",
-                            now, retryable=result.status is RecordStatus.RETRYABLE)
+        store.outbox.failed(
+            digest.dedupe_key,
+            f"{result.code}: {result.message}",
+            now,
+            retryable=result.status is RecordStatus.RETRYABLE,
+        )

@@ -34,10 +34,17 @@ class EffectsReport:
     rate_limited: int = 0
 
     def summary(self) -> dict[str, Any]:
-        return {"staged": self.staged, "tasks": dict(sorted(self.tasks.items())),
-                "decisions": dict(sorted(self.decisions.items())), "alerts": dict(sorted(self.alerts.items())),
-                "digests": self.digests, "errors": self.errors,
-                "alert_log": self.log, "api_calls": self.api_calls, "rate_limited": self.rate_limited}
+        return {
+            "staged": self.staged,
+            "tasks": dict(sorted(self.tasks.items())),
+            "decisions": dict(sorted(self.decisions.items())),
+            "alerts": dict(sorted(self.alerts.items())),
+            "digests": self.digests,
+            "errors": self.errors,
+            "alert_log": self.log,
+            "api_calls": self.api_calls,
+            "rate_limited": self.rate_limited,
+        }
 
 
 class EffectsSession(Protocol):

@@ -31,10 +31,17 @@ class RepSummary:
     tasks_held: Counter[str] = field(default_factory=Counter)  # pending tasks no active user may own, by reason
 
     def as_dict(self) -> dict[str, Any]:
-        return {"rep": self.rep, "sent": self.sent, "digested": self.digested, "deferred": self.deferred,
-                "no_owner": self.no_owner, "suppressed": dict(sorted(self.suppressed.items())),
-                "feedback": dict(sorted(self.feedback.items())), "tasks_created": self.tasks,
-                "tasks_held": dict(sorted(self.tasks_held.items()))}
+        return {
+            "rep": self.rep,
+            "sent": self.sent,
+            "digested": self.digested,
+            "deferred": self.deferred,
+            "no_owner": self.no_owner,
+            "suppressed": dict(sorted(self.suppressed.items())),
+            "feedback": dict(sorted(self.feedback.items())),
+            "tasks_created": self.tasks,
+            "tasks_held": dict(sorted(self.tasks_held.items())),
+        }
 
 
 def alert_summary(store: StateStore, since: datetime) -> list[RepSummary]:
@@ -70,8 +77,11 @@ def alert_summary(store: StateStore, since: datetime) -> list[RepSummary]:
         if intent.kind.value == "task" and intent.status.value == "done" and intent.updated_at >= since:
             email = (payload_of(intent).owner_email or "nobody").strip().lower()
             reps.setdefault(email, RepSummary(email)).tasks += 1
-        elif intent.kind.value == "task" and intent.status.value == "pending" \
-                and (intent.error or "").startswith(HELD_NO_OWNER):
+        elif (
+            intent.kind.value == "task"
+            and intent.status.value == "pending"
+            and (intent.error or "").startswith(HELD_NO_OWNER)
+        ):
             email = str(intent.payload.get("owner_email") or "nobody").strip().lower()
             reps.setdefault(email, RepSummary(email)).tasks_held[str(intent.error)] += 1
     return sorted(reps.values(), key=lambda s: (-s.sent, s.rep))

@@ -70,9 +70,15 @@ class DriftReport:
         return any(f.keys for f in self.fields.values()) or self.missing > 0
 
     def as_dict(self) -> dict[str, Any]:
-        return {"sync": self.sync, "records": self.records, "missing": self.missing,
-                "fields": [{"field": f.name, "overwrite": f.policy, "keys": f.keys,
-                            "examples": [vars(e) for e in f.examples]} for f in self.fields.values()]}
+        return {
+            "sync": self.sync,
+            "records": self.records,
+            "missing": self.missing,
+            "fields": [
+                {"field": f.name, "overwrite": f.policy, "keys": f.keys, "examples": [vars(e) for e in f.examples]}
+                for f in self.fields.values()
+            ],
+        }
 
 
 def synced_fields(sync: SyncConfig) -> list[str]:
@@ -81,18 +87,22 @@ def synced_fields(sync: SyncConfig) -> list[str]:
     return [name for name in sync.fields if name != match]
 
 
-def find_drift(sync: SyncConfig, store: StateStore, destination: Destination,
-               fields: Sequence[str] | None = None) -> DriftReport:
+def find_drift(
+    sync: SyncConfig, store: StateStore, destination: Destination, fields: Sequence[str] | None = None
+) -> DriftReport:
     """Compare the CRM's current values of ``fields`` (default: :func:`synced_fields`) with the snapshot's."""
     if not (destination.capabilities.reads_records and isinstance(destination, RecordReader)):
         raise RecordsUnreadableError(f"{sync.name}: this destination cannot read its records, so drift cannot be seen")
     names = list(fields) if fields is not None else synced_fields(sync)
-    report = DriftReport(sync.name, fields={name: FieldDrift(name, sync.fields[name].overwrite.value)
-                                            for name in names})
+    report = DriftReport(
+        sync.name, fields={name: FieldDrift(name, sync.fields[name].overwrite.value) for name in names}
+    )
     con = store.workspace().cursor()
     try:
-        result = con.execute(f"SELECT key, record_id, fields FROM (SELECT * FROM {store.snapshot.relation(sync.name)})"
-                             " WHERE present AND record_id IS NOT NULL ORDER BY key")
+        result = con.execute(
+            f"SELECT key, record_id, fields FROM (SELECT * FROM {store.snapshot.relation(sync.name)})"
+            " WHERE present AND record_id IS NOT NULL ORDER BY key"
+        )
         while rows := result.fetchmany(READ_CHUNK):
             current = destination.read_records([str(row[1]) for row in rows], names)
             for key, record_id, fields_json in rows:

@@ -71,8 +71,10 @@ class WorkspaceChanges:
     @classmethod
     def create(cls, con: duckdb.DuckDBPyConnection, sync: str, select: str) -> WorkspaceChanges:
         prefix = f"changes_{sync}_"
-        stale = con.execute("SELECT table_name FROM duckdb_tables() WHERE database_name = ? "
-                            "AND starts_with(table_name, ?)", [PLANS_CATALOG, prefix]).fetchall()
+        stale = con.execute(
+            "SELECT table_name FROM duckdb_tables() WHERE database_name = ? AND starts_with(table_name, ?)",
+            [PLANS_CATALOG, prefix],
+        ).fetchall()
         for (name,) in stale:
             con.execute(f"DROP TABLE {PLANS_CATALOG}.main.{ident(str(name))}")
         table = f"{PLANS_CATALOG}.main.{prefix}{next(_plan_numbers)}"
@@ -82,8 +84,9 @@ class WorkspaceChanges:
 
     def take_rejected(self) -> list[tuple[str, str, str]]:
         """Remove the rows a template failed on; return them as ``(key, reason, planned op)``."""
-        rows = self._con.execute(f"SELECT key, reason, planned FROM {self._table} WHERE op = 'rejected' "
-                                 "ORDER BY key").fetchall()
+        rows = self._con.execute(
+            f"SELECT key, reason, planned FROM {self._table} WHERE op = 'rejected' ORDER BY key"
+        ).fetchall()
         if rows:
             self._con.execute(f"DELETE FROM {self._table} WHERE op = 'rejected'")
             self._count -= len(rows)
@@ -110,8 +113,9 @@ class WorkspaceChanges:
         if op is not None and op not in PLAN_OPS:
             raise ValueError(f"unknown change op '{op}'")
         where = "" if op is None else f" WHERE op = '{op}'"
-        return (f"SELECT * EXCLUDE (reason, planned) FROM {self._table}{where} ORDER BY key"
-                + ("" if limit is None else f" LIMIT {int(limit)}"))
+        return f"SELECT * EXCLUDE (reason, planned) FROM {self._table}{where} ORDER BY key" + (
+            "" if limit is None else f" LIMIT {int(limit)}"
+        )
 
     def batches(self, size: int = 10_000, op: str | None = None) -> Iterator[pa.RecordBatch]:
         cursor = self._con.cursor()  # its own open result: the caller may commit on the workspace meanwhile
@@ -134,8 +138,14 @@ def sudden_creates(store: StateStore, sync: str, model_rows: int, creates: int) 
     returns ten times the rows of the last delivered run grew by nine times, and those count.
     """
     delivered = (RunStatus.SUCCEEDED, RunStatus.PARTIAL)
-    previous = next((run.model_rows for run in store.runs.recent(sync, limit=50)
-                     if run.status in delivered and run.model_rows is not None and not run.dry_run), None)
+    previous = next(
+        (
+            run.model_rows
+            for run in store.runs.recent(sync, limit=50)
+            if run.status in delivered and run.model_rows is not None and not run.dry_run
+        ),
+        None,
+    )
     if previous is None:
         return 0
     return min(creates, max(0, model_rows - previous))
@@ -145,8 +155,12 @@ def tasks_created(sync: SyncConfig, firings: pa.Table, alerts: AlertPolicy, *, f
     """How many CRM tasks the plan's ``firings`` would create: one per firing of a trigger with a task, except, on
     a ``first_run`` (as :func:`syncer.effects.engine.is_first_run` decides), those of triggers whose first-run rule
     is ``skip`` (recorded, not created). Conservative otherwise: a task already staged by an earlier run counts."""
-    with_tasks = [t.name for t in sync.triggers if t.task is not None
-                  and not (first_run and alerts.rules_for(sync.name, t.name).first_run is FirstRunPolicy.SKIP)]
+    with_tasks = [
+        t.name
+        for t in sync.triggers
+        if t.task is not None
+        and not (first_run and alerts.rules_for(sync.name, t.name).first_run is FirstRunPolicy.SKIP)
+    ]
     if not with_tasks or firings.num_rows == 0:
         return 0
     return int(pc.sum(pc.is_in(firings.column("trigger"), value_set=pa.array(with_tasks, pa.string()))).as_py() or 0)
@@ -178,9 +192,14 @@ def diff_spec(sync: SyncConfig, column_types: dict[str, str], owner_field: str |
     identity_columns = {sync.key.casefold(), match.column.casefold()}
     # A clear never empties what identifies the record (the match field, the key or match value written to a
     # field) nor what the mapping requires or marks ``clear: false``.
-    kept = frozenset(name for name, spec in mapped.items()
-                     if not spec.clear or spec.required or name == match.field
-                     or (spec.source is not None and spec.source.casefold() in identity_columns))
+    kept = frozenset(
+        name
+        for name, spec in mapped.items()
+        if not spec.clear
+        or spec.required
+        or name == match.field
+        or (spec.source is not None and spec.source.casefold() in identity_columns)
+    )
     dest = sync.destination
     adopt = None
     if dest is not None and dest.adopt_by is not None:
@@ -193,9 +212,15 @@ def diff_spec(sync: SyncConfig, column_types: dict[str, str], owner_field: str |
     return DiffSpec(
         key=identity_sql(ident(sync.key), column_type(column_types, sync.key) or "VARCHAR"),
         match=identity_sql(ident(match.column), column_type(column_types, match.column) or "VARCHAR"),
-        match_column=match.column, fields=fields, on_remove=sync.removal,
-        match_required=sync.mode is SyncMode.UPDATE, kept_on_clear=kept | owner, adopt=adopt,
-        row_errors=row_errors, never_emptied=owner)
+        match_column=match.column,
+        fields=fields,
+        on_remove=sync.removal,
+        match_required=sync.mode is SyncMode.UPDATE,
+        kept_on_clear=kept | owner,
+        adopt=adopt,
+        row_errors=row_errors,
+        never_emptied=owner,
+    )
 
 
 def model_inputs(sync: SyncConfig) -> set[str] | None:
@@ -215,9 +240,15 @@ def model_inputs(sync: SyncConfig) -> set[str] | None:
     return used
 
 
-def plan_sync(sync: SyncConfig, store: StateStore, warehouse: Warehouse, batch_size: int = 50_000,
-              guards: Guards | None = None, alerts: AlertPolicy | None = None,
-              owners: OwnerLookup | None = None) -> Plan:
+def plan_sync(
+    sync: SyncConfig,
+    store: StateStore,
+    warehouse: Warehouse,
+    batch_size: int = 50_000,
+    guards: Guards | None = None,
+    alerts: AlertPolicy | None = None,
+    owners: OwnerLookup | None = None,
+) -> Plan:
     """Diff the model of ``sync`` against its confirmed snapshot. Sends nothing, changes no state.
 
     ``guards``: the project's default limits (``defaults.guards``), which the mapping's ``guards:`` override; the
@@ -227,8 +258,10 @@ def plan_sync(sync: SyncConfig, store: StateStore, warehouse: Warehouse, batch_s
     destination's ``owner:`` needs (its unresolved e-mails are listed in ``meta["owners"]``).
     """
     if sync.destination is not None and sync.destination.owner is not None and owners is None:
-        raise PlanError(f"{sync.name}: the destination sets the record owner, but no owner lookup was given for "
-                        f"{sync.destination.connector}")
+        raise PlanError(
+            f"{sync.name}: the destination sets the record owner, but no owner lookup was given for "
+            f"{sync.destination.connector}"
+        )
     started = monotonic()
     con = store.workspace()
     register_functions(con)
@@ -243,40 +276,59 @@ def plan_sync(sync: SyncConfig, store: StateStore, warehouse: Warehouse, batch_s
         warehouse.release(con)
 
 
-def _resolve_owners(sync: SyncConfig, con: duckdb.DuckDBPyConnection, model: str, column: str,
-                    owners: OwnerLookup) -> tuple[str, dict[str, object]]:
+def _resolve_owners(
+    sync: SyncConfig, con: duckdb.DuckDBPyConnection, model: str, column: str, owners: OwnerLookup
+) -> tuple[str, dict[str, object]]:
     """Resolve every distinct owner e-mail of the model once; return the model with the lookup's two columns (a
     view) and what did not resolve: ``{"unresolved": rows, "reasons": [{email, reason, rows}]}``."""
     email = f"lower(trim(CAST(model.{ident(column)} AS VARCHAR)))"
-    emails = [str(e) for (e,) in con.execute(f"SELECT DISTINCT {email} FROM {model} AS model "
-                                             f"WHERE {email} <> ''").fetchall()]
+    emails = [
+        str(e) for (e,) in con.execute(f"SELECT DISTINCT {email} FROM {model} AS model WHERE {email} <> ''").fetchall()
+    ]
     try:
         answered = owners.resolve(emails) if emails else {}
     except Exception as exc:
         raise PlanError(f"{sync.name}: the owners could not be read: {str(exc).splitlines()[0]}") from exc
-    table = pa.table({"email": pa.array(emails, pa.string()),
-                      "owner_id": pa.array([answered.get(e, (None, ""))[0] for e in emails], pa.string()),
-                      "reason": pa.array([answered.get(e, (None, "no such user"))[1] or "" for e in emails],
-                                         pa.string())})
+    table = pa.table(
+        {
+            "email": pa.array(emails, pa.string()),
+            "owner_id": pa.array([answered.get(e, (None, ""))[0] for e in emails], pa.string()),
+            "reason": pa.array([answered.get(e, (None, "no such user"))[1] or "" for e in emails], pa.string()),
+        }
+    )
     con.register("__syncer_owner_answers", table)
     con.execute("CREATE OR REPLACE TEMP TABLE __syncer_owners AS SELECT * FROM __syncer_owner_answers")
     con.unregister("__syncer_owner_answers")
     empty = literal(f"the owner column {column} is empty")
-    con.execute(f"CREATE OR REPLACE TEMP VIEW __syncer_owned AS SELECT model.*, o.owner_id AS {ident(OWNER_ID)}, "
-                f"CASE WHEN o.owner_id IS NOT NULL THEN NULL WHEN o.email IS NULL THEN {empty} "
-                f"ELSE o.email || ': ' || o.reason END AS {ident(OWNER_REASON)} "
-                f"FROM {model} AS model LEFT JOIN __syncer_owners AS o ON o.email = {email}")
-    unresolved = con.execute(f"SELECT {ident(OWNER_REASON)}, count(*) FROM __syncer_owned "
-                             f"WHERE {ident(OWNER_ID)} IS NULL GROUP BY ALL ORDER BY 2 DESC, 1").fetchall()
-    report: dict[str, object] = {"field": owners.field, "unresolved": sum(int(n) for _, n in unresolved),
-                                 "reasons": [{"reason": str(r), "rows": int(n)}
-                                             for r, n in unresolved[:UNRESOLVED_KEPT]]}
+    con.execute(
+        f"CREATE OR REPLACE TEMP VIEW __syncer_owned AS SELECT model.*, o.owner_id AS {ident(OWNER_ID)}, "
+        f"CASE WHEN o.owner_id IS NOT NULL THEN NULL WHEN o.email IS NULL THEN {empty} "
+        f"ELSE o.email || ': ' || o.reason END AS {ident(OWNER_REASON)} "
+        f"FROM {model} AS model LEFT JOIN __syncer_owners AS o ON o.email = {email}"
+    )
+    unresolved = con.execute(
+        f"SELECT {ident(OWNER_REASON)}, count(*) FROM __syncer_owned "
+        f"WHERE {ident(OWNER_ID)} IS NULL GROUP BY ALL ORDER BY 2 DESC, 1"
+    ).fetchall()
+    report: dict[str, object] = {
+        "field": owners.field,
+        "unresolved": sum(int(n) for _, n in unresolved),
+        "reasons": [{"reason": str(r), "rows": int(n)} for r, n in unresolved[:UNRESOLVED_KEPT]],
+    }
     return "__syncer_owned", report
 
 
-def _plan_staged(sync: SyncConfig, store: StateStore, con: duckdb.DuckDBPyConnection, model: str,
-                 started: float, source: str, limits: Guards, alerts: AlertPolicy,
-                 owners: OwnerLookup | None = None) -> Plan:
+def _plan_staged(
+    sync: SyncConfig,
+    store: StateStore,
+    con: duckdb.DuckDBPyConnection,
+    model: str,
+    started: float,
+    source: str,
+    limits: Guards,
+    alerts: AlertPolicy,
+    owners: OwnerLookup | None = None,
+) -> Plan:
     column_types = model_columns(con, model)
     trigger_columns = list(column_types)
     dest = sync.destination
@@ -311,20 +363,34 @@ def _plan_staged(sync: SyncConfig, store: StateStore, con: duckdb.DuckDBPyConnec
     landings = LANDING_SCHEMA.empty_table()
     if sync.triggers:  # evaluated over the change rows, so only the changed keys are read
         con.register("__syncer_crossings", store.crossings.table(sync.name))
-        query = firings_sql(sync.name, sync.triggers, spec.key, model, trigger_columns, list(sync.fields),
-                            changes.table, snapshot, "__syncer_crossings")
+        query = firings_sql(
+            sync.name,
+            sync.triggers,
+            spec.key,
+            model,
+            trigger_columns,
+            list(sync.fields),
+            changes.table,
+            snapshot,
+            "__syncer_crossings",
+        )
         try:
             firings = con.sql(query).to_arrow_table().cast(FIRING_SCHEMA)
             landings = con.sql(landings_sql(changes.table, snapshot, "__syncer_crossings")).to_arrow_table()
         except duckdb.Error as exc:
-            raise PlanError(f"{sync.name}: a trigger condition failed: {str(exc).splitlines()[0]} "
-                            "(run 'syncer validate')") from exc
+            raise PlanError(
+                f"{sync.name}: a trigger condition failed: {str(exc).splitlines()[0]} (run 'syncer validate')"
+            ) from exc
         finally:
             con.unregister("__syncer_crossings")
         fired_in = monotonic() - fired_at
-    rejected = tuple(sorted([RejectedRow(key, reason) for key, reason in rejected_rows]
-                            + [RejectedRow(key, reason) for key, reason, _ in failed],
-                            key=lambda row: (row.key is not None, row.key or "")))[:REJECTED_KEPT]
+    rejected = tuple(
+        sorted(
+            [RejectedRow(key, reason) for key, reason in rejected_rows]
+            + [RejectedRow(key, reason) for key, reason, _ in failed],
+            key=lambda row: (row.key is not None, row.key or ""),
+        )
+    )[:REJECTED_KEPT]
     model_rows, valid_keys = int(counted[0]), int(counted[1])
     refreshed = changes.count_op("refresh") if by_op.get("update") else 0
     failed_creates = sum(1 for *_, planned in failed if planned == "create")
@@ -344,7 +410,26 @@ def _plan_staged(sync: SyncConfig, store: StateStore, con: duckdb.DuckDBPyConnec
     tasks = 0
     if firings.num_rows and any(trigger.task is not None for trigger in sync.triggers):
         tasks = tasks_created(sync, firings, alerts, first_run=synced == 0 or not store.runs.has_finished(sync.name))
-    trips = evaluate_guards(limits, model_rows, counts.update, counts.clear, synced,
-                            creates=sudden_creates(store, sync.name, model_rows, counts.create), tasks=tasks)
-    return Plan(sync.name, tuple(owned_fields(sync, owner_field)), model_rows, counts, changes, rejected,
-                by_op.get("rejected", 0) + len(failed), meta, synced, trips, firings, landings.cast(LANDING_SCHEMA))
+    trips = evaluate_guards(
+        limits,
+        model_rows,
+        counts.update,
+        counts.clear,
+        synced,
+        creates=sudden_creates(store, sync.name, model_rows, counts.create),
+        tasks=tasks,
+    )
+    return Plan(
+        sync.name,
+        tuple(owned_fields(sync, owner_field)),
+        model_rows,
+        counts,
+        changes,
+        rejected,
+        by_op.get("rejected", 0) + len(failed),
+        meta,
+        synced,
+        trips,
+        firings,
+        landings.cast(LANDING_SCHEMA),
+    )

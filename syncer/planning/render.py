@@ -19,12 +19,19 @@ SPECIAL_NULLS = FunctionNullHandling.SPECIAL
 
 def register_functions(con: duckdb.DuckDBPyConnection) -> None:
     """Register the Python functions the field SQL calls on ``con``, once per connection."""
-    names = {str(row[0]) for row in con.execute(
-        "SELECT function_name FROM duckdb_functions() WHERE function_type = 'scalar'").fetchall()}
+    names = {
+        str(row[0])
+        for row in con.execute("SELECT function_name FROM duckdb_functions() WHERE function_type = 'scalar'").fetchall()
+    }
     if RENDER_FUNCTION not in names:
-        con.create_function(RENDER_FUNCTION, _render_batch, [duckdb.sqltype("VARCHAR"), duckdb.sqltype("VARCHAR")],
-                            duckdb.sqltype("STRUCT(value VARCHAR, error VARCHAR)"), type=ARROW,
-                            null_handling=SPECIAL_NULLS)
+        con.create_function(
+            RENDER_FUNCTION,
+            _render_batch,
+            [duckdb.sqltype("VARCHAR"), duckdb.sqltype("VARCHAR")],
+            duckdb.sqltype("STRUCT(value VARCHAR, error VARCHAR)"),
+            type=ARROW,
+            null_handling=SPECIAL_NULLS,
+        )
 
 
 _RENDERED = pa.struct([("value", pa.string()), ("error", pa.string())])
@@ -48,7 +55,8 @@ def _render_batch(templates: pa.Array, rows: pa.Array) -> pa.Array:
                 error = "the row is nested too deeply to read"
         values.append(value)
         errors.append(error)
-    return pa.StructArray.from_arrays([pa.array(values, pa.string()), pa.array(errors, pa.string())],
-                                      fields=list(_RENDERED))
+    return pa.StructArray.from_arrays(
+        [pa.array(values, pa.string()), pa.array(errors, pa.string())], fields=list(_RENDERED)
+    )
 
     return value

@@ -60,8 +60,9 @@ class _Sampled:
     values: dict[str, dict[str, Any]]
 
 
-def try_on_sample(loaded: LoadedSync, warehouse: Warehouse, sample_rows: int, max_reject_percent: float,
-                  rows: list[dict[str, Any]]) -> SampleReport:
+def try_on_sample(
+    loaded: LoadedSync, warehouse: Warehouse, sample_rows: int, max_reject_percent: float, rows: list[dict[str, Any]]
+) -> SampleReport:
     """Plan ``sample_rows`` rows of the model of ``loaded`` as a first run would; render its task and alert templates
     on ``rows`` (the sampled model rows) and check the JSON keys they read. Never raises for what the data does."""
     report = SampleReport()
@@ -111,13 +112,16 @@ def _judge_rejections(loaded: LoadedSync, sampled: _Sampled, limit: float, repor
     for path, found in by_path.items():
         failed = len({key for key, _ in found})
         key, reason = found[0]
-        message = (f"{failed} of {sampled.model_rows} sampled rows ({100.0 * failed / sampled.model_rows:.3g}%) "
-                   f"would be rejected, e.g. row {key if key is not None else '(null key)'}: {reason}")
+        message = (
+            f"{failed} of {sampled.model_rows} sampled rows ({100.0 * failed / sampled.model_rows:.3g}%) "
+            f"would be rejected, e.g. row {key if key is not None else '(null key)'}: {reason}"
+        )
         report.judge(loaded.document, path, message, failed, sampled.model_rows, limit)
 
 
-def _render_effects(loaded: LoadedSync, sampled: _Sampled, rows: list[dict[str, Any]], limit: float,
-                    report: SampleReport) -> None:
+def _render_effects(
+    loaded: LoadedSync, sampled: _Sampled, rows: list[dict[str, Any]], limit: float, report: SampleReport
+) -> None:
     """Every task and alert template rendered on every sampled row, as the effect would see it (the model's
     columns and the mapped fields' values); a share of failures is judged like a field's rejections."""
     sync = loaded.config
@@ -134,8 +138,10 @@ def _render_effects(loaded: LoadedSync, sampled: _Sampled, rows: list[dict[str, 
                 failures.append((row.get(sync.key), " ".join(str(exc).split())[:200] or type(exc).__name__))
         if failures:
             key, reason = failures[0]
-            message = (f"fails on {len(failures)} of {len(seen)} sampled rows "
-                       f"({100.0 * len(failures) / len(seen):.3g}%), e.g. row {key}: {reason}")
+            message = (
+                f"fails on {len(failures)} of {len(seen)} sampled rows "
+                f"({100.0 * len(failures) / len(seen):.3g}%), e.g. row {key}: {reason}"
+            )
             report.judge(loaded.document, path, message, len(failures), len(seen), limit)
 
 
@@ -203,8 +209,12 @@ def _json_reads(template: nodes.Template) -> Iterable[tuple[str, str]]:
     for node in template.find_all((nodes.Getattr, nodes.Getitem)):
         if isinstance(node, nodes.Getattr) and isinstance(node.node, nodes.Name):
             yield node.node.name, node.attr
-        elif (isinstance(node, nodes.Getitem) and isinstance(node.node, nodes.Name)
-              and isinstance(node.arg, nodes.Const) and isinstance(node.arg.value, str)):
+        elif (
+            isinstance(node, nodes.Getitem)
+            and isinstance(node.node, nodes.Name)
+            and isinstance(node.arg, nodes.Const)
+            and isinstance(node.arg.value, str)
+        ):
             yield node.node.name, node.arg.value
 
 

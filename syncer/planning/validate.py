@@ -41,18 +41,19 @@ def check_against_model(loaded: LoadedSync, warehouse: Warehouse) -> list[Proble
     return problems
 
 
-def try_against_data(loaded: LoadedSync, warehouse: Warehouse, sample_rows: int,
-                     max_reject_percent: float) -> SampleReport:
+def try_against_data(
+    loaded: LoadedSync, warehouse: Warehouse, sample_rows: int, max_reject_percent: float
+) -> SampleReport:
     """Try ``loaded`` on ``sample_rows`` rows of its model (:mod:`syncer.planning.sample_check`): the share of rows
     each field would reject, task and alert templates rendered on every sampled row, the JSON keys templates read.
     Call it once :func:`check_against_model` found nothing."""
     query = f"SELECT * FROM ({loaded.config.model.query}) AS model LIMIT {int(sample_rows)}"
     try:
-        rows: list[dict[str, Any]] = [row for batch in warehouse.stream(query, max(sample_rows, 1))
-                                      for row in batch.to_pylist()]
+        rows: list[dict[str, Any]] = [
+            row for batch in warehouse.stream(query, max(sample_rows, 1)) for row in batch.to_pylist()
+        ]
     except WarehouseError as exc:
-        return SampleReport(errors=[loaded.document.problem(("model",), f"the warehouse cannot run the model: "
-                                                                         f"{exc}")])
+        return SampleReport(errors=[loaded.document.problem(("model",), f"the warehouse cannot run the model: {exc}")])
     return try_on_sample(loaded, warehouse, sample_rows, max_reject_percent, rows)
 
 
@@ -82,13 +83,16 @@ def _check_templates(loaded: LoadedSync, columns: list[str], sample: dict[str, A
     names = [*columns, *(name for name in sync.fields if name not in columns)]
     row = {name: None for name in names} | {name: run_time_value(value) for name, value in (sample or {}).items()}
     renders: list[tuple[tuple[str | int, ...], str | None, dict[str, Any]]] = [
-        (("fields", name, "template"), spec.template, row) for name, spec in sync.fields.items()]
+        (("fields", name, "template"), spec.template, row) for name, spec in sync.fields.items()
+    ]
     for i, trigger in enumerate(sync.triggers):
         if trigger.alert is not None:
             path: tuple[str | int, ...] = ("triggers", i, "alert", "template")
             try:
-                problems += [doc.problem(path, message) for message in
-                             check_template(trigger.alert.template, names, row if sample is not None else None)]
+                problems += [
+                    doc.problem(path, message)
+                    for message in check_template(trigger.alert.template, names, row if sample is not None else None)
+                ]
             except Exception as exc:  # validate reports, never crashes (see the docstring)
                 problems.append(doc.problem(path, f"the template cannot be checked: {_one_line(exc)}"))
             if sample is None:
@@ -134,16 +138,19 @@ def _one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split())[:200] or type(exc).__name__
 
 
-def _template_problems(doc: YamlDocument, path: tuple[str | int, ...], source: str | None,
-                       names: list[str]) -> list[Problem]:
+def _template_problems(
+    doc: YamlDocument, path: tuple[str | int, ...], source: str | None, names: list[str]
+) -> list[Problem]:
     if not source:
         return []
     try:
         used = template_columns(source)
     except TemplateSyntaxError as exc:
         return [doc.problem(path, f"template syntax error on line {exc.lineno}: {exc.message}")]
-    return [doc.problem(path, f"template variable '{name}' is not a column of the model")
-            for name in sorted(used - set(names))]
+    return [
+        doc.problem(path, f"template variable '{name}' is not a column of the model")
+        for name in sorted(used - set(names))
+    ]
 
 
 def condition_problem(when: str) -> str | None:
@@ -166,10 +173,17 @@ def condition_problem(when: str) -> str | None:
     if tree.get("error"):
         return f"not an SQL expression: {tree.get('error_message', 'syntax error')}"
     node = tree["statements"][0]["node"]
-    simple = (node.get("type") == "SELECT_NODE" and len(node.get("select_list", [])) == 1
-              and node.get("from_table", {}).get("type") == "EMPTY" and node.get("where_clause") is None
-              and not node.get("group_expressions") and node.get("having") is None and node.get("qualify") is None
-              and not node.get("modifiers") and not node.get("cte_map", {}).get("map"))
+    simple = (
+        node.get("type") == "SELECT_NODE"
+        and len(node.get("select_list", [])) == 1
+        and node.get("from_table", {}).get("type") == "EMPTY"
+        and node.get("where_clause") is None
+        and not node.get("group_expressions")
+        and node.get("having") is None
+        and node.get("qualify") is None
+        and not node.get("modifiers")
+        and not node.get("cte_map", {}).get("map")
+    )
     return None if simple else "must be one condition (an expression), not a query or part of one"
 
 
@@ -183,7 +197,8 @@ def _check_triggers(loaded: LoadedSync, columns: dict[str, str]) -> list[Problem
     model = ", ".join(f"CAST(NULL AS {kind}) AS {ident(name)}" for name, kind in columns.items())
     conditions: list[tuple[tuple[str | int, ...], str, str]] = [
         (("triggers", i, "when"), trigger.when, f"(SELECT {new}) AS new, (SELECT {old}) AS old")
-        for i, trigger in enumerate(sync.triggers)]
+        for i, trigger in enumerate(sync.triggers)
+    ]
     if sync.destination is not None and sync.destination.create_when is not None:  # over the model row only
         conditions.append((("destination", "create_when"), sync.destination.create_when, f"(SELECT {model}) AS new"))
     scratch = duckdb.connect()

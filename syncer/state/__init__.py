@@ -34,8 +34,9 @@ def __getattr__(name: str) -> Any:
 _POSTGRES_SCHEMES = ("postgresql", "postgres", "postgresql+psycopg", "postgresql+psycopg2")
 
 
-def open_state(url: str, root: Path, memory_limit: str = "1GB", *, lock_wait_s: float = 0.0,
-               park_after: int = 5) -> StateStore:
+def open_state(
+    url: str, root: Path, memory_limit: str = "1GB", *, lock_wait_s: float = 0.0, park_after: int = 5
+) -> StateStore:
     """The store for ``url``: ``duckdb:///relative/path`` (against ``root``) or ``postgresql://...``.
 
     Raises :class:`syncer.config.errors.ConfigError` (naming ``state.url``) for a URL or path that cannot work, and
@@ -68,5 +69,15 @@ def open_state(url: str, root: Path, memory_limit: str = "1GB", *, lock_wait_s: 
     return store
 
 
-__all__ = ["COMMIT_SCHEMA", "ErrorStage", "RowErrorInput", "RowErrorRecord", "RunLockedError", "RunRecord",
-           "RunStatus", "StateStore", "StateUnavailableError", "open_state"]
+__all__ = [
+    "COMMIT_SCHEMA",
+    "ErrorStage",
+    "RowErrorInput",
+    "RowErrorRecord",
+    "RunLockedError",
+    "RunRecord",
+    "RunStatus",
+    "StateStore",
+    "StateUnavailableError",
+    "open_state",
+]

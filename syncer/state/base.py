@@ -54,8 +54,17 @@ def __getattr__(name: str) -> Any:
     return records.COMMIT_SCHEMA
 
 
-__all__ = ["COMMIT_SCHEMA", "ErrorStage", "RowErrorInput", "RowErrorRecord", "RunLockedError", "RunRecord",
-           "RunStatus", "StateStore", "StateUnavailableError"]
+__all__ = [
+    "COMMIT_SCHEMA",
+    "ErrorStage",
+    "RowErrorInput",
+    "RowErrorRecord",
+    "RunLockedError",
+    "RunRecord",
+    "RunStatus",
+    "StateStore",
+    "StateUnavailableError",
+]
 
 
 class StateStore:
@@ -86,8 +95,7 @@ class StateStore:
 
     def schema_versions(self) -> list[int]:
         """The schema migrations applied to this store, in order."""
-        return [int(row[0]) for row in self.db.query(self.db.sql("SELECT version FROM {schema_migrations} "
-                                                                 "ORDER BY 1"))]
+        return [int(row[0]) for row in self.db.query(self.db.sql("SELECT version FROM {schema_migrations} ORDER BY 1"))]
 
     def clear_effects(self) -> None:
         """Forget every intent, decision and cached owner (the demo, when its sandbox starts empty)."""

@@ -37,8 +37,10 @@ class SqlTriggerCrossings(TriggerCrossings):
         self._db = db
 
     def table(self, sync: str) -> pa.Table:
-        rows = self._db.query(self._db.sql("SELECT trigger, key, crossing, fired_hash, landed FROM "
-                                           "{trigger_crossings} WHERE sync = ?"), (sync,))
+        rows = self._db.query(
+            self._db.sql("SELECT trigger, key, crossing, fired_hash, landed FROM {trigger_crossings} WHERE sync = ?"),
+            (sync,),
+        )
         names = CROSSING_SCHEMA.names
         return pa.Table.from_pylist([dict(zip(names, row, strict=True)) for row in rows], schema=CROSSING_SCHEMA)
 
@@ -46,17 +48,40 @@ class SqlTriggerCrossings(TriggerCrossings):
         db = self._db
         steps: list[Step] = []
         if landed.num_rows:
-            steps.append((db.sql("UPDATE {trigger_crossings} SET landed = TRUE, updated_at = ? "
-                                 "WHERE sync = ? AND trigger = ? AND key = ?"),
-                          [(now, sync, row["trigger"], row["key"]) for row in landed.to_pylist()]))
-        latest = {(row["trigger"], row["key"]): row for row in
-                  fired.select(["trigger", "key", "crossing", "row_hash"]).to_pylist()} if fired.num_rows else {}
+            steps.append(
+                (
+                    db.sql(
+                        "UPDATE {trigger_crossings} SET landed = TRUE, updated_at = ? "
+                        "WHERE sync = ? AND trigger = ? AND key = ?"
+                    ),
+                    [(now, sync, row["trigger"], row["key"]) for row in landed.to_pylist()],
+                )
+            )
+        latest = (
+            {
+                (row["trigger"], row["key"]): row
+                for row in fired.select(["trigger", "key", "crossing", "row_hash"]).to_pylist()
+            }
+            if fired.num_rows
+            else {}
+        )
         if latest:
             pairs = list(latest)
-            steps.append((db.sql("DELETE FROM {trigger_crossings} WHERE sync = ? AND trigger = ? AND key = ?"),
-                          [(sync, trigger, key) for trigger, key in pairs]))
-            steps.append(db.insert(db.sql("{trigger_crossings}"), _COLUMNS,
-                                   [(sync, trigger, key, int(row["crossing"]), int(row["row_hash"]), False, now)
-                                    for (trigger, key), row in latest.items()]))
+            steps.append(
+                (
+                    db.sql("DELETE FROM {trigger_crossings} WHERE sync = ? AND trigger = ? AND key = ?"),
+                    [(sync, trigger, key) for trigger, key in pairs],
+                )
+            )
+            steps.append(
+                db.insert(
+                    db.sql("{trigger_crossings}"),
+                    _COLUMNS,
+                    [
+                        (sync, trigger, key, int(row["crossing"]), int(row["row_hash"]), False, now)
+                        for (trigger, key), row in latest.items()
+                    ],
+                )
+            )
         if steps:
             db.steps(steps)

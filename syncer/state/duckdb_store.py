@@ -44,15 +44,31 @@ class DuckDBDatabase(Database):
         self.path, self._con = path, con
         catalog = str(con.execute("SELECT current_database()").fetchall()[0][0])
         # Qualified names: the workspace may be switched to another catalog while a plan runs.
-        self.names = {name: f"{ident(catalog)}.main.{ident(name)}"
-                      for name in ("runs", "row_errors", "snapshot", "snapshot_journal", "schema_migrations",
-                                   "outbox", "alert_ledger", "owner_cache", "effects_marks", "trigger_crossings")}
+        self.names = {
+            name: f"{ident(catalog)}.main.{ident(name)}"
+            for name in (
+                "runs",
+                "row_errors",
+                "snapshot",
+                "snapshot_journal",
+                "schema_migrations",
+                "outbox",
+                "alert_ledger",
+                "owner_cache",
+                "effects_marks",
+                "trigger_crossings",
+            )
+        }
         self.names |= {seq: f"{catalog}.main.{seq}" for seq in ("run_ids", "journal_seq")}
         self._transaction_lock = threading.Lock()
 
     def migrate(self) -> None:
-        self._con.execute(self.sql("CREATE TABLE IF NOT EXISTS {schema_migrations} (version INTEGER PRIMARY KEY, "
-                                   "description TEXT, applied_at TIMESTAMP DEFAULT current_timestamp)"))
+        self._con.execute(
+            self.sql(
+                "CREATE TABLE IF NOT EXISTS {schema_migrations} (version INTEGER PRIMARY KEY, "
+                "description TEXT, applied_at TIMESTAMP DEFAULT current_timestamp)"
+            )
+        )
         applied = {int(row[0]) for row in self.query(self.sql("SELECT version FROM {schema_migrations}"))}
         self._con.execute("BEGIN")
         apply_migrations(self._con.execute, applied, "duckdb")
@@ -86,12 +102,14 @@ class DuckDBDatabase(Database):
             raise
 
     @contextmanager
-    def staged(self, query: Query, columns: Sequence[tuple[str, str]],
-               rows: Sequence[Sequence[Any]]) -> Iterator[str]:
+    def staged(self, query: Query, columns: Sequence[tuple[str, str]], rows: Sequence[Sequence[Any]]) -> Iterator[str]:
         # An Arrow table read in place: no statement per 200 rows, no temporary table to fill and drop.
         names = [name for name, _ in columns]
-        table = pa.Table.from_pylist([dict(zip(names, row, strict=True)) for row in rows]) if rows else \
-            pa.table({name: pa.array([], pa.string()) for name in names})
+        table = (
+            pa.Table.from_pylist([dict(zip(names, row, strict=True)) for row in rows])
+            if rows
+            else pa.table({name: pa.array([], pa.string()) for name in names})
+        )
         self._con.register(STAGED, table)
         try:
             yield select_staged(columns)
@@ -143,8 +161,9 @@ class DuckDBSnapshot(SqlSnapshot):
     def relation(self, sync: str) -> str:
         self._absorb_journal(sync)
         quoted = sync.replace("'", "''")
-        return self._db.sql("(SELECT key, record_id, match_value, fields, row_hash, present FROM {snapshot} "
-                            f"WHERE sync = '{quoted}')")
+        return self._db.sql(
+            f"(SELECT key, record_id, match_value, fields, row_hash, present FROM {{snapshot}} WHERE sync = '{quoted}')"
+        )
 
     def _before_read(self, sync: str) -> None:
         self._absorb_journal(sync)
@@ -156,9 +175,14 @@ class DuckDBSnapshot(SqlSnapshot):
         try:
             # One sequence number per commit: keys are unique within a commit, so it orders commits enough.
             seq = self._db.query(self._db.sql("SELECT nextval('{journal_seq}')"))[0][0]
-            self._con.execute(self._db.sql(f"INSERT INTO {{snapshot_journal}} (seq, {_COLUMNS}) SELECT ?, ?, key, "
-                                           "record_id, match_value, fields, row_hash, present, ? "
-                                           "FROM __syncer_confirmed"), [seq, sync, now])
+            self._con.execute(
+                self._db.sql(
+                    f"INSERT INTO {{snapshot_journal}} (seq, {_COLUMNS}) SELECT ?, ?, key, "
+                    "record_id, match_value, fields, row_hash, present, ? "
+                    "FROM __syncer_confirmed"
+                ),
+                [seq, sync, now],
+            )
         finally:
             self._con.unregister("__syncer_confirmed")
         return int(confirmed.num_rows)
@@ -174,11 +198,17 @@ class DuckDBSnapshot(SqlSnapshot):
             return
         con.execute("BEGIN")
         try:
-            con.execute(sql("CREATE OR REPLACE TEMP TABLE __syncer_latest AS SELECT * EXCLUDE (seq) "
-                            "FROM {snapshot_journal} WHERE sync = ? "
-                            "QUALIFY row_number() OVER (PARTITION BY key ORDER BY seq DESC) = 1"), [sync])
-            con.execute(sql("DELETE FROM {snapshot} WHERE sync = ? AND key IN "
-                            "(SELECT key FROM temp.__syncer_latest)"), [sync])
+            con.execute(
+                sql(
+                    "CREATE OR REPLACE TEMP TABLE __syncer_latest AS SELECT * EXCLUDE (seq) "
+                    "FROM {snapshot_journal} WHERE sync = ? "
+                    "QUALIFY row_number() OVER (PARTITION BY key ORDER BY seq DESC) = 1"
+                ),
+                [sync],
+            )
+            con.execute(
+                sql("DELETE FROM {snapshot} WHERE sync = ? AND key IN (SELECT key FROM temp.__syncer_latest)"), [sync]
+            )
             con.execute(sql(f"INSERT INTO {{snapshot}} ({_COLUMNS}) SELECT {_COLUMNS} FROM temp.__syncer_latest"))
             con.execute(sql("DELETE FROM {snapshot_journal} WHERE sync = ?"), [sync])
             con.execute("DROP TABLE temp.__syncer_latest")
@@ -203,8 +233,9 @@ class DuckDBStateStore(StateStore):
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
         except (FileExistsError, NotADirectoryError):
-            raise StateUnavailableError(f"cannot create the state file {path}: a file is in the way of its "
-                                        "directory") from None
+            raise StateUnavailableError(
+                f"cannot create the state file {path}: a file is in the way of its directory"
+            ) from None
         self.path = path
         try:
             con = duckdb.connect(str(path))
@@ -239,5 +270,7 @@ def _lock_message(path: Path, exc: duckdb.Error) -> str:
     by = f" (PID {holder.group(1)})" if holder else ""
     if "lock" not in str(exc).lower():
         return f"cannot open the state file {path}: {str(exc).splitlines()[0]}"
-    return (f"the state file {path} is in use by another process{by}, most likely another syncer: a DuckDB state "
-            "serves one process at a time; try again when it exits (a PostgreSQL state lets several run)")
+    return (
+        f"the state file {path} is in use by another process{by}, most likely another syncer: a DuckDB state "
+        "serves one process at a time; try again when it exits (a PostgreSQL state lets several run)"
+    )

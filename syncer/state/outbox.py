@@ -79,7 +79,6 @@ class OutboxRecord:
     not_before: datetime | None = None
 
 
-
 # Intents to send (or to check again after a crash left them sending).
 SENDABLE = (OutboxStatus.PENDING, OutboxStatus.SENDING)
 
@@ -93,20 +92,33 @@ class Outbox(ABC):
         except that a ``deferred`` intent takes the new status: that is its re-decision)."""
 
     @abstractmethod
-    def due(self, now: datetime, sync: str | None = None, kinds: Sequence[EffectKind] = tuple(EffectKind),
-            statuses: Sequence[OutboxStatus] = SENDABLE, limit: int = 10_000) -> list[OutboxRecord]:
+    def due(
+        self,
+        now: datetime,
+        sync: str | None = None,
+        kinds: Sequence[EffectKind] = tuple(EffectKind),
+        statuses: Sequence[OutboxStatus] = SENDABLE,
+        limit: int = 10_000,
+    ) -> list[OutboxRecord]:
         """Intents in ``statuses`` whose time has come (``not_before`` unset or not after ``now``), oldest first;
         ``sync`` None: every sync's."""
 
     @abstractmethod
-    def pending(self, sync: str | None = None, limit: int = 1000, *,
-                include_sending: bool = False) -> list[OutboxRecord]:
+    def pending(
+        self, sync: str | None = None, limit: int = 1000, *, include_sending: bool = False
+    ) -> list[OutboxRecord]:
         """Intents still to send whatever their time, oldest first; with ``include_sending`` also those a crash
         left in ``sending``."""
 
     @abstractmethod
-    def records(self, *, sync: str | None = None, kinds: Sequence[EffectKind] = (),
-                statuses: Sequence[OutboxStatus] = (), keys: Sequence[str] | None = None) -> list[OutboxRecord]:
+    def records(
+        self,
+        *,
+        sync: str | None = None,
+        kinds: Sequence[EffectKind] = (),
+        statuses: Sequence[OutboxStatus] = (),
+        keys: Sequence[str] | None = None,
+    ) -> list[OutboxRecord]:
         """Intents matching every filter given: of ``sync``, of one of ``kinds``, in one of ``statuses``, about one
         of ``keys`` (the sync's row keys, not dedupe keys). ``sync`` None and empty ``kinds`` or ``statuses`` do
         not filter; ``keys`` None does not filter, while an empty ``keys`` matches nothing. Oldest first."""

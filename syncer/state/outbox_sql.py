@@ -16,12 +16,24 @@ from syncer.core.alerts import Outcome
 from syncer.state.outbox import SENDABLE, EffectKind, Outbox, OutboxItem, OutboxRecord, OutboxStatus
 from syncer.state.sql import Database, Query, chunks, placeholders
 
-_COLUMNS = ("dedupe_key, sync, trigger, key, kind, payload, status, external_id, attempts, error, created_at, "
-            "updated_at, not_before")
+_COLUMNS = (
+    "dedupe_key, sync, trigger, key, kind, payload, status, external_id, attempts, error, created_at, "
+    "updated_at, not_before"
+)
 # What an insert stages (the rest of a new row is NULL external id and 0 attempts), with the columns' types.
-_STAGED = (("dedupe_key", "TEXT"), ("sync", "TEXT"), ("trigger", "TEXT"), ("key", "TEXT"), ("kind", "TEXT"),
-           ("payload", "TEXT"), ("status", "TEXT"), ("error", "TEXT"), ("created_at", "TIMESTAMP"),
-           ("updated_at", "TIMESTAMP"), ("not_before", "TIMESTAMP"))
+_STAGED = (
+    ("dedupe_key", "TEXT"),
+    ("sync", "TEXT"),
+    ("trigger", "TEXT"),
+    ("key", "TEXT"),
+    ("kind", "TEXT"),
+    ("payload", "TEXT"),
+    ("status", "TEXT"),
+    ("error", "TEXT"),
+    ("created_at", "TIMESTAMP"),
+    ("updated_at", "TIMESTAMP"),
+    ("not_before", "TIMESTAMP"),
+)
 # Ledger outcomes whose decision is delivered by a send (their sent_at is stamped when the intent is done).
 _DELIVERED_OUTCOMES = (Outcome.SEND, Outcome.NO_OWNER, Outcome.DIGEST)
 
@@ -50,35 +62,64 @@ class SqlOutbox(Outbox):
         unique = list({item.dedupe_key: item for item in items}.values())
         if not unique:
             return []
-        rows = [(item.dedupe_key, item.sync, item.trigger, item.key, item.kind.value,
-                 json.dumps(dict(item.payload), sort_keys=True, default=str), item.status.value, item.error, stamp,
-                 stamp, None if item.not_before is None else naive_utc(item.not_before)) for item in unique]
+        rows = [
+            (
+                item.dedupe_key,
+                item.sync,
+                item.trigger,
+                item.key,
+                item.kind.value,
+                json.dumps(dict(item.payload), sort_keys=True, default=str),
+                item.status.value,
+                item.error,
+                stamp,
+                stamp,
+                None if item.not_before is None else naive_utc(item.not_before),
+            )
+            for item in unique
+        ]
         with self._db.staged(query, _STAGED, rows) as staged:
             sql = self._db.sql(
                 f"INSERT INTO {{outbox}} ({_COLUMNS}) SELECT dedupe_key, sync, trigger, key, kind, payload, status, "
                 f"NULL, 0, error, created_at, updated_at, not_before FROM ({staged}) AS staged "
                 "ON CONFLICT (dedupe_key) DO UPDATE SET status = excluded.status, not_before = excluded.not_before, "
                 "error = excluded.error, payload = excluded.payload, updated_at = excluded.updated_at "
-                "WHERE {outbox}.status = ? RETURNING dedupe_key")
+                "WHERE {outbox}.status = ? RETURNING dedupe_key"
+            )
             added = {str(row[0]) for row in query(sql, [OutboxStatus.DEFERRED.value])}
         return [item.dedupe_key for item in unique if item.dedupe_key in added]  # in the order given
 
-    def due(self, now: datetime, sync: str | None = None, kinds: Sequence[EffectKind] = tuple(EffectKind),
-            statuses: Sequence[OutboxStatus] = SENDABLE, limit: int = 10_000) -> list[OutboxRecord]:
-        where = (f"status IN ({placeholders(statuses)}) AND kind IN ({placeholders(kinds)}) "
-                 "AND (not_before IS NULL OR not_before <= ?)")
+    def due(
+        self,
+        now: datetime,
+        sync: str | None = None,
+        kinds: Sequence[EffectKind] = tuple(EffectKind),
+        statuses: Sequence[OutboxStatus] = SENDABLE,
+        limit: int = 10_000,
+    ) -> list[OutboxRecord]:
+        where = (
+            f"status IN ({placeholders(statuses)}) AND kind IN ({placeholders(kinds)}) "
+            "AND (not_before IS NULL OR not_before <= ?)"
+        )
         params: list[Any] = [s.value for s in statuses] + [k.value for k in kinds] + [naive_utc(now)]
         if sync is not None:
             where, params = f"{where} AND sync = ?", [*params, sync]
         return self._rows(f"WHERE {where} ORDER BY created_at, dedupe_key LIMIT {int(limit)}", params)
 
-    def pending(self, sync: str | None = None, limit: int = 1000, *,
-                include_sending: bool = False) -> list[OutboxRecord]:
+    def pending(
+        self, sync: str | None = None, limit: int = 1000, *, include_sending: bool = False
+    ) -> list[OutboxRecord]:
         statuses = SENDABLE if include_sending else (OutboxStatus.PENDING,)
         return self._filtered(sync=sync, kinds=(), statuses=statuses, keys=None, limit=limit)
 
-    def records(self, *, sync: str | None = None, kinds: Sequence[EffectKind] = (),
-                statuses: Sequence[OutboxStatus] = (), keys: Sequence[str] | None = None) -> list[OutboxRecord]:
+    def records(
+        self,
+        *,
+        sync: str | None = None,
+        kinds: Sequence[EffectKind] = (),
+        statuses: Sequence[OutboxStatus] = (),
+        keys: Sequence[str] | None = None,
+    ) -> list[OutboxRecord]:
         if keys is None:
             return self._filtered(sync=sync, kinds=kinds, statuses=statuses, keys=None)
         found: list[OutboxRecord] = []
@@ -86,15 +127,25 @@ class SqlOutbox(Outbox):
             found += self._filtered(sync=sync, kinds=kinds, statuses=statuses, keys=chunk)
         return sorted(found, key=lambda r: (r.created_at, r.dedupe_key))
 
-    def _filtered(self, *, sync: str | None, kinds: Sequence[EffectKind], statuses: Sequence[OutboxStatus],
-                  keys: Sequence[str] | None, limit: int | None = None) -> list[OutboxRecord]:
+    def _filtered(
+        self,
+        *,
+        sync: str | None,
+        kinds: Sequence[EffectKind],
+        statuses: Sequence[OutboxStatus],
+        keys: Sequence[str] | None,
+        limit: int | None = None,
+    ) -> list[OutboxRecord]:
         conditions: list[str] = []
         params: list[Any] = []
         if sync is not None:
             conditions.append("sync = ?")
             params.append(sync)
-        for column, values in (("kind", [k.value for k in kinds]), ("status", [s.value for s in statuses]),
-                               ("key", list(keys or ()))):
+        for column, values in (
+            ("kind", [k.value for k in kinds]),
+            ("status", [s.value for s in statuses]),
+            ("key", list(keys or ())),
+        ):
             if values:
                 conditions.append(f"{column} IN ({placeholders(values)})")
                 params += values
@@ -117,37 +168,68 @@ class SqlOutbox(Outbox):
 
     def _rows(self, where: str, params: Sequence[Any]) -> list[OutboxRecord]:
         rows = self._db.query(self._db.sql(f"SELECT {_COLUMNS} FROM {{outbox}} {where}"), params)
-        return [OutboxRecord(r[0], r[1], r[2], r[3], EffectKind(r[4]), json.loads(r[5]), OutboxStatus(r[6]), r[7],
-                             int(r[8]), r[9], aware_utc(r[10]), aware_utc(r[11]),
-                             None if r[12] is None else aware_utc(r[12])) for r in rows]
+        return [
+            OutboxRecord(
+                r[0],
+                r[1],
+                r[2],
+                r[3],
+                EffectKind(r[4]),
+                json.loads(r[5]),
+                OutboxStatus(r[6]),
+                r[7],
+                int(r[8]),
+                r[9],
+                aware_utc(r[10]),
+                aware_utc(r[11]),
+                None if r[12] is None else aware_utc(r[12]),
+            )
+            for r in rows
+        ]
 
     def mark_sending(self, dedupe_keys: Sequence[str], now: datetime) -> list[str]:
         sendable = [s.value for s in SENDABLE]
-        sql = self._db.sql(f"UPDATE {{outbox}} SET status = ?, attempts = attempts + 1, updated_at = ? "
-                           f"WHERE dedupe_key = ? AND status IN ({placeholders(sendable)}) RETURNING dedupe_key")
+        sql = self._db.sql(
+            f"UPDATE {{outbox}} SET status = ?, attempts = attempts + 1, updated_at = ? "
+            f"WHERE dedupe_key = ? AND status IN ({placeholders(sendable)}) RETURNING dedupe_key"
+        )
         moved: list[str] = []
         with self._db.transaction() as query:
             for key in dict.fromkeys(dedupe_keys):
-                moved += [str(row[0]) for row in query(sql, (OutboxStatus.SENDING.value, naive_utc(now), key,
-                                                             *sendable))]
+                moved += [
+                    str(row[0]) for row in query(sql, (OutboxStatus.SENDING.value, naive_utc(now), key, *sendable))
+                ]
         return moved
 
     def done(self, dedupe_key: str, external_id: str | None, now: datetime, members: Sequence[str] = ()) -> bool:
         db, stamp = self._db, naive_utc(now)
         sendable, delivered = [s.value for s in SENDABLE], [o.value for o in _DELIVERED_OUTCOMES]
         with db.transaction() as query:
-            moved = query(db.sql(f"UPDATE {{outbox}} SET status = ?, external_id = ?, error = NULL, updated_at = ? "
-                                 f"WHERE dedupe_key = ? AND status IN ({placeholders(sendable)}) RETURNING dedupe_key"),
-                          (OutboxStatus.DONE.value, external_id, stamp, dedupe_key, *sendable))
+            moved = query(
+                db.sql(
+                    f"UPDATE {{outbox}} SET status = ?, external_id = ?, error = NULL, updated_at = ? "
+                    f"WHERE dedupe_key = ? AND status IN ({placeholders(sendable)}) RETURNING dedupe_key"
+                ),
+                (OutboxStatus.DONE.value, external_id, stamp, dedupe_key, *sendable),
+            )
             if not moved:
                 return False
             for key in (dedupe_key, *members):
                 if key != dedupe_key:
-                    query(db.sql("UPDATE {outbox} SET status = ?, external_id = ?, updated_at = ? "
-                                 "WHERE dedupe_key = ? AND status = ?"),
-                          (OutboxStatus.DONE.value, external_id, stamp, key, OutboxStatus.HELD.value))
-                query(db.sql(f"UPDATE {{alert_ledger}} SET sent_at = ? WHERE dedupe_key = ? AND sent_at IS NULL "
-                             f"AND outcome IN ({placeholders(delivered)})"), (stamp, key, *delivered))
+                    query(
+                        db.sql(
+                            "UPDATE {outbox} SET status = ?, external_id = ?, updated_at = ? "
+                            "WHERE dedupe_key = ? AND status = ?"
+                        ),
+                        (OutboxStatus.DONE.value, external_id, stamp, key, OutboxStatus.HELD.value),
+                    )
+                query(
+                    db.sql(
+                        f"UPDATE {{alert_ledger}} SET sent_at = ? WHERE dedupe_key = ? AND sent_at IS NULL "
+                        f"AND outcome IN ({placeholders(delivered)})"
+                    ),
+                    (stamp, key, *delivered),
+                )
             mark_log_changed(db, query)
         return True
 
@@ -155,10 +237,14 @@ class SqlOutbox(Outbox):
         status = OutboxStatus.PENDING if retryable else OutboxStatus.FAILED
         sendable = [s.value for s in SENDABLE]
         with self._db.transaction() as query:
-            rows = query(self._db.sql(f"UPDATE {{outbox}} SET status = ?, error = ?, updated_at = ? "
-                                      f"WHERE dedupe_key = ? AND status IN ({placeholders(sendable)}) "
-                                      "RETURNING dedupe_key"),
-                         (status.value, error, naive_utc(now), dedupe_key, *sendable))
+            rows = query(
+                self._db.sql(
+                    f"UPDATE {{outbox}} SET status = ?, error = ?, updated_at = ? "
+                    f"WHERE dedupe_key = ? AND status IN ({placeholders(sendable)}) "
+                    "RETURNING dedupe_key"
+                ),
+                (status.value, error, naive_utc(now), dedupe_key, *sendable),
+            )
             if rows and not retryable:
                 mark_log_changed(self._db, query)
         return bool(rows)

@@ -45,8 +45,10 @@ class SqlOwnerCache(OwnerCache):
     def get(self, vendor: str, emails: Sequence[str], max_age: timedelta, now: datetime) -> dict[str, CachedOwner]:
         fresh_from = naive_utc(now) - max_age
         found: dict[str, CachedOwner] = {}
-        sql = self._db.sql("SELECT email, owner_id, tz, resolved_at FROM {owner_cache} "
-                           "WHERE vendor = ? AND email = ? AND resolved_at >= ?")
+        sql = self._db.sql(
+            "SELECT email, owner_id, tz, resolved_at FROM {owner_cache} "
+            "WHERE vendor = ? AND email = ? AND resolved_at >= ?"
+        )
         for email in dict.fromkeys(normalise_email(e) for e in emails):
             for row in self._db.query(sql, (vendor, email, fresh_from)):
                 found[str(row[0])] = CachedOwner(row[1], row[2], aware_utc(row[3]))
@@ -58,5 +60,9 @@ class SqlOwnerCache(OwnerCache):
         with self._db.transaction() as query:
             for email, (owner_id, tz) in rows.items():
                 query(self._db.sql("DELETE FROM {owner_cache} WHERE vendor = ? AND email = ?"), (vendor, email))
-                query(self._db.sql("INSERT INTO {owner_cache} (vendor, email, owner_id, tz, resolved_at) "
-                                   "VALUES (?, ?, ?, ?, ?)"), (vendor, email, owner_id, tz, stamp))
+                query(
+                    self._db.sql(
+                        "INSERT INTO {owner_cache} (vendor, email, owner_id, tz, resolved_at) VALUES (?, ?, ?, ?, ?)"
+                    ),
+                    (vendor, email, owner_id, tz, stamp),
+                )

@@ -71,8 +71,10 @@ class PostgresDatabase(Database):
     def migrate(self) -> None:
         with self._conn.transaction(), self._conn.cursor() as cur:
             cur.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
-            cur.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, "
-                        "description TEXT, applied_at TIMESTAMP DEFAULT current_timestamp)")
+            cur.execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, "
+                "description TEXT, applied_at TIMESTAMP DEFAULT current_timestamp)"
+            )
             cur.execute("SELECT version FROM schema_migrations")
             applied = {int(row[0]) for row in cur.fetchall()}
             apply_migrations(cur.execute, applied, "postgres", snapshot_key=",\n            PRIMARY KEY (sync, key)")
@@ -105,8 +107,9 @@ class PostgresDatabase(Database):
         return self._session
 
     def gone_owner_condition(self) -> tuple[str, Sequence[Any]]:
-        return (f"owner IS NULL OR owner NOT IN (SELECT {_SESSION} FROM pg_stat_activity "
-                "WHERE backend_start IS NOT NULL)"), ()
+        return (
+            f"owner IS NULL OR owner NOT IN (SELECT {_SESSION} FROM pg_stat_activity WHERE backend_start IS NOT NULL)"
+        ), ()
 
     @contextmanager
     def run_lock(self, sync: str, wait_s: float) -> Iterator[None]:
@@ -124,8 +127,10 @@ class PostgresDatabase(Database):
         if not held:
             self._release_held(sync)
             waited = f" after waiting {wait_s:g} s" if wait_s > 0 else ""
-            raise RunLockedError(f"sync '{sync}' is already running (another syncer process or replica holds its "
-                                 f"lock in the PostgreSQL state){waited}; try again when it finishes")
+            raise RunLockedError(
+                f"sync '{sync}' is already running (another syncer process or replica holds its "
+                f"lock in the PostgreSQL state){waited}; try again when it finishes"
+            )
         try:
             yield
         finally:
@@ -166,15 +171,19 @@ class PostgresSnapshot(SqlSnapshot):
 
     def relation(self, sync: str) -> str:
         con = self._workspace
-        con.execute("CREATE OR REPLACE TEMP TABLE __syncer_snapshot (key VARCHAR, record_id VARCHAR, "
-                    "match_value VARCHAR, fields VARCHAR, row_hash BIGINT, present BOOLEAN)")
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE __syncer_snapshot (key VARCHAR, record_id VARCHAR, "
+            "match_value VARCHAR, fields VARCHAR, row_hash BIGINT, present BOOLEAN)"
+        )
         with self._conn.transaction(), self._conn.cursor(name="syncer_snapshot") as cur:
             cur.itersize = _SNAPSHOT_BATCH
-            cur.execute("SELECT key, record_id, match_value, fields, row_hash, present FROM snapshot "
-                        "WHERE sync = %s", (sync,))
+            cur.execute(
+                "SELECT key, record_id, match_value, fields, row_hash, present FROM snapshot WHERE sync = %s", (sync,)
+            )
             while rows := cur.fetchmany(_SNAPSHOT_BATCH):
-                batch = pa.Table.from_pylist([dict(zip(COMMIT_SCHEMA.names, row, strict=True)) for row in rows],
-                                             schema=COMMIT_SCHEMA)
+                batch = pa.Table.from_pylist(
+                    [dict(zip(COMMIT_SCHEMA.names, row, strict=True)) for row in rows], schema=COMMIT_SCHEMA
+                )
                 con.register("__syncer_snapshot_batch", batch)
                 con.execute("INSERT INTO __syncer_snapshot SELECT * FROM __syncer_snapshot_batch")
                 con.unregister("__syncer_snapshot_batch")
@@ -185,11 +194,22 @@ class PostgresSnapshot(SqlSnapshot):
             return 0
         with self._conn.transaction(), self._conn.cursor() as cur:
             cur.execute("CREATE TEMP TABLE IF NOT EXISTS confirmed (LIKE snapshot) ON COMMIT DELETE ROWS")
-            with cur.copy("COPY confirmed (sync, key, record_id, match_value, fields, row_hash, present, synced_at) "
-                          "FROM STDIN") as copy:
+            with cur.copy(
+                "COPY confirmed (sync, key, record_id, match_value, fields, row_hash, present, synced_at) FROM STDIN"
+            ) as copy:
                 for row in confirmed.cast(COMMIT_SCHEMA).to_pylist():
-                    copy.write_row((sync, row["key"], row["record_id"], row["match_value"], row["fields"],
-                                    row["row_hash"], row["present"], now))
+                    copy.write_row(
+                        (
+                            sync,
+                            row["key"],
+                            row["record_id"],
+                            row["match_value"],
+                            row["fields"],
+                            row["row_hash"],
+                            row["present"],
+                            now,
+                        )
+                    )
             cur.execute("""INSERT INTO snapshot SELECT * FROM confirmed
                            ON CONFLICT (sync, key) DO UPDATE SET record_id = excluded.record_id,
                              match_value = excluded.match_value, fields = excluded.fields,

@@ -20,10 +20,16 @@ def __getattr__(name: str) -> Any:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     import pyarrow as pa
 
-    schema = pa.schema([
-        ("key", pa.string()), ("record_id", pa.string()), ("match_value", pa.string()), ("fields", pa.string()),
-        ("row_hash", pa.int64()), ("present", pa.bool_()),
-    ])
+    schema = pa.schema(
+        [
+            ("key", pa.string()),
+            ("record_id", pa.string()),
+            ("match_value", pa.string()),
+            ("fields", pa.string()),
+            ("row_hash", pa.int64()),
+            ("present", pa.bool_()),
+        ]
+    )
     globals()["COMMIT_SCHEMA"] = schema
     return schema
 
@@ -32,12 +38,12 @@ class RunStatus(StrEnum):
     """How a run ended (``RUNNING`` while it goes on)."""
 
     RUNNING = "running"
-    PLANNED = "planned"        # a dry run, or a sync whose destination takes no writes
-    SUCCEEDED = "succeeded"    # everything planned was confirmed
-    PARTIAL = "partial"        # delivered, but some rows were rejected or a destination stopped; they stay pending
-    FAILED = "failed"          # nothing could be done (the warehouse or the plan failed)
-    BLOCKED = "blocked"        # a guardrail stopped the run before anything was sent
-    KILLED = "killed"          # the process died mid-run; found and marked the next time the state was opened
+    PLANNED = "planned"  # a dry run, or a sync whose destination takes no writes
+    SUCCEEDED = "succeeded"  # everything planned was confirmed
+    PARTIAL = "partial"  # delivered, but some rows were rejected or a destination stopped; they stay pending
+    FAILED = "failed"  # nothing could be done (the warehouse or the plan failed)
+    BLOCKED = "blocked"  # a guardrail stopped the run before anything was sent
+    KILLED = "killed"  # the process died mid-run; found and marked the next time the state was opened
 
 
 class StateUnavailableError(Exception):
@@ -51,7 +57,7 @@ class RunLockedError(StateUnavailableError):
 class ErrorStage(StrEnum):
     """Where a row error arose."""
 
-    PLAN = "plan"        # the planner rejected the row (duplicate or null key, a value that does not convert)
+    PLAN = "plan"  # the planner rejected the row (duplicate or null key, a value that does not convert)
     DELIVER = "deliver"  # the destination refused the row
 
 
@@ -100,8 +106,14 @@ class ReasonGroup:
     examples: tuple[str | None, ...]
 
     def as_dict(self) -> dict[str, Any]:
-        return {"stage": self.stage, "code": self.code, "message": self.message, "count": self.count,
-                "parked": self.parked, "example_keys": list(self.examples)}
+        return {
+            "stage": self.stage,
+            "code": self.code,
+            "message": self.message,
+            "count": self.count,
+            "parked": self.parked,
+            "example_keys": list(self.examples),
+        }
 
 
 @dataclass(frozen=True)

@@ -14,8 +14,10 @@ from syncer.state.sql import Database, placeholders
 if TYPE_CHECKING:  # the plan module loads pyarrow; opening the state must not
     from syncer.core.plan import ChangeCounts
 
-_RUN_COLUMNS = ("id, sync, dry_run, status, started_at, finished_at, model_rows, creates, updates, clears, "
-                "unchanged, rejected, error, parked")
+_RUN_COLUMNS = (
+    "id, sync, dry_run, status, started_at, finished_at, model_rows, creates, updates, clears, "
+    "unchanged, rejected, error, parked"
+)
 KILLED_MESSAGE = "the process running it died (killed, or the machine stopped); found when the state was next opened"
 
 
@@ -27,9 +29,17 @@ class RunLog(ABC):
         """Record a run as :attr:`RunStatus.RUNNING`, owned by this process (or session); return its id."""
 
     @abstractmethod
-    def finish(self, run_id: int, status: RunStatus, now: datetime, model_rows: int | None = None,
-               counts: ChangeCounts | None = None, rejected: int | None = None, error: str | None = None,
-               parked: int | None = None) -> None:
+    def finish(
+        self,
+        run_id: int,
+        status: RunStatus,
+        now: datetime,
+        model_rows: int | None = None,
+        counts: ChangeCounts | None = None,
+        rejected: int | None = None,
+        error: str | None = None,
+        parked: int | None = None,
+    ) -> None:
         """Record how a run ended; ``parked``: rows it skipped because their delivery is parked."""
 
     @abstractmethod
@@ -60,42 +70,82 @@ class SqlRunLog(RunLog):
     def start(self, sync: str, *, dry_run: bool, now: datetime) -> int:
         db = self._db
         run_id = int(db.query(db.sql("SELECT nextval('{run_ids}')"))[0][0])
-        db.query(db.sql("INSERT INTO {runs} (id, sync, dry_run, status, started_at, owner) VALUES (?, ?, ?, ?, ?, ?)"),
-                 (run_id, sync, dry_run, RunStatus.RUNNING.value, now, db.owner()))
+        db.query(
+            db.sql("INSERT INTO {runs} (id, sync, dry_run, status, started_at, owner) VALUES (?, ?, ?, ?, ?, ?)"),
+            (run_id, sync, dry_run, RunStatus.RUNNING.value, now, db.owner()),
+        )
         return run_id
 
-    def finish(self, run_id: int, status: RunStatus, now: datetime, model_rows: int | None = None,
-               counts: ChangeCounts | None = None, rejected: int | None = None, error: str | None = None,
-               parked: int | None = None) -> None:
+    def finish(
+        self,
+        run_id: int,
+        status: RunStatus,
+        now: datetime,
+        model_rows: int | None = None,
+        counts: ChangeCounts | None = None,
+        rejected: int | None = None,
+        error: str | None = None,
+        parked: int | None = None,
+    ) -> None:
         from syncer.core.plan import ChangeCounts
 
         c = counts or ChangeCounts()
         self._db.query(
-            self._db.sql("UPDATE {runs} SET status = ?, finished_at = ?, model_rows = ?, creates = ?, updates = ?, "
-                         "clears = ?, unchanged = ?, rejected = ?, error = ?, parked = ? WHERE id = ?"),
-            (RunStatus(status).value, now, model_rows, c.create, c.update, c.clear, c.unchanged, rejected, error,
-             parked, run_id))
+            self._db.sql(
+                "UPDATE {runs} SET status = ?, finished_at = ?, model_rows = ?, creates = ?, updates = ?, "
+                "clears = ?, unchanged = ?, rejected = ?, error = ?, parked = ? WHERE id = ?"
+            ),
+            (
+                RunStatus(status).value,
+                now,
+                model_rows,
+                c.create,
+                c.update,
+                c.clear,
+                c.unchanged,
+                rejected,
+                error,
+                parked,
+                run_id,
+            ),
+        )
 
     def mark_killed(self, now: datetime) -> list[int]:
         db = self._db
         condition, params = db.gone_owner_condition()
-        ids = [int(row[0]) for row in db.query(
-            db.sql(f"SELECT id FROM {{runs}} WHERE status = ? AND ({condition})"), (RunStatus.RUNNING.value, *params))]
+        ids = [
+            int(row[0])
+            for row in db.query(
+                db.sql(f"SELECT id FROM {{runs}} WHERE status = ? AND ({condition})"),
+                (RunStatus.RUNNING.value, *params),
+            )
+        ]
         if ids:
-            db.steps([(db.sql("UPDATE {runs} SET status = ?, finished_at = ?, error = ? WHERE id = ?"),
-                       [(RunStatus.KILLED.value, now, KILLED_MESSAGE, run_id) for run_id in ids])])
+            db.steps(
+                [
+                    (
+                        db.sql("UPDATE {runs} SET status = ?, finished_at = ?, error = ? WHERE id = ?"),
+                        [(RunStatus.KILLED.value, now, KILLED_MESSAGE, run_id) for run_id in ids],
+                    )
+                ]
+            )
         return ids
 
     def recent(self, sync: str | None = None, limit: int = 20) -> list[RunRecord]:
         where, params = ("WHERE sync = ?", (sync,)) if sync else ("", ())
-        rows = self._db.query(self._db.sql(f"SELECT {_RUN_COLUMNS} FROM {{runs}} {where} ORDER BY id DESC "
-                                           f"LIMIT {int(limit)}"), params)
+        rows = self._db.query(
+            self._db.sql(f"SELECT {_RUN_COLUMNS} FROM {{runs}} {where} ORDER BY id DESC LIMIT {int(limit)}"), params
+        )
         return [RunRecord(*row) for row in rows]
 
     def has_finished(self, sync: str) -> bool:
         statuses = [s.value for s in FINISHED_STATUSES]
-        rows = self._db.query(self._db.sql(f"SELECT count(*) FROM {{runs}} WHERE sync = ? AND NOT dry_run "
-                                           f"AND status IN ({placeholders(statuses)})"), (sync, *statuses))
+        rows = self._db.query(
+            self._db.sql(
+                f"SELECT count(*) FROM {{runs}} WHERE sync = ? AND NOT dry_run AND status IN ({placeholders(statuses)})"
+            ),
+            (sync, *statuses),
+        )
         return bool(rows[0][0])
 
     def lock(self, sync: str, wait_s: float) -> AbstractContextManager[None]:

@@ -21,8 +21,18 @@ Steps = Sequence[Step]
 KEY_MATCH = "__KEY_MATCH__"  # in a statement given to for_keys: where the key condition goes
 STAGED = "__syncer_staged"  # the relation :meth:`Database.staged` holds rows in
 ROWS_PER_STATEMENT = 200
-TABLES = ("runs", "row_errors", "snapshot", "run_ids", "schema_migrations", "outbox", "alert_ledger", "owner_cache",
-          "effects_marks", "trigger_crossings")
+TABLES = (
+    "runs",
+    "row_errors",
+    "snapshot",
+    "run_ids",
+    "schema_migrations",
+    "outbox",
+    "alert_ledger",
+    "owner_cache",
+    "effects_marks",
+    "trigger_crossings",
+)
 
 
 class Database(ABC):
@@ -59,8 +69,7 @@ class Database(ABC):
         return f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' for _ in columns)})", rows
 
     @contextmanager
-    def staged(self, query: Query, columns: Sequence[tuple[str, str]],
-               rows: Sequence[Sequence[Any]]) -> Iterator[str]:
+    def staged(self, query: Query, columns: Sequence[tuple[str, str]], rows: Sequence[Sequence[Any]]) -> Iterator[str]:
         """Inside the transaction ``query`` belongs to, ``rows`` (values for ``columns``: ``(name, SQL type)``) as a
         relation one statement can read, so inserting thousands of rows costs one statement against the indexed
         table. Yields a ``SELECT`` of the rows with each column cast to its type; the rows are gone after the block.
@@ -70,7 +79,7 @@ class Database(ABC):
         query(f"CREATE TEMPORARY TABLE {STAGED} ({', '.join(f'{name} {kind}' for name, kind in columns)})", ())
         one = f"({placeholders(columns)})"
         for start in range(0, len(rows), ROWS_PER_STATEMENT):
-            chunk = rows[start:start + ROWS_PER_STATEMENT]
+            chunk = rows[start : start + ROWS_PER_STATEMENT]
             query(f"INSERT INTO {STAGED} VALUES {', '.join(one for _ in chunk)}", [v for row in chunk for v in row])
         yield select_staged(columns)
         # Not in a `finally`: after an error the transaction rolls back, which takes the table with it (DDL is
@@ -105,4 +114,4 @@ def select_staged(columns: Sequence[tuple[str, str]]) -> str:
 
 
 def chunks(values: list[str], size: int = ROWS_PER_STATEMENT) -> list[list[str]]:
-    return [values[start:start + size] for start in range(0, len(values), size)]
+    return [values[start : start + size] for start in range(0, len(values), size)]

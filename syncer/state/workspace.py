@@ -50,7 +50,6 @@ def discard_workspace(directory: Path) -> None:
     shutil.rmtree(directory, ignore_errors=True)
 
 
-
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)

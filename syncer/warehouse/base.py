@@ -71,8 +71,9 @@ class Warehouse(ABC):
         finally:
             scratch.close()
 
-    def stage(self, con: duckdb.DuckDBPyConnection, sql: str, batch_size: int,
-              columns: Collection[str] | None = None) -> str:
+    def stage(
+        self, con: duckdb.DuckDBPyConnection, sql: str, batch_size: int, columns: Collection[str] | None = None
+    ) -> str:
         """Copy the model into a temporary table of the planning workspace ``con``; return its name.
 
         The model's SQL never runs in ``con`` (which may hold the state), only its rows arrive there. DuckDB spills

@@ -83,8 +83,9 @@ class DuckDBWarehouse(Warehouse):
             except duckdb.Error as exc:
                 raise WarehouseError(str(exc).splitlines()[0]) from exc
 
-    def stage(self, con: duckdb.DuckDBPyConnection, sql: str, batch_size: int,
-              columns: Collection[str] | None = None) -> str:
+    def stage(
+        self, con: duckdb.DuckDBPyConnection, sql: str, batch_size: int, columns: Collection[str] | None = None
+    ) -> str:
         """Stream the model (only ``columns``, when given) from its own connection into a workspace temp table."""
         self.release(con)
         with self._model_connection(sql) as model:
@@ -126,6 +127,8 @@ def _open_failure(path: Path, exc: duckdb.Error) -> str:
     if "lock" in first.lower():
         holder = _HOLDER.search(str(exc))
         by = f" (PID {holder.group(1)})" if holder else ""
-        return (f"the warehouse file {path} is locked by another process{by}, probably a build writing it; "
-                "the next run tries again")
+        return (
+            f"the warehouse file {path} is locked by another process{by}, probably a build writing it; "
+            "the next run tries again"
+        )
     return f"cannot open the warehouse file {path}: {first}"

@@ -36,8 +36,11 @@ def checked_warehouse_url(url: str, root: Path) -> Path | str:
     try:
         parsed = make_url(url)
     except ArgumentError:
-        raise config_error(root, "warehouse.url", "not a database URL: expected duckdb:///path or "
-                           "dialect://user:password@host:port/database") from None
+        raise config_error(
+            root,
+            "warehouse.url",
+            "not a database URL: expected duckdb:///path or dialect://user:password@host:port/database",
+        ) from None
     except ValueError:
         raise config_error(root, "warehouse.url", "the port is not a number") from None
     try:
@@ -49,6 +52,7 @@ def checked_warehouse_url(url: str, root: Path) -> Path | str:
     try:
         dialect.import_dbapi()
     except ImportError as exc:
-        raise config_error(root, "warehouse.url", f"the driver for '{parsed.drivername}' is not installed "
-                           f"({exc.name or exc})") from None
+        raise config_error(
+            root, "warehouse.url", f"the driver for '{parsed.drivername}' is not installed ({exc.name or exc})"
+        ) from None
     return url

@@ -13,12 +13,34 @@ NOON = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 KEEP = timedelta(days=8)
 
 
-def candidate(account: str = "acc_1", *, rep: str | None = "U_DANA", firing: str = "f1", sync: str = "slack_pql",
-              trigger: str = "hot", tier: str | None = "hot", priority: float | None = 80.0, trigger_priority: int = 1,
-              zone: str | None = "Europe/London", fired_at: datetime | None = None, first_run: bool = False,
-              rep_name: str | None = "dana.kim", no_owner_reason: str = "") -> Candidate:
-    return Candidate(DedupeKey(sync, trigger, account, firing), rep, zone, tier, priority, trigger_priority,
-                     fired_at or NOON, first_run, rep_name if rep else None, no_owner_reason)
+def candidate(
+    account: str = "acc_1",
+    *,
+    rep: str | None = "U_DANA",
+    firing: str = "f1",
+    sync: str = "slack_pql",
+    trigger: str = "hot",
+    tier: str | None = "hot",
+    priority: float | None = 80.0,
+    trigger_priority: int = 1,
+    zone: str | None = "Europe/London",
+    fired_at: datetime | None = None,
+    first_run: bool = False,
+    rep_name: str | None = "dana.kim",
+    no_owner_reason: str = "",
+) -> Candidate:
+    return Candidate(
+        DedupeKey(sync, trigger, account, firing),
+        rep,
+        zone,
+        tier,
+        priority,
+        trigger_priority,
+        fired_at or NOON,
+        first_run,
+        rep_name if rep else None,
+        no_owner_reason,
+    )
 
 
 class Run:

@@ -17,8 +17,16 @@ from tests.alerts.factories import NOON, Run, candidate, outcomes
 DROP = AlertPolicy(overflow=OverflowPolicy.DROP)
 
 
-def sent(account: str, at: datetime, *, rep: str | None = "U_DANA", tier: str = "hot", trigger: str = "hot",
-         outcome: Outcome = Outcome.SEND, firing: str = "old") -> LedgerEntry:
+def sent(
+    account: str,
+    at: datetime,
+    *,
+    rep: str | None = "U_DANA",
+    tier: str = "hot",
+    trigger: str = "hot",
+    outcome: Outcome = Outcome.SEND,
+    firing: str = "old",
+) -> LedgerEntry:
     return LedgerEntry(DedupeKey("slack_pql", trigger, account, firing), rep, outcome, at, tier)
 
 
@@ -27,26 +35,36 @@ def test_a_candidate_with_room_is_sent() -> None:
     assert (decision.outcome, decision.reason, decision.decided_at) == (Outcome.SEND, "sent to dana.kim", NOON)
 
 
-@pytest.mark.parametrize(("scores", "expected_sent"), [
-    ({"a": 50.0, "b": 90.0, "c": 70.0, "d": 95.0, "e": 10.0}, {"d", "b", "c"}),
-    ({"a": None, "b": 1.0, "c": None, "d": 2.0}, {"d", "b", "a"}),  # no priority value ranks last, then by account
-    ({"c": 80.0, "a": 80.0, "b": 80.0, "d": 80.0}, {"a", "b", "c"}),  # a tie falls to the account key
-])
+@pytest.mark.parametrize(
+    ("scores", "expected_sent"),
+    [
+        ({"a": 50.0, "b": 90.0, "c": 70.0, "d": 95.0, "e": 10.0}, {"d", "b", "c"}),
+        ({"a": None, "b": 1.0, "c": None, "d": 2.0}, {"d", "b", "a"}),  # no priority value ranks last, then by account
+        ({"c": 80.0, "a": 80.0, "b": 80.0, "d": 80.0}, {"a", "b", "c"}),  # a tie falls to the account key
+    ],
+)
 def test_the_highest_priority_wins_the_room(scores: dict[str, float | None], expected_sent: set[str]) -> None:
     decisions = decide([candidate(a, priority=p) for a, p in scores.items()], [], DROP, NOON)
     assert {a for a, o in outcomes(decisions).items() if o is Outcome.SEND} == expected_sent
 
 
 def test_trigger_priority_breaks_a_tie_in_priority_value() -> None:
-    batch = [candidate("a", trigger_priority=3), candidate("b", trigger_priority=1), candidate("c", trigger_priority=2),
-             candidate("d", trigger_priority=1)]
+    batch = [
+        candidate("a", trigger_priority=3),
+        candidate("b", trigger_priority=1),
+        candidate("c", trigger_priority=2),
+        candidate("d", trigger_priority=1),
+    ]
     got = outcomes(decide(batch, [], DROP, NOON))
     assert [a for a in "abcd" if got[a] is Outcome.SEND] == ["b", "c", "d"]
 
 
 def test_the_day_cap_counts_every_sync_and_trigger_in_the_reps_local_day() -> None:
-    ledger = [sent("x", NOON - timedelta(hours=1), trigger="other"), sent("y", NOON - timedelta(hours=2)),
-              sent("z", NOON - timedelta(hours=3))]
+    ledger = [
+        sent("x", NOON - timedelta(hours=1), trigger="other"),
+        sent("y", NOON - timedelta(hours=2)),
+        sent("z", NOON - timedelta(hours=3)),
+    ]
     [decision] = decide([candidate()], ledger, DROP, NOON)
     assert decision.outcome is Outcome.CAPPED_DAY
     assert decision.reason == "3 of 3 alerts today (2026-11-23, Europe/London) already sent to dana.kim"
@@ -84,23 +102,32 @@ def test_overflow_goes_to_one_digest_per_rep_and_day() -> None:
 
 def test_a_trigger_can_narrow_the_caps_for_its_own_alerts() -> None:
     policy = AlertPolicy(overflow=OverflowPolicy.DROP, triggers={"expansion": {"caps": {"per_day": 1, "per_week": 2}}})
-    batch = [candidate("a", trigger="expansion", priority=90), candidate("b", trigger="expansion", priority=80),
-             candidate("c", trigger="hot", priority=10)]
+    batch = [
+        candidate("a", trigger="expansion", priority=90),
+        candidate("b", trigger="expansion", priority=80),
+        candidate("c", trigger="hot", priority=10),
+    ]
     decisions = {d.candidate.account: d for d in decide(batch, [], policy, NOON)}
-    assert {a: d.outcome for a, d in decisions.items()} == {"a": Outcome.SEND, "b": Outcome.CAPPED_DAY,
-                                                            "c": Outcome.SEND}
+    assert {a: d.outcome for a, d in decisions.items()} == {
+        "a": Outcome.SEND,
+        "b": Outcome.CAPPED_DAY,
+        "c": Outcome.SEND,
+    }
     assert "1 of 1 alerts by trigger expansion today" in decisions["b"].reason
     with pytest.raises(ValidationError, match="can only narrow"):
         AlertPolicy(triggers={"expansion": {"caps": {"per_day": 4, "per_week": 15}}})
 
 
-@pytest.mark.parametrize(("ago", "previous_tier", "tier", "expected"), [
-    (timedelta(days=3), "hot", "hot", Outcome.COOLDOWN),
-    (timedelta(days=6, hours=23), "hot", "warm", Outcome.COOLDOWN),  # a lower tier does not break it
-    (timedelta(days=7, minutes=1), "hot", "hot", Outcome.SEND),  # the cooldown is over
-    (timedelta(hours=1), "warm", "hot", Outcome.SEND),  # escalation to a higher tier breaks it
-    (timedelta(hours=1), "cold", "warm", Outcome.SEND),
-])
+@pytest.mark.parametrize(
+    ("ago", "previous_tier", "tier", "expected"),
+    [
+        (timedelta(days=3), "hot", "hot", Outcome.COOLDOWN),
+        (timedelta(days=6, hours=23), "hot", "warm", Outcome.COOLDOWN),  # a lower tier does not break it
+        (timedelta(days=7, minutes=1), "hot", "hot", Outcome.SEND),  # the cooldown is over
+        (timedelta(hours=1), "warm", "hot", Outcome.SEND),  # escalation to a higher tier breaks it
+        (timedelta(hours=1), "cold", "warm", Outcome.SEND),
+    ],
+)
 def test_cooldown_per_rep_and_account(ago: timedelta, previous_tier: str, tier: str, expected: Outcome) -> None:
     [decision] = decide([candidate(tier=tier)], [sent("acc_1", NOON - ago, tier=previous_tier)], AlertPolicy(), NOON)
     assert decision.outcome is expected
@@ -112,8 +139,9 @@ def test_cooldown_reason_names_the_numbers_and_other_reps_are_not_cooled() -> No
     by_rep = {d.candidate.rep: d for d in decisions}
     assert by_rep["U_LEE"].outcome is Outcome.SEND
     assert by_rep["U_DANA"].outcome is Outcome.COOLDOWN
-    assert by_rep["U_DANA"].reason == ("dana.kim heard about acc_1 30 h ago (tier hot); cooldown 7 days, "
-                                       "broken only by a tier above hot")
+    assert by_rep["U_DANA"].reason == (
+        "dana.kim heard about acc_1 30 h ago (tier hot); cooldown 7 days, broken only by a tier above hot"
+    )
 
 
 def test_a_trigger_can_shorten_its_cooldown() -> None:
@@ -122,14 +150,17 @@ def test_a_trigger_can_shorten_its_cooldown() -> None:
     assert decide([candidate()], ledger, policy, NOON)[0].outcome is Outcome.SEND  # sync.trigger wins
 
 
-@pytest.mark.parametrize(("zone", "now", "until"), [
-    ("Europe/London", NOON.replace(hour=21), datetime(2026, 11, 24, 8, tzinfo=UTC)),
-    ("Europe/London", NOON.replace(hour=3), datetime(2026, 11, 23, 8, tzinfo=UTC)),
-    ("America/New_York", NOON.replace(hour=3), datetime(2026, 11, 23, 13, tzinfo=UTC)),  # 22:00 in New York
-    ("Asia/Tokyo", NOON, datetime(2026, 11, 23, 23, tzinfo=UTC)),  # 21:00 in Tokyo
-    # 23:00 in Berlin the night the clocks go forward: 08:00 summer time is 06:00 UTC, not 07:00.
-    ("Europe/Berlin", datetime(2026, 3, 28, 22, tzinfo=UTC), datetime(2026, 3, 29, 6, tzinfo=UTC)),
-])
+@pytest.mark.parametrize(
+    ("zone", "now", "until"),
+    [
+        ("Europe/London", NOON.replace(hour=21), datetime(2026, 11, 24, 8, tzinfo=UTC)),
+        ("Europe/London", NOON.replace(hour=3), datetime(2026, 11, 23, 8, tzinfo=UTC)),
+        ("America/New_York", NOON.replace(hour=3), datetime(2026, 11, 23, 13, tzinfo=UTC)),  # 22:00 in New York
+        ("Asia/Tokyo", NOON, datetime(2026, 11, 23, 23, tzinfo=UTC)),  # 21:00 in Tokyo
+        # 23:00 in Berlin the night the clocks go forward: 08:00 summer time is 06:00 UTC, not 07:00.
+        ("Europe/Berlin", datetime(2026, 3, 28, 22, tzinfo=UTC), datetime(2026, 3, 29, 6, tzinfo=UTC)),
+    ],
+)
 def test_quiet_hours_defer_in_the_reps_zone(zone: str, now: datetime, until: datetime) -> None:
     [decision] = decide([candidate(zone=zone)], [], AlertPolicy(), now)
     assert (decision.outcome, decision.not_before) == (Outcome.DEFER_QUIET_HOURS, until)
@@ -155,11 +186,14 @@ def test_deferred_alerts_do_not_count_until_they_are_sent() -> None:
     assert again == {"acc_3": Outcome.SEND, "acc_2": Outcome.SEND, "acc_1": Outcome.SEND, "acc_0": Outcome.CAPPED_DAY}
 
 
-@pytest.mark.parametrize(("policy", "expected"), [
-    ({}, Outcome.FIRST_RUN_SKIPPED),
-    ({"first_run": "cap"}, Outcome.SEND),
-    ({"triggers": {"hot": {"first_run": "cap"}}}, Outcome.SEND),
-])
+@pytest.mark.parametrize(
+    ("policy", "expected"),
+    [
+        ({}, Outcome.FIRST_RUN_SKIPPED),
+        ({"first_run": "cap"}, Outcome.SEND),
+        ({"triggers": {"hot": {"first_run": "cap"}}}, Outcome.SEND),
+    ],
+)
 def test_first_run_policy(policy: dict[str, object], expected: Outcome) -> None:
     [decision] = decide([candidate(first_run=True)], [], AlertPolicy.model_validate(policy), NOON)
     assert decision.outcome is expected
@@ -172,10 +206,13 @@ def test_first_run_skips_record_but_neither_count_nor_cool_down() -> None:
     assert {d.outcome for d in later} == {Outcome.SEND}
 
 
-@pytest.mark.parametrize(("channel", "reason"), [
-    ("#pql-triage", "no owner (owner_email is empty); sent to #pql-triage"),
-    (None, "no owner (owner_email is empty); no fallback channel configured, not sent"),
-])
+@pytest.mark.parametrize(
+    ("channel", "reason"),
+    [
+        ("#pql-triage", "no owner (owner_email is empty); sent to #pql-triage"),
+        (None, "no owner (owner_email is empty); no fallback channel configured, not sent"),
+    ],
+)
 def test_unresolved_owners_go_to_the_fallback_channel(channel: str | None, reason: str) -> None:
     policy = AlertPolicy(fallback_channel=channel)
     [decision] = decide([candidate(rep=None, no_owner_reason="owner_email is empty")], [], policy, NOON)
@@ -210,14 +247,17 @@ def test_dedupe_keys_round_trip_through_their_token() -> None:
             DedupeKey.parse(bad)
 
 
-@pytest.mark.parametrize(("policy", "message"), [
-    ({"caps": {"per_day": 5, "per_week": 4}}, "per_day (5) cannot exceed per_week (4)"),
-    ({"quiet_hours": {"start": "09:00", "end": "09:00"}}, "start and end are equal"),
-    ({"default_time_zone": "Mars/Olympus"}, "not an IANA time zone"),
-    ({"tiers": ["hot", "hot"]}, "tiers must be distinct"),
-    ({"overflow": "email"}, "'digest' or 'drop'"),
-    ({"caps": {"per_dya": 3}}, "Extra inputs are not permitted"),
-])
+@pytest.mark.parametrize(
+    ("policy", "message"),
+    [
+        ({"caps": {"per_day": 5, "per_week": 4}}, "per_day (5) cannot exceed per_week (4)"),
+        ({"quiet_hours": {"start": "09:00", "end": "09:00"}}, "start and end are equal"),
+        ({"default_time_zone": "Mars/Olympus"}, "not an IANA time zone"),
+        ({"tiers": ["hot", "hot"]}, "tiers must be distinct"),
+        ({"overflow": "email"}, "'digest' or 'drop'"),
+        ({"caps": {"per_dya": 3}}, "Extra inputs are not permitted"),
+    ],
+)
 def test_policy_config_errors(policy: dict[str, object], message: str) -> None:
     with pytest.raises(ValidationError, match=re.escape(message)):
         AlertPolicy.model_validate(policy)
@@ -226,7 +266,11 @@ def test_policy_config_errors(policy: dict[str, object], message: str) -> None:
 def test_policy_defaults_and_now_must_be_aware() -> None:
     policy = AlertPolicy()
     assert (policy.caps, policy.cooldown_days, policy.overflow.value, policy.first_run.value) == (
-        Caps(per_day=3, per_week=15), 7, "digest", "skip")
+        Caps(per_day=3, per_week=15),
+        7,
+        "digest",
+        "skip",
+    )
     with pytest.raises(ValueError, match="timezone-aware"):
         decide([candidate()], [], policy, datetime(2026, 11, 23, 12))  # noqa: DTZ001 (naive is the point)
     assert NOON.tzinfo is UTC
@@ -254,20 +298,32 @@ alerts:
     assert policy.quiet_hours is not None and policy.quiet_hours.start == time(21, 30)
     expansion = policy.rules_for("any_sync", "expansion_signal")
     assert (expansion.caps, expansion.trigger_caps, expansion.quiet_hours, expansion.cooldown) == (
-        Caps(per_day=2, per_week=10), Caps(per_day=1, per_week=3), None, timedelta(days=3))
+        Caps(per_day=2, per_week=10),
+        Caps(per_day=1, per_week=3),
+        None,
+        timedelta(days=3),
+    )
     hot = policy.rules_for("slack_pql_alerts", "hot_account_alert")
     assert (hot.cooldown, hot.quiet_hours, hot.overflow, hot.first_run) == (
-        timedelta(days=1), policy.quiet_hours, OverflowPolicy.DROP, FirstRunPolicy.CAP)
+        timedelta(days=1),
+        policy.quiet_hours,
+        OverflowPolicy.DROP,
+        FirstRunPolicy.CAP,
+    )
     assert policy.rules_for("other_sync", "hot_account_alert").cooldown == timedelta(days=3)
     with pytest.raises(ValidationError, match="frozen"):
         policy.caps.per_day = 5  # type: ignore[misc]
 
 
-@pytest.mark.parametrize(("quiet", "expected"), [
-    (QuietHours(), datetime(2026, 11, 24, 7, tzinfo=UTC)),  # 08:00 in Berlin, the end of the night's quiet hours
-    (QuietHours(start=time(1), end=time(5)), datetime(2026, 11, 23, 23, tzinfo=UTC)),  # midnight is not quiet
-    (None, datetime(2026, 11, 23, 23, tzinfo=UTC)),
-])
-def test_a_days_digest_goes_out_at_the_first_sendable_moment_of_the_next_day(quiet: QuietHours | None,
-                                                                             expected: datetime) -> None:
+@pytest.mark.parametrize(
+    ("quiet", "expected"),
+    [
+        (QuietHours(), datetime(2026, 11, 24, 7, tzinfo=UTC)),  # 08:00 in Berlin, the end of the night's quiet hours
+        (QuietHours(start=time(1), end=time(5)), datetime(2026, 11, 23, 23, tzinfo=UTC)),  # midnight is not quiet
+        (None, datetime(2026, 11, 23, 23, tzinfo=UTC)),
+    ],
+)
+def test_a_days_digest_goes_out_at_the_first_sendable_moment_of_the_next_day(
+    quiet: QuietHours | None, expected: datetime
+) -> None:
     assert digest_time(date(2026, 11, 23), quiet, ZoneInfo("Europe/Berlin")) == expected

@@ -28,28 +28,37 @@ EXPANSION_CAPS = (1, 2)
 def candidates(draw: st.DrawFn, now: datetime) -> Candidate:
     rep = draw(st.sampled_from(list(ZONES)))
     return candidate(
-        draw(st.sampled_from([f"acc_{i}" for i in range(6)])), rep=rep, zone=ZONES[rep],
-        firing=f"f{draw(st.integers(0, 30))}", trigger=draw(st.sampled_from(["hot", "expansion"])),
+        draw(st.sampled_from([f"acc_{i}" for i in range(6)])),
+        rep=rep,
+        zone=ZONES[rep],
+        firing=f"f{draw(st.integers(0, 30))}",
+        trigger=draw(st.sampled_from(["hot", "expansion"])),
         tier=draw(st.sampled_from(["cold", "warm", "hot", None])),
         priority=draw(st.one_of(st.none(), st.floats(0, 100, allow_nan=False))),
         trigger_priority=draw(st.integers(1, 3)),
         fired_at=now - timedelta(hours=draw(st.sampled_from([0, 0, 0, 1, 5, 50]))),
-        first_run=draw(st.booleans()) and draw(st.booleans()))
+        first_run=draw(st.booleans()) and draw(st.booleans()),
+    )
 
 
 @st.composite
 def policies(draw: st.DrawFn) -> AlertPolicy:
     per_day = draw(st.integers(1, 3))
     per_week = draw(st.integers(per_day, 6))
-    return AlertPolicy.model_validate({
-        "caps": {"per_day": per_day, "per_week": per_week},
-        "cooldown_days": draw(st.sampled_from([0, 1, 7])),
-        "quiet_hours": draw(st.sampled_from([None, {"start": "20:00", "end": "08:00"},
-                                             {"start": "01:00", "end": "05:00"}])),
-        "overflow": draw(st.sampled_from(["digest", "drop"])), "first_run": draw(st.sampled_from(["skip", "cap"])),
-        "triggers": {"expansion": {"caps": {"per_day": EXPANSION_CAPS[0], "per_week": EXPANSION_CAPS[1]}}}
-        if draw(st.booleans()) and (per_day, per_week) >= EXPANSION_CAPS else {},
-    })
+    return AlertPolicy.model_validate(
+        {
+            "caps": {"per_day": per_day, "per_week": per_week},
+            "cooldown_days": draw(st.sampled_from([0, 1, 7])),
+            "quiet_hours": draw(
+                st.sampled_from([None, {"start": "20:00", "end": "08:00"}, {"start": "01:00", "end": "05:00"}])
+            ),
+            "overflow": draw(st.sampled_from(["digest", "drop"])),
+            "first_run": draw(st.sampled_from(["skip", "cap"])),
+            "triggers": {"expansion": {"caps": {"per_day": EXPANSION_CAPS[0], "per_week": EXPANSION_CAPS[1]}}}
+            if draw(st.booleans()) and (per_day, per_week) >= EXPANSION_CAPS
+            else {},
+        }
+    )
 
 
 @st.composite
@@ -96,16 +105,20 @@ def test_caps_and_cooldowns_hold(policy: AlertPolicy, history: list[tuple[dateti
     informed = [e for e in run.history if e.outcome in (Outcome.SEND, Outcome.DIGEST, Outcome.NO_OWNER)]
     cooldown = timedelta(days=policy.cooldown_days)
     for index, later in enumerate(informed):
-        earlier = [e for e in informed[:index]
-                   if (e.rep, e.key.account) == (later.rep, later.key.account) and later.at - cooldown < e.at]
+        earlier = [
+            e
+            for e in informed[:index]
+            if (e.rep, e.key.account) == (later.rep, later.key.account) and later.at - cooldown < e.at
+        ]
         if earlier:  # heard about again within the cooldown: only because the tier went up
             assert policy.tier_rank(later.tier) > max(policy.tier_rank(e.tier) for e in earlier)
 
 
 @settings(max_examples=80, deadline=None)
 @given(policy=policies(), history=histories(), data=st.data())
-def test_decide_is_deterministic_and_ignores_input_order(policy: AlertPolicy, data: st.DataObject,
-                                                         history: list[tuple[datetime, list[Candidate]]]) -> None:
+def test_decide_is_deterministic_and_ignores_input_order(
+    policy: AlertPolicy, data: st.DataObject, history: list[tuple[datetime, list[Candidate]]]
+) -> None:
     *earlier, (now, batch) = history
     ledger = replay(policy, earlier).ledger
     shuffled = data.draw(st.permutations(batch))

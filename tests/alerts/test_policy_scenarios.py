@@ -37,12 +37,16 @@ def simulate(run: Run, start: datetime, ticks: int, firing: Callable[[datetime],
 
 def daily_batch(scores: dict[int, list[float]]) -> Callable[[datetime], list[Candidate]]:
     """40 accounts qualify at 09:00 every day (a nightly dbt rebuild), each with its own PQL score."""
+
     def firing(now: datetime) -> list[Candidate]:
         if (now.hour, now.minute) != (9, 0):
             return []
         day = (now - MONDAY).days
-        return [candidate(f"d{day:02}_acc_{i:02}", priority=score, fired_at=now, firing=now.isoformat())
-                for i, score in enumerate(scores[day])]
+        return [
+            candidate(f"d{day:02}_acc_{i:02}", priority=score, fired_at=now, firing=now.isoformat())
+            for i, score in enumerate(scores[day])
+        ]
+
     return firing
 
 
@@ -68,7 +72,15 @@ def test_a_month_of_forty_accounts_a_day_under_caps_of_3_and_15(overflow: Overfl
     assert max(sum(1 for s in sends if at - timedelta(days=7) < s <= at) for at in sends) == 15
     # Five days of 3 fill the rolling week; days 6 and 7 send nothing; the pattern repeats: 15 per 7 days.
     assert [Counter(at.date() for at in sends)[(MONDAY + timedelta(days=d)).date()] for d in range(8)] == [
-        3, 3, 3, 3, 3, 0, 0, 3]
+        3,
+        3,
+        3,
+        3,
+        3,
+        0,
+        0,
+        3,
+    ]
     assert len(sends) == 3 * 5 * 4 + 3 * 3  # weeks 1-4, then days 29-31
     digests = {d.digest_key for d in decisions if d.outcome is Outcome.DIGEST}
     assert len(digests) == (31 if overflow is OverflowPolicy.DIGEST else 0)  # one digest per day
@@ -80,8 +92,20 @@ def test_an_account_flapping_around_the_threshold_for_a_week_alerts_once() -> No
 
     def firing(now: datetime) -> list[Candidate]:
         crossed_up = (now - MONDAY) // TICK % 2 == 1  # 79 at even ticks, 81 at odd ones
-        return [candidate("acc_flappy", tier="hot", priority=81.0, zone="America/New_York", fired_at=now,
-                          firing=now.isoformat())] if crossed_up else []
+        return (
+            [
+                candidate(
+                    "acc_flappy",
+                    tier="hot",
+                    priority=81.0,
+                    zone="America/New_York",
+                    fired_at=now,
+                    firing=now.isoformat(),
+                )
+            ]
+            if crossed_up
+            else []
+        )
 
     sunday_9pm_in_new_york = MONDAY + timedelta(hours=2)
     decisions = simulate(run, sunday_9pm_in_new_york, 7 * 96, firing)

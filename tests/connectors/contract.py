@@ -35,8 +35,9 @@ def _written(destination: Destination, records: Sequence[WriteRecord], op: Opera
     return result
 
 
-def check_confirms(open_destination: Factory, inspect: Inspector, target: Target,
-                   records: Sequence[WriteRecord]) -> list[str]:
+def check_confirms(
+    open_destination: Factory, inspect: Inspector, target: Target, records: Sequence[WriteRecord]
+) -> list[str]:
     """Every record is confirmed with a record id, and the vendor then holds exactly the values sent
     (``None`` read back as empty). Returns the record ids, in input order."""
     destination = open_destination(target)
@@ -55,8 +56,7 @@ def check_confirms(open_destination: Factory, inspect: Inspector, target: Target
     return ids
 
 
-def check_rejects(open_destination: Factory, target: Target, good: Sequence[WriteRecord],
-                  bad: WriteRecord) -> None:
+def check_rejects(open_destination: Factory, target: Target, good: Sequence[WriteRecord], bad: WriteRecord) -> None:
     """``bad`` (placed mid-batch) is rejected with the vendor's code and message; every ``good`` record confirms."""
     middle = len(good) // 2
     records = [*good[:middle], bad, *good[middle:]]
@@ -72,8 +72,9 @@ def check_rejects(open_destination: Factory, target: Target, good: Sequence[Writ
     assert all(r.status is RecordStatus.CONFIRMED for r in others), others
 
 
-def check_idempotent(open_destination: Factory, inspect: Inspector, target: Target,
-                     records: Sequence[WriteRecord]) -> None:
+def check_idempotent(
+    open_destination: Factory, inspect: Inspector, target: Target, records: Sequence[WriteRecord]
+) -> None:
     """Sending the same confirmed batch again (a crash between send and commit) confirms the same record ids and
     leaves the vendor's values as they were."""
     first = check_confirms(open_destination, inspect, target, records)
@@ -85,8 +86,9 @@ def check_idempotent(open_destination: Factory, inspect: Inspector, target: Targ
         assert [inspect(i, list(r.values)) for i, r in zip(second, records, strict=True)] == before
 
 
-def check_capabilities(open_destination: Factory, target: Target,
-                       make_records: Callable[[int], Sequence[WriteRecord]]) -> None:
+def check_capabilities(
+    open_destination: Factory, target: Target, make_records: Callable[[int], Sequence[WriteRecord]]
+) -> None:
     """The declared capabilities are usable: the target's mode is supported, and a batch of the declared
     ``max_batch`` records for a create is accepted whole, one confirmation per record in input order."""
     destination = open_destination(target)

@@ -31,17 +31,19 @@ from tests.project import ENVIRONMENT, make_project
 DEFAULTS = Guards()
 
 
-@pytest.mark.parametrize(("updates", "clears", "synced", "tripped"), [
-    (50, 10, 100, []),                                          # exactly at both limits: allowed
-    (50, 11, 100, [Guard.MAX_CLEAR_PERCENT]),
-    (51, 10, 100, [Guard.MAX_UPDATE_PERCENT]),
-    (100, 100, 100, [Guard.MAX_CLEAR_PERCENT, Guard.MAX_UPDATE_PERCENT]),
-    (19, 19, 19, []),                                           # below min_records the percentages do not apply
-    (20, 3, 20, [Guard.MAX_CLEAR_PERCENT, Guard.MAX_UPDATE_PERCENT]),  # at min_records they do
-    (10, 10, 0, []),                                            # a first sync: nothing is synced yet
-])
-def test_percentages_trip_only_past_their_limits(updates: int, clears: int, synced: int,
-                                                 tripped: list[Guard]) -> None:
+@pytest.mark.parametrize(
+    ("updates", "clears", "synced", "tripped"),
+    [
+        (50, 10, 100, []),  # exactly at both limits: allowed
+        (50, 11, 100, [Guard.MAX_CLEAR_PERCENT]),
+        (51, 10, 100, [Guard.MAX_UPDATE_PERCENT]),
+        (100, 100, 100, [Guard.MAX_CLEAR_PERCENT, Guard.MAX_UPDATE_PERCENT]),
+        (19, 19, 19, []),  # below min_records the percentages do not apply
+        (20, 3, 20, [Guard.MAX_CLEAR_PERCENT, Guard.MAX_UPDATE_PERCENT]),  # at min_records they do
+        (10, 10, 0, []),  # a first sync: nothing is synced yet
+    ],
+)
+def test_percentages_trip_only_past_their_limits(updates: int, clears: int, synced: int, tripped: list[Guard]) -> None:
     trips = evaluate_guards(DEFAULTS, model_rows=synced, updates=updates, clears=clears, synced=synced)
     assert [trip.guard for trip in trips] == tripped
 
@@ -57,13 +59,17 @@ def test_an_empty_model_trips_whatever_the_snapshot_size() -> None:
 def test_a_trip_names_the_guard_the_numbers_and_the_limit() -> None:
     (trip,) = evaluate_guards(DEFAULTS, model_rows=1000, updates=0, clears=250, synced=1000)
     assert (trip.guard, trip.count, trip.synced, trip.threshold, trip.percent) == (
-        Guard.MAX_CLEAR_PERCENT, 250, 1000, 10, 25.0)
+        Guard.MAX_CLEAR_PERCENT,
+        250,
+        1000,
+        10,
+        25.0,
+    )
     assert trip.describe() == "would clear 250 of 1000 synced records (25%, more than max_clear_percent 10)"
 
 
 @given(st.integers(0, 100), st.integers(0, 5000), st.integers(0, 5000), st.integers(0, 200))
-def test_a_percentage_trips_exactly_when_the_count_exceeds_it(limit: int, count: int, synced: int,
-                                                             floor: int) -> None:
+def test_a_percentage_trips_exactly_when_the_count_exceeds_it(limit: int, count: int, synced: int, floor: int) -> None:
     limits = Guards(max_clear_percent=limit, max_update_percent=limit, min_records=floor)
     trips = evaluate_guards(limits, model_rows=1, updates=count, clears=count, synced=synced)
     expected = synced > 0 and synced >= floor and count * 100 > limit * synced
@@ -77,7 +83,8 @@ def _synced_accounts(warehouse_path: Path, n: int) -> list[tuple[str, float, str
 
 
 def test_the_plan_carries_its_trips_and_the_mapping_overrides_the_defaults(
-        store: StateStore, warehouse: Warehouse, warehouse_path: Path) -> None:
+    store: StateStore, warehouse: Warehouse, warehouse_path: Path
+) -> None:
     rows = _synced_accounts(warehouse_path, 40)
     sync = sync_config(on_remove="clear")
     plan_and_confirm(sync, store, warehouse)
@@ -94,9 +101,9 @@ def test_the_plan_carries_its_trips_and_the_mapping_overrides_the_defaults(
 
 
 @pytest.mark.parametrize(("changed", "blocked"), [(15, False), (16, True)])
-def test_updating_more_than_half_of_the_synced_records_trips(store: StateStore, warehouse: Warehouse,
-                                                             warehouse_path: Path, changed: int, *,
-                                                             blocked: bool) -> None:
+def test_updating_more_than_half_of_the_synced_records_trips(
+    store: StateStore, warehouse: Warehouse, warehouse_path: Path, changed: int, *, blocked: bool
+) -> None:
     rows = _synced_accounts(warehouse_path, 30)
     sync = sync_config()
     plan_and_confirm(sync, store, warehouse)
@@ -107,8 +114,9 @@ def test_updating_more_than_half_of_the_synced_records_trips(store: StateStore, 
     assert [trip.guard for trip in plan.guard_trips] == ([Guard.MAX_UPDATE_PERCENT] if blocked else [])
 
 
-def test_a_blocked_run_sends_nothing_and_is_recorded(store: StateStore, warehouse: Warehouse,
-                                                     warehouse_path: Path) -> None:
+def test_a_blocked_run_sends_nothing_and_is_recorded(
+    store: StateStore, warehouse: Warehouse, warehouse_path: Path
+) -> None:
     _synced_accounts(warehouse_path, 30)
     sync = sync_config(on_remove="clear", fields={"score": "score"})
     plan_and_confirm(sync, store, warehouse)
@@ -122,14 +130,14 @@ def test_a_blocked_run_sends_nothing_and_is_recorded(store: StateStore, warehous
     assert snapshot_dict(store, sync.name) == before
     (run,) = store.runs.recent(sync.name)
     assert (run.status, run.clears, run.error) == ("blocked", 30, outcome.error)
-    allowed = run_sync(sync, store, warehouse, lambda: NOW, lambda _: destination,
-                       RunOptions(allow_mass_change=True))
+    allowed = run_sync(sync, store, warehouse, lambda: NOW, lambda _: destination, RunOptions(allow_mass_change=True))
     assert allowed.status is RunStatus.SUCCEEDED
     assert sorted(key for call in destination.calls for key in call.keys) == sorted(before)
 
 
-def test_a_blocked_run_does_not_commit_bookkeeping(store: StateStore, warehouse: Warehouse,
-                                                   warehouse_path: Path) -> None:
+def test_a_blocked_run_does_not_commit_bookkeeping(
+    store: StateStore, warehouse: Warehouse, warehouse_path: Path
+) -> None:
     rows = _synced_accounts(warehouse_path, 30)
     sync = sync_config(on_remove="clear")
     plan_and_confirm(sync, store, warehouse)
@@ -140,13 +148,18 @@ def test_a_blocked_run_does_not_commit_bookkeeping(store: StateStore, warehouse:
     assert not destination.calls
     # Had the run gone ahead, the 20 remaining keys' refresh rows would have been committed.
     assert plan_sync(narrower, store, warehouse, guards=Guards(max_clear_percent=100)).counts.as_dict() == {
-        "create": 0, "update": 0, "clear": 10, "unchanged": 20}
+        "create": 0,
+        "update": 0,
+        "clear": 10,
+        "unchanged": 20,
+    }
     assert len(plan_sync(narrower, store, warehouse).rows("refresh")) == 20
 
 
 @pytest.mark.parametrize("backend", ["duckdb", "postgres"])
-def test_the_cli_refuses_a_mass_change_once_and_allows_it_on_request(tmp_path: Path, backend: str,
-                                                                     request: pytest.FixtureRequest) -> None:
+def test_the_cli_refuses_a_mass_change_once_and_allows_it_on_request(
+    tmp_path: Path, backend: str, request: pytest.FixtureRequest
+) -> None:
     state_url = "duckdb:///.syncer/state.duckdb" if backend == "duckdb" else request.getfixturevalue("pg_url")
     root = make_project(tmp_path / "project", state_url=state_url, accounts=60)
     config = load_project(root, REGISTRY, ENVIRONMENT).sync("companies")
@@ -158,8 +171,7 @@ def test_the_cli_refuses_a_mass_change_once_and_allows_it_on_request(tmp_path: P
         store.close()
         warehouse.close()
     # An upstream job fails and leaves the model empty.
-    write_table(root / "warehouse.duckdb", "scored_accounts", "account_id VARCHAR, pql_score DOUBLE, pql_tier TEXT",
-                [])
+    write_table(root / "warehouse.duckdb", "scored_accounts", "account_id VARCHAR, pql_score DOUBLE, pql_tier TEXT", [])
     runner = CliRunner()
     planned = runner.invoke(cli, ["plan", "companies", "-p", str(root), "--json"], env=ENVIRONMENT)
     assert json.loads(planned.output)["guard_trips"][0]["guard"] == "allow_empty_model"
@@ -168,8 +180,7 @@ def test_the_cli_refuses_a_mass_change_once_and_allows_it_on_request(tmp_path: P
     assert "Allow it once with 'syncer run companies --allow-mass-change'" in shown.output
     blocked = runner.invoke(cli, ["run", "companies", "-p", str(root)], env=ENVIRONMENT)
     assert blocked.exit_code == 1
-    assert ("blocked, nothing sent: companies: the model returned no rows while 60 records are synced"
-            in blocked.output)
+    assert "blocked, nothing sent: companies: the model returned no rows while 60 records are synced" in blocked.output
     assert "syncer run companies --allow-mass-change" in blocked.output
     status = json.loads(runner.invoke(cli, ["status", "-p", str(root), "--json"], env=ENVIRONMENT).output)
     assert status[0]["last_run"]["status"] == "blocked"
@@ -188,24 +199,28 @@ def test_limits_come_from_syncer_yaml_and_the_mapping_overrides_them(tmp_path: P
     assert limits == Guards(max_clear_percent=10, max_update_percent=5, min_records=0, allow_empty_model=True)
 
 
-@pytest.mark.parametrize(("creates", "synced", "tripped"), [
-    (100, 100, []),                                   # the sync may double: exactly at the limit
-    (101, 100, [Guard.MAX_CREATE_PERCENT]),
-    (1800, 200, [Guard.MAX_CREATE_PERCENT]),          # a model that suddenly returns ten times its rows
-    (2000, 0, []),                                    # a first sync: nothing is synced yet, every record is new
-    (190, 19, []),                                    # below min_records the percentage does not apply
-])
-def test_creates_trip_past_their_percentage_of_the_synced_records(creates: int, synced: int,
-                                                                  tripped: list[Guard]) -> None:
-    trips = evaluate_guards(DEFAULTS, model_rows=synced + creates, updates=0, clears=0, synced=synced,
-                            creates=creates)
+@pytest.mark.parametrize(
+    ("creates", "synced", "tripped"),
+    [
+        (100, 100, []),  # the sync may double: exactly at the limit
+        (101, 100, [Guard.MAX_CREATE_PERCENT]),
+        (1800, 200, [Guard.MAX_CREATE_PERCENT]),  # a model that suddenly returns ten times its rows
+        (2000, 0, []),  # a first sync: nothing is synced yet, every record is new
+        (190, 19, []),  # below min_records the percentage does not apply
+    ],
+)
+def test_creates_trip_past_their_percentage_of_the_synced_records(
+    creates: int, synced: int, tripped: list[Guard]
+) -> None:
+    trips = evaluate_guards(DEFAULTS, model_rows=synced + creates, updates=0, clears=0, synced=synced, creates=creates)
     assert [trip.guard for trip in trips] == tripped
 
 
 def test_a_create_trip_and_a_task_trip_say_what_the_run_would_do() -> None:
     (creates,) = evaluate_guards(DEFAULTS, model_rows=2000, updates=0, clears=0, synced=200, creates=1800)
-    assert creates.describe() == ("would create 1800 records, 900% of the 200 synced "
-                                  "(more than max_create_percent 100)")
+    assert creates.describe() == (
+        "would create 1800 records, 900% of the 200 synced (more than max_create_percent 100)"
+    )
     (tasks,) = evaluate_guards(DEFAULTS, model_rows=10, updates=0, clears=0, synced=0, tasks=501)
     assert tasks.describe() == "would create 501 CRM tasks (more than max_tasks_per_run 500)"
     assert tasks.as_dict()["percent"] == 0
@@ -213,12 +228,17 @@ def test_a_create_trip_and_a_task_trip_say_what_the_run_would_do() -> None:
 
 
 def _scored(warehouse_path: Path, n: int, score: float = 50.0) -> None:
-    write_table(warehouse_path, "accounts", "id VARCHAR, score DOUBLE, tier VARCHAR",
-                [(f"k{i:04}", score, "rep@example.com") for i in range(n)])
+    write_table(
+        warehouse_path,
+        "accounts",
+        "id VARCHAR, score DOUBLE, tier VARCHAR",
+        [(f"k{i:04}", score, "rep@example.com") for i in range(n)],
+    )
 
 
 def test_a_model_ten_times_its_size_is_blocked_with_nothing_sent_and_allowed_once(
-        store: StateStore, warehouse: Warehouse, warehouse_path: Path) -> None:
+    store: StateStore, warehouse: Warehouse, warehouse_path: Path
+) -> None:
     sync = sync_config()
     _scored(warehouse_path, 200)
     destination = FakeDestination(clock=FakeClock())
@@ -235,12 +255,14 @@ def test_a_model_ten_times_its_size_is_blocked_with_nothing_sent_and_allowed_onc
     assert allowed.status is RunStatus.SUCCEEDED and len(snapshot_dict(store, sync.name)) == 2000
 
 
-TASK_TRIGGER = [{"name": "hot", "when": "new.score >= 80", "owner_column": "tier",
-                 "task": {"subject": "Call {{ id }}"}}]
+TASK_TRIGGER = [
+    {"name": "hot", "when": "new.score >= 80", "owner_column": "tier", "task": {"subject": "Call {{ id }}"}}
+]
 
 
 def test_more_tasks_than_max_tasks_per_run_block_the_run_and_a_first_runs_skipped_tasks_do_not_count(
-        store: StateStore, warehouse: Warehouse, warehouse_path: Path) -> None:
+    store: StateStore, warehouse: Warehouse, warehouse_path: Path
+) -> None:
     sync = sync_config(triggers=TASK_TRIGGER, guards={"max_update_percent": 100})
     _scored(warehouse_path, 600, score=90)
     first_run = plan_sync(sync, store, warehouse)  # 600 firings, but a first run records its tasks (skip)
@@ -266,8 +288,10 @@ def test_the_cli_plan_exits_1_naming_the_create_guard_and_run_is_blocked(tmp_pat
     runner = CliRunner()
     assert runner.invoke(cli, ["plan", "companies", "-p", str(root)], env=ENVIRONMENT).exit_code == 0  # a first sync
     config = load_project(root, REGISTRY, ENVIRONMENT).sync("companies")
-    store, warehouse = open_state("duckdb:///.syncer/state.duckdb", root), open_warehouse(
-        "duckdb:///warehouse.duckdb", root)
+    store, warehouse = (
+        open_state("duckdb:///.syncer/state.duckdb", root),
+        open_warehouse("duckdb:///warehouse.duckdb", root),
+    )
     try:
         run_id = store.runs.start("companies", dry_run=False, now=NOW)  # a delivered first sync of 200 rows
         commit_all(store, "companies", plan_sync(config, store, warehouse).changes, NOW)
@@ -298,22 +322,27 @@ def test_creates_left_by_an_unfinished_backfill_do_not_trip_the_create_guard(tmp
     columns = "account_id VARCHAR, pql_score DOUBLE, pql_tier TEXT"
     write_table(root / "warehouse.duckdb", "scored_accounts", columns, [(f"a{i:04}", 50.0, "warm") for i in range(500)])
     config = load_project(root, REGISTRY, ENVIRONMENT).sync("companies")
-    store, warehouse = open_state("duckdb:///.syncer/state.duckdb", root), open_warehouse(
-        "duckdb:///warehouse.duckdb", root)
+    store, warehouse = (
+        open_state("duckdb:///.syncer/state.duckdb", root),
+        open_warehouse("duckdb:///warehouse.duckdb", root),
+    )
     try:
         run_id = store.runs.start("companies", dry_run=False, now=NOW)
         store.runs.finish(run_id, RunStatus.PARTIAL, NOW, model_rows=500)
         # 200 confirmed of 500: the snapshot as a stopped first sync leaves it
-        write_table(root / "warehouse.duckdb", "scored_accounts", columns,
-                    [(f"a{i:04}", 50.0, "warm") for i in range(200)])
+        write_table(
+            root / "warehouse.duckdb", "scored_accounts", columns, [(f"a{i:04}", 50.0, "warm") for i in range(200)]
+        )
         commit_all(store, "companies", plan_sync(config, store, warehouse).changes, NOW)
         store.snapshot.flush("companies")
-        write_table(root / "warehouse.duckdb", "scored_accounts", columns,
-                    [(f"a{i:04}", 50.0, "warm") for i in range(500)])
+        write_table(
+            root / "warehouse.duckdb", "scored_accounts", columns, [(f"a{i:04}", 50.0, "warm") for i in range(500)]
+        )
         leftovers = plan_sync(config, store, warehouse)
         assert leftovers.counts.create == 300 and not leftovers.guard_trips
-        write_table(root / "warehouse.duckdb", "scored_accounts", columns,
-                    [(f"a{i:04}", 50.0, "warm") for i in range(5000)])
+        write_table(
+            root / "warehouse.duckdb", "scored_accounts", columns, [(f"a{i:04}", 50.0, "warm") for i in range(5000)]
+        )
         grown = plan_sync(config, store, warehouse)
         assert [trip.guard for trip in grown.guard_trips] == [Guard.MAX_CREATE_PERCENT]
         assert grown.guard_trips[0].count == 4500  # the model's growth since the delivered run, not the leftovers
@@ -322,19 +351,27 @@ def test_creates_left_by_an_unfinished_backfill_do_not_trip_the_create_guard(tmp
         warehouse.close()
 
 
-@pytest.mark.parametrize(("attempted", "rejected", "tripped"), [
-    (100, 50, False),   # exactly at the limit does not trip
-    (100, 51, True),
-    (19, 19, False),    # below min_records the share does not apply (the runner fails a run rejecting every row)
-    (20, 11, True),
-    (0, 0, False),
-])
-def test_the_reject_guard_trips_past_its_share_of_the_attempted_rows(attempted: int, rejected: int, *,
-                                                                     tripped: bool) -> None:
+@pytest.mark.parametrize(
+    ("attempted", "rejected", "tripped"),
+    [
+        (100, 50, False),  # exactly at the limit does not trip
+        (100, 51, True),
+        (19, 19, False),  # below min_records the share does not apply (the runner fails a run rejecting every row)
+        (20, 11, True),
+        (0, 0, False),
+    ],
+)
+def test_the_reject_guard_trips_past_its_share_of_the_attempted_rows(
+    attempted: int, rejected: int, *, tripped: bool
+) -> None:
     trip = evaluate_rejects(Guards(), attempted, rejected)
     assert (trip is not None) == tripped
     if trip is not None:
-        assert (trip.guard, trip.count, trip.synced, trip.threshold) == (Guard.MAX_REJECT_PERCENT, rejected,
-                                                                         attempted, 50)
+        assert (trip.guard, trip.count, trip.synced, trip.threshold) == (
+            Guard.MAX_REJECT_PERCENT,
+            rejected,
+            attempted,
+            50,
+        )
         assert trip.describe().startswith(f"rejected or parked {rejected} of the {attempted} rows it attempted")
     assert evaluate_rejects(Guards(max_reject_percent=100), attempted, attempted) is None

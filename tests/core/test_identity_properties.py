@@ -25,33 +25,58 @@ from tests.helpers import plan_and_confirm, sync_config, write_table
 
 Spelling = tuple[str, Callable[[Any], Any]]
 IDENTITIES: list[Spelling] = [
-    ("INTEGER", int), ("BIGINT", int), ("DECIMAL(18, 2)", lambda v: f"{v}.00"), ("DOUBLE", float),
-    ("VARCHAR", str), ("VARCHAR", lambda v: f"  {v}\t"),
+    ("INTEGER", int),
+    ("BIGINT", int),
+    ("DECIMAL(18, 2)", lambda v: f"{v}.00"),
+    ("DOUBLE", float),
+    ("VARCHAR", str),
+    ("VARCHAR", lambda v: f"  {v}\t"),
 ]
 SCORES: list[Spelling] = [
-    ("DECIMAL(12, 2)", str), ("DOUBLE", float), ("VARCHAR", lambda v: format(v, "f") + "00"),
+    ("DECIMAL(12, 2)", str),
+    ("DOUBLE", float),
+    ("VARCHAR", lambda v: format(v, "f") + "00"),
 ]
 RANKS: list[Spelling] = [("INTEGER", int), ("DECIMAL(9, 1)", lambda v: f"{v}.0"), ("DOUBLE", float)]
 _names = itertools.count()
 _model = st.lists(
-    st.tuples(st.integers(-10**6, 10**6),                                        # key
-              st.integers(1, 10**9),                                             # match: a CRM record id
-              st.decimals(-10**6, 10**6, places=2, allow_nan=False),             # score
-              st.integers(-1000, 1000),                                          # rank
-              st.datetimes(datetime(2000, 1, 1), datetime(2100, 1, 1))),  # noqa: DTZ001 (instant, naive UTC)
-    max_size=8, unique_by=lambda row: row[0])
-_spellings = st.tuples(st.sampled_from(IDENTITIES), st.sampled_from(IDENTITIES), st.sampled_from(SCORES),
-                       st.sampled_from(RANKS), st.integers(-14 * 60, 14 * 60))
+    st.tuples(
+        st.integers(-(10**6), 10**6),  # key
+        st.integers(1, 10**9),  # match: a CRM record id
+        st.decimals(-(10**6), 10**6, places=2, allow_nan=False),  # score
+        st.integers(-1000, 1000),  # rank
+        st.datetimes(datetime(2000, 1, 1), datetime(2100, 1, 1)),  # noqa: DTZ001 (instant, naive UTC)
+    ),
+    max_size=8,
+    unique_by=lambda row: row[0],
+)
+_spellings = st.tuples(
+    st.sampled_from(IDENTITIES),
+    st.sampled_from(IDENTITIES),
+    st.sampled_from(SCORES),
+    st.sampled_from(RANKS),
+    st.integers(-14 * 60, 14 * 60),
+)
 Row = tuple[int, int, Decimal, int, datetime]
 
 
 def _sync(name: str) -> SyncConfig:
-    return sync_config(name=name, on_remove="clear", fields={
-        "score": {"source": "score", "type": "number"}, "rank": {"source": "rank", "type": "integer"},
-        "since": {"source": "since", "type": "datetime"},
-        "summary": {"template": "#{{ rank }} since {{ since }}"}},
-        destination={"connector": "crm", "object": "companies", "mode": "upsert",
-                     "match": {"column": "crm_id", "field": "id"}})
+    return sync_config(
+        name=name,
+        on_remove="clear",
+        fields={
+            "score": {"source": "score", "type": "number"},
+            "rank": {"source": "rank", "type": "integer"},
+            "since": {"source": "since", "type": "datetime"},
+            "summary": {"template": "#{{ rank }} since {{ since }}"},
+        },
+        destination={
+            "connector": "crm",
+            "object": "companies",
+            "mode": "upsert",
+            "match": {"column": "crm_id", "field": "id"},
+        },
+    )
 
 
 def _write(path: Path, rows: list[Row], spelling: tuple[Spelling, Spelling, Spelling, Spelling, int]) -> None:
@@ -63,14 +88,19 @@ def _write(path: Path, rows: list[Row], spelling: tuple[Spelling, Spelling, Spel
         moment = moment.replace(microsecond=0)
         return moment.isoformat(sep=" ") if offset == 0 else moment.replace(tzinfo=UTC).astimezone(zone).isoformat()
 
-    write_table(path, "accounts", f"id {key_type}, crm_id {match_type}, score {score_type}, rank {rank_type}, "
-                f"since {since_type}", [(key(k), match(m), score(s), rank(r), instant(t)) for k, m, s, r, t in rows])
+    write_table(
+        path,
+        "accounts",
+        f"id {key_type}, crm_id {match_type}, score {score_type}, rank {rank_type}, since {since_type}",
+        [(key(k), match(m), score(s), rank(r), instant(t)) for k, m, s, r, t in rows],
+    )
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(rows=_model, first=_spellings, second=_spellings)
-def test_respelling_a_model_plans_nothing(store: StateStore, tmp_path: Path, rows: list[Row],
-                                          first: Any, second: Any) -> None:
+def test_respelling_a_model_plans_nothing(
+    store: StateStore, tmp_path: Path, rows: list[Row], first: Any, second: Any
+) -> None:
     name = f"p{next(_names)}"
     path = tmp_path / f"{name}.duckdb"
     warehouse, sync = DuckDBWarehouse(path), _sync(name)
@@ -87,24 +117,31 @@ def test_respelling_a_model_plans_nothing(store: StateStore, tmp_path: Path, row
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(rows=_model, spelling=_spellings, moved=st.sets(st.integers(0, 7)), data=st.data())
-def test_the_diff_sees_every_match_value_change(store: StateStore, tmp_path: Path, rows: list[Row], spelling: Any,
-                                               moved: set[int], data: st.DataObject) -> None:
+def test_the_diff_sees_every_match_value_change(
+    store: StateStore, tmp_path: Path, rows: list[Row], spelling: Any, moved: set[int], data: st.DataObject
+) -> None:
     name = f"m{next(_names)}"
     path = tmp_path / f"{name}.duckdb"
     warehouse, sync = DuckDBWarehouse(path), _sync(name)
     try:
         _write(path, rows, spelling)
         plan_and_confirm(sync, store, warehouse)
-        after = [(k, m + data.draw(st.integers(1, 10**6)) if i in moved else m, s, r, t)
-                 for i, (k, m, s, r, t) in enumerate(rows)]
+        after = [
+            (k, m + data.draw(st.integers(1, 10**6)) if i in moved else m, s, r, t)
+            for i, (k, m, s, r, t) in enumerate(rows)
+        ]
         _write(path, after, spelling)
         plan = plan_and_confirm(sync, store, warehouse)
         expected = {str(k): str(m) for i, (k, m, *_) in enumerate(after) if i in moved}
         updates = plan.rows("update")
         assert {row["key"]: row["match"] for row in updates} == expected
         assert all(row["record_id"] is None and "score" in row["changed"] for row in updates)
-        assert plan.counts.as_dict() == {"create": 0, "update": len(expected), "clear": 0,
-                                         "unchanged": len(rows) - len(expected)}
+        assert plan.counts.as_dict() == {
+            "create": 0,
+            "update": len(expected),
+            "clear": 0,
+            "unchanged": len(rows) - len(expected),
+        }
         relation = store.snapshot.relation(name)
         held = dict(store.workspace().execute(f"SELECT key, match_value FROM {relation} AS s").fetchall())
         assert held == {str(k): str(m) for k, m, *_ in after}

@@ -38,21 +38,22 @@ def _expected(rows: list[Row], previous: Snapshot, *, clears: bool) -> Snapshot:
         counts[key] = counts.get(key, 0) + 1
     valid = {key: {"f1": v1, "f2": v2} for key, v1, v2 in rows if key is not None and counts[key] == 1}
     rejected = {key for key, n in counts.items() if key is not None and n > 1}
-    kept = {key: values for key, values in previous.items()
-            if key in rejected or (key not in counts and not clears)}
+    kept = {key: values for key, values in previous.items() if key in rejected or (key not in counts and not clears)}
     return valid | kept
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(previous_rows=_rows, current_rows=_rows, clears=st.booleans())
-def test_plan_applied_to_snapshot_yields_model(tmp_path: Path, previous_rows: list[Row], current_rows: list[Row], *,
-                                               clears: bool) -> None:
+def test_plan_applied_to_snapshot_yields_model(
+    tmp_path: Path, previous_rows: list[Row], current_rows: list[Row], *, clears: bool
+) -> None:
     name = f"s{next(_names)}"
     warehouse_path = tmp_path / f"{name}.duckdb"
     store = DuckDBStateStore(tmp_path / "state.duckdb")
     warehouse = DuckDBWarehouse(warehouse_path)
-    sync: SyncConfig = sync_config(name=name, fields={"f1": "f1", "f2": "f2"},
-                                   on_remove="clear" if clears else "ignore")
+    sync: SyncConfig = sync_config(
+        name=name, fields={"f1": "f1", "f2": "f2"}, on_remove="clear" if clears else "ignore"
+    )
     try:
         write_table(warehouse_path, "accounts", "id VARCHAR, f1 VARCHAR, f2 VARCHAR", previous_rows)
         plan_and_confirm(sync, store, warehouse)
@@ -61,8 +62,9 @@ def test_plan_applied_to_snapshot_yields_model(tmp_path: Path, previous_rows: li
 
         write_table(warehouse_path, "accounts", "id VARCHAR, f1 VARCHAR, f2 VARCHAR", current_rows)
         plan = plan_and_confirm(sync, store, warehouse)
-        assert snapshot_dict(store, name) == apply_plan(previous, plan) == _expected(current_rows, previous,
-                                                                                     clears=clears)
+        assert (
+            snapshot_dict(store, name) == apply_plan(previous, plan) == _expected(current_rows, previous, clears=clears)
+        )
 
         for row in plan.rows():
             before = previous.get(row["key"], {})

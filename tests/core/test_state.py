@@ -16,9 +16,20 @@ from tests.helpers import NOW
 
 
 def _rows(*rows: tuple[str, str | None, int, bool]) -> pa.Table:
-    return pa.Table.from_pylist([{"key": key, "record_id": f"id-{key}", "match_value": key, "fields": fields,
-                                  "row_hash": row_hash, "present": present}
-                                 for key, fields, row_hash, present in rows], schema=COMMIT_SCHEMA)
+    return pa.Table.from_pylist(
+        [
+            {
+                "key": key,
+                "record_id": f"id-{key}",
+                "match_value": key,
+                "fields": fields,
+                "row_hash": row_hash,
+                "present": present,
+            }
+            for key, fields, row_hash, present in rows
+        ],
+        schema=COMMIT_SCHEMA,
+    )
 
 
 def test_every_migration_is_recorded_once(store: StateStore) -> None:
@@ -41,18 +52,34 @@ def test_commits_are_idempotent_and_the_latest_wins(store: StateStore) -> None:
 
 def test_runs_and_row_errors_are_recorded(store: StateStore) -> None:
     first = store.runs.start("s", dry_run=False, now=NOW)
-    store.row_errors.note(first, "s", [RowErrorInput(None, "null_key", "null key (1 rows)", "plan"),
-                                       RowErrorInput("k", "invalid_value", "bad", "plan")], NOW, park_after=5)
-    store.runs.finish(first, RunStatus.PLANNED, NOW, model_rows=10, counts=ChangeCounts(create=3, unchanged=5),
-                     rejected=2)
+    store.row_errors.note(
+        first,
+        "s",
+        [
+            RowErrorInput(None, "null_key", "null key (1 rows)", "plan"),
+            RowErrorInput("k", "invalid_value", "bad", "plan"),
+        ],
+        NOW,
+        park_after=5,
+    )
+    store.runs.finish(
+        first, RunStatus.PLANNED, NOW, model_rows=10, counts=ChangeCounts(create=3, unchanged=5), rejected=2
+    )
     second = store.runs.start("s", dry_run=True, now=NOW)
     assert second > first
     latest, earlier = store.runs.recent("s")
     assert (latest.id, latest.status, latest.dry_run) == (second, "running", True)
     assert (earlier.status, earlier.model_rows, earlier.creates, earlier.unchanged, earlier.rejected) == (
-        "planned", 10, 3, 5, 2)
-    assert [(key, reason) for key, reason, _ in store.row_errors.latest_run("s")] == [(None, "null key (1 rows)"),
-                                                                                      ("k", "bad")]
+        "planned",
+        10,
+        3,
+        5,
+        2,
+    )
+    assert [(key, reason) for key, reason, _ in store.row_errors.latest_run("s")] == [
+        (None, "null key (1 rows)"),
+        ("k", "bad"),
+    ]
     assert store.runs.recent("other") == []
 
 

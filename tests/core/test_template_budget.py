@@ -20,22 +20,32 @@ from syncer.core.templates import DEFAULT_BUDGET, RenderBudgetError, compile_tem
 from syncer.planning.render import register_functions
 from syncer.state.workspace import prepare_workspace
 
-ROW = {"name": "Acme", "score": 91, "seats": [3, 5, 8], "tree": {"name": "a", "children": [{"name": "b",
-                                                                                            "children": []}]}}
+ROW = {
+    "name": "Acme",
+    "score": 91,
+    "seats": [3, 5, 8],
+    "tree": {"name": "a", "children": [{"name": "b", "children": []}]},
+}
 BIG = "{% set s = 'a' * 60000 %}"
 
 REFUSED = [
     ("{% macro m(n) %}{{ m(n + 1) }}{% endmacro %}{{ m(0) }}", "calls nested more than 32 deep"),
     ("{{ 'a' * 10**9 }}", "repeating a value 1000000000 times"),
     ("{{ [1, 2] * 10**9 }}", "repeating a value 1000000000 times"),
-    ("{% for i in range(99999) %}{% for j in range(99999) %}x{% endfor %}{% endfor %}",
-     "range() of more than 10000 numbers"),
+    (
+        "{% for i in range(99999) %}{% for j in range(99999) %}x{% endfor %}{% endfor %}",
+        "range() of more than 10000 numbers",
+    ),
     ("{% for i in range(5000) %}{% for j in range(5000) %}{% endfor %}{% endfor %}", "more than 10000 loop iterations"),
-    ("{% set s = 'ab' * 30000 %}{% for a in s %}{% for b in s %}{% endfor %}{% endfor %}",
-     "more than 10000 loop iterations"),
+    (
+        "{% set s = 'ab' * 30000 %}{% for a in s %}{% for b in s %}{% endfor %}{% endfor %}",
+        "more than 10000 loop iterations",
+    ),
     ("{% for x in [1] recursive %}{{ loop(range(9000)) }}{% endfor %}", "calls nested more than 32 deep"),
-    ("{% macro a(n) %}{% if n %}{{ a(n - 1) }}{{ a(n - 1) }}{% endif %}{% endmacro %}{{ a(30) }}",
-     "more than 10000 calls"),
+    (
+        "{% macro a(n) %}{% if n %}{{ a(n - 1) }}{{ a(n - 1) }}{% endif %}{% endmacro %}{{ a(30) }}",
+        "more than 10000 calls",
+    ),
     ("{{ 'a'.ljust(10**9) }}", "str.ljust width 1000000000 is more than 65536"),
     ("{{ 'a'.center(10**9) }}", "str.center width"),
     ("{{ 'a'.zfill(10**9) }}", "str.zfill width"),
@@ -53,12 +63,18 @@ REFUSED = [
     (BIG + "{{ [s] * 60000 }}", "repeating a value 60000 times"),
     (BIG + "{{ s + s }}", "the result of '+' larger than 65536 characters"),
     (BIG + "{{ s ~ s }}", "a concatenation larger than 65536 characters"),
-    ("{% set ns = namespace(s='ab') %}{% for i in range(40) %}{% set ns.s = ns.s ~ ns.s %}{% endfor %}",
-     "a concatenation larger than 65536 characters"),
-    ("{% set ns = namespace(n=3) %}{% for i in range(64) %}{% set ns.n = ns.n * ns.n %}{% endfor %}",
-     "a product of more than 65536 digits"),
-    ("{% macro m() %}{% for i in range(9000) %}{{ 'a' * 60000 }}{% endfor %}{% endmacro %}{{ m()|length }}",
-     "more than 65536 characters of output"),
+    (
+        "{% set ns = namespace(s='ab') %}{% for i in range(40) %}{% set ns.s = ns.s ~ ns.s %}{% endfor %}",
+        "a concatenation larger than 65536 characters",
+    ),
+    (
+        "{% set ns = namespace(n=3) %}{% for i in range(64) %}{% set ns.n = ns.n * ns.n %}{% endfor %}",
+        "a product of more than 65536 digits",
+    ),
+    (
+        "{% macro m() %}{% for i in range(9000) %}{{ 'a' * 60000 }}{% endfor %}{% endmacro %}{{ m()|length }}",
+        "more than 65536 characters of output",
+    ),
     ("{{ 'a'|center(999999999) }}", "center width 999999999"),
     ("{{ ('x\n' * 1000)|indent(1000) }}", "indenting makes more than 65536 characters"),
     ("{{ [1]|batch(999999999, 'x')|list }}", "batch size 999999999"),
@@ -155,8 +171,9 @@ def test_alert_templates_render_under_the_same_budget() -> None:
     with pytest.raises(AlertTemplateError, match="render budget exceeded: calls nested more than 32 deep"):
         render_marked("{% macro m() %}{{ m() }}{% endmacro %}{{ m() }}", {"name": "x"})
     # the warehouse's value stays marked as data (the connector escapes exactly the data)
-    assert render_marked("*{{ name }}*", {"name": "<!channel>"}) == MarkedText.of(("*", False), ("<!channel>", True),
-                                                                                   ("*", False))
+    assert render_marked("*{{ name }}*", {"name": "<!channel>"}) == MarkedText.of(
+        ("*", False), ("<!channel>", True), ("*", False)
+    )
 
 
 @given(st.integers(0, 3 * DEFAULT_BUDGET.output_chars), st.sampled_from(["ab", "abc", "x"]))
@@ -170,9 +187,13 @@ def test_a_repeated_string_is_refused_exactly_when_it_would_pass_the_limit(times
             template.render(text=text, times=times)
 
 
-@given(st.recursive(st.none() | st.integers() | st.text(max_size=20),
-                    lambda inner: st.lists(inner, max_size=5) | st.dictionaries(st.text(max_size=5), inner,
-                                                                               max_size=5), max_leaves=40))
+@given(
+    st.recursive(
+        st.none() | st.integers() | st.text(max_size=20),
+        lambda inner: st.lists(inner, max_size=5) | st.dictionaries(st.text(max_size=5), inner, max_size=5),
+        max_leaves=40,
+    )
+)
 def test_printed_size_bounds_the_length_printed_of_json_like_values(value: Any) -> None:
     # Printing a container adds quotes, commas and spaces, and escapes an unprintable character in up to 10
     # (``\U0001f600``): a bounded factor, and what is written is counted exactly as output anyway.
@@ -192,8 +213,10 @@ def test_the_workspace_render_function_gives_each_failing_row_its_reason(tmp_pat
         prepare_workspace(con, "256MB", tmp_path)
         register_functions(con)  # what the planner does on its workspace
         deep = '{"x": ' + "[" * 50_000 + "]" * 50_000 + "}"
-        rendered = con.execute("SELECT syncer_render('{{ x }}', ?), syncer_render(?, '{}'), "
-                               "syncer_render('{{ a }}', '{\"a\": 1}')", [deep, "{{ 'a' * 10**9 }}"]).fetchall()[0]
+        rendered = con.execute(
+            "SELECT syncer_render('{{ x }}', ?), syncer_render(?, '{}'), syncer_render('{{ a }}', '{\"a\": 1}')",
+            [deep, "{{ 'a' * 10**9 }}"],
+        ).fetchall()[0]
     finally:
         con.close()
     assert rendered[0] == {"value": None, "error": "the row is nested too deeply to read"}

@@ -31,13 +31,16 @@ def firings(plan: Plan) -> list[dict[str, Any]]:
 
 
 def test_a_tier_crossing_fires_once_and_an_unchanged_rebuild_fires_nothing(
-        store: StateStore, warehouse: Warehouse, warehouse_path: Path) -> None:
+    store: StateStore, warehouse: Warehouse, warehouse_path: Path
+) -> None:
     sync = triggered(("went_hot", WENT_HOT))
-    write_table(warehouse_path, "accounts", COLUMNS, [("a", 50.0, "warm", "dana@x.io", 3),
-                                                      ("b", 20.0, "cold", "lee@x.io", 1)])
+    write_table(
+        warehouse_path, "accounts", COLUMNS, [("a", 50.0, "warm", "dana@x.io", 3), ("b", 20.0, "cold", "lee@x.io", 1)]
+    )
     assert firings(plan_and_confirm(sync, store, warehouse)) == []
-    write_table(warehouse_path, "accounts", COLUMNS, [("a", 95.0, "hot", "dana@x.io", 3),
-                                                      ("b", 25.0, "cold", "lee@x.io", 1)])
+    write_table(
+        warehouse_path, "accounts", COLUMNS, [("a", 95.0, "hot", "dana@x.io", 3), ("b", 25.0, "cold", "lee@x.io", 1)]
+    )
     crossing = plan_and_confirm(sync, store, warehouse)
     [fired] = firings(crossing)
     assert (fired["trigger"], fired["key"], fired["owner"]) == ("went_hot", "a", "dana@x.io")
@@ -49,14 +52,16 @@ def test_a_tier_crossing_fires_once_and_an_unchanged_rebuild_fires_nothing(
     rebuilt = plan_sync(sync, store, warehouse)
     assert rebuilt.is_empty and firings(rebuilt) == []
     # Still hot with a new score: an update, but not a crossing.
-    write_table(warehouse_path, "accounts", COLUMNS, [("a", 97.0, "hot", "dana@x.io", 3),
-                                                      ("b", 25.0, "cold", "lee@x.io", 1)])
+    write_table(
+        warehouse_path, "accounts", COLUMNS, [("a", 97.0, "hot", "dana@x.io", 3), ("b", 25.0, "cold", "lee@x.io", 1)]
+    )
     moved = plan_sync(sync, store, warehouse)
     assert moved.counts.update == 1 and firings(moved) == []
 
 
 def test_the_same_change_keeps_its_firing_id_and_a_different_change_gets_a_new_one(
-        store: StateStore, warehouse: Warehouse, warehouse_path: Path) -> None:
+    store: StateStore, warehouse: Warehouse, warehouse_path: Path
+) -> None:
     sync = triggered(("is_hot", "new.tier = 'hot'"))
     write_table(warehouse_path, "accounts", COLUMNS, [("a", 95.0, "hot", "dana@x.io", 3)])
     first = firings(plan_sync(sync, store, warehouse))
@@ -71,30 +76,37 @@ def test_the_same_change_keeps_its_firing_id_and_a_different_change_gets_a_new_o
 
 
 def test_old_is_null_for_creates_and_the_confirmed_text_for_updates(
-        store: StateStore, warehouse: Warehouse, warehouse_path: Path) -> None:
-    sync = triggered(("new_key", "old.tier IS NULL AND old.score IS NULL"),
-                     ("score_rose", "CAST(new.score AS DOUBLE) > CAST(old.score AS DOUBLE)"))
+    store: StateStore, warehouse: Warehouse, warehouse_path: Path
+) -> None:
+    sync = triggered(
+        ("new_key", "old.tier IS NULL AND old.score IS NULL"),
+        ("score_rose", "CAST(new.score AS DOUBLE) > CAST(old.score AS DOUBLE)"),
+    )
     write_table(warehouse_path, "accounts", COLUMNS, [("a", 10.0, "warm", "dana@x.io", 3)])
     created = firings(plan_and_confirm(sync, store, warehouse))
     assert [(f["trigger"], f["key"]) for f in created] == [("new_key", "a")]
-    write_table(warehouse_path, "accounts", COLUMNS, [("a", 12.5, "warm", "dana@x.io", 3),
-                                                      ("b", 1.0, "cold", None, 1)])
+    write_table(warehouse_path, "accounts", COLUMNS, [("a", 12.5, "warm", "dana@x.io", 3), ("b", 1.0, "cold", None, 1)])
     second = firings(plan_sync(sync, store, warehouse))
-    assert [(f["trigger"], f["key"], f["owner"]) for f in second] == [("new_key", "b", None), ("score_rose", "a",
-                                                                                                "dana@x.io")]
+    assert [(f["trigger"], f["key"], f["owner"]) for f in second] == [
+        ("new_key", "b", None),
+        ("score_rose", "a", "dana@x.io"),
+    ]
 
 
 def test_a_condition_may_read_a_model_column_that_no_field_maps(
-        store: StateStore, warehouse: Warehouse, warehouse_path: Path) -> None:
+    store: StateStore, warehouse: Warehouse, warehouse_path: Path
+) -> None:
     sync = triggered(("big_and_hot", "new.seats >= 10 AND new.tier = 'hot'"))
     assert "seats" not in sync.fields
-    write_table(warehouse_path, "accounts", COLUMNS, [("a", 90.0, "hot", "dana@x.io", 12),
-                                                      ("b", 91.0, "hot", "lee@x.io", 2)])
+    write_table(
+        warehouse_path, "accounts", COLUMNS, [("a", 90.0, "hot", "dana@x.io", 12), ("b", 91.0, "hot", "lee@x.io", 2)]
+    )
     assert [f["key"] for f in firings(plan_sync(sync, store, warehouse))] == ["a"]
 
 
 def test_a_sync_without_triggers_has_no_firings_and_a_failing_condition_is_a_plan_error(
-        store: StateStore, warehouse: Warehouse, warehouse_path: Path) -> None:
+    store: StateStore, warehouse: Warehouse, warehouse_path: Path
+) -> None:
     write_table(warehouse_path, "accounts", COLUMNS, [("a", 90.0, "hot", "dana@x.io", 12)])
     plain = plan_sync(sync_config(), store, warehouse)
     assert firings(plain) == [] and "trigger_seconds" not in plain.meta
@@ -110,15 +122,17 @@ def test_a_sync_without_triggers_has_no_firings_and_a_failing_condition_is_a_pla
 
 def test_the_query_is_one_statement_over_every_trigger() -> None:
     sync = triggered(("one", "new.tier = 'hot'"), ("two", "old.tier = 'cold'"))
-    sql = firings_sql("accounts", sync.triggers, "model.id", "staged", ["id", "tier"], ["score", "tier"],
-                      "changes", "snapshot")
+    sql = firings_sql(
+        "accounts", sync.triggers, "model.id", "staged", ["id", "tier"], ["score", "tier"], "changes", "snapshot"
+    )
     assert sql.count("UNION ALL") == 1 and "ORDER BY trigger, key" in sql
     with pytest.raises(ValueError, match="no triggers"):
         firings_sql("accounts", [], "model.id", "staged", [], [], "changes", "snapshot")
 
 
 def test_a_fall_and_rise_to_the_same_row_is_a_new_crossing_and_a_replan_before_the_commit_is_not(
-        store: StateStore, warehouse: Warehouse, warehouse_path: Path) -> None:
+    store: StateStore, warehouse: Warehouse, warehouse_path: Path
+) -> None:
     from syncer.commit import commit_all
     from tests.helpers import NOW
 

@@ -25,9 +25,13 @@ from syncer.demo.sample_warehouse import build_sample_warehouse
 SYNCER = str(Path(sys.executable).parent / "syncer")
 TOKEN = "trigger-token-for-tests"
 SIGNING_SECRET = "slack-signing-secret-for-tests"
-ENVIRONMENT = {"TEST_HUBSPOT_TOKEN": "pat-na1-daemon-test", "TEST_SLACK_TOKEN": DEMO_BOT_TOKEN,
-               "SYNCER_TRIGGER_TOKEN": TOKEN, "TEST_SLACK_SIGNING_SECRET": SIGNING_SECRET,
-               "SYNCER_LOG_FORMAT": "json"}
+ENVIRONMENT = {
+    "TEST_HUBSPOT_TOKEN": "pat-na1-daemon-test",
+    "TEST_SLACK_TOKEN": DEMO_BOT_TOKEN,
+    "SYNCER_TRIGGER_TOKEN": TOKEN,
+    "TEST_SLACK_SIGNING_SECRET": SIGNING_SECRET,
+    "SYNCER_LOG_FORMAT": "json",
+}
 T = TypeVar("T")
 
 
@@ -166,8 +170,14 @@ class DaemonProcess:
 
 
 @contextmanager
-def daemon_process(root: Path, port: int, argv: Sequence[str] | None = None, name: str = "daemon",
-                   cwd: Path | None = None, extra_env: Mapping[str, str] | None = None) -> Iterator[DaemonProcess]:
+def daemon_process(
+    root: Path,
+    port: int,
+    argv: Sequence[str] | None = None,
+    name: str = "daemon",
+    cwd: Path | None = None,
+    extra_env: Mapping[str, str] | None = None,
+) -> Iterator[DaemonProcess]:
     """``syncer daemon --project root`` (or ``argv``), logs in ``root/<name>.log``; killed at the end if alive."""
     log_path = root / f"{name}.log"
     command = list(argv) if argv is not None else [SYNCER, "daemon", "--project", str(root)]
@@ -176,8 +186,11 @@ def daemon_process(root: Path, port: int, argv: Sequence[str] | None = None, nam
         process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=cwd or root)
     handle = DaemonProcess(process, log_path, f"http://127.0.0.1:{port}")
     try:
-        poll(lambda: (handle.ready() and handle.events("daemon_started")) or process.poll() is not None, 60,
-             f"{name} to serve /healthz")
+        poll(
+            lambda: (handle.ready() and handle.events("daemon_started")) or process.poll() is not None,
+            60,
+            f"{name} to serve /healthz",
+        )
         assert process.poll() is None, f"{name} exited: {log_path.read_text()[-2000:]}"
         yield handle
     finally:

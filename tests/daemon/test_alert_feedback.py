@@ -53,40 +53,69 @@ def signed_post(url: str, payload: dict[str, Any]) -> httpx.Response:
     body = urlencode({"payload": json.dumps(payload)}).encode()
     stamp = str(int(time.time()))
     digest = hmac.new(SIGNING_SECRET.encode(), f"v0:{stamp}:".encode() + body, hashlib.sha256).hexdigest()
-    return httpx.post(url + "/slack/interactions", content=body, timeout=10, headers={
-        "X-Slack-Request-Timestamp": stamp, "X-Slack-Signature": f"v0={digest}",
-        "Content-Type": "application/x-www-form-urlencoded"})
+    return httpx.post(
+        url + "/slack/interactions",
+        content=body,
+        timeout=10,
+        headers={
+            "X-Slack-Request-Timestamp": stamp,
+            "X-Slack-Signature": f"v0={digest}",
+            "Content-Type": "application/x-www-form-urlencoded",
+        },
+    )
 
 
-def test_a_claim_updates_the_alert_in_place_and_a_strangers_press_changes_nothing(tmp_path: Path,
-                                                                                  sandbox: Sandbox) -> None:
+def test_a_claim_updates_the_alert_in_place_and_a_strangers_press_changes_nothing(
+    tmp_path: Path, sandbox: Sandbox
+) -> None:
     port = free_port()
-    root = write_project(tmp_path / "project", project_yaml(sandbox, "duckdb:///.syncer/state.duckdb", port)
-                         + ALERTS_POLICY, {"pql_alerts": PQL_MAPPING})
+    root = write_project(
+        tmp_path / "project",
+        project_yaml(sandbox, "duckdb:///.syncer/state.duckdb", port) + ALERTS_POLICY,
+        {"pql_alerts": PQL_MAPPING},
+    )
     slack = sandbox.slack
     with daemon_process(root, port) as daemon:
-        assert httpx.post(daemon.url + "/syncs/pql_alerts/trigger?wait=true", timeout=120,
-                          headers={"Authorization": "Bearer trigger-token-for-tests"}).status_code == 200
-        alerts = poll(lambda: [m for m in slack.all_messages()
-                               if (m["metadata"] or {}).get("event_type") == "syncer_alert"], 30, "an alert")
+        assert (
+            httpx.post(
+                daemon.url + "/syncs/pql_alerts/trigger?wait=true",
+                timeout=120,
+                headers={"Authorization": "Bearer trigger-token-for-tests"},
+            ).status_code
+            == 200
+        )
+        alerts = poll(
+            lambda: [m for m in slack.all_messages() if (m["metadata"] or {}).get("event_type") == "syncer_alert"],
+            30,
+            "an alert",
+        )
         alert = alerts[0]
         conversation = next(c for c in slack.state()["conversations"] if c["id"] == alert["channel"])
         owner = conversation["user"]  # a DM: the other party is the rep it was sent to
-        stranger = next(u["id"] for u in slack.state()["users"]
-                        if not u["is_bot"] and not u["deleted"] and u["id"] != owner)
+        stranger = next(
+            u["id"] for u in slack.state()["users"] if not u["is_bot"] and not u["deleted"] and u["id"] != owner
+        )
 
-        refused = signed_post(daemon.url, slack.interaction_payload(slack_root(sandbox), stranger, alert["channel"],
-                                                                    alert["ts"], ACTION_SNOOZE))
+        refused = signed_post(
+            daemon.url,
+            slack.interaction_payload(slack_root(sandbox), stranger, alert["channel"], alert["ts"], ACTION_SNOOZE),
+        )
         assert refused.status_code == 200
         poll(slack.responses, 20, "the ephemeral answer to the stranger")
-        assert slack.responses() == [{"channel": alert["channel"], "ts": alert["ts"], "user": stranger,
-                                      "body": ephemeral(NOT_YOURS)}]
+        assert slack.responses() == [
+            {"channel": alert["channel"], "ts": alert["ts"], "user": stranger, "body": ephemeral(NOT_YOURS)}
+        ]
 
-        claimed = signed_post(daemon.url, slack.interaction_payload(slack_root(sandbox), owner, alert["channel"],
-                                                                    alert["ts"], ACTION_CLAIM))
+        claimed = signed_post(
+            daemon.url,
+            slack.interaction_payload(slack_root(sandbox), owner, alert["channel"], alert["ts"], ACTION_CLAIM),
+        )
         assert (claimed.status_code, claimed.json()) == (200, {"ok": True})
-        updated = poll(lambda: [m for m in slack.messages(alert["channel"]) if m["ts"] == alert["ts"]
-                                and m["edited"]], 20, "the alert to be updated in place")
+        updated = poll(
+            lambda: [m for m in slack.messages(alert["channel"]) if m["ts"] == alert["ts"] and m["edited"]],
+            20,
+            "the alert to be updated in place",
+        )
         note = updated[0]["blocks"][-1]["elements"][0]["text"]
         assert note == f"Claimed by <@{owner}>"
         assert updated[0]["metadata"] == alert["metadata"]  # the same message, its dedupe key kept

@@ -71,9 +71,12 @@ def documented(method: str, path: str) -> set[int] | None:
 @pytest.fixture(scope="module")
 def daemon(tmp_path_factory: pytest.TempPathFactory, sandbox_session: Sandbox) -> Iterator[Daemon]:
     sandbox_session.reset()
-    root = write_project(tmp_path_factory.mktemp("doors") / "project",
-                         project_yaml(sandbox_session, "duckdb:///.syncer/state.duckdb", free_port()),
-                         {"a": slack_mapping("a", "every 1h")}, accounts=5)
+    root = write_project(
+        tmp_path_factory.mktemp("doors") / "project",
+        project_yaml(sandbox_session, "duckdb:///.syncer/state.duckdb", free_port()),
+        {"a": slack_mapping("a", "every 1h")},
+        accounts=5,
+    )
     running = Daemon(root, ENVIRONMENT, load_project(root, REGISTRY, ENVIRONMENT))
     running.start()
     yield running
@@ -88,8 +91,13 @@ class Client:
         self.loop = asyncio.new_event_loop()
         self.http = httpx.AsyncClient(transport=httpx.ASGITransport(build_app(control)), base_url="http://daemon")
 
-    def request(self, method: str, path: str, content: bytes | Iterable[bytes] = b"",
-                headers: dict[str, str] | list[tuple[bytes, bytes]] | None = None) -> httpx.Response:
+    def request(
+        self,
+        method: str,
+        path: str,
+        content: bytes | Iterable[bytes] = b"",
+        headers: dict[str, str] | list[tuple[bytes, bytes]] | None = None,
+    ) -> httpx.Response:
         async def stream(parts: Iterable[bytes]) -> AsyncIterator[bytes]:
             for part in parts:
                 yield part
@@ -100,8 +108,9 @@ class Client:
     def get(self, path: str, headers: dict[str, str] | None = None) -> httpx.Response:
         return self.request("GET", path, headers=headers)
 
-    def post(self, path: str, content: bytes | Iterable[bytes] = b"",
-             headers: dict[str, str] | None = None) -> httpx.Response:
+    def post(
+        self, path: str, content: bytes | Iterable[bytes] = b"", headers: dict[str, str] | None = None
+    ) -> httpx.Response:
         return self.request("POST", path, content, headers)
 
     def close(self) -> None:
@@ -118,9 +127,11 @@ def client(daemon: Daemon) -> Iterator[Client]:
 
 def signed(body: bytes, at: float | None = None) -> dict[str, str]:
     stamp = str(int(at if at is not None else time.time()))
-    return {"X-Slack-Request-Timestamp": stamp,
-            "X-Slack-Signature": signature(SIGNING_SECRET, stamp, body),
-            "Content-Type": "application/x-www-form-urlencoded"}
+    return {
+        "X-Slack-Request-Timestamp": stamp,
+        "X-Slack-Signature": signature(SIGNING_SECRET, stamp, body),
+        "Content-Type": "application/x-www-form-urlencoded",
+    }
 
 
 def one_line_refusal(reply: httpx.Response) -> dict[str, Any]:
@@ -135,7 +146,7 @@ def chunks(total: int, size: int = 64 * 1024) -> Iterator[bytes]:
     block = b"x" * size
     sent = 0
     while sent < total:
-        yield block[:min(size, total - sent)]
+        yield block[: min(size, total - sent)]
         sent += size
 
 
@@ -181,9 +192,12 @@ def test_each_door_refuses_hostile_input_on_one_line(client: Client, caplog: pyt
 
 def test_the_body_cap_is_read_from_the_daemon_section(tmp_path: Path, sandbox: Sandbox) -> None:
     port = free_port()
-    root = write_project(tmp_path / "project", project_yaml(sandbox, "duckdb:///.syncer/state.duckdb", port,
-                                                            "max_body_bytes: 2048\n"),
-                         {"a": slack_mapping("a", "every 1h")}, accounts=5)
+    root = write_project(
+        tmp_path / "project",
+        project_yaml(sandbox, "duckdb:///.syncer/state.duckdb", port, "max_body_bytes: 2048\n"),
+        {"a": slack_mapping("a", "every 1h")},
+        accounts=5,
+    )
     running = Daemon(root, ENVIRONMENT, load_project(root, REGISTRY, ENVIRONMENT))
     running.start()
     try:
@@ -202,8 +216,7 @@ class FaultyControl(DaemonControl):
         raise RuntimeError("a fault of the daemon")
 
 
-def test_a_fault_of_the_daemon_answers_503_and_logs_one_line(daemon: Daemon,
-                                                             caplog: pytest.LogCaptureFixture) -> None:
+def test_a_fault_of_the_daemon_answers_503_and_logs_one_line(daemon: Daemon, caplog: pytest.LogCaptureFixture) -> None:
     faulty = Client(FaultyControl(daemon))
     try:
         with caplog.at_level(logging.INFO):
@@ -218,48 +231,92 @@ def test_a_fault_of_the_daemon_answers_503_and_logs_one_line(daemon: Daemon,
 
 def test_the_openapi_description_lists_every_route_of_the_app(daemon: Daemon) -> None:
     app = build_app(DaemonControl(daemon))
-    routes = {(route.path, method.lower()) for route in app.app.routes  # type: ignore[attr-defined]
-              for method in route.methods - {"HEAD"}}
+    routes = {
+        (route.path, method.lower())
+        for route in app.app.routes  # type: ignore[attr-defined]
+        for method in route.methods - {"HEAD"}
+    }
     assert routes == {(path, method) for path, operations in OPENAPI["paths"].items() for method in operations}
 
 
 # The property test: any method, path, head and body, signed or not.
 
 # Weighted towards the two POST doors, where the parsing happens; every route and method is still drawn.
-ROUTES = st.one_of(st.just("/slack/interactions"),
-                   st.sampled_from(["/syncs/a/trigger", "/syncs/a/trigger?wait=true", "/syncs/zz/trigger"]),
-                   st.sampled_from(["/healthz", "/readyz", "/metrics", "/", "/syncs//trigger", "/slack/interactions/"]),
-                   st.builds(lambda name, query: f"/syncs/{name}/trigger?{query}",
-                             st.text("abcz_-%.", max_size=12), st.text("=&wait1truex", max_size=12)))
+ROUTES = st.one_of(
+    st.just("/slack/interactions"),
+    st.sampled_from(["/syncs/a/trigger", "/syncs/a/trigger?wait=true", "/syncs/zz/trigger"]),
+    st.sampled_from(["/healthz", "/readyz", "/metrics", "/", "/syncs//trigger", "/slack/interactions/"]),
+    st.builds(
+        lambda name, query: f"/syncs/{name}/trigger?{query}",
+        st.text("abcz_-%.", max_size=12),
+        st.text("=&wait1truex", max_size=12),
+    ),
+)
 METHODS = st.one_of(st.just("POST"), st.sampled_from(["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"]))
-JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
-                    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner,
-                                                                                max_size=4), max_leaves=20)
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=20,
+)
 NESTED = st.builds(lambda depth, opener: (opener * depth).encode(), st.integers(1, 20_000), st.sampled_from("[{"))
-PAYLOADS = st.one_of(JSON.map(lambda doc: json.dumps(doc).encode()), NESTED,
-                     st.fixed_dictionaries({"type": st.just("block_actions"),
-                                            "actions": st.lists(JSON, max_size=2)}).map(lambda d: json.dumps(d)
-                                                                                        .encode()))
-BODIES = st.one_of(st.binary(max_size=2048),
-                   PAYLOADS.map(lambda p: urlencode({"payload": p.decode()}).encode()),
-                   PAYLOADS, st.sampled_from([CAP - 1, CAP + 1, 3 * CAP]).map(lambda n: b"y" * n))
+PAYLOADS = st.one_of(
+    JSON.map(lambda doc: json.dumps(doc).encode()),
+    NESTED,
+    st.fixed_dictionaries({"type": st.just("block_actions"), "actions": st.lists(JSON, max_size=2)}).map(
+        lambda d: json.dumps(d).encode()
+    ),
+)
+BODIES = st.one_of(
+    st.binary(max_size=2048),
+    PAYLOADS.map(lambda p: urlencode({"payload": p.decode()}).encode()),
+    PAYLOADS,
+    st.sampled_from([CAP - 1, CAP + 1, 3 * CAP]).map(lambda n: b"y" * n),
+)
 HEADER_NAMES = st.text("abcdefghijklmnopqrstuvwxyz-_0123456789", min_size=1, max_size=20)
 HEADER_VALUES = st.text(st.characters(min_codepoint=32, max_codepoint=255), max_size=60)
 AUTH = st.sampled_from([None, "", "Bearer", "Bearer wrong", f"Bearer {TOKEN}", f"bearer {TOKEN}", "Basic eA=="])
 LENGTHS = st.sampled_from([None, "0", "1", str(CAP), str(CAP + 1), "99999999999999999999", "-1", "ab", " 5"])
 
 
-@settings(max_examples=400, derandomize=True, deadline=None, database=None,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-@given(method=METHODS, path=ROUTES,
-       headers=st.dictionaries(HEADER_NAMES, HEADER_VALUES, max_size=6), auth=AUTH, body=BODIES,
-       sign=st.sampled_from(["now", "now", "no", "stale"]), length=LENGTHS, chunked=st.booleans(),
-       content_type=st.sampled_from([None, "application/x-www-form-urlencoded", "application/json",
-                                     "multipart/form-data; boundary=x", "text/plain; charset=utf-9"]))
-def test_no_input_gets_a_500_and_the_daemon_answers_after(client: Client, method: str, path: str,
-                                                          headers: dict[str, str], auth: str | None, body: bytes,
-                                                          sign: str, length: str | None, *, chunked: bool,
-                                                          content_type: str | None) -> None:
+@settings(
+    max_examples=400,
+    derandomize=True,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(
+    method=METHODS,
+    path=ROUTES,
+    headers=st.dictionaries(HEADER_NAMES, HEADER_VALUES, max_size=6),
+    auth=AUTH,
+    body=BODIES,
+    sign=st.sampled_from(["now", "now", "no", "stale"]),
+    length=LENGTHS,
+    chunked=st.booleans(),
+    content_type=st.sampled_from(
+        [
+            None,
+            "application/x-www-form-urlencoded",
+            "application/json",
+            "multipart/form-data; boundary=x",
+            "text/plain; charset=utf-9",
+        ]
+    ),
+)
+def test_no_input_gets_a_500_and_the_daemon_answers_after(
+    client: Client,
+    method: str,
+    path: str,
+    headers: dict[str, str],
+    auth: str | None,
+    body: bytes,
+    sign: str,
+    length: str | None,
+    *,
+    chunked: bool,
+    content_type: str | None,
+) -> None:
     head = dict(headers)
     if sign != "no":
         head.update(signed(body, time.time() - (0 if sign == "now" else 3600)))
@@ -269,7 +326,7 @@ def test_no_input_gets_a_500_and_the_daemon_answers_after(client: Client, method
         head["Content-Type"] = content_type
     if length is not None and not chunked:
         head["Content-Length"] = length
-    content = [body[i:i + 4096] for i in range(0, len(body), 4096)] if chunked else body
+    content = [body[i : i + 4096] for i in range(0, len(body), 4096)] if chunked else body
     raw = [(name.encode("latin-1"), value.encode("latin-1")) for name, value in head.items()]
     reply = client.request(method, path, content, raw)
     assert reply.status_code < 500 or reply.status_code == 503, (reply.status_code, reply.text)
@@ -284,9 +341,14 @@ def test_no_input_gets_a_500_and_the_daemon_answers_after(client: Client, method
 def test_a_200_mb_chunked_body_leaves_the_daemon_process_memory_flat(tmp_path: Path, sandbox: Sandbox) -> None:
     """The finding: 200 MB chunked to /slack/interactions grew the daemon by 193 MB. Now by less than 20 MB."""
     port = free_port()
-    root = write_project(tmp_path / "project", project_yaml(sandbox, "duckdb:///.syncer/state.duckdb", port),
-                         {"a": slack_mapping("a", "every 1h")}, accounts=5)
+    root = write_project(
+        tmp_path / "project",
+        project_yaml(sandbox, "duckdb:///.syncer/state.duckdb", port),
+        {"a": slack_mapping("a", "every 1h")},
+        accounts=5,
+    )
     with daemon_process(root, port) as running:
+
         def rss_kib() -> int:
             status = Path(f"/proc/{running.process.pid}/status").read_text()
             return int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmRSS:")))
@@ -307,8 +369,10 @@ def test_a_200_mb_chunked_body_leaves_the_daemon_process_memory_flat(tmp_path: P
         assert running.get("/healthz").status_code == 200
         # Below the app: a head larger than uvicorn's h11 limit (431), and bytes that are not HTTP (400), are
         # refused by the parser (with its own short text) and leave the daemon answering.
-        for raw, status in ((b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + b"v" * 100_000 + b"\r\n\r\n", b"431"),
-                            (b"\x16\x03\x01\x02\x00garbage\r\n\r\n", b"400")):
+        for raw, status in (
+            (b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + b"v" * 100_000 + b"\r\n\r\n", b"431"),
+            (b"\x16\x03\x01\x02\x00garbage\r\n\r\n", b"400"),
+        ):
             with socket.create_connection(("127.0.0.1", port), timeout=10) as conn:
                 conn.sendall(raw)
                 assert conn.recv(100).startswith(b"HTTP/1.1 " + status)

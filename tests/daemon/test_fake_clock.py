@@ -16,11 +16,18 @@ FAKE_NOW = datetime(2030, 6, 3, 9, 0, 0, 500_000, tzinfo=UTC)
 
 def test_a_daemon_on_a_fake_clock_runs_its_slots_on_that_clock(tmp_path: Path, sandbox: Sandbox) -> None:
     port = free_port()
-    root = write_project(tmp_path / "project", project_yaml(sandbox, "duckdb:///.syncer/state.duckdb", port),
-                         {"fast": hubspot_mapping("fast", "every 2s")}, accounts=20)
+    root = write_project(
+        tmp_path / "project",
+        project_yaml(sandbox, "duckdb:///.syncer/state.duckdb", port),
+        {"fast": hubspot_mapping("fast", "every 2s")},
+        accounts=20,
+    )
     with daemon_process(root, port, extra_env={"SYNCER_FAKE_NOW": FAKE_NOW.isoformat()}) as daemon:
-        runs = poll(lambda: [r for r in daemon.runs() if r["due_at"]][:3] if len(daemon.runs()) >= 3 else None, 40,
-                    "three scheduled runs")
+        runs = poll(
+            lambda: [r for r in daemon.runs() if r["due_at"]][:3] if len(daemon.runs()) >= 3 else None,
+            40,
+            "three scheduled runs",
+        )
         daemon.signal(signal.SIGTERM)
         assert daemon.wait_exit(30) == 0
     slots = [datetime.fromisoformat(r["due_at"]) for r in runs]

@@ -33,15 +33,18 @@ def at(text: str) -> datetime:
     return datetime.fromisoformat(text).replace(tzinfo=UTC)
 
 
-@pytest.mark.parametrize(("schedule", "zone", "now", "slot"), [
-    ("every 2s", "UTC", "2026-03-01T10:00:05.300", "2026-03-01T10:00:04"),
-    ("every 15m", "UTC", "2026-03-01T10:44:59", "2026-03-01T10:30:00"),
-    ("every 1d", "UTC", "2026-03-01T23:59:59", "2026-03-01T00:00:00"),
-    ("*/5 * * * *", "UTC", "2026-03-01T10:04:00", "2026-03-01T10:00:00"),
-    ("0 9 * * *", "Europe/Paris", "2026-06-01T08:30:00", "2026-06-01T07:00:00"),  # 09:00 CEST is 07:00 UTC
-    ("0 9 * * *", "Europe/Paris", "2026-06-01T06:59:59", "2026-05-31T07:00:00"),
-    ("0 0 1 1 *", "UTC", "2026-06-01T00:00:00", "2026-01-01T00:00:00"),
-])
+@pytest.mark.parametrize(
+    ("schedule", "zone", "now", "slot"),
+    [
+        ("every 2s", "UTC", "2026-03-01T10:00:05.300", "2026-03-01T10:00:04"),
+        ("every 15m", "UTC", "2026-03-01T10:44:59", "2026-03-01T10:30:00"),
+        ("every 1d", "UTC", "2026-03-01T23:59:59", "2026-03-01T00:00:00"),
+        ("*/5 * * * *", "UTC", "2026-03-01T10:04:00", "2026-03-01T10:00:00"),
+        ("0 9 * * *", "Europe/Paris", "2026-06-01T08:30:00", "2026-06-01T07:00:00"),  # 09:00 CEST is 07:00 UTC
+        ("0 9 * * *", "Europe/Paris", "2026-06-01T06:59:59", "2026-05-31T07:00:00"),
+        ("0 0 1 1 *", "UTC", "2026-06-01T00:00:00", "2026-01-01T00:00:00"),
+    ],
+)
 def test_latest_slot(schedule: str, zone: str, now: str, slot: str) -> None:
     assert latest_slot(parse_schedule(schedule), ZoneInfo(zone), at(now)) == at(slot)
 
@@ -56,8 +59,9 @@ def test_every_replica_computes_the_same_slots() -> None:
         assert latest_slot(schedule, UTC_ZONE, fire) == fire
 
 
-@pytest.mark.parametrize(("text", "zone"), [("every 7s", "UTC"), ("0 9 * * *", "Europe/Berlin"),
-                                            ("30 8 * * 1-5", "America/New_York")])
+@pytest.mark.parametrize(
+    ("text", "zone"), [("every 7s", "UTC"), ("0 9 * * *", "Europe/Berlin"), ("30 8 * * 1-5", "America/New_York")]
+)
 def test_under_a_fake_clock_the_scheduler_fires_when_that_clock_reaches_each_slot(text: str, zone: str) -> None:
     """APScheduler runs on real time: the shifted trigger fires at the real moment the fake clock shows a slot, and
     slot_of gives that slot back (the Berlin case crosses its DST change of 2026-03-29)."""
@@ -111,10 +115,13 @@ def test_leases_share_claim_once_and_fence(leases: tuple[PostgresLeases, Postgre
     assert a.claim(mine, slot) and not a.claim(mine, slot)  # once
     assert not b.claim(mine, slot + timedelta(seconds=2))  # not b's lease
     with psycopg.connect(url, autocommit=True) as conn:  # a stalls past its lease
-        conn.execute("UPDATE daemon_leases SET expires_at = expires_at - interval '1 hour' WHERE owner = %s",
-                     (a.replica,))
-        conn.execute("UPDATE daemon_replicas SET heartbeat_at = heartbeat_at - interval '1 hour' "
-                     "WHERE replica = %s", (a.replica,))
+        conn.execute(
+            "UPDATE daemon_leases SET expires_at = expires_at - interval '1 hour' WHERE owner = %s", (a.replica,)
+        )
+        conn.execute(
+            "UPDATE daemon_replicas SET heartbeat_at = heartbeat_at - interval '1 hour' WHERE replica = %s",
+            (a.replica,),
+        )
     assert not a.claim(mine, slot + timedelta(seconds=2))  # fenced: its lease expired
     takeover = b.tick(syncs, busy=set())
     assert takeover.held == frozenset(syncs) and takeover.acquired[mine] == slot.replace(tzinfo=None)
@@ -172,15 +179,18 @@ def _run(run_id: int, status: str, *, dry_run: bool = False) -> RunRecord:
     return RunRecord(run_id, "s", dry_run, status, moment, moment, None, None, None, None, None, None, None)
 
 
-@pytest.mark.parametrize(("history", "expected"), [
-    ([_run(1, "failed")], "failing"),
-    ([_run(2, "failed"), _run(1, "succeeded")], "failing"),
-    ([_run(2, "failed"), _run(1, "failed")], None),
-    ([_run(3, "blocked"), _run(2, "killed"), _run(1, "failed")], None),
-    ([_run(2, "succeeded"), _run(1, "failed")], "recovered"),
-    ([_run(3, "partial"), _run(2, "planned", dry_run=True), _run(1, "blocked")], "recovered"),
-    ([_run(2, "succeeded"), _run(1, "succeeded")], None),
-])
+@pytest.mark.parametrize(
+    ("history", "expected"),
+    [
+        ([_run(1, "failed")], "failing"),
+        ([_run(2, "failed"), _run(1, "succeeded")], "failing"),
+        ([_run(2, "failed"), _run(1, "failed")], None),
+        ([_run(3, "blocked"), _run(2, "killed"), _run(1, "failed")], None),
+        ([_run(2, "succeeded"), _run(1, "failed")], "recovered"),
+        ([_run(3, "partial"), _run(2, "planned", dry_run=True), _run(1, "blocked")], "recovered"),
+        ([_run(2, "succeeded"), _run(1, "succeeded")], None),
+    ],
+)
 def test_ops_transitions(history: list[RunRecord], expected: str | None) -> None:
     assert transition(history, history[0].id) == expected
 
@@ -188,13 +198,20 @@ def test_ops_transitions(history: list[RunRecord], expected: str | None) -> None
 def test_daemon_section_problems_name_file_line_and_key(tmp_path: Path) -> None:
     root = make_project(tmp_path, accounts=5)
     with (root / "syncer.yaml").open("a") as out:
-        out.write("daemon:\n  port: 0\n  timezone: Mars/Base\n  overdue_after: soon\n  lease_s: 0.1\n"
-                  "  bogus: 1\n  ops_alerts:\n    connector: hubspot\n    channel: C1\n")
+        out.write(
+            "daemon:\n  port: 0\n  timezone: Mars/Base\n  overdue_after: soon\n  lease_s: 0.1\n"
+            "  bogus: 1\n  ops_alerts:\n    connector: hubspot\n    channel: C1\n"
+        )
     with pytest.raises(ConfigError) as caught:
         load_project(root, REGISTRY, ENVIRONMENT)
     lines = [str(problem) for problem in caught.value.problems]
-    expected = {"daemon.port": 14, "daemon.timezone": 15, "daemon.overdue_after": 16, "daemon.lease_s": 17,
-                "daemon.bogus": 18}
+    expected = {
+        "daemon.port": 14,
+        "daemon.timezone": 15,
+        "daemon.overdue_after": 16,
+        "daemon.lease_s": 17,
+        "daemon.bogus": 18,
+    }
     for key, line in expected.items():
         assert any(text.startswith(f"syncer.yaml:{line}: {key}:") for text in lines), (key, lines)
     assert any("Mars/Base" in text and "IANA" in text for text in lines)
@@ -208,7 +225,8 @@ def test_ops_alerts_must_name_a_slack_connector(tmp_path: Path) -> None:
         load_project(root, REGISTRY, ENVIRONMENT)
     assert [str(p) for p in caught.value.problems] == [
         "syncer.yaml:15: daemon.ops_alerts.connector: 'hubspot' is not a connector that posts alerts "
-        "(known: hubspot, slack)"]
+        "(known: hubspot, slack)"
+    ]
 
 
 def test_configuration_reference_is_current() -> None:
@@ -221,16 +239,35 @@ def test_metrics_count_a_run_summary_with_its_effects() -> None:
     from syncer.daemon.metrics import Metrics
 
     metrics = Metrics(lambda: [("a", 12.5, False), ("b", None, True)], lambda: 2)
-    summary = {"run_id": 1, "sync": "a", "status": "partial", "error": None,
-               "planned": {"create": 3, "update": 2, "clear": 1, "unchanged": 9}, "rejected_in_plan": 1,
-               "sent": 6, "confirmed": 5, "rejected": 1, "pending": 0, "api_calls": 4, "rate_limited": 2,
-               "retries": 3, "stopped": None, "duration_s": 1.5,
-               "effects": {"tasks": {"created": 2, "failed": 1}, "decisions": {"send": 1, "capped_day": 4},
-                           "alerts": {"sent": 1}}}
+    summary = {
+        "run_id": 1,
+        "sync": "a",
+        "status": "partial",
+        "error": None,
+        "planned": {"create": 3, "update": 2, "clear": 1, "unchanged": 9},
+        "rejected_in_plan": 1,
+        "sent": 6,
+        "confirmed": 5,
+        "rejected": 1,
+        "pending": 0,
+        "api_calls": 4,
+        "rate_limited": 2,
+        "retries": 3,
+        "stopped": None,
+        "duration_s": 1.5,
+        "effects": {
+            "tasks": {"created": 2, "failed": 1},
+            "decisions": {"send": 1, "capped_day": 4},
+            "alerts": {"sent": 1},
+        },
+    }
     metrics.observe(summary, "hubspot")
     metrics.observe({**summary, "effects": None, "planned": None, "status": "failed"}, "hubspot")
-    samples = {(s.name, tuple(sorted(s.labels.items()))): s.value
-               for family in text_string_to_metric_families(metrics.render().decode()) for s in family.samples}
+    samples = {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(metrics.render().decode())
+        for s in family.samples
+    }
 
     def value(name: str, **labels: str) -> float:
         return samples[(name, tuple(sorted(labels.items())))]

@@ -67,11 +67,16 @@ def run_health(command: list[str], root: Path) -> int:
 
 def test_daemon_schedules_triggers_and_stops_cleanly(tmp_path: Path, sandbox: Sandbox) -> None:
     port = free_port()
-    root = write_project(tmp_path / "project", project_yaml(sandbox, "duckdb:///.syncer/state.duckdb", port),
-                         {"fast_a": hubspot_mapping("fast_a", "every 2s"),
-                          "fast_b": slack_mapping("fast_b", "every 3s"),
-                          "big": hubspot_mapping("big", "0 0 1 1 *", "sql: SELECT * FROM scored_accounts")},
-                         accounts=ACCOUNTS)
+    root = write_project(
+        tmp_path / "project",
+        project_yaml(sandbox, "duckdb:///.syncer/state.duckdb", port),
+        {
+            "fast_a": hubspot_mapping("fast_a", "every 2s"),
+            "fast_b": slack_mapping("fast_b", "every 3s"),
+            "big": hubspot_mapping("big", "0 0 1 1 *", "sql: SELECT * FROM scored_accounts"),
+        },
+        accounts=ACCOUNTS,
+    )
     daemon_argv, health_argv = dockerfile_commands()
     assert daemon_argv[1:] == ["daemon", "--host", "0.0.0.0"]
     with daemon_process(root, port, daemon_argv, cwd=root) as daemon:
@@ -101,12 +106,20 @@ def test_daemon_schedules_triggers_and_stops_cleanly(tmp_path: Path, sandbox: Sa
         trigger = daemon.url + "/syncs/fast_b/trigger"
         assert httpx.post(trigger, headers={"Authorization": "Bearer wrong"}).status_code == 401
         assert httpx.post(trigger).status_code == 401
-        assert httpx.post(daemon.url + "/syncs/nope/trigger",
-                          headers={"Authorization": f"Bearer {TOKEN}"}).status_code == 404
+        assert (
+            httpx.post(daemon.url + "/syncs/nope/trigger", headers={"Authorization": f"Bearer {TOKEN}"}).status_code
+            == 404
+        )
         reply = httpx.post(trigger + "?wait=true", headers={"Authorization": f"Bearer {TOKEN}"}, timeout=30)
         assert reply.status_code == 200 and reply.json()["status"] == "succeeded", reply.text
-        cli = subprocess.run([SYNCER, "trigger", "fast_b", "--url", daemon.url, "--wait"], check=False,
-                             capture_output=True, env={**ENVIRONMENT, "PATH": "/usr/bin:/bin"}, timeout=60, text=True)
+        cli = subprocess.run(
+            [SYNCER, "trigger", "fast_b", "--url", daemon.url, "--wait"],
+            check=False,
+            capture_output=True,
+            env={**ENVIRONMENT, "PATH": "/usr/bin:/bin"},
+            timeout=60,
+            text=True,
+        )
         assert cli.returncode == 0, cli.stderr
         assert json.loads(cli.stdout)["status"] == "succeeded"
         assert len([r for r in daemon.runs() if r["sync"] == "fast_b" and r["triggered"]]) == 2
@@ -115,8 +128,14 @@ def test_daemon_schedules_triggers_and_stops_cleanly(tmp_path: Path, sandbox: Sa
         # A slow run of 1,000 rows (10 batches at 1.5 s each, 4 at a time), stopped by SIGTERM after its first batch.
         sandbox.hubspot.set_faults([FaultRule(route=f"POST {UPSERTS}", latency_ms=1500)])
         seen = len(sandbox.hubspot.log.entries())
-        queued = subprocess.run([SYNCER, "trigger", "big", "--url", daemon.url], check=False, capture_output=True,
-                                text=True, env={**ENVIRONMENT, "PATH": "/usr/bin:/bin"}, timeout=60)
+        queued = subprocess.run(
+            [SYNCER, "trigger", "big", "--url", daemon.url],
+            check=False,
+            capture_output=True,
+            text=True,
+            env={**ENVIRONMENT, "PATH": "/usr/bin:/bin"},
+            timeout=60,
+        )
         assert queued.returncode == 0 and "queued" in queued.stdout, queued.stderr
 
         def big_upserts() -> int:
@@ -145,9 +164,12 @@ def test_a_run_outliving_the_stop_timeout_is_left_behind(tmp_path: Path, sandbox
     """SIGTERM while a batch hangs longer than ``stop_timeout_s``: the daemon exits 1 at the timeout, not when the
     batch ends, and the run is found killed when the state is next opened."""
     port = free_port()
-    root = write_project(tmp_path / "project", project_yaml(sandbox, "duckdb:///.syncer/state.duckdb", port,
-                                                            "stop_timeout_s: 1\n"),
-                         {"slow": hubspot_mapping("slow", "0 0 1 1 *")}, accounts=150)
+    root = write_project(
+        tmp_path / "project",
+        project_yaml(sandbox, "duckdb:///.syncer/state.duckdb", port, "stop_timeout_s: 1\n"),
+        {"slow": hubspot_mapping("slow", "0 0 1 1 *")},
+        accounts=150,
+    )
     sandbox.hubspot.set_faults([FaultRule(route=f"POST {UPSERTS}", latency_ms=20_000)])
     with daemon_process(root, port) as daemon:
         reply = httpx.post(daemon.url + "/syncs/slow/trigger", headers={"Authorization": f"Bearer {TOKEN}"})

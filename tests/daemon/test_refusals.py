@@ -22,14 +22,19 @@ from tests.daemon.procs import (
 
 
 def run(argv: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(argv, check=False, capture_output=True, text=True, env={**os.environ, **env}, cwd=cwd,
-                          timeout=60)
+    return subprocess.run(
+        argv, check=False, capture_output=True, text=True, env={**os.environ, **env}, cwd=cwd, timeout=60
+    )
 
 
 def test_refusals(tmp_path: Path, sandbox: Sandbox) -> None:
     port = free_port()
-    root = write_project(tmp_path / "project", project_yaml(sandbox, "duckdb:///.syncer/state.duckdb", port),
-                         {"a": slack_mapping("a", "every 1h")}, accounts=5)
+    root = write_project(
+        tmp_path / "project",
+        project_yaml(sandbox, "duckdb:///.syncer/state.duckdb", port),
+        {"a": slack_mapping("a", "every 1h")},
+        accounts=5,
+    )
     daemon = [SYNCER, "daemon", "--project", str(root)]
 
     # The trigger token's variable is unset: the daemon never serves with a placeholder for a secret.
@@ -41,14 +46,20 @@ def test_refusals(tmp_path: Path, sandbox: Sandbox) -> None:
 
     # The port is taken. It is read from the environment, and shown as it is: only secret-typed settings are
     # redacted (the port once came out as 127.0.0.1:***).
-    from_env = write_project(tmp_path / "from_env", project_yaml(sandbox, "duckdb:///.syncer/state.duckdb", port)
-                             .replace(f"port: {port}", "port: ${TEST_DAEMON_PORT}"),
-                             {"a": slack_mapping("a", "every 1h")}, accounts=5)
+    from_env = write_project(
+        tmp_path / "from_env",
+        project_yaml(sandbox, "duckdb:///.syncer/state.duckdb", port).replace(
+            f"port: {port}", "port: ${TEST_DAEMON_PORT}"
+        ),
+        {"a": slack_mapping("a", "every 1h")},
+        accounts=5,
+    )
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", port))
         busy.listen()
-        taken = run([SYNCER, "daemon", "--project", str(from_env)], {**ENVIRONMENT, "TEST_DAEMON_PORT": str(port)},
-                    tmp_path)
+        taken = run(
+            [SYNCER, "daemon", "--project", str(from_env)], {**ENVIRONMENT, "TEST_DAEMON_PORT": str(port)}, tmp_path
+        )
     assert taken.returncode == 1 and f"cannot serve HTTP on 127.0.0.1:{port}" in taken.stderr, taken.stderr
     assert "Traceback" not in taken.stderr and TOKEN not in taken.stderr
     refused = [json.loads(line) for line in taken.stderr.splitlines() if '"event":"daemon_refused"' in line]
@@ -64,8 +75,9 @@ def test_refusals(tmp_path: Path, sandbox: Sandbox) -> None:
         refused = [json.loads(line) for line in second.stderr.splitlines() if '"event":"daemon_refused"' in line]
         assert len(refused) == 1 and "in use by another process" in refused[0]["error"], second.stderr
         assert '"clean":true' not in second.stderr and '"event":"daemon_stopped"' not in second.stderr
-        no_token = run([SYNCER, "trigger", "a", "--url", f"http://127.0.0.1:{port}", "--token-env", "NOPE_UNSET"],
-                       {}, tmp_path)
+        no_token = run(
+            [SYNCER, "trigger", "a", "--url", f"http://127.0.0.1:{port}", "--token-env", "NOPE_UNSET"], {}, tmp_path
+        )
         assert no_token.returncode == 2 and "NOPE_UNSET is not set" in no_token.stderr
         unknown = run([SYNCER, "trigger", "zz", "--url", f"http://127.0.0.1:{port}"], ENVIRONMENT, tmp_path)
         assert unknown.returncode == 2 and "no sync named 'zz'" in unknown.stderr

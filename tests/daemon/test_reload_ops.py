@@ -67,15 +67,22 @@ def response_url() -> Iterator[tuple[str, list[dict[str, Any]]]]:
 def signed(body: bytes, secret: str = SIGNING_SECRET) -> dict[str, str]:
     stamp = str(int(time.time()))
     digest = hmac.new(secret.encode(), f"v0:{stamp}:".encode() + body, hashlib.sha256).hexdigest()
-    return {"X-Slack-Request-Timestamp": stamp, "X-Slack-Signature": f"v0={digest}",
-            "Content-Type": "application/x-www-form-urlencoded"}
+    return {
+        "X-Slack-Request-Timestamp": stamp,
+        "X-Slack-Signature": f"v0={digest}",
+        "Content-Type": "application/x-www-form-urlencoded",
+    }
 
 
 def snooze_body(url: str) -> bytes:
-    payload = {"type": "block_actions", "user": {"id": USER}, "response_url": url,
-               "actions": [{"action_id": ACTION_SNOOZE, "value": DedupeKey("flaky", "hot", "42", "f1").token()}],
-               "message": {"text": "Acme is hot", "ts": "1.000001", "blocks": []},
-               "container": {"channel_id": PQL_ALERTS_ID, "message_ts": "1.000001"}}
+    payload = {
+        "type": "block_actions",
+        "user": {"id": USER},
+        "response_url": url,
+        "actions": [{"action_id": ACTION_SNOOZE, "value": DedupeKey("flaky", "hot", "42", "f1").token()}],
+        "message": {"text": "Acme is hot", "ts": "1.000001", "blocks": []},
+        "container": {"channel_id": PQL_ALERTS_ID, "message_ts": "1.000001"},
+    }
     return urlencode({"payload": json.dumps(payload)}).encode()
 
 
@@ -83,12 +90,16 @@ def ops_posts(sandbox: Sandbox) -> list[str]:
     return [str(m["text"]) for m in sandbox.slack.messages(PQL_ALERTS_ID) if "sync *flaky*" in str(m["text"])]
 
 
-def test_ops_alerts_reload_and_interactions(tmp_path: Path, sandbox: Sandbox,
-                                            response_url: tuple[str, list[dict[str, Any]]]) -> None:
+def test_ops_alerts_reload_and_interactions(
+    tmp_path: Path, sandbox: Sandbox, response_url: tuple[str, list[dict[str, Any]]]
+) -> None:
     port = free_port()
     extra = f"ops_alerts:\n  connector: slack\n  channel: {PQL_ALERTS_ID}\n"
-    root = write_project(tmp_path / "project", project_yaml(sandbox, "duckdb:///.syncer/state.duckdb", port, extra),
-                         {"flaky": slack_mapping("flaky", "every 1s", BROKEN_MODEL)})
+    root = write_project(
+        tmp_path / "project",
+        project_yaml(sandbox, "duckdb:///.syncer/state.duckdb", port, extra),
+        {"flaky": slack_mapping("flaky", "every 1s", BROKEN_MODEL)},
+    )
     mapping = root / "mappings" / "flaky.yaml"
     with daemon_process(root, port, [SYNCER, "daemon", "--project", str(root), "--reload"]) as daemon:
         # Failing: one post, however many runs fail.
@@ -134,8 +145,11 @@ def test_ops_alerts_reload_and_interactions(tmp_path: Path, sandbox: Sandbox,
         assert forged.status_code == 401
         huge = b"payload=" + b"x" * 300_000
         assert httpx.post(daemon.url + "/slack/interactions", content=huge, headers=signed(huge)).status_code == 413
-        refused = poll(lambda: daemon.events("slack interaction refused: response_url http://127.0.0.1 is not an "
-                                             "allowed prefix"), 20, "the refusal in the log")
+        refused = poll(
+            lambda: daemon.events("slack interaction refused: response_url http://127.0.0.1 is not an allowed prefix"),
+            20,
+            "the refusal in the log",
+        )
         assert len(refused) == 1 and received == []
 
         daemon.signal(signal.SIGTERM)

@@ -28,16 +28,29 @@ class Delivery:
     def destination(self, **knobs: Any) -> FakeDestination:
         return FakeDestination(clock=self.clock, **knobs)
 
-    def run(self, changes: TableChanges, destination: FakeDestination, sink: RecordingSink | None = None,
-            policy: RetryPolicy | None = None, **options: Any) -> tuple[DeliveryReport, RecordingSink]:
+    def run(
+        self,
+        changes: TableChanges,
+        destination: FakeDestination,
+        sink: RecordingSink | None = None,
+        policy: RetryPolicy | None = None,
+        **options: Any,
+    ) -> tuple[DeliveryReport, RecordingSink]:
         sink = sink if sink is not None else RecordingSink()
         totals = {op: changes.to_table(op.value).num_rows for op in Operation}
-        report = deliver(changes, totals, destination, sink, clock=self.clock, sleep=self.sleep,
-                         policy=policy or RetryPolicy(), **options)
+        report = deliver(
+            changes,
+            totals,
+            destination,
+            sink,
+            clock=self.clock,
+            sleep=self.sleep,
+            policy=policy or RetryPolicy(),
+            **options,
+        )
         return report, sink
 
 
 @pytest.fixture
 def delivery() -> Delivery:
     return Delivery()
-

@@ -89,8 +89,13 @@ class FakeDestination:
 
     @property
     def capabilities(self) -> Capabilities:
-        return Capabilities(max_batch=dict.fromkeys(Operation, self.max_batch), rate=self.rate,
-                            modes=frozenset(SyncMode), bulk_threshold=self.bulk_threshold, bulk_batch=self.bulk_batch)
+        return Capabilities(
+            max_batch=dict.fromkeys(Operation, self.max_batch),
+            rate=self.rate,
+            modes=frozenset(SyncMode),
+            bulk_threshold=self.bulk_threshold,
+            bulk_batch=self.bulk_batch,
+        )
 
     def write(self, op: Operation, records: Sequence[WriteRecord]) -> BatchResult:
         with self._lock:
@@ -102,8 +107,9 @@ class FakeDestination:
             try:
                 return self._answer(number, op, records)
             except BaseException as error:
-                self.calls[number] = Call(op, self.calls[number].keys, self.calls[number].at,
-                                          self.calls[number].thread, type(error).__name__)
+                self.calls[number] = Call(
+                    op, self.calls[number].keys, self.calls[number].at, self.calls[number].thread, type(error).__name__
+                )
                 raise
 
     def _answer(self, number: int, op: Operation, records: Sequence[WriteRecord]) -> BatchResult:
@@ -121,8 +127,12 @@ class FakeDestination:
         if len(self.remaining) >= self._answered:
             remaining = self.remaining[self._answered - 1]
         daily_remaining = None if self.daily is None else self.daily - self._answered
-        rate = RateInfo(remaining=remaining, interval_s=None if self.window is None else self.window[1],
-                        daily_remaining=daily_remaining, daily_limit=self.daily)
+        rate = RateInfo(
+            remaining=remaining,
+            interval_s=None if self.window is None else self.window[1],
+            daily_remaining=daily_remaining,
+            daily_limit=self.daily,
+        )
         return BatchResult([self._record(op, record) for record in records], calls=1, rate=rate)
 
     def _enter_window(self) -> int | None:

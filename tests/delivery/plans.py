@@ -13,9 +13,17 @@ from syncer.delivery.executor import RowFailure
 
 FIELDS = ("name", "score")
 VALUES = pa.struct([(name, pa.string()) for name in FIELDS])
-CHANGE_SCHEMA = pa.schema([("op", pa.string()), ("key", pa.string()), ("record_id", pa.string()),
-                           ("match", pa.string()), ("changed", pa.list_(pa.string())), ("values", VALUES),
-                           ("hash", pa.int64())])
+CHANGE_SCHEMA = pa.schema(
+    [
+        ("op", pa.string()),
+        ("key", pa.string()),
+        ("record_id", pa.string()),
+        ("match", pa.string()),
+        ("changed", pa.list_(pa.string())),
+        ("values", VALUES),
+        ("hash", pa.int64()),
+    ]
+)
 
 
 class TableChanges:
@@ -43,8 +51,17 @@ def change_rows(*groups: tuple[str, Iterable[str]]) -> TableChanges:
         for key in keys:
             known = None if op == "create" else f"id-{key}"
             values = dict.fromkeys(FIELDS) if op == "clear" else {"name": f"Account {key}", "score": str(len(key))}
-            rows.append({"op": op, "key": key, "record_id": known, "match": f"{key}.example.com",
-                         "changed": list(FIELDS), "values": values, "hash": sum(map(ord, key))})
+            rows.append(
+                {
+                    "op": op,
+                    "key": key,
+                    "record_id": known,
+                    "match": f"{key}.example.com",
+                    "changed": list(FIELDS),
+                    "values": values,
+                    "hash": sum(map(ord, key)),
+                }
+            )
     return TableChanges(pa.Table.from_pylist(rows, schema=CHANGE_SCHEMA))
 
 

@@ -29,8 +29,12 @@ SYNC = sync_config()
 
 @pytest.fixture
 def warehouse(tmp_path: Path) -> Iterator[Warehouse]:
-    write_table(tmp_path / "warehouse.duckdb", "accounts", COLUMNS,
-                [(f"a{n:03d}", float(n), "hot" if n % 2 else "cold") for n in range(40)])
+    write_table(
+        tmp_path / "warehouse.duckdb",
+        "accounts",
+        COLUMNS,
+        [(f"a{n:03d}", float(n), "hot" if n % 2 else "cold") for n in range(40)],
+    )
     opened = open_warehouse("duckdb:///warehouse.duckdb", tmp_path)
     yield opened
     opened.close()
@@ -55,8 +59,11 @@ class CommittingSink:
 
 
 def _deliver(plan: Plan, fake: FakeDestination, sink: CommittingSink, clock: FakeClock) -> DeliveryReport:
-    totals = {Operation.CREATE: plan.counts.create, Operation.UPDATE: plan.counts.update,
-              Operation.CLEAR: plan.counts.clear}
+    totals = {
+        Operation.CREATE: plan.counts.create,
+        Operation.UPDATE: plan.counts.update,
+        Operation.CLEAR: plan.counts.clear,
+    }
     return deliver(plan.changes, totals, fake, sink, clock=clock, sleep=clock.advance, policy=RetryPolicy(3))
 
 
@@ -83,13 +90,18 @@ def test_the_next_plan_holds_exactly_what_was_not_confirmed(store: StateStore, w
     assert plan_sync(SYNC, store, warehouse).is_empty
 
 
-def test_updates_are_sent_by_the_record_id_the_destination_returned(store: StateStore, warehouse: Warehouse,
-                                                                    tmp_path: Path) -> None:
+def test_updates_are_sent_by_the_record_id_the_destination_returned(
+    store: StateStore, warehouse: Warehouse, tmp_path: Path
+) -> None:
     clock = FakeClock()
     fake = FakeDestination(clock=clock, max_batch=16)
     _deliver(plan_sync(SYNC, store, warehouse), fake, CommittingSink(store), clock)
-    write_table(tmp_path / "warehouse.duckdb", "accounts", COLUMNS,
-                [(f"a{n:03d}", float(n) + (0.5 if n < 5 else 0), "hot" if n % 2 else "cold") for n in range(40)])
+    write_table(
+        tmp_path / "warehouse.duckdb",
+        "accounts",
+        COLUMNS,
+        [(f"a{n:03d}", float(n) + (0.5 if n < 5 else 0), "hot" if n % 2 else "cold") for n in range(40)],
+    )
     plan = plan_sync(SYNC, store, warehouse)
     assert plan.counts.update == 5
 

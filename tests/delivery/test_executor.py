@@ -17,8 +17,9 @@ from tests.delivery.plans import CHANGE_SCHEMA, RecordingSink, TableChanges, cha
 
 
 def test_one_call_per_batch_cap_per_operation_and_refresh_rows_stay_home(delivery: Delivery) -> None:
-    changes = change_rows(("create", keys("c", 23)), ("update", keys("u", 10)), ("clear", keys("x", 5)),
-                          ("refresh", keys("r", 7)))
+    changes = change_rows(
+        ("create", keys("c", 23)), ("update", keys("u", 10)), ("clear", keys("x", 5)), ("refresh", keys("r", 7))
+    )
     fake = delivery.destination(max_batch=10)
     report, sink = delivery.run(changes, fake)
 
@@ -28,8 +29,19 @@ def test_one_call_per_batch_cap_per_operation_and_refresh_rows_stay_home(deliver
         assert all(len(call.keys) <= 10 for call in calls)
     assert [call.op for call in fake.calls] == [Operation.CREATE] * 3 + [Operation.UPDATE, Operation.CLEAR]
     assert not any(key.startswith("r") for key in fake.sent_keys())
-    assert report.as_dict() == {"sent": 38, "confirmed": 38, "created": 23, "adopted": 0, "rejected": 0, "pending": 0,
-                                "api_calls": 5, "rate_limited": 0, "retries": 0, "waited_s": 0.0, "stopped": None}
+    assert report.as_dict() == {
+        "sent": 38,
+        "confirmed": 38,
+        "created": 23,
+        "adopted": 0,
+        "rejected": 0,
+        "pending": 0,
+        "api_calls": 5,
+        "rate_limited": 0,
+        "retries": 0,
+        "waited_s": 0.0,
+        "stopped": None,
+    }
     assert sorted(sink.confirmed_keys) == sorted(keys("c", 23) + keys("u", 10) + keys("x", 5))
 
 
@@ -46,10 +58,24 @@ def test_confirmed_rows_reach_the_sink_with_the_record_ids_the_destination_retur
 
 def test_only_changed_fields_are_sent_and_a_clear_sends_them_empty(delivery: Delivery) -> None:
     rows = [
-        {"op": "update", "key": "a", "record_id": "id-a", "match": "a.com", "changed": ["score"],
-         "values": {"name": "Acme", "score": "9"}, "hash": 1},
-        {"op": "clear", "key": "b", "record_id": "id-b", "match": "b.com", "changed": ["name"],
-         "values": {"name": None, "score": None}, "hash": 2},
+        {
+            "op": "update",
+            "key": "a",
+            "record_id": "id-a",
+            "match": "a.com",
+            "changed": ["score"],
+            "values": {"name": "Acme", "score": "9"},
+            "hash": 1,
+        },
+        {
+            "op": "clear",
+            "key": "b",
+            "record_id": "id-b",
+            "match": "b.com",
+            "changed": ["name"],
+            "values": {"name": None, "score": None},
+            "hash": 2,
+        },
     ]
     fake = delivery.destination()
     delivery.run(TableChanges(pa.Table.from_pylist(rows, schema=CHANGE_SCHEMA)), fake)
@@ -57,8 +83,10 @@ def test_only_changed_fields_are_sent_and_a_clear_sends_them_empty(delivery: Del
 
 
 def test_rejected_records_are_reported_with_reasons_and_the_rest_of_their_batch_confirms(delivery: Delivery) -> None:
-    fake = delivery.destination(max_batch=10, rejected={"c00003": ("INVALID_EMAIL", "not an email: x@"),
-                                                        "c00007": ("STRING_TOO_LONG", "name: too long")})
+    fake = delivery.destination(
+        max_batch=10,
+        rejected={"c00003": ("INVALID_EMAIL", "not an email: x@"), "c00007": ("STRING_TOO_LONG", "name: too long")},
+    )
     report, sink = delivery.run(change_rows(("create", keys("c", 10))), fake)
 
     assert len(fake.calls) == 1
@@ -76,10 +104,13 @@ def _halving_calls(batch: list[str], poison: set[str]) -> int:
     return 1 + _halving_calls(batch[:middle], poison) + _halving_calls(batch[middle:], poison)
 
 
-@pytest.mark.parametrize(("size", "poison"), [(16, {"c00005"}), (16, {"c00000", "c00015"}), (13, {"c00006"}),
-                                              (8, {"c00001", "c00002", "c00003"})])
+@pytest.mark.parametrize(
+    ("size", "poison"),
+    [(16, {"c00005"}), (16, {"c00000", "c00015"}), (13, {"c00006"}), (8, {"c00001", "c00002", "c00003"})],
+)
 def test_a_refused_batch_is_halved_until_exactly_the_poison_keys_are_rejected(
-        delivery: Delivery, size: int, poison: set[str]) -> None:
+    delivery: Delivery, size: int, poison: set[str]
+) -> None:
     batch = keys("c", size)
     fake = delivery.destination(max_batch=size, poison=poison)
     report, sink = delivery.run(change_rows(("create", batch)), fake)
@@ -124,8 +155,9 @@ def test_an_unexpected_connector_exception_is_retried_then_reported_without_a_tr
     report, sink = delivery.run(change_rows(("create", keys("c", 3))), fake, policy=RetryPolicy(max_attempts=2))
 
     assert {f.key for f in sink.failures} == set(keys("c", 3))
-    assert {(f.code, f.message, f.retryable) for f in sink.failures} == {("CONNECTOR_ERROR", "KeyError: 'properties'",
-                                                                          True)}
+    assert {(f.code, f.message, f.retryable) for f in sink.failures} == {
+        ("CONNECTOR_ERROR", "KeyError: 'properties'", True)
+    }
     assert all(type(f.code) is str for f in sink.failures)  # plain text for any state store to bind
     assert report.pending == 3
 
@@ -150,8 +182,10 @@ def test_a_reply_with_the_wrong_number_of_results_fails_the_batch_as_a_connector
 
 
 def test_rate_limits_wait_for_retry_after_or_a_window_and_never_use_up_attempts(delivery: Delivery) -> None:
-    fake = delivery.destination(rate=RatePolicy(requests=100, window_s=10.0),
-                                faults=[RateLimitedError("slow down", retry_after=7.0), RateLimitedError("slow down")])
+    fake = delivery.destination(
+        rate=RatePolicy(requests=100, window_s=10.0),
+        faults=[RateLimitedError("slow down", retry_after=7.0), RateLimitedError("slow down")],
+    )
     report, sink = delivery.run(change_rows(("create", keys("c", 5))), fake, policy=RetryPolicy(max_attempts=1))
 
     assert sorted(sink.confirmed_keys) == keys("c", 5)
@@ -226,8 +260,12 @@ def test_the_bulk_batch_size_is_used_once_an_operation_reaches_the_threshold(del
 
 
 def test_concurrent_requests_hand_every_result_to_the_sink_once_on_the_callers_thread(delivery: Delivery) -> None:
-    fake = delivery.destination(max_batch=5, rate=RatePolicy(requests=1_000, window_s=10.0, concurrency=4),
-                                rendezvous=4, rejected={"c00042": ("INVALID", "no")})
+    fake = delivery.destination(
+        max_batch=5,
+        rate=RatePolicy(requests=1_000, window_s=10.0, concurrency=4),
+        rendezvous=4,
+        rejected={"c00042": ("INVALID", "no")},
+    )
     report, sink = delivery.run(change_rows(("create", keys("c", 200))), fake)
 
     assert len({call.thread for call in fake.calls[:4]}) == 4  # the first four met at a barrier: all in flight
@@ -252,8 +290,12 @@ def test_a_crash_in_the_sink_keeps_exactly_the_batches_it_had_accepted(delivery:
 
 
 def test_a_stop_while_others_are_in_flight_still_settles_their_replies(delivery: Delivery) -> None:
-    fake = delivery.destination(max_batch=5, rate=RatePolicy(requests=1_000, window_s=10.0, concurrency=3),
-                                rendezvous=3, faults=[DestinationStoppedError("token revoked")])
+    fake = delivery.destination(
+        max_batch=5,
+        rate=RatePolicy(requests=1_000, window_s=10.0, concurrency=3),
+        rendezvous=3,
+        faults=[DestinationStoppedError("token revoked")],
+    )
     report, sink = delivery.run(change_rows(("create", keys("c", 40))), fake)
 
     # Calls that were sent before the stop's reply was read (at least the two beside it) are settled normally.
@@ -266,13 +308,15 @@ def test_a_stop_while_others_are_in_flight_still_settles_their_replies(delivery:
 def test_progress_counts_every_settled_record(delivery: Delivery) -> None:
     seen: list[int] = []
     fake = delivery.destination(max_batch=4, rejected={"c00001": ("X", "no")}, retryable={"c00002": 9})
-    report, _ = delivery.run(change_rows(("create", keys("c", 10))), fake, progress=seen.append,
-                             policy=RetryPolicy(max_attempts=2))
+    report, _ = delivery.run(
+        change_rows(("create", keys("c", 10))), fake, progress=seen.append, policy=RetryPolicy(max_attempts=2)
+    )
     assert sum(seen) == report.confirmed + report.rejected + report.pending == 10
 
 
 def test_new_batches_wait_while_one_backs_off_so_an_outage_does_not_use_up_every_batchs_attempts(
-        delivery: Delivery) -> None:
+    delivery: Delivery,
+) -> None:
     fake = delivery.destination(max_batch=2, faults=[TransientError("503")] * 2)
     report, sink = delivery.run(change_rows(("create", keys("c", 6))), fake, policy=RetryPolicy(max_attempts=3))
 

@@ -14,29 +14,57 @@ from tests.delivery.conftest import Delivery
 from tests.delivery.plans import change_rows, keys
 
 # What the destination does with one key: confirm it, reject it, answer RETRYABLE n times, refuse its whole batch.
-_BEHAVIOUR = st.one_of(st.just(("confirm", 0)), st.just(("reject", 0)), st.just(("poison", 0)),
-                       st.tuples(st.just("retryable"), st.integers(1, 4)))
-_FAULTS = st.lists(st.sampled_from([TransientError("503"), RateLimitedError("slow", retry_after=2.0),
-                                    KeyError("sdk"), DestinationStoppedError("revoked")]), max_size=4)
+_BEHAVIOUR = st.one_of(
+    st.just(("confirm", 0)),
+    st.just(("reject", 0)),
+    st.just(("poison", 0)),
+    st.tuples(st.just("retryable"), st.integers(1, 4)),
+)
+_FAULTS = st.lists(
+    st.sampled_from(
+        [
+            TransientError("503"),
+            RateLimitedError("slow", retry_after=2.0),
+            KeyError("sdk"),
+            DestinationStoppedError("revoked"),
+        ]
+    ),
+    max_size=4,
+)
 
 
 @settings(max_examples=120, deadline=None)
-@given(behaviours=st.lists(_BEHAVIOUR, min_size=1, max_size=30), creates=st.integers(0, 30),
-       max_batch=st.integers(1, 8), attempts=st.integers(1, 4), concurrency=st.integers(1, 3),
-       faults=_FAULTS, stop_after=st.none() | st.integers(0, 12))
+@given(
+    behaviours=st.lists(_BEHAVIOUR, min_size=1, max_size=30),
+    creates=st.integers(0, 30),
+    max_batch=st.integers(1, 8),
+    attempts=st.integers(1, 4),
+    concurrency=st.integers(1, 3),
+    faults=_FAULTS,
+    stop_after=st.none() | st.integers(0, 12),
+)
 def test_every_key_ends_confirmed_rejected_or_pending_exactly_once(
-        behaviours: list[tuple[str, int]], creates: int, max_batch: int, attempts: int, concurrency: int,
-        faults: list[Exception], stop_after: int | None) -> None:
+    behaviours: list[tuple[str, int]],
+    creates: int,
+    max_batch: int,
+    attempts: int,
+    concurrency: int,
+    faults: list[Exception],
+    stop_after: int | None,
+) -> None:
     names = keys("k", len(behaviours))
-    created = names[:min(creates, len(names))]
-    plan = change_rows(("create", created), ("update", names[len(created):]))
+    created = names[: min(creates, len(names))]
+    plan = change_rows(("create", created), ("update", names[len(created) :]))
     delivery = Delivery()
     fake = delivery.destination(
-        max_batch=max_batch, rate=RatePolicy(requests=50, window_s=1.0, concurrency=concurrency),
-        faults=faults, stop_after=stop_after,
+        max_batch=max_batch,
+        rate=RatePolicy(requests=50, window_s=1.0, concurrency=concurrency),
+        faults=faults,
+        stop_after=stop_after,
         rejected={k: ("INVALID", "no") for k, (b, _) in zip(names, behaviours, strict=True) if b == "reject"},
         poison={k for k, (b, _) in zip(names, behaviours, strict=True) if b == "poison"},
-        retryable={k: n for k, (b, n) in zip(names, behaviours, strict=True) if b == "retryable"})
+        retryable={k: n for k, (b, n) in zip(names, behaviours, strict=True) if b == "retryable"},
+    )
     report, sink = delivery.run(plan, fake, policy=RetryPolicy(max_attempts=attempts))
 
     confirmed = Counter(sink.confirmed_keys)
@@ -53,7 +81,11 @@ def test_every_key_ends_confirmed_rejected_or_pending_exactly_once(
         for key, (behaviour, times) in zip(names, behaviours, strict=True):
             if key in failed and sink.failure(key).code in ("TRANSIENT", "CONNECTOR_ERROR"):
                 continue  # its batch met more faults than it had attempts
-            expected = {"confirm": "confirmed", "reject": "rejected", "poison": "rejected",
-                        "retryable": "confirmed" if times < attempts else "pending"}[behaviour]
+            expected = {
+                "confirm": "confirmed",
+                "reject": "rejected",
+                "poison": "rejected",
+                "retryable": "confirmed" if times < attempts else "pending",
+            }[behaviour]
             actual = "confirmed" if key in confirmed else "rejected" if key in rejected else "pending"
             assert actual == expected, (key, behaviour, times)

@@ -36,12 +36,12 @@ def test_a_request_counts_in_the_window_from_its_reply_and_while_in_flight_as_no
     first = limiter.start()
     clock.advance(3.0)
     limiter.finish(first, None)  # started at 0, answered at 3
-    slow = limiter.start()       # started at 3, still in flight
-    clock.advance(9.0)           # 12: counted from its start, the first would have left at 10
+    slow = limiter.start()  # started at 3, still in flight
+    clock.advance(9.0)  # 12: counted from its start, the first would have left at 10
     assert limiter.delay() == pytest.approx(1.0)  # it leaves 10 s after its reply, at 13
     clock.advance(1.0)
     assert limiter.delay() == 0.0
-    limiter.finish(slow, None)   # answered at 13
+    limiter.finish(slow, None)  # answered at 13
     limiter.start()
     assert limiter.delay() == pytest.approx(10.0)  # the slow one counts from 13, the new one as now
 
@@ -80,7 +80,7 @@ def test_when_other_apps_use_part_of_the_window_ours_shrinks_by_their_share() ->
         limiter.finish(limiter.start(), RateInfo(remaining=remaining, limit=10, interval_s=10.0))
         clock.advance(0.5)
     assert limiter.delay() == pytest.approx(10.0 - 2.5)  # our five are our share: the first (answered at 0) leaves
-    clock.advance(7.5)                                     # at 10, then one of ours may go
+    clock.advance(7.5)  # at 10, then one of ours may go
     assert limiter.delay() == 0.0
     limiter.start()
     assert limiter.delay() > 0.0
@@ -156,12 +156,17 @@ def _most_in_any_window(calls: list[Call], window_s: float) -> int:
     return max(sum(1 for other in starts if start - window_s < other <= start) for start in starts)
 
 
-@pytest.mark.parametrize(("requests", "window_s", "batches", "concurrency"),
-                         [(100, 10.0, 300, 4), (10, 1.0, 55, 1), (190, 10.0, 950, 2)])
+@pytest.mark.parametrize(
+    ("requests", "window_s", "batches", "concurrency"), [(100, 10.0, 300, 4), (10, 1.0, 55, 1), (190, 10.0, 950, 2)]
+)
 def test_requests_stay_within_the_window_and_use_at_least_ninety_percent_of_it(
-        delivery: Delivery, requests: int, window_s: float, batches: int, concurrency: int) -> None:
-    fake = delivery.destination(max_batch=2, window=(requests, window_s),
-                                rate=RatePolicy(requests=requests, window_s=window_s, concurrency=concurrency))
+    delivery: Delivery, requests: int, window_s: float, batches: int, concurrency: int
+) -> None:
+    fake = delivery.destination(
+        max_batch=2,
+        window=(requests, window_s),
+        rate=RatePolicy(requests=requests, window_s=window_s, concurrency=concurrency),
+    )
     report, _ = delivery.run(change_rows(("create", keys("c", 2 * batches))), fake)
 
     assert report.rate_limited == 0 and report.confirmed == 2 * batches
@@ -174,8 +179,9 @@ def test_requests_stay_within_the_window_and_use_at_least_ninety_percent_of_it(
 
 def test_other_apps_sharing_the_allowance_slow_it_down_before_any_429(delivery: Delivery) -> None:
     # The vendor counts 60 requests another app made; the policy alone would send 100 at once and meet a 429.
-    fake = delivery.destination(max_batch=1, window=(100, 10.0), other_usage=60,
-                                rate=RatePolicy(requests=100, window_s=10.0, concurrency=1))
+    fake = delivery.destination(
+        max_batch=1, window=(100, 10.0), other_usage=60, rate=RatePolicy(requests=100, window_s=10.0, concurrency=1)
+    )
     report, _ = delivery.run(change_rows(("create", keys("c", 150))), fake)
 
     assert report.rate_limited == 0 and report.confirmed == 150
@@ -184,8 +190,9 @@ def test_other_apps_sharing_the_allowance_slow_it_down_before_any_429(delivery: 
 
 
 def test_a_falling_remaining_count_pauses_until_the_window_has_rolled(delivery: Delivery) -> None:
-    fake = delivery.destination(max_batch=1, remaining=[5, 4, 3, 2, 1, 0],
-                                rate=RatePolicy(requests=100, window_s=10.0, concurrency=1))
+    fake = delivery.destination(
+        max_batch=1, remaining=[5, 4, 3, 2, 1, 0], rate=RatePolicy(requests=100, window_s=10.0, concurrency=1)
+    )
     report, _ = delivery.run(change_rows(("create", keys("c", 8))), fake)
 
     start = fake.calls[0].at

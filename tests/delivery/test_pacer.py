@@ -19,8 +19,13 @@ LIMITS = EffectLimits((POSTS, READS), task_batch=100)
 
 
 def pacer(clock: FakeClock, max_wait_s: float = 900.0, daily: int | None = None) -> Pacer:
-    limits = LIMITS if daily is None else EffectLimits(
-        (CallLimit("portal", RatePolicy(requests=100, window_s=1.0, daily=daily), frozenset({"read"})),))
+    limits = (
+        LIMITS
+        if daily is None
+        else EffectLimits(
+            (CallLimit("portal", RatePolicy(requests=100, window_s=1.0, daily=daily), frozenset({"read"})),)
+        )
+    )
     return Pacer(limits, clock, Patience(max_wait_s, clock.advance), RetryPolicy(backoff_base_s=0.01))
 
 
@@ -32,13 +37,17 @@ def test_calls_sharing_a_limit_share_its_window_and_scoped_calls_get_one_each() 
     def request(name: str) -> Callable[[], None]:
         return lambda: times.append((name, clock.now))
 
-    for method, scope in [("read", ""), ("create", ""), ("read", ""), ("post", "C1"), ("post", "C2"),
-                          ("post", "C1")]:
+    for method, scope in [("read", ""), ("create", ""), ("read", ""), ("post", "C1"), ("post", "C2"), ("post", "C1")]:
         paced.call(method, scope, request(f"{method}{scope}"))
     start = times[0][1]
     assert [(name, at - start) for name, at in times] == [
-        ("read", 0.0), ("create", 0.0), ("read", 10.0),  # the portal's two per 10 s count reads and creates together
-        ("postC1", 10.0), ("postC2", 10.0), ("postC1", 11.0)]  # one per second per channel
+        ("read", 0.0),
+        ("create", 0.0),
+        ("read", 10.0),  # the portal's two per 10 s count reads and creates together
+        ("postC1", 10.0),
+        ("postC2", 10.0),
+        ("postC1", 11.0),
+    ]  # one per second per channel
     assert paced.calls == 6 and paced.waited_s == 11.0
 
 

@@ -24,6 +24,7 @@ class RaggedChanges(TableChanges):
             yield from table.slice(start, step).to_batches()
             start += step
 
+
 def _chunks(source: ChunkSource) -> list[list[str]]:
     out = []
     while (chunk := source.next()) is not None:
@@ -42,16 +43,24 @@ def test_chunks_have_exactly_the_batch_size_across_uneven_reads_and_skip_keys() 
 
 
 def test_what_was_not_handed_out_is_counted_without_making_records() -> None:
-    source = ChunkSource(RaggedChanges(change_rows(("clear", keys("x", 25))).to_table()), Operation.CLEAR, 10,
-                         skip={"x00024"})
+    source = ChunkSource(
+        RaggedChanges(change_rows(("clear", keys("x", 25))).to_table()), Operation.CLEAR, 10, skip={"x00024"}
+    )
     assert source.next() is not None
     assert source.count_rest() == 14
     assert source.next() is None
 
 
 def test_records_carry_only_the_changed_fields_and_refuse_a_field_without_a_value() -> None:
-    row = {"op": "update", "key": "a", "record_id": "7", "match": "a.com", "changed": ["score"],
-           "values": {"name": "Acme", "score": "3"}, "hash": 1}
+    row = {
+        "op": "update",
+        "key": "a",
+        "record_id": "7",
+        "match": "a.com",
+        "changed": ["score"],
+        "values": {"name": "Acme", "score": "3"},
+        "hash": 1,
+    }
     (record,) = write_records(Operation.UPDATE, pa.Table.from_pylist([row], schema=CHANGE_SCHEMA))
     assert (record.key, record.record_id, record.match, dict(record.values)) == ("a", "7", "a.com", {"score": "3"})
 

@@ -65,8 +65,12 @@ def test_transient_failures_back_off_with_jitter_up_to_the_attempts_then_raise_t
 
 
 def test_rate_limits_between_transient_failures_do_not_count_as_attempts() -> None:
-    failures = [TransientError("503"), RateLimitedError("429", 5.0), RateLimitedError("429", 5.0),
-                TransientError("503")]
+    failures = [
+        TransientError("503"),
+        RateLimitedError("429", 5.0),
+        RateLimitedError("429", 5.0),
+        TransientError("503"),
+    ]
     unit, times = scripted(*failures)
     assert RetryPolicy(max_attempts=3, backoff_base_s=0.01).call(unit, patience(), transient=True) == "done"
     assert len(times) == 5
@@ -108,7 +112,7 @@ def test_a_rate_limit_without_retry_after_waits_what_the_caller_says() -> None:
 
 def test_the_backoff_grows_and_is_capped() -> None:
     policy = RetryPolicy(backoff_base_s=1.0, backoff_max_s=8.0)
-    assert all(0 <= policy.backoff(n) <= min(2 ** n, 8.0) for n in range(1, 10) for _ in range(20))
+    assert all(0 <= policy.backoff(n) <= min(2**n, 8.0) for n in range(1, 10) for _ in range(20))
     assert RetryPolicy.rate_limit_wait(RateLimitedError("429", 3.0), 10.0) == 3.0
     assert RetryPolicy.rate_limit_wait(RateLimitedError("429", 0.0), 10.0) == 10.0
     assert RetryPolicy.rate_limit_wait(RateLimitedError("429"), 10.0) == 10.0

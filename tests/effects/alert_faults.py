@@ -30,25 +30,58 @@ class AlertFault:
 
 
 FAULTS: tuple[AlertFault, ...] = (
-    AlertFault("rate_limit_storm", "429 storm", "`ratelimit_rate=1`, first 3 posts",
-               (FaultRule(POST, ratelimit_rate=1.0, max_faults=3),), 3,
-               "**confirmed**: the pacer holds the channel for Retry-After and posts again"),
-    AlertFault("server_error_burst", "5xx burst", "`error_rate=1`, first 2 posts", (FaultRule(POST, error_rate=1.0,
-                                                                                              max_faults=2),), 1,
-               "**next run**: a post with no answer stays `sending`; the next run finds it was not posted, posts it"),
-    AlertFault("latency", "latency", "`latency_ms=200` on every post", (FaultRule(POST, latency_ms=200),), 3,
-               "**confirmed**"),
-    AlertFault("timeouts", "timeouts", "first 2 posts hang, then the connection closes with no reply",
-               (FaultRule(POST, timeout_rate=1.0, timeout_seconds=0.3, max_faults=2),), 1,
-               "**next run**: looked for in the channel's history first, then posted once"),
-    AlertFault("dropped_connections", "dropped connections", "`drop_rate=1`, first 2 posts",
-               (FaultRule(POST, drop_rate=1.0, max_faults=2),), 1,
-               "**next run**: nothing was posted; looked for, then posted once"),
-    AlertFault("lost_responses", "lost responses", "`lost_response_rate=1`, first 2 posts: posted, no reply",
-               (FaultRule(POST, lost_response_rate=1.0, max_faults=2),), 1,
-               "**next run**: found in `conversations.history` by its metadata, marked done, never posted again"),
-    AlertFault("token_revoked", "token revoked", "the bot token answers `token_revoked` for the run", (), 0,
-               "**stopped**: owners cannot be looked up; every alert waits (deferred) with the reason", revoke=True),
+    AlertFault(
+        "rate_limit_storm",
+        "429 storm",
+        "`ratelimit_rate=1`, first 3 posts",
+        (FaultRule(POST, ratelimit_rate=1.0, max_faults=3),),
+        3,
+        "**confirmed**: the pacer holds the channel for Retry-After and posts again",
+    ),
+    AlertFault(
+        "server_error_burst",
+        "5xx burst",
+        "`error_rate=1`, first 2 posts",
+        (FaultRule(POST, error_rate=1.0, max_faults=2),),
+        1,
+        "**next run**: a post with no answer stays `sending`; the next run finds it was not posted, posts it",
+    ),
+    AlertFault(
+        "latency", "latency", "`latency_ms=200` on every post", (FaultRule(POST, latency_ms=200),), 3, "**confirmed**"
+    ),
+    AlertFault(
+        "timeouts",
+        "timeouts",
+        "first 2 posts hang, then the connection closes with no reply",
+        (FaultRule(POST, timeout_rate=1.0, timeout_seconds=0.3, max_faults=2),),
+        1,
+        "**next run**: looked for in the channel's history first, then posted once",
+    ),
+    AlertFault(
+        "dropped_connections",
+        "dropped connections",
+        "`drop_rate=1`, first 2 posts",
+        (FaultRule(POST, drop_rate=1.0, max_faults=2),),
+        1,
+        "**next run**: nothing was posted; looked for, then posted once",
+    ),
+    AlertFault(
+        "lost_responses",
+        "lost responses",
+        "`lost_response_rate=1`, first 2 posts: posted, no reply",
+        (FaultRule(POST, lost_response_rate=1.0, max_faults=2),),
+        1,
+        "**next run**: found in `conversations.history` by its metadata, marked done, never posted again",
+    ),
+    AlertFault(
+        "token_revoked",
+        "token revoked",
+        "the bot token answers `token_revoked` for the run",
+        (),
+        0,
+        "**stopped**: owners cannot be looked up; every alert waits (deferred) with the reason",
+        revoke=True,
+    ),
 )
 
 

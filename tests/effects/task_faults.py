@@ -13,8 +13,10 @@ from pathlib import Path
 
 from connectors.sandbox.core.faults import FaultRule
 
-CREATE = {"hubspot": "POST /crm/v3/objects/tasks/batch/create",
-          "salesforce": "POST /services/data/*/composite/sobjects"}
+CREATE = {
+    "hubspot": "POST /crm/v3/objects/tasks/batch/create",
+    "salesforce": "POST /services/data/*/composite/sobjects",
+}
 TITLES = {"hubspot": "HubSpot", "salesforce": "Salesforce"}
 DOC = Path(__file__).parents[2] / "docs" / "reliability.md"
 START, END = "<!-- task-faults:start -->", "<!-- task-faults:end -->"
@@ -49,36 +51,80 @@ _C, _P, _S, _R = TaskOutcome.CREATED, TaskOutcome.PENDING, TaskOutcome.STOPPED, 
 _NO_429 = "Salesforce has no per-request rate limit; its only limit reply is the daily allocation (403), which stops"
 
 FAULTS: tuple[TaskFault, ...] = (
-    TaskFault("rate_limit_burst", "429 burst", "`ratelimit_rate=1`, first 3 creations",
-              FaultRule(ratelimit_rate=1.0, max_faults=3),
-              {"hubspot": TaskCell(_C, "each 429 holds the portal's limiter for its window; the batch is sent again"),
-               "salesforce": TaskCell(None, _NO_429)}),
-    TaskFault("rate_limit_endless", "429s that outlast the run", "`ratelimit_rate=1` on every creation",
-              FaultRule(ratelimit_rate=1.0),
-              {"hubspot": TaskCell(_P, "after `max_wait_s` of waits (900 s) the tasks are left pending"),
-               "salesforce": TaskCell(None, _NO_429)}),
-    TaskFault("daily_allocation_spent", "daily allocation spent", "`ratelimit_rate=1` on every creation",
-              FaultRule(ratelimit_rate=1.0),
-              {"hubspot": TaskCell(None, "the same knob is HubSpot's rolling-window 429: the row above"),
-               "salesforce": TaskCell(_S, "403 `REQUEST_LIMIT_EXCEEDED`: the tasks stay pending for the next run")}),
-    TaskFault("server_error_burst", "5xx burst", "`error_rate=1`, first 2 creations",
-              FaultRule(error_rate=1.0, max_faults=2),
-              {crm: TaskCell(_C, "backs off with jitter; the keys are looked up, then the batch is sent again")
-               for crm in CREATE}),
-    TaskFault("server_outage", "5xx outage", "`error_rate=1` on every creation",
-              FaultRule(error_rate=1.0),
-              {crm: TaskCell(_P, "the attempts run out: pending with the 5xx as reason") for crm in CREATE}),
-    TaskFault("dropped_connections", "dropped connections", "`drop_rate=1`, first 2 creations",
-              FaultRule(drop_rate=1.0, max_faults=2),
-              {crm: TaskCell(_C, "looked up (nothing was created), sent again") for crm in CREATE}),
-    TaskFault("records_refused", "tasks refused in a batch", "`reject_rate=0.3` per task",
-              FaultRule(reject_rate=0.3),
-              {"hubspot": TaskCell(_R, "`VALIDATION_ERROR` in the 207: failed for good with HubSpot's reason"),
-               "salesforce": TaskCell(_C, "`UNABLE_TO_LOCK_ROW` is retryable: those tasks are sent again")}),
-    TaskFault("lost_response", "lost response", "`lost_response_rate=1`, first creation: created, no reply",
-              FaultRule(lost_response_rate=1.0, max_faults=1),
-              {crm: TaskCell(_C, "the re-sending looks the keys up first and finds the tasks: none created twice")
-               for crm in CREATE}),
+    TaskFault(
+        "rate_limit_burst",
+        "429 burst",
+        "`ratelimit_rate=1`, first 3 creations",
+        FaultRule(ratelimit_rate=1.0, max_faults=3),
+        {
+            "hubspot": TaskCell(_C, "each 429 holds the portal's limiter for its window; the batch is sent again"),
+            "salesforce": TaskCell(None, _NO_429),
+        },
+    ),
+    TaskFault(
+        "rate_limit_endless",
+        "429s that outlast the run",
+        "`ratelimit_rate=1` on every creation",
+        FaultRule(ratelimit_rate=1.0),
+        {
+            "hubspot": TaskCell(_P, "after `max_wait_s` of waits (900 s) the tasks are left pending"),
+            "salesforce": TaskCell(None, _NO_429),
+        },
+    ),
+    TaskFault(
+        "daily_allocation_spent",
+        "daily allocation spent",
+        "`ratelimit_rate=1` on every creation",
+        FaultRule(ratelimit_rate=1.0),
+        {
+            "hubspot": TaskCell(None, "the same knob is HubSpot's rolling-window 429: the row above"),
+            "salesforce": TaskCell(_S, "403 `REQUEST_LIMIT_EXCEEDED`: the tasks stay pending for the next run"),
+        },
+    ),
+    TaskFault(
+        "server_error_burst",
+        "5xx burst",
+        "`error_rate=1`, first 2 creations",
+        FaultRule(error_rate=1.0, max_faults=2),
+        {
+            crm: TaskCell(_C, "backs off with jitter; the keys are looked up, then the batch is sent again")
+            for crm in CREATE
+        },
+    ),
+    TaskFault(
+        "server_outage",
+        "5xx outage",
+        "`error_rate=1` on every creation",
+        FaultRule(error_rate=1.0),
+        {crm: TaskCell(_P, "the attempts run out: pending with the 5xx as reason") for crm in CREATE},
+    ),
+    TaskFault(
+        "dropped_connections",
+        "dropped connections",
+        "`drop_rate=1`, first 2 creations",
+        FaultRule(drop_rate=1.0, max_faults=2),
+        {crm: TaskCell(_C, "looked up (nothing was created), sent again") for crm in CREATE},
+    ),
+    TaskFault(
+        "records_refused",
+        "tasks refused in a batch",
+        "`reject_rate=0.3` per task",
+        FaultRule(reject_rate=0.3),
+        {
+            "hubspot": TaskCell(_R, "`VALIDATION_ERROR` in the 207: failed for good with HubSpot's reason"),
+            "salesforce": TaskCell(_C, "`UNABLE_TO_LOCK_ROW` is retryable: those tasks are sent again"),
+        },
+    ),
+    TaskFault(
+        "lost_response",
+        "lost response",
+        "`lost_response_rate=1`, first creation: created, no reply",
+        FaultRule(lost_response_rate=1.0, max_faults=1),
+        {
+            crm: TaskCell(_C, "the re-sending looks the keys up first and finds the tasks: none created twice")
+            for crm in CREATE
+        },
+    ),
 )
 
 
@@ -87,8 +133,10 @@ def cases() -> list[tuple[TaskFault, str]]:
 
 
 def table() -> str:
-    lines = ["| fault | what the sandbox does | " + " | ".join(TITLES[crm] for crm in CREATE) + " |",
-             "|---|---|" + "---|" * len(CREATE)]
+    lines = [
+        "| fault | what the sandbox does | " + " | ".join(TITLES[crm] for crm in CREATE) + " |",
+        "|---|---|" + "---|" * len(CREATE),
+    ]
     for fault in FAULTS:
         cells = []
         for crm in CREATE:

@@ -55,14 +55,17 @@ triggers:
       priority: HIGH{fallback}
 """
 
-SALESFORCE = HUBSPOT.replace("name: companies", "name: accounts") \
-    .replace("connector: hubspot", "connector: salesforce") \
-    .replace("object: companies", "object: Account").replace("field: product_account_id",
-                                                              "field: Product_Account_Id__c") \
-    .replace("adopt_by: domain", "adopt_by: {column: domain, field: Website}") \
-    .replace("  name: account_name\n  pql_tier: pql_tier\n", "  Name: account_name\n  PQL_Tier__c: pql_tier\n") \
-    .replace("new.pql_tier = 'hot'", "new.PQL_Tier__c = 'hot'").replace("old.pql_tier", "old.PQL_Tier__c") \
+SALESFORCE = (
+    HUBSPOT.replace("name: companies", "name: accounts")
+    .replace("connector: hubspot", "connector: salesforce")
+    .replace("object: companies", "object: Account")
+    .replace("field: product_account_id", "field: Product_Account_Id__c")
+    .replace("adopt_by: domain", "adopt_by: {column: domain, field: Website}")
+    .replace("  name: account_name\n  pql_tier: pql_tier\n", "  Name: account_name\n  PQL_Tier__c: pql_tier\n")
+    .replace("new.pql_tier = 'hot'", "new.PQL_Tier__c = 'hot'")
+    .replace("old.pql_tier", "old.PQL_Tier__c")
     .replace("priority: HIGH", "priority: High")
+)
 
 
 @dataclass
@@ -74,10 +77,14 @@ class CrmWorld(World):
     def write(self) -> None:
         con = duckdb.connect(str(self.root / "warehouse.duckdb"))
         try:
-            con.execute("CREATE OR REPLACE TABLE accounts (account_id VARCHAR, account_name VARCHAR, "
-                        "owner_email VARCHAR, pql_score DOUBLE, pql_tier VARCHAR, domain VARCHAR)")
-            rows = [(key, name, owner, score, tier(score), self.domains.get(key))
-                    for key, (name, owner, score, _) in sorted(self.rows.items())]
+            con.execute(
+                "CREATE OR REPLACE TABLE accounts (account_id VARCHAR, account_name VARCHAR, "
+                "owner_email VARCHAR, pql_score DOUBLE, pql_tier VARCHAR, domain VARCHAR)"
+            )
+            rows = [
+                (key, name, owner, score, tier(score), self.domains.get(key))
+                for key, (name, owner, score, _) in sorted(self.rows.items())
+            ]
             if rows:
                 con.executemany("INSERT INTO accounts VALUES (?, ?, ?, ?, ?, ?)", rows)
         finally:
@@ -149,8 +156,11 @@ class Crm:
 
 def _prepare(world: CrmWorld, crm: str, fallback: str = "", project: str = "") -> Crm:
     mapping = HUBSPOT if crm == "hubspot" else SALESFORCE
-    world.setup({("companies" if crm == "hubspot" else "accounts"): mapping.replace("{fallback}", fallback)},
-                alerts=ALERTS + project, extra_connectors=_salesforce_connector(world.sandbox))
+    world.setup(
+        {("companies" if crm == "hubspot" else "accounts"): mapping.replace("{fallback}", fallback)},
+        alerts=ALERTS + project,
+        extra_connectors=_salesforce_connector(world.sandbox),
+    )
     side = Crm(world, crm)
     assert world.app is not None
     config = world.app.project.sync(side.sync)
@@ -174,10 +184,15 @@ def _populate(world: CrmWorld, side: Crm) -> dict[str, str]:
         "twin2": side.add(**{side.name: "Twin Two", side.adopt: "twin.example"}),
         "cold": side.add(**{side.name: "Cold Co", side.adopt: "cold.example"}),
     }
-    accounts = [("a1", DANA.email, 60, "matched.example"), ("a2", MARCO.email, 60, "adopt.example"),
-                ("a3", DANA.email, 60, "twin.example"), ("a4", GONE.email, 60, "new.example"),
-                ("a5", DANA.email, 20, "cold.example"), ("a6", None, 60, "null.example"),
-                ("a7", MARCO.email, 60, None)]
+    accounts = [
+        ("a1", DANA.email, 60, "matched.example"),
+        ("a2", MARCO.email, 60, "adopt.example"),
+        ("a3", DANA.email, 60, "twin.example"),
+        ("a4", GONE.email, 60, "new.example"),
+        ("a5", DANA.email, 20, "cold.example"),
+        ("a6", None, 60, "null.example"),
+        ("a7", MARCO.email, 60, None),
+    ]
     for key, owner, score, domain in accounts:
         world.account(key, owner, score)  # type: ignore[arg-type]  # a6: the model's owner is NULL
         world.domains[key] = domain
@@ -191,8 +206,7 @@ def _hot(world: CrmWorld, *keys: str) -> None:
 
 
 @pytest.mark.parametrize("crm", ["hubspot", "salesforce"])
-def test_a_first_sync_adopts_sets_owners_rejects_ambiguity_and_holds_unowned_tasks(world: CrmWorld,
-                                                                                   crm: str) -> None:
+def test_a_first_sync_adopts_sets_owners_rejects_ambiguity_and_holds_unowned_tasks(world: CrmWorld, crm: str) -> None:
     side = _prepare(world, crm)
     ids = _populate(world, side)
     before = len(side.records())
@@ -237,8 +251,11 @@ def test_a_first_sync_adopts_sets_owners_rejects_ambiguity_and_holds_unowned_tas
     assert hot.effects.tasks["created"] == 1 and hot.effects.tasks["held_no_owner"] == 2
     [task] = side.tasks()
     assert side.task_owner(task) == side.user_of(DANA)  # nobody's task was created unassigned
-    held = [r for r in world.app.store.outbox.records(sync=side.sync, kinds=(EffectKind.TASK,))
-            if r.status is OutboxStatus.PENDING]
+    held = [
+        r
+        for r in world.app.store.outbox.records(sync=side.sync, kinds=(EffectKind.TASK,))
+        if r.status is OutboxStatus.PENDING
+    ]
     assert sorted(r.key for r in held) == ["a4", "a6"]
     assert all(r.error is not None and r.error.startswith("held, no owner") for r in held)
     shown = {s.rep: dict(s.tasks_held) for s in alert_summary(world.app.store, START - timedelta(days=1))}
@@ -253,8 +270,12 @@ def test_a_first_sync_adopts_sets_owners_rejects_ambiguity_and_holds_unowned_tas
 @pytest.mark.parametrize("crm", ["hubspot", "salesforce"])
 def test_a_fallback_owner_gets_the_task_no_active_user_may_own(world: CrmWorld, crm: str, where: str) -> None:
     if where == "trigger":  # the trigger's own fallback wins over the project's
-        side = _prepare(world, crm, fallback=f"\n      fallback_owner: {MARCO.email}",
-                        project=f"tasks:\n  fallback_owner: {DANA.email}\n")
+        side = _prepare(
+            world,
+            crm,
+            fallback=f"\n      fallback_owner: {MARCO.email}",
+            project=f"tasks:\n  fallback_owner: {DANA.email}\n",
+        )
     else:
         side = _prepare(world, crm, project=f"tasks:\n  fallback_owner: {MARCO.email}\n")
     world.account("a4", GONE.email, 60)
@@ -265,4 +286,3 @@ def test_a_fallback_owner_gets_the_task_no_active_user_may_own(world: CrmWorld, 
     assert outcome.effects is not None and outcome.effects.tasks["fallback_owner"] == 1
     [task] = side.tasks()
     assert side.task_owner(task) == side.user_of(MARCO)
-

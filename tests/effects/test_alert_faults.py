@@ -25,8 +25,9 @@ def world(tmp_path: Path, sandbox: Sandbox) -> Iterator[World]:
 
 
 @pytest.mark.parametrize("fault", FAULTS, ids=[f.name for f in FAULTS])
-def test_a_slack_fault_ends_as_the_matrix_says_and_then_every_alert_lands_once(world: World, sandbox: Sandbox,
-                                                                                fault: AlertFault) -> None:
+def test_a_slack_fault_ends_as_the_matrix_says_and_then_every_alert_lands_once(
+    world: World, sandbox: Sandbox, fault: AlertFault
+) -> None:
     world.setup({"pql_watch": WATCH})
     for i, rep in enumerate(OWNERS):
         world.account(f"f{i}", rep.email, 50)
@@ -48,8 +49,11 @@ def test_a_slack_fault_ends_as_the_matrix_says_and_then_every_alert_lands_once(w
         sandbox.slack.tokens.clear()
     for hours in (3, 4):
         world.run(at=START + timedelta(days=1, hours=hours))
-    received = Counter(m["metadata"]["event_payload"]["dedupe_key"] for m in sandbox.slack.all_messages()
-                       if (m.get("metadata") or {}).get("event_type") == "syncer_alert")
+    received = Counter(
+        m["metadata"]["event_payload"]["dedupe_key"]
+        for m in sandbox.slack.all_messages()
+        if (m.get("metadata") or {}).get("event_type") == "syncer_alert"
+    )
     assert sorted(k.split(":")[2] for k in received) == ["f0", "f1", "f2"]
     assert set(received.values()) == {1}
 

@@ -35,8 +35,9 @@ def world(tmp_path: Path, sandbox: Sandbox, pg_url: str) -> Iterator[World]:
     built.close()
 
 
-def test_the_alert_log_waits_in_the_state_while_the_warehouse_refuses_writes_then_lands(world: World,
-                                                                                         pg_url: str) -> None:
+def test_the_alert_log_waits_in_the_state_while_the_warehouse_refuses_writes_then_lands(
+    world: World, pg_url: str
+) -> None:
     world.setup({"pql_watch": WATCH})
     world.account("a1", DANA.email, 50)
     world.account("a2", MARCO.email, 50)
@@ -46,8 +47,9 @@ def test_the_alert_log_waits_in_the_state_while_the_warehouse_refuses_writes_the
     refused = world.run(at=START + timedelta(days=1, hours=2))  # 09:00 in Los Angeles, 12:00 in New York
     assert refused.status is RunStatus.SUCCEEDED and refused.effects is not None  # the alerts went out anyway
     assert refused.effects.alerts["sent"] == 2
-    assert refused.effects.log.startswith("waiting in the control store for the next run: could not write "
-                                          "syncer_alert_log: permission denied")
+    assert refused.effects.log.startswith(
+        "waiting in the control store for the next run: could not write syncer_alert_log: permission denied"
+    )
     with psycopg.connect(pg_url, autocommit=True) as conn:
         assert conn.execute("SELECT to_regclass('public.syncer_alert_log')").fetchone() == (None,)
         conn.execute(f"GRANT CREATE ON SCHEMA public TO {READER}")
@@ -62,8 +64,9 @@ def test_the_alert_log_waits_in_the_state_while_the_warehouse_refuses_writes_the
     assert quiet.effects is not None and quiet.effects.log == "current"  # nothing changed: nothing rewritten
 
 
-def test_two_processes_deciding_for_the_same_rep_at_once_hold_her_daily_cap(tmp_path: Path, sandbox: Sandbox,
-                                                                           pg_url: str) -> None:
+def test_two_processes_deciding_for_the_same_rep_at_once_hold_her_daily_cap(
+    tmp_path: Path, sandbox: Sandbox, pg_url: str
+) -> None:
     """Two syncs, each with five accounts of Dana's crossing, run at the same moment on two Apps (two PostgreSQL
     connections, as two replicas would): the per-rep lock makes the second decide after the first, so Dana gets
     three alerts in all, not three from each."""
@@ -85,11 +88,17 @@ def test_two_processes_deciding_for_the_same_rep_at_once_hold_her_daily_cap(tmp_
 
         def run(app: App, name: str) -> None:
             barrier.wait()
-            app.run(app.project.sync(name), app.run_options(), now=lambda: at.replace(tzinfo=None),
-                    pacing=Pacing(world.clock, world.clock.advance))
+            app.run(
+                app.project.sync(name),
+                app.run_options(),
+                now=lambda: at.replace(tzinfo=None),
+                pacing=Pacing(world.clock, world.clock.advance),
+            )
 
-        threads = [threading.Thread(target=run, args=(app, name))
-                   for app, name in zip(apps, ("pql_watch", "pql_watch_2"), strict=True)]
+        threads = [
+            threading.Thread(target=run, args=(app, name))
+            for app, name in zip(apps, ("pql_watch", "pql_watch_2"), strict=True)
+        ]
         for thread in threads:
             thread.start()
         for thread in threads:

@@ -34,7 +34,8 @@ def _sent_at(message: dict[str, object]) -> datetime:
 
 
 def test_a_flood_of_pqls_reaches_the_rep_as_the_three_best_a_day_a_digest_and_never_more_than_fifteen_a_week(
-        world: World) -> None:
+    world: World,
+) -> None:
     world.setup({"pql_watch": WATCH})
     day_sent: list[list[str]] = []
     digests_before = 0
@@ -67,7 +68,7 @@ def test_a_flood_of_pqls_reaches_the_rep_as_the_three_best_a_day_a_digest_and_ne
     assert len(times) == len(set(dedupe_keys(messages)))  # nothing twice
     # In any window of 7 days of delivery the rep saw at most 15 (the sandbox stamps real time, so count by run).
     for start in range(len(day_sent)):
-        assert sum(len(a) for a in day_sent[start:start + 7]) <= 15
+        assert sum(len(a) for a in day_sent[start : start + 7]) <= 15
     first_digest = world.digests_to(DANA.email)[0]
     assert "37 more PQL signals" in str(first_digest["text"])
 
@@ -117,8 +118,9 @@ def test_an_account_name_made_of_slack_markup_pings_nobody_and_links_nowhere(wor
     assert header["type"] == "header" and header["text"]["type"] == "plain_text" and header["text"]["text"] == nasty
 
 
-def test_an_owner_slack_does_not_know_goes_to_the_fallback_channel_with_the_reason(world: World,
-                                                                                   sandbox: Sandbox) -> None:
+def test_an_owner_slack_does_not_know_goes_to_the_fallback_channel_with_the_reason(
+    world: World, sandbox: Sandbox
+) -> None:
     sandbox.slack.add_channel("C0PQLTRIAG1", "pql-triage")
     world.setup({"pql_watch": WATCH})
     world.account("orphan", "  Nobody@Example.COM ", 40)
@@ -147,8 +149,11 @@ def test_the_alert_log_in_the_warehouse_matches_what_slack_received(world: World
     world.run()  # yesterday's digests go out
     log = _alert_log(world)
     delivered = {r["external_id"] for r in log if r["kind"] in ("alert", "digest") and r["external_id"]}
-    received = {str(m["ts"]) for m in world.sandbox.slack.all_messages()
-                if (m.get("metadata") or {}).get("event_type") == "syncer_alert"}
+    received = {
+        str(m["ts"])
+        for m in world.sandbox.slack.all_messages()
+        if (m.get("metadata") or {}).get("event_type") == "syncer_alert"
+    }
     assert delivered == received and len(received) == 8 - 2 + 2  # 3 + 3 alerts, a digest for each rep
     outcomes = Counter(r["outcome"] for r in log if r["kind"] == "alert")
     assert outcomes == {"send": 6, "digest": 2}
@@ -190,8 +195,12 @@ def test_plan_shows_the_tasks_and_alerts_a_run_would_cause_after_the_policy_and_
     assert world.app is not None
     world.app.close()  # the CLI opens the state itself
     world.app = None
-    result = CliRunner().invoke(cli, ["plan", "pql_watch", "--project", str(world.root), "--json"],
-                                env={"SLACK_BOT_TOKEN": "xoxb-sandbox-token"}, catch_exceptions=False)
+    result = CliRunner().invoke(
+        cli,
+        ["plan", "pql_watch", "--project", str(world.root), "--json"],
+        env={"SLACK_BOT_TOKEN": "xoxb-sandbox-token"},
+        catch_exceptions=False,
+    )
     assert result.exit_code == 0, result.output
     summary = json.loads(result.output)
     assert summary["effects"] == {"alert": {"digest": 2, "no_owner": 1, "send": 3}}
@@ -216,8 +225,9 @@ def test_syncer_alerts_summarises_sent_held_back_by_reason_and_feedback_per_rep(
     world.app.store.ledger.feedback(claimed, "claim", START + timedelta(hours=2))
     world.app.close()
     world.app = None
-    result = CliRunner().invoke(cli, ["alerts", "--project", str(world.root), "--json", "--since", "2026-01-01"],
-                                catch_exceptions=False)
+    result = CliRunner().invoke(
+        cli, ["alerts", "--project", str(world.root), "--json", "--since", "2026-01-01"], catch_exceptions=False
+    )
     assert result.exit_code == 0, result.output
     reps = {r["rep"]: r for r in json.loads(result.output)["reps"]}
     assert (reps[DANA.email]["sent"], reps[DANA.email]["digested"]) == (3, 2)

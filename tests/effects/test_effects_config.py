@@ -32,24 +32,31 @@ def test_a_watch_needs_no_destination_and_a_misspelt_alert_variable_is_named_at_
     make_project(tmp_path, WATCH)
     result = invoke("validate", "--project", str(tmp_path))
     assert result.exit_code == 2
-    assert ("mappings/companies.yaml:12: triggers[0].alert.template: template variable 'acount_name' is not a "
-            "column of the model") in result.output
+    assert (
+        "mappings/companies.yaml:12: triggers[0].alert.template: template variable 'acount_name' is not a "
+        "column of the model"
+    ) in result.output
 
 
 def test_an_alert_that_renders_past_slacks_section_limit_on_a_sample_row_is_refused(tmp_path: Path) -> None:
-    make_project(tmp_path, WATCH.replace("*{{ acount_name }}* is hot", "{% for i in range(400) %}"
-                                                                       "{{ account_name }} {% endfor %}"))
+    make_project(
+        tmp_path,
+        WATCH.replace("*{{ acount_name }}* is hot", "{% for i in range(400) %}{{ account_name }} {% endfor %}"),
+    )
     result = invoke("validate", "--project", str(tmp_path))
     assert result.exit_code == 2 and "an alert shows at most 3000 in one block" in result.output
 
 
 def test_a_task_on_a_watch_and_an_alert_through_a_crm_connector_are_refused(tmp_path: Path) -> None:
-    mapping = WATCH.replace("connector: slack", "connector: hubspot") + """\
+    mapping = (
+        WATCH.replace("connector: slack", "connector: hubspot")
+        + """\
   - name: with_task
     when: "new.pql_tier = 'hot'"
     task:
       subject: "call them"
 """
+    )
     make_project(tmp_path, mapping)
     with pytest.raises(ConfigError) as caught:
         load_project(tmp_path, REGISTRY, ENVIRONMENT)
@@ -63,4 +70,5 @@ def test_an_alert_through_a_connector_that_is_not_slack_is_named(tmp_path: Path)
         load_project(tmp_path, REGISTRY, ENVIRONMENT)
     assert [str(p) for p in caught.value.problems] == [
         "mappings/companies.yaml:11: triggers[0].alert.connector: 'hubspot' is not a connector that posts alerts "
-        "(known: hubspot, slack)"]
+        "(known: hubspot, slack)"
+    ]

@@ -78,7 +78,8 @@ def _project(root: Path, sandbox: Sandbox) -> None:
     (root / "mappings").mkdir(parents=True)
     (root / "mappings" / "hot_companies.yaml").write_text(COMPANIES)
     (root / "mappings" / "hot_alerts.yaml").write_text(WATCH)
-    (root / "syncer.yaml").write_text(textwrap.dedent(f"""\
+    (root / "syncer.yaml").write_text(
+        textwrap.dedent(f"""\
         warehouse:
           url: duckdb:///warehouse.duckdb
         state:
@@ -97,7 +98,8 @@ def _project(root: Path, sandbox: Sandbox) -> None:
           quiet_hours: null
           first_run: cap
           overflow: drop
-        """))
+        """)
+    )
     _wave(root, 0, random.Random(SEED))
 
 
@@ -105,14 +107,23 @@ def _wave(root: Path, number: int, rng: random.Random) -> None:
     """Add a wave of accounts: for WAVE_REPS reps, one hot account and one warm one."""
     con = duckdb.connect(str(root / "warehouse.duckdb"))
     try:
-        con.execute("CREATE TABLE IF NOT EXISTS accounts (account_id VARCHAR, account_name VARCHAR, "
-                    "owner_email VARCHAR, pql_score DOUBLE, pql_tier VARCHAR, signals VARCHAR)")
-        for rep in REPS[(number % 2) * WAVE_REPS:][:WAVE_REPS]:
+        con.execute(
+            "CREATE TABLE IF NOT EXISTS accounts (account_id VARCHAR, account_name VARCHAR, "
+            "owner_email VARCHAR, pql_score DOUBLE, pql_tier VARCHAR, signals VARCHAR)"
+        )
+        for rep in REPS[(number % 2) * WAVE_REPS :][:WAVE_REPS]:
             for i in range(2):
                 score = rng.uniform(75, 99) if i == 0 else rng.uniform(40, 69)
-                con.execute("INSERT INTO accounts VALUES (?, ?, ?, ?, ?, '{}')",
-                            [f"{rep.index:02d}-{number:03d}-{i}", f"Account {rep.index}-{number}-{i}", rep.email,
-                             score, "hot" if score >= 70 else "warm"])
+                con.execute(
+                    "INSERT INTO accounts VALUES (?, ?, ?, ?, ?, '{}')",
+                    [
+                        f"{rep.index:02d}-{number:03d}-{i}",
+                        f"Account {rep.index}-{number}-{i}",
+                        rep.email,
+                        score,
+                        "hot" if score >= 70 else "warm",
+                    ],
+                )
     finally:
         con.close()
 
@@ -124,8 +135,11 @@ def _undelivered(root: Path) -> int:
         return 0
     state = duckdb.connect(str(path))
     try:
-        return int(state.execute("SELECT count(*) FROM outbox WHERE status IN ('pending', 'sending', 'deferred')")
-                   .fetchall()[0][0])
+        return int(
+            state.execute("SELECT count(*) FROM outbox WHERE status IN ('pending', 'sending', 'deferred')").fetchall()[
+                0
+            ][0]
+        )
     except duckdb.CatalogException:  # killed before its schema was made
         return 0
     finally:
@@ -133,9 +147,12 @@ def _undelivered(root: Path) -> int:
 
 
 def _run(root: Path) -> subprocess.Popen[bytes]:
-    return subprocess.Popen([sys.executable, "-c", "from syncer.cli import main; main()", "run", "--all",
-                             "--project", str(root), "--json"], env={**os.environ, **ENV},
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    return subprocess.Popen(
+        [sys.executable, "-c", "from syncer.cli import main; main()", "run", "--all", "--project", str(root), "--json"],
+        env={**os.environ, **ENV},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
 
 
 def test_killed_runs_leave_every_due_task_and_alert_delivered_exactly_once(tmp_path: Path, sandbox: Sandbox) -> None:
@@ -149,11 +166,16 @@ def test_killed_runs_leave_every_due_task_and_alert_delivered_exactly_once(tmp_p
     destination.close()
     app.close()
     # Slow, lossy vendors: replies go missing after the write happened, so recovery must look before resending.
-    sandbox.slack.set_faults([FaultRule("POST /api/chat.postMessage", latency_ms=80, lost_response_rate=0.1)],
-                             seed=SEED)
-    sandbox.hubspot.set_faults([FaultRule("POST /crm/v3/objects/tasks/batch/create", latency_ms=300,
-                                          lost_response_rate=0.3),
-                                FaultRule("POST /crm/v3/objects/companies/batch/*", latency_ms=150)], seed=SEED)
+    sandbox.slack.set_faults(
+        [FaultRule("POST /api/chat.postMessage", latency_ms=80, lost_response_rate=0.1)], seed=SEED
+    )
+    sandbox.hubspot.set_faults(
+        [
+            FaultRule("POST /crm/v3/objects/tasks/batch/create", latency_ms=300, lost_response_rate=0.3),
+            FaultRule("POST /crm/v3/objects/companies/batch/*", latency_ms=150),
+        ],
+        seed=SEED,
+    )
     rng = random.Random(SEED)
     kills, finished, mid_delivery = 0, 0, 0
     for wave in range(1, KILLS * 3):
@@ -185,8 +207,12 @@ def test_killed_runs_leave_every_due_task_and_alert_delivered_exactly_once(tmp_p
     app = App(tmp_path, ENV)
     try:
         outbox = app.store.outbox.all()
-        hot = {row[0] for row in duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True)
-               .execute("SELECT account_id FROM accounts WHERE pql_tier = 'hot'").fetchall()}
+        hot = {
+            row[0]
+            for row in duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True)
+            .execute("SELECT account_id FROM accounts WHERE pql_tier = 'hot'")
+            .fetchall()
+        }
     finally:
         app.close()
     tasks = Counter(t["properties"]["syncer_dedupe_key"] for t in sandbox.hubspot.tasks())
@@ -195,13 +221,17 @@ def test_killed_runs_leave_every_due_task_and_alert_delivered_exactly_once(tmp_p
     due_tasks = {r.dedupe_key for r in outbox if r.kind is EffectKind.TASK}
     assert set(tasks) == due_tasks and all(r.status is OutboxStatus.DONE for r in outbox if r.kind is EffectKind.TASK)
 
-    posted = Counter(m["metadata"]["event_payload"]["dedupe_key"] for m in sandbox.slack.all_messages()
-                     if (m.get("metadata") or {}).get("event_type") == "syncer_alert")
+    posted = Counter(
+        m["metadata"]["event_payload"]["dedupe_key"]
+        for m in sandbox.slack.all_messages()
+        if (m.get("metadata") or {}).get("event_type") == "syncer_alert"
+    )
     assert max(posted.values()) == 1, [k for k, n in posted.items() if n > 1]
     due_alerts = {r.dedupe_key for r in outbox if r.kind is EffectKind.ALERT and r.status is OutboxStatus.DONE}
     assert set(posted) == due_alerts
-    assert not [r for r in outbox if r.kind is EffectKind.ALERT and r.status in (OutboxStatus.PENDING,
-                                                                                 OutboxStatus.SENDING)]
+    assert not [
+        r for r in outbox if r.kind is EffectKind.ALERT and r.status in (OutboxStatus.PENDING, OutboxStatus.SENDING)
+    ]
     per_rep = Counter(key.split(":")[2][:2] for key in posted)
     assert max(per_rep.values()) <= 100  # the daily cap held through every kill
     assert sum(per_rep.values()) == len(due_alerts) >= len(hot) * 0.9  # most alerts were due: this tested something

@@ -28,8 +28,12 @@ def run_stopping(world: World) -> RunOutcome:
     assert world.app is not None
     world.write()
     moment = world.now.astimezone(UTC).replace(tzinfo=None)
-    return world.app.run(world.app.project.sync("pql_watch"), world.app.run_options(stop=lambda: True),
-                         now=lambda: moment, pacing=Pacing(world.clock, world.clock.advance))
+    return world.app.run(
+        world.app.project.sync("pql_watch"),
+        world.app.run_options(stop=lambda: True),
+        now=lambda: moment,
+        pacing=Pacing(world.clock, world.clock.advance),
+    )
 
 
 def test_a_stop_marks_a_run_partial_only_when_an_intent_is_left_waiting(world: World) -> None:

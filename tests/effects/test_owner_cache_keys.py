@@ -20,14 +20,17 @@ def _no_channel() -> AlertChannel:
     raise AssertionError("the channel was opened")
 
 
-def test_members_cached_under_the_vendors_name_are_found_under_the_chat_key_after_the_upgrade(tmp_path: Path,
-                                                                                              ) -> None:
+def test_members_cached_under_the_vendors_name_are_found_under_the_chat_key_after_the_upgrade(
+    tmp_path: Path,
+) -> None:
     path = tmp_path / "state.duckdb"
     DuckDBStateStore(path).close()
     con = duckdb.connect(str(path))  # the state as an older version left it: migration 8 not run, old keys
     con.execute("DELETE FROM schema_migrations WHERE version = 8")
-    con.execute("INSERT INTO owner_cache VALUES ('slack:alerts', 'dana.kim@yourco.com', 'U_DANA', "
-                "'Europe/Berlin', ?)", [NOW.replace(tzinfo=None)])
+    con.execute(
+        "INSERT INTO owner_cache VALUES ('slack:alerts', 'dana.kim@yourco.com', 'U_DANA', 'Europe/Berlin', ?)",
+        [NOW.replace(tzinfo=None)],
+    )
     con.close()
     store = DuckDBStateStore(path)
     try:

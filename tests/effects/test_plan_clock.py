@@ -40,8 +40,12 @@ def world(tmp_path: Path, sandbox: Sandbox) -> Iterator[World]:
 
 
 def _plan(world: World, *args: str, env: dict[str, str] | None = None) -> dict[str, Any]:
-    result = CliRunner().invoke(cli, ["plan", "pql_watch", "--project", str(world.root), "--json", *args],
-                                env={**SECRETS, **(env or {})}, catch_exceptions=False)
+    result = CliRunner().invoke(
+        cli,
+        ["plan", "pql_watch", "--project", str(world.root), "--json", *args],
+        env={**SECRETS, **(env or {})},
+        catch_exceptions=False,
+    )
     assert result.exit_code == 0, result.output
     assert clock.current() is clock.REAL  # the command's clock is put back when it ends
     return dict(json.loads(result.output))
@@ -64,8 +68,12 @@ def test_syncer_fake_now_sets_the_same_clock_and_plan_now_overrides_it(world: Wo
 
 
 def test_a_run_under_syncer_fake_now_is_recorded_at_that_time(world: World) -> None:
-    result = CliRunner().invoke(cli, ["run", "pql_watch", "--project", str(world.root)],
-                                env={**SECRETS, "SYNCER_FAKE_NOW": MORNING}, catch_exceptions=False)
+    result = CliRunner().invoke(
+        cli,
+        ["run", "pql_watch", "--project", str(world.root)],
+        env={**SECRETS, "SYNCER_FAKE_NOW": MORNING},
+        catch_exceptions=False,
+    )
     assert result.exit_code == 0, result.output
     store = open_state("duckdb:///.syncer/state.duckdb", world.root)
     try:
@@ -77,14 +85,19 @@ def test_a_run_under_syncer_fake_now_is_recorded_at_that_time(world: World) -> N
     assert len(world.alerts_to(DANA.email)) == 1  # 08:30 in New York: sent
 
 
-@pytest.mark.parametrize(("args", "env", "message"), [
-    (["--now", "next tuesday"], {}, "--now: 'next tuesday' is not an ISO 8601 date-time"),
-    ([], {"SYNCER_FAKE_NOW": "2026-13-01T00:00:00Z"}, "SYNCER_FAKE_NOW: '2026-13-01T00:00:00Z' is not an ISO 8601"),
-])
-def test_a_malformed_time_is_refused_in_one_line(world: World, args: list[str], env: dict[str, str],
-                                                 message: str) -> None:
-    result = CliRunner().invoke(cli, ["plan", "pql_watch", "--project", str(world.root), *args],
-                                env={**SECRETS, **env}, catch_exceptions=False)
+@pytest.mark.parametrize(
+    ("args", "env", "message"),
+    [
+        (["--now", "next tuesday"], {}, "--now: 'next tuesday' is not an ISO 8601 date-time"),
+        ([], {"SYNCER_FAKE_NOW": "2026-13-01T00:00:00Z"}, "SYNCER_FAKE_NOW: '2026-13-01T00:00:00Z' is not an ISO 8601"),
+    ],
+)
+def test_a_malformed_time_is_refused_in_one_line(
+    world: World, args: list[str], env: dict[str, str], message: str
+) -> None:
+    result = CliRunner().invoke(
+        cli, ["plan", "pql_watch", "--project", str(world.root), *args], env={**SECRETS, **env}, catch_exceptions=False
+    )
     assert result.exit_code == 2
     assert message in result.output and len(result.output.strip().splitlines()) == 1
     assert "Traceback" not in result.output

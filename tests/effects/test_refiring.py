@@ -33,8 +33,7 @@ def _rise_and_fall(world: World) -> None:
     assert world.run(at=world.advance(days=1)).status is RunStatus.SUCCEEDED
 
 
-def test_an_account_that_falls_and_rises_with_the_same_values_alerts_again_after_the_cooldown(
-        world: World) -> None:
+def test_an_account_that_falls_and_rises_with_the_same_values_alerts_again_after_the_cooldown(world: World) -> None:
     world.setup({"pql_watch": WATCH})
     world.account("acme", DANA.email, 60)
     world.run()  # the first run records, it does not alert (first_run: skip)

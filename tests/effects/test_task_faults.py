@@ -31,14 +31,17 @@ def world(tmp_path: Path, sandbox: Sandbox) -> Iterator[World]:
 
 
 @pytest.mark.parametrize(("fault", "crm"), cases(), ids=[f"{f.name}-{crm}" for f, crm in cases()])
-def test_a_task_fault_ends_as_the_matrix_says_and_then_every_task_exists_once(world: World, sandbox: Sandbox,
-                                                                               fault: TaskFault, crm: str) -> None:
+def test_a_task_fault_ends_as_the_matrix_says_and_then_every_task_exists_once(
+    world: World, sandbox: Sandbox, fault: TaskFault, crm: str
+) -> None:
     cell = fault.cells[crm]
     if cell.outcome is None:
         pytest.skip(cell.note)
     mapping, sync = (HUBSPOT, "hot_companies") if crm == "hubspot" else (SALESFORCE, "hot_accounts")
-    world.setup({sync: mapping.replace("{priority}", "HIGH" if crm == "hubspot" else "High")},
-                extra_connectors=_salesforce_connector(sandbox))
+    world.setup(
+        {sync: mapping.replace("{priority}", "HIGH" if crm == "hubspot" else "High")},
+        extra_connectors=_salesforce_connector(sandbox),
+    )
     _setup(world, sync)
     keys = [f"t{i}" for i in range(6)]
     for i, key in enumerate(keys):
@@ -99,9 +102,11 @@ def test_a_task_fault_ends_as_the_matrix_says_and_then_every_task_exists_once(wo
 
 def _sent_keys(emulator: VendorEmulator) -> int:
     """How many tasks the creation requests carried in all (a task sent again counts again)."""
-    return sum(entry.body.count("Syncer_Dedupe_Key__c") + entry.body.count("syncer_dedupe_key")
-               for entry in emulator.log.entries()
-               if entry.method == "POST" and entry.path.endswith(("/composite/sobjects", "/tasks/batch/create")))
+    return sum(
+        entry.body.count("Syncer_Dedupe_Key__c") + entry.body.count("syncer_dedupe_key")
+        for entry in emulator.log.entries()
+        if entry.method == "POST" and entry.path.endswith(("/composite/sobjects", "/tasks/batch/create"))
+    )
 
 
 def _held(world: World, crm: str) -> Counter[str]:

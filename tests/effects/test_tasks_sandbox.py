@@ -47,13 +47,18 @@ triggers:
       priority: {priority}
 """
 
-SALESFORCE = HUBSPOT.replace("hot_companies", "hot_accounts").replace("connector: hubspot", "connector: salesforce") \
-    .replace("object: companies", "object: Account").replace("field: product_account_id",
-                                                              "field: Product_Account_Id__c") \
-    .replace("  name: account_name\n  pql_score:\n    source: pql_score\n    type: number\n  pql_tier: pql_tier\n",
-             "  Name: account_name\n  PQL_Score__c:\n    source: pql_score\n    type: number\n"
-             "  PQL_Tier__c: pql_tier\n").replace("new.pql_tier", "new.PQL_Tier__c") \
+SALESFORCE = (
+    HUBSPOT.replace("hot_companies", "hot_accounts")
+    .replace("connector: hubspot", "connector: salesforce")
+    .replace("object: companies", "object: Account")
+    .replace("field: product_account_id", "field: Product_Account_Id__c")
+    .replace(
+        "  name: account_name\n  pql_score:\n    source: pql_score\n    type: number\n  pql_tier: pql_tier\n",
+        "  Name: account_name\n  PQL_Score__c:\n    source: pql_score\n    type: number\n  PQL_Tier__c: pql_tier\n",
+    )
+    .replace("new.pql_tier", "new.PQL_Tier__c")
     .replace("old.pql_tier", "old.PQL_Tier__c")
+)
 
 
 def _salesforce_connector(sandbox: Sandbox) -> str:
@@ -88,8 +93,7 @@ def _setup(world: World, sync: str) -> None:
 
 
 @pytest.mark.parametrize("crm", ["hubspot", "salesforce"])
-def test_a_crossing_creates_one_task_for_the_owner_on_the_record_and_never_a_second(world: World,
-                                                                                    crm: str) -> None:
+def test_a_crossing_creates_one_task_for_the_owner_on_the_record_and_never_a_second(world: World, crm: str) -> None:
     mapping, sync = (HUBSPOT, "hot_companies") if crm == "hubspot" else (SALESFORCE, "hot_accounts")
     priority = "HIGH" if crm == "hubspot" else "High"
     world.setup({sync: mapping.replace("{priority}", priority)}, extra_connectors=_salesforce_connector(world.sandbox))
@@ -165,10 +169,12 @@ def test_hubspot_resends_after_lost_replies_under_search_lag_create_no_duplicate
     for key, rep in owners.items():
         world.account(key, rep.email, 60, seats=3)
     hubspot.set_limits(HubSpotLimits(search_lag_seconds=60))
-    hubspot.set_faults([FaultRule(route="POST /crm/v3/objects/companies/batch/upsert", lost_response_rate=1.0,
-                                  max_faults=1),
-                        FaultRule(route="POST /crm/v3/objects/tasks/batch/create", lost_response_rate=1.0,
-                                  max_faults=1)])
+    hubspot.set_faults(
+        [
+            FaultRule(route="POST /crm/v3/objects/companies/batch/upsert", lost_response_rate=1.0, max_faults=1),
+            FaultRule(route="POST /crm/v3/objects/tasks/batch/create", lost_response_rate=1.0, max_faults=1),
+        ]
+    )
     try:
         first = world.run("hot_companies")
         assert first.status is RunStatus.SUCCEEDED, first.error
@@ -187,8 +193,11 @@ def test_hubspot_resends_after_lost_replies_under_search_lag_create_no_duplicate
     finally:
         hubspot.set_faults([])
         hubspot.set_limits(HubSpotLimits())
-    companies = [c["properties"]["product_account_id"] for c in hubspot.records("companies")
-                 if c["properties"].get("product_account_id")]
+    companies = [
+        c["properties"]["product_account_id"]
+        for c in hubspot.records("companies")
+        if c["properties"].get("product_account_id")
+    ]
     assert sorted(companies) == sorted(owners)
     keys = [_key_of(task, "hubspot") for task in _tasks(world, "hubspot")]
     assert sorted(keys) == sorted(owners)

@@ -18,12 +18,17 @@ from tests.effects.test_tasks_sandbox import HUBSPOT, SALESFORCE, _salesforce_co
 from tests.effects.world import ALERTS, DANA, MARCO, START, WATCH, World
 
 # One template, three attacks: account a1 recurses, a2 builds 'a' * 10**9, a3 loops 99999 x 99999; others render.
-ATTACKED = {"a1": "calls nested more than 32 deep", "a2": "repeating a value 1000000000 times",
-            "a3": "range() of more than 10000 numbers"}
-ATTACK = ("{% macro m(n) %}{{ m(n + 1) }}{% endmacro %}"
-          "{% if account_id == 'a1' %}{{ m(0) }}{% elif account_id == 'a2' %}{{ 'a' * 10**9 }}"
-          "{% elif account_id == 'a3' %}{% for i in range(99999) %}{% for j in range(99999) %}x{% endfor %}"
-          "{% endfor %}{% else %}{KEPT}{% endif %}")
+ATTACKED = {
+    "a1": "calls nested more than 32 deep",
+    "a2": "repeating a value 1000000000 times",
+    "a3": "range() of more than 10000 numbers",
+}
+ATTACK = (
+    "{% macro m(n) %}{{ m(n + 1) }}{% endmacro %}"
+    "{% if account_id == 'a1' %}{{ m(0) }}{% elif account_id == 'a2' %}{{ 'a' * 10**9 }}"
+    "{% elif account_id == 'a3' %}{% for i in range(99999) %}{% for j in range(99999) %}x{% endfor %}"
+    "{% endfor %}{% else %}{KEPT}{% endif %}"
+)
 KEYS = [f"a{i}" for i in range(6)]
 
 
@@ -40,7 +45,8 @@ def world(tmp_path: Path, sandbox: Sandbox) -> Iterator[World]:
 
 def test_a_field_template_past_its_budget_rejects_its_rows_and_the_others_sync(world: World) -> None:
     mapping = HUBSPOT.split("triggers:")[0].replace(
-        "  pql_tier: pql_tier\n", f"  pql_tier:\n    template: {_yaml(ATTACK.replace('{KEPT}', '{{ pql_tier }}'))}\n")
+        "  pql_tier: pql_tier\n", f"  pql_tier:\n    template: {_yaml(ATTACK.replace('{KEPT}', '{{ pql_tier }}'))}\n"
+    )
     world.setup({"hot_companies": mapping})
     _setup(world, "hot_companies")
     for key in KEYS:
@@ -61,8 +67,9 @@ def test_a_field_template_past_its_budget_rejects_its_rows_and_the_others_sync(w
 
 def test_a_task_template_past_its_budget_refuses_its_tasks_and_the_others_are_created(world: World) -> None:
     subject = _yaml(ATTACK.replace("{KEPT}", "Call {{ account_name }}"))
-    mapping = HUBSPOT.replace("{priority}", "HIGH").replace('"Call {{ account_name }} (PQL {{ pql_score | int }})"',
-                                                            subject)
+    mapping = HUBSPOT.replace("{priority}", "HIGH").replace(
+        '"Call {{ account_name }} (PQL {{ pql_score | int }})"', subject
+    )
     world.setup({"hot_companies": mapping})
     _setup(world, "hot_companies")
     for key in KEYS:
@@ -73,10 +80,12 @@ def test_a_task_template_past_its_budget_refuses_its_tasks_and_the_others_are_cr
     outcome = world.run("hot_companies", at=START + timedelta(days=1))
     assert outcome.effects is not None and outcome.effects.tasks["created"] == 3
     assert sorted(_subject(task, "hubspot") for task in _tasks(world, "hubspot")) == [
-        "Call Account a0", "Call Account a4", "Call Account a5"]
+        "Call Account a0",
+        "Call Account a4",
+        "Call Account a5",
+    ]
     assert world.app is not None
-    refused = {r.key: r for r in world.app.store.outbox.records(kinds=(EffectKind.TASK,))
-               if r.key in ATTACKED}
+    refused = {r.key: r for r in world.app.store.outbox.records(kinds=(EffectKind.TASK,)) if r.key in ATTACKED}
     assert set(refused) == set(ATTACKED)
     for key, limit in ATTACKED.items():
         error = refused[key].error or ""
@@ -85,9 +94,15 @@ def test_a_task_template_past_its_budget_refuses_its_tasks_and_the_others_are_cr
 
 
 def test_an_alert_template_past_its_budget_refuses_its_alerts_and_the_others_are_sent(world: World) -> None:
-    world.setup({"pql_watch": WATCH.replace('"*{{ account_name }}* crossed 80 (score {{ pql_score }})"',
-                                            _yaml(ATTACK.replace("{KEPT}", "*{{ account_name }}* crossed 80")))},
-                alerts=ALERTS.replace("per_day: 3", "per_day: 10"))  # every alert is decided 'send' and rendered
+    world.setup(
+        {
+            "pql_watch": WATCH.replace(
+                '"*{{ account_name }}* crossed 80 (score {{ pql_score }})"',
+                _yaml(ATTACK.replace("{KEPT}", "*{{ account_name }}* crossed 80")),
+            )
+        },
+        alerts=ALERTS.replace("per_day: 3", "per_day: 10"),
+    )  # every alert is decided 'send' and rendered
     for key in KEYS:
         world.account(key, DANA.email, 50)
     world.run()  # a first run: alerts nobody
@@ -108,11 +123,13 @@ def test_an_alert_template_past_its_budget_refuses_its_alerts_and_the_others_are
 
 
 @pytest.mark.parametrize("crm", ["hubspot", "salesforce"])
-def test_task_subjects_and_bodies_are_display_text_while_fields_keep_the_warehouses_value(world: World,
-                                                                                        crm: str) -> None:
+def test_task_subjects_and_bodies_are_display_text_while_fields_keep_the_warehouses_value(
+    world: World, crm: str
+) -> None:
     mapping, sync = (HUBSPOT, "hot_companies") if crm == "hubspot" else (SALESFORCE, "hot_accounts")
     mapping = mapping.replace("{priority}", "HIGH" if crm == "hubspot" else "High").replace(
-        '"Seats: {{ signals.seats }}"', '"{{ account_name }}\\nline two\\u0007"')
+        '"Seats: {{ signals.seats }}"', '"{{ account_name }}\\nline two\\u0007"'
+    )
     world.setup({sync: mapping}, extra_connectors=_salesforce_connector(world.sandbox))
     _setup(world, sync)
     hostile = "Acme\u202e fdp.exe\x00 Corp"
@@ -126,8 +143,9 @@ def test_task_subjects_and_bodies_are_display_text_while_fields_keep_the_warehou
     body = str(task["properties"]["hs_task_body"] if crm == "hubspot" else task["Description"])
     assert body == "Acme fdp.exe Corp\nline two"
     if crm == "hubspot":
-        (company,) = [c for c in world.sandbox.hubspot.records("companies")
-                      if c["properties"].get("product_account_id") == "t1"]
+        (company,) = [
+            c for c in world.sandbox.hubspot.records("companies") if c["properties"].get("product_account_id") == "t1"
+        ]
         assert company["properties"]["name"] == hostile
     else:
         (account,) = world.sandbox.salesforce.find_records("Account", Product_Account_Id__c="t1")

@@ -24,8 +24,10 @@ START = datetime(2026, 1, 5, 15, 0, tzinfo=UTC)  # a Monday, in the past (the em
 REPS = sample_reps()
 DANA = REPS[0]  # America/New_York
 MARCO = REPS[3]  # America/Los_Angeles
-COLUMNS = ("account_id VARCHAR, account_name VARCHAR, owner_email VARCHAR, pql_score DOUBLE PRECISION, "
-           "pql_tier VARCHAR, signals VARCHAR")
+COLUMNS = (
+    "account_id VARCHAR, account_name VARCHAR, owner_email VARCHAR, pql_score DOUBLE PRECISION, "
+    "pql_tier VARCHAR, signals VARCHAR"
+)
 
 WATCH = """\
 name: pql_watch
@@ -113,8 +115,10 @@ connectors:
         self.rows[key] = (name or f"Account {key}", owner, score, signals or {"seats": 5})
 
     def write(self) -> None:
-        rows = [(key, name, owner, score, tier(score), json.dumps(signals))
-                for key, (name, owner, score, signals) in sorted(self.rows.items())]
+        rows = [
+            (key, name, owner, score, tier(score), json.dumps(signals))
+            for key, (name, owner, score, signals) in sorted(self.rows.items())
+        ]
         if self.admin_url is not None:
             with psycopg.connect(self.admin_url, autocommit=True) as conn:  # kept (not re-created): grants stay
                 conn.execute(f"CREATE TABLE IF NOT EXISTS accounts ({COLUMNS})")
@@ -137,9 +141,12 @@ connectors:
         self.write()
         moment = self.now
         self.clock.advance(60)
-        return self.app.run(self.app.project.sync(sync), self.app.run_options(),
-                            now=lambda: moment.astimezone(UTC).replace(tzinfo=None),
-                            pacing=Pacing(self.clock, self.clock.advance))
+        return self.app.run(
+            self.app.project.sync(sync),
+            self.app.run_options(),
+            now=lambda: moment.astimezone(UTC).replace(tzinfo=None),
+            pacing=Pacing(self.clock, self.clock.advance),
+        )
 
     def advance(self, **delta: float) -> datetime:
         self.now += timedelta(**delta)
@@ -147,12 +154,16 @@ connectors:
 
     def alerts_to(self, email: str) -> list[dict[str, Any]]:
         """Alert messages (not digests) a rep received, oldest first."""
-        return [m for m in self.sandbox.slack.dms_to(email) if _event(m) == "syncer_alert"
-                and not str(_payload(m).get("dedupe_key", "")).startswith("digest:")]
+        return [
+            m
+            for m in self.sandbox.slack.dms_to(email)
+            if _event(m) == "syncer_alert" and not str(_payload(m).get("dedupe_key", "")).startswith("digest:")
+        ]
 
     def digests_to(self, email: str) -> list[dict[str, Any]]:
-        return [m for m in self.sandbox.slack.dms_to(email)
-                if str(_payload(m).get("dedupe_key", "")).startswith("digest:")]
+        return [
+            m for m in self.sandbox.slack.dms_to(email) if str(_payload(m).get("dedupe_key", "")).startswith("digest:")
+        ]
 
     def close(self) -> None:
         if self.app is not None:

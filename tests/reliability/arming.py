@@ -22,8 +22,12 @@ WEBHOOK_RETRY_AFTER_S = WebhookReceiver().retry_after_s  # the receiver's defaul
 
 def _emulator_rules(matrix: Matrix, destination: Destination, rule: FaultRule) -> None:
     sandbox = matrix.sandbox
-    emulator = {Destination.HUBSPOT: sandbox.hubspot, Destination.SALESFORCE: sandbox.salesforce,
-                Destination.SALESFORCE_BULK: sandbox.salesforce, Destination.WEBHOOK: sandbox.webhook}[destination]
+    emulator = {
+        Destination.HUBSPOT: sandbox.hubspot,
+        Destination.SALESFORCE: sandbox.salesforce,
+        Destination.SALESFORCE_BULK: sandbox.salesforce,
+        Destination.WEBHOOK: sandbox.webhook,
+    }[destination]
     emulator.set_faults([rule], seed=SEED)
 
 
@@ -63,8 +67,12 @@ def _daily_limit(matrix: Matrix, destination: Destination) -> None:
 def _token_revoked(matrix: Matrix, destination: Destination) -> None:
     # Requests that pass before the revocation: HubSpot's properties read and one batch; Salesforce's login and
     # one Collections batch, or its login, job creation, upload and close; the webhook's first batch.
-    passing = {Destination.HUBSPOT: 2, Destination.SALESFORCE: 2, Destination.SALESFORCE_BULK: 4,
-               Destination.WEBHOOK: 1}[destination]
+    passing = {
+        Destination.HUBSPOT: 2,
+        Destination.SALESFORCE: 2,
+        Destination.SALESFORCE_BULK: 4,
+        Destination.WEBHOOK: 1,
+    }[destination]
     _on_every_request(unauthorized_after=passing)(matrix, destination)
 
 

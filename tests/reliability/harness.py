@@ -39,13 +39,19 @@ PARK_AFTER = 3
 CLIENT_TIMEOUT_S = 1.0
 MAX_WAIT_S = 300.0  # a run's waiting budget per destination (900 s by default): fewer 429s to outlast it
 
-SYNCS = {Destination.HUBSPOT: "hubspot_companies", Destination.SALESFORCE: "salesforce_accounts",
-         Destination.SALESFORCE_BULK: "salesforce_bulk_accounts", Destination.WEBHOOK: "webhook_accounts"}
+SYNCS = {
+    Destination.HUBSPOT: "hubspot_companies",
+    Destination.SALESFORCE: "salesforce_accounts",
+    Destination.SALESFORCE_BULK: "salesforce_bulk_accounts",
+    Destination.WEBHOOK: "webhook_accounts",
+}
 # Each destination's write requests, as fault rules name them ("METHOD /path", fnmatch).
-WRITE_ROUTES = {Destination.HUBSPOT: "POST /crm/v3/objects/companies/batch/*",
-                Destination.SALESFORCE: "PATCH /services/data/*/composite/sobjects/*",
-                Destination.SALESFORCE_BULK: "* /services/data/*/jobs/ingest*",
-                Destination.WEBHOOK: "POST /hook"}
+WRITE_ROUTES = {
+    Destination.HUBSPOT: "POST /crm/v3/objects/companies/batch/*",
+    Destination.SALESFORCE: "PATCH /services/data/*/composite/sobjects/*",
+    Destination.SALESFORCE_BULK: "* /services/data/*/jobs/ingest*",
+    Destination.WEBHOOK: "POST /hook",
+}
 
 WEBHOOK_MAPPING = """\
 name: webhook_accounts
@@ -96,12 +102,22 @@ connectors:
     timeout_s: {timeout}
 """
 
-ENVIRONMENT = {"HUBSPOT_ACCESS_TOKEN": "sandbox-hubspot-token", "SALESFORCE_CLIENT_ID": "sandbox-consumer-key",
-               "SALESFORCE_CLIENT_SECRET": "sandbox-consumer-secret", "WEBHOOK_SIGNING_SECRET": DEFAULT_SECRET}
+ENVIRONMENT = {
+    "HUBSPOT_ACCESS_TOKEN": "sandbox-hubspot-token",
+    "SALESFORCE_CLIENT_ID": "sandbox-consumer-key",
+    "SALESFORCE_CLIENT_SECRET": "sandbox-consumer-secret",
+    "WEBHOOK_SIGNING_SECRET": DEFAULT_SECRET,
+}
 
 
-def write_project(root: Path, urls: dict[str, str], ca_file: Path, state_url: str = "duckdb:///.syncer/state.duckdb",
-                  accounts: int = ACCOUNTS, destinations: tuple[Destination, ...] = tuple(Destination)) -> None:
+def write_project(
+    root: Path,
+    urls: dict[str, str],
+    ca_file: Path,
+    state_url: str = "duckdb:///.syncer/state.duckdb",
+    accounts: int = ACCOUNTS,
+    destinations: tuple[Destination, ...] = tuple(Destination),
+) -> None:
     """syncer.yaml, the mappings of ``destinations`` and the sample warehouse in ``root``."""
     (root / "mappings").mkdir(parents=True, exist_ok=True)
     for destination in destinations:
@@ -114,9 +130,17 @@ def write_project(root: Path, urls: dict[str, str], ca_file: Path, state_url: st
             text = text.replace("name: salesforce_accounts", "name: salesforce_bulk_accounts")
             text = text.replace("connector: salesforce\n", "connector: salesforce_bulk\n")
         (root / "mappings" / f"{SYNCS[destination]}.yaml").write_text(text)
-    (root / "syncer.yaml").write_text(PROJECT_YAML.format(
-        state_url=state_url, park_after=PARK_AFTER, hubspot=urls["hubspot"], salesforce=urls["salesforce"],
-        ca_file=ca_file, webhook=urls["webhook"], timeout=CLIENT_TIMEOUT_S))
+    (root / "syncer.yaml").write_text(
+        PROJECT_YAML.format(
+            state_url=state_url,
+            park_after=PARK_AFTER,
+            hubspot=urls["hubspot"],
+            salesforce=urls["salesforce"],
+            ca_file=ca_file,
+            webhook=urls["webhook"],
+            timeout=CLIENT_TIMEOUT_S,
+        )
+    )
     build_sample_warehouse(root / "warehouse.duckdb", accounts=accounts)
 
 
@@ -150,10 +174,17 @@ class Matrix:
         return self.app.project.sync(SYNCS[destination])
 
     def run(self, destination: Destination, progress: Callable[[int], None] | None = None) -> RunOutcome:
-        options = RunOptions(batch_size=self.app.batch_size,
-                             retry=RetryPolicy(max_attempts=5, max_wait_s=MAX_WAIT_S))
-        return run_sync(self.sync(destination), self.app.store, self.app.warehouse, naive_now, self.open, options,
-                        self.time.pacing(), progress)
+        options = RunOptions(batch_size=self.app.batch_size, retry=RetryPolicy(max_attempts=5, max_wait_s=MAX_WAIT_S))
+        return run_sync(
+            self.sync(destination),
+            self.app.store,
+            self.app.warehouse,
+            naive_now,
+            self.open,
+            options,
+            self.time.pacing(),
+            progress,
+        )
 
     def open(self, sync: SyncConfig) -> Writer | None:
         """The sync's destination, as the registry opens it but with a short client timeout and the fake clock."""
@@ -167,23 +198,31 @@ class Matrix:
             client = HubSpotClient(settings, target.object, timeout_s=CLIENT_TIMEOUT_S)
             return HubSpotDestination(settings, target, client=client)
         if isinstance(settings, SalesforceSettings):
-            return SalesforceDestination(settings, target, timeout_s=CLIENT_TIMEOUT_S,
-                                         wait=BulkWait(sleep=self.time.sleep, clock=self.time.clock))
+            return SalesforceDestination(
+                settings,
+                target,
+                timeout_s=CLIENT_TIMEOUT_S,
+                wait=BulkWait(sleep=self.time.sleep, clock=self.time.clock),
+            )
         return kind.open(settings, target)
 
     def emulator(self, destination: Destination) -> Any:
         """The emulator that stands in for ``destination``."""
-        return {Destination.HUBSPOT: self.sandbox.hubspot, Destination.SALESFORCE: self.sandbox.salesforce,
-                Destination.SALESFORCE_BULK: self.sandbox.salesforce, Destination.WEBHOOK: self.sandbox.webhook
-                }[destination]
+        return {
+            Destination.HUBSPOT: self.sandbox.hubspot,
+            Destination.SALESFORCE: self.sandbox.salesforce,
+            Destination.SALESFORCE_BULK: self.sandbox.salesforce,
+            Destination.WEBHOOK: self.sandbox.webhook,
+        }[destination]
 
     def records(self, destination: Destination) -> list[DestinationRecord]:
         """The destination's records of the sync's object, from the emulator's stored state."""
         sync = self.sync(destination)
         vendor = "salesforce" if destination is Destination.SALESFORCE_BULK else destination.value
         assert sync.destination is not None
-        return destination_records(vendor, self.emulator(destination).state(), sync.destination.object,
-                                   sync.destination.match.field)
+        return destination_records(
+            vendor, self.emulator(destination).state(), sync.destination.object, sync.destination.match.field
+        )
 
     def tally(self, destination: Destination) -> FieldTally:
         return field_tally(self.sync(destination), self.app.store, self.app.warehouse, self.records(destination))

@@ -54,8 +54,9 @@ class FieldTally:
         return {k: v for k, v in asdict(self).items() if k != "examples"}
 
 
-def destination_records(vendor: str, state: Mapping[str, Any], object_name: str,
-                        match_field: str) -> list[DestinationRecord]:
+def destination_records(
+    vendor: str, state: Mapping[str, Any], object_name: str, match_field: str
+) -> list[DestinationRecord]:
     """The records of ``object_name`` in an emulator's ``state()`` document (``vendor``: hubspot, salesforce or
     webhook), each with its match value; records without one (seed data, other syncs) are left out."""
     if vendor == "hubspot":
@@ -69,8 +70,9 @@ def destination_records(vendor: str, state: Mapping[str, Any], object_name: str,
     return [DestinationRecord(str(r[match_field]), r) for r in rows if r.get(match_field) not in (None, "")]
 
 
-def field_tally(sync: SyncConfig, store: StateStore, warehouse: Warehouse,
-                records: list[DestinationRecord]) -> FieldTally:
+def field_tally(
+    sync: SyncConfig, store: StateStore, warehouse: Warehouse, records: list[DestinationRecord]
+) -> FieldTally:
     """Check field delivery of ``sync`` against ``records``, the destination's records of its object."""
     by_match: dict[str, list[DestinationRecord]] = defaultdict(list)
     for record in records:
@@ -94,8 +96,11 @@ def field_tally(sync: SyncConfig, store: StateStore, warehouse: Warehouse,
             tally.lost += 1
             problems.append(f"{key}: confirmed but not at the destination")
             continue
-        wrong = {name: (want, found[0].fields.get(name)) for name, want in json.loads(fields).items()
-                 if not same_value(want, found[0].fields.get(name))}
+        wrong = {
+            name: (want, found[0].fields.get(name))
+            for name, want in json.loads(fields).items()
+            if not same_value(want, found[0].fields.get(name))
+        }
         if wrong:
             tally.mismatched += 1
             problems.append(f"{key}: {wrong}")

@@ -35,7 +35,7 @@ def render(page: str) -> str:
     start, end = page.find(BEGIN), page.find(END)
     if start < 0 or end < start:
         raise ValueError(f"{PAGE.name} lacks the fault-matrix markers")
-    return page[:start + len(BEGIN)] + "\n" + table() + "\n" + page[end:]
+    return page[: start + len(BEGIN)] + "\n" + table() + "\n" + page[end:]
 
 
 def main(argv: list[str]) -> int:

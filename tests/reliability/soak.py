@@ -83,8 +83,13 @@ class SoakTally:
 
     @property
     def clean(self) -> bool:
-        return (self.lost == 0 and self.duplicated == 0 and self.mismatched == 0 and self.cap_violations == 0
-                and not self.problems)
+        return (
+            self.lost == 0
+            and self.duplicated == 0
+            and self.mismatched == 0
+            and self.cap_violations == 0
+            and not self.problems
+        )
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -95,8 +100,12 @@ class ServedSandbox:
 
     def __init__(self, directory: Path) -> None:
         directory.mkdir(parents=True, exist_ok=True)
-        self.process = subprocess.Popen([sys.executable, "-m", "tests.reliability.soak_sandbox", str(directory)],
-                                        cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "tests.reliability.soak_sandbox", str(directory)],
+            cwd=REPO,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         ready = directory / READY_FILE
         deadline = time.monotonic() + 60
         while not ready.exists():
@@ -117,13 +126,18 @@ class ServedSandbox:
 
     def add_latency(self, latency_ms: int) -> None:
         for vendor in (*VENDORS.values(), "slack"):
-            self.http.post(f"{self.urls[vendor]}/_sandbox/faults",
-                           json={"rules": [{"route": "*", "latency_ms": latency_ms}]}).raise_for_status()
+            self.http.post(
+                f"{self.urls[vendor]}/_sandbox/faults", json={"rules": [{"route": "*", "latency_ms": latency_ms}]}
+            ).raise_for_status()
 
     def writes(self) -> int:
         """Field writes the emulators have received so far."""
-        return sum(count for vendor in VENDORS.values() for route, count in self.get(vendor, "requests/counts").items()
-                   if any(part in route for part in WRITE_ROUTES))
+        return sum(
+            count
+            for vendor in VENDORS.values()
+            for route, count in self.get(vendor, "requests/counts").items()
+            if any(part in route for part in WRITE_ROUTES)
+        )
 
     def stop(self) -> None:
         if hasattr(self, "http"):
@@ -140,9 +154,11 @@ def change_model(warehouse: Path, percent: int, round_number: int) -> None:
     """A new score for about ``percent`` % of the accounts (which ones depends on the round)."""
     con = duckdb.connect(str(warehouse))
     try:
-        con.execute("UPDATE scored_accounts SET pql_score = CAST((hash(account_id || ?) % 990) / 10.0 AS "
-                    "DECIMAL(4,1)) WHERE hash(account_id || ? || 'pick') % 100 < ?",
-                    [str(round_number), str(round_number), percent])
+        con.execute(
+            "UPDATE scored_accounts SET pql_score = CAST((hash(account_id || ?) % 990) / 10.0 AS "
+            "DECIMAL(4,1)) WHERE hash(account_id || ? || 'pick') % 100 < ?",
+            [str(round_number), str(round_number), percent],
+        )
     finally:
         con.close()
 
@@ -156,8 +172,9 @@ def check_invariants(root: Path, sandbox: ServedSandbox) -> dict[str, FieldTally
             sync = app.project.sync(SYNCS[destination])
             vendor = VENDORS[destination]
             assert sync.destination is not None
-            records = destination_records(vendor, sandbox.get(vendor, "state"), sync.destination.object,
-                                          sync.destination.match.field)
+            records = destination_records(
+                vendor, sandbox.get(vendor, "state"), sync.destination.object, sync.destination.match.field
+            )
             tallies[sync.name] = field_tally(sync, app.store, app.warehouse, records)
         return tallies
     finally:
@@ -189,8 +206,9 @@ def soak(root: Path, settings: SoakSettings, say: Any = None) -> SoakTally:
             finishing = rounds % settings.finish_every == 0
             daemon = not finishing and rounds % settings.daemon_every == 0
             command = [SYNCER, "daemon", "--port", str(_free_port())] if daemon else [SYNCER, "run", "--all", "--json"]
-            process = subprocess.Popen(command, cwd=project, env=environment, stdout=subprocess.DEVNULL,
-                                       stderr=subprocess.DEVNULL)
+            process = subprocess.Popen(
+                command, cwd=project, env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+            )
             tally.runs += 1
             delay = rng.uniform(0.0, max(recent[-5:]))  # spread over the length of a whole run
             if daemon:
@@ -208,8 +226,15 @@ def soak(root: Path, settings: SoakSettings, say: Any = None) -> SoakTally:
                 tally.kills_after_writing += 1
             if say is not None:
                 say(f"kill {tally.kills}: after {time.monotonic() - began:.2f} s")
-        final = subprocess.run([SYNCER, "run", "--all", "--json"], cwd=project, env=environment,
-                               capture_output=True, text=True, check=False, timeout=600)
+        final = subprocess.run(
+            [SYNCER, "run", "--all", "--json"],
+            cwd=project,
+            env=environment,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=600,
+        )
         tally.runs += 1
         if final.returncode != 0 or any(o["status"] != "succeeded" for o in json.loads(final.stdout or "[]")):
             tally.problems.append(f"the clean run did not succeed: {final.stdout[-2000:]} {final.stderr[-2000:]}")
@@ -250,16 +275,22 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--kills", type=int, default=300)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--dir", type=Path, default=Path(".syncer/soak"), help="a working directory (emptied)")
-    parser.add_argument("--state-url", default=SoakSettings.state_url,
-                        help="the control store (default: a DuckDB file; an empty PostgreSQL database works too)")
+    parser.add_argument(
+        "--state-url",
+        default=SoakSettings.state_url,
+        help="the control store (default: a DuckDB file; an empty PostgreSQL database works too)",
+    )
     args = parser.parse_args(argv)
     if args.dir.exists():
         import shutil
 
         shutil.rmtree(args.dir)
     args.dir.mkdir(parents=True)
-    tally = soak(args.dir.resolve(), SoakSettings(kills=args.kills, seed=args.seed, state_url=args.state_url),
-                 say=lambda line: print(line, flush=True))
+    tally = soak(
+        args.dir.resolve(),
+        SoakSettings(kills=args.kills, seed=args.seed, state_url=args.state_url),
+        say=lambda line: print(line, flush=True),
+    )
     shown = {k: v for k, v in tally.as_dict().items() if k != "problems"}
     print(json.dumps(shown, indent=2))
     for problem in tally.problems[:20]:

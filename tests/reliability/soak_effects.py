@@ -111,10 +111,17 @@ class EffectsTally:
 def check_effects(project: Path, hubspot_state: dict[str, Any], slack_state: dict[str, Any]) -> EffectsTally:
     """The invariants of the module docstring; ``*_state``: the emulators' ``/_sandbox/state``."""
     tally = EffectsTally()
-    tasks = Counter(str(t["properties"].get("syncer_dedupe_key")) for t in hubspot_state["objects"].get("tasks", [])
-                    if t["properties"].get("syncer_dedupe_key"))
-    messages = [m for ms in slack_state["messages"].values() for m in ms
-                if (m.get("metadata") or {}).get("event_type") == "syncer_alert"]
+    tasks = Counter(
+        str(t["properties"].get("syncer_dedupe_key"))
+        for t in hubspot_state["objects"].get("tasks", [])
+        if t["properties"].get("syncer_dedupe_key")
+    )
+    messages = [
+        m
+        for ms in slack_state["messages"].values()
+        for m in ms
+        if (m.get("metadata") or {}).get("event_type") == "syncer_alert"
+    ]
     posted = Counter(str(m["metadata"]["event_payload"]["dedupe_key"]) for m in messages)
     tally.tasks, tally.alerts = sum(tasks.values()), sum(posted.values())
     for key, count in [*tasks.items(), *posted.items()]:
@@ -130,7 +137,8 @@ def check_effects(project: Path, hubspot_state: dict[str, Any], slack_state: dic
     for intent in intents:
         held = {EffectKind.TASK: tasks, EffectKind.ALERT: posted}.get(intent.kind)
         waiting = intent.status in (OutboxStatus.PENDING, OutboxStatus.SENDING) or (
-            intent.status is OutboxStatus.DEFERRED and (intent.not_before is None or intent.not_before <= now))
+            intent.status is OutboxStatus.DEFERRED and (intent.not_before is None or intent.not_before <= now)
+        )
         missing = intent.status is OutboxStatus.DONE and held is not None and intent.dedupe_key not in held
         if waiting or missing or intent.status is OutboxStatus.FAILED:
             tally.lost += 1

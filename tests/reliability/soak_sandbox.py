@@ -29,8 +29,11 @@ def serve(directory: Path) -> None:
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     with Sandbox.start(directory) as sandbox:
-        ready = {"urls": {name: server.url for name, server in sandbox.servers.items()},
-                 "hook": sandbox.urls["webhook"], "ca_file": str(sandbox.ca_file)}
+        ready = {
+            "urls": {name: server.url for name, server in sandbox.servers.items()},
+            "hook": sandbox.urls["webhook"],
+            "ca_file": str(sandbox.ca_file),
+        }
         partial = directory / (READY_FILE + ".tmp")
         partial.write_text(json.dumps(ready))
         partial.rename(directory / READY_FILE)  # appears whole: the harness waits for it

@@ -45,8 +45,9 @@ def test_revoked_credentials_answer_each_vendors_own_401(sandbox: Sandbox) -> No
     base = sandbox.urls["salesforce"]
     api = httpx.get(base + "/services/data/v59.0/sobjects", verify=_trust(sandbox))
     assert api.status_code == 401 and api.json()[0]["errorCode"] == "INVALID_SESSION_ID"
-    login = httpx.post(base + "/services/oauth2/token", data={"grant_type": "client_credentials"},
-                       verify=_trust(sandbox))
+    login = httpx.post(
+        base + "/services/oauth2/token", data={"grant_type": "client_credentials"}, verify=_trust(sandbox)
+    )
     assert login.status_code == 400 and login.json()["error"] == "invalid_grant"
 
 

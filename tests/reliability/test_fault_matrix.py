@@ -17,8 +17,20 @@ from tests.reliability.arming import ARM, INJECTED, disarm
 from tests.reliability.harness import ACCOUNTS, PARK_AFTER, Matrix, open_matrix
 from tests.reliability.matrix import FAULTS, Destination, Fault, Outcome, cases
 
-SUMMARY_KEYS = {"sync", "status", "sent", "confirmed", "rejected", "pending", "api_calls", "rate_limited",
-                "duration_s", "stopped", "retries", "error"}
+SUMMARY_KEYS = {
+    "sync",
+    "status",
+    "sent",
+    "confirmed",
+    "rejected",
+    "pending",
+    "api_calls",
+    "rate_limited",
+    "duration_s",
+    "stopped",
+    "retries",
+    "error",
+}
 
 
 # Faults whose handling leans hardest on the control store (re-sends, parking, stops), run again on PostgreSQL.
@@ -54,8 +66,11 @@ def test_fault(matrix: Matrix, fault: Fault, destination: Destination) -> None:
     _check_cell(matrix, fault, destination)
 
 
-@pytest.mark.parametrize(("fault", "destination"), [c for c in cases() if c[0].name in ON_POSTGRES],
-                         ids=lambda v: v.name if isinstance(v, Fault) else v.value)
+@pytest.mark.parametrize(
+    ("fault", "destination"),
+    [c for c in cases() if c[0].name in ON_POSTGRES],
+    ids=lambda v: v.name if isinstance(v, Fault) else v.value,
+)
 def test_fault_with_postgres_state(pg_matrix: Matrix, fault: Fault, destination: Destination) -> None:
     _check_cell(pg_matrix, fault, destination)
 

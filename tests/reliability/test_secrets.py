@@ -78,24 +78,27 @@ MAPPINGS = {
 def _project(root: Path, sandbox: Sandbox, warehouse_url: str, state_url: str) -> dict[str, str]:
     """The project in ``root``; returns the environment its commands run with (every secret in it)."""
     (root / "mappings").mkdir(parents=True)
-    (root / "syncer.yaml").write_text(textwrap.dedent(f"""\
+    (root / "syncer.yaml").write_text(
+        textwrap.dedent(f"""\
         warehouse: {{url: "${{WAREHOUSE_URL}}"}}
         state: {{url: "${{STATE_URL}}"}}
         connectors:
-          hubspot: {{type: hubspot, access_token: "${{HUBSPOT_ACCESS_TOKEN}}", base_url: "{sandbox.urls['hubspot']}"}}
+          hubspot: {{type: hubspot, access_token: "${{HUBSPOT_ACCESS_TOKEN}}", base_url: "{sandbox.urls["hubspot"]}"}}
           salesforce:
             type: salesforce
-            instance_url: "{sandbox.urls['salesforce']}"
+            instance_url: "{sandbox.urls["salesforce"]}"
             client_id: sandbox-consumer-key
             client_secret: "${{SALESFORCE_CLIENT_SECRET}}"
             ca_bundle: "{sandbox.ca_file}"
-          slack: {{type: slack, token: "${{SLACK_BOT_TOKEN}}", base_url: "{sandbox.urls['slack']}"}}
-          webhook: {{type: webhook, url: "{sandbox.urls['webhook']}", signing_secret: "${{WEBHOOK_SIGNING_SECRET}}"}}
+          slack: {{type: slack, token: "${{SLACK_BOT_TOKEN}}", base_url: "{sandbox.urls["slack"]}"}}
+          webhook: {{type: webhook, url: "{sandbox.urls["webhook"]}", signing_secret: "${{WEBHOOK_SIGNING_SECRET}}"}}
         alerts: {{first_run: cap, quiet_hours: null}}
-        """))
+        """)
+    )
     for name, body in MAPPINGS.items():
         (root / "mappings" / f"{name}.yaml").write_text(
-            f"name: {name}\nmodel: {{table: scored_accounts}}\nkey: account_id\n{textwrap.dedent(body)}")
+            f"name: {name}\nmodel: {{table: scored_accounts}}\nkey: account_id\n{textwrap.dedent(body)}"
+        )
     return {**SECRETS, "WAREHOUSE_URL": warehouse_url, "STATE_URL": state_url}
 
 
@@ -107,9 +110,11 @@ def _with_password(url: str, driver: str = "postgresql") -> str:
 def warehouse_url(pg_url: str) -> str:
     """A PostgreSQL warehouse of 40 scored accounts, reached with a password in its URL."""
     with psycopg.connect(pg_url, autocommit=True) as conn:
-        conn.execute("CREATE TABLE scored_accounts AS SELECT 'acc_' || i AS account_id, 'Account ' || i AS "
-                     "account_name, 'dana.kim@yourco.com' AS owner_email, (i * 2.5)::numeric(4,1) AS pql_score, "
-                     "CASE WHEN i % 3 = 0 THEN 'hot' ELSE 'warm' END AS pql_tier FROM generate_series(1, 40) AS i")
+        conn.execute(
+            "CREATE TABLE scored_accounts AS SELECT 'acc_' || i AS account_id, 'Account ' || i AS "
+            "account_name, 'dana.kim@yourco.com' AS owner_email, (i * 2.5)::numeric(4,1) AS pql_score, "
+            "CASE WHEN i % 3 = 0 THEN 'hot' ELSE 'warm' END AS pql_tier FROM generate_series(1, 40) AS i"
+        )
     return _with_password(pg_url, "postgresql+psycopg")
 
 
@@ -157,8 +162,15 @@ def test_commands_never_show_a_secret(tmp_path: Path, accepting: Sandbox, wareho
     seen: list[str] = []
 
     def syncer(*args: str, exit_codes: tuple[int, ...] = (0,), **changed: str) -> str:
-        done = subprocess.run([SYNCER_BIN, *args], cwd=tmp_path, capture_output=True, check=False,
-                              text=True, env={**os.environ, **environment, **changed}, timeout=120)
+        done = subprocess.run(
+            [SYNCER_BIN, *args],
+            cwd=tmp_path,
+            capture_output=True,
+            check=False,
+            text=True,
+            env={**os.environ, **environment, **changed},
+            timeout=120,
+        )
         assert done.returncode in exit_codes, (args, done.stdout, done.stderr)
         assert_clean(f"syncer {' '.join(args)}", done.stdout + done.stderr)
         seen.append(done.stdout)
@@ -182,8 +194,13 @@ def test_commands_never_show_a_secret(tmp_path: Path, accepting: Sandbox, wareho
     status = json.loads(syncer("status", "--json"))
     ended = {sync["sync"]: sync["last_run"]["status"] for sync in status}
     # HubSpot's 401 and the webhook's stop their destinations; Salesforce's refused login fails the run.
-    assert ended == {"hubspot_companies": "partial", "webhook_accounts": "partial",
-                     "salesforce_accounts": "failed", "slack_alerts": "succeeded", "pql_watch": "succeeded"}, ended
+    assert ended == {
+        "hubspot_companies": "partial",
+        "webhook_accounts": "partial",
+        "salesforce_accounts": "failed",
+        "slack_alerts": "succeeded",
+        "pql_watch": "succeeded",
+    }, ended
     unreachable = re.sub(r"@127\.0\.0\.1:\d+/", "@127.0.0.1:9/", warehouse_url)  # nothing listens on port 9
     syncer("plan", "hubspot_companies", exit_codes=(1, 2), WAREHOUSE_URL=unreachable)  # the warehouse is down
     assert any("refused" in out for out in seen)  # the refusals are reported, only without the secrets
@@ -194,11 +211,21 @@ def test_bad_configuration_never_shows_a_secret(tmp_path: Path, sandbox: Sandbox
     environment = _project(tmp_path, sandbox, "duckdb:///warehouse.duckdb", "duckdb:///.syncer/state.duckdb")
     config = (tmp_path / "syncer.yaml").read_text()
     # A secret fed to a setting that rejects it (the wrong variable), and a mapping that names no destination.
-    (tmp_path / "syncer.yaml").write_text(config.replace('access_token: "${HUBSPOT_ACCESS_TOKEN}"',
-                                                         'access_token: x, daily_limit: "${HUBSPOT_ACCESS_TOKEN}"'))
+    (tmp_path / "syncer.yaml").write_text(
+        config.replace(
+            'access_token: "${HUBSPOT_ACCESS_TOKEN}"', 'access_token: x, daily_limit: "${HUBSPOT_ACCESS_TOKEN}"'
+        )
+    )
     (tmp_path / "mappings" / "broken.yaml").write_text("name: broken\nkey: [${SLACK_BOT_TOKEN}]\n")
-    done = subprocess.run([SYNCER_BIN, "validate"], cwd=tmp_path, capture_output=True, check=False,
-                          text=True, env={**os.environ, **environment}, timeout=120)
+    done = subprocess.run(
+        [SYNCER_BIN, "validate"],
+        cwd=tmp_path,
+        capture_output=True,
+        check=False,
+        text=True,
+        env={**os.environ, **environment},
+        timeout=120,
+    )
     assert done.returncode == 2 and "daily_limit" in done.stdout + done.stderr
     assert_clean("syncer validate", done.stdout + done.stderr)
     with pytest.raises(ConfigError) as raised:
@@ -206,8 +233,9 @@ def test_bad_configuration_never_shows_a_secret(tmp_path: Path, sandbox: Sandbox
     assert_clean("ConfigError", str(raised.value))
 
 
-def test_runs_never_log_or_raise_a_secret(tmp_path: Path, accepting: Sandbox, warehouse_url: str, state_url: str,
-                                          caplog: pytest.LogCaptureFixture) -> None:
+def test_runs_never_log_or_raise_a_secret(
+    tmp_path: Path, accepting: Sandbox, warehouse_url: str, state_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
     """In process, with every logger at DEBUG (the SDKs' request logs included)."""
     caplog.set_level(logging.DEBUG)
     environment = _project(tmp_path, accepting, warehouse_url, state_url)
@@ -265,8 +293,12 @@ def _dump_state(root: Path, state_url: str) -> None:
             con.close()
     else:
         with psycopg.connect(state_url.replace(f":{PG_PASSWORD}@", "@")) as conn:
-            tables = [row[0] for row in conn.execute(
-                "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'").fetchall()]
+            tables = [
+                row[0]
+                for row in conn.execute(
+                    "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'"
+                ).fetchall()
+            ]
             dump = {table: conn.execute(f'SELECT * FROM "{table}"').fetchall() for table in tables}
     assert dump.get("runs"), sorted(dump)
     rows: list[Any] = [row for table_rows in dump.values() for row in table_rows]

@@ -44,8 +44,10 @@ def _companies(client: httpx.Client) -> list[str]:
 
 
 def test_faults_configured_over_http_apply_to_matching_routes_only(client: httpx.Client) -> None:
-    answer = client.post("/_sandbox/faults", json={"seed": 3, "rules": [{"route": f"POST {ROUTE}",
-                                                                         "error_rate": 1.0, "error_status": 502}]})
+    answer = client.post(
+        "/_sandbox/faults",
+        json={"seed": 3, "rules": [{"route": f"POST {ROUTE}", "error_rate": 1.0, "error_status": 502}]},
+    )
     assert answer.json() == {"ok": True, "rules": 1}
     assert _create(client, "Acme").status_code == 502
     assert client.get(f"{ROUTE}?limit=1").status_code == 200  # GET does not match the rule
@@ -53,8 +55,9 @@ def test_faults_configured_over_http_apply_to_matching_routes_only(client: httpx
 
 
 def test_timeout_hangs_then_closes_without_a_reply(client: httpx.Client) -> None:
-    client.post("/_sandbox/faults", json={"rules": [{"route": f"POST {ROUTE}", "timeout_rate": 1.0,
-                                                     "timeout_seconds": 1.0}]})
+    client.post(
+        "/_sandbox/faults", json={"rules": [{"route": f"POST {ROUTE}", "timeout_rate": 1.0, "timeout_seconds": 1.0}]}
+    )
     with pytest.raises(httpx.ReadTimeout):
         _create(client, "Slowco", timeout=0.2)
     assert _companies(client) == []

@@ -14,8 +14,20 @@ import httpx
 
 
 def test_syncer_sandbox_serves_all_three_and_prints_where(tmp_path: Path) -> None:
-    command = [sys.executable, "-c", "from syncer.cli import main; main()", "sandbox", "--directory", str(tmp_path),
-               "--hubspot-port", "0", "--salesforce-port", "0", "--slack-port", "0"]
+    command = [
+        sys.executable,
+        "-c",
+        "from syncer.cli import main; main()",
+        "sandbox",
+        "--directory",
+        str(tmp_path),
+        "--hubspot-port",
+        "0",
+        "--salesforce-port",
+        "0",
+        "--slack-port",
+        "0",
+    ]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env={**os.environ, "COLUMNS": "200"})
     try:
         assert process.stdout is not None

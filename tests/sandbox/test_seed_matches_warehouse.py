@@ -24,8 +24,9 @@ def test_every_owner_email_resolves_to_a_crm_owner_and_a_slack_user(sandbox: San
     slack = WebClient(token="xoxb-sandbox", base_url=sandbox.urls["slack"])
     session = requests.Session()
     session.verify, session.trust_env = str(sandbox.ca_file), False
-    salesforce = Salesforce(instance_url=sandbox.urls["salesforce"], session_id=sandbox.salesforce.issue_token(),
-                            session=session)
+    salesforce = Salesforce(
+        instance_url=sandbox.urls["salesforce"], session_id=sandbox.salesforce.issue_token(), session=session
+    )
     quoted = ", ".join(f"'{email}'" for email in owners)
     users = salesforce.query(f"SELECT Id, Email FROM User WHERE Email IN ({quoted})")["records"]
     assert sorted(user["Email"] for user in users) == owners

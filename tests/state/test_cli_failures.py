@@ -85,13 +85,22 @@ def test_an_unreachable_postgres_state_is_one_line_and_exit_1(tmp_path: Path) ->
     assert "hunter2" not in result.output
 
 
-def test_a_warehouse_locked_by_a_build_fails_the_run_and_the_next_run_succeeds(tmp_path: Path,
-                                                                              sandbox: Sandbox) -> None:
+def test_a_warehouse_locked_by_a_build_fails_the_run_and_the_next_run_succeeds(
+    tmp_path: Path, sandbox: Sandbox
+) -> None:
     make_project(tmp_path, accounts=50, hubspot_url=sandbox.urls["hubspot"])
-    build = subprocess.Popen([sys.executable, "-c", "import duckdb, sys, time\n"
-                              f"con = duckdb.connect({str(tmp_path / 'warehouse.duckdb')!r})\n"
-                              "con.execute('CREATE TABLE building AS SELECT 1 AS x')\n"
-                              "print('ready', flush=True)\ntime.sleep(120)\n"], stdout=subprocess.PIPE, text=True)
+    build = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import duckdb, sys, time\n"
+            f"con = duckdb.connect({str(tmp_path / 'warehouse.duckdb')!r})\n"
+            "con.execute('CREATE TABLE building AS SELECT 1 AS x')\n"
+            "print('ready', flush=True)\ntime.sleep(120)\n",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert build.stdout is not None and build.stdout.readline().strip() == "ready"
         locked = invoke("run", "companies", "-p", str(tmp_path))
@@ -132,15 +141,16 @@ WHENS = [
 
 @pytest.mark.parametrize(("when", "message"), WHENS)
 def test_a_trigger_condition_is_exactly_one_boolean_expression(tmp_path: Path, when: str, message: str) -> None:
-    trigger = f"triggers:\n  - name: t\n    when: \"{when}\"\n    task: {{subject: hi}}\n"
+    trigger = f'triggers:\n  - name: t\n    when: "{when}"\n    task: {{subject: hi}}\n'
     make_project(tmp_path, MAPPING_YAML + trigger, accounts=20)
     result = invoke("validate", "-p", str(tmp_path))
     assert result.exit_code == 2, result.output
     assert f"mappings/companies.yaml:19: triggers[0].when: {message}" in result.output
 
 
-def test_a_run_of_a_sync_already_running_on_postgres_exits_1_naming_it(tmp_path: Path, pg_url: str,
-                                                                       sandbox: Sandbox) -> None:
+def test_a_run_of_a_sync_already_running_on_postgres_exits_1_naming_it(
+    tmp_path: Path, pg_url: str, sandbox: Sandbox
+) -> None:
     make_project(tmp_path, state_url=pg_url, accounts=20, hubspot_url=sandbox.urls["hubspot"])
     other = open_state(pg_url, tmp_path)  # another replica, mid-run
     try:

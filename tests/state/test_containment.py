@@ -18,8 +18,12 @@ from tests.helpers import NOW, plan_and_confirm, sync_config, write_table
 @pytest.fixture
 def confirmed(store: StateStore, tmp_path: Path) -> StateStore:
     """A state with a confirmed snapshot of ``accounts`` (3 keys) and a run over ``tmp_path/warehouse.duckdb``."""
-    write_table(tmp_path / "warehouse.duckdb", "accounts", "id TEXT, score DOUBLE, tier TEXT",
-                [("a", 1.0, "hot"), ("b", 2.0, "cold"), ("c", 3.0, "warm")])
+    write_table(
+        tmp_path / "warehouse.duckdb",
+        "accounts",
+        "id TEXT, score DOUBLE, tier TEXT",
+        [("a", 1.0, "hot"), ("b", 2.0, "cold"), ("c", 3.0, "warm")],
+    )
     plan_and_confirm(sync_config(), store, open_warehouse("duckdb:///warehouse.duckdb", tmp_path))
     store.snapshot.flush("accounts")
     store.runs.start("accounts", dry_run=False, now=NOW)
@@ -36,10 +40,14 @@ ATTEMPTS = [
     ("SELECT id, 1 AS score, 'x' AS tier FROM runs", "Table with name runs does not exist"),
     ("SELECT key AS id, 1 AS score, 'x' AS tier FROM temp.__syncer_snapshot", "does not exist"),
     ("SELECT key AS id, 1 AS score, 'x' AS tier FROM state.main.snapshot", "does not exist"),
-    ("SELECT content AS id, 1 AS score, 'x' AS tier FROM read_text('state/state.duckdb')",
-     "file system operations are disabled"),
-    ("SELECT content AS id, 1 AS score, 'x' AS tier FROM read_blob('state/state.duckdb')",
-     "file system operations are disabled"),
+    (
+        "SELECT content AS id, 1 AS score, 'x' AS tier FROM read_text('state/state.duckdb')",
+        "file system operations are disabled",
+    ),
+    (
+        "SELECT content AS id, 1 AS score, 'x' AS tier FROM read_blob('state/state.duckdb')",
+        "file system operations are disabled",
+    ),
 ]
 
 
@@ -59,8 +67,17 @@ def test_a_model_cannot_reach_the_state(confirmed: StateStore, tmp_path: Path, s
     assert plan_sync(sync_config(), store, warehouse).is_empty
 
 
-@pytest.mark.parametrize("sql", ["SELECT 1", "WITH a AS (SELECT 1 AS x) SELECT * FROM a", "FROM accounts",
-                                 "VALUES (1)", "SELECT 1 UNION ALL SELECT 2", "SELECT ';' AS x -- ; DROP TABLE t"])
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "SELECT 1",
+        "WITH a AS (SELECT 1 AS x) SELECT * FROM a",
+        "FROM accounts",
+        "VALUES (1)",
+        "SELECT 1 UNION ALL SELECT 2",
+        "SELECT ';' AS x -- ; DROP TABLE t",
+    ],
+)
 def test_one_query_of_any_shape_is_a_model(sql: str) -> None:
     check_model_query(sql)
 
@@ -77,8 +94,9 @@ def test_the_model_sees_the_warehouse_only_in_its_own_connection(confirmed: Stat
     """The workspace holds the staged rows, never the warehouse catalog: dbt can write the file between runs."""
     warehouse = open_warehouse("duckdb:///warehouse.duckdb", tmp_path)
     plan_sync(sync_config(), confirmed, warehouse)
-    catalogs = {row[0] for row in confirmed.workspace().execute("SELECT database_name FROM duckdb_databases()")
-                .fetchall()}
+    catalogs = {
+        row[0] for row in confirmed.workspace().execute("SELECT database_name FROM duckdb_databases()").fetchall()
+    }
     assert not any("warehouse" in str(name) for name in catalogs)
     writer = duckdb.connect(str(tmp_path / "warehouse.duckdb"))  # would fail if anything held the file
     writer.execute("UPDATE accounts SET score = 5 WHERE id = 'a'")

@@ -59,9 +59,15 @@ def test_state_machine_pending_sending_done_and_failed(store: StateStore) -> Non
     assert store.outbox.failed(c.dedupe_key, "channel_not_found", later, retryable=False)
     got = store.outbox.get([a.dedupe_key, b.dedupe_key, c.dedupe_key])
     assert (got[a.dedupe_key].status, got[a.dedupe_key].external_id, got[a.dedupe_key].updated_at) == (
-        OutboxStatus.DONE, "1732370000.000100", later)
+        OutboxStatus.DONE,
+        "1732370000.000100",
+        later,
+    )
     assert (got[b.dedupe_key].status, got[b.dedupe_key].attempts, got[b.dedupe_key].error) == (
-        OutboxStatus.PENDING, 1, "503 from the CRM")
+        OutboxStatus.PENDING,
+        1,
+        "503 from the CRM",
+    )
     assert (got[c.dedupe_key].status, got[c.dedupe_key].error) == (OutboxStatus.FAILED, "channel_not_found")
     assert [r.key for r in store.outbox.pending()] == ["acc_2"]
     assert store.outbox.mark_sending([c.dedupe_key], later) == []  # failed for good
@@ -91,19 +97,29 @@ def test_thousands_of_intents_and_decisions_are_recorded_as_sets(store: StateSto
     items = [item(f"acc_{i}") for i in range(1_000)]
     assert store.outbox.add(items, NOW) == [i.dedupe_key for i in items]
     later = NOW + timedelta(days=1)
-    deferred = [replace(item(f"late_{i}"), status=OutboxStatus.DEFERRED, not_before=later, error="quiet hours")
-                for i in range(300)]
+    deferred = [
+        replace(item(f"late_{i}"), status=OutboxStatus.DEFERRED, not_before=later, error="quiet hours")
+        for i in range(300)
+    ]
     assert store.outbox.add(deferred, NOW) == [d.dedupe_key for d in deferred]
     again = [replace(d, status=OutboxStatus.PENDING, not_before=None, error=None) for d in deferred] + items[:10]
     assert store.outbox.add(again, NOW + timedelta(hours=1)) == [d.dedupe_key for d in deferred]
     records = store.outbox.get([i.dedupe_key for i in items] + [d.dedupe_key for d in deferred])
     assert len(records) == 1_300
     assert {(r.status, r.not_before, r.error, r.attempts) for r in records.values()} == {
-        (OutboxStatus.PENDING, None, None, 0)}
+        (OutboxStatus.PENDING, None, None, 0)
+    }
     assert records[items[7].dedupe_key].payload == {"text": "acc_7 went hot", "score": 91}
 
-    decisions = [Decision(candidate(f"acc_{i}", rep=None if i % 3 == 0 else f"U_{i % 7}",
-                                    tier=None if i % 2 else "hot"), Outcome.SEND, "sent", NOW) for i in range(1_000)]
+    decisions = [
+        Decision(
+            candidate(f"acc_{i}", rep=None if i % 3 == 0 else f"U_{i % 7}", tier=None if i % 2 else "hot"),
+            Outcome.SEND,
+            "sent",
+            NOW,
+        )
+        for i in range(1_000)
+    ]
     assert store.ledger.add(decisions) == 1_000
     assert store.ledger.since(since=NOW - timedelta(days=1)) == sorted(record(decisions), key=lambda e: (e.at, e.key))
     rows = store.ledger.log_rows()
@@ -134,10 +150,17 @@ def test_ledger_rows_come_back_as_the_policy_entries_and_hold_caps(store: StateS
 
 def test_deferrals_snoozes_feedback_and_sent_at_round_trip(store: StateStore) -> None:
     until = NOW + timedelta(days=7)
-    snooze = LedgerEntry(DedupeKey("accounts", "went_hot", "acc_1", "f0"), "U_DANA", Outcome.SNOOZED,
-                         NOW - timedelta(days=30), "hot", not_before=until)
-    deferred = Decision(candidate("acc_2"), Outcome.DEFER_QUIET_HOURS, "quiet", NOW,
-                        not_before=NOW + timedelta(hours=9))
+    snooze = LedgerEntry(
+        DedupeKey("accounts", "went_hot", "acc_1", "f0"),
+        "U_DANA",
+        Outcome.SNOOZED,
+        NOW - timedelta(days=30),
+        "hot",
+        not_before=until,
+    )
+    deferred = Decision(
+        candidate("acc_2"), Outcome.DEFER_QUIET_HOURS, "quiet", NOW, not_before=NOW + timedelta(hours=9)
+    )
     store.ledger.add([snooze, deferred])
     read = store.ledger.since("U_DANA", NOW - timedelta(days=7))  # the snooze still runs, so it is read
     assert read == [snooze, record([deferred])[0]]
@@ -155,16 +178,21 @@ def test_deferrals_snoozes_feedback_and_sent_at_round_trip(store: StateStore) ->
 
 def test_ledger_decide_reads_decides_and_records_in_one_step(store: StateStore) -> None:
     policy = AlertPolicy(caps=Caps(per_day=1, per_week=5), overflow=OverflowPolicy.DROP, quiet_hours=None)
-    first = store.ledger.decide(["U_DANA"], NOW - timedelta(days=7),
-                                lambda ledger: decide([candidate("acc_1")], ledger, policy, NOW))
+    first = store.ledger.decide(
+        ["U_DANA"], NOW - timedelta(days=7), lambda ledger: decide([candidate("acc_1")], ledger, policy, NOW)
+    )
     # The next decision for Dana (any replica) reads the first one's send.
-    second = store.ledger.decide(["U_DANA"], NOW - timedelta(days=7),
-                                 lambda ledger: decide([candidate("acc_2")], ledger, policy, NOW))
+    second = store.ledger.decide(
+        ["U_DANA"], NOW - timedelta(days=7), lambda ledger: decide([candidate("acc_2")], ledger, policy, NOW)
+    )
     assert [d.outcome for d in first + second] == [Outcome.SEND, Outcome.CAPPED_DAY]
     # A key decided before the window read is found by its key: deciding it again drops it.
-    [repeat] = store.ledger.decide(["U_DANA"], NOW + timedelta(days=1),
-                                   lambda ledger: decide([candidate("acc_1")], ledger, policy, NOW),
-                                   keys=[candidate("acc_1").key.token()])
+    [repeat] = store.ledger.decide(
+        ["U_DANA"],
+        NOW + timedelta(days=1),
+        lambda ledger: decide([candidate("acc_1")], ledger, policy, NOW),
+        keys=[candidate("acc_1").key.token()],
+    )
     assert repeat.outcome is Outcome.DROPPED
     assert len(store.ledger.since("U_DANA", NOW - timedelta(days=1))) == 3
     # A decide that fails records nothing.
@@ -184,6 +212,7 @@ def test_ledger_decide_holds_the_reps_postgres_lock_while_deciding(open_store: O
     seen: dict[str, bool] = {}
 
     with psycopg.connect(state_url, autocommit=True) as other:  # another replica's session
+
         def try_lock(rep: str) -> bool:
             got = bool(other.execute("SELECT pg_try_advisory_lock(%s)", (rep_lock_id(rep),)).fetchall()[0][0])
             if got:
@@ -200,19 +229,25 @@ def test_ledger_decide_holds_the_reps_postgres_lock_while_deciding(open_store: O
 
 
 def test_owner_cache_normalises_emails_and_expires(store: StateStore) -> None:
-    store.owners.put("hubspot", {" Dana.Kim@Example.com ": ("101", "Europe/Berlin"),
-                                      "gone@example.com": (None, None)}, NOW)
+    store.owners.put(
+        "hubspot", {" Dana.Kim@Example.com ": ("101", "Europe/Berlin"), "gone@example.com": (None, None)}, NOW
+    )
     day = timedelta(days=1)
-    found = store.owners.get("hubspot", ["dana.kim@example.com", "GONE@example.com", "new@example.com"], day,
-                                  NOW + timedelta(hours=23))
+    found = store.owners.get(
+        "hubspot", ["dana.kim@example.com", "GONE@example.com", "new@example.com"], day, NOW + timedelta(hours=23)
+    )
     assert {email: (o.owner_id, o.tz) for email, o in found.items()} == {
-        "dana.kim@example.com": ("101", "Europe/Berlin"), "gone@example.com": (None, None)}
+        "dana.kim@example.com": ("101", "Europe/Berlin"),
+        "gone@example.com": (None, None),
+    }
     assert store.owners.get("salesforce", ["dana.kim@example.com"], day, NOW) == {}
     assert store.owners.get("hubspot", ["dana.kim@example.com"], day, NOW + timedelta(hours=25)) == {}
     store.owners.put("hubspot", {"DANA.KIM@example.com": ("202", None)}, NOW + timedelta(hours=25))
     refreshed = store.owners.get("hubspot", ["dana.kim@example.com"], day, NOW + timedelta(hours=26))
     assert (refreshed["dana.kim@example.com"].owner_id, refreshed["dana.kim@example.com"].resolved_at) == (
-        "202", NOW + timedelta(hours=25))
+        "202",
+        NOW + timedelta(hours=25),
+    )
 
 
 def test_a_press_is_recorded_with_its_actor_and_its_hold_is_the_reps(store: StateStore) -> None:

@@ -17,8 +17,13 @@ NOW = datetime(2026, 11, 23, 15, 0, tzinfo=UTC)
 STATE = Path(__file__).resolve().parents[2] / "syncer" / "state"
 
 
-def intent(account: str, *, sync: str = "accounts", kind: EffectKind = EffectKind.ALERT,
-           status: OutboxStatus = OutboxStatus.PENDING) -> OutboxItem:
+def intent(
+    account: str,
+    *,
+    sync: str = "accounts",
+    kind: EffectKind = EffectKind.ALERT,
+    status: OutboxStatus = OutboxStatus.PENDING,
+) -> OutboxItem:
     key = DedupeKey(sync, "went_hot", account, f"{kind.value}-1").token()
     return OutboxItem(key, sync, "went_hot", account, kind, {"account": account}, status)
 
@@ -29,8 +34,13 @@ def test_the_roles_share_the_stores_one_connection(store: StateStore) -> None:
 
 
 def test_outbox_records_filter_by_sync_kind_status_and_row_key(store: StateStore) -> None:
-    items = [intent("a1"), intent("a2", status=OutboxStatus.HELD), intent("a3", kind=EffectKind.TASK),
-             intent("b1", sync="other"), intent("a4", status=OutboxStatus.SUPPRESSED)]
+    items = [
+        intent("a1"),
+        intent("a2", status=OutboxStatus.HELD),
+        intent("a3", kind=EffectKind.TASK),
+        intent("b1", sync="other"),
+        intent("a4", status=OutboxStatus.SUPPRESSED),
+    ]
     store.outbox.add(items, NOW)
     store.outbox.mark_sending([items[0].dedupe_key], NOW)
     store.outbox.done(items[0].dedupe_key, "ts-1", NOW + timedelta(seconds=1))
@@ -51,8 +61,9 @@ def test_outbox_records_filter_by_sync_kind_status_and_row_key(store: StateStore
 def test_outbox_records_by_key_read_more_keys_than_one_statement_takes(store: StateStore) -> None:
     many = [intent(f"k{i:04d}") for i in range(450)]
     store.outbox.add(many, NOW)
-    found = store.outbox.records(sync="accounts", statuses=(OutboxStatus.PENDING,),
-                                 keys=[f"k{i:04d}" for i in range(0, 450, 2)] + ["missing"])
+    found = store.outbox.records(
+        sync="accounts", statuses=(OutboxStatus.PENDING,), keys=[f"k{i:04d}" for i in range(0, 450, 2)] + ["missing"]
+    )
     assert [r.key for r in found] == [f"k{i:04d}" for i in range(0, 450, 2)]  # oldest first, then by dedupe key
 
 

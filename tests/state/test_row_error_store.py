@@ -35,7 +35,13 @@ def test_attempts_count_across_runs_and_keep_the_first_sighting(store: StateStor
     by_key = {r.key: r for r in store.row_errors.records("s")}
     a, b = by_key["a"], by_key["b"]
     assert (a.attempts, a.code, a.message, a.first_seen, a.last_seen, a.last_run_id) == (
-        2, "DUPLICATE", "a: already exists", NOW, NOW, last)
+        2,
+        "DUPLICATE",
+        "a: already exists",
+        NOW,
+        NOW,
+        last,
+    )
     assert (b.attempts, b.code, b.parked, b.stage) == (1, "INVALID_EMAIL", False, DELIVER)
     assert store.row_errors.records("other") == []
 
@@ -83,11 +89,18 @@ def test_per_run_row_errors_of_schema_2_fold_into_one_row_per_key(tmp_path: Path
     con = duckdb.connect(str(path))  # rebuild the schema 2 shape with history in it
     con.execute("DROP TABLE row_errors")
     con.execute("ALTER TABLE runs DROP COLUMN owner")
-    con.execute("CREATE TABLE row_errors (run_id BIGINT NOT NULL, sync TEXT NOT NULL, key TEXT, reason TEXT NOT "
-                "NULL, attempts INTEGER NOT NULL DEFAULT 1, noted_at TIMESTAMP NOT NULL)")
-    con.executemany("INSERT INTO row_errors (run_id, sync, key, reason, noted_at) VALUES (?, ?, ?, ?, ?)",
-                    [[1, "s", "k", "old reason", NOW], [2, "s", "k", "new reason", NOW + timedelta(days=1)],
-                     [2, "s", None, "null key (3 rows)", NOW + timedelta(days=1)]])
+    con.execute(
+        "CREATE TABLE row_errors (run_id BIGINT NOT NULL, sync TEXT NOT NULL, key TEXT, reason TEXT NOT "
+        "NULL, attempts INTEGER NOT NULL DEFAULT 1, noted_at TIMESTAMP NOT NULL)"
+    )
+    con.executemany(
+        "INSERT INTO row_errors (run_id, sync, key, reason, noted_at) VALUES (?, ?, ?, ?, ?)",
+        [
+            [1, "s", "k", "old reason", NOW],
+            [2, "s", "k", "new reason", NOW + timedelta(days=1)],
+            [2, "s", None, "null key (3 rows)", NOW + timedelta(days=1)],
+        ],
+    )
     con.execute("DELETE FROM schema_migrations WHERE version = 3")
     con.close()
     upgraded = DuckDBStateStore(path)
@@ -96,7 +109,13 @@ def test_per_run_row_errors_of_schema_2_fold_into_one_row_per_key(tmp_path: Path
         by_key = {r.key: r for r in upgraded.row_errors.records("s")}
         k, null = by_key["k"], by_key[None]
         assert (k.key, k.message, k.attempts, k.first_seen, k.last_run_id, k.stage) == (
-            "k", "new reason", 2, NOW, 2, PLAN)
+            "k",
+            "new reason",
+            2,
+            NOW,
+            2,
+            PLAN,
+        )
         assert (null.key, null.attempts) == (None, 1)
     finally:
         upgraded.close()

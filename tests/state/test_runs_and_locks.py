@@ -26,8 +26,13 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _python(code: str) -> subprocess.Popen[str]:
-    return subprocess.Popen([sys.executable, "-c", textwrap.dedent(code)], cwd=ROOT, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 @contextmanager
@@ -53,8 +58,9 @@ def _wait_until(condition: object, what: str) -> None:
     raise AssertionError(f"never happened: {what}")
 
 
-def test_a_killed_run_is_marked_killed_and_its_workspace_removed(state_url: str, tmp_path: Path,
-                                                                 open_store: Opener) -> None:
+def test_a_killed_run_is_marked_killed_and_its_workspace_removed(
+    state_url: str, tmp_path: Path, open_store: Opener
+) -> None:
     victim = _python(f"""
         import os, signal
         from pathlib import Path
@@ -71,8 +77,10 @@ def test_a_killed_run_is_marked_killed_and_its_workspace_removed(state_url: str,
     assert Path(workspace).is_dir()  # left behind by the dead process
     if backend != "-":  # PostgreSQL: the server drops the session once it notices the client is gone
         with psycopg.connect(state_url, autocommit=True) as conn:
-            _wait_until(lambda: not conn.execute("SELECT 1 FROM pg_stat_activity WHERE pid = %s",
-                                                 (int(backend),)).fetchall(), "the dead session is gone")
+            _wait_until(
+                lambda: not conn.execute("SELECT 1 FROM pg_stat_activity WHERE pid = %s", (int(backend),)).fetchall(),
+                "the dead session is gone",
+            )
     store = open_store()
     (run,) = store.runs.recent("s")
     assert (run.id, run.status, run.error) == (int(run_id), RunStatus.KILLED, KILLED_MESSAGE)
@@ -116,8 +124,10 @@ def test_postgres_runs_of_one_sync_exclude_each_other_across_connections(pg_url:
     first, second = open_state(pg_url, tmp_path), open_state(pg_url, tmp_path)
     try:
         with first.runs.lock("companies", 0):
-            with pytest.raises(RunLockedError, match="sync 'companies' is already running"), \
-                    second.runs.lock("companies", 0):
+            with (
+                pytest.raises(RunLockedError, match="sync 'companies' is already running"),
+                second.runs.lock("companies", 0),
+            ):
                 pass
             with second.runs.lock("contacts", 0):  # another sync is free
                 pass
@@ -168,8 +178,10 @@ def test_postgres_waits_for_the_lock_up_to_the_configured_time(pg_url: str, tmp_
             thread = threading.Thread(target=wait)
             thread.start()
             with psycopg.connect(pg_url, autocommit=True) as conn:
-                _wait_until(lambda: conn.execute("SELECT 1 FROM pg_stat_activity WHERE wait_event = 'advisory'")
-                            .fetchall(), "the second run waits on the lock")
+                _wait_until(
+                    lambda: conn.execute("SELECT 1 FROM pg_stat_activity WHERE wait_event = 'advisory'").fetchall(),
+                    "the second run waits on the lock",
+                )
             assert got == []
         thread.join()
         assert got == [True]

@@ -72,7 +72,8 @@ class AssociationStore:
         self.types.setdefault((from_type, to_type), []).append(created)
         if from_type != to_type:
             self.types.setdefault((to_type, from_type), []).append(
-                AssociationType("USER_DEFINED", backward, forward, label))
+                AssociationType("USER_DEFINED", backward, forward, label)
+            )
         return created
 
     def link(self, from_type: str, from_id: str, to_type: str, to_id: str, kind: AssociationType) -> None:
@@ -103,6 +104,14 @@ class AssociationStore:
         return [k.label for k in described if k.label]
 
     def as_json(self) -> list[dict[str, Any]]:
-        return [{"fromObjectType": a, "fromObjectId": b, "toObjectType": c, "toObjectId": d,
-                 "types": [{"category": cat, "typeId": tid} for cat, tid in sorted(kinds)]}
-                for (a, b, c, d), kinds in sorted(self.edges.items()) if kinds]
+        return [
+            {
+                "fromObjectType": a,
+                "fromObjectId": b,
+                "toObjectType": c,
+                "toObjectId": d,
+                "types": [{"category": cat, "typeId": tid} for cat, tid in sorted(kinds)],
+            }
+            for (a, b, c, d), kinds in sorted(self.edges.items())
+            if kinds
+        ]

@@ -35,35 +35,48 @@ class AssociationRoutes:
 
     def _specs(self, from_kind: str, to_kind: str, specs: Any) -> list[AssociationType]:
         if not isinstance(specs, list) or not specs:
-            raise invalid_json("Cannot deserialize value of type `java.util.List<AssociationSpec>`: expected a "
-                               "non-empty array")
+            raise invalid_json(
+                "Cannot deserialize value of type `java.util.List<AssociationSpec>`: expected a non-empty array"
+            )
         found = []
         for raw_spec in specs:
             spec = v.require(raw_spec, "AssociationSpec", ["associationCategory", "associationTypeId"])
-            kind = self.portal.associations.find_type(from_kind, to_kind, str(spec["associationCategory"]),
-                                                      int(spec["associationTypeId"]))
+            kind = self.portal.associations.find_type(
+                from_kind, to_kind, str(spec["associationCategory"]), int(spec["associationTypeId"])
+            )
             if kind is None:
-                raise validation_error(f"{spec['associationCategory']} association type {spec['associationTypeId']} "
-                                       f"is not valid between {from_kind} and {to_kind}")
+                raise validation_error(
+                    f"{spec['associationCategory']} association type {spec['associationTypeId']} "
+                    f"is not valid between {from_kind} and {to_kind}"
+                )
             found.append(kind)
         return found
 
     def _pair(self, from_kind: str, from_id: str, to_kind: str, to_id: str) -> dict[str, Any]:
-        return {"fromObjectTypeId": OBJECT_TYPES[from_kind], "fromObjectId": int(from_id),
-                "toObjectTypeId": OBJECT_TYPES[to_kind], "toObjectId": int(to_id),
-                "labels": self.portal.associations.labels(from_kind, from_id, to_kind, to_id)}
+        return {
+            "fromObjectTypeId": OBJECT_TYPES[from_kind],
+            "fromObjectId": int(from_id),
+            "toObjectTypeId": OBJECT_TYPES[to_kind],
+            "toObjectId": int(to_id),
+            "labels": self.portal.associations.labels(from_kind, from_id, to_kind, to_id),
+        }
 
     def _default(self, from_kind: str, from_id: str, to_kind: str, to_id: str) -> dict[str, Any]:
         kind = self.portal.associations.default_type(from_kind, to_kind)
         if kind is None:
             raise validation_error(f"No default association exists between {from_kind} and {to_kind}")
         self.portal.associations.link(from_kind, from_id, to_kind, to_id, kind)
-        return {"from": {"id": from_id}, "to": {"id": to_id},
-                "associationSpec": {"associationCategory": kind.category, "associationTypeId": kind.type_id}}
+        return {
+            "from": {"id": from_id},
+            "to": {"id": to_id},
+            "associationSpec": {"associationCategory": kind.category, "associationTypeId": kind.type_id},
+        }
 
     def _listing(self, from_kind: str, from_id: str, to_kind: str) -> list[dict[str, Any]]:
-        return [{"toObjectId": int(target), "associationTypes": [k.as_json() for k in kinds]}
-                for target, kinds in self.portal.associations.targets(from_kind, from_id, to_kind)]
+        return [
+            {"toObjectId": int(target), "associationTypes": [k.as_json() for k in kinds]}
+            for target, kinds in self.portal.associations.targets(from_kind, from_id, to_kind)
+        ]
 
     # -- single -------------------------------------------------------------------------------------------------
     async def read(self, request: Request) -> Reply:
@@ -74,7 +87,7 @@ class AssociationRoutes:
         limit, after = int(raw_limit), int(raw_after)
         with self.portal.lock:
             listing = self._listing(from_kind, str(request.path_params["object_id"]), to_kind)
-            body: dict[str, Any] = {"results": listing[after:after + limit]}
+            body: dict[str, Any] = {"results": listing[after : after + limit]}
             if after + limit < len(listing):
                 body["paging"] = {"next": {"after": str(after + limit)}}
             return 200, body
@@ -103,8 +116,9 @@ class AssociationRoutes:
     async def remove(self, request: Request) -> Reply:
         from_kind, to_kind = kind_of(request), kind_of(request, "to_type")
         with self.portal.lock:
-            self.portal.associations.unlink(from_kind, str(request.path_params["object_id"]), to_kind,
-                                            str(request.path_params["to_id"]))
+            self.portal.associations.unlink(
+                from_kind, str(request.path_params["object_id"]), to_kind, str(request.path_params["to_id"])
+            )
         return 204, None
 
     # -- batch --------------------------------------------------------------------------------------------------
@@ -123,9 +137,13 @@ class AssociationRoutes:
                 if listing:
                     results.append({"from": {"id": from_id}, "to": listing})
                 else:
-                    errors.append(batch_error(
-                        "OBJECT_NOT_FOUND", f"No {SINGULAR[to_kind]} is associated with {SINGULAR[from_kind]} "
-                        f"{from_id}.", {"fromObjectId": [from_id]}))
+                    errors.append(
+                        batch_error(
+                            "OBJECT_NOT_FOUND",
+                            f"No {SINGULAR[to_kind]} is associated with {SINGULAR[from_kind]} {from_id}.",
+                            {"fromObjectId": [from_id]},
+                        )
+                    )
             return batch_reply(results, errors, 200, started)
 
     async def batch_create(self, request: Request) -> Reply:
@@ -134,29 +152,42 @@ class AssociationRoutes:
         def link(item: dict[str, Any], from_id: str, to_id: str) -> dict[str, Any] | None:
             kinds = self._specs(from_kind, to_kind, item["types"])
             if self.portal.reject(request):
-                return batch_error("VALIDATION_ERROR", "Association rejected by sandbox fault injection",
-                                   {"ids": [from_id, to_id]})
+                return batch_error(
+                    "VALIDATION_ERROR", "Association rejected by sandbox fault injection", {"ids": [from_id, to_id]}
+                )
             for kind in kinds:
                 self.portal.associations.link(from_kind, from_id, to_kind, to_id, kind)
             return None
 
         results, errors, started = await self._link_each(
-            request, "PublicAssociationMultiPost", ["from", "to", "types"], link,
-            lambda from_id, to_id: self._pair(from_kind, from_id, to_kind, to_id))
+            request,
+            "PublicAssociationMultiPost",
+            ["from", "to", "types"],
+            link,
+            lambda from_id, to_id: self._pair(from_kind, from_id, to_kind, to_id),
+        )
         return batch_reply(results, errors, 201, started)
 
     async def batch_default(self, request: Request) -> Reply:
         from_kind, to_kind = kind_of(request, "from_type"), kind_of(request, "to_type")
         results, errors, started = await self._link_each(
-            request, "PublicDefaultAssociationMultiPost", ["from", "to"], lambda *_: None,
-            lambda from_id, to_id: self._default(from_kind, from_id, to_kind, to_id))
+            request,
+            "PublicDefaultAssociationMultiPost",
+            ["from", "to"],
+            lambda *_: None,
+            lambda from_id, to_id: self._default(from_kind, from_id, to_kind, to_id),
+        )
         # This endpoint's reply model has errors but no 207 variant: HubSpot reports failures inside a 200.
         return 200, batch_reply(results, errors, 200, started)[1]
 
-    async def _link_each(self, request: Request, model: str, required: list[str],
-                         link: Callable[[dict[str, Any], str, str], dict[str, Any] | None],
-                         result: Callable[[str, str], dict[str, Any]]
-                         ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], datetime]:
+    async def _link_each(
+        self,
+        request: Request,
+        model: str,
+        required: list[str],
+        link: Callable[[dict[str, Any], str, str], dict[str, Any] | None],
+        result: Callable[[str, str], dict[str, Any]],
+    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], datetime]:
         """Run ``link`` for each batch input whose two records exist; collect ``result`` or the per-input error."""
         from_kind, to_kind = kind_of(request, "from_type"), kind_of(request, "to_type")
         started = now()

@@ -49,14 +49,19 @@ class BatchRoutes(ObjectRoutes):
             if absent:
                 raise missing_fields(model, absent)
             trace = item.get("objectWriteTraceId")
-            parsed.append(_Input(
-                values=v.string_map(item["properties"], f"inputs[{index}].properties"),
-                record_id=v.string_id(item["id"], f"inputs[{index}].id") if need_id else "",
-                id_property=item.get("idProperty"), trace=str(trace) if trace is not None else None))
+            parsed.append(
+                _Input(
+                    values=v.string_map(item["properties"], f"inputs[{index}].properties"),
+                    record_id=v.string_id(item["id"], f"inputs[{index}].id") if need_id else "",
+                    id_property=item.get("idProperty"),
+                    trace=str(trace) if trace is not None else None,
+                )
+            )
         return parsed
 
-    def _screen(self, request: Request, kind: str, inputs: list[_Input], *, creating: bool,
-                errors: list[dict[str, Any]]) -> list[_Input]:
+    def _screen(
+        self, request: Request, kind: str, inputs: list[_Input], *, creating: bool, errors: list[dict[str, Any]]
+    ) -> list[_Input]:
         """Drop inputs with property problems (reported per input when traced, else a 400) and injected rejects."""
         kept = []
         for item in inputs:
@@ -95,8 +100,11 @@ class BatchRoutes(ObjectRoutes):
             self._no_clashes(kind, [(None, item.values) for item in kept])
             kept_ids = {id(item) for item in kept}
             # Check every kept input's associations before creating anything.
-            links = [self._link_on_create(kind, raw_item.get("associations") or [])
-                     for raw_item, item in zip(raw, inputs, strict=True) if id(item) in kept_ids]
+            links = [
+                self._link_on_create(kind, raw_item.get("associations") or [])
+                for raw_item, item in zip(raw, inputs, strict=True)
+                if id(item) in kept_ids
+            ]
             results = []
             for item, item_links in zip(kept, links, strict=True):
                 record = self.portal.store.create(kind, item.values)
@@ -108,14 +116,20 @@ class BatchRoutes(ObjectRoutes):
     async def batch_read(self, request: Request) -> Reply:
         kind, started = kind_of(request), now()
         body = await v.json_body(request)
-        raw = v.batch_inputs(body, "BatchReadInputSimplePublicObjectId", ["properties", "propertiesWithHistory"],
-                             self.portal.limits.batch_max_inputs)
+        raw = v.batch_inputs(
+            body,
+            "BatchReadInputSimplePublicObjectId",
+            ["properties", "propertiesWithHistory"],
+            self.portal.limits.batch_max_inputs,
+        )
         properties = v.string_list(body["properties"], "properties")
         history = v.string_list(body["propertiesWithHistory"], "propertiesWithHistory")
         if history and len(raw) > self.portal.limits.history_batch_max_inputs:
-            raise validation_error("The maximum number of inputs supported in a batch request for property histories "
-                                   f"is {self.portal.limits.history_batch_max_inputs}. Please reduce the number of "
-                                   "items and try again")
+            raise validation_error(
+                "The maximum number of inputs supported in a batch request for property histories "
+                f"is {self.portal.limits.history_batch_max_inputs}. Please reduce the number of "
+                "items and try again"
+            )
         ids = _object_ids(raw)
         with self.portal.lock:
             id_property = self._id_property(kind, body.get("idProperty"))
@@ -200,5 +214,9 @@ def _defaults(kind: str) -> list[str]:
 
 def _not_found(kind: str, context: dict[str, Any]) -> dict[str, Any]:
     """HubSpot's per-input error for ids that match no record (its wording, as batch read and update send it)."""
-    return batch_error("OBJECT_NOT_FOUND", f"Could not get some {SINGULAR[kind].upper()} objects, they may be "
-                       "deleted or not exist. Check that ids are valid.", context)
+    return batch_error(
+        "OBJECT_NOT_FOUND",
+        f"Could not get some {SINGULAR[kind].upper()} objects, they may be "
+        "deleted or not exist. Check that ids are valid.",
+        context,
+    )

@@ -47,13 +47,20 @@ class HubSpotEmulator(VendorEmulator):
 
     vendor = "hubspot"
 
-    def __init__(self, *, limits: HubSpotLimits | None = None, tokens: frozenset[str] | None = None,
-                 seed: int = 0, clock: Clock = time.monotonic) -> None:
+    def __init__(
+        self,
+        *,
+        limits: HubSpotLimits | None = None,
+        tokens: frozenset[str] | None = None,
+        seed: int = 0,
+        clock: Clock = time.monotonic,
+    ) -> None:
         self.limits = limits or HubSpotLimits()
         self.tokens = tokens
         # seed() (called by the base constructor) fills the portal in; its lock is replaced by the base's below.
-        self.portal = Portal(ObjectStore({}, []), AssociationStore(), self.limits, threading.RLock(),
-                             self.reject_record)
+        self.portal = Portal(
+            ObjectStore({}, []), AssociationStore(), self.limits, threading.RLock(), self.reject_record
+        )
         self.limiter = RateLimiter(self.limits, clock)
         super().__init__(seed=seed, clock=clock)
         self.portal.lock = self.lock
@@ -64,11 +71,21 @@ class HubSpotEmulator(VendorEmulator):
 
     # -- VendorEmulator -----------------------------------------------------------------------------------------
     def seed(self) -> None:
-        owners = [Owner(rep.hubspot_owner_id, rep.email, rep.first_name, rep.last_name, 9_100_000 + rep.index)
-                  for rep in sample_reps()]
+        owners = [
+            Owner(rep.hubspot_owner_id, rep.email, rep.first_name, rep.last_name, 9_100_000 + rep.index)
+            for rep in sample_reps()
+        ]
         gone = departed_rep()
-        owners.append(Owner(gone.hubspot_owner_id, gone.email, gone.first_name, gone.last_name,
-                            9_100_000 + gone.index, archived=True))
+        owners.append(
+            Owner(
+                gone.hubspot_owner_id,
+                gone.email,
+                gone.first_name,
+                gone.last_name,
+                9_100_000 + gone.index,
+                archived=True,
+            )
+        )
         options = [(o.id, f"{o.first_name} {o.last_name}") for o in owners if not o.archived]
         self.portal.store = ObjectStore(seed_definitions(options), owners)
         self.portal.associations = AssociationStore()
@@ -77,12 +94,16 @@ class HubSpotEmulator(VendorEmulator):
     def state(self) -> dict[str, Any]:
         with self.lock:
             return {
-                "objects": {kind: [r.as_json() for r in self.portal.store.live(kind)]
-                            for kind in ("companies", "contacts", "tasks")},
+                "objects": {
+                    kind: [r.as_json() for r in self.portal.store.live(kind)]
+                    for kind in ("companies", "contacts", "tasks")
+                },
                 "associations": self.portal.associations.as_json(),
                 "owners": [o.as_json() for o in self.portal.store.owners],
-                "custom_properties": {kind: [d.name for d in defs.values() if not d.hubspot_defined]
-                                      for kind, defs in self.portal.store.definitions.items()},
+                "custom_properties": {
+                    kind: [d.name for d in defs.values() if not d.hubspot_defined]
+                    for kind, defs in self.portal.store.definitions.items()
+                },
                 "usage": self.limiter.usage(),
             }
 
@@ -126,8 +147,10 @@ class HubSpotEmulator(VendorEmulator):
     def associations_of(self, from_kind: str, record_id: str, to_kind: str) -> list[tuple[str, list[int]]]:
         """``[(to_id, [typeId, ...])]`` for one record."""
         with self.lock:
-            return [(target, [k.type_id for k in kinds]) for target, kinds in
-                    self.portal.associations.targets(_kind(from_kind), record_id, _kind(to_kind))]
+            return [
+                (target, [k.type_id for k in kinds])
+                for target, kinds in self.portal.associations.targets(_kind(from_kind), record_id, _kind(to_kind))
+            ]
 
     def add_association_label(self, from_kind: str, to_kind: str, label: str) -> AssociationType:
         with self.lock:
@@ -182,8 +205,10 @@ class HubSpotEmulator(VendorEmulator):
             (f"{batch4}/associate/default", a.batch_default, "POST", False),
             (f"{batch4}/archive", a.batch_archive, "POST", False),
         ]
-        return [Route(path, self._endpoint(handler, search=search), methods=[method])
-                for path, handler, method, search in table]
+        return [
+            Route(path, self._endpoint(handler, search=search), methods=[method])
+            for path, handler, method, search in table
+        ]
 
     def _authorised(self, request: Request) -> bool:
         scheme, _, token = request.headers.get("authorization", "").partition(" ")

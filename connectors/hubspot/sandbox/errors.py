@@ -67,9 +67,12 @@ def conflict(message: str) -> HubSpotError:
 
 
 def unauthenticated() -> HubSpotError:
-    return error(401, "INVALID_AUTHENTICATION",
-                 "Authentication credentials not found. This API supports OAuth 2.0 authentication and you can find "
-                 "more details at https://developers.hubspot.com/docs/methods/auth/oauth-overview")
+    return error(
+        401,
+        "INVALID_AUTHENTICATION",
+        "Authentication credentials not found. This API supports OAuth 2.0 authentication and you can find "
+        "more details at https://developers.hubspot.com/docs/methods/auth/oauth-overview",
+    )
 
 
 @dataclass(frozen=True)
@@ -81,8 +84,14 @@ class PropertyProblem:
     message: str
 
     def as_result(self) -> dict[str, Any]:
-        return {"isValid": False, "message": self.message, "error": self.code, "name": self.name,
-                "localizedErrorMessage": self.message, "portalId": PORTAL_ID}
+        return {
+            "isValid": False,
+            "message": self.message,
+            "error": self.code,
+            "name": self.name,
+            "localizedErrorMessage": self.message,
+            "portalId": PORTAL_ID,
+        }
 
 
 @dataclass
@@ -102,27 +111,47 @@ class PropertyErrors:
         return validation_error(self.message(), errors=self.details())
 
 
-def batch_error(category: str, message: str, context: dict[str, list[str]],
-                details: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+def batch_error(
+    category: str, message: str, context: dict[str, list[str]], details: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
     """One entry of a 207 reply's ``errors`` list (the SDK's ``StandardError``)."""
-    return {"status": "error", "category": category, "message": message, "context": context,
-            "errors": details or [], "links": {}}
+    return {
+        "status": "error",
+        "category": category,
+        "message": message,
+        "context": context,
+        "errors": details or [],
+        "links": {},
+    }
 
 
 def rate_limit_body(policy: str) -> dict[str, Any]:
     """The 429 body of the ten-secondly (``TEN_SECONDLY_ROLLING``) or daily (``DAILY``) policy."""
     label = "ten_secondly_rolling" if policy == "TEN_SECONDLY_ROLLING" else policy.lower()
-    return {"status": "error", "message": f"You have reached your {label} limit.", "errorType": "RATE_LIMIT",
-            "correlationId": correlation_id(), "policyName": policy}
+    return {
+        "status": "error",
+        "message": f"You have reached your {label} limit.",
+        "errorType": "RATE_LIMIT",
+        "correlationId": correlation_id(),
+        "policyName": policy,
+    }
 
 
 def search_rate_limit_body() -> dict[str, Any]:
     """The search endpoints' own 429 (recorded real replies carry no policyName and no rate-limit headers)."""
-    return {"status": "error", "message": "You have reached your secondly limit.",
-            "correlationId": correlation_id(), "category": "RATE_LIMITS"}
+    return {
+        "status": "error",
+        "message": "You have reached your secondly limit.",
+        "correlationId": correlation_id(),
+        "category": "RATE_LIMITS",
+    }
 
 
 def server_error_body(status: int) -> dict[str, Any]:
     messages = {502: "Bad Gateway", 503: "Service Unavailable", 504: "Gateway Timeout"}
-    return {"status": "error", "message": messages.get(status, "internal error"), "correlationId": correlation_id(),
-            "category": "INTERNAL_ERROR" if status == 500 else "SERVICE_UNAVAILABLE"}
+    return {
+        "status": "error",
+        "message": messages.get(status, "internal error"),
+        "correlationId": correlation_id(),
+        "category": "INTERNAL_ERROR" if status == 500 else "SERVICE_UNAVAILABLE",
+    }

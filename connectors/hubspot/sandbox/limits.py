@@ -100,5 +100,8 @@ class RateLimiter:
 
     def usage(self) -> dict[str, int]:
         self._advance(self.clock())
-        return {"window_used": len(self._window), "daily_used": self._daily_used,
-                "search_window_used": len(self._search_window)}
+        return {
+            "window_used": len(self._window),
+            "daily_used": self._daily_used,
+            "search_window_used": len(self._search_window),
+        }

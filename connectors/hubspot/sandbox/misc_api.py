@@ -53,20 +53,24 @@ class MiscRoutes:
 
     async def create_property(self, request: Request) -> Reply:
         kind = kind_of(request)
-        body = v.require(await v.json_body(request), "PropertyCreate",
-                         ["name", "label", "type", "fieldType", "groupName"])
+        body = v.require(
+            await v.json_body(request), "PropertyCreate", ["name", "label", "type", "fieldType", "groupName"]
+        )
         if body["type"] not in TYPES:
             raise validation_error(f"Invalid type {body['type']}: expected one of {', '.join(TYPES)}")
         if body["fieldType"] not in FIELD_TYPES:
             raise validation_error(f"Invalid fieldType {body['fieldType']}: expected one of {', '.join(FIELD_TYPES)}")
         if body["fieldType"] not in FIELD_TYPES_OF[body["type"]]:
-            raise validation_error(f"fieldType {body['fieldType']} is not valid for type {body['type']}: use one of "
-                                   f"{', '.join(sorted(FIELD_TYPES_OF[body['type']]))}")
+            raise validation_error(
+                f"fieldType {body['fieldType']} is not valid for type {body['type']}: use one of "
+                f"{', '.join(sorted(FIELD_TYPES_OF[body['type']]))}"
+            )
         options = body.get("options") or []
         if body["type"] == "enumeration" and not options:
             raise validation_error("Enumeration properties must have options")
-        if not isinstance(options, list) or any(not isinstance(o, dict) or "value" not in o or "label" not in o
-                                                for o in options):
+        if not isinstance(options, list) or any(
+            not isinstance(o, dict) or "value" not in o or "label" not in o for o in options
+        ):
             raise missing_fields("OptionInput", ["label", "value"])
         refused = unique_refused(kind, body, unique_task_properties=self.portal.limits.unique_task_properties)
         if refused is not None:
@@ -87,9 +91,12 @@ class MiscRoutes:
         limit, after = int(raw_limit), int(raw_after)
         archived = _archived(request)
         with self.portal.lock:
-            owners = [o for o in self.portal.store.owners if o.archived is archived
-                      and (email is None or o.email.lower() == email.lower())]
-            page = owners[after:after + limit]
+            owners = [
+                o
+                for o in self.portal.store.owners
+                if o.archived is archived and (email is None or o.email.lower() == email.lower())
+            ]
+            page = owners[after : after + limit]
             body: dict[str, Any] = {"results": [o.as_json() for o in page]}
             if after + limit < len(owners):
                 body["paging"] = {"next": {"after": str(after + limit)}}

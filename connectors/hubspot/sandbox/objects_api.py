@@ -50,11 +50,14 @@ class ObjectRoutes:
             return None
         store = self.portal.store
         if name not in store.definitions[kind]:
-            raise PropertyErrors([PropertyProblem(name, "PROPERTY_DOESNT_EXIST",
-                                                  f'Property "{name}" does not exist')]).to_error()
+            raise PropertyErrors(
+                [PropertyProblem(name, "PROPERTY_DOESNT_EXIST", f'Property "{name}" does not exist')]
+            ).to_error()
         if name not in store.unique_properties(kind):
-            raise validation_error(f"Property {name} is not a unique identifier property: idProperty must name a "
-                                   "property with hasUniqueValue set to true")
+            raise validation_error(
+                f"Property {name} is not a unique identifier property: idProperty must name a "
+                "property with hasUniqueValue set to true"
+            )
         return name
 
     def _link_on_create(self, kind: str, associations: Any) -> list[tuple[str, str, Any]]:
@@ -116,8 +119,10 @@ class ObjectRoutes:
             to_kind = object_type(name)
             if to_kind is None:
                 continue
-            results = [{"id": target, "type": f"{SINGULAR[kind]}_to_{SINGULAR[to_kind]}"}
-                       for target, _ in self.portal.associations.targets(kind, record.id, to_kind)]
+            results = [
+                {"id": target, "type": f"{SINGULAR[kind]}_to_{SINGULAR[to_kind]}"}
+                for target, _ in self.portal.associations.targets(kind, record.id, to_kind)
+            ]
             if results:
                 found[to_kind] = {"results": results}
         return found

@@ -41,8 +41,12 @@ def kind_of(request: Request, param: str = "object_type") -> str:
 
 def batch_reply(results: list[Any], errors: list[dict[str, Any]], ok_status: int, started: datetime) -> Reply:
     """HubSpot's batch envelope: ``ok_status`` when every input succeeded, 207 Multi-Status otherwise."""
-    body: dict[str, Any] = {"status": "COMPLETE", "results": results, "startedAt": iso(started),
-                            "completedAt": iso(datetime.now(UTC))}
+    body: dict[str, Any] = {
+        "status": "COMPLETE",
+        "results": results,
+        "startedAt": iso(started),
+        "completedAt": iso(datetime.now(UTC)),
+    }
     if errors:
         body["numErrors"] = len(errors)
         body["errors"] = errors

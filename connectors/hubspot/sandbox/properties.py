@@ -16,8 +16,20 @@ from typing import Any
 from connectors.hubspot.sandbox.errors import PropertyProblem
 
 TYPES = ("string", "number", "date", "datetime", "enumeration", "bool")
-FIELD_TYPES = ("textarea", "text", "date", "file", "number", "select", "radio", "checkbox", "booleancheckbox",
-               "calculation_equation", "phonenumber", "html")
+FIELD_TYPES = (
+    "textarea",
+    "text",
+    "date",
+    "file",
+    "number",
+    "select",
+    "radio",
+    "checkbox",
+    "booleancheckbox",
+    "calculation_equation",
+    "phonenumber",
+    "html",
+)
 # The fieldTypes each type accepts (HubSpot's properties guide, "Property type and fieldType values").
 FIELD_TYPES_OF = {
     "bool": frozenset({"booleancheckbox"}),
@@ -57,14 +69,27 @@ class PropertyDefinition:
 
     def as_json(self) -> dict[str, Any]:
         body: dict[str, Any] = {
-            "name": self.name, "label": self.label, "type": self.type, "fieldType": self.field_type,
-            "description": self.description, "groupName": self.group_name,
-            "options": [o.as_json(i) for i, o in enumerate(self.options)], "displayOrder": -1,
-            "calculated": False, "externalOptions": False, "hasUniqueValue": self.has_unique_value,
-            "hidden": False, "formField": not self.hubspot_defined, "archived": False,
-            "createdAt": self.created_at, "updatedAt": self.created_at,
-            "modificationMetadata": {"archivable": not self.hubspot_defined, "readOnlyDefinition": self.hubspot_defined,
-                                     "readOnlyValue": self.name in READ_ONLY},
+            "name": self.name,
+            "label": self.label,
+            "type": self.type,
+            "fieldType": self.field_type,
+            "description": self.description,
+            "groupName": self.group_name,
+            "options": [o.as_json(i) for i, o in enumerate(self.options)],
+            "displayOrder": -1,
+            "calculated": False,
+            "externalOptions": False,
+            "hasUniqueValue": self.has_unique_value,
+            "hidden": False,
+            "formField": not self.hubspot_defined,
+            "archived": False,
+            "createdAt": self.created_at,
+            "updatedAt": self.created_at,
+            "modificationMetadata": {
+                "archivable": not self.hubspot_defined,
+                "readOnlyDefinition": self.hubspot_defined,
+                "readOnlyValue": self.name in READ_ONLY,
+            },
         }
         if self.hubspot_defined:
             body["hubspotDefined"] = True
@@ -81,8 +106,9 @@ class PropertyDefinition:
             parts = value.split(";") if self.field_type == "checkbox" else [value]
             bad = next((p for p in parts if p not in allowed), None)
             if bad is not None:
-                return PropertyProblem(self.name, "INVALID_OPTION",
-                                       f"{bad} was not one of the allowed options: [{', '.join(allowed)}]")
+                return PropertyProblem(
+                    self.name, "INVALID_OPTION", f"{bad} was not one of the allowed options: [{', '.join(allowed)}]"
+                )
         if self.type in ("datetime", "date") and parse_timestamp(value) is None:
             return PropertyProblem(self.name, "INVALID_DATE", f"{value} is not a valid date or epoch milliseconds.")
         if self.type == "bool" and value.lower() not in ("true", "false"):
@@ -123,10 +149,12 @@ def _datetime(name: str, label: str, group: str, *, custom: bool = False) -> Pro
     return PropertyDefinition(name, label, "datetime", "date", group, hubspot_defined=not custom)
 
 
-def _enum(name: str, label: str, group: str, values: list[tuple[str, str]], *,
-          custom: bool = False) -> PropertyDefinition:
-    return PropertyDefinition(name, label, "enumeration", "select", group, [Option(v, lbl) for v, lbl in values],
-                              hubspot_defined=not custom)
+def _enum(
+    name: str, label: str, group: str, values: list[tuple[str, str]], *, custom: bool = False
+) -> PropertyDefinition:
+    return PropertyDefinition(
+        name, label, "enumeration", "select", group, [Option(v, lbl) for v, lbl in values], hubspot_defined=not custom
+    )
 
 
 def owner_property(owner_ids: list[tuple[str, str]]) -> PropertyDefinition:
@@ -139,16 +167,25 @@ def seed_definitions(owner_ids: list[tuple[str, str]]) -> dict[str, dict[str, Pr
     companies = [
         _text("name", "Company name", "companyinformation"),
         _text("domain", "Company domain name", "companyinformation"),
-        _text("website", "Website URL", "companyinformation"), _text("city", "City", "companyinformation"),
+        _text("website", "Website URL", "companyinformation"),
+        _text("city", "City", "companyinformation"),
         _text("country", "Country/Region", "companyinformation"),
         _text("phone", "Phone Number", "companyinformation"),
         _text("industry", "Industry", "companyinformation"),
         _number("numberofemployees", "Number of Employees", "companyinformation"),
         _number("annualrevenue", "Annual Revenue", "companyinformation"),
-        _enum("lifecyclestage", "Lifecycle Stage", "companyinformation",
-              [("lead", "Lead"), ("marketingqualifiedlead", "Marketing Qualified Lead"),
-               ("salesqualifiedlead", "Sales Qualified Lead"), ("opportunity", "Opportunity"),
-               ("customer", "Customer")]),
+        _enum(
+            "lifecyclestage",
+            "Lifecycle Stage",
+            "companyinformation",
+            [
+                ("lead", "Lead"),
+                ("marketingqualifiedlead", "Marketing Qualified Lead"),
+                ("salesqualifiedlead", "Sales Qualified Lead"),
+                ("opportunity", "Opportunity"),
+                ("customer", "Customer"),
+            ],
+        ),
         owner_property(owner_ids),
         _datetime("createdate", "Create Date", "companyinformation"),
         _datetime("hs_lastmodifieddate", "Last Modified Date", "companyinformation"),
@@ -160,30 +197,49 @@ def seed_definitions(owner_ids: list[tuple[str, str]]) -> dict[str, dict[str, Pr
         _text("product_account_id", "Product account id", "pql", unique=True, custom=True),
     ]
     contacts = [
-        _text("email", "Email", "contactinformation"), _text("firstname", "First Name", "contactinformation"),
-        _text("lastname", "Last Name", "contactinformation"), _text("phone", "Phone Number", "contactinformation"),
-        _text("company", "Company Name", "contactinformation"), _text("jobtitle", "Job Title", "contactinformation"),
+        _text("email", "Email", "contactinformation"),
+        _text("firstname", "First Name", "contactinformation"),
+        _text("lastname", "Last Name", "contactinformation"),
+        _text("phone", "Phone Number", "contactinformation"),
+        _text("company", "Company Name", "contactinformation"),
+        _text("jobtitle", "Job Title", "contactinformation"),
         owner_property(owner_ids),
         _datetime("createdate", "Create Date", "contactinformation"),
         _datetime("lastmodifieddate", "Last Modified Date", "contactinformation"),
         _number("hs_object_id", "Record ID", "contactinformation"),
     ]
     tasks = [
-        _datetime("hs_timestamp", "Due date", "task"), _text("hs_task_subject", "Task Title", "task"),
+        _datetime("hs_timestamp", "Due date", "task"),
+        _text("hs_task_subject", "Task Title", "task"),
         PropertyDefinition("hs_task_body", "Notes", "string", "html", "task"),
-        _enum("hs_task_status", "Task Status", "task",
-              [("NOT_STARTED", "Not started"), ("IN_PROGRESS", "In progress"), ("WAITING", "Waiting"),
-               ("COMPLETED", "Completed"), ("DEFERRED", "Deferred")]),
-        _enum("hs_task_priority", "Priority", "task",
-              [("NONE", "None"), ("LOW", "Low"), ("MEDIUM", "Medium"), ("HIGH", "High")]),
+        _enum(
+            "hs_task_status",
+            "Task Status",
+            "task",
+            [
+                ("NOT_STARTED", "Not started"),
+                ("IN_PROGRESS", "In progress"),
+                ("WAITING", "Waiting"),
+                ("COMPLETED", "Completed"),
+                ("DEFERRED", "Deferred"),
+            ],
+        ),
+        _enum(
+            "hs_task_priority",
+            "Priority",
+            "task",
+            [("NONE", "None"), ("LOW", "Low"), ("MEDIUM", "Medium"), ("HIGH", "High")],
+        ),
         _enum("hs_task_type", "Task Type", "task", [("TODO", "To-do"), ("CALL", "Call"), ("EMAIL", "Email")]),
         owner_property(owner_ids),
         _datetime("hs_createdate", "Create date", "task"),
         _datetime("hs_lastmodifieddate", "Last Modified Date", "task"),
         _number("hs_object_id", "Record ID", "task"),
     ]
-    return {kind: {p.name: p for p in props}
-            for kind, props in (("companies", companies), ("contacts", contacts), ("tasks", tasks))}
+    return {
+        kind: {p.name: p for p in props}
+        for kind, props in (("companies", companies), ("contacts", contacts), ("tasks", tasks))
+    }
 
 
 UNIQUE_KINDS = frozenset({"companies", "contacts"})  # of the emulated objects, those HubSpot lets hold unique values
@@ -202,8 +258,14 @@ def definition_from_input(body: dict[str, Any]) -> PropertyDefinition:
     """A custom property from a validated ``PropertyCreate`` body."""
     options = [Option(str(o["value"]), str(o["label"])) for o in body.get("options") or []]
     return PropertyDefinition(
-        name=body["name"], label=body["label"], type=body["type"], field_type=body["fieldType"],
-        group_name=body["groupName"], options=options, has_unique_value=bool(body.get("hasUniqueValue", False)),
-        hubspot_defined=False, description=str(body.get("description", "")),
+        name=body["name"],
+        label=body["label"],
+        type=body["type"],
+        field_type=body["fieldType"],
+        group_name=body["groupName"],
+        options=options,
+        has_unique_value=bool(body.get("hasUniqueValue", False)),
+        hubspot_defined=False,
+        description=str(body.get("description", "")),
         created_at=datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
     )

@@ -22,14 +22,33 @@ from connectors.hubspot.sandbox.limits import HubSpotLimits
 from connectors.hubspot.sandbox.properties import PropertyDefinition, parse_timestamp
 from connectors.hubspot.sandbox.store import DEFAULT_PROPERTIES, ObjectStore, Record
 
-OPERATORS = frozenset({"EQ", "NEQ", "LT", "LTE", "GT", "GTE", "BETWEEN", "IN", "NOT_IN", "HAS_PROPERTY",
-                       "NOT_HAS_PROPERTY", "CONTAINS_TOKEN", "NOT_CONTAINS_TOKEN"})
-_ALWAYS = {"companies": ["createdate", "hs_lastmodifieddate", "hs_object_id"],
-           "contacts": ["createdate", "lastmodifieddate", "hs_object_id"],
-           "tasks": ["hs_createdate", "hs_lastmodifieddate", "hs_object_id"]}
-_QUERY_FIELDS = {"companies": ["name", "domain", "website", "phone"],
-                 "contacts": ["firstname", "lastname", "email", "phone", "company"],
-                 "tasks": ["hs_task_subject", "hs_task_body"]}
+OPERATORS = frozenset(
+    {
+        "EQ",
+        "NEQ",
+        "LT",
+        "LTE",
+        "GT",
+        "GTE",
+        "BETWEEN",
+        "IN",
+        "NOT_IN",
+        "HAS_PROPERTY",
+        "NOT_HAS_PROPERTY",
+        "CONTAINS_TOKEN",
+        "NOT_CONTAINS_TOKEN",
+    }
+)
+_ALWAYS = {
+    "companies": ["createdate", "hs_lastmodifieddate", "hs_object_id"],
+    "contacts": ["createdate", "lastmodifieddate", "hs_object_id"],
+    "tasks": ["hs_createdate", "hs_lastmodifieddate", "hs_object_id"],
+}
+_QUERY_FIELDS = {
+    "companies": ["name", "domain", "website", "phone"],
+    "contacts": ["firstname", "lastname", "email", "phone", "company"],
+    "tasks": ["hs_task_subject", "hs_task_body"],
+}
 
 
 def _key(definition: PropertyDefinition | None, value: str) -> float | str:
@@ -72,8 +91,10 @@ def _compare(operator: str, have: float | str, low: float | str, high: float | s
 
 
 _ORDER: dict[str, Callable[[Any, Any], bool]] = {
-    "LT": lambda a, b: bool(a < b), "LTE": lambda a, b: bool(a <= b),
-    "GT": lambda a, b: bool(a > b), "GTE": lambda a, b: bool(a >= b),
+    "LT": lambda a, b: bool(a < b),
+    "LTE": lambda a, b: bool(a <= b),
+    "GT": lambda a, b: bool(a > b),
+    "GTE": lambda a, b: bool(a >= b),
 }
 
 
@@ -81,8 +102,9 @@ def _matcher(flt: dict[str, Any], definitions: dict[str, PropertyDefinition]) ->
     name = flt.get("propertyName")
     operator = flt.get("operator")
     if not isinstance(name, str) or operator not in OPERATORS:
-        raise validation_error(f"Invalid filter: propertyName and an operator ({', '.join(sorted(OPERATORS))}) "
-                               "are required")
+        raise validation_error(
+            f"Invalid filter: propertyName and an operator ({', '.join(sorted(OPERATORS))}) are required"
+        )
     definition = definitions.get(name)
     value = flt.get("value")
     values = flt.get("values")
@@ -137,8 +159,12 @@ def _indexed(records: list[Record], limits: HubSpotLimits) -> list[Record]:
         if record.updated_at <= cutoff:
             seen.append(record)
             continue
-        then = {name: value for name, history in record.history.items()
-                for value in [next((v for v, at in history if at <= cutoff), "")] if value != ""}
+        then = {
+            name: value
+            for name, history in record.history.items()
+            for value in [next((v for v, at in history if at <= cutoff), "")]
+            if value != ""
+        }
         seen.append(replace(record, properties=then, updated_at=cutoff))
     return seen
 
@@ -182,7 +208,7 @@ def search(store: ObjectStore, kind: str, body: dict[str, Any], limits: HubSpotL
 
     requested = body.get("properties") or DEFAULT_PROPERTIES[kind]
     names = list(dict.fromkeys([*requested, *_ALWAYS[kind]]))
-    page = ordered[after:after + limit]
+    page = ordered[after : after + limit]
     reply: dict[str, Any] = {"total": len(ordered), "results": [r.as_json(names) for r in page]}
     if after + limit < len(ordered) and limit > 0:
         reply["paging"] = {"next": {"after": str(after + limit)}}

@@ -16,8 +16,12 @@ from connectors.hubspot.sandbox.errors import HubSpotError, PropertyErrors, Prop
 from connectors.hubspot.sandbox.properties import READ_ONLY, PropertyDefinition
 
 OBJECT_TYPES = {"companies": "0-2", "contacts": "0-1", "tasks": "0-27"}
-_ALIASES = {"company": "companies", "contact": "contacts", "task": "tasks",
-            **{type_id: name for name, type_id in OBJECT_TYPES.items()}}
+_ALIASES = {
+    "company": "companies",
+    "contact": "contacts",
+    "task": "tasks",
+    **{type_id: name for name, type_id in OBJECT_TYPES.items()},
+}
 SINGULAR = {"companies": "company", "contacts": "contact", "tasks": "task"}
 # What GET/batch read return when the caller names no properties.
 DEFAULT_PROPERTIES = {
@@ -58,12 +62,19 @@ class Record:
         else:
             # A requested property with no value comes back as null.
             props = {name: self.properties.get(name) for name in properties}
-        body: dict[str, Any] = {"id": self.id, "properties": props, "createdAt": iso(self.created_at),
-                                "updatedAt": iso(self.updated_at), "archived": self.archived}
+        body: dict[str, Any] = {
+            "id": self.id,
+            "properties": props,
+            "createdAt": iso(self.created_at),
+            "updatedAt": iso(self.updated_at),
+            "archived": self.archived,
+        }
         if with_history:
             body["propertiesWithHistory"] = {
-                name: [{"value": value, "timestamp": iso(at), "sourceType": "API"}
-                       for value, at in self.history.get(name, [])]
+                name: [
+                    {"value": value, "timestamp": iso(at), "sourceType": "API"}
+                    for value, at in self.history.get(name, [])
+                ]
                 for name in with_history
             }
         return body
@@ -80,9 +91,19 @@ class Owner:
     archived: bool = False  # a departed user: served only to ``archived=true``, and no option of hubspot_owner_id
 
     def as_json(self) -> dict[str, Any]:
-        return {"id": self.id, "email": self.email, "type": "PERSON", "firstName": self.first_name,
-                "lastName": self.last_name, "userId": self.user_id, "userIdIncludingInactive": self.user_id,
-                "createdAt": self.created_at, "updatedAt": self.created_at, "archived": self.archived, "teams": []}
+        return {
+            "id": self.id,
+            "email": self.email,
+            "type": "PERSON",
+            "firstName": self.first_name,
+            "lastName": self.last_name,
+            "userId": self.user_id,
+            "userIdIncludingInactive": self.user_id,
+            "createdAt": self.created_at,
+            "updatedAt": self.created_at,
+            "archived": self.archived,
+            "teams": [],
+        }
 
 
 class ObjectStore:
@@ -108,8 +129,9 @@ class ObjectStore:
         for name, value in values.items():
             definition = self.definitions[kind].get(name)
             if definition is None:
-                found.problems.append(PropertyProblem(name, "PROPERTY_DOESNT_EXIST",
-                                                      f'Property "{name}" does not exist'))
+                found.problems.append(
+                    PropertyProblem(name, "PROPERTY_DOESNT_EXIST", f'Property "{name}" does not exist')
+                )
                 continue
             problem = definition.check(value)
             if problem is not None:

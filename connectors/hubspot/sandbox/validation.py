@@ -45,8 +45,10 @@ def batch_inputs(body: Any, model: str, fields: list[str], limit: int) -> list[d
     if not isinstance(inputs, list) or not all(isinstance(item, dict) for item in inputs):
         raise invalid_json(f"Cannot deserialize value of type `{model}`: inputs must be an array of objects")
     if len(inputs) > limit:
-        raise validation_error(f"The maximum number of inputs supported in a batch request is {limit}. "
-                               f"Please reduce the number of items ({len(inputs)}) and try again")
+        raise validation_error(
+            f"The maximum number of inputs supported in a batch request is {limit}. "
+            f"Please reduce the number of items ({len(inputs)}) and try again"
+        )
     return inputs
 
 
@@ -61,8 +63,10 @@ def string_map(value: Any, where: str) -> dict[str, str]:
         elif isinstance(item, str):
             result[str(name)] = item
         else:
-            raise invalid_json(f"Cannot deserialize value of type `java.lang.String` from {_kind(item)} value "
-                               f"at {where}.{name}: property values must be sent as strings")
+            raise invalid_json(
+                f"Cannot deserialize value of type `java.lang.String` from {_kind(item)} value "
+                f"at {where}.{name}: property values must be sent as strings"
+            )
     return result
 
 

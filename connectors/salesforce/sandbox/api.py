@@ -60,9 +60,11 @@ class ApiContext:
         except UnicodeDecodeError as exc:
             raise malformed_json("Invalid UTF-8 start byte in the request body") from exc
         except json.JSONDecodeError as exc:
-            char = exc.doc[exc.pos:exc.pos + 1] or "EOF"
-            raise malformed_json(f"Unexpected character ('{char}'): was expecting a JSON value "
-                                 f"at [line:{exc.lineno}, column:{exc.colno}]") from exc
+            char = exc.doc[exc.pos : exc.pos + 1] or "EOF"
+            raise malformed_json(
+                f"Unexpected character ('{char}'): was expecting a JSON value "
+                f"at [line:{exc.lineno}, column:{exc.colno}]"
+            ) from exc
 
     def spec(self, name: str) -> ObjectSpec:
         """The sObject called ``name``; an unknown one is 404 ``NOT_FOUND`` as on a real org."""
@@ -79,8 +81,11 @@ def _version_ok(version: str, minimum: float) -> bool:
     return bool(_VERSION.match(version)) and max(MIN_VERSION, minimum) <= float(version) <= MAX_VERSION
 
 
-def endpoint(emulator: SalesforceEmulator, handler: Handler, min_version: float = MIN_VERSION,
-             ) -> Callable[[Request], Awaitable[Response]]:
+def endpoint(
+    emulator: SalesforceEmulator,
+    handler: Handler,
+    min_version: float = MIN_VERSION,
+) -> Callable[[Request], Awaitable[Response]]:
     """Wrap ``handler`` with version, session and allocation checks and the ``Sforce-Limit-Info`` header."""
 
     async def run(request: Request) -> Response:
@@ -92,8 +97,9 @@ def endpoint(emulator: SalesforceEmulator, handler: Handler, min_version: float 
         body = await request.body()
         with emulator.lock:
             if not emulator.tokens.valid(token):
-                return error_response(401, "INVALID_SESSION_ID", "Session expired or invalid",
-                                      headers={"WWW-Authenticate": "Token"})
+                return error_response(
+                    401, "INVALID_SESSION_ID", "Session expired or invalid", headers={"WWW-Authenticate": "Token"}
+                )
             now = emulator.clock()
             if not emulator.org_limits.try_request(now):
                 response = error_response(403, "REQUEST_LIMIT_EXCEEDED", REQUEST_LIMIT_MESSAGE)

@@ -73,8 +73,9 @@ def _basic_client(request: Request) -> tuple[str, str] | None:
     return client_id, secret
 
 
-async def token_endpoint(request: Request, credentials: SalesforceCredentials, tokens: TokenRegistry,
-                         user_id: str) -> Response:
+async def token_endpoint(
+    request: Request, credentials: SalesforceCredentials, tokens: TokenRegistry, user_id: str
+) -> Response:
     """``POST /services/oauth2/token`` (form body)."""
     # Parsed here rather than with request.form(), which needs the optional python-multipart package.
     fields = dict(parse_qsl((await request.body()).decode("utf-8", "replace"), keep_blank_values=True))
@@ -98,7 +99,13 @@ async def token_endpoint(request: Request, credentials: SalesforceCredentials, t
     identity = f"{instance_url}/id/{tokens.org_id}/{user_id}"
     issued_at = str(int(time.time() * 1000))
     digest = hmac.new(credentials.client_secret.encode(), (identity + issued_at).encode(), hashlib.sha256).digest()
-    return JSONResponse({
-        "access_token": tokens.issue(), "instance_url": instance_url, "id": identity, "token_type": "Bearer",
-        "issued_at": issued_at, "signature": base64.b64encode(digest).decode(),
-    })
+    return JSONResponse(
+        {
+            "access_token": tokens.issue(),
+            "instance_url": instance_url,
+            "id": identity,
+            "token_type": "Bearer",
+            "issued_at": issued_at,
+            "signature": base64.b64encode(digest).decode(),
+        }
+    )

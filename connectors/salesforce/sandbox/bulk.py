@@ -57,13 +57,22 @@ def create_job(ctx: ApiContext) -> Response:
     if operation == "upsert":
         key_field = spec.field_named(str(external or ""))
         if not external or key_field is None or not (key_field.external_id or key_field.name == "Id"):
-            raise _invalid(f"External ID was blank or invalid for {spec.name}. An External ID must be specified "
-                           "for upsert.")
+            raise _invalid(
+                f"External ID was blank or invalid for {spec.name}. An External ID must be specified for upsert."
+            )
         external = key_field.name
     ctx.emulator.job_sequence += 1
-    job = IngestJob(make_id("750", ctx.emulator.job_sequence), spec.name, str(operation),
-                    external if operation == "upsert" else None, delimiter, line_ending, ctx.version,
-                    store.running_user_id, now_iso())
+    job = IngestJob(
+        make_id("750", ctx.emulator.job_sequence),
+        spec.name,
+        str(operation),
+        external if operation == "upsert" else None,
+        delimiter,
+        line_ending,
+        ctx.version,
+        store.running_user_id,
+        now_iso(),
+    )
     ctx.emulator.jobs[job.id] = job
     return reply(job.info(detailed=False))
 
@@ -110,8 +119,9 @@ def job(ctx: ApiContext) -> Response:
 def upload(ctx: ApiContext) -> Response:
     found = _job(ctx)
     if found.state != "Open":
-        raise ApiError(409, "INVALIDJOBSTATE", f"Found job in state {found.state}, but data can only be uploaded "
-                                               "to an Open job")
+        raise ApiError(
+            409, "INVALIDJOBSTATE", f"Found job in state {found.state}, but data can only be uploaded to an Open job"
+        )
     if not ctx.request.headers.get("content-type", "").lower().startswith("text/csv"):
         raise ApiError(400, "INVALIDCONTENTTYPE", "Content-Type must be text/csv")
     if found.upload_bytes + len(ctx.body) > ctx.emulator.limits.bulk_max_upload_bytes:
@@ -139,14 +149,17 @@ def unprocessed(ctx: ApiContext) -> Response:
 
 def routes(emulator: SalesforceEmulator) -> list[Route]:
     base = "jobs/ingest/{job_id}"
-    return api_routes(emulator, [
-        ("jobs/ingest", ["POST"], create_job, 41.0),
-        ("jobs/ingest", ["GET"], list_jobs, 41.0),
-        (base, ["GET", "PATCH", "DELETE"], job, 41.0),
-        (f"{base}/batches", ["PUT"], upload, 41.0),
-        (f"{base}/successfulResults", ["GET"], successful, 41.0),
-        (f"{base}/failedResults", ["GET"], failed, 41.0),
-        # The documented path is lower case; simple-salesforce asks for "unprocessedRecords".
-        (f"{base}/unprocessedrecords", ["GET"], unprocessed, 41.0),
-        (f"{base}/unprocessedRecords", ["GET"], unprocessed, 41.0),
-    ])
+    return api_routes(
+        emulator,
+        [
+            ("jobs/ingest", ["POST"], create_job, 41.0),
+            ("jobs/ingest", ["GET"], list_jobs, 41.0),
+            (base, ["GET", "PATCH", "DELETE"], job, 41.0),
+            (f"{base}/batches", ["PUT"], upload, 41.0),
+            (f"{base}/successfulResults", ["GET"], successful, 41.0),
+            (f"{base}/failedResults", ["GET"], failed, 41.0),
+            # The documented path is lower case; simple-salesforce asks for "unprocessedRecords".
+            (f"{base}/unprocessedrecords", ["GET"], unprocessed, 41.0),
+            (f"{base}/unprocessedRecords", ["GET"], unprocessed, 41.0),
+        ],
+    )

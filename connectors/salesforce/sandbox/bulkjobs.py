@@ -61,10 +61,17 @@ class IngestJob:
     def info(self, *, detailed: bool) -> dict[str, Any]:
         """Job info as ``POST``/``PATCH`` (basic) and ``GET`` (``detailed``) return it."""
         body: dict[str, Any] = {
-            "id": self.id, "operation": self.operation, "object": self.object, "createdById": self.created_by,
-            "createdDate": self.created_date, "systemModstamp": self.modstamp or self.created_date,
-            "state": self.state, "concurrencyMode": "Parallel", "contentType": "CSV",
-            "apiVersion": float(self.api_version), "lineEnding": self.line_ending,
+            "id": self.id,
+            "operation": self.operation,
+            "object": self.object,
+            "createdById": self.created_by,
+            "createdDate": self.created_date,
+            "systemModstamp": self.modstamp or self.created_date,
+            "state": self.state,
+            "concurrencyMode": "Parallel",
+            "contentType": "CSV",
+            "apiVersion": float(self.api_version),
+            "lineEnding": self.line_ending,
             "columnDelimiter": self.column_delimiter,
         }
         if self.external_id_field:
@@ -72,8 +79,15 @@ class IngestJob:
         if self.state == "Open":
             body["contentUrl"] = f"services/data/v{self.api_version}/jobs/ingest/{self.id}/batches"
         if detailed:
-            body.update(jobType="V2Ingest", numberRecordsProcessed=self.processed, numberRecordsFailed=self.failed,
-                        retries=0, totalProcessingTime=0, apiActiveProcessingTime=0, apexProcessingTime=0)
+            body.update(
+                jobType="V2Ingest",
+                numberRecordsProcessed=self.processed,
+                numberRecordsFailed=self.failed,
+                retries=0,
+                totalProcessingTime=0,
+                apiActiveProcessingTime=0,
+                apexProcessingTime=0,
+            )
             if self.error_message:
                 body["errorMessage"] = self.error_message
         return body
@@ -106,19 +120,26 @@ class IngestJob:
         return buffer.getvalue()
 
     def successful_csv(self) -> str:
-        rows = [[outcome.id or "", "true" if outcome.created else "false", *row]
-                for row, outcome in zip(self.rows, self.outcomes, strict=False) if outcome and outcome.success]
+        rows = [
+            [outcome.id or "", "true" if outcome.created else "false", *row]
+            for row, outcome in zip(self.rows, self.outcomes, strict=False)
+            if outcome and outcome.success
+        ]
         return self._csv(["sf__Id", "sf__Created", *self.header], rows)
 
     def failed_csv(self) -> str:
-        rows = [[outcome.id or "", outcome.error.as_bulk(), *row]
-                for row, outcome in zip(self.rows, self.outcomes, strict=False) if outcome and outcome.error]
+        rows = [
+            [outcome.id or "", outcome.error.as_bulk(), *row]
+            for row, outcome in zip(self.rows, self.outcomes, strict=False)
+            if outcome and outcome.error
+        ]
         return self._csv(["sf__Id", "sf__Error", *self.header], rows)
 
     def unprocessed_csv(self) -> str:
         done = len(self.outcomes)
-        return self._csv(self.header, [row for index, row in enumerate(self.rows)
-                                       if index >= done or self.outcomes[index] is None])
+        return self._csv(
+            self.header, [row for index, row in enumerate(self.rows) if index >= done or self.outcomes[index] is None]
+        )
 
 
 def _row_result(store: RecordStore, spec: ObjectSpec, job: IngestJob, cells: dict[str, str]) -> SaveResult:
@@ -131,14 +152,19 @@ def _row_result(store: RecordStore, spec: ObjectSpec, job: IngestJob, cells: dic
         try:
             values[name] = from_csv(field_spec, cell)
         except ValueTypeError:
-            return SaveResult(error=RecordError("INVALID_TYPE_ON_FIELD_IN_RECORD",
-                                                f"{field_spec.display_label}: value not of required type: {cell}",
-                                                (name,)))
+            return SaveResult(
+                error=RecordError(
+                    "INVALID_TYPE_ON_FIELD_IN_RECORD",
+                    f"{field_spec.display_label}: value not of required type: {cell}",
+                    (name,),
+                )
+            )
     record_id = cells.get("Id", "")
     if job.operation == "insert":
         if not spec.createable:
-            return SaveResult(error=RecordError("INSUFFICIENT_ACCESS_OR_READONLY",
-                                                f"entity type cannot be inserted: {spec.name}"))
+            return SaveResult(
+                error=RecordError("INSUFFICIENT_ACCESS_OR_READONLY", f"entity type cannot be inserted: {spec.name}")
+            )
         return store.create(spec, values)
     if job.operation == "upsert":
         key_field = spec.fields[str(job.external_id_field)]
@@ -148,14 +174,20 @@ def _row_result(store: RecordStore, spec: ObjectSpec, job: IngestJob, cells: dic
         try:
             converted = key if key_field.name == "Id" else from_csv(key_field, key)
         except ValueTypeError:
-            return SaveResult(error=RecordError("INVALID_TYPE_ON_FIELD_IN_RECORD", f"{key_field.display_label}: "
-                                                f"value not of required type: {key}", (key_field.name,)))
+            return SaveResult(
+                error=RecordError(
+                    "INVALID_TYPE_ON_FIELD_IN_RECORD",
+                    f"{key_field.display_label}: value not of required type: {key}",
+                    (key_field.name,),
+                )
+            )
         return store.upsert(spec, key_field, converted, values)
     if not record_id:
         return SaveResult(error=RecordError("MISSING_ARGUMENT", f"Id not specified in an {job.operation} call"))
     if not is_well_formed(record_id):
-        return SaveResult(error=RecordError("MALFORMED_ID", f"Record ID: id value of incorrect type: {record_id}",
-                                            ("Id",)))
+        return SaveResult(
+            error=RecordError("MALFORMED_ID", f"Record ID: id value of incorrect type: {record_id}", ("Id",))
+        )
     return store.delete(spec, record_id) if job.operation == "delete" else store.update(spec, record_id, values)
 
 
@@ -204,12 +236,23 @@ def process_rows(store: RecordStore, job: IngestJob, upto: int) -> None:
     for index in range(len(job.outcomes), min(upto, len(job.rows))):
         row = job.rows[index]
         if len(row) != len(canonical):
-            job.outcomes.append(SaveResult(error=RecordError(
-                "INVALID_FIELD", f"Number of values ({len(row)}) does not match the header ({len(canonical)})")))
+            job.outcomes.append(
+                SaveResult(
+                    error=RecordError(
+                        "INVALID_FIELD", f"Number of values ({len(row)}) does not match the header ({len(canonical)})"
+                    )
+                )
+            )
         elif index < len(job.rejects) and job.rejects[index]:
             cells = dict(zip(canonical, row, strict=True))
-            job.outcomes.append(SaveResult(id=_existing_id(store, spec, job, cells), error=RecordError(
-                "UNABLE_TO_LOCK_ROW", "unable to obtain exclusive access to this record or 1 records")))
+            job.outcomes.append(
+                SaveResult(
+                    id=_existing_id(store, spec, job, cells),
+                    error=RecordError(
+                        "UNABLE_TO_LOCK_ROW", "unable to obtain exclusive access to this record or 1 records"
+                    ),
+                )
+            )
         else:
             job.outcomes.append(_outcome(store, spec, job, dict(zip(canonical, row, strict=True))))
 

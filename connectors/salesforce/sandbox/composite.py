@@ -42,8 +42,9 @@ def _body(ctx: ApiContext) -> tuple[list[Any], bool]:
     records = data["records"]
     limit = ctx.emulator.limits.collection_max_records
     if len(records) > limit:
-        raise ApiError(400, "EXCEEDED_ID_LIMIT",
-                       f"record limit reached. cannot submit more than {limit} records into this call")
+        raise ApiError(
+            400, "EXCEEDED_ID_LIMIT", f"record limit reached. cannot submit more than {limit} records into this call"
+        )
     return records, all_or_none
 
 
@@ -69,8 +70,15 @@ def _prepare(ctx: ApiContext, record: Any, url_type: str | None) -> tuple[Object
     return spec, raw, values
 
 
-def _run(ctx: ApiContext, records: list[Any], *, all_or_none: bool, url_type: str | None, operation: Operation,
-         upsert: bool = False) -> Response:
+def _run(
+    ctx: ApiContext,
+    records: list[Any],
+    *,
+    all_or_none: bool,
+    url_type: str | None,
+    operation: Operation,
+    upsert: bool = False,
+) -> Response:
     store = ctx.emulator.store
     snapshot = store.snapshot() if all_or_none else None
     results: list[SaveResult] = []
@@ -78,8 +86,13 @@ def _run(ctx: ApiContext, records: list[Any], *, all_or_none: bool, url_type: st
     for item in prepared:
         # Drawn per record in input order, so a seeded fault rule rejects the same records on every run.
         if ctx.emulator.reject_record(ctx.request):
-            results.append(SaveResult(error=RecordError(
-                "UNABLE_TO_LOCK_ROW", "unable to obtain exclusive access to this record or 1 records")))
+            results.append(
+                SaveResult(
+                    error=RecordError(
+                        "UNABLE_TO_LOCK_ROW", "unable to obtain exclusive access to this record or 1 records"
+                    )
+                )
+            )
         elif isinstance(item, RecordError):
             results.append(SaveResult(error=item))
         else:
@@ -98,8 +111,9 @@ def create(ctx: ApiContext) -> Response:
         if any(name.lower() == "id" for name in raw):
             return SaveResult(error=RecordError("INVALID_FIELD", "cannot specify Id in an insert call", ("Id",)))
         if not spec.createable:
-            return SaveResult(error=RecordError("INSUFFICIENT_ACCESS_OR_READONLY",
-                                                f"entity type cannot be inserted: {spec.name}"))
+            return SaveResult(
+                error=RecordError("INSUFFICIENT_ACCESS_OR_READONLY", f"entity type cannot be inserted: {spec.name}")
+            )
         return store.create(spec, values)
 
     return _run(ctx, records, all_or_none=all_or_none, url_type=None, operation=insert)
@@ -114,8 +128,9 @@ def update(ctx: ApiContext) -> Response:
         if not record_id:
             return SaveResult(error=RecordError("MISSING_ARGUMENT", "Id not specified in an update call"))
         if not is_well_formed(record_id) or not str(record_id).startswith(spec.key_prefix):
-            return SaveResult(error=RecordError("MALFORMED_ID", f"Record ID: id value of incorrect type: {record_id}",
-                                                ("Id",)))
+            return SaveResult(
+                error=RecordError("MALFORMED_ID", f"Record ID: id value of incorrect type: {record_id}", ("Id",))
+            )
         return store.update(spec, str(record_id), values)
 
     return _run(ctx, records, all_or_none=all_or_none, url_type=None, operation=change)
@@ -125,8 +140,9 @@ def delete(ctx: ApiContext) -> Response:
     ids = [part for part in ctx.request.query_params.get("ids", "").split(",") if part]
     limit = ctx.emulator.limits.collection_max_records
     if len(ids) > limit:
-        raise ApiError(400, "EXCEEDED_ID_LIMIT",
-                       f"record limit reached. cannot submit more than {limit} records into this call")
+        raise ApiError(
+            400, "EXCEEDED_ID_LIMIT", f"record limit reached. cannot submit more than {limit} records into this call"
+        )
     all_or_none = ctx.request.query_params.get("allOrNone", "false").lower() == "true"
     store = ctx.emulator.store
     snapshot = store.snapshot() if all_or_none else None
@@ -134,8 +150,13 @@ def delete(ctx: ApiContext) -> Response:
     for record_id in ids:
         target = store.resolve(record_id)
         if ctx.emulator.reject_record(ctx.request):
-            results.append(SaveResult(error=RecordError("UNABLE_TO_LOCK_ROW", "unable to obtain exclusive access to "
-                                                                              "this record or 1 records")))
+            results.append(
+                SaveResult(
+                    error=RecordError(
+                        "UNABLE_TO_LOCK_ROW", "unable to obtain exclusive access to this record or 1 records"
+                    )
+                )
+            )
         elif target is None:
             results.append(SaveResult(error=RecordError("ENTITY_IS_DELETED", "entity is deleted")))
         else:
@@ -161,8 +182,11 @@ def upsert(ctx: ApiContext) -> Response:
             if key in (None, ""):
                 return SaveResult(error=RecordError("MISSING_ARGUMENT", f"{key_field.name} not specified"))
             if keys[_key_of(key_field, raw)] > 1:
-                return SaveResult(error=RecordError("DUPLICATE_EXTERNAL_ID", f"Duplicate external id specified: {key}",
-                                                    (key_field.name,)))
+                return SaveResult(
+                    error=RecordError(
+                        "DUPLICATE_EXTERNAL_ID", f"Duplicate external id specified: {key}", (key_field.name,)
+                    )
+                )
             key = values.pop(key_field.name)
         return store.upsert(object_spec, key_field, key, values)
 
@@ -175,9 +199,12 @@ def _key_of(field: FieldSpec, record: dict[str, Any]) -> Any:
 
 
 def routes(emulator: SalesforceEmulator) -> list[Route]:
-    return api_routes(emulator, [
-        ("composite/sobjects", ["POST"], create, 42.0),
-        ("composite/sobjects", ["PATCH"], update, 42.0),
-        ("composite/sobjects", ["DELETE"], delete, 42.0),
-        ("composite/sobjects/{sobject}/{field}", ["PATCH"], upsert, 46.0),
-    ])
+    return api_routes(
+        emulator,
+        [
+            ("composite/sobjects", ["POST"], create, 42.0),
+            ("composite/sobjects", ["PATCH"], update, 42.0),
+            ("composite/sobjects", ["DELETE"], delete, 42.0),
+            ("composite/sobjects/{sobject}/{field}", ["PATCH"], upsert, 46.0),
+        ],
+    )

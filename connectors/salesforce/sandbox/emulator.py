@@ -30,8 +30,11 @@ from connectors.sandbox.core.base import Clock, VendorEmulator
 from connectors.sandbox.people import departed_rep, sample_reps
 
 _SERVER_ERRORS = {
-    500: ("UNKNOWN_EXCEPTION", "An unexpected error occurred. Please include this ErrorId if you contact support: "
-                               "1029384756-12345 (-1234567890)"),
+    500: (
+        "UNKNOWN_EXCEPTION",
+        "An unexpected error occurred. Please include this ErrorId if you contact support: "
+        "1029384756-12345 (-1234567890)",
+    ),
     502: ("SERVER_UNAVAILABLE", "Bad gateway"),
     503: ("SERVER_UNAVAILABLE", "Server temporarily unavailable, please try again later."),
 }
@@ -42,9 +45,15 @@ class SalesforceEmulator(VendorEmulator):
 
     vendor = "salesforce"
 
-    def __init__(self, *, limits: SalesforceLimits | None = None, credentials: SalesforceCredentials | None = None,
-                 custom_fields: Mapping[str, Sequence[FieldSpec]] = DEFAULT_CUSTOM_FIELDS, seed: int = 0,
-                 clock: Clock = time.monotonic) -> None:
+    def __init__(
+        self,
+        *,
+        limits: SalesforceLimits | None = None,
+        credentials: SalesforceCredentials | None = None,
+        custom_fields: Mapping[str, Sequence[FieldSpec]] = DEFAULT_CUSTOM_FIELDS,
+        seed: int = 0,
+        clock: Clock = time.monotonic,
+    ) -> None:
         # seed() runs inside VendorEmulator.__init__, so everything it needs is set first.
         self.limits = self._initial_limits = limits or SalesforceLimits()
         self.credentials = credentials or SalesforceCredentials()
@@ -72,11 +81,21 @@ class SalesforceEmulator(VendorEmulator):
         user = self.schema["User"]
         gone = departed_rep()  # a rep who left: an inactive User, whom no record or task may be assigned to
         for rep in [*reps, gone]:
-            self.store.create(user, {
-                "Id": rep.salesforce_user_id, "Username": rep.email, "Email": rep.email, "FirstName": rep.first_name,
-                "LastName": rep.last_name, "Alias": (rep.first_name[0] + rep.last_name)[:8].lower(),
-                "TimeZoneSidKey": rep.tz, "IsActive": rep is not gone, "Title": rep.role,
-            }, validate=False)
+            self.store.create(
+                user,
+                {
+                    "Id": rep.salesforce_user_id,
+                    "Username": rep.email,
+                    "Email": rep.email,
+                    "FirstName": rep.first_name,
+                    "LastName": rep.last_name,
+                    "Alias": (rep.first_name[0] + rep.last_name)[:8].lower(),
+                    "TimeZoneSidKey": rep.tz,
+                    "IsActive": rep is not gone,
+                    "Title": rep.role,
+                },
+                validate=False,
+            )
 
     def reset(self) -> None:
         """Seed data, the constructor's limits and an unmoved clock again; empty request log, no faults."""
@@ -99,8 +118,9 @@ class SalesforceEmulator(VendorEmulator):
         with self.lock:
             # An injected limit reply says what a real one would: the allocation is spent.
             header = self.org_limits.usage_header(self.clock(), spent=True)
-        return error_response(403, "REQUEST_LIMIT_EXCEEDED", REQUEST_LIMIT_MESSAGE,
-                              headers={"Sforce-Limit-Info": header})
+        return error_response(
+            403, "REQUEST_LIMIT_EXCEEDED", REQUEST_LIMIT_MESSAGE, headers={"Sforce-Limit-Info": header}
+        )
 
     def server_error_response(self, status: int) -> Response:
         code, message = _SERVER_ERRORS.get(status, _SERVER_ERRORS[500])
@@ -108,16 +128,22 @@ class SalesforceEmulator(VendorEmulator):
 
     def unauthorized_response(self, path: str) -> Response:
         if path.startswith("/services/oauth2/"):  # the connected app's access was revoked: no new session either
-            return JSONResponse({"error": "invalid_grant", "error_description": "expired access/refresh token"},
-                                status_code=400)
+            return JSONResponse(
+                {"error": "invalid_grant", "error_description": "expired access/refresh token"}, status_code=400
+            )
         return error_response(401, "INVALID_SESSION_ID", "Session expired or invalid")
 
     def routes(self) -> list[BaseRoute]:
         async def oauth(request: Any) -> Response:
             return await token_endpoint(request, self.credentials, self.tokens, self.running_user_id)
 
-        return [Route("/services/oauth2/token", oauth, methods=["POST"]),
-                *rest.routes(self), *query.routes(self), *composite.routes(self), *bulk.routes(self)]
+        return [
+            Route("/services/oauth2/token", oauth, methods=["POST"]),
+            *rest.routes(self),
+            *query.routes(self),
+            *composite.routes(self),
+            *bulk.routes(self),
+        ]
 
     # -- background work --------------------------------------------------------------------------------------
     def advance_jobs(self) -> None:

@@ -56,8 +56,9 @@ class ApiError(Exception):
         return error_response(self.status, self.error_code, self.message, self.fields, self.headers)
 
 
-def error_response(status: int, error_code: str, message: str, fields: list[str] | None = None,
-                   headers: dict[str, str] | None = None) -> Response:
+def error_response(
+    status: int, error_code: str, message: str, fields: list[str] | None = None, headers: dict[str, str] | None = None
+) -> Response:
     """``[{"message": ..., "errorCode": ...}]`` with ``status``; ``fields`` is included when the API names them."""
     body: dict[str, Any] = {"message": message, "errorCode": error_code}
     if fields is not None:

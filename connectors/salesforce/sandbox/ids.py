@@ -20,7 +20,7 @@ def checksum_suffix(body15: str) -> str:
     suffix = ""
     for chunk in range(3):
         bits = 0
-        for position, char in enumerate(body15[chunk * 5:chunk * 5 + 5]):
+        for position, char in enumerate(body15[chunk * 5 : chunk * 5 + 5]):
             if char.isupper():
                 bits |= 1 << position
         suffix += _SUFFIX_ALPHABET[bits]

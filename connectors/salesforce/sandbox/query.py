@@ -70,7 +70,7 @@ def _batch_size(ctx: ApiContext) -> int:
 
 
 def _page(ctx: ApiContext, locator: str, cursor: Cursor, offset: int) -> Response:
-    batch = cursor.rows[offset:offset + cursor.batch_size]
+    batch = cursor.rows[offset : offset + cursor.batch_size]
     body: dict[str, Any] = {"totalSize": len(cursor.rows), "done": offset + len(batch) >= len(cursor.rows)}
     if not body["done"]:
         body["nextRecordsUrl"] = f"/services/data/v{ctx.version}/query/{locator}-{offset + len(batch)}"
@@ -104,9 +104,12 @@ def more(ctx: ApiContext) -> Response:
 
 
 def routes(emulator: SalesforceEmulator) -> list[Route]:
-    return api_routes(emulator, [
-        ("query", ["GET"], run_query, 20.0),
-        ("queryAll", ["GET"], run_query, 20.0),
-        ("query/{locator}", ["GET"], more, 20.0),
-        ("queryAll/{locator}", ["GET"], more, 20.0),
-    ])
+    return api_routes(
+        emulator,
+        [
+            ("query", ["GET"], run_query, 20.0),
+            ("queryAll", ["GET"], run_query, 20.0),
+            ("query/{locator}", ["GET"], more, 20.0),
+            ("queryAll/{locator}", ["GET"], more, 20.0),
+        ],
+    )

@@ -81,8 +81,12 @@ def object_info(ctx: ApiContext) -> Response:
 def describe(ctx: ApiContext) -> Response:
     spec = ctx.spec(ctx.params["sobject"])
     body = spec.describe(ctx.version)
-    body.update(fields=[f.describe() for f in spec.fields.values()], childRelationships=[], recordTypeInfos=[],
-                supportedScopes=[{"label": "All " + spec.label + "s", "name": "everything"}])
+    body.update(
+        fields=[f.describe() for f in spec.fields.values()],
+        childRelationships=[],
+        recordTypeInfos=[],
+        supportedScopes=[{"label": "All " + spec.label + "s", "name": "everything"}],
+    )
     return reply(body)
 
 
@@ -114,9 +118,13 @@ def _selected_fields(ctx: ApiContext, spec: ObjectSpec) -> list[str] | None:
     for name in (part.strip() for part in wanted.split(",") if part.strip()):
         field = spec.field_named(name)
         if field is None:
-            raise ApiError(400, "INVALID_FIELD", f"No such column '{name}' on entity '{spec.name}'. If you are "
-                           "attempting to use a custom field, be sure to append the '__c' after the custom field "
-                           "name. Please reference your WSDL or the describe call for the appropriate names.")
+            raise ApiError(
+                400,
+                "INVALID_FIELD",
+                f"No such column '{name}' on entity '{spec.name}'. If you are "
+                "attempting to use a custom field, be sure to append the '__c' after the custom field "
+                "name. Please reference your WSDL or the describe call for the appropriate names.",
+            )
         names.append(field.name)
     return names
 
@@ -129,8 +137,11 @@ def row(ctx: ApiContext) -> Response:
     method = ctx.request.method
     if method == "GET":
         return reply(store.view(spec, record, _selected_fields(ctx, spec), ctx.version))
-    result = store.delete(spec, record["Id"]) if method == "DELETE" else \
-        store.update(spec, record["Id"], json_values(ctx, spec, ctx.json()))
+    result = (
+        store.delete(spec, record["Id"])
+        if method == "DELETE"
+        else store.update(spec, record["Id"], json_values(ctx, spec, ctx.json()))
+    )
     if not result.success:
         raise failed(result)
     return Response(status_code=204)
@@ -187,8 +198,12 @@ def _upsert(ctx: ApiContext, spec: ObjectSpec, field: FieldSpec, value: str) -> 
         # The key travels in the URL; repeating it (or the record Id) in the body is an error on a real org.
         for name in data:
             if name.lower() in {"id", field.name.lower()}:
-                raise ApiError(400, "INVALID_FIELD", f"{field.name} is not allowed in the request body of an upsert"
-                               f" by {field.name}: specify it in the URL only")
+                raise ApiError(
+                    400,
+                    "INVALID_FIELD",
+                    f"{field.name} is not allowed in the request body of an upsert"
+                    f" by {field.name}: specify it in the URL only",
+                )
     values = json_values(ctx, spec, data)
     try:
         key = from_json(field, value)
@@ -217,5 +232,8 @@ def routes(emulator: SalesforceEmulator) -> list[Route]:
         ("sobjects/{sobject}/{record_id}", ["GET", "PATCH", "DELETE"], row, 20.0),
         ("sobjects/{sobject}/{field}/{value:path}", ["GET", "PATCH", "DELETE"], external_row, 20.0),
     ]
-    return [Route("/services/data", versions, methods=["GET"]), Route("/services/data/", versions, methods=["GET"]),
-            *api_routes(emulator, table)]
+    return [
+        Route("/services/data", versions, methods=["GET"]),
+        Route("/services/data/", versions, methods=["GET"]),
+        *api_routes(emulator, table),
+    ]

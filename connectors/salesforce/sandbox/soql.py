@@ -22,7 +22,8 @@ from connectors.salesforce.sandbox.values import from_json
 Record = dict[str, Any]
 Predicate = Callable[[Record], bool]
 
-_TOKENS = re.compile(r"""
+_TOKENS = re.compile(
+    r"""
     (?P<space>\s+)
   | (?P<string>'(?:[^'\\]|\\.)*')
   | (?P<datetime>\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:?\d{2}))
@@ -31,13 +32,40 @@ _TOKENS = re.compile(r"""
   | (?P<ident>[A-Za-z_][A-Za-z0-9_.]*)
   | (?P<op><=|>=|!=|<>|=|<|>)
   | (?P<punct>[(),])
-""", re.VERBOSE)
-_KEYWORDS = {"SELECT", "FROM", "WHERE", "AND", "OR", "NOT", "IN", "LIKE", "ORDER", "BY", "ASC", "DESC", "NULLS",
-             "FIRST", "LAST", "LIMIT", "OFFSET", "TRUE", "FALSE", "NULL", "COUNT"}
-_HINT_FIELD = ("If you are attempting to use a custom field, be sure to append the '__c' after the custom field "
-               "name. Please reference your WSDL or the describe call for the appropriate names.")
-_HINT_TYPE = ("If you are attempting to use a custom object, be sure to append the '__c' after the entity name. "
-              "Please reference your WSDL or the describe call for the appropriate names.")
+""",
+    re.VERBOSE,
+)
+_KEYWORDS = {
+    "SELECT",
+    "FROM",
+    "WHERE",
+    "AND",
+    "OR",
+    "NOT",
+    "IN",
+    "LIKE",
+    "ORDER",
+    "BY",
+    "ASC",
+    "DESC",
+    "NULLS",
+    "FIRST",
+    "LAST",
+    "LIMIT",
+    "OFFSET",
+    "TRUE",
+    "FALSE",
+    "NULL",
+    "COUNT",
+}
+_HINT_FIELD = (
+    "If you are attempting to use a custom field, be sure to append the '__c' after the custom field "
+    "name. Please reference your WSDL or the describe call for the appropriate names."
+)
+_HINT_TYPE = (
+    "If you are attempting to use a custom object, be sure to append the '__c' after the entity name. "
+    "Please reference your WSDL or the describe call for the appropriate names."
+)
 
 
 @dataclass(frozen=True)
@@ -123,8 +151,12 @@ class _Parser:
         assert self.spec is not None
         spec = self.spec.field_named(token.text)
         if spec is None:
-            raise _located(self.query, token.pos, "INVALID_FIELD",
-                           f"No such column '{token.text}' on entity '{self.spec.name}'. {_HINT_FIELD}")
+            raise _located(
+                self.query,
+                token.pos,
+                "INVALID_FIELD",
+                f"No such column '{token.text}' on entity '{self.spec.name}'. {_HINT_FIELD}",
+            )
         return spec
 
     # -- grammar ----------------------------------------------------------------------------------------------
@@ -147,8 +179,12 @@ class _Parser:
             raise self.unexpected(object_token)
         self.spec = self.resolve(object_token.text)
         if self.spec is None:
-            raise _located(self.query, object_token.pos, "INVALID_TYPE",
-                           f"sObject type '{object_token.text}' is not supported. {_HINT_TYPE}")
+            raise _located(
+                self.query,
+                object_token.pos,
+                "INVALID_TYPE",
+                f"sObject type '{object_token.text}' is not supported. {_HINT_TYPE}",
+            )
         query = Query(self.spec, [])
         for token in field_tokens:
             name = self.field(token).name
@@ -264,9 +300,12 @@ class _Parser:
         wants_quotes = spec.type in TEXT_TYPES or spec.type in {FieldType.ID, FieldType.REFERENCE}
         if quoted != wants_quotes:
             detail = "should be enclosed in quotes" if wants_quotes else "should not be enclosed in quotes"
-            raise _located(self.query, token.pos, "INVALID_FIELD",
-                           f"value of filter criterion for field '{spec.name}' must be of type {spec.type.value} "
-                           f"and {detail}")
+            raise _located(
+                self.query,
+                token.pos,
+                "INVALID_FIELD",
+                f"value of filter criterion for field '{spec.name}' must be of type {spec.type.value} and {detail}",
+            )
         raw: Any = _unquote(token.text) if quoted else token.text
         if spec.type is FieldType.DATE and token.kind != "date":
             raise self.unexpected(token)
@@ -344,5 +383,5 @@ def execute(query: Query, records: list[Record]) -> list[Record]:
         absent = [rec for rec in rows if _get(query.spec, rec, spec) is None]
         present.sort(key=_sort_key(query.spec, spec), reverse=descending)
         rows = present + absent if nulls_last else absent + present
-    rows = rows[query.offset:]
-    return rows if query.limit is None else rows[:query.limit]
+    rows = rows[query.offset :]
+    return rows if query.limit is None else rows[: query.limit]

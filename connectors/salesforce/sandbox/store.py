@@ -77,8 +77,10 @@ class RecordStore:
         if len(record_id) == 15:
             return next((rec for rid, rec in table.items() if rid[:15] == record_id), None)
         if len(record_id) == 18:
-            return next((rec for rid, rec in table.items() if rid[:15] == record_id[:15]
-                         and rid.lower() == record_id.lower()), None)
+            return next(
+                (rec for rid, rec in table.items() if rid[:15] == record_id[:15] and rid.lower() == record_id.lower()),
+                None,
+            )
         return None
 
     def resolve(self, record_id: str) -> tuple[str, Record] | None:
@@ -126,8 +128,9 @@ class RecordStore:
 
     # -- transactions ---------------------------------------------------------------------------------------
     def snapshot(self) -> tuple[dict[str, dict[str, Record]], int]:
-        return {name: {rid: dict(rec) for rid, rec in table.items()} for name, table in self.tables.items()}, \
-            self._sequence
+        return {
+            name: {rid: dict(rec) for rid, rec in table.items()} for name, table in self.tables.items()
+        }, self._sequence
 
     def restore(self, snapshot: tuple[dict[str, dict[str, Record]], int]) -> None:
         self.tables, self._sequence = snapshot[0], snapshot[1]
@@ -141,13 +144,17 @@ class RecordStore:
                 continue
             for other in self.find(spec.name, field_spec, value):
                 if other["Id"] != own_id:
-                    return RecordError("DUPLICATE_VALUE", f"duplicate value found: {name} duplicates value on record "
-                                                          f"with id: {other['Id']}", ())
+                    return RecordError(
+                        "DUPLICATE_VALUE",
+                        f"duplicate value found: {name} duplicates value on record with id: {other['Id']}",
+                        (),
+                    )
         return None
 
     def _check(self, spec: ObjectSpec, values: Record, current: Record | None) -> RecordError | None:
-        return check_values(spec, values, current, self.resolve) or \
-            self._duplicate_error(spec, values, current["Id"] if current else None)
+        return check_values(spec, values, current, self.resolve) or self._duplicate_error(
+            spec, values, current["Id"] if current else None
+        )
 
     def new_id(self, spec: ObjectSpec) -> str:
         self._sequence += 1
@@ -165,8 +172,14 @@ class RecordStore:
             record["OwnerId"] = self.running_user_id
         record.update({k: v for k, v in values.items() if v is not None})
         record_id = record.get("Id") if not validate and record.get("Id") else self.new_id(spec)
-        record.update(Id=record_id, IsDeleted=False, CreatedDate=stamp, CreatedById=self.running_user_id,
-                      LastModifiedDate=stamp, SystemModstamp=stamp)
+        record.update(
+            Id=record_id,
+            IsDeleted=False,
+            CreatedDate=stamp,
+            CreatedById=self.running_user_id,
+            LastModifiedDate=stamp,
+            SystemModstamp=stamp,
+        )
         self.tables[spec.name][str(record_id)] = record
         self._track(spec.name, record, present=True)
         return SaveResult(id=str(record_id), created=True)
@@ -191,15 +204,26 @@ class RecordStore:
             if key in (None, ""):
                 return self.create(spec, values)
             found = self.get(spec.name, str(key))
-            return self.update(spec, found["Id"], values) if found else SaveResult(
-                error=RecordError("NOT_FOUND", "Provided external ID field does not exist or is not accessible: "
-                                               f"{key}", ()))
+            return (
+                self.update(spec, found["Id"], values)
+                if found
+                else SaveResult(
+                    error=RecordError(
+                        "NOT_FOUND", f"Provided external ID field does not exist or is not accessible: {key}", ()
+                    )
+                )
+            )
         matches = self.find(spec.name, key_field, key)
         if len(matches) > 1:
             ids = [rec["Id"] for rec in matches]
-            return SaveResult(error=RecordError("DUPLICATE_EXTERNAL_ID",
-                                                f"more than one record found for external id field: {ids}",
-                                                (key_field.name,)), matches=ids)
+            return SaveResult(
+                error=RecordError(
+                    "DUPLICATE_EXTERNAL_ID",
+                    f"more than one record found for external id field: {ids}",
+                    (key_field.name,),
+                ),
+                matches=ids,
+            )
         if matches:
             return self.update(spec, matches[0]["Id"], values)
         return self.create(spec, {**values, key_field.name: key})
@@ -209,17 +233,24 @@ class RecordStore:
         if current is None:
             return SaveResult(error=RecordError("ENTITY_IS_DELETED", "entity is deleted", ()))
         if not spec.deletable:
-            return SaveResult(error=RecordError("INSUFFICIENT_ACCESS_OR_READONLY", "insufficient access rights on "
-                                                                                    "object id", ()))
+            return SaveResult(
+                error=RecordError("INSUFFICIENT_ACCESS_OR_READONLY", "insufficient access rights on object id", ())
+            )
         self._track(spec.name, current, present=False)
         del self.tables[spec.name][current["Id"]]
         return SaveResult(id=current["Id"])
 
-    def view(self, spec: ObjectSpec, record: Record, fields: list[str] | None = None, version: str = "59.0",
-             ) -> dict[str, Any]:
+    def view(
+        self,
+        spec: ObjectSpec,
+        record: Record,
+        fields: list[str] | None = None,
+        version: str = "59.0",
+    ) -> dict[str, Any]:
         """A record as the API returns it: ``attributes`` first, then the requested (or all) fields."""
-        out: dict[str, Any] = {"attributes": {"type": spec.name,
-                                              "url": f"/services/data/v{version}/sobjects/{spec.name}/{record['Id']}"}}
+        out: dict[str, Any] = {
+            "attributes": {"type": spec.name, "url": f"/services/data/v{version}/sobjects/{spec.name}/{record['Id']}"}
+        }
         for name in fields or list(spec.fields):
             out[name] = self.field_value(spec, record, name)
         return out

@@ -47,24 +47,32 @@ def convert_record(spec: ObjectSpec, data: Mapping[str, Any], convert: Converter
 
 
 def _readonly_error(spec: ObjectSpec, values: Mapping[str, Any], *, creating: bool) -> RecordError | None:
-    blocked = [name for name in values
-               if not (spec.fields[name].createable if creating else spec.fields[name].updateable)]
+    blocked = [
+        name for name in values if not (spec.fields[name].createable if creating else spec.fields[name].updateable)
+    ]
     if not blocked:
         return None
     names = ", ".join(blocked)
-    return RecordError("INVALID_FIELD_FOR_INSERT_UPDATE",
-                       f"Unable to create/update fields: {names}. Please check the security settings of this field "
-                       "and verify that it is read/write for your profile or permission set.", tuple(blocked))
+    return RecordError(
+        "INVALID_FIELD_FOR_INSERT_UPDATE",
+        f"Unable to create/update fields: {names}. Please check the security settings of this field "
+        "and verify that it is read/write for your profile or permission set.",
+        tuple(blocked),
+    )
 
 
 def _value_error(field: FieldSpec, value: Any) -> RecordError | None:
     label = field.display_label
     if field.type in TEXT_TYPES and field.length and len(str(value)) > field.length:
-        return RecordError("STRING_TOO_LONG", f"{label}: data value too large: {value} (max length={field.length})",
-                           (field.name,))
+        return RecordError(
+            "STRING_TOO_LONG", f"{label}: data value too large: {value} (max length={field.length})", (field.name,)
+        )
     if field.type is FieldType.PICKLIST and field.restricted and value not in field.picklist:
-        return RecordError("INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST",
-                           f"{label}: bad value for restricted picklist field: {value}", (field.name,))
+        return RecordError(
+            "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST",
+            f"{label}: bad value for restricted picklist field: {value}",
+            (field.name,),
+        )
     if field.type is FieldType.EMAIL and not _EMAIL.match(str(value)):
         return RecordError("INVALID_EMAIL_ADDRESS", f"{label}: invalid email address: {value}", (field.name,))
     if field.type is FieldType.REFERENCE and not is_well_formed(value):
@@ -81,8 +89,9 @@ def _reference_error(field: FieldSpec, value: str, resolve: Resolver) -> RecordE
     return None
 
 
-def check_values(spec: ObjectSpec, values: Mapping[str, Any], current: Mapping[str, Any] | None,
-                 resolve: Resolver) -> RecordError | None:
+def check_values(
+    spec: ObjectSpec, values: Mapping[str, Any], current: Mapping[str, Any] | None, resolve: Resolver
+) -> RecordError | None:
     """The first reason ``values`` cannot be saved (``current`` is the stored record on update, else None)."""
     creating = current is None
     readonly = _readonly_error(spec, values, creating=creating)
@@ -94,12 +103,18 @@ def check_values(spec: ObjectSpec, values: Mapping[str, Any], current: Mapping[s
             if error:
                 return error
     merged = {**(current or {}), **values}
-    missing = [f.name for f in spec.fields.values()
-               if f.required and f.createable and (merged.get(f.name) is None or merged.get(f.name) == "")
-               and (creating or f.name in values)]
+    missing = [
+        f.name
+        for f in spec.fields.values()
+        if f.required
+        and f.createable
+        and (merged.get(f.name) is None or merged.get(f.name) == "")
+        and (creating or f.name in values)
+    ]
     if missing:
-        return RecordError("REQUIRED_FIELD_MISSING", f"Required fields are missing: [{', '.join(missing)}]",
-                           tuple(missing))
+        return RecordError(
+            "REQUIRED_FIELD_MISSING", f"Required fields are missing: [{', '.join(missing)}]", tuple(missing)
+        )
     for name, value in values.items():
         field = spec.fields[name]
         if field.type is FieldType.REFERENCE and value is not None:

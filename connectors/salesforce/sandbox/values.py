@@ -133,8 +133,10 @@ def json_token(value: Any) -> str:
 def parser_error_message(error: ValueTypeError, body: str) -> str:
     """JSON_PARSER_ERROR's message for a member that could not be deserialised into its field."""
     column = body.find(f'"{error.spec.name}"') + 1 or 1
-    return (f"Cannot deserialize instance of {error.kind} from {json_token(error.value)} value {error.value} "
-            f"or request may be missing a required field at [line:1, column:{column}]")
+    return (
+        f"Cannot deserialize instance of {error.kind} from {json_token(error.value)} value {error.value} "
+        f"or request may be missing a required field at [line:1, column:{column}]"
+    )
 
 
 def csv_cell(value: Any) -> str:

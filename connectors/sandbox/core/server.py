@@ -33,8 +33,14 @@ class EmulatorServer:
     With ``certfile``/``keyfile`` it serves HTTPS (the Salesforce emulator, whose SDK only speaks https).
     """
 
-    def __init__(self, emulator: VendorEmulator, host: str = "127.0.0.1", port: int = 0,
-                 certfile: Path | None = None, keyfile: Path | None = None) -> None:
+    def __init__(
+        self,
+        emulator: VendorEmulator,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        certfile: Path | None = None,
+        keyfile: Path | None = None,
+    ) -> None:
         self.emulator = emulator
         self.host = host
         self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -43,8 +49,13 @@ class EmulatorServer:
         self.port: int = self._socket.getsockname()[1]
         self.scheme = "https" if certfile else "http"
         config = uvicorn.Config(
-            emulator.asgi(), log_level="critical", lifespan="off", access_log=False, timeout_graceful_shutdown=1,
-            ssl_certfile=str(certfile) if certfile else None, ssl_keyfile=str(keyfile) if keyfile else None,
+            emulator.asgi(),
+            log_level="critical",
+            lifespan="off",
+            access_log=False,
+            timeout_graceful_shutdown=1,
+            ssl_certfile=str(certfile) if certfile else None,
+            ssl_keyfile=str(keyfile) if keyfile else None,
         )
         self._server = _Server(config)
         self._thread: threading.Thread | None = None
@@ -56,8 +67,12 @@ class EmulatorServer:
     def start(self) -> EmulatorServer:
         # uvicorn logs the faults we inject on purpose (dropped connections) as errors; they are not errors here.
         logging.getLogger("uvicorn.error").setLevel(logging.CRITICAL)
-        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [self._socket]},
-                                        name=f"sandbox-{self.emulator.vendor}", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.run,
+            kwargs={"sockets": [self._socket]},
+            name=f"sandbox-{self.emulator.vendor}",
+            daemon=True,
+        )
         self._thread.start()
         deadline = time.monotonic() + 10
         while not self._server.started:

@@ -9,5 +9,14 @@ from connectors.slack.sandbox.limits import SlackLimits, Tier
 from connectors.slack.sandbox.store import GENERAL_ID, PQL_ALERTS_ID, WorkspaceIdentity
 from connectors.slack.sandbox.tokens import DEMO_BOT_TOKEN, SANDBOX_TOKENS, TokenKind
 
-__all__ = ["DEMO_BOT_TOKEN", "GENERAL_ID", "PQL_ALERTS_ID", "SANDBOX_TOKENS", "SlackEmulator", "SlackLimits", "Tier",
-           "TokenKind", "WorkspaceIdentity"]
+__all__ = [
+    "DEMO_BOT_TOKEN",
+    "GENERAL_ID",
+    "PQL_ALERTS_ID",
+    "SANDBOX_TOKENS",
+    "SlackEmulator",
+    "SlackLimits",
+    "Tier",
+    "TokenKind",
+    "WorkspaceIdentity",
+]

@@ -20,12 +20,29 @@ from typing import Any
 KNOWN_BLOCK_TYPES = frozenset({"section", "header", "divider", "context", "actions", "image", "rich_text"})
 TEXT_TYPES = frozenset({"plain_text", "mrkdwn"})
 RICH_TEXT_ELEMENTS = frozenset({"rich_text_section", "rich_text_list", "rich_text_preformatted", "rich_text_quote"})
-INTERACTIVE_ELEMENTS = frozenset({
-    "button", "checkboxes", "datepicker", "datetimepicker", "timepicker", "overflow", "radio_buttons",
-    "static_select", "external_select", "users_select", "conversations_select", "channels_select",
-    "multi_static_select", "multi_external_select", "multi_users_select", "multi_conversations_select",
-    "multi_channels_select", "workflow_button", "rich_text_input",
-})
+INTERACTIVE_ELEMENTS = frozenset(
+    {
+        "button",
+        "checkboxes",
+        "datepicker",
+        "datetimepicker",
+        "timepicker",
+        "overflow",
+        "radio_buttons",
+        "static_select",
+        "external_select",
+        "users_select",
+        "conversations_select",
+        "channels_select",
+        "multi_static_select",
+        "multi_external_select",
+        "multi_users_select",
+        "multi_conversations_select",
+        "multi_channels_select",
+        "workflow_button",
+        "rich_text_input",
+    }
+)
 
 SECTION_TEXT_MAX = 3000
 SECTION_FIELDS_MAX = 10

@@ -48,9 +48,16 @@ class SlackEmulator(VendorEmulator):
 
     vendor = "slack"
 
-    def __init__(self, limits: SlackLimits | None = None, *, tokens: Collection[str] | None = None,
-                 identity: WorkspaceIdentity | None = None, seed: int = 0, clock: Clock = time.monotonic,
-                 wall_clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        limits: SlackLimits | None = None,
+        *,
+        tokens: Collection[str] | None = None,
+        identity: WorkspaceIdentity | None = None,
+        seed: int = 0,
+        clock: Clock = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
+    ) -> None:
         # seed() runs inside the base constructor, so everything it reads must exist first.
         self.limits = limits or SlackLimits()
         self.tokens = TokenRegistry(SANDBOX_TOKENS if tokens is None else tokens)
@@ -62,8 +69,11 @@ class SlackEmulator(VendorEmulator):
     def routes(self) -> list[BaseRoute]:
         # One route per method, so the request log counts calls per method; the catch-all answers unknown_method.
         known: list[BaseRoute] = [Route(f"/api/{name}", self._call, methods=["GET", "POST"]) for name in self._table]
-        return [*known, Route("/api/{method}", self._call, methods=["GET", "POST"]),
-                Route("/actions/{team}/{hook}/{token}", self._respond, methods=["POST"])]
+        return [
+            *known,
+            Route("/api/{method}", self._call, methods=["GET", "POST"]),
+            Route("/actions/{team}/{hook}/{token}", self._respond, methods=["POST"]),
+        ]
 
     def seed(self) -> None:
         self.workspace = Workspace(self.wall_clock, self.identity)
@@ -134,8 +144,9 @@ class SlackEmulator(VendorEmulator):
                     self.workspace.update(message, str(body.get("text") or message.text), body.get("blocks"))
         return Response("ok", media_type="text/plain")
 
-    def interaction_payload(self, base_url: str, user_id: str, channel: str, ts: str, action_id: str,
-                            value: str | None = None) -> dict[str, Any]:
+    def interaction_payload(
+        self, base_url: str, user_id: str, channel: str, ts: str, action_id: str, value: str | None = None
+    ) -> dict[str, Any]:
         """The ``block_actions`` payload Slack sends when ``user_id`` presses the button ``action_id`` on the
         message ``ts`` of ``channel`` (as it is stored now), with a fresh ``response_url`` under ``base_url``
         (the emulator's root URL). ``value``: the button's value (by default the one on the stored message)."""
@@ -144,26 +155,44 @@ class SlackEmulator(VendorEmulator):
             message = ws.find_message(channel, ts)
             if message is None:
                 raise KeyError(f"no message {ts} in {channel}")
-            buttons = [e for b in message.blocks or [] for e in b.get("elements", []) if isinstance(e, dict)
-                       and e.get("action_id") == action_id]
+            buttons = [
+                e
+                for b in message.blocks or []
+                for e in b.get("elements", [])
+                if isinstance(e, dict) and e.get("action_id") == action_id
+            ]
             shown = ws.render(message, include_metadata=False)
             path = self.response_urls.issue(channel, ts, user_id)
             user = ws.users.get(user_id)
-        action = {"type": "button", "action_id": action_id, "block_id": "syncer_feedback",
-                  "value": value if value is not None else (buttons[0].get("value") if buttons else None),
-                  "action_ts": f"{self.wall_clock():.6f}"}
-        return {"type": "block_actions", "team": {"id": self.identity.team_id},
-                "user": {"id": user_id, "username": user.name if user else user_id, "team_id": self.identity.team_id},
-                "api_app_id": self.identity.app_id, "token": "deprecated-verification-token",
-                "container": {"type": "message", "message_ts": ts, "channel_id": channel, "is_ephemeral": False},
-                "trigger_id": f"{int(self.wall_clock())}.{path[-12:]}", "channel": {"id": channel},
-                "message": shown, "response_url": base_url.rstrip("/") + path, "actions": [action]}
+        action = {
+            "type": "button",
+            "action_id": action_id,
+            "block_id": "syncer_feedback",
+            "value": value if value is not None else (buttons[0].get("value") if buttons else None),
+            "action_ts": f"{self.wall_clock():.6f}",
+        }
+        return {
+            "type": "block_actions",
+            "team": {"id": self.identity.team_id},
+            "user": {"id": user_id, "username": user.name if user else user_id, "team_id": self.identity.team_id},
+            "api_app_id": self.identity.app_id,
+            "token": "deprecated-verification-token",
+            "container": {"type": "message", "message_ts": ts, "channel_id": channel, "is_ephemeral": False},
+            "trigger_id": f"{int(self.wall_clock())}.{path[-12:]}",
+            "channel": {"id": channel},
+            "message": shown,
+            "response_url": base_url.rstrip("/") + path,
+            "actions": [action],
+        }
 
     def responses(self) -> list[dict[str, Any]]:
         """Every body POSTed to a response URL, oldest first, with the interaction it answered."""
         with self.lock:
-            return [{"channel": i.channel, "ts": i.ts, "user": i.user, "body": body}
-                    for i in self.response_urls.issued.values() for body in i.posts]
+            return [
+                {"channel": i.channel, "ts": i.ts, "user": i.user, "body": body}
+                for i in self.response_urls.issued.values()
+                for body in i.posts
+            ]
 
     # -- Python API for tests and the demo --------------------------------------------------------------------
     def revoke_token(self, token: str) -> None:
@@ -217,8 +246,9 @@ class SlackEmulator(VendorEmulator):
                 found.append(message)
         return found
 
-    def add_user(self, user_id: str, email: str | None, real_name: str, *, tz: str = "America/Los_Angeles",
-                 deleted: bool = False) -> dict[str, Any]:
+    def add_user(
+        self, user_id: str, email: str | None, real_name: str, *, tz: str = "America/Los_Angeles", deleted: bool = False
+    ) -> dict[str, Any]:
         """Add a member (``user_id`` like ``U0123ABCD45``); returns it as ``users.info`` would.
 
         Raises ``ValueError`` for an id Slack would never issue, so tests cannot pass on ids production never sees.
@@ -227,8 +257,9 @@ class SlackEmulator(VendorEmulator):
         first, _, last = real_name.partition(" ")
         name = email.split("@")[0] if email else real_name.lower().replace(" ", ".")
         with self.lock:
-            user = self.workspace.add_user(User(user_id, name, real_name, email, tz=tz, deleted=deleted,
-                                                first_name=first, last_name=last))
+            user = self.workspace.add_user(
+                User(user_id, name, real_name, email, tz=tz, deleted=deleted, first_name=first, last_name=last)
+            )
             return user.to_json(self.identity.team_id, self.wall_clock())
 
     def add_channel(self, channel_id: str, name: str, *, bot_is_member: bool = True) -> None:

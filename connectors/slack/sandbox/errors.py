@@ -16,8 +16,14 @@ from starlette.responses import JSONResponse
 class SlackError(Exception):
     """An ``ok: false`` reply. ``messages`` become ``response_metadata.messages`` (``[ERROR]``-prefixed)."""
 
-    def __init__(self, code: str, messages: list[str] | None = None, *, errors: list[str] | None = None,
-                 extra: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        code: str,
+        messages: list[str] | None = None,
+        *,
+        errors: list[str] | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
         super().__init__(code)
         self.code = code
         self.messages = messages or []

@@ -72,8 +72,14 @@ class SlackMethods:
     def auth_test(self, call: CallArgs) -> dict[str, Any]:
         ident = self.ws.identity
         actor = self.ws.users[call.actor or ident.bot_user_id]
-        body: dict[str, Any] = {"ok": True, "url": ident.url, "team": ident.team, "user": actor.name,
-                                "team_id": ident.team_id, "user_id": actor.id}
+        body: dict[str, Any] = {
+            "ok": True,
+            "url": ident.url,
+            "team": ident.team,
+            "user": actor.name,
+            "team_id": ident.team_id,
+            "user_id": actor.id,
+        }
         if actor.is_bot:  # a user token's auth.test names the member and has no bot_id
             body["bot_id"] = ident.bot_id
         body["is_enterprise_install"] = False
@@ -119,8 +125,9 @@ class SlackMethods:
             raise SlackError("invalid_metadata_format")
         event_type, payload = metadata.get("event_type"), metadata.get("event_payload")
         if not isinstance(event_type, str) or not event_type or not isinstance(payload, dict):
-            raise SlackError("invalid_metadata_schema",
-                             ["metadata must have a string event_type and an object event_payload"])
+            raise SlackError(
+                "invalid_metadata_schema", ["metadata must have a string event_type and an object event_payload"]
+            )
         return {"event_type": event_type, "event_payload": payload}
 
     def _thread_parent(self, channel: str, thread_ts: str | None) -> str | None:
@@ -149,20 +156,41 @@ class SlackMethods:
         retry_after = self.rates.post(conversation.id)
         if retry_after is not None:
             raise RateLimited(retry_after)
-        options = {name: call.flag(name, default=default) for name, default in
-                   (("unfurl_links", False), ("unfurl_media", True), ("mrkdwn", True), ("reply_broadcast", False))}
+        options = {
+            name: call.flag(name, default=default)
+            for name, default in (
+                ("unfurl_links", False),
+                ("unfurl_media", True),
+                ("mrkdwn", True),
+                ("reply_broadcast", False),
+            )
+        }
         if attachments:
             options["attachments"] = attachments
         poster = call.actor or self.ws.identity.bot_user_id
-        message = self.ws.post(conversation.id, poster, text, blocks=blocks, metadata=metadata, thread_ts=thread_ts,
-                               reply_broadcast=options["reply_broadcast"] and bool(thread_ts), options=options)
-        body: dict[str, Any] = {"ok": True, "channel": conversation.id, "ts": message.ts,
-                                "message": self.ws.render(message, include_metadata=True)}
+        message = self.ws.post(
+            conversation.id,
+            poster,
+            text,
+            blocks=blocks,
+            metadata=metadata,
+            thread_ts=thread_ts,
+            reply_broadcast=options["reply_broadcast"] and bool(thread_ts),
+            options=options,
+        )
+        body: dict[str, Any] = {
+            "ok": True,
+            "channel": conversation.id,
+            "ts": message.ts,
+            "message": self.ws.render(message, include_metadata=True),
+        }
         if truncated:
             call.warnings.append("message_truncated")
             body["response_metadata"] = {
-                "messages": [f"[WARN] Your message was truncated but still posted. The `text` field accepts up to "
-                             f"{self.limits.max_text_chars:,} characters."],
+                "messages": [
+                    f"[WARN] Your message was truncated but still posted. The `text` field accepts up to "
+                    f"{self.limits.max_text_chars:,} characters."
+                ],
             }
         return body
 
@@ -248,14 +276,18 @@ class SlackMethods:
             start_ts = decode_cursor(cursor)
             if start_ts is None:
                 raise SlackError("invalid_cursor")
-        messages = self.ws.history(conversation.id, oldest=oldest, latest=latest, inclusive=call.flag("inclusive"),
-                                   start_ts=start_ts)
+        messages = self.ws.history(
+            conversation.id, oldest=oldest, latest=latest, inclusive=call.flag("inclusive"), start_ts=start_ts
+        )
         page, rest = messages[:limit], messages[limit:]
         include_metadata = call.flag("include_all_metadata")
         body: dict[str, Any] = {
-            "ok": True, "messages": [self.ws.render(m, include_metadata=include_metadata) for m in page],
+            "ok": True,
+            "messages": [self.ws.render(m, include_metadata=include_metadata) for m in page],
             "has_more": bool(rest),
-            "pin_count": 0, "channel_actions_ts": None, "channel_actions_count": 0,
+            "pin_count": 0,
+            "channel_actions_ts": None,
+            "channel_actions_count": 0,
         }
         if rest:
             body["response_metadata"] = {"next_cursor": encode_cursor(rest[0].ts)}
@@ -277,8 +309,10 @@ class SlackMethods:
         except ValueError as exc:
             raise SlackError("invalid_limit") from exc
         limit = min(limit if limit > 0 else USERS_CONVERSATIONS_DEFAULT_LIMIT, USERS_CONVERSATIONS_MAX_LIMIT)
-        selected = sorted((c for c in self.ws.conversations.values()
-                           if c.kind in kinds and self.ws.is_member(c, member)), key=lambda c: c.id)
+        selected = sorted(
+            (c for c in self.ws.conversations.values() if c.kind in kinds and self.ws.is_member(c, member)),
+            key=lambda c: c.id,
+        )
         cursor = call.text("cursor")
         if cursor is not None:
             start = decode_id_cursor(cursor)
@@ -286,8 +320,11 @@ class SlackMethods:
                 raise SlackError("invalid_cursor")
             selected = [c for c in selected if c.id >= start]
         page, rest = selected[:limit], selected[limit:]
-        return {"ok": True, "channels": [c.to_json() for c in page],
-                "response_metadata": {"next_cursor": encode_id_cursor(rest[0].id) if rest else ""}}
+        return {
+            "ok": True,
+            "channels": [c.to_json() for c in page],
+            "response_metadata": {"next_cursor": encode_id_cursor(rest[0].id) if rest else ""},
+        }
 
     # -- conversations.members, chat.update -------------------------------------------------------------------
     def conversations_members(self, call: CallArgs) -> dict[str, Any]:
@@ -312,8 +349,11 @@ class SlackMethods:
                 raise SlackError("invalid_cursor")
             members = [m for m in members if m >= start]
         page, rest = members[:limit], members[limit:]
-        return {"ok": True, "members": page,
-                "response_metadata": {"next_cursor": encode_id_cursor(rest[0]) if rest else ""}}
+        return {
+            "ok": True,
+            "members": page,
+            "response_metadata": {"next_cursor": encode_id_cursor(rest[0]) if rest else ""},
+        }
 
     def chat_update(self, call: CallArgs) -> dict[str, Any]:
         """Replace a message's text and blocks. Only its poster may (``cant_update_message``); the ``ts`` must name
@@ -334,5 +374,10 @@ class SlackMethods:
         if text is not None and len(text) > self.limits.max_text_chars:
             raise SlackError("msg_too_long")
         self.ws.update(message, text if text is not None else message.text, blocks)
-        return {"ok": True, "channel": conversation.id, "ts": message.ts, "text": message.text,
-                "message": self.ws.render(message, include_metadata=False)}
+        return {
+            "ok": True,
+            "channel": conversation.id,
+            "ts": message.ts,
+            "text": message.text,
+            "message": self.ws.render(message, include_metadata=False),
+        }

@@ -49,9 +49,14 @@ class SlackLimits:
     "several hundred messages per minute"; it is off (``None``) unless a test sets a number.
     """
 
-    tier_per_minute: dict[Tier, int] = field(default_factory=lambda: {
-        Tier.TIER_1: 1, Tier.TIER_2: 20, Tier.TIER_3: 50, Tier.TIER_4: 100,
-    })
+    tier_per_minute: dict[Tier, int] = field(
+        default_factory=lambda: {
+            Tier.TIER_1: 1,
+            Tier.TIER_2: 20,
+            Tier.TIER_3: 50,
+            Tier.TIER_4: 100,
+        }
+    )
     method_tiers: dict[str, Tier] = field(default_factory=lambda: dict(METHOD_TIERS))
     window_seconds: float = 60.0
     channel_posts_per_second: float = 1.0

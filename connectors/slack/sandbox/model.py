@@ -21,20 +21,29 @@ def slack_id_problem(kind: str, value: str) -> str | None:
     letters = ID_KINDS[kind]
     if re.fullmatch(f"[{letters}]([A-Z0-9]{{8}}|[A-Z0-9]{{10}})", value) is None:
         starts = " or ".join(letters)
-        return (f"{value!r} is not a Slack {kind} id: {starts} followed by 8 or 10 uppercase letters and digits "
-                f"(e.g. {letters[0]}0123ABCD45)")
+        return (
+            f"{value!r} is not a Slack {kind} id: {starts} followed by 8 or 10 uppercase letters and digits "
+            f"(e.g. {letters[0]}0123ABCD45)"
+        )
     return None
 
 
 # Slack labels time zones with the long name of the offset in force ("Eastern Daylight Time"); zoneinfo gives the
 # abbreviation, so map the abbreviations of the zones the sample reps live in and fall back to the abbreviation.
 _TZ_LABELS = {
-    "EST": "Eastern Standard Time", "EDT": "Eastern Daylight Time",
-    "CST": "Central Standard Time", "CDT": "Central Daylight Time",
-    "MST": "Mountain Standard Time", "MDT": "Mountain Daylight Time",
-    "PST": "Pacific Standard Time", "PDT": "Pacific Daylight Time",
-    "GMT": "Greenwich Mean Time", "BST": "British Summer Time", "UTC": "Coordinated Universal Time",
-    "CET": "Central European Time", "CEST": "Central European Summer Time",
+    "EST": "Eastern Standard Time",
+    "EDT": "Eastern Daylight Time",
+    "CST": "Central Standard Time",
+    "CDT": "Central Daylight Time",
+    "MST": "Mountain Standard Time",
+    "MDT": "Mountain Daylight Time",
+    "PST": "Pacific Standard Time",
+    "PDT": "Pacific Daylight Time",
+    "GMT": "Greenwich Mean Time",
+    "BST": "British Summer Time",
+    "UTC": "Coordinated Universal Time",
+    "CET": "Central European Time",
+    "CEST": "Central European Summer Time",
 }
 
 
@@ -69,20 +78,37 @@ class User:
         """The user object of ``users.info`` / ``users.lookupByEmail``, time zone evaluated at ``now``."""
         display = "" if self.is_bot else self.name
         profile: dict[str, Any] = {
-            "real_name": self.real_name, "real_name_normalized": self.real_name,
-            "display_name": display, "display_name_normalized": display,
-            "first_name": self.first_name, "last_name": self.last_name, "team": team_id,
-            "status_text": "", "status_emoji": "",
+            "real_name": self.real_name,
+            "real_name_normalized": self.real_name,
+            "display_name": display,
+            "display_name_normalized": display,
+            "first_name": self.first_name,
+            "last_name": self.last_name,
+            "team": team_id,
+            "status_text": "",
+            "status_emoji": "",
         }
         if self.email is not None:
             profile["email"] = self.email
         if self.bot_id is not None:
             profile["bot_id"] = self.bot_id
         return {
-            "id": self.id, "team_id": team_id, "name": self.name, "deleted": self.deleted, "color": "9f69e7",
-            "real_name": self.real_name, **tz_fields(self.tz, now), "profile": profile,
-            "is_admin": False, "is_owner": False, "is_primary_owner": False, "is_restricted": False,
-            "is_ultra_restricted": False, "is_bot": self.is_bot, "is_app_user": False, "updated": 1700000000,
+            "id": self.id,
+            "team_id": team_id,
+            "name": self.name,
+            "deleted": self.deleted,
+            "color": "9f69e7",
+            "real_name": self.real_name,
+            **tz_fields(self.tz, now),
+            "profile": profile,
+            "is_admin": False,
+            "is_owner": False,
+            "is_primary_owner": False,
+            "is_restricted": False,
+            "is_ultra_restricted": False,
+            "is_bot": self.is_bot,
+            "is_app_user": False,
+            "updated": 1700000000,
             "is_email_confirmed": self.email is not None,
         }
 
@@ -99,9 +125,15 @@ class Conversation:
     user: str | None = None  # the other party of a DM
 
     def to_json(self) -> dict[str, Any]:
-        body: dict[str, Any] = {"id": self.id, "created": self.created, "is_archived": False,
-                                "is_im": self.kind == "im", "is_mpim": self.kind == "mpim",
-                                "is_channel": self.kind == "channel", "is_private": self.kind != "channel"}
+        body: dict[str, Any] = {
+            "id": self.id,
+            "created": self.created,
+            "is_archived": False,
+            "is_im": self.kind == "im",
+            "is_mpim": self.kind == "mpim",
+            "is_channel": self.kind == "channel",
+            "is_private": self.kind != "channel",
+        }
         if self.kind == "channel":
             body["name"] = self.name
         if self.user is not None:
@@ -141,8 +173,9 @@ class Message:
     def is_reply(self) -> bool:
         return self.thread_ts is not None and self.thread_ts != self.ts
 
-    def to_json(self, *, bot: dict[str, Any] | None, team_id: str, include_metadata: bool,
-                parent_user: str | None = None) -> dict[str, Any]:
+    def to_json(
+        self, *, bot: dict[str, Any] | None, team_id: str, include_metadata: bool, parent_user: str | None = None
+    ) -> dict[str, Any]:
         """The message as ``chat.postMessage`` and ``conversations.history`` render it."""
         body: dict[str, Any] = {"user": self.user, "type": "message", "ts": self.ts}
         if bot is not None:
@@ -170,7 +203,15 @@ class Message:
 
     def record(self) -> dict[str, Any]:
         """Everything the sandbox stored, for tests and ``/_sandbox/state``."""
-        return {"ts": self.ts, "channel": self.channel, "user": self.user, "text": self.text,
-                "blocks": copy.deepcopy(self.blocks), "metadata": copy.deepcopy(self.metadata),
-                "thread_ts": self.thread_ts, "reply_broadcast": self.reply_broadcast, "options": dict(self.options),
-                "edited": self.edited}
+        return {
+            "ts": self.ts,
+            "channel": self.channel,
+            "user": self.user,
+            "text": self.text,
+            "blocks": copy.deepcopy(self.blocks),
+            "metadata": copy.deepcopy(self.metadata),
+            "thread_ts": self.thread_ts,
+            "reply_broadcast": self.reply_broadcast,
+            "options": dict(self.options),
+            "edited": self.edited,
+        }

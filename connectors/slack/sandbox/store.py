@@ -93,13 +93,33 @@ class Workspace:
     def seed(self) -> None:
         """The bot, the sample reps, a deactivated member, #pql-alerts (bot is in) and #general (bot is not)."""
         ident = self.identity
-        self.add_user(User(ident.bot_user_id, ident.bot_name, ident.bot_name.capitalize(), None,
-                           is_bot=True, bot_id=ident.bot_id))
+        self.add_user(
+            User(ident.bot_user_id, ident.bot_name, ident.bot_name.capitalize(), None, is_bot=True, bot_id=ident.bot_id)
+        )
         for rep in sample_reps():
-            self.add_user(User(rep.slack_id, rep.email.split("@")[0], rep.name, rep.email, tz=rep.tz,
-                               first_name=rep.first_name, last_name=rep.last_name))
-        self.add_user(User(DEACTIVATED_USER_ID, "pat.former", "Pat Former", "pat.former@yourco.com",
-                           tz="America/New_York", deleted=True, first_name="Pat", last_name="Former"))
+            self.add_user(
+                User(
+                    rep.slack_id,
+                    rep.email.split("@")[0],
+                    rep.name,
+                    rep.email,
+                    tz=rep.tz,
+                    first_name=rep.first_name,
+                    last_name=rep.last_name,
+                )
+            )
+        self.add_user(
+            User(
+                DEACTIVATED_USER_ID,
+                "pat.former",
+                "Pat Former",
+                "pat.former@yourco.com",
+                tz="America/New_York",
+                deleted=True,
+                first_name="Pat",
+                last_name="Former",
+            )
+        )
         people = {user.id for user in self.users.values() if not user.is_bot and not user.deleted}
         self.add_channel(PQL_ALERTS_ID, "pql-alerts", people | {ident.bot_user_id})
         self.add_channel(GENERAL_ID, "general", people)
@@ -147,8 +167,7 @@ class Workspace:
         else:
             digest = hashlib.sha1(f"{actor}:{user_id}".encode()).hexdigest().upper()
             dm_id = f"D{digest[:MINTED_ID_LENGTH]}"
-        conversation = Conversation(dm_id, "im", members={actor, user_id}, user=user_id,
-                                    created=int(self.wall_clock()))
+        conversation = Conversation(dm_id, "im", members={actor, user_id}, user=user_id, created=int(self.wall_clock()))
         self.conversations[conversation.id] = conversation
         self.messages.setdefault(conversation.id, [])
         return conversation, False
@@ -160,8 +179,9 @@ class Workspace:
             if conversation.kind == "mpim" and conversation.members == members:
                 return conversation, True
         self._mpim_count += 1
-        conversation = Conversation(f"G0MPIM{self._mpim_count:05d}", "mpim", members=members,
-                                    created=int(self.wall_clock()))
+        conversation = Conversation(
+            f"G0MPIM{self._mpim_count:05d}", "mpim", members=members, created=int(self.wall_clock())
+        )
         self.conversations[conversation.id] = conversation
         self.messages.setdefault(conversation.id, [])
         return conversation, False
@@ -171,12 +191,22 @@ class Workspace:
         self._last_ts_micros = micros
         return f"{micros // 1_000_000}.{micros % 1_000_000:06d}"
 
-    def post(self, channel: str, user: str, text: str, *, blocks: list[dict[str, Any]] | None = None,
-             metadata: dict[str, Any] | None = None, thread_ts: str | None = None, reply_broadcast: bool = False,
-             options: dict[str, Any] | None = None) -> Message:
+    def post(
+        self,
+        channel: str,
+        user: str,
+        text: str,
+        *,
+        blocks: list[dict[str, Any]] | None = None,
+        metadata: dict[str, Any] | None = None,
+        thread_ts: str | None = None,
+        reply_broadcast: bool = False,
+        options: dict[str, Any] | None = None,
+    ) -> Message:
         """Store a message in ``channel`` (the caller has checked it exists and ``thread_ts`` is a parent)."""
-        message = Message(self.next_ts(), channel, user, text, blocks, metadata, thread_ts, reply_broadcast,
-                          dict(options or {}))
+        message = Message(
+            self.next_ts(), channel, user, text, blocks, metadata, thread_ts, reply_broadcast, dict(options or {})
+        )
         self.messages.setdefault(channel, []).append(message)
         if message.is_reply:
             parent = self.find_message(channel, message.thread_ts or "")
@@ -197,36 +227,49 @@ class Workspace:
     def find_message(self, channel: str, ts: str) -> Message | None:
         return next((m for m in self.messages.get(channel, []) if m.ts == ts), None)
 
-    def history(self, channel: str, *, oldest: float, latest: float | None, inclusive: bool,
-                start_ts: str | None) -> list[Message]:
+    def history(
+        self, channel: str, *, oldest: float, latest: float | None, inclusive: bool, start_ts: str | None
+    ) -> list[Message]:
         """Top-level messages (and broadcast replies) of ``channel`` in the window, newest first.
 
         ``start_ts`` (from a cursor) is the newest message the page may start at.
         """
+
         def in_window(message: Message) -> bool:
             value = float(message.ts)
             above = value >= oldest if inclusive else value > oldest
             below = latest is None or (value <= latest if inclusive else value < latest)
             return above and below
 
-        selected = [m for m in self.messages.get(channel, [])
-                    if (not m.is_reply or m.reply_broadcast) and in_window(m)]
+        selected = [m for m in self.messages.get(channel, []) if (not m.is_reply or m.reply_broadcast) and in_window(m)]
         if start_ts is not None:
             selected = [m for m in selected if float(m.ts) <= float(start_ts)]
         return list(reversed(selected))
 
     def bot_profile(self) -> dict[str, Any]:
         ident = self.identity
-        return {"id": ident.bot_id, "app_id": ident.app_id, "name": ident.bot_name, "deleted": False,
-                "updated": 1700000000, "team_id": ident.team_id,
-                "icons": {"image_36": "https://a.slack-edge.com/80588/img/plugins/app/bot_36.png",
-                          "image_48": "https://a.slack-edge.com/80588/img/plugins/app/bot_48.png",
-                          "image_72": "https://a.slack-edge.com/80588/img/plugins/app/service_72.png"}}
+        return {
+            "id": ident.bot_id,
+            "app_id": ident.app_id,
+            "name": ident.bot_name,
+            "deleted": False,
+            "updated": 1700000000,
+            "team_id": ident.team_id,
+            "icons": {
+                "image_36": "https://a.slack-edge.com/80588/img/plugins/app/bot_36.png",
+                "image_48": "https://a.slack-edge.com/80588/img/plugins/app/bot_48.png",
+                "image_72": "https://a.slack-edge.com/80588/img/plugins/app/service_72.png",
+            },
+        }
 
     def render(self, message: Message, *, include_metadata: bool) -> dict[str, Any]:
         bot = self.bot_profile() if message.user == self.identity.bot_user_id else None
         parent = None
         if message.is_reply and message.thread_ts is not None:
             parent = self.find_message(message.channel, message.thread_ts)
-        return message.to_json(bot=bot, team_id=self.identity.team_id, include_metadata=include_metadata,
-                               parent_user=parent.user if parent else None)
+        return message.to_json(
+            bot=bot,
+            team_id=self.identity.team_id,
+            include_metadata=include_metadata,
+            parent_user=parent.user if parent else None,
+        )

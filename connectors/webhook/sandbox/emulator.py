@@ -58,8 +58,15 @@ class StoredRecord:
     writes: int = 1
 
     def to_json(self) -> dict[str, Any]:
-        return {"object": self.object, "key": self.key, "id": self.id, "match": self.match,
-                "fields": dict(self.fields), "sync": self.sync, "writes": self.writes}
+        return {
+            "object": self.object,
+            "key": self.key,
+            "id": self.id,
+            "match": self.match,
+            "fields": dict(self.fields),
+            "sync": self.sync,
+            "writes": self.writes,
+        }
 
 
 @dataclass
@@ -86,9 +93,16 @@ class WebhookReceiver(VendorEmulator):
 
     vendor = "webhook"
 
-    def __init__(self, *, secret: str | None = DEFAULT_SECRET, tolerance_s: float = DEFAULT_TOLERANCE_S,
-                 retry_after_s: int = 2, seed: int = 0, clock: Clock = time.monotonic,
-                 wall_clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        *,
+        secret: str | None = DEFAULT_SECRET,
+        tolerance_s: float = DEFAULT_TOLERANCE_S,
+        retry_after_s: int = 2,
+        seed: int = 0,
+        clock: Clock = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
+    ) -> None:
         self.secret = secret
         self.tolerance_s = tolerance_s
         self.retry_after_s = retry_after_s
@@ -106,12 +120,16 @@ class WebhookReceiver(VendorEmulator):
 
     def state(self) -> dict[str, Any]:
         receipts = self._receipts
-        return {"records": [r.to_json() for r in sorted(receipts.records.values(), key=lambda r: (r.object, r.key))],
-                "batches": receipts.batches, "idempotency_keys": len(receipts.replies)}
+        return {
+            "records": [r.to_json() for r in sorted(receipts.records.values(), key=lambda r: (r.object, r.key))],
+            "batches": receipts.batches,
+            "idempotency_keys": len(receipts.replies),
+        }
 
     def rate_limited_response(self) -> Response:
-        return JSONResponse({"error": "rate_limited"}, status_code=429,
-                            headers={"Retry-After": str(self.retry_after_s)})
+        return JSONResponse(
+            {"error": "rate_limited"}, status_code=429, headers={"Retry-After": str(self.retry_after_s)}
+        )
 
     def server_error_response(self, status: int) -> Response:
         return JSONResponse({"error": "unavailable" if status == 503 else "internal_error"}, status_code=status)
@@ -196,8 +214,9 @@ class WebhookReceiver(VendorEmulator):
             if stored is None:
                 record_id = item.get("record_id") or f"wh-{receipts.next_id}"
                 receipts.next_id += 1
-                stored = StoredRecord(batch["object"], key, str(record_id), item.get("match"), {}, batch.get("sync"),
-                                      writes=0)
+                stored = StoredRecord(
+                    batch["object"], key, str(record_id), item.get("match"), {}, batch.get("sync"), writes=0
+                )
                 receipts.records[(batch["object"], key)] = stored
             stored.fields.update(item.get("fields") or {})
             stored.match = item.get("match", stored.match)
@@ -225,7 +244,8 @@ def _batch_problem(batch: Any) -> str | None:
         if not isinstance(item, dict) or not isinstance(item.get("key"), str):
             return "every record needs a string 'key'"
         fields = item.get("fields")
-        if fields is not None and not (isinstance(fields, dict)
-                                       and all(v is None or isinstance(v, str) for v in fields.values())):
+        if fields is not None and not (
+            isinstance(fields, dict) and all(v is None or isinstance(v, str) for v in fields.values())
+        ):
             return f"record {item['key']!r}: 'fields' must map names to text or null"
     return None

@@ -24,22 +24,33 @@ def settings_for(sandbox: Sandbox, token: str = TOKEN) -> HubSpotSettings:
     return HubSpotSettings(type="hubspot", access_token=SecretStr(token), base_url=sandbox.urls["hubspot"])
 
 
-def target(object_type: str = "companies", match: str = "product_account_id", mode: SyncMode = SyncMode.UPSERT,
-           fields: Mapping[str, FieldType] | None = None) -> Target:
+def target(
+    object_type: str = "companies",
+    match: str = "product_account_id",
+    mode: SyncMode = SyncMode.UPSERT,
+    fields: Mapping[str, FieldType] | None = None,
+) -> Target:
     default = {"name": FieldType.STRING, "pql_score": FieldType.NUMBER, "pql_tier": FieldType.STRING}
     return Target(object_type, mode, match, dict(fields if fields is not None else default))
 
 
-def record(key: str, values: Mapping[str, str | None], match: str | None = None, record_id: str | None = None,
-           op: Operation = Operation.CREATE) -> WriteRecord:
+def record(
+    key: str,
+    values: Mapping[str, str | None],
+    match: str | None = None,
+    record_id: str | None = None,
+    op: Operation = Operation.CREATE,
+) -> WriteRecord:
     return WriteRecord(key, op, record_id, key if match is None else match, dict(values))
 
 
 def companies(count: int, prefix: str = "acct") -> list[WriteRecord]:
     """``count`` upserts by product_account_id, with a name, a score and a tier each."""
     tiers = ("hot", "warm", "cold")
-    return [record(f"{prefix}-{i}", {"name": f"Company {i}", "pql_score": str(i % 100), "pql_tier": tiers[i % 3]})
-            for i in range(count)]
+    return [
+        record(f"{prefix}-{i}", {"name": f"Company {i}", "pql_score": str(i % 100), "pql_tier": tiers[i % 3]})
+        for i in range(count)
+    ]
 
 
 @pytest.fixture
@@ -78,8 +89,9 @@ def limits(emulator: HubSpotEmulator, changed: HubSpotLimits) -> Iterator[None]:
         emulator.reset()
 
 
-def inspector(emulator: HubSpotEmulator, object_type: str = "companies") -> Callable[
-        [str, Sequence[str]], Mapping[str, str | None] | None]:
+def inspector(
+    emulator: HubSpotEmulator, object_type: str = "companies"
+) -> Callable[[str, Sequence[str]], Mapping[str, str | None] | None]:
     """The contract's inspector: a record's current values of ``fields``, straight from the emulator."""
 
     def inspect(record_id: str, fields: Sequence[str]) -> Mapping[str, str | None] | None:

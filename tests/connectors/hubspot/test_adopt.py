@@ -24,19 +24,26 @@ def _create(key: str, adopt: str | None, **values: str) -> WriteRecord:
     return WriteRecord(key, Operation.CREATE, None, key, values, adopt=adopt)
 
 
-def test_a_create_adopts_the_one_company_with_its_domain_and_no_match_value(hubspot: HubSpotEmulator,
-                                                                           open_hubspot: Open) -> None:
+def test_a_create_adopts_the_one_company_with_its_domain_and_no_match_value(
+    hubspot: HubSpotEmulator, open_hubspot: Open
+) -> None:
     adoptable = hubspot.add_record("companies", {"name": "Adopt Me", "domain": "adopt.example"})
     twins = [hubspot.add_record("companies", {"name": f"Twin {i}", "domain": "twin.example"}) for i in (1, 2)]
-    destination = open_hubspot(Target("companies", SyncMode.UPSERT, "product_account_id",
-                                      {"name": FieldType.STRING}, adopt_field="domain"))
+    destination = open_hubspot(
+        Target("companies", SyncMode.UPSERT, "product_account_id", {"name": FieldType.STRING}, adopt_field="domain")
+    )
     destination.setup()  # the unique product_account_id property, where the portal lacks it
     held = hubspot.add_record("companies", {"name": "Held", "domain": "held.example", "product_account_id": "h1"})
-    other = hubspot.add_record("companies", {"name": "Other's", "domain": "other.example",
-                                             "product_account_id": "someone-else"})
-    batch = [_create("a1", "ADOPT.example", name="A1"), _create("a2", "twin.example", name="A2"),
-             _create("h1", "held.example", name="H1"), _create("o1", "other.example", name="O1"),
-             _create("p1", None, name="P1")]
+    other = hubspot.add_record(
+        "companies", {"name": "Other's", "domain": "other.example", "product_account_id": "someone-else"}
+    )
+    batch = [
+        _create("a1", "ADOPT.example", name="A1"),
+        _create("a2", "twin.example", name="A2"),
+        _create("h1", "held.example", name="H1"),
+        _create("o1", "other.example", name="O1"),
+        _create("p1", None, name="P1"),
+    ]
     results = dict(zip(KINDS, destination.write(Operation.CREATE, batch).results, strict=True))
     assert results["adopt"] == RecordResult.confirmed(adoptable, adopted=True)
     adopted = hubspot.record("companies", adoptable)

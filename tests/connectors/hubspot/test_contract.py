@@ -14,8 +14,10 @@ TARGETS = {"unique property": target(), "domain": target(match="domain")}
 
 def _records(match: str, count: int, prefix: str = "c") -> list[WriteRecord]:
     if match == "domain":
-        return [record(f"{prefix}{i}", {"name": f"Co {i}", "pql_score": str(i)}, match=f"{prefix}{i}.io")
-                for i in range(count)]
+        return [
+            record(f"{prefix}{i}", {"name": f"Co {i}", "pql_score": str(i)}, match=f"{prefix}{i}.io")
+            for i in range(count)
+        ]
     return companies(count, prefix)
 
 

@@ -19,8 +19,7 @@ from tests.connectors.hubspot.conftest import Open, companies, limits, record, t
 BATCH_ROUTES = "POST /crm/v3/objects/companies/batch/*"
 
 
-def test_a_refused_token_stops_the_destination_without_naming_it(open_hubspot: Open,
-                                                                 hubspot: HubSpotEmulator) -> None:
+def test_a_refused_token_stops_the_destination_without_naming_it(open_hubspot: Open, hubspot: HubSpotEmulator) -> None:
     secret = "pat-na1-revoked-0123456789"
     with pytest.raises(DestinationStoppedError) as caught:
         open_hubspot(token=secret).write(Operation.CREATE, companies(2))
@@ -84,22 +83,34 @@ def test_search_over_its_own_limit_asks_to_wait_a_second(open_hubspot: Open, hub
 def test_a_whole_batch_validation_error_is_split_by_the_executor(open_hubspot: Open) -> None:
     # Two records upserting one product account id: HubSpot refuses the batch, naming no single input.
     with pytest.raises(BatchRejectedError):
-        open_hubspot(target(match="domain")).write(Operation.CREATE, [
-            record("a", {"product_account_id": "same"}, match="a.io"),
-            record("b", {"product_account_id": "same"}, match="b.io")])
+        open_hubspot(target(match="domain")).write(
+            Operation.CREATE,
+            [
+                record("a", {"product_account_id": "same"}, match="a.io"),
+                record("b", {"product_account_id": "same"}, match="b.io"),
+            ],
+        )
 
 
-@pytest.mark.parametrize(("status", "body", "headers", "reaction"), [
-    (401, {"category": "EXPIRED_AUTHENTICATION", "message": "expired"}, {}, DestinationStoppedError),
-    (403, {"category": "MISSING_SCOPES", "message": "no scope"}, {}, DestinationStoppedError),
-    (429, {"errorType": "RATE_LIMIT", "policyName": "DAILY"}, {}, DestinationStoppedError),
-    (429, {"errorType": "RATE_LIMIT", "policyName": "SECONDLY"},
-     {"X-HubSpot-RateLimit-Interval-Milliseconds": "1000"}, RateLimitedError),
-    (400, {"category": "VALIDATION_ERROR", "message": "bad"}, {}, BatchRejectedError),
-    (504, {}, {}, TransientError),
-])
-def test_the_reaction_table(status: int, body: dict[str, str], headers: dict[str, str],
-                            reaction: type[Exception]) -> None:
+@pytest.mark.parametrize(
+    ("status", "body", "headers", "reaction"),
+    [
+        (401, {"category": "EXPIRED_AUTHENTICATION", "message": "expired"}, {}, DestinationStoppedError),
+        (403, {"category": "MISSING_SCOPES", "message": "no scope"}, {}, DestinationStoppedError),
+        (429, {"errorType": "RATE_LIMIT", "policyName": "DAILY"}, {}, DestinationStoppedError),
+        (
+            429,
+            {"errorType": "RATE_LIMIT", "policyName": "SECONDLY"},
+            {"X-HubSpot-RateLimit-Interval-Milliseconds": "1000"},
+            RateLimitedError,
+        ),
+        (400, {"category": "VALIDATION_ERROR", "message": "bad"}, {}, BatchRejectedError),
+        (504, {}, {}, TransientError),
+    ],
+)
+def test_the_reaction_table(
+    status: int, body: dict[str, str], headers: dict[str, str], reaction: type[Exception]
+) -> None:
     import json
 
     error = classify(Reply.parse(status, json.dumps(body).encode(), headers))

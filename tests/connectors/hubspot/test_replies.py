@@ -19,13 +19,25 @@ def _reply(status: int, body: Mapping[str, object]) -> Reply:
 
 
 def test_a_refused_batch_that_names_an_input_rejects_it_and_leaves_the_rest_retryable() -> None:
-    body = {"status": "error", "category": "VALIDATION_ERROR", "message": "Property values were not valid",
-            "errors": [{"message": "bad option", "code": "INVALID_OPTION",
-                        "context": {"objectWriteTraceId": ["1"], "propertyName": ["pql_tier"]}}]}
+    body = {
+        "status": "error",
+        "category": "VALIDATION_ERROR",
+        "message": "Property values were not valid",
+        "errors": [
+            {
+                "message": "bad option",
+                "code": "INVALID_OPTION",
+                "context": {"objectWriteTraceId": ["1"], "propertyName": ["pql_tier"]},
+            }
+        ],
+    }
     outcome = Outcome()
     assert outcome.refuse(_entries(3), _reply(400, body)) is True
-    assert [outcome.results[i].status for i in range(3)] == [RecordStatus.RETRYABLE, RecordStatus.REJECTED,
-                                                             RecordStatus.RETRYABLE]
+    assert [outcome.results[i].status for i in range(3)] == [
+        RecordStatus.RETRYABLE,
+        RecordStatus.REJECTED,
+        RecordStatus.RETRYABLE,
+    ]
     assert outcome.results[1].code == "INVALID_OPTION" and "pql_tier" in str(outcome.results[1].message)
 
 
@@ -36,11 +48,16 @@ def test_a_refused_batch_naming_nobody_is_left_to_the_executor() -> None:
 
 
 def test_results_in_any_order_map_by_key_and_silence_is_retryable() -> None:
-    body = {"status": "COMPLETE", "results": [{"id": "102"}, {"id": "100"}],
-            "errors": [{"category": "OBJECT_NOT_FOUND", "message": "gone", "context": {"ids": ["103"]}}]}
+    body = {
+        "status": "COMPLETE",
+        "results": [{"id": "102"}, {"id": "100"}],
+        "errors": [{"category": "OBJECT_NOT_FOUND", "message": "gone", "context": {"ids": ["103"]}}],
+    }
     outcome = Outcome()
     outcome.absorb(_entries(4), _reply(207, body), lambda result: str(result.get("id")))
     assert [(outcome.results[i].status, outcome.results[i].record_id) for i in (0, 2)] == [
-        (RecordStatus.CONFIRMED, "100"), (RecordStatus.CONFIRMED, "102")]
+        (RecordStatus.CONFIRMED, "100"),
+        (RecordStatus.CONFIRMED, "102"),
+    ]
     assert outcome.results[3].code == "OBJECT_NOT_FOUND"
     assert outcome.results[1].status is RecordStatus.RETRYABLE

@@ -28,8 +28,10 @@ CREATE_ROUTE = "POST /crm/v3/objects/tasks/batch/create"
 @pytest.fixture
 def tasks(sandbox: Sandbox, hubspot: HubSpotEmulator) -> Iterator[HubSpotTaskDestination]:
     destination = open_task_destination(settings_for(sandbox))
-    assert destination.setup() == [f"created task property {KEY_PROPERTY} (string/text): tasks are found through "
-                                   "their company's associations, which see every write at once"]
+    assert destination.setup() == [
+        f"created task property {KEY_PROPERTY} (string/text): tasks are found through "
+        "their company's associations, which see every write at once"
+    ]
     yield destination
     destination.close()
 
@@ -51,8 +53,9 @@ def _companies(emulator: HubSpotEmulator, count: int) -> list[str]:
 
 
 def _task(key: str, company: str, owner: str | None = None, priority: str = "HIGH") -> TaskRequest:
-    return TaskRequest(key, company, owner, f"Call about {key}", f"Account {key} became hot.", date(2026, 12, 1),
-                       priority)
+    return TaskRequest(
+        key, company, owner, f"Call about {key}", f"Account {key} became hot.", date(2026, 12, 1), priority
+    )
 
 
 def test_owners_resolve_by_email_whatever_the_case_and_spaces(tasks: HubSpotTaskDestination) -> None:
@@ -65,26 +68,31 @@ def test_owners_resolve_by_email_whatever_the_case_and_spaces(tasks: HubSpotTask
     assert tasks.calls == calls  # owners are read once per instance
 
 
-def test_tasks_land_with_owner_and_company_association(tasks: HubSpotTaskDestination,
-                                                        hubspot: HubSpotEmulator) -> None:
-    company, = _companies(hubspot, 1)
+def test_tasks_land_with_owner_and_company_association(tasks: HubSpotTaskDestination, hubspot: HubSpotEmulator) -> None:
+    (company,) = _companies(hubspot, 1)
     owner = sample_reps()[0].hubspot_owner_id
-    result, = tasks.create_tasks([_task("k1", company, owner)])
+    (result,) = tasks.create_tasks([_task("k1", company, owner)])
     assert result.status is RecordStatus.CONFIRMED and not result.already_existed and result.external_id
     held = hubspot.record("tasks", result.external_id)
     assert held is not None
     props = held["properties"]
-    assert (props["hubspot_owner_id"], props["hs_task_subject"], props["hs_task_status"],
-            props["hs_task_priority"], props[KEY_PROPERTY]) == (owner, "Call about k1", "NOT_STARTED", "HIGH", "k1")
+    assert (
+        props["hubspot_owner_id"],
+        props["hs_task_subject"],
+        props["hs_task_status"],
+        props["hs_task_priority"],
+        props[KEY_PROPERTY],
+    ) == (owner, "Call about k1", "NOT_STARTED", "HIGH", "k1")
     assert props["hs_task_body"] == "Account k1 became hot." and props["hs_timestamp"].startswith("2026-12-01")
     assert hubspot.associations_of("tasks", result.external_id, "companies") == [(company, [192])]
     assert tasks.find_tasks(["k1", "k2"]) == {"k1": result.external_id}
 
 
 @pytest.mark.parametrize("count", [1, 100, 101, 250])
-def test_batches_of_at_most_100_per_create_call(tasks: HubSpotTaskDestination, hubspot: HubSpotEmulator,
-                                                count: int) -> None:
-    company, = _companies(hubspot, 1)
+def test_batches_of_at_most_100_per_create_call(
+    tasks: HubSpotTaskDestination, hubspot: HubSpotEmulator, count: int
+) -> None:
+    (company,) = _companies(hubspot, 1)
     results = tasks.create_tasks([_task(f"k{i}", company) for i in range(count)])
     assert [r.status for r in results] == [RecordStatus.CONFIRMED] * count
     assert _creates(hubspot) == math.ceil(count / 100)
@@ -92,8 +100,9 @@ def test_batches_of_at_most_100_per_create_call(tasks: HubSpotTaskDestination, h
     assert len({r.external_id for r in results}) == count
 
 
-def test_a_resent_batch_after_a_lost_reply_creates_nothing_new(tasks: HubSpotTaskDestination,
-                                                               lagging: HubSpotEmulator) -> None:
+def test_a_resent_batch_after_a_lost_reply_creates_nothing_new(
+    tasks: HubSpotTaskDestination, lagging: HubSpotEmulator
+) -> None:
     hubspot = lagging
     company, other = _companies(hubspot, 2)
     batch = [_task(f"k{i}", company if i % 2 else other) for i in range(5)]
@@ -111,15 +120,17 @@ def test_a_resent_batch_after_a_lost_reply_creates_nothing_new(tasks: HubSpotTas
     assert tasks.find_tasks([t.dedupe_key for t in batch]) == {}  # search alone misses them all, as HubSpot would
 
 
-def test_a_key_given_twice_in_one_batch_is_created_once(tasks: HubSpotTaskDestination,
-                                                        hubspot: HubSpotEmulator) -> None:
-    company, = _companies(hubspot, 1)
+def test_a_key_given_twice_in_one_batch_is_created_once(
+    tasks: HubSpotTaskDestination, hubspot: HubSpotEmulator
+) -> None:
+    (company,) = _companies(hubspot, 1)
     first, second = tasks.create_tasks([_task("same", company), _task("same", company)])
     assert first == second and first.external_id and len(hubspot.tasks()) == 1
 
 
-def test_a_task_for_a_missing_company_is_rejected_while_the_rest_land(tasks: HubSpotTaskDestination,
-                                                                      hubspot: HubSpotEmulator) -> None:
+def test_a_task_for_a_missing_company_is_rejected_while_the_rest_land(
+    tasks: HubSpotTaskDestination, hubspot: HubSpotEmulator
+) -> None:
     a, b = _companies(hubspot, 2)
     results = tasks.create_tasks([_task("a", a), _task("ghost", "99999999999"), _task("b", b)])
     assert [r.status for r in results] == [RecordStatus.CONFIRMED, RecordStatus.REJECTED, RecordStatus.CONFIRMED]
@@ -127,11 +138,11 @@ def test_a_task_for_a_missing_company_is_rejected_while_the_rest_land(tasks: Hub
     assert sorted(t["properties"][KEY_PROPERTY] for t in hubspot.tasks()) == ["a", "b"]
 
 
-def test_a_bad_owner_is_rejected_with_hubspots_reason(tasks: HubSpotTaskDestination,
-                                                      hubspot: HubSpotEmulator) -> None:
-    company, = _companies(hubspot, 1)
-    good, bad = tasks.create_tasks([_task("good", company, sample_reps()[1].hubspot_owner_id),
-                                    _task("bad", company, "123")])
+def test_a_bad_owner_is_rejected_with_hubspots_reason(tasks: HubSpotTaskDestination, hubspot: HubSpotEmulator) -> None:
+    (company,) = _companies(hubspot, 1)
+    good, bad = tasks.create_tasks(
+        [_task("good", company, sample_reps()[1].hubspot_owner_id), _task("bad", company, "123")]
+    )
     assert good.status is RecordStatus.CONFIRMED
     assert bad.status is RecordStatus.REJECTED and bad.code == "INVALID_OPTION"
     assert "hubspot_owner_id" in str(bad.message)
@@ -165,8 +176,8 @@ def test_a_portal_with_a_unique_key_property_reads_by_it(sandbox: Sandbox, hubsp
     try:
         destination._client.create_property({**KEY_DEFINITION, "hasUniqueValue": True})
         assert destination.setup() == []
-        company, = _companies(hubspot, 1)
-        created, = destination.create_tasks([_task("k1", company)])
+        (company,) = _companies(hubspot, 1)
+        (created,) = destination.create_tasks([_task("k1", company)])
         hubspot.log.clear()
         assert destination.find_tasks(["k1", "k2"]) == {"k1": created.external_id}
         assert hubspot.log.count("/search") == 0 and hubspot.log.count("/batch/read") == 1
@@ -175,20 +186,22 @@ def test_a_portal_with_a_unique_key_property_reads_by_it(sandbox: Sandbox, hubsp
         hubspot.set_limits(HubSpotLimits())
 
 
-def test_a_task_without_a_dedupe_key_is_rejected_unsent(tasks: HubSpotTaskDestination,
-                                                        hubspot: HubSpotEmulator) -> None:
-    company, = _companies(hubspot, 1)
+def test_a_task_without_a_dedupe_key_is_rejected_unsent(
+    tasks: HubSpotTaskDestination, hubspot: HubSpotEmulator
+) -> None:
+    (company,) = _companies(hubspot, 1)
     keyless, keyed = tasks.create_tasks([_task("", company), _task("k", company)])
     assert keyless.status is RecordStatus.REJECTED and keyless.code == "EMPTY_DEDUPE_KEY"
     assert keyed.status is RecordStatus.CONFIRMED and len(hubspot.tasks()) == 1
 
 
-def test_a_task_another_sender_created_meanwhile_is_answered_as_existing(sandbox: Sandbox, hubspot: HubSpotEmulator,
-                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_task_another_sender_created_meanwhile_is_answered_as_existing(
+    sandbox: Sandbox, hubspot: HubSpotEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
     hubspot.set_limits(HubSpotLimits(unique_task_properties=True))  # only a unique key makes HubSpot answer 409
     tasks = open_task_destination(settings_for(sandbox))
     tasks._client.create_property({**KEY_DEFINITION, "hasUniqueValue": True})
-    company, = _companies(hubspot, 1)
+    (company,) = _companies(hubspot, 1)
     other_sender = open_task_destination(settings_for(sandbox))
     try:
         theirs = other_sender.create_tasks([_task("k1", company)])[0].external_id

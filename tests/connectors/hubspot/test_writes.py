@@ -20,8 +20,9 @@ def _batch_calls(emulator: HubSpotEmulator) -> int:
     return emulator.log.count("/batch/")
 
 
-def test_upsert_by_unique_property_creates_then_updates_in_one_call_each(open_hubspot: Open,
-                                                                        hubspot: HubSpotEmulator) -> None:
+def test_upsert_by_unique_property_creates_then_updates_in_one_call_each(
+    open_hubspot: Open, hubspot: HubSpotEmulator
+) -> None:
     destination = open_hubspot()
     records = companies(3)
     first = destination.write(Operation.CREATE, records)
@@ -41,8 +42,9 @@ def test_upsert_by_unique_property_creates_then_updates_in_one_call_each(open_hu
     assert _batch_calls(hubspot) == 2 and second.calls == 1 and hubspot.log.count("/properties") == 1
     after = hubspot.records("companies")
     assert len(after) == len(before)
-    assert [a["properties"] | {"hs_lastmodifieddate": ""} for a in after] == \
-        [b["properties"] | {"hs_lastmodifieddate": ""} for b in before]
+    assert [a["properties"] | {"hs_lastmodifieddate": ""} for a in after] == [
+        b["properties"] | {"hs_lastmodifieddate": ""} for b in before
+    ]
 
 
 def test_results_carry_rate_headers(open_hubspot: Open) -> None:
@@ -54,13 +56,17 @@ def test_results_carry_rate_headers(open_hubspot: Open) -> None:
 def test_update_by_id_sends_only_the_given_fields(open_hubspot: Open, hubspot: HubSpotEmulator) -> None:
     record_id = hubspot.add_record("companies", {"name": "Acme", "domain": "acme.io", "city": "Lyon"})
     destination = open_hubspot(target(match="id", mode=SyncMode.UPDATE))
-    result = destination.write(Operation.UPDATE, [record("k1", {"name": "Acme Inc", "pql_score": "42"},
-                                                         match=record_id)])
+    result = destination.write(
+        Operation.UPDATE, [record("k1", {"name": "Acme Inc", "pql_score": "42"}, match=record_id)]
+    )
     assert result.results[0].status is RecordStatus.CONFIRMED and result.results[0].record_id == record_id
     held = hubspot.record("companies", record_id)
     assert held is not None
-    assert (held["properties"]["name"], held["properties"]["pql_score"], held["properties"]["city"]) == \
-        ("Acme Inc", "42", "Lyon")
+    assert (held["properties"]["name"], held["properties"]["pql_score"], held["properties"]["city"]) == (
+        "Acme Inc",
+        "42",
+        "Lyon",
+    )
     assert hubspot.log.count("/batch/update") == 1
 
 
@@ -74,22 +80,27 @@ def test_update_mode_rejects_a_record_without_an_id(open_hubspot: Open, hubspot:
 def test_unknown_record_id_is_rejected_while_the_rest_confirm(open_hubspot: Open, hubspot: HubSpotEmulator) -> None:
     known = hubspot.add_record("companies", {"name": "Known"})
     destination = open_hubspot(target(match="id", mode=SyncMode.UPDATE))
-    result = destination.write(Operation.UPDATE, [record("a", {"name": "A"}, match=known),
-                                                  record("b", {"name": "B"}, match="99999999999")])
+    result = destination.write(
+        Operation.UPDATE, [record("a", {"name": "A"}, match=known), record("b", {"name": "B"}, match="99999999999")]
+    )
     assert [r.status for r in result.results] == [RecordStatus.CONFIRMED, RecordStatus.REJECTED]
     assert result.results[1].code == "OBJECT_NOT_FOUND"
 
 
-def test_domain_matching_searches_once_and_names_ambiguous_candidates(open_hubspot: Open,
-                                                                      hubspot: HubSpotEmulator) -> None:
+def test_domain_matching_searches_once_and_names_ambiguous_candidates(
+    open_hubspot: Open, hubspot: HubSpotEmulator
+) -> None:
     single = hubspot.add_record("companies", {"name": "One", "domain": "one.io"})
     twins = [hubspot.add_record("companies", {"name": f"Twin {i}", "domain": "twin.io"}) for i in range(2)]
     destination = open_hubspot(target(match="domain"))
-    result = destination.write(Operation.CREATE, [
-        record("one", {"pql_score": "10"}, match="One.io"),
-        record("twin", {"pql_score": "20"}, match="twin.io"),
-        record("new", {"name": "New", "pql_score": "30"}, match="new.io"),
-    ])
+    result = destination.write(
+        Operation.CREATE,
+        [
+            record("one", {"pql_score": "10"}, match="One.io"),
+            record("twin", {"pql_score": "20"}, match="twin.io"),
+            record("new", {"name": "New", "pql_score": "30"}, match="new.io"),
+        ],
+    )
     one, twin, new = result.results
     assert one.status is RecordStatus.CONFIRMED and one.record_id == single
     assert twin.status is RecordStatus.REJECTED and twin.code == "AMBIGUOUS_MATCH"
@@ -110,8 +121,9 @@ def test_domain_matching_in_update_mode_never_creates(open_hubspot: Open, hubspo
     assert hubspot.records("companies") == []
 
 
-def test_domain_resend_after_a_lost_reply_finds_the_created_record(open_hubspot: Open,
-                                                                     hubspot: HubSpotEmulator) -> None:
+def test_domain_resend_after_a_lost_reply_finds_the_created_record(
+    open_hubspot: Open, hubspot: HubSpotEmulator
+) -> None:
     destination = open_hubspot(target(match="domain"))
     batch = [record("n", {"name": "New"}, match="fresh.io")]
     first = destination.write(Operation.CREATE, batch)
@@ -123,9 +135,13 @@ def test_domain_resend_after_a_lost_reply_finds_the_created_record(open_hubspot:
 def test_clear_empties_only_the_given_fields(open_hubspot: Open, hubspot: HubSpotEmulator) -> None:
     destination = open_hubspot(target(mode=SyncMode.MIRROR))
     created = destination.write(Operation.CREATE, companies(2)).results
-    cleared = destination.write(Operation.CLEAR, [record("acct-0", {"pql_score": None, "pql_tier": None}),
-                                                  record("acct-1", {"pql_tier": None},
-                                                         record_id=created[1].record_id, op=Operation.CLEAR)])
+    cleared = destination.write(
+        Operation.CLEAR,
+        [
+            record("acct-0", {"pql_score": None, "pql_tier": None}),
+            record("acct-1", {"pql_tier": None}, record_id=created[1].record_id, op=Operation.CLEAR),
+        ],
+    )
     assert [r.status for r in cleared.results] == [RecordStatus.CONFIRMED] * 2
     first = hubspot.record("companies", str(created[0].record_id))
     second = hubspot.record("companies", str(created[1].record_id))
@@ -143,16 +159,21 @@ def test_clear_of_an_absent_unique_value_creates_nothing(open_hubspot: Open, hub
     assert hubspot.records("companies") == []
 
 
-@pytest.mark.parametrize(("field", "value", "code"), [("no_such_property", "x", "PROPERTY_DOESNT_EXIST"),
-                                                      ("pql_tier", "scalding", "INVALID_OPTION"),
-                                                      ("pql_score", "lots", "INVALID_LONG")])
-def test_a_bad_value_rejects_its_record_only(open_hubspot: Open, hubspot: HubSpotEmulator, field: str, value: str,
-                                             code: str) -> None:
+@pytest.mark.parametrize(
+    ("field", "value", "code"),
+    [
+        ("no_such_property", "x", "PROPERTY_DOESNT_EXIST"),
+        ("pql_tier", "scalding", "INVALID_OPTION"),
+        ("pql_score", "lots", "INVALID_LONG"),
+    ],
+)
+def test_a_bad_value_rejects_its_record_only(
+    open_hubspot: Open, hubspot: HubSpotEmulator, field: str, value: str, code: str
+) -> None:
     records = companies(3)
     records[1] = record("acct-bad", {"name": "Bad", field: value})
     result = open_hubspot().write(Operation.CREATE, records)
-    assert [r.status for r in result.results] == [RecordStatus.CONFIRMED, RecordStatus.REJECTED,
-                                                  RecordStatus.CONFIRMED]
+    assert [r.status for r in result.results] == [RecordStatus.CONFIRMED, RecordStatus.REJECTED, RecordStatus.CONFIRMED]
     assert result.results[1].code == code and field in str(result.results[1].message)
     assert hubspot.find("companies", "product_account_id", "acct-bad") is None
     assert _batch_calls(hubspot) == 1
@@ -172,11 +193,12 @@ def test_a_duplicate_unique_value_splits_down_to_the_record(open_hubspot: Open, 
     assert alone[1].message is not None and "already exists" in alone[1].message
 
 
-def test_two_records_naming_one_hubspot_record_reject_the_second(open_hubspot: Open,
-                                                                 hubspot: HubSpotEmulator) -> None:
+def test_two_records_naming_one_hubspot_record_reject_the_second(open_hubspot: Open, hubspot: HubSpotEmulator) -> None:
     hubspot.add_record("companies", {"name": "Shared", "domain": "shared.io"})
-    result = open_hubspot(target(match="domain")).write(Operation.UPDATE, [
-        record("a", {"pql_score": "1"}, match="shared.io"), record("b", {"pql_score": "2"}, match="SHARED.io")])
+    result = open_hubspot(target(match="domain")).write(
+        Operation.UPDATE,
+        [record("a", {"pql_score": "1"}, match="shared.io"), record("b", {"pql_score": "2"}, match="SHARED.io")],
+    )
     assert [r.status for r in result.results] == [RecordStatus.CONFIRMED, RecordStatus.REJECTED]
     assert result.results[1].code == "DUPLICATE_MATCH"
 
@@ -188,7 +210,7 @@ def test_one_batch_call_per_hundred_records(open_hubspot: Open, hubspot: HubSpot
     records = companies(count)
     results: list[RecordResult] = []
     for start in range(0, count, size):
-        results.extend(destination.write(Operation.CREATE, records[start:start + size]).results)
+        results.extend(destination.write(Operation.CREATE, records[start : start + size]).results)
     assert _batch_calls(hubspot) == math.ceil(count / 100)
     assert len(results) == count and all(r.status is RecordStatus.CONFIRMED for r in results)
     assert len(hubspot.records("companies")) == count

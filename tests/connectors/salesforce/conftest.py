@@ -15,8 +15,13 @@ from connectors.sandbox import Sandbox
 from syncer.contract.destination import Operation, Target, WriteRecord
 from syncer.contract.enums import FieldType, SyncMode
 
-ACCOUNT_FIELDS = {"Name": FieldType.STRING, "PQL_Score__c": FieldType.NUMBER, "PQL_Tier__c": FieldType.STRING,
-                  "PQL_Reason__c": FieldType.STRING, "PQL_Since__c": FieldType.DATETIME}
+ACCOUNT_FIELDS = {
+    "Name": FieldType.STRING,
+    "PQL_Score__c": FieldType.NUMBER,
+    "PQL_Tier__c": FieldType.STRING,
+    "PQL_Reason__c": FieldType.STRING,
+    "PQL_Since__c": FieldType.DATETIME,
+}
 BY_PRODUCT_ID = Target("Account", SyncMode.UPSERT, "Product_Account_Id__c", ACCOUNT_FIELDS)
 
 
@@ -43,14 +48,19 @@ class EmulatorWait:
 def settings_for(sandbox: Sandbox, **changes: Any) -> SalesforceSettings:
     """Client-credentials settings for the sandbox org, trusting its local CA."""
     creds = sandbox.salesforce.credentials
-    base: dict[str, Any] = {"type": "salesforce", "instance_url": sandbox.urls["salesforce"],
-                            "client_id": creds.client_id, "client_secret": creds.client_secret,
-                            "ca_bundle": str(sandbox.ca_file)}
+    base: dict[str, Any] = {
+        "type": "salesforce",
+        "instance_url": sandbox.urls["salesforce"],
+        "client_id": creds.client_id,
+        "client_secret": creds.client_secret,
+        "ca_bundle": str(sandbox.ca_file),
+    }
     return SalesforceSettings(**(base | changes))
 
 
-def account(key: str, op: Operation = Operation.CREATE, record_id: str | None = None,
-            **values: str | None) -> WriteRecord:
+def account(
+    key: str, op: Operation = Operation.CREATE, record_id: str | None = None, **values: str | None
+) -> WriteRecord:
     return WriteRecord(key, op, record_id, key, values)
 
 
@@ -60,14 +70,17 @@ def emulator_wait(sandbox: Sandbox) -> EmulatorWait:
 
 
 @pytest.fixture
-def open_destination(sandbox: Sandbox, emulator_wait: EmulatorWait,
-                     ) -> Iterator[Callable[..., SalesforceDestination]]:
+def open_destination(
+    sandbox: Sandbox,
+    emulator_wait: EmulatorWait,
+) -> Iterator[Callable[..., SalesforceDestination]]:
     """``open_destination(target=BY_PRODUCT_ID, wait=None, **settings)``; closed after the test."""
     opened: list[SalesforceDestination] = []
 
     def build(target: Target = BY_PRODUCT_ID, wait: BulkWait | None = None, **changes: Any) -> SalesforceDestination:
-        destination = SalesforceDestination(settings_for(sandbox, **changes), target,
-                                            wait=wait or emulator_wait.policy())
+        destination = SalesforceDestination(
+            settings_for(sandbox, **changes), target, wait=wait or emulator_wait.policy()
+        )
         opened.append(destination)
         return destination
 

@@ -28,18 +28,25 @@ def _create(key: str, adopt: str | None, **values: str) -> WriteRecord:
 
 
 def test_a_create_adopts_the_one_account_with_its_website_and_no_external_id(
-        sandbox: Sandbox, open_destination: Callable[..., SalesforceDestination]) -> None:
+    sandbox: Sandbox, open_destination: Callable[..., SalesforceDestination]
+) -> None:
     org = sandbox.salesforce
     adoptable = org.add_record("Account", {"Name": "Adopt Me", "Website": "adopt.example"})
     twins = [org.add_record("Account", {"Name": f"Twin {i}", "Website": "twin.example"}) for i in (1, 2)]
     held = org.add_record("Account", {"Name": "Held", "Website": "held.example", "Product_Account_Id__c": "h1"})
-    other = org.add_record("Account", {"Name": "Other's", "Website": "other.example",
-                                       "Product_Account_Id__c": "someone-else"})
-    destination = open_destination(Target("Account", SyncMode.UPSERT, "Product_Account_Id__c", ACCOUNT_FIELDS,
-                                          adopt_field="Website"))
-    batch = [_create("a1", "ADOPT.example", Name="A1"), _create("a2", "twin.example", Name="A2"),
-             _create("h1", "held.example", Name="H1"), _create("o1", "other.example", Name="O1"),
-             _create("p1", None, Name="P1")]
+    other = org.add_record(
+        "Account", {"Name": "Other's", "Website": "other.example", "Product_Account_Id__c": "someone-else"}
+    )
+    destination = open_destination(
+        Target("Account", SyncMode.UPSERT, "Product_Account_Id__c", ACCOUNT_FIELDS, adopt_field="Website")
+    )
+    batch = [
+        _create("a1", "ADOPT.example", Name="A1"),
+        _create("a2", "twin.example", Name="A2"),
+        _create("h1", "held.example", Name="H1"),
+        _create("o1", "other.example", Name="O1"),
+        _create("p1", None, Name="P1"),
+    ]
     results = dict(zip(KINDS, destination.write(Operation.CREATE, batch).results, strict=True))
     assert results["adopt"] == RecordResult.confirmed(adoptable, adopted=True)
     found = org.get_record("Account", adoptable)
@@ -55,11 +62,15 @@ def test_a_create_adopts_the_one_account_with_its_website_and_no_external_id(
 
 
 def test_a_record_assigned_to_an_inactive_user_is_rejected_with_salesforces_code(
-        open_destination: Callable[..., SalesforceDestination]) -> None:
-    destination = open_destination(Target("Account", SyncMode.UPSERT, "Product_Account_Id__c",
-                                          {**ACCOUNT_FIELDS, "OwnerId": FieldType.STRING}))
-    batch = [WriteRecord("g1", Operation.CREATE, None, "g1", {"Name": "G", "OwnerId": GONE.salesforce_user_id}),
-             WriteRecord("d1", Operation.CREATE, None, "d1", {"Name": "D", "OwnerId": DANA.salesforce_user_id})]
+    open_destination: Callable[..., SalesforceDestination],
+) -> None:
+    destination = open_destination(
+        Target("Account", SyncMode.UPSERT, "Product_Account_Id__c", {**ACCOUNT_FIELDS, "OwnerId": FieldType.STRING})
+    )
+    batch = [
+        WriteRecord("g1", Operation.CREATE, None, "g1", {"Name": "G", "OwnerId": GONE.salesforce_user_id}),
+        WriteRecord("d1", Operation.CREATE, None, "d1", {"Name": "D", "OwnerId": DANA.salesforce_user_id}),
+    ]
     gone, dana = destination.write(Operation.CREATE, batch).results
     assert (gone.status, gone.code) == (RecordStatus.REJECTED, "INACTIVE_OWNER_OR_USER")
     assert dana.status is RecordStatus.CONFIRMED

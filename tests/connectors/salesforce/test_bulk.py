@@ -23,12 +23,22 @@ def _processing_delay(sandbox: Sandbox, seconds: float) -> None:
 
 
 def test_3000_records_go_through_one_bulk_job_with_results_per_record(
-        destination: SalesforceDestination, sandbox: Sandbox, emulator_wait: EmulatorWait) -> None:
-    existing = dict(zip([f"k{i}" for i in range(10)], sandbox.salesforce.seed_accounts(
-        [{"Name": f"Old {i}", "Product_Account_Id__c": f"k{i}"} for i in range(10)]), strict=True))
+    destination: SalesforceDestination, sandbox: Sandbox, emulator_wait: EmulatorWait
+) -> None:
+    existing = dict(
+        zip(
+            [f"k{i}" for i in range(10)],
+            sandbox.salesforce.seed_accounts(
+                [{"Name": f"Old {i}", "Product_Account_Id__c": f"k{i}"} for i in range(10)]
+            ),
+            strict=True,
+        )
+    )
     _processing_delay(sandbox, 30)
-    records = [account(f"k{i}", Name=f"N{i}", PQL_Score__c=str(i), PQL_Tier__c="boiling" if i % 500 == 7 else "hot")
-               for i in range(3_000)]
+    records = [
+        account(f"k{i}", Name=f"N{i}", PQL_Score__c=str(i), PQL_Tier__c="boiling" if i % 500 == 7 else "hot")
+        for i in range(3_000)
+    ]
     assert destination.capabilities.batch_size(Operation.CREATE, len(records)) == 10_000
 
     result = destination.write(Operation.CREATE, records)
@@ -57,12 +67,15 @@ def test_3000_records_go_through_one_bulk_job_with_results_per_record(
 
 
 def test_bulk_update_by_id_maps_results_back_by_id(
-        open_destination: Callable[..., SalesforceDestination], sandbox: Sandbox) -> None:
+    open_destination: Callable[..., SalesforceDestination], sandbox: Sandbox
+) -> None:
     ids = sandbox.salesforce.seed_accounts([{"Name": f"A{i}"} for i in range(250)])
     destination = open_destination(Target("Account", SyncMode.UPDATE, "Id", ACCOUNT_FIELDS))
     gone = "001000000000000AAA"
-    records = [WriteRecord(f"r{i}", Operation.UPDATE, record_id, None, {"PQL_Score__c": str(i)})
-               for i, record_id in enumerate([*ids, gone])]
+    records = [
+        WriteRecord(f"r{i}", Operation.UPDATE, record_id, None, {"PQL_Score__c": str(i)})
+        for i, record_id in enumerate([*ids, gone])
+    ]
     result = destination.write(Operation.UPDATE, records)
     assert [r.record_id for r in result.results[:250]] == ids
     assert (result.results[250].status, result.results[250].code) == (RecordStatus.REJECTED, "ENTITY_IS_DELETED")
@@ -71,10 +84,15 @@ def test_bulk_update_by_id_maps_results_back_by_id(
     assert sandbox.salesforce.state()["bulk_jobs"][0]["operation"] == "update"
 
 
-def test_bulk_clears_with_na_cells_and_leaves_other_fields(destination: SalesforceDestination,
-                                                           sandbox: Sandbox) -> None:
-    sandbox.salesforce.seed_accounts([{"Name": f"A{i}", "Product_Account_Id__c": f"k{i}", "PQL_Tier__c": "hot",
-                                       "PQL_Reason__c": "kept"} for i in range(201)])
+def test_bulk_clears_with_na_cells_and_leaves_other_fields(
+    destination: SalesforceDestination, sandbox: Sandbox
+) -> None:
+    sandbox.salesforce.seed_accounts(
+        [
+            {"Name": f"A{i}", "Product_Account_Id__c": f"k{i}", "PQL_Tier__c": "hot", "PQL_Reason__c": "kept"}
+            for i in range(201)
+        ]
+    )
     records = [account(f"k{i}", Name=f"B{i}", PQL_Tier__c=None) for i in range(201)]
     result = destination.write(Operation.UPDATE, records)
     assert {r.status for r in result.results} == {RecordStatus.CONFIRMED}
@@ -84,8 +102,8 @@ def test_bulk_clears_with_na_cells_and_leaves_other_fields(destination: Salesfor
 
 
 def test_a_job_still_running_at_the_bound_is_aborted_and_transient(
-        open_destination: Callable[..., SalesforceDestination], sandbox: Sandbox,
-        emulator_wait: EmulatorWait) -> None:
+    open_destination: Callable[..., SalesforceDestination], sandbox: Sandbox, emulator_wait: EmulatorWait
+) -> None:
     _processing_delay(sandbox, 3_600)
     destination = open_destination(wait=emulator_wait.policy(max_wait_s=60))
     with pytest.raises(TransientError) as raised:
@@ -97,15 +115,20 @@ def test_a_job_still_running_at_the_bound_is_aborted_and_transient(
 
 
 def test_a_job_failed_for_an_unknown_column_is_rejected_as_a_batch(
-        open_destination: Callable[..., SalesforceDestination]) -> None:
-    destination = open_destination(Target("Account", SyncMode.UPSERT, "Product_Account_Id__c",
-                                          {**ACCOUNT_FIELDS, "Bogus__c": ACCOUNT_FIELDS["Name"]}))
+    open_destination: Callable[..., SalesforceDestination],
+) -> None:
+    destination = open_destination(
+        Target(
+            "Account", SyncMode.UPSERT, "Product_Account_Id__c", {**ACCOUNT_FIELDS, "Bogus__c": ACCOUNT_FIELDS["Name"]}
+        )
+    )
     with pytest.raises(BatchRejectedError, match="Field name not found : Bogus__c"):
         destination.write(Operation.CREATE, [account(f"k{i}", Name="N", Bogus__c="x") for i in range(201)])
 
 
 def test_update_mode_looks_up_external_ids_in_chunks_then_updates_in_one_job(
-        open_destination: Callable[..., SalesforceDestination], sandbox: Sandbox) -> None:
+    open_destination: Callable[..., SalesforceDestination], sandbox: Sandbox
+) -> None:
     ids = sandbox.salesforce.seed_accounts([{"Name": f"A{i}", "Product_Account_Id__c": f"k{i}"} for i in range(250)])
     destination = open_destination(Target("Account", SyncMode.UPDATE, "Product_Account_Id__c", ACCOUNT_FIELDS))
     result = destination.write(Operation.CREATE, [account(f"k{i}", PQL_Tier__c="warm") for i in range(260)])
@@ -117,8 +140,8 @@ def test_update_mode_looks_up_external_ids_in_chunks_then_updates_in_one_job(
 
 
 def test_a_session_that_expires_while_a_job_runs_is_renewed(
-        open_destination: Callable[..., SalesforceDestination], sandbox: Sandbox,
-        emulator_wait: EmulatorWait) -> None:
+    open_destination: Callable[..., SalesforceDestination], sandbox: Sandbox, emulator_wait: EmulatorWait
+) -> None:
     _processing_delay(sandbox, 10)
 
     def sleep_and_expire(seconds: float) -> None:
@@ -132,10 +155,11 @@ def test_a_session_that_expires_while_a_job_runs_is_renewed(
 
 
 def test_records_a_job_aborted_at_the_bound_did_not_process_are_retryable(
-        open_destination: Callable[..., SalesforceDestination], sandbox: Sandbox,
-        emulator_wait: EmulatorWait) -> None:
-    sandbox.salesforce.set_limits(replace(sandbox.salesforce.limits, bulk_processing_seconds=30,
-                                          bulk_records_per_internal_batch=100))
+    open_destination: Callable[..., SalesforceDestination], sandbox: Sandbox, emulator_wait: EmulatorWait
+) -> None:
+    sandbox.salesforce.set_limits(
+        replace(sandbox.salesforce.limits, bulk_processing_seconds=30, bulk_records_per_internal_batch=100)
+    )
     destination = open_destination(wait=emulator_wait.policy(max_wait_s=15))
     result = destination.write(Operation.CREATE, [account(f"k{i}", Name=f"N{i}") for i in range(250)])
     # 13.5 s of 30 had passed at the bound: one of three internal batches was applied before the abort.

@@ -9,10 +9,19 @@ from syncer.contract.destination import Destination, FieldCheck, Operation, Targ
 from syncer.contract.enums import FieldType, SyncMode
 from tests.connectors.salesforce.conftest import BY_PRODUCT_ID
 
-BROKEN = Target("Account", SyncMode.UPSERT, "Name", {
-    "PQL_Score__c": FieldType.NUMBER, "Churn_Risk__c": FieldType.NUMBER, "PQL_Tier__c": FieldType.BOOLEAN,
-    "CreatedDate": FieldType.DATETIME, "Seats": FieldType.INTEGER, "Payload__c": FieldType.JSON,
-})
+BROKEN = Target(
+    "Account",
+    SyncMode.UPSERT,
+    "Name",
+    {
+        "PQL_Score__c": FieldType.NUMBER,
+        "Churn_Risk__c": FieldType.NUMBER,
+        "PQL_Tier__c": FieldType.BOOLEAN,
+        "CreatedDate": FieldType.DATETIME,
+        "Seats": FieldType.INTEGER,
+        "Payload__c": FieldType.JSON,
+    },
+)
 
 
 def test_a_matching_org_passes(destination: SalesforceDestination) -> None:
@@ -21,12 +30,16 @@ def test_a_matching_org_passes(destination: SalesforceDestination) -> None:
 
 
 def test_check_names_missing_fields_bad_types_and_a_match_field_that_is_no_external_id(
-        open_destination: Callable[..., SalesforceDestination]) -> None:
+    open_destination: Callable[..., SalesforceDestination],
+) -> None:
     problems = open_destination(BROKEN).check()
     assert problems == [
         FieldCheck("Churn_Risk__c", "Account has no field Churn_Risk__c"),
-        FieldCheck("PQL_Tier__c", "Account.PQL_Tier__c is of type picklist; a boolean value needs one of boolean",
-                   about_type=True),
+        FieldCheck(
+            "PQL_Tier__c",
+            "Account.PQL_Tier__c is of type picklist; a boolean value needs one of boolean",
+            about_type=True,
+        ),
         FieldCheck("CreatedDate", "Account.CreatedDate is read-only for the API user"),
         FieldCheck("Seats", "Account has no field Seats"),
         FieldCheck("Payload__c", "Account has no field Payload__c"),
@@ -50,20 +63,28 @@ def test_setup_says_exactly_what_to_create(open_destination: Callable[..., Sales
 
 
 def test_setup_asks_to_mark_a_custom_match_field_as_external_id(
-        open_destination: Callable[..., SalesforceDestination]) -> None:
+    open_destination: Callable[..., SalesforceDestination],
+) -> None:
     destination = open_destination(Target("Account", SyncMode.UPSERT, "PQL_Reason__c", {}))
-    assert destination.check() == [FieldCheck("PQL_Reason__c", "Account.PQL_Reason__c is not an External ID field, "
-                                                                "so records cannot be matched on it")]
-    assert destination.setup() == ["Edit Account.PQL_Reason__c: tick External ID (and Unique), so syncer can upsert "
-                                   "on it"]
+    assert destination.check() == [
+        FieldCheck(
+            "PQL_Reason__c", "Account.PQL_Reason__c is not an External ID field, so records cannot be matched on it"
+        )
+    ]
+    assert destination.setup() == [
+        "Edit Account.PQL_Reason__c: tick External ID (and Unique), so syncer can upsert on it"
+    ]
 
 
 def test_a_missing_match_field_is_created_as_a_unique_external_id(
-        open_destination: Callable[..., SalesforceDestination]) -> None:
+    open_destination: Callable[..., SalesforceDestination],
+) -> None:
     destination = open_destination(Target("Lead", SyncMode.UPSERT, "Product_User_Id__c", {"Title": FieldType.STRING}))
     assert destination.check() == [FieldCheck("Product_User_Id__c", "Lead has no field Product_User_Id__c to match on")]
-    assert destination.setup() == ['Create on Lead: label "Product User Id", API name Product_User_Id__c (field '
-                                   "name Product_User_Id), type Text, length 255; tick External ID and Unique"]
+    assert destination.setup() == [
+        'Create on Lead: label "Product User Id", API name Product_User_Id__c (field '
+        "name Product_User_Id), type Text, length 255; tick External ID and Unique"
+    ]
 
 
 def test_an_unknown_object_is_reported(open_destination: Callable[..., SalesforceDestination]) -> None:

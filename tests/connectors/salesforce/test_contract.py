@@ -39,8 +39,9 @@ def _text(value: object) -> str:
 
 
 def _accounts(count: int, prefix: str = "c") -> list[WriteRecord]:
-    return [account(f"{prefix}{i}", Name=f"Account {i}", PQL_Score__c=str(10 + i), PQL_Tier__c="warm")
-            for i in range(count)]
+    return [
+        account(f"{prefix}{i}", Name=f"Account {i}", PQL_Score__c=str(10 + i), PQL_Tier__c="warm") for i in range(count)
+    ]
 
 
 def test_confirms(open_destination: Open, sandbox: Sandbox) -> None:

@@ -30,8 +30,7 @@ def test_spent_allocation_stops_the_destination(destination: SalesforceDestinati
     assert sandbox.salesforce.records("Account") == []
 
 
-def test_injected_limit_reply_stops_the_destination_too(destination: SalesforceDestination,
-                                                        sandbox: Sandbox) -> None:
+def test_injected_limit_reply_stops_the_destination_too(destination: SalesforceDestination, sandbox: Sandbox) -> None:
     sandbox.salesforce.set_faults([FaultRule(route=COLLECTIONS, ratelimit_rate=1.0)])
     with pytest.raises(DestinationStoppedError) as raised:
         destination.write(Operation.CREATE, [account("p1", Name="A")])
@@ -39,14 +38,20 @@ def test_injected_limit_reply_stops_the_destination_too(destination: SalesforceD
     assert destination.client.rate_info() == RateInfo(daily_remaining=0, daily_limit=100_000)
 
 
-@pytest.mark.parametrize("rule", [FaultRule(route=COLLECTIONS, error_rate=1.0, error_status=503),
-                                  FaultRule(route=COLLECTIONS, error_rate=1.0, error_status=500),
-                                  FaultRule(route=COLLECTIONS, drop_rate=1.0),
-                                  FaultRule(route=COLLECTIONS, timeout_rate=1.0, timeout_seconds=0.05),
-                                  FaultRule(route=COLLECTIONS, lost_response_rate=1.0)],
-                         ids=["503", "500", "dropped", "hung-then-dropped", "lost-response"])
-def test_server_errors_and_broken_connections_are_transient(destination: SalesforceDestination,
-                                                            sandbox: Sandbox, rule: FaultRule) -> None:
+@pytest.mark.parametrize(
+    "rule",
+    [
+        FaultRule(route=COLLECTIONS, error_rate=1.0, error_status=503),
+        FaultRule(route=COLLECTIONS, error_rate=1.0, error_status=500),
+        FaultRule(route=COLLECTIONS, drop_rate=1.0),
+        FaultRule(route=COLLECTIONS, timeout_rate=1.0, timeout_seconds=0.05),
+        FaultRule(route=COLLECTIONS, lost_response_rate=1.0),
+    ],
+    ids=["503", "500", "dropped", "hung-then-dropped", "lost-response"],
+)
+def test_server_errors_and_broken_connections_are_transient(
+    destination: SalesforceDestination, sandbox: Sandbox, rule: FaultRule
+) -> None:
     sandbox.salesforce.set_faults([rule])
     with pytest.raises(TransientError):
         destination.write(Operation.CREATE, [account("p1", Name="A")])
@@ -72,8 +77,9 @@ def test_expired_oauth_session_logs_in_again_once(destination: SalesforceDestina
     assert sandbox.salesforce.log.count("POST /services/oauth2/token") == 2  # the first login and the renewal
 
 
-def test_expired_access_token_stops_the_destination(open_destination: Callable[..., SalesforceDestination],
-                                                    sandbox: Sandbox) -> None:
+def test_expired_access_token_stops_the_destination(
+    open_destination: Callable[..., SalesforceDestination], sandbox: Sandbox
+) -> None:
     token = sandbox.salesforce.issue_token()
     destination = open_destination(client_id=None, client_secret=None, access_token=token)
     assert destination.write(Operation.CREATE, [account("p1", Name="A")]).calls == 1
@@ -84,16 +90,18 @@ def test_expired_access_token_stops_the_destination(open_destination: Callable[.
     assert token not in str(raised.value)
 
 
-def test_password_grant_and_refused_credentials(open_destination: Callable[..., SalesforceDestination],
-                                                sandbox: Sandbox) -> None:
+def test_password_grant_and_refused_credentials(
+    open_destination: Callable[..., SalesforceDestination], sandbox: Sandbox
+) -> None:
     creds = sandbox.salesforce.credentials
     destination = open_destination(username=creds.username, password=creds.password + creds.security_token)
     assert destination.write(Operation.CREATE, [account("p1", Name="A")]).results[0].record_id
     with pytest.raises(DestinationStoppedError) as raised:
         open_destination(client_secret="not-the-secret")
     assert (raised.value.code, str(raised.value)) == (
-        "invalid_client", "Salesforce refused the client_credentials login: invalid_client (invalid client "
-                          "credentials)")
+        "invalid_client",
+        "Salesforce refused the client_credentials login: invalid_client (invalid client credentials)",
+    )
     assert "not-the-secret" not in str(raised.value)
     with pytest.raises(DestinationStoppedError, match="needs username, password, client_id and client_secret"):
         open_destination(client_id=None, client_secret=None, username=creds.username, password="x")
@@ -118,15 +126,28 @@ def test_request_table() -> None:
     assert isinstance(delivery_error(requests.exceptions.ReadTimeout(), "upsert"), TransientError)
 
 
-@pytest.mark.parametrize(("cell", "expected"), [
-    ("STRING_TOO_LONG:Name: data value too large: xxx:Name --",
-     RecordResult.rejected("STRING_TOO_LONG", "Name: data value too large: xxx")),
-    ("UNABLE_TO_LOCK_ROW:unable to obtain exclusive access to this record or 1 records: --",
-     RecordResult.retryable("UNABLE_TO_LOCK_ROW", "unable to obtain exclusive access to this record or 1 records")),
-    ("REQUIRED_FIELD_MISSING:Required fields are missing: [Name]:Name --",
-     RecordResult.rejected("REQUIRED_FIELD_MISSING", "Required fields are missing: [Name]")),
-    ("FIELD_CUSTOM_VALIDATION_EXCEPTION:Score must be positive: --",
-     RecordResult.rejected("FIELD_CUSTOM_VALIDATION_EXCEPTION", "Score must be positive")),
-])
+@pytest.mark.parametrize(
+    ("cell", "expected"),
+    [
+        (
+            "STRING_TOO_LONG:Name: data value too large: xxx:Name --",
+            RecordResult.rejected("STRING_TOO_LONG", "Name: data value too large: xxx"),
+        ),
+        (
+            "UNABLE_TO_LOCK_ROW:unable to obtain exclusive access to this record or 1 records: --",
+            RecordResult.retryable(
+                "UNABLE_TO_LOCK_ROW", "unable to obtain exclusive access to this record or 1 records"
+            ),
+        ),
+        (
+            "REQUIRED_FIELD_MISSING:Required fields are missing: [Name]:Name --",
+            RecordResult.rejected("REQUIRED_FIELD_MISSING", "Required fields are missing: [Name]"),
+        ),
+        (
+            "FIELD_CUSTOM_VALIDATION_EXCEPTION:Score must be positive: --",
+            RecordResult.rejected("FIELD_CUSTOM_VALIDATION_EXCEPTION", "Score must be positive"),
+        ),
+    ],
+)
 def test_bulk_error_cells(cell: str, expected: RecordResult) -> None:
     assert parse_bulk_error(cell) == expected

@@ -26,19 +26,29 @@ def legacy_org(tmp_path: Path) -> Iterator[tuple[SalesforceEmulator, SalesforceS
     emulator = SalesforceEmulator(custom_fields=with_fields({"Account": [LEGACY_ID]}))
     server = EmulatorServer(emulator, certfile=tls.cert_chain_pem, keyfile=tls.key_pem).start()
     creds = emulator.credentials
-    yield emulator, SalesforceSettings(type="salesforce", instance_url=server.url, client_id=creds.client_id,
-                                       client_secret=creds.client_secret, ca_bundle=str(tls.ca_pem))
+    yield (
+        emulator,
+        SalesforceSettings(
+            type="salesforce",
+            instance_url=server.url,
+            client_id=creds.client_id,
+            client_secret=creds.client_secret,
+            ca_bundle=str(tls.ca_pem),
+        ),
+    )
     server.stop()
 
 
 @pytest.mark.parametrize("mode", [SyncMode.UPSERT, SyncMode.UPDATE])
 def test_several_matches_are_rejected_naming_the_candidates(
-        legacy_org: tuple[SalesforceEmulator, SalesforceSettings], mode: SyncMode) -> None:
+    legacy_org: tuple[SalesforceEmulator, SalesforceSettings], mode: SyncMode
+) -> None:
     emulator, settings = legacy_org
     twins = emulator.seed_accounts([{"Name": "A", "Legacy_Id__c": "L1"}, {"Name": "B", "Legacy_Id__c": "l1"}])
     [single] = emulator.seed_accounts([{"Name": "C", "Legacy_Id__c": "L2"}])
-    destination = SalesforceDestination(settings, Target("Account", mode, "Legacy_Id__c",
-                                                         {"Name": SyncFieldType.STRING}))
+    destination = SalesforceDestination(
+        settings, Target("Account", mode, "Legacy_Id__c", {"Name": SyncFieldType.STRING})
+    )
     try:
         result = destination.write(Operation.CREATE, [account("L1", Name="X"), account("L2", Name="Y")])
     finally:

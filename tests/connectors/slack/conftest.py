@@ -64,8 +64,9 @@ def limited_slack() -> Iterator[MakeLimited]:
         emulator = SlackEmulator(limits, clock=clock, wall_clock=wall_clock)
         server = EmulatorServer(emulator).start()
         servers.append(server)
-        return LimitedSlack(emulator, open_alert_channel(settings_for(server.url + "/api/"), timeout_s=5), clock,
-                            wall_clock)
+        return LimitedSlack(
+            emulator, open_alert_channel(settings_for(server.url + "/api/"), timeout_s=5), clock, wall_clock
+        )
 
     yield make
     for server in servers:

@@ -40,10 +40,18 @@ MAPPING = Path(__file__).resolve().parents[3] / "mappings" / "slack_pql_alerts.y
 SHIPPED = yaml.safe_load(MAPPING.read_text())["triggers"][0]["alert"]["template"]
 SIGNALS = {"seats": 12, "invites_30d": 5, "limit_hits_30d": 2, "active_days_30d": 18}
 HOSTILE = "<!channel> *bold* _it_ ~gone~ `code` <https://evil|click> & <@U0ADMIN>"
-ROW = {"account_id": "acc_000123", "account_name": "Northwind Traders", "domain": "northwind.io",
-       "owner_email": "dana.kim@yourco.com", "pql_score": 83.5, "pql_tier": "hot",
-       "pql_reason": "5 teammates invited; hit export limit twice", "employees": 240, "fit_tier": "mid_market",
-       "signals": json.dumps(SIGNALS)}
+ROW = {
+    "account_id": "acc_000123",
+    "account_name": "Northwind Traders",
+    "domain": "northwind.io",
+    "owner_email": "dana.kim@yourco.com",
+    "pql_score": 83.5,
+    "pql_tier": "hot",
+    "pql_reason": "5 teammates invited; hit export limit twice",
+    "employees": 240,
+    "fit_tier": "mid_market",
+    "signals": json.dumps(SIGNALS),
+}
 TOKEN = "slack_pql_alerts:hot_account_alert:acc_000123:2026-11-23T12%3A00%3A00Z"
 
 
@@ -51,10 +59,15 @@ def content(row: dict[str, Any] | None = None, **overrides: Any) -> dict[str, An
     """The alert's fields and the row its template renders over (``dedupe_token`` names the dedupe key)."""
     row = row or ROW
     fields: dict[str, Any] = {
-        "dedupe_key": overrides.pop("dedupe_token", TOKEN), "title": str(row["account_name"]), "row": row,
-        "score": row["pql_score"], "tier": row["pql_tier"], "signals": SIGNALS,
+        "dedupe_key": overrides.pop("dedupe_token", TOKEN),
+        "title": str(row["account_name"]),
+        "row": row,
+        "score": row["pql_score"],
+        "tier": row["pql_tier"],
+        "signals": SIGNALS,
         "changes": [Change("pql_score", 72, 83.5), Change("pql_tier", "warm", "hot")],
-        "record_url": "https://yourco.lightning.force.com/lightning/r/Account/001000000000001/view"}
+        "record_url": "https://yourco.lightning.force.com/lightning/r/Account/001000000000001/view",
+    }
     return fields | overrides
 
 
@@ -78,6 +91,7 @@ def texts(message: SlackMessage) -> Iterator[tuple[str, str]]:
         elif isinstance(node, list):
             for item in node:
                 yield from walk(item)
+
     yield from walk(message.blocks)
 
 
@@ -86,15 +100,22 @@ def test_the_shipped_template_renders_a_message_slack_accepts() -> None:
     assert validate_blocks(message.blocks) == []
     header, body, facts, signals, changed, actions = message.blocks
     assert header["text"]["text"] == "Northwind Traders"
-    assert body["text"]["text"].startswith(":fire: *Northwind Traders* just turned into a hot PQL (score 84).\n"
-                                           "5 teammates invited")
+    assert body["text"]["text"].startswith(
+        ":fire: *Northwind Traders* just turned into a hot PQL (score 84).\n5 teammates invited"
+    )
     assert [f["text"] for f in facts["fields"]] == ["*Score*\n83.5", "*Tier*\nhot"]
-    assert signals["text"]["text"] == ("*Signals*\nseats *12* · invites 30d *5* · limit hits 30d *2* · "
-                                       "active days 30d *18*")
+    assert signals["text"]["text"] == (
+        "*Signals*\nseats *12* · invites 30d *5* · limit hits 30d *2* · active days 30d *18*"
+    )
     assert changed["elements"][0]["text"] == (
-        f"Since the last alert: pql{ZWJ}_{ZWJ}score 72 → 83.5, pql{ZWJ}_{ZWJ}tier warm → hot")
+        f"Since the last alert: pql{ZWJ}_{ZWJ}score 72 → 83.5, pql{ZWJ}_{ZWJ}tier warm → hot"
+    )
     assert [(b["action_id"], b.get("value")) for b in actions["elements"]] == [
-        (ACTION_OPEN_RECORD, None), (ACTION_CLAIM, TOKEN), (ACTION_SNOOZE, TOKEN), (ACTION_NOT_USEFUL, TOKEN)]
+        (ACTION_OPEN_RECORD, None),
+        (ACTION_CLAIM, TOKEN),
+        (ACTION_SNOOZE, TOKEN),
+        (ACTION_NOT_USEFUL, TOKEN),
+    ]
     assert actions["elements"][0]["url"].startswith("https://yourco.lightning.force.com/")
     assert message.text == "Northwind Traders: hot PQL, score 83.5"
     assert message.metadata == {"event_type": "syncer_alert", "event_payload": {"dedupe_key": TOKEN}}
@@ -104,8 +125,9 @@ def test_the_shipped_template_renders_a_message_slack_accepts() -> None:
 def test_a_hostile_account_pings_nobody_links_nothing_and_formats_nothing() -> None:
     signals = {"seats": HOSTILE, "invites_30d": HOSTILE, HOSTILE: HOSTILE}
     row = {**ROW, "account_name": HOSTILE, "pql_reason": HOSTILE, "domain": HOSTILE, "signals": json.dumps(signals)}
-    message = render_alert(SHIPPED, content(row, signals=signals, tier=HOSTILE, score=HOSTILE,
-                                            changes=[Change(HOSTILE, HOSTILE, HOSTILE)]))
+    message = render_alert(
+        SHIPPED, content(row, signals=signals, tier=HOSTILE, score=HOSTILE, changes=[Change(HOSTILE, HOSTILE, HOSTILE)])
+    )
     assert validate_blocks(message.blocks) == []
     parsed = [text for kind, text in texts(message) if kind == "mrkdwn"]
     assert len(parsed) == 6  # fallback, template body, score, tier, signals, changes
@@ -115,9 +137,11 @@ def test_a_hostile_account_pings_nobody_links_nothing_and_formats_nothing() -> N
         assert "<" not in text and ">" not in text
         assert escaped in text
     # Data's formatting characters are wrapped in zero-width joiners, so none can open or close formatting.
-    assert escaped == ("&lt;!channel&gt; \u200d*\u200dbold\u200d*\u200d \u200d_\u200dit\u200d_\u200d "
-                       "\u200d~\u200dgone\u200d~\u200d \u200d`\u200dcode\u200d`\u200d "
-                       "&lt;https://evil|click&gt; &amp; &lt;@U0ADMIN&gt;")
+    assert escaped == (
+        "&lt;!channel&gt; \u200d*\u200dbold\u200d*\u200d \u200d_\u200dit\u200d_\u200d "
+        "\u200d~\u200dgone\u200d~\u200d \u200d`\u200dcode\u200d`\u200d "
+        "&lt;https://evil|click&gt; &amp; &lt;@U0ADMIN&gt;"
+    )
     # plain_text is displayed as it is: the header shows the name exactly, and Slack parses nothing in it.
     assert next(text for kind, text in texts(message) if kind == "plain_text") == HOSTILE
 
@@ -144,13 +168,16 @@ def test_any_values_render_within_slacks_limits(name: str, reason: str) -> None:
     assert all("<" not in text for kind, text in texts(message) if kind == "mrkdwn")
 
 
-@pytest.mark.parametrize(("text", "limit", "expected"), [
-    ("short", 10, "short"),
-    ("a" * 20, 10, "a" * 9 + "…"),
-    ("abcdef&amp;xyz", 10, "abcdef…"),  # never "&am…"
-    ("abcd\u200d*\u200dxyzw", 8, "abcd…"),  # a wrapped character stays whole
-    ("see <https://crm/a|the record> now", 20, "see…"),  # the template's link is kept whole or dropped
-])
+@pytest.mark.parametrize(
+    ("text", "limit", "expected"),
+    [
+        ("short", 10, "short"),
+        ("a" * 20, 10, "a" * 9 + "…"),
+        ("abcdef&amp;xyz", 10, "abcdef…"),  # never "&am…"
+        ("abcd\u200d*\u200dxyzw", 8, "abcd…"),  # a wrapped character stays whole
+        ("see <https://crm/a|the record> now", 20, "see…"),  # the template's link is kept whole or dropped
+    ],
+)
 def test_truncate_cuts_with_an_ellipsis_at_safe_places(text: str, limit: int, expected: str) -> None:
     assert truncate(text, limit) == expected
     assert len(truncate(text, limit)) <= limit
@@ -172,18 +199,30 @@ def test_a_message_keeps_at_most_fifty_blocks_and_its_actions() -> None:
     assert fitted[-2]["elements"][0]["text"] == "and 12 more not shown"
 
 
-@pytest.mark.parametrize(("changes", "expected"), [
-    (None, "First alert about this account."),
-    ([], "Nothing changed since the last alert."),
-    ([Change("seats", None, 12)], "Since the last alert: seats - → 12"),
-])
+@pytest.mark.parametrize(
+    ("changes", "expected"),
+    [
+        (None, "First alert about this account."),
+        ([], "Nothing changed since the last alert."),
+        ([Change("seats", None, 12)], "Since the last alert: seats - → 12"),
+    ],
+)
 def test_what_changed_since_the_last_alert(changes: list[Change] | None, expected: str) -> None:
     message = render_alert(SHIPPED, content(changes=changes))
     assert message.blocks[4]["elements"][0]["text"] == expected
 
 
-@pytest.mark.parametrize("url", [None, "javascript:alert(1)", "https://x/" + "a" * 3000, "https://crm/\u202eexe.pdf",
-                                 "https://crm/a b", "https://crm/\x00"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        None,
+        "javascript:alert(1)",
+        "https://x/" + "a" * 3000,
+        "https://crm/\u202eexe.pdf",
+        "https://crm/a b",
+        "https://crm/\x00",
+    ],
+)
 def test_no_record_button_without_a_web_url(url: str | None) -> None:
     actions = render_alert(SHIPPED, content(record_url=url)).blocks[-1]
     assert [b["action_id"] for b in actions["elements"]] == [ACTION_CLAIM, ACTION_SNOOZE, ACTION_NOT_USEFUL]
@@ -199,22 +238,42 @@ def test_a_template_that_fails_on_a_row_raises_one_line() -> None:
 COLUMNS = list(ROW)
 
 
-@pytest.mark.parametrize(("template", "sample", "expected"), [
-    (SHIPPED, ROW, []),
-    (SHIPPED, None, []),
-    ("{{ account_name }", None, ["template syntax error on line 1: unexpected '}'"]),
-    ("{% if %}\n", None, ["template syntax error on line 1: Expected an expression, got 'end of statement block'"]),
-    ("{{ acount_name }} {{ score }}", None, [
-        f"template variable '{name}' is not a column of the model (it has: {', '.join(COLUMNS)})"
-        for name in ("acount_name", "score")]),
-    ("{{ signals.seats }}", {**ROW, "signals": None},
-     ["alert template: 'None' has no attribute 'seats' (on the sample row)"]),
-    ("{{ account_name.__class__.__mro__ }}", ROW,
-     ["alert template: access to attribute '__class__' of 'str' object is unsafe. (on the sample row)"]),
-    ("{{ pql_reason * 400 }}", ROW, ["alert template renders to 17200 characters on the sample row; an alert shows "
-                                     "at most 3000 in one block, so it would be cut"]),
-    ("{% if false %}{{ domain }}{% endif %}", ROW, ["alert template renders to nothing on the sample row"]),
-])
+@pytest.mark.parametrize(
+    ("template", "sample", "expected"),
+    [
+        (SHIPPED, ROW, []),
+        (SHIPPED, None, []),
+        ("{{ account_name }", None, ["template syntax error on line 1: unexpected '}'"]),
+        ("{% if %}\n", None, ["template syntax error on line 1: Expected an expression, got 'end of statement block'"]),
+        (
+            "{{ acount_name }} {{ score }}",
+            None,
+            [
+                f"template variable '{name}' is not a column of the model (it has: {', '.join(COLUMNS)})"
+                for name in ("acount_name", "score")
+            ],
+        ),
+        (
+            "{{ signals.seats }}",
+            {**ROW, "signals": None},
+            ["alert template: 'None' has no attribute 'seats' (on the sample row)"],
+        ),
+        (
+            "{{ account_name.__class__.__mro__ }}",
+            ROW,
+            ["alert template: access to attribute '__class__' of 'str' object is unsafe. (on the sample row)"],
+        ),
+        (
+            "{{ pql_reason * 400 }}",
+            ROW,
+            [
+                "alert template renders to 17200 characters on the sample row; an alert shows "
+                "at most 3000 in one block, so it would be cut"
+            ],
+        ),
+        ("{% if false %}{{ domain }}{% endif %}", ROW, ["alert template renders to nothing on the sample row"]),
+    ],
+)
 def test_check_template(template: str, sample: dict[str, Any] | None, expected: list[str]) -> None:
     assert check_template(template, COLUMNS, sample) == expected
 
@@ -231,15 +290,23 @@ def test_a_digest_lists_the_overflow_within_fifty_blocks() -> None:
     assert "accessory" not in first  # no link that is not a web URL
     assert second["accessory"]["url"] == "https://crm/a/1"
     assert message.blocks[-1]["elements"][0]["text"] == "and 13 more not shown"
-    assert message.metadata == {"event_type": "syncer_alert_digest",
-                                "event_payload": {"digest_key": "U_DANA/2026-11-23"}}
+    assert message.metadata == {
+        "event_type": "syncer_alert_digest",
+        "event_payload": {"digest_key": "U_DANA/2026-11-23"},
+    }
     assert all("<" not in text for kind, text in texts(message) if kind == "mrkdwn")
 
 
-@pytest.mark.parametrize("template", [
-    "{{ account_name | safe }}", "{% autoescape false %}{{ account_name }}{% endautoescape %}",
-    "{{ account_name ~ '' }}", "{% for c in account_name %}{{ c }}{% endfor %}", "{{ [account_name] | join }}",
-])
+@pytest.mark.parametrize(
+    "template",
+    [
+        "{{ account_name | safe }}",
+        "{% autoescape false %}{{ account_name }}{% endautoescape %}",
+        "{{ account_name ~ '' }}",
+        "{% for c in account_name %}{{ c }}{% endfor %}",
+        "{{ [account_name] | join }}",
+    ],
+)
 def test_a_template_cannot_opt_out_of_escaping(template: str) -> None:
     message = render_alert(template, content({**ROW, "account_name": HOSTILE}))
     assert message.blocks[1]["text"]["text"] == escape_mrkdwn(HOSTILE)
@@ -266,6 +333,10 @@ def test_control_characters_and_bidi_overrides_never_reach_slack() -> None:
 def test_the_template_text_is_trusted_and_only_data_is_marked() -> None:
     marked = render_marked("*{{ account_name }}* is {{ pql_tier }}", {**ROW, "account_name": "<!channel>"})
     assert [(part.text, part.data) for part in marked.parts] == [
-        ("*", False), ("<!channel>", True), ("* is ", False), ("hot", True)]
+        ("*", False),
+        ("<!channel>", True),
+        ("* is ", False),
+        ("hot", True),
+    ]
     forged = render_marked("{{ account_name }}", {**ROW, "account_name": "\ue001*\ue000"})
     assert [(part.text, part.data) for part in forged.parts] == [("*", True)]  # data cannot close its own part

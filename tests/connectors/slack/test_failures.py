@@ -50,8 +50,9 @@ def test_429_is_rate_limited_with_retry_after(open_channel: Open, faults: SlackE
 
 
 @pytest.mark.parametrize("token", ["xoxb-not-issued-secret-123", ""])
-def test_bad_token_stops_without_echoing_it(open_channel: Open, slack: SlackEmulator, token: str,
-                                            caplog: pytest.LogCaptureFixture) -> None:
+def test_bad_token_stops_without_echoing_it(
+    open_channel: Open, slack: SlackEmulator, token: str, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.DEBUG)  # the SDK logs each request at DEBUG
     channel = open_channel(token=token)
     with pytest.raises(DestinationStoppedError) as excinfo:
@@ -72,14 +73,18 @@ def test_revoked_token_stops(open_channel: Open, slack: SlackEmulator) -> None:
     assert excinfo.value.code == "token_revoked" and TOKEN not in str(excinfo.value)
 
 
-@pytest.mark.parametrize(("to", "code"), [
-    ({"channel": "C0NOSUCH001"}, "channel_not_found"),
-    ({"channel": GENERAL_ID}, "not_in_channel"),
-    ({"user_id": "U0NOSUCH001"}, "user_not_found"),
-    ({}, "no_destination"),
-])
-def test_undeliverable_alert_is_rejected(open_channel: Open, slack: SlackEmulator, to: dict[str, str],
-                                         code: str) -> None:
+@pytest.mark.parametrize(
+    ("to", "code"),
+    [
+        ({"channel": "C0NOSUCH001"}, "channel_not_found"),
+        ({"channel": GENERAL_ID}, "not_in_channel"),
+        ({"user_id": "U0NOSUCH001"}, "user_not_found"),
+        ({}, "no_destination"),
+    ],
+)
+def test_undeliverable_alert_is_rejected(
+    open_channel: Open, slack: SlackEmulator, to: dict[str, str], code: str
+) -> None:
     channel = open_channel()
     result = channel.post(divider_alert(**to))
     assert result.status is RecordStatus.REJECTED and result.code == code and result.message
@@ -87,8 +92,9 @@ def test_undeliverable_alert_is_rejected(open_channel: Open, slack: SlackEmulato
     assert channel.find_posts([divider_alert(**to)]) == {}  # nothing can be there, and reading says so
 
 
-def test_invalid_blocks_are_rejected_with_slacks_reasons(open_channel: Open, slack: SlackEmulator,
-                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_invalid_blocks_are_rejected_with_slacks_reasons(
+    open_channel: Open, slack: SlackEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
     header = {"type": "header", "text": {"type": "plain_text", "text": "x" * 151}}
     drawn_as(monkeypatch, SlackMessage("alert", [header], {}))
     result = open_channel().post(AlertPost("k-1", NOTICE, channel=PQL_ALERTS_ID))
@@ -102,11 +108,17 @@ def test_too_long_text_is_rejected(open_channel: Open, slack: SlackEmulator, mon
     assert result.status is RecordStatus.REJECTED and result.code == "msg_too_long"
 
 
-@pytest.mark.parametrize("rule", [FaultRule(route=POST_ROUTE, error_rate=1.0, error_status=503),
-                                  FaultRule(route=POST_ROUTE, error_rate=1.0, error_status=500),
-                                  FaultRule(route=POST_ROUTE, drop_rate=1.0)])
-def test_outages_and_dropped_connections_are_transient(open_channel: Open, faults: SlackEmulator,
-                                                       rule: FaultRule) -> None:
+@pytest.mark.parametrize(
+    "rule",
+    [
+        FaultRule(route=POST_ROUTE, error_rate=1.0, error_status=503),
+        FaultRule(route=POST_ROUTE, error_rate=1.0, error_status=500),
+        FaultRule(route=POST_ROUTE, drop_rate=1.0),
+    ],
+)
+def test_outages_and_dropped_connections_are_transient(
+    open_channel: Open, faults: SlackEmulator, rule: FaultRule
+) -> None:
     faults.set_faults([rule])
     with pytest.raises(TransientError):
         open_channel().post(AlertPost("k-1", NOTICE, channel=PQL_ALERTS_ID))
@@ -120,17 +132,20 @@ def test_a_refused_connection_is_transient() -> None:
 
 
 # Codes the sandbox never answers with (archiving, scopes, deactivated bots) are checked against the table itself.
-@pytest.mark.parametrize(("status", "code", "reaction"), [
-    (200, "is_archived", Reaction.REJECTED),
-    (200, "cannot_dm_bot", Reaction.REJECTED),
-    (200, "missing_scope", Reaction.STOPPED),
-    (200, "account_inactive", Reaction.STOPPED),
-    (200, "token_expired", Reaction.STOPPED),
-    (200, "fatal_error", Reaction.TRANSIENT),
-    (200, "some_future_code", Reaction.REJECTED),
-    (502, "Received a response in a non-JSON format: <html>", Reaction.TRANSIENT),
-    (404, None, Reaction.STOPPED),
-])
+@pytest.mark.parametrize(
+    ("status", "code", "reaction"),
+    [
+        (200, "is_archived", Reaction.REJECTED),
+        (200, "cannot_dm_bot", Reaction.REJECTED),
+        (200, "missing_scope", Reaction.STOPPED),
+        (200, "account_inactive", Reaction.STOPPED),
+        (200, "token_expired", Reaction.STOPPED),
+        (200, "fatal_error", Reaction.TRANSIENT),
+        (200, "some_future_code", Reaction.REJECTED),
+        (502, "Received a response in a non-JSON format: <html>", Reaction.TRANSIENT),
+        (404, None, Reaction.STOPPED),
+    ],
+)
 def test_table(status: int, code: str | None, reaction: Reaction) -> None:
     failure = classify("chat.postMessage", status, {"ok": False, "error": code} if code else {}, {})
     assert failure.reaction is reaction

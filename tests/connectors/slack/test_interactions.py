@@ -39,18 +39,38 @@ from tests.connectors.slack.test_blocks import ROW, SHIPPED
 SECRET = SecretStr("8f742231b10e8888abcd99yyyzzz85a5")
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 KEY = DedupeKey("slack_pql_alerts", "hot_account_alert", "acc_000123", "2026-11-23T12:00:00Z")
-MESSAGE = draw(Alert(KEY.token(), "Northwind Traders", render_marked(SHIPPED, ROW), 83.5, "hot",
-                     record_url="https://yourco.lightning.force.com/lightning/r/Account/001000000000001/view"))
+MESSAGE = draw(
+    Alert(
+        KEY.token(),
+        "Northwind Traders",
+        render_marked(SHIPPED, ROW),
+        83.5,
+        "hot",
+        record_url="https://yourco.lightning.force.com/lightning/r/Account/001000000000001/view",
+    )
+)
 
 
-def payload(action_id: str = ACTION_CLAIM, value: str = KEY.token(), user: str = "U061F7AUR",
-            **extra: Any) -> dict[str, Any]:
-    return {"type": "block_actions", "user": {"id": user, "username": "dana.kim"},
-            "container": {"type": "message", "message_ts": "1763899200.000100", "channel_id": "D0123"},
-            "channel": {"id": "D0123"}, "response_url": "https://hooks.slack.com/actions/T0/1/abc",
-            "message": {"ts": "1763899200.000100", "text": MESSAGE.text, "blocks": MESSAGE.blocks},
-            "actions": [{"action_id": action_id, "block_id": "syncer_feedback", "value": value,
-                         "type": "button", "action_ts": "1763899260.1"}]} | extra
+def payload(
+    action_id: str = ACTION_CLAIM, value: str = KEY.token(), user: str = "U061F7AUR", **extra: Any
+) -> dict[str, Any]:
+    return {
+        "type": "block_actions",
+        "user": {"id": user, "username": "dana.kim"},
+        "container": {"type": "message", "message_ts": "1763899200.000100", "channel_id": "D0123"},
+        "channel": {"id": "D0123"},
+        "response_url": "https://hooks.slack.com/actions/T0/1/abc",
+        "message": {"ts": "1763899200.000100", "text": MESSAGE.text, "blocks": MESSAGE.blocks},
+        "actions": [
+            {
+                "action_id": action_id,
+                "block_id": "syncer_feedback",
+                "value": value,
+                "type": "button",
+                "action_ts": "1763899260.1",
+            }
+        ],
+    } | extra
 
 
 def form(data: object) -> bytes:
@@ -61,8 +81,11 @@ def signed(body: bytes, at: datetime = NOW, secret: SecretStr = SECRET) -> dict[
     timestamp = str(int(at.timestamp()))
     # Computed here as Slack documents it, independently of the connector's verifier.
     digest = hmac.new(secret.get_secret_value().encode(), b"v0:" + timestamp.encode() + b":" + body, hashlib.sha256)
-    return {"X-Slack-Request-Timestamp": timestamp, "X-Slack-Signature": f"v0={digest.hexdigest()}",
-            "Content-Type": "application/x-www-form-urlencoded"}
+    return {
+        "X-Slack-Request-Timestamp": timestamp,
+        "X-Slack-Signature": f"v0={digest.hexdigest()}",
+        "Content-Type": "application/x-www-form-urlencoded",
+    }
 
 
 class UntouchedLedger:
@@ -88,8 +111,9 @@ class Handler:
         self.inner = SlackInteractions(settings, seen if seen is not None else InMemorySeenRequests())
         self.ledger = UntouchedLedger()
 
-    def handle(self, body: bytes, headers: dict[str, str],
-               now: datetime) -> tuple[int, dict[str, Any], Feedback | None]:
+    def handle(
+        self, body: bytes, headers: dict[str, str], now: datetime
+    ) -> tuple[int, dict[str, Any], Feedback | None]:
         answer: InteractionAnswer = self.inner.handle(InteractionRequest(body, headers, now), self.ledger)
         assert self.ledger.calls == []  # nothing is looked up before the answer
         feedback = parse_feedback(body) if answer.followup is not None else None
@@ -101,13 +125,17 @@ def handler() -> Handler:
     return Handler()
 
 
-@pytest.mark.parametrize(("action_id", "action", "done"), [
-    (ACTION_CLAIM, FeedbackAction.CLAIM, "Claimed by <@U061F7AUR>"),
-    (ACTION_SNOOZE, FeedbackAction.SNOOZE_7D, "Snoozed for 7 days by <@U061F7AUR>"),
-    (ACTION_NOT_USEFUL, FeedbackAction.NOT_USEFUL, "Marked not useful by <@U061F7AUR>"),
-])
+@pytest.mark.parametrize(
+    ("action_id", "action", "done"),
+    [
+        (ACTION_CLAIM, FeedbackAction.CLAIM, "Claimed by <@U061F7AUR>"),
+        (ACTION_SNOOZE, FeedbackAction.SNOOZE_7D, "Snoozed for 7 days by <@U061F7AUR>"),
+        (ACTION_NOT_USEFUL, FeedbackAction.NOT_USEFUL, "Marked not useful by <@U061F7AUR>"),
+    ],
+)
 def test_a_signed_feedback_press_is_accepted_and_updates_the_message(
-        handler: Handler, action_id: str, action: FeedbackAction, done: str) -> None:
+    handler: Handler, action_id: str, action: FeedbackAction, done: str
+) -> None:
     body = form(payload(action_id))
     status, response, feedback = handler.handle(body, signed(body), NOW)
     assert (status, response) == (200, {"ok": True})
@@ -130,26 +158,40 @@ def test_headers_are_matched_whatever_their_case(handler: Handler) -> None:
     assert handler.handle(body, headers, NOW)[0] == 200
 
 
-@pytest.mark.parametrize(("tamper", "reason"), [
-    (lambda body, headers: (body, signed(body, secret=SecretStr("another-secret"))), "signature does not match"),
-    (lambda body, headers: (body.replace(b"U061F7AUR", b"U0ATTACKR"), headers), "signature does not match"),
-    (lambda body, headers: (body, headers | {"X-Slack-Signature": "v1=" + headers["X-Slack-Signature"][3:]}),
-     "signature does not match"),
-    (lambda body, headers: (body, {"X-Slack-Signature": headers["X-Slack-Signature"]}),
-     "missing X-Slack-Request-Timestamp or X-Slack-Signature"),
-    (lambda body, headers: (body, headers | {"X-Slack-Request-Timestamp": "noon"}),
-     "X-Slack-Request-Timestamp is not a number"),
-])
+@pytest.mark.parametrize(
+    ("tamper", "reason"),
+    [
+        (lambda body, headers: (body, signed(body, secret=SecretStr("another-secret"))), "signature does not match"),
+        (lambda body, headers: (body.replace(b"U061F7AUR", b"U0ATTACKR"), headers), "signature does not match"),
+        (
+            lambda body, headers: (body, headers | {"X-Slack-Signature": "v1=" + headers["X-Slack-Signature"][3:]}),
+            "signature does not match",
+        ),
+        (
+            lambda body, headers: (body, {"X-Slack-Signature": headers["X-Slack-Signature"]}),
+            "missing X-Slack-Request-Timestamp or X-Slack-Signature",
+        ),
+        (
+            lambda body, headers: (body, headers | {"X-Slack-Request-Timestamp": "noon"}),
+            "X-Slack-Request-Timestamp is not a number",
+        ),
+    ],
+)
 def test_forged_requests_are_refused(handler: Handler, tamper: Any, reason: str) -> None:
     body = form(payload())
     forged_body, forged_headers = tamper(body, signed(body))
     assert handler.handle(forged_body, forged_headers, NOW) == (401, {"ok": False, "error": reason}, None)
 
 
-@pytest.mark.parametrize(("sent", "status"), [
-    (NOW - timedelta(seconds=301), 401), (NOW + timedelta(seconds=301), 401),
-    (NOW - timedelta(seconds=299), 200), (NOW + timedelta(seconds=299), 200),
-])
+@pytest.mark.parametrize(
+    ("sent", "status"),
+    [
+        (NOW - timedelta(seconds=301), 401),
+        (NOW + timedelta(seconds=301), 401),
+        (NOW - timedelta(seconds=299), 200),
+        (NOW + timedelta(seconds=299), 200),
+    ],
+)
 def test_only_fresh_timestamps_are_accepted(handler: Handler, sent: datetime, status: int) -> None:
     body = form(payload())
     got, response, _ = handler.handle(body, signed(body, at=sent), NOW)
@@ -165,37 +207,49 @@ def test_a_replayed_request_is_refused_and_remembered_only_while_it_could_be_acc
     headers = signed(body)
     assert handler.handle(body, headers, NOW)[0] == 200
     assert handler.handle(body, headers, NOW + timedelta(seconds=30)) == (
-        409, {"ok": False, "error": "request already handled (replay)"}, None)
+        409,
+        {"ok": False, "error": "request already handled (replay)"},
+        None,
+    )
     assert handler.handle(body, headers, NOW + timedelta(minutes=6))[0] == 401  # stale by then
     other = form(payload(ACTION_SNOOZE))
     assert handler.handle(other, signed(other, at=NOW + timedelta(minutes=11)), NOW + timedelta(minutes=11))[0] == 200
     assert len(seen) == 1  # the first signature expired and was forgotten
 
 
-@pytest.mark.parametrize(("body", "reason"), [
-    (b"not a form", "body is not a form with a JSON 'payload'"),
-    (b"payload=%7Bnot+json", "body is not a form with a JSON 'payload'"),
-    (b"\xff\xfe=\x00", "body is not a form with a JSON 'payload'"),
-    (b"other=1", "body is not a form with a JSON 'payload'"),
-    (form([1, 2]), "payload is not a JSON object"),
-    (form(payload(actions=[])), "block_actions payload without actions"),
-    (form(payload(actions=["claim"])), "block_actions payload without actions"),
-    (form(payload(value="")), "the button has no dedupe key"),
-    (form(payload(value="k" * 2001)), "the button has no dedupe key"),
-    (form(payload() | {"actions": [{"action_id": ACTION_CLAIM}]}), "the button has no dedupe key"),
-    (b"payload=" + b"%5B" * 5000, "payload JSON is nested too deeply"),
-    (form(payload(user="U1> <!channel")), "payload has no valid user id"),
-    (form(payload() | {"user": {"id": None}}), "payload has no valid user id"),
-])
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        (b"not a form", "body is not a form with a JSON 'payload'"),
+        (b"payload=%7Bnot+json", "body is not a form with a JSON 'payload'"),
+        (b"\xff\xfe=\x00", "body is not a form with a JSON 'payload'"),
+        (b"other=1", "body is not a form with a JSON 'payload'"),
+        (form([1, 2]), "payload is not a JSON object"),
+        (form(payload(actions=[])), "block_actions payload without actions"),
+        (form(payload(actions=["claim"])), "block_actions payload without actions"),
+        (form(payload(value="")), "the button has no dedupe key"),
+        (form(payload(value="k" * 2001)), "the button has no dedupe key"),
+        (form(payload() | {"actions": [{"action_id": ACTION_CLAIM}]}), "the button has no dedupe key"),
+        (b"payload=" + b"%5B" * 5000, "payload JSON is nested too deeply"),
+        (form(payload(user="U1> <!channel")), "payload has no valid user id"),
+        (form(payload() | {"user": {"id": None}}), "payload has no valid user id"),
+    ],
+)
 def test_malformed_payloads_get_a_400_with_a_reason(handler: Handler, body: bytes, reason: str) -> None:
     assert handler.handle(body, signed(body), NOW) == (400, {"ok": False, "error": reason}, None)
 
 
-@pytest.mark.parametrize("data", [
-    payload(ACTION_OPEN_RECORD), payload("someone_elses_button"), {"type": "view_submission", "view": {}},
-])
-def test_interactions_that_are_not_feedback_are_acknowledged_and_ignored(handler: Handler,
-                                                                         data: dict[str, Any]) -> None:
+@pytest.mark.parametrize(
+    "data",
+    [
+        payload(ACTION_OPEN_RECORD),
+        payload("someone_elses_button"),
+        {"type": "view_submission", "view": {}},
+    ],
+)
+def test_interactions_that_are_not_feedback_are_acknowledged_and_ignored(
+    handler: Handler, data: dict[str, Any]
+) -> None:
     body = form(data)
     assert handler.handle(body, signed(body), NOW) == (200, {"ok": True}, None)
 
@@ -234,11 +288,21 @@ def test_a_snooze_press_silences_that_account_for_that_rep_for_seven_days() -> N
     entry = hold_entry(Press(alert, FeedbackAction.SNOOZE_7D, "U061F7AUR", NOW))
     assert entry is not None and entry.not_before == NOW + timedelta(days=7)
     policy = AlertPolicy(cooldown_days=0)
-    hot = Candidate(DedupeKey(KEY.sync, KEY.trigger, KEY.account, "later"), "U061F7AUR", "UTC", "hot", 99.0, 1,
-                    NOW + timedelta(days=3), rep_name="dana.kim")
+    hot = Candidate(
+        DedupeKey(KEY.sync, KEY.trigger, KEY.account, "later"),
+        "U061F7AUR",
+        "UTC",
+        "hot",
+        99.0,
+        1,
+        NOW + timedelta(days=3),
+        rep_name="dana.kim",
+    )
     [decision] = decide([hot], [entry], policy, NOW + timedelta(days=3))
     assert (decision.outcome, decision.reason) == (
-        Outcome.SNOOZED, "dana.kim snoozed acc_000123 until 2026-11-30 12:00 UTC")
+        Outcome.SNOOZED,
+        "dana.kim snoozed acc_000123 until 2026-11-30 12:00 UTC",
+    )
     other_rep = Candidate(hot.key, "U0OTHER", "UTC", "hot", 99.0, 1, NOW + timedelta(days=3))
     assert decide([other_rep], [entry], policy, NOW + timedelta(days=3))[0].outcome is Outcome.SEND
     after = Candidate(hot.key, "U061F7AUR", "UTC", "hot", 99.0, 1, NOW + timedelta(days=7, hours=1))

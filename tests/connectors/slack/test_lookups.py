@@ -41,8 +41,9 @@ def test_a_member_added_later_is_found_with_their_zone(open_channel: Open, slack
 
 
 def test_rate_limit_midway_keeps_what_was_found(limited_slack: MakeLimited) -> None:
-    slack = limited_slack(SlackLimits(tier_per_minute={Tier.TIER_1: 1, Tier.TIER_2: 20, Tier.TIER_3: 2,
-                                                       Tier.TIER_4: 100}))
+    slack = limited_slack(
+        SlackLimits(tier_per_minute={Tier.TIER_1: 1, Tier.TIER_2: 20, Tier.TIER_3: 2, Tier.TIER_4: 100})
+    )
     emulator, channel, clock = slack.emulator, slack.channel, slack.clock
     emails = [rep.email for rep in sample_reps()[:3]]
     with pytest.raises(RateLimitedError) as excinfo:  # the third lookup in a minute

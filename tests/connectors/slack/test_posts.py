@@ -70,8 +70,10 @@ def lost_replies(slack: SlackEmulator) -> Iterator[None]:
 
 
 @pytest.mark.usefixtures("lost_replies")
-@pytest.mark.parametrize("to", [{"channel": PQL_ALERTS_ID}, {"channel": "#pql-alerts"}, {"user_id": DANA.slack_id},
-                                {"channel": DANA.slack_id}])
+@pytest.mark.parametrize(
+    "to",
+    [{"channel": PQL_ALERTS_ID}, {"channel": "#pql-alerts"}, {"user_id": DANA.slack_id}, {"channel": DANA.slack_id}],
+)
 def test_find_posts_after_a_lost_reply(open_channel: Open, slack: SlackEmulator, to: dict[str, str]) -> None:
     channel = open_channel()
     before = datetime.fromtimestamp(slack.wall_clock() - 1, UTC)
@@ -104,8 +106,9 @@ def test_find_posts_pages_through_history_and_reads_only_since_posted_after(limi
     assert emulator.log.count("conversations.history") == history + 3
 
 
-def test_channel_names_resolve_to_the_apps_channels(open_channel: Open, slack: SlackEmulator,
-                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+def test_channel_names_resolve_to_the_apps_channels(
+    open_channel: Open, slack: SlackEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(channel_module, "CHANNELS_PAGE", 1)  # one channel a page, so the listing pages
     slack.add_channel("C0ZZALERTS1", "zz-alerts")
     channel = open_channel()

@@ -67,8 +67,13 @@ class Sent:
 @pytest.fixture
 def world(sandbox: Sandbox, tmp_path: Path) -> Iterator[World]:
     base = sandbox.urls["slack"].removesuffix("api/")
-    settings = SlackSettings(type="slack", token=SecretStr(DEMO_BOT_TOKEN), base_url=sandbox.urls["slack"],
-                             signing_secret=SecretStr(SECRET), response_url_prefixes=(base,))
+    settings = SlackSettings(
+        type="slack",
+        token=SecretStr(DEMO_BOT_TOKEN),
+        base_url=sandbox.urls["slack"],
+        signing_secret=SecretStr(SECRET),
+        response_url_prefixes=(base,),
+    )
     sandbox.slack.add_user(OUTSIDER, "outsider@elsewhere.example", "Out Sider")
     store = open_state("duckdb:///state.duckdb", tmp_path)
 
@@ -77,8 +82,14 @@ def world(sandbox: Sandbox, tmp_path: Path) -> Iterator[World]:
         yield store
 
     try:
-        yield World(sandbox.slack, store, SlackInteractions(settings, InMemorySeenRequests()),
-                    StoreFeedbackLedger(lend), settings, base)
+        yield World(
+            sandbox.slack,
+            store,
+            SlackInteractions(settings, InMemorySeenRequests()),
+            StoreFeedbackLedger(lend),
+            settings,
+            base,
+        )
     finally:
         store.close()
 
@@ -89,8 +100,10 @@ def send(world: World, account: str, *, rep: str | None, channel: str | None = N
     token, now = key.token(), datetime.now(UTC)
     world.store.ledger.add([LedgerEntry(key, rep, Outcome.SEND, now, "hot")])
     payload = AlertPayload("slack", DANA.email, "is hot", now, channel=channel, rep=rep, decision="send")
-    world.store.outbox.add([OutboxItem(token, key.sync, key.trigger, account, EffectKind.ALERT, payload.to_json(),
-                                       OutboxStatus.PENDING)], now)
+    world.store.outbox.add(
+        [OutboxItem(token, key.sync, key.trigger, account, EffectKind.ALERT, payload.to_json(), OutboxStatus.PENDING)],
+        now,
+    )
     value = Alert(token, f"Account {account}", MarkedText.of(("is hot", False)), 90, "hot")
     result = open_alert_channel(world.settings).post(AlertPost(token, value, channel=channel, user_id=rep))
     assert result.external_id is not None
@@ -100,8 +113,15 @@ def send(world: World, account: str, *, rep: str | None, channel: str | None = N
     return Sent(token, str(message["channel"]), result.external_id)
 
 
-def press(world: World, user: str, sent: Sent, action_id: str = ACTION_CLAIM, *, value: str | None = None,
-          response_url: str | None = None) -> InteractionAnswer:
+def press(
+    world: World,
+    user: str,
+    sent: Sent,
+    action_id: str = ACTION_CLAIM,
+    *,
+    value: str | None = None,
+    response_url: str | None = None,
+) -> InteractionAnswer:
     """``user`` presses ``action_id`` on the message ``sent``: signed, answered, then the followup run."""
     payload = world.slack.interaction_payload(world.base, user, sent.conversation, sent.ts, action_id, value)
     if response_url is not None:
@@ -117,8 +137,11 @@ def press(world: World, user: str, sent: Sent, action_id: str = ACTION_CLAIM, *,
 
 
 def feedback_rows(world: World, token: str) -> list[tuple[Any, Any, Any]]:
-    return [(r["outcome"], r["feedback"], r["feedback_by"]) for r in world.store.ledger.log_rows()
-            if r["dedupe_key"] == token]
+    return [
+        (r["outcome"], r["feedback"], r["feedback_by"])
+        for r in world.store.ledger.log_rows()
+        if r["dedupe_key"] == token
+    ]
 
 
 def snoozes(world: World) -> list[LedgerEntry]:
@@ -155,8 +178,7 @@ def test_another_users_press_on_a_dm_alert_changes_nothing(world: World) -> None
     assert_refused(world, press(world, RAVI.slack_id, dm, ACTION_SNOOZE), RAVI.slack_id, dm)
     # Ravi's own DM alert, with Dana's dedupe key as the button's value: the key names an alert sent elsewhere.
     own = send(world, "acc_2", rep=RAVI.slack_id)
-    assert_refused(world, press(world, RAVI.slack_id, own, ACTION_NOT_USEFUL, value=dm.token), RAVI.slack_id,
-                   dm, own)
+    assert_refused(world, press(world, RAVI.slack_id, own, ACTION_NOT_USEFUL, value=dm.token), RAVI.slack_id, dm, own)
 
 
 def test_a_non_members_press_on_a_channel_alert_changes_nothing(world: World) -> None:
@@ -167,8 +189,10 @@ def test_a_non_members_press_on_a_channel_alert_changes_nothing(world: World) ->
 def test_a_members_press_on_a_channel_alert_is_recorded_with_who_pressed_it(world: World) -> None:
     shared = send(world, "acc_3", rep=DANA.slack_id, channel=PQL_ALERTS_ID)
     assert press(world, RAVI.slack_id, shared, ACTION_SNOOZE).status == 200
-    assert feedback_rows(world, shared.token) == [("send", "snooze_7d", RAVI.slack_id),
-                                                  ("snoozed", "snooze_7d", RAVI.slack_id)]
+    assert feedback_rows(world, shared.token) == [
+        ("send", "snooze_7d", RAVI.slack_id),
+        ("snoozed", "snooze_7d", RAVI.slack_id),
+    ]
     [snooze] = snoozes(world)
     assert snooze.rep == DANA.slack_id  # the owner's account is held back, for the owner
     note = stored(world, shared)["blocks"][-1]["elements"][0]["text"]
@@ -199,16 +223,34 @@ def test_a_forged_dedupe_key_changes_nothing(world: World) -> None:
 def test_an_action_the_alert_did_not_offer_changes_nothing(world: World) -> None:
     digest_key = f"digest:{DANA.slack_id}/2026-11-23"
     now = datetime.now(UTC)
-    world.store.outbox.add([OutboxItem(digest_key, "", "digest", DANA.slack_id, EffectKind.DIGEST,
-                                       {"digest_key": f"{DANA.slack_id}/2026-11-23", "rep": DANA.slack_id},
-                                       OutboxStatus.PENDING)], now)
+    world.store.outbox.add(
+        [
+            OutboxItem(
+                digest_key,
+                "",
+                "digest",
+                DANA.slack_id,
+                EffectKind.DIGEST,
+                {"digest_key": f"{DANA.slack_id}/2026-11-23", "rep": DANA.slack_id},
+                OutboxStatus.PENDING,
+            )
+        ],
+        now,
+    )
     result = open_alert_channel(world.settings).post(
-        AlertPost(digest_key, Digest(f"{DANA.slack_id}/2026-11-23", "2026-11-23", [DigestItem("Acme", 80, "hot")]),
-                  user_id=DANA.slack_id))
+        AlertPost(
+            digest_key,
+            Digest(f"{DANA.slack_id}/2026-11-23", "2026-11-23", [DigestItem("Acme", 80, "hot")]),
+            user_id=DANA.slack_id,
+        )
+    )
     world.store.outbox.mark_sending([digest_key], now)
     assert result.external_id is not None and world.store.outbox.done(digest_key, result.external_id, now)
-    digest = Sent(digest_key, next(m["channel"] for m in world.slack.all_messages()
-                                   if m["ts"] == result.external_id), result.external_id)
+    digest = Sent(
+        digest_key,
+        next(m["channel"] for m in world.slack.all_messages() if m["ts"] == result.external_id),
+        result.external_id,
+    )
     answer = press(world, DANA.slack_id, digest, ACTION_SNOOZE, value=digest_key)  # a digest offers no feedback
     assert answer.status == 200 and world.slack.responses()[-1]["body"] == ephemeral(NOT_YOURS)
     assert not stored(world, digest)["edited"] and snoozes(world) == []
@@ -235,8 +277,9 @@ def local_server() -> Iterator[tuple[str, list[str]]]:
     server.server_close()
 
 
-def test_a_response_url_outside_the_allow_list_is_never_fetched(world: World, local_server: tuple[str, list[str]],
-                                                               caplog: pytest.LogCaptureFixture) -> None:
+def test_a_response_url_outside_the_allow_list_is_never_fetched(
+    world: World, local_server: tuple[str, list[str]], caplog: pytest.LogCaptureFixture
+) -> None:
     url, hits = local_server
     dm = send(world, "acc_6", rep=DANA.slack_id)
     answer = press(world, DANA.slack_id, dm, ACTION_SNOOZE, response_url=url + "respond")

@@ -109,11 +109,15 @@ def test_injected_server_error(sandbox: Sandbox) -> None:
 
 
 def test_lost_response_still_writes(sandbox: Sandbox) -> None:
-    sandbox.emulator.set_faults([FaultRule(route="POST /crm/v3/objects/companies/batch/upsert",
-                                           lost_response_rate=1.0)])
+    sandbox.emulator.set_faults(
+        [FaultRule(route="POST /crm/v3/objects/companies/batch/upsert", lost_response_rate=1.0)]
+    )
     batch = sandbox.client().crm.companies.batch_api
-    upsert = BatchInputSimplePublicObjectBatchInputUpsert(inputs=[SimplePublicObjectBatchInputUpsert(
-        id="pa-1", id_property="product_account_id", properties={"name": "Acme"})])
+    upsert = BatchInputSimplePublicObjectBatchInputUpsert(
+        inputs=[
+            SimplePublicObjectBatchInputUpsert(id="pa-1", id_property="product_account_id", properties={"name": "Acme"})
+        ]
+    )
     with pytest.raises(urllib3.exceptions.HTTPError):
         batch.upsert(upsert)
     assert [c["properties"]["product_account_id"] for c in sandbox.emulator.records("companies")] == ["pa-1"]
@@ -122,12 +126,18 @@ def test_lost_response_still_writes(sandbox: Sandbox) -> None:
 
 
 def test_per_record_rejects_give_207(sandbox: Sandbox) -> None:
-    sandbox.emulator.set_faults([FaultRule(route="POST /crm/v3/objects/companies/batch/upsert", reject_rate=0.5)],
-                                seed=7)
-    inputs = [SimplePublicObjectBatchInputUpsert(id=f"pa-{i}", id_property="product_account_id",
-                                                 properties={"name": f"Co {i}"}) for i in range(20)]
+    sandbox.emulator.set_faults(
+        [FaultRule(route="POST /crm/v3/objects/companies/batch/upsert", reject_rate=0.5)], seed=7
+    )
+    inputs = [
+        SimplePublicObjectBatchInputUpsert(
+            id=f"pa-{i}", id_property="product_account_id", properties={"name": f"Co {i}"}
+        )
+        for i in range(20)
+    ]
     info = sandbox.client().crm.companies.batch_api.upsert_with_http_info(
-        BatchInputSimplePublicObjectBatchInputUpsert(inputs=inputs))
+        BatchInputSimplePublicObjectBatchInputUpsert(inputs=inputs)
+    )
     result = info[0]
     assert info[1] == 207 and 0 < result.num_errors < 20
     assert len(result.results) + result.num_errors == 20

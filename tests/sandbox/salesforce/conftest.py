@@ -66,8 +66,9 @@ class Org:
         self.sessions.clear()
 
     def client(self, version: str = "59.0") -> SF:
-        return Salesforce(instance_url=self.url, session_id=self.emulator.issue_token(), session=self.session(),
-                          version=version)
+        return Salesforce(
+            instance_url=self.url, session_id=self.emulator.issue_token(), session=self.session(), version=version
+        )
 
 
 def _serve(tls: TlsPaths, emulator: SalesforceEmulator) -> EmulatorServer:

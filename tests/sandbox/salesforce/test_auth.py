@@ -20,9 +20,16 @@ def _token(org: Org, form: dict[str, str], auth: tuple[str, str] | None = None) 
 
 def test_password_grant_issues_a_working_session(org: Org) -> None:
     creds = org.emulator.credentials
-    status, body = _token(org, {"grant_type": "password", "client_id": creds.client_id,
-                                "client_secret": creds.client_secret, "username": creds.username,
-                                "password": creds.password + creds.security_token})
+    status, body = _token(
+        org,
+        {
+            "grant_type": "password",
+            "client_id": creds.client_id,
+            "client_secret": creds.client_secret,
+            "username": creds.username,
+            "password": creds.password + creds.security_token,
+        },
+    )
     assert status == 200
     assert body["instance_url"] == org.url
     assert body["token_type"] == "Bearer"
@@ -41,18 +48,25 @@ def test_client_credentials_grant_with_basic_auth(org: Org) -> None:
     assert body["access_token"]
 
 
-@pytest.mark.parametrize(("form", "error", "description"), [
-    ({"username": "dana.kim@yourco.com", "password": "wrong"}, "invalid_grant", "authentication failure"),
-    ({"username": "nobody@yourco.com", "password": "sandbox-password"}, "invalid_grant", "authentication failure"),
-    ({"client_id": "other-app"}, "invalid_client_id", "client identifier invalid"),
-    ({"client_secret": "leaked"}, "invalid_client", "invalid client credentials"),
-    ({"grant_type": "authorization_code"}, "unsupported_grant_type", "grant type not supported"),
-])
-def test_bad_credentials_are_400_with_oauth_error(org: Org, form: dict[str, str], error: str,
-                                                  description: str) -> None:
+@pytest.mark.parametrize(
+    ("form", "error", "description"),
+    [
+        ({"username": "dana.kim@yourco.com", "password": "wrong"}, "invalid_grant", "authentication failure"),
+        ({"username": "nobody@yourco.com", "password": "sandbox-password"}, "invalid_grant", "authentication failure"),
+        ({"client_id": "other-app"}, "invalid_client_id", "client identifier invalid"),
+        ({"client_secret": "leaked"}, "invalid_client", "invalid client credentials"),
+        ({"grant_type": "authorization_code"}, "unsupported_grant_type", "grant type not supported"),
+    ],
+)
+def test_bad_credentials_are_400_with_oauth_error(org: Org, form: dict[str, str], error: str, description: str) -> None:
     creds = org.emulator.credentials
-    base = {"grant_type": "password", "client_id": creds.client_id, "client_secret": creds.client_secret,
-            "username": creds.username, "password": creds.password}
+    base = {
+        "grant_type": "password",
+        "client_id": creds.client_id,
+        "client_secret": creds.client_secret,
+        "username": creds.username,
+        "password": creds.password,
+    }
     status, body = _token(org, {**base, **form})
     assert status == 400
     assert body == {"error": error, "error_description": description}

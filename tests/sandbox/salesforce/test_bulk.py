@@ -29,27 +29,33 @@ def test_upsert_job_with_successes_and_failures(sf: SF, org: Org) -> None:
     [summary] = sf.bulk2.Account.upsert(records=records, external_id_field="Product_Account_Id__c", wait=0)
     assert (summary["numberRecordsProcessed"], summary["numberRecordsFailed"]) == (4, 2)
     successes = _rows(sf.bulk2.Account.get_successful_records(summary["job_id"]))
-    assert [(row["Product_Account_Id__c"], row["sf__Created"]) for row in successes] == [("p1", "true"),
-                                                                                         ("p2", "false")]
+    assert [(row["Product_Account_Id__c"], row["sf__Created"]) for row in successes] == [
+        ("p1", "true"),
+        ("p2", "false"),
+    ]
     assert all(row["sf__Id"].startswith("001") for row in successes)
-    failures = {row["Product_Account_Id__c"]: row["sf__Error"]
-                for row in _rows(sf.bulk2.Account.get_failed_records(summary["job_id"]))}
+    failures = {
+        row["Product_Account_Id__c"]: row["sf__Error"]
+        for row in _rows(sf.bulk2.Account.get_failed_records(summary["job_id"]))
+    }
     assert failures == {
         "p3": "INVALID_TYPE_ON_FIELD_IN_RECORD:PQL Score: value not of required type: lots:PQL_Score__c --",
         "p4": "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST:PQL Tier: bad value for restricted picklist field: boiling:"
-              "PQL_Tier__c --",
+        "PQL_Tier__c --",
     }
     existing = org.emulator.find_records("Account", Product_Account_Id__c="p2")[0]
     assert (existing["Name"], existing["PQL_Tier__c"]) == ("Existing", "warm")  # empty cell leaves Name alone
 
 
 def test_insert_and_update_jobs(sf: SF, org: Org) -> None:
-    [inserted] = sf.bulk2.Lead.insert(records=[{"LastName": "Lee", "Company": "Co"},
-                                               {"LastName": "Kim", "Company": ""}], wait=0)
+    [inserted] = sf.bulk2.Lead.insert(
+        records=[{"LastName": "Lee", "Company": "Co"}, {"LastName": "Kim", "Company": ""}], wait=0
+    )
     assert inserted["numberRecordsFailed"] == 1
     lead_id = org.emulator.records("Lead")[0]["Id"]
-    [updated] = sf.bulk2.Lead.update(records=[{"Id": lead_id, "Title": "CTO"}, {"Id": "00Q000000000000AAA",
-                                                                                 "Title": "x"}], wait=0)
+    [updated] = sf.bulk2.Lead.update(
+        records=[{"Id": lead_id, "Title": "CTO"}, {"Id": "00Q000000000000AAA", "Title": "x"}], wait=0
+    )
     assert (updated["numberRecordsProcessed"], updated["numberRecordsFailed"]) == (2, 1)
     assert org.emulator.records("Lead")[0]["Title"] == "CTO"
 
@@ -99,15 +105,20 @@ def test_bad_job_definitions_are_rejected(sf: SF) -> None:
 
 def test_failed_rows_carry_the_id_of_an_existing_record(sf: SF, org: Org) -> None:
     [existing] = org.emulator.seed_accounts([{"Name": "Existing", "Product_Account_Id__c": "p1"}])
-    [upserted] = sf.bulk2.Account.upsert(records=[
-        {"Product_Account_Id__c": "p1", "PQL_Tier__c": "boiling"},
-        {"Product_Account_Id__c": "p2", "Name": "New", "PQL_Tier__c": "boiling"},
-        {"Product_Account_Id__c": "p1", "PQL_Score__c": "lots"},
-    ], external_id_field="Product_Account_Id__c", wait=0)
+    [upserted] = sf.bulk2.Account.upsert(
+        records=[
+            {"Product_Account_Id__c": "p1", "PQL_Tier__c": "boiling"},
+            {"Product_Account_Id__c": "p2", "Name": "New", "PQL_Tier__c": "boiling"},
+            {"Product_Account_Id__c": "p1", "PQL_Score__c": "lots"},
+        ],
+        external_id_field="Product_Account_Id__c",
+        wait=0,
+    )
     failures = _rows(sf.bulk2.Account.get_failed_records(upserted["job_id"]))
     assert [row["sf__Id"] for row in failures] == [existing, "", existing]
-    [updated] = sf.bulk2.Account.update(records=[{"Id": existing, "PQL_Tier__c": "boiling"},
-                                                 {"Id": "001000000000000AAA", "Name": "Gone"}], wait=0)
+    [updated] = sf.bulk2.Account.update(
+        records=[{"Id": existing, "PQL_Tier__c": "boiling"}, {"Id": "001000000000000AAA", "Name": "Gone"}], wait=0
+    )
     assert [row["sf__Id"] for row in _rows(sf.bulk2.Account.get_failed_records(updated["job_id"]))] == [existing, ""]
 
 
@@ -125,7 +136,8 @@ def test_processing_delay_and_clock_can_be_changed_on_a_running_emulator(sf: SF,
 
 
 def test_internal_batches_are_processed_as_the_clock_moves_and_an_abort_keeps_them(
-        make_org: Callable[[SalesforceLimits], Org]) -> None:
+    make_org: Callable[[SalesforceLimits], Org],
+) -> None:
     org = make_org(SalesforceLimits(bulk_processing_seconds=30, bulk_records_per_internal_batch=2))
     client = org.client().bulk2.Account._client
     job = client.create_job("insert")

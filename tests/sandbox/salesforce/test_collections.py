@@ -40,9 +40,17 @@ def test_partial_success_without_all_or_none(sf: SF, org: Org) -> None:
     records = [_account("a", Name="A"), _account("b", Name="B" * 300), _account("c", Name="C", Bogus__c=1)]
     results = sf.restful(UPSERT, method="PATCH", json={"records": records})
     assert results[0]["success"] is True
-    assert results[1] == {"success": False, "errors": [{
-        "statusCode": "STRING_TOO_LONG", "message": f"Account Name: data value too large: {'B' * 300} "
-                                                     "(max length=255)", "fields": ["Name"]}], "created": False}
+    assert results[1] == {
+        "success": False,
+        "errors": [
+            {
+                "statusCode": "STRING_TOO_LONG",
+                "message": f"Account Name: data value too large: {'B' * 300} (max length=255)",
+                "fields": ["Name"],
+            }
+        ],
+        "created": False,
+    }
     assert results[2]["errors"][0]["statusCode"] == "INVALID_FIELD"
     assert [rec["Product_Account_Id__c"] for rec in org.emulator.records("Account")] == ["a"]
 
@@ -52,25 +60,38 @@ def test_all_or_none_rolls_back_every_record(sf: SF, org: Org) -> None:
     records = [_account("a", Name="A"), _account("b", Name="After"), _account("c", PQL_Tier__c="scorching")]
     results = sf.restful(UPSERT, method="PATCH", json={"allOrNone": True, "records": records})
     codes = [r["errors"][0]["statusCode"] for r in results]
-    assert codes == ["ALL_OR_NONE_OPERATION_ROLLED_BACK", "ALL_OR_NONE_OPERATION_ROLLED_BACK",
-                     "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST"]
+    assert codes == [
+        "ALL_OR_NONE_OPERATION_ROLLED_BACK",
+        "ALL_OR_NONE_OPERATION_ROLLED_BACK",
+        "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST",
+    ]
     assert all(r["success"] is False for r in results)
-    assert [(rec["Name"], rec["Product_Account_Id__c"]) for rec in org.emulator.records("Account")] == [
-        ("Before", "b")]
+    assert [(rec["Name"], rec["Product_Account_Id__c"]) for rec in org.emulator.records("Account")] == [("Before", "b")]
 
 
 def test_record_level_shape_errors(sf: SF) -> None:
-    records = [{"Product_Account_Id__c": "x", "Name": "No type"}, _account("d", Name="D1"), _account("d", Name="D2"),
-               {"attributes": {"type": "Account"}, "Name": "No key"}]
+    records = [
+        {"Product_Account_Id__c": "x", "Name": "No type"},
+        _account("d", Name="D1"),
+        _account("d", Name="D2"),
+        {"attributes": {"type": "Account"}, "Name": "No key"},
+    ]
     results = sf.restful(UPSERT, method="PATCH", json={"records": records})
     assert [r["errors"][0]["statusCode"] for r in results] == [
-        "INVALID_TYPE", "DUPLICATE_EXTERNAL_ID", "DUPLICATE_EXTERNAL_ID", "MISSING_ARGUMENT"]
+        "INVALID_TYPE",
+        "DUPLICATE_EXTERNAL_ID",
+        "DUPLICATE_EXTERNAL_ID",
+        "MISSING_ARGUMENT",
+    ]
 
 
 def test_wrong_value_type_fails_the_whole_request(sf: SF, org: Org) -> None:
     with pytest.raises(SalesforceMalformedRequest) as raised:
-        sf.restful(UPSERT, method="PATCH", json={"records": [_account("a", Name="A"),
-                                                             _account("b", Name="B", PQL_Score__c="high")]})
+        sf.restful(
+            UPSERT,
+            method="PATCH",
+            json={"records": [_account("a", Name="A"), _account("b", Name="B", PQL_Score__c="high")]},
+        )
     assert content(raised)[0]["errorCode"] == "JSON_PARSER_ERROR"
     assert org.emulator.records("Account") == []
 
@@ -83,18 +104,30 @@ def test_upsert_needs_an_external_id_field_and_api_46(sf: SF, org: Org) -> None:
 
 
 def test_collections_create_update_and_delete(sf: SF, org: Org) -> None:
-    created = sf.restful("composite/sobjects", method="POST", json={"records": [
-        {"attributes": {"type": "Account"}, "Name": "A"},
-        {"attributes": {"type": "Lead"}, "LastName": "Lee", "Company": "Co"},
-        {"attributes": {"type": "Lead"}, "LastName": "NoCompany"},
-    ]})
+    created = sf.restful(
+        "composite/sobjects",
+        method="POST",
+        json={
+            "records": [
+                {"attributes": {"type": "Account"}, "Name": "A"},
+                {"attributes": {"type": "Lead"}, "LastName": "Lee", "Company": "Co"},
+                {"attributes": {"type": "Lead"}, "LastName": "NoCompany"},
+            ]
+        },
+    )
     assert [r["success"] for r in created] == [True, True, False]
     assert created[0]["id"].startswith("001") and created[1]["id"].startswith("00Q")
     assert "created" not in created[0]
-    updated = sf.restful("composite/sobjects", method="PATCH", json={"records": [
-        {"attributes": {"type": "Account"}, "Id": created[0]["id"], "PQL_Tier__c": "warm"},
-        {"attributes": {"type": "Account"}, "PQL_Tier__c": "warm"},
-    ]})
+    updated = sf.restful(
+        "composite/sobjects",
+        method="PATCH",
+        json={
+            "records": [
+                {"attributes": {"type": "Account"}, "Id": created[0]["id"], "PQL_Tier__c": "warm"},
+                {"attributes": {"type": "Account"}, "PQL_Tier__c": "warm"},
+            ]
+        },
+    )
     assert updated[0] == {"id": created[0]["id"], "success": True, "errors": []}
     assert updated[1]["errors"][0]["statusCode"] == "MISSING_ARGUMENT"
     assert org.emulator.get_record("Account", created[0]["id"])["PQL_Tier__c"] == "warm"  # type: ignore[index]

@@ -13,8 +13,9 @@ UPSERT = "composite/sobjects/Account/Product_Account_Id__c"
 
 
 def _accounts(count: int) -> list[dict[str, object]]:
-    return [{"attributes": {"type": "Account"}, "Product_Account_Id__c": f"k{i}", "Name": f"N{i}"}
-            for i in range(count)]
+    return [
+        {"attributes": {"type": "Account"}, "Product_Account_Id__c": f"k{i}", "Name": f"N{i}"} for i in range(count)
+    ]
 
 
 def test_server_error_in_salesforce_shape(sf: SF, org: Org) -> None:
@@ -57,7 +58,8 @@ def test_per_record_rejects_are_deterministic(sf: SF, org: Org) -> None:
     rejected = [r for r in results if not r["success"]]
     assert {r["errors"][0]["statusCode"] for r in rejected} == {"UNABLE_TO_LOCK_ROW"}
     assert len(org.emulator.records("Account")) == 20 - first.count(False) + sum(
-        1 for r in results if r["success"] and r["created"])
+        1 for r in results if r["success"] and r["created"]
+    )
 
 
 def test_bulk_rows_can_be_rejected(sf: SF, org: Org) -> None:
@@ -81,8 +83,9 @@ def test_sandbox_routes_reset_and_report_state(sf: SF, org: Org) -> None:
 
 def test_injected_limit_reply_reports_the_allocation_spent(org: Org) -> None:
     org.emulator.set_faults([FaultRule(route="*", ratelimit_rate=1.0)])
-    reply = org.session().get(f"{org.url}/services/data/v59.0/limits",
-                              headers={"Authorization": f"Bearer {org.emulator.issue_token()}"})
+    reply = org.session().get(
+        f"{org.url}/services/data/v59.0/limits", headers={"Authorization": f"Bearer {org.emulator.issue_token()}"}
+    )
     assert reply.status_code == 403
     used, total = reply.headers["Sforce-Limit-Info"].removeprefix("api-usage=").split("/")
     assert int(used) >= int(total) == 100_000

@@ -27,7 +27,8 @@ def test_limits_resource(sf: SF, org: Org) -> None:
 
 
 def test_spent_allocation_is_403_request_limit_exceeded_until_the_window_rolls(
-        make_org: Callable[[SalesforceLimits], Org]) -> None:
+    make_org: Callable[[SalesforceLimits], Org],
+) -> None:
     org = make_org(SalesforceLimits(daily_api_requests=3))
     sf = org.client()
     for _ in range(3):

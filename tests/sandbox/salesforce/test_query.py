@@ -21,10 +21,16 @@ def test_find_user_id_by_email(sf: SF) -> None:
 
 
 def test_in_and_limit_order(sf: SF, org: Org) -> None:
-    org.emulator.seed_accounts([{"Name": n, "Product_Account_Id__c": k, "PQL_Score__c": s}
-                                for n, k, s in [("A", "p1", 10), ("B", "p2", 90), ("C", "p3", 50), ("D", "p4", 70)]])
-    result = sf.query("select Name from Account where Product_Account_Id__c in ('p1','p2','p3') "
-                      "and PQL_Score__c >= 50 order by PQL_Score__c desc limit 5")
+    org.emulator.seed_accounts(
+        [
+            {"Name": n, "Product_Account_Id__c": k, "PQL_Score__c": s}
+            for n, k, s in [("A", "p1", 10), ("B", "p2", 90), ("C", "p3", 50), ("D", "p4", 70)]
+        ]
+    )
+    result = sf.query(
+        "select Name from Account where Product_Account_Id__c in ('p1','p2','p3') "
+        "and PQL_Score__c >= 50 order by PQL_Score__c desc limit 5"
+    )
     assert [r["Name"] for r in result["records"]] == ["B", "C"]
     assert sf.query("SELECT COUNT() FROM Account WHERE NOT Name = 'A' OR PQL_Score__c < 0")["totalSize"] == 3
     assert sf.query("SELECT Name FROM Account WHERE Name LIKE 'c%'")["records"][0]["Name"] == "C"
@@ -51,15 +57,18 @@ def test_query_locator_expires_after_idle_time(sf: SF, org: Org) -> None:
     assert content(raised)[0]["errorCode"] == "INVALID_QUERY_LOCATOR"
 
 
-@pytest.mark.parametrize(("soql", "code", "fragment"), [
-    ("SELECT Id FROM Account WHERE", "MALFORMED_QUERY", "unexpected token: <EOF>"),
-    ("SELECT Id Account", "MALFORMED_QUERY", "unexpected token: 'Account'"),
-    ("SELECT Id FROM Account WHERE Name = 'open", "MALFORMED_QUERY", "unexpected token"),
-    ("SELECT Id, Nope__c FROM Account", "INVALID_FIELD", "No such column 'Nope__c' on entity 'Account'"),
-    ("SELECT Id FROM Account WHERE Bogus = 1", "INVALID_FIELD", "ERROR at Row:1:Column:30"),
-    ("SELECT Id FROM Widget__c", "INVALID_TYPE", "sObject type 'Widget__c' is not supported"),
-    ("SELECT Id FROM Task WHERE ActivityDate = '2026-01-01'", "INVALID_FIELD", "should not be enclosed in quotes"),
-])
+@pytest.mark.parametrize(
+    ("soql", "code", "fragment"),
+    [
+        ("SELECT Id FROM Account WHERE", "MALFORMED_QUERY", "unexpected token: <EOF>"),
+        ("SELECT Id Account", "MALFORMED_QUERY", "unexpected token: 'Account'"),
+        ("SELECT Id FROM Account WHERE Name = 'open", "MALFORMED_QUERY", "unexpected token"),
+        ("SELECT Id, Nope__c FROM Account", "INVALID_FIELD", "No such column 'Nope__c' on entity 'Account'"),
+        ("SELECT Id FROM Account WHERE Bogus = 1", "INVALID_FIELD", "ERROR at Row:1:Column:30"),
+        ("SELECT Id FROM Widget__c", "INVALID_TYPE", "sObject type 'Widget__c' is not supported"),
+        ("SELECT Id FROM Task WHERE ActivityDate = '2026-01-01'", "INVALID_FIELD", "should not be enclosed in quotes"),
+    ],
+)
 def test_bad_queries(sf: SF, soql: str, code: str, fragment: str) -> None:
     with pytest.raises(SalesforceMalformedRequest) as raised:
         sf.query(soql)

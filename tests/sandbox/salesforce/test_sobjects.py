@@ -34,7 +34,11 @@ def test_seeded_users_are_the_sample_reps(sf: SF) -> None:
     rep = sample_reps()[5]
     user = sf.User.get(rep.salesforce_user_id)
     assert (user["Email"], user["Name"], user["TimeZoneSidKey"], user["IsActive"]) == (
-        rep.email, rep.name, rep.tz, True)
+        rep.email,
+        rep.name,
+        rep.tz,
+        True,
+    )
 
 
 def test_create_get_update_delete(sf: SF, org: Org) -> None:
@@ -71,8 +75,10 @@ def test_upsert_with_several_matches_is_300_with_record_urls(sf: SF, org: Org) -
     with pytest.raises(SalesforceMoreThanOneRecord) as raised:
         sf.Account.upsert("Legacy_Id__c/L-1", {"Name": "C"})
     assert raised.value.status == 300
-    assert content(raised) == [f"/services/data/v59.0/sobjects/Account/{first}",
-                                    f"/services/data/v59.0/sobjects/Account/{second}"]
+    assert content(raised) == [
+        f"/services/data/v59.0/sobjects/Account/{first}",
+        f"/services/data/v59.0/sobjects/Account/{second}",
+    ]
     assert [rec["Name"] for rec in org.emulator.records("Account")] == ["A", "B"]
 
 
@@ -82,18 +88,22 @@ def test_upsert_by_a_field_that_is_not_an_external_id_is_404(sf: SF) -> None:
     assert "Provided external ID field does not exist" in content(raised)[0]["message"]
 
 
-@pytest.mark.parametrize(("data", "code", "fields"), [
-    ({"Name": "A", "Nope__c": 1}, "INVALID_FIELD", None),
-    ({"Name": "A" * 256}, "STRING_TOO_LONG", ["Name"]),
-    ({"PQL_Score__c": 3}, "REQUIRED_FIELD_MISSING", ["Name"]),
-    ({"Name": "A", "PQL_Score__c": "very high"}, "JSON_PARSER_ERROR", None),
-    ({"Name": "A", "PQL_Since__c": True}, "JSON_PARSER_ERROR", None),
-    ({"Name": "A", "PQL_Tier__c": "lukewarm"}, "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST", ["PQL_Tier__c"]),
-    ({"Name": "A", "CreatedDate": "2020-01-01"}, "INVALID_FIELD_FOR_INSERT_UPDATE", ["CreatedDate"]),
-    ({"Name": "A", "OwnerId": "not-an-id"}, "MALFORMED_ID", ["OwnerId"]),
-])
-def test_create_rejects_what_salesforce_rejects(sf: SF, org: Org, data: dict[str, object], code: str,
-                                                fields: list[str] | None) -> None:
+@pytest.mark.parametrize(
+    ("data", "code", "fields"),
+    [
+        ({"Name": "A", "Nope__c": 1}, "INVALID_FIELD", None),
+        ({"Name": "A" * 256}, "STRING_TOO_LONG", ["Name"]),
+        ({"PQL_Score__c": 3}, "REQUIRED_FIELD_MISSING", ["Name"]),
+        ({"Name": "A", "PQL_Score__c": "very high"}, "JSON_PARSER_ERROR", None),
+        ({"Name": "A", "PQL_Since__c": True}, "JSON_PARSER_ERROR", None),
+        ({"Name": "A", "PQL_Tier__c": "lukewarm"}, "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST", ["PQL_Tier__c"]),
+        ({"Name": "A", "CreatedDate": "2020-01-01"}, "INVALID_FIELD_FOR_INSERT_UPDATE", ["CreatedDate"]),
+        ({"Name": "A", "OwnerId": "not-an-id"}, "MALFORMED_ID", ["OwnerId"]),
+    ],
+)
+def test_create_rejects_what_salesforce_rejects(
+    sf: SF, org: Org, data: dict[str, object], code: str, fields: list[str] | None
+) -> None:
     with pytest.raises(SalesforceMalformedRequest) as raised:
         sf.Account.create(data)
     [error] = content(raised)
@@ -125,8 +135,15 @@ def test_duplicate_unique_external_id_is_duplicate_value(sf: SF) -> None:
 def test_task_references_must_exist_and_owner_be_active(sf: SF, org: Org) -> None:
     rep = sample_reps()[3]
     account = sf.Account.create({"Name": "Acme"})["id"]
-    task = sf.Task.create({"OwnerId": rep.salesforce_user_id, "WhatId": account, "Subject": "Call Acme",
-                           "ActivityDate": "2026-11-30", "Priority": "High"})
+    task = sf.Task.create(
+        {
+            "OwnerId": rep.salesforce_user_id,
+            "WhatId": account,
+            "Subject": "Call Acme",
+            "ActivityDate": "2026-11-30",
+            "Priority": "High",
+        }
+    )
     stored = org.emulator.get_record("Task", task["id"])
     assert stored is not None and stored["Status"] == "Not Started" and stored["ActivityDate"] == "2026-11-30"
     with pytest.raises(SalesforceMalformedRequest) as missing_owner:

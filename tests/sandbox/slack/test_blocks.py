@@ -37,7 +37,8 @@ def test_fifty_blocks_pass_and_fifty_one_are_rejected(client: WebClient) -> None
 def test_section_text_limit(client: WebClient) -> None:
     assert client.chat_postMessage(channel=PQL_ALERTS_ID, text="ok", blocks=[section("x" * 3000)])["ok"]
     assert rejected(client, [section("x" * 3001)]) == [
-        "must be less than 3001 characters [json-pointer:/blocks/0/text/text]"]
+        "must be less than 3001 characters [json-pointer:/blocks/0/text/text]"
+    ]
 
 
 def test_header_is_plain_text_up_to_150(client: WebClient) -> None:
@@ -51,15 +52,17 @@ def test_header_is_plain_text_up_to_150(client: WebClient) -> None:
 
 def test_section_fields(client: WebClient) -> None:
     field = {"type": "mrkdwn", "text": "f"}
-    assert client.chat_postMessage(channel=PQL_ALERTS_ID, text="ok",
-                                   blocks=[{"type": "section", "fields": [field] * 10}])["ok"]
+    assert client.chat_postMessage(
+        channel=PQL_ALERTS_ID, text="ok", blocks=[{"type": "section", "fields": [field] * 10}]
+    )["ok"]
     assert rejected(client, [{"type": "section", "fields": [field] * 11}]) == [
-        "no more than 10 items allowed [json-pointer:/blocks/0/fields]"]
+        "no more than 10 items allowed [json-pointer:/blocks/0/fields]"
+    ]
     long_field = {"type": "plain_text", "text": "f" * 2001}
     assert rejected(client, [{"type": "section", "fields": [field, long_field]}]) == [
-        "must be less than 2001 characters [json-pointer:/blocks/0/fields/1/text]"]
-    assert rejected(client, [{"type": "section"}]) == [
-        "must provide either text or fields [json-pointer:/blocks/0]"]
+        "must be less than 2001 characters [json-pointer:/blocks/0/fields/1/text]"
+    ]
+    assert rejected(client, [{"type": "section"}]) == ["must provide either text or fields [json-pointer:/blocks/0]"]
 
 
 def test_context_and_actions_element_counts(client: WebClient) -> None:
@@ -68,23 +71,29 @@ def test_context_and_actions_element_counts(client: WebClient) -> None:
     ok = [{"type": "context", "elements": [text] * 10}, {"type": "actions", "elements": [button] * 25}]
     assert client.chat_postMessage(channel=PQL_ALERTS_ID, text="ok", blocks=ok)["ok"]
     assert rejected(client, [{"type": "context", "elements": [text] * 11}]) == [
-        "no more than 10 items allowed [json-pointer:/blocks/0/elements]"]
+        "no more than 10 items allowed [json-pointer:/blocks/0/elements]"
+    ]
     assert rejected(client, [{"type": "actions", "elements": [button] * 26}]) == [
-        "no more than 25 items allowed [json-pointer:/blocks/0/elements]"]
+        "no more than 25 items allowed [json-pointer:/blocks/0/elements]"
+    ]
 
 
 def test_block_ids(client: WebClient) -> None:
     assert rejected(client, [section("a", block_id="b" * 256)]) == [
-        "must be less than 256 characters [json-pointer:/blocks/0/block_id]"]
+        "must be less than 256 characters [json-pointer:/blocks/0/block_id]"
+    ]
     assert rejected(client, [section("a", block_id="same"), section("b", block_id="same")]) == [
-        "duplicate block_id: same [json-pointer:/blocks/1/block_id]"]
+        "duplicate block_id: same [json-pointer:/blocks/1/block_id]"
+    ]
 
 
 def test_unknown_types(client: WebClient) -> None:
     assert rejected(client, [{"type": "carousel"}]) == [
-        "unsupported block type: carousel [json-pointer:/blocks/0/type]"]
+        "unsupported block type: carousel [json-pointer:/blocks/0/type]"
+    ]
     assert rejected(client, [{"type": "section", "text": {"type": "markdown", "text": "x"}}]) == [
-        "must be one of: plain_text, mrkdwn [json-pointer:/blocks/0/text/type]"]
+        "must be one of: plain_text, mrkdwn [json-pointer:/blocks/0/text/type]"
+    ]
 
 
 def test_every_known_block_type_is_accepted(client: WebClient) -> None:
@@ -93,10 +102,16 @@ def test_every_known_block_type_is_accepted(client: WebClient) -> None:
         section("*Acme*", accessory={"type": "button", "text": {"type": "plain_text", "text": "Open"}}),
         {"type": "divider"},
         {"type": "context", "elements": [{"type": "image", "image_url": "https://x.test/a.png", "alt_text": "a"}]},
-        {"type": "image", "image_url": "https://x.test/b.png", "alt_text": "b",
-         "title": {"type": "plain_text", "text": "B"}},
-        {"type": "rich_text", "elements": [{"type": "rich_text_section",
-                                            "elements": [{"type": "text", "text": "hi"}]}]},
+        {
+            "type": "image",
+            "image_url": "https://x.test/b.png",
+            "alt_text": "b",
+            "title": {"type": "plain_text", "text": "B"},
+        },
+        {
+            "type": "rich_text",
+            "elements": [{"type": "rich_text_section", "elements": [{"type": "text", "text": "hi"}]}],
+        },
     ]
     response = client.chat_postMessage(channel=PQL_ALERTS_ID, text="all", blocks=blocks)
     assert [b["type"] for b in response["message"]["blocks"]] == [b["type"] for b in blocks]

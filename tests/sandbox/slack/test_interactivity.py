@@ -41,17 +41,24 @@ def test_conversations_members_pages_through_every_member(sandbox: Sandbox, clie
 
 
 def test_chat_update_replaces_the_posters_message_only(sandbox: Sandbox, client: WebClient) -> None:
-    posted = client.chat_postMessage(channel=PQL_ALERTS_ID, text="before",
-                                     blocks=[{"type": "section", "text": {"type": "mrkdwn", "text": "before"}}])
-    updated = client.chat_update(channel=PQL_ALERTS_ID, ts=posted["ts"], text="after",
-                                 blocks=[{"type": "context", "elements": [{"type": "mrkdwn", "text": "after"}]}])
+    posted = client.chat_postMessage(
+        channel=PQL_ALERTS_ID, text="before", blocks=[{"type": "section", "text": {"type": "mrkdwn", "text": "before"}}]
+    )
+    updated = client.chat_update(
+        channel=PQL_ALERTS_ID,
+        ts=posted["ts"],
+        text="after",
+        blocks=[{"type": "context", "elements": [{"type": "mrkdwn", "text": "after"}]}],
+    )
     assert (updated["channel"], updated["ts"], updated["text"]) == (PQL_ALERTS_ID, posted["ts"], "after")
     [stored] = sandbox.emulator.messages(PQL_ALERTS_ID)
     assert stored["edited"] and stored["text"] == "after" and stored["blocks"][0]["type"] == "context"
-    for arguments, error in (({"ts": "1.000001"}, "message_not_found"), ({"ts": "soon"}, "message_not_found"),
-                             ({"channel": "C0NOSUCH001"}, "channel_not_found"),
-                             ({"blocks": [{"type": "header", "text": {"type": "plain_text", "text": "x" * 151}}]},
-                              "invalid_blocks")):
+    for arguments, error in (
+        ({"ts": "1.000001"}, "message_not_found"),
+        ({"ts": "soon"}, "message_not_found"),
+        ({"channel": "C0NOSUCH001"}, "channel_not_found"),
+        ({"blocks": [{"type": "header", "text": {"type": "plain_text", "text": "x" * 151}}]}, "invalid_blocks"),
+    ):
         with pytest.raises(SlackApiError) as excinfo:
             client.chat_update(**({"channel": PQL_ALERTS_ID, "ts": posted["ts"], "text": "x"} | arguments))
         assert error_of(excinfo) == error
@@ -60,14 +67,20 @@ def test_chat_update_replaces_the_posters_message_only(sandbox: Sandbox, client:
     assert error_of(excinfo) == "cant_update_message"
 
 
-def test_a_response_url_replaces_the_message_or_answers_the_presser_five_times_at_most(sandbox: Sandbox,
-                                                                                       client: WebClient) -> None:
+def test_a_response_url_replaces_the_message_or_answers_the_presser_five_times_at_most(
+    sandbox: Sandbox, client: WebClient
+) -> None:
     posted = client.chat_postMessage(channel=PQL_ALERTS_ID, text="alert")
-    payload = sandbox.emulator.interaction_payload(sandbox.server.url, DANA.slack_id, PQL_ALERTS_ID, posted["ts"],
-                                                   "syncer_claim", "k-1")
+    payload = sandbox.emulator.interaction_payload(
+        sandbox.server.url, DANA.slack_id, PQL_ALERTS_ID, posted["ts"], "syncer_claim", "k-1"
+    )
     assert payload["type"] == "block_actions" and payload["user"]["id"] == DANA.slack_id
-    assert payload["container"] == {"type": "message", "message_ts": posted["ts"], "channel_id": PQL_ALERTS_ID,
-                                    "is_ephemeral": False}
+    assert payload["container"] == {
+        "type": "message",
+        "message_ts": posted["ts"],
+        "channel_id": PQL_ALERTS_ID,
+        "is_ephemeral": False,
+    }
     assert payload["actions"][0]["value"] == "k-1" and payload["message"]["text"] == "alert"
     url = payload["response_url"]
     assert url.startswith(sandbox.server.url + "/actions/T")

@@ -63,7 +63,11 @@ def test_channel_allows_a_burst_then_one_per_second(sandbox: Sandbox, client: We
     with pytest.raises(SlackApiError):
         client.chat_postMessage(channel=PQL_ALERTS_ID, text="again too fast")
     assert [m["text"] for m in sandbox.emulator.messages(PQL_ALERTS_ID)] == [
-        "burst 0", "burst 1", "burst 2", "after a second"]
+        "burst 0",
+        "burst 1",
+        "burst 2",
+        "after a second",
+    ]
 
 
 def test_retry_after_counts_whole_seconds_to_the_next_token(make_sandbox: SandboxFactory) -> None:
@@ -109,8 +113,9 @@ def test_tiers_are_configurable(make_sandbox: SandboxFactory) -> None:
 
 
 def test_errors_count_against_the_tier(make_sandbox: SandboxFactory) -> None:
-    sandbox = make_sandbox(SlackLimits(tier_per_minute={Tier.TIER_1: 1, Tier.TIER_2: 1, Tier.TIER_3: 1,
-                                                        Tier.TIER_4: 1}))
+    sandbox = make_sandbox(
+        SlackLimits(tier_per_minute={Tier.TIER_1: 1, Tier.TIER_2: 1, Tier.TIER_3: 1, Tier.TIER_4: 1})
+    )
     client = sandbox.client()
     with pytest.raises(SlackApiError) as excinfo:
         client.users_info(user="U0NOSUCH001")
@@ -133,8 +138,9 @@ def test_retry_handler_recovers_from_the_channel_limit(sandbox: Sandbox, retry_s
 
 
 def test_retry_handler_recovers_from_a_tier_limit(make_sandbox: SandboxFactory, retry_sleep: RetrySleep) -> None:
-    sandbox = make_sandbox(SlackLimits(tier_per_minute={Tier.TIER_1: 1, Tier.TIER_2: 2, Tier.TIER_3: 2,
-                                                        Tier.TIER_4: 4}))
+    sandbox = make_sandbox(
+        SlackLimits(tier_per_minute={Tier.TIER_1: 1, Tier.TIER_2: 2, Tier.TIER_3: 2, Tier.TIER_4: 4})
+    )
     waits = retry_sleep(sandbox.clock)
     client = sandbox.client(retry_handlers=[RateLimitErrorRetryHandler(max_retry_count=2)])
     ids = [client.users_lookupByEmail(email=rep.email)["user"]["id"] for rep in sample_reps()[:5]]

@@ -61,8 +61,9 @@ def test_unknown_method(client: WebClient) -> None:
 # -- chat.postMessage ---------------------------------------------------------------------------------------------
 def test_post_json_body_returns_channel_ts_and_message(sandbox: Sandbox, client: WebClient) -> None:
     blocks = [{"type": "section", "text": {"type": "mrkdwn", "text": "*Acme* is a PQL"}}]
-    response = client.chat_postMessage(channel=PQL_ALERTS_ID, text="Acme is a PQL", blocks=blocks,
-                                       unfurl_links=False, mrkdwn=True)
+    response = client.chat_postMessage(
+        channel=PQL_ALERTS_ID, text="Acme is a PQL", blocks=blocks, unfurl_links=False, mrkdwn=True
+    )
     assert response["channel"] == PQL_ALERTS_ID
     ts = response["ts"]
     assert ts.count(".") == 1 and len(ts.split(".")[1]) == 6
@@ -78,11 +79,15 @@ def test_post_json_body_returns_channel_ts_and_message(sandbox: Sandbox, client:
 
 
 def test_post_form_body_with_json_encoded_blocks_and_metadata(sandbox: Sandbox, client: WebClient) -> None:
-    response = client.api_call("chat.postMessage", params={
-        "channel": "#pql-alerts", "text": "form post",
-        "blocks": json.dumps([{"type": "divider"}]),
-        "metadata": json.dumps({"event_type": "pql_alert", "event_payload": {"account_id": "001"}}),
-    })
+    response = client.api_call(
+        "chat.postMessage",
+        params={
+            "channel": "#pql-alerts",
+            "text": "form post",
+            "blocks": json.dumps([{"type": "divider"}]),
+            "metadata": json.dumps({"event_type": "pql_alert", "event_payload": {"account_id": "001"}}),
+        },
+    )
     assert response["channel"] == PQL_ALERTS_ID
     assert response["message"]["metadata"]["event_payload"] == {"account_id": "001"}
     assert sandbox.last_request_body().startswith("channel=")  # a form body, not JSON
@@ -152,12 +157,15 @@ def test_no_text(client: WebClient) -> None:
     assert error_of(excinfo) == "no_text"
 
 
-@pytest.mark.parametrize(("metadata", "code"), [
-    ("{not json", "invalid_metadata_format"),
-    ('"a string"', "invalid_metadata_format"),
-    ('{"event_payload": {}}', "invalid_metadata_schema"),
-    ('{"event_type": "pql_alert", "event_payload": 3}', "invalid_metadata_schema"),
-])
+@pytest.mark.parametrize(
+    ("metadata", "code"),
+    [
+        ("{not json", "invalid_metadata_format"),
+        ('"a string"', "invalid_metadata_format"),
+        ('{"event_payload": {}}', "invalid_metadata_schema"),
+        ('{"event_type": "pql_alert", "event_payload": 3}', "invalid_metadata_schema"),
+    ],
+)
 def test_invalid_metadata(client: WebClient, metadata: str, code: str) -> None:
     with pytest.raises(SlackApiError) as excinfo:
         client.api_call("chat.postMessage", params={"channel": PQL_ALERTS_ID, "text": "x", "metadata": metadata})
@@ -256,8 +264,9 @@ def test_history_newest_first_with_cursor_paging(sandbox: Sandbox, client: WebCl
     cursor = first["response_metadata"]["next_cursor"]
     second = client.conversations_history(channel=PQL_ALERTS_ID, limit=2, cursor=cursor)
     assert [m["text"] for m in second["messages"]] == ["m2", "m1"]
-    third = client.conversations_history(channel=PQL_ALERTS_ID, limit=2,
-                                         cursor=second["response_metadata"]["next_cursor"])
+    third = client.conversations_history(
+        channel=PQL_ALERTS_ID, limit=2, cursor=second["response_metadata"]["next_cursor"]
+    )
     assert [m["ts"] for m in third["messages"]] == [posted[0]] and third["has_more"] is False
     assert isinstance(third.data, dict) and "response_metadata" not in third.data
 
@@ -280,12 +289,14 @@ def test_history_metadata_only_when_asked(client: WebClient) -> None:
 
 
 def test_history_errors(client: WebClient) -> None:
-    cases = [({"channel": "C0NOSUCH01"}, "channel_not_found"),
-             ({"channel": PQL_ALERTS_ID, "cursor": "bm90LWEtY3Vyc29y"}, "invalid_cursor"),
-             ({"channel": PQL_ALERTS_ID, "cursor": "%%%"}, "invalid_cursor"),
-             ({"channel": PQL_ALERTS_ID, "limit": "many"}, "invalid_arguments"),
-             ({"channel": PQL_ALERTS_ID, "oldest": "yesterday"}, "invalid_ts_oldest"),
-             ({"channel": PQL_ALERTS_ID, "latest": "now"}, "invalid_ts_latest")]
+    cases = [
+        ({"channel": "C0NOSUCH01"}, "channel_not_found"),
+        ({"channel": PQL_ALERTS_ID, "cursor": "bm90LWEtY3Vyc29y"}, "invalid_cursor"),
+        ({"channel": PQL_ALERTS_ID, "cursor": "%%%"}, "invalid_cursor"),
+        ({"channel": PQL_ALERTS_ID, "limit": "many"}, "invalid_arguments"),
+        ({"channel": PQL_ALERTS_ID, "oldest": "yesterday"}, "invalid_ts_oldest"),
+        ({"channel": PQL_ALERTS_ID, "latest": "now"}, "invalid_ts_latest"),
+    ]
     for params, code in cases:
         with pytest.raises(SlackApiError) as excinfo:
             client.api_call("conversations.history", params=params)
@@ -299,18 +310,28 @@ def test_charset_warnings_and_unreadable_bodies(sandbox: Sandbox) -> None:
     assert no_charset.status_code == 200
     assert no_charset.json()["warning"] == "missing_charset"
     assert no_charset.json()["response_metadata"]["warnings"] == ["missing_charset"]
-    superfluous = httpx.post(url + "users.info", content=f"user={DANA.slack_id}".encode(),
-                             headers={**headers, "Content-Type": "application/x-www-form-urlencoded; charset=utf-8"})
+    superfluous = httpx.post(
+        url + "users.info",
+        content=f"user={DANA.slack_id}".encode(),
+        headers={**headers, "Content-Type": "application/x-www-form-urlencoded; charset=utf-8"},
+    )
     assert superfluous.json()["ok"] is True and superfluous.json()["warning"] == "superfluous_charset"
-    broken = httpx.post(url + "chat.postMessage", content=b"{nope",
-                        headers={**headers, "Content-Type": "application/json; charset=utf-8"})
+    broken = httpx.post(
+        url + "chat.postMessage",
+        content=b"{nope",
+        headers={**headers, "Content-Type": "application/json; charset=utf-8"},
+    )
     assert broken.json() == {"ok": False, "error": "invalid_json"}
     token_in_form = httpx.post(url + "users.info", data={"token": TOKEN, "user": DANA.slack_id})
     assert token_in_form.json()["user"]["id"] == DANA.slack_id
     via_get = httpx.get(url + "users.info", params={"user": DANA.slack_id}, headers=headers)
     assert via_get.json()["user"]["id"] == DANA.slack_id
-    multipart = httpx.post(url + "chat.postMessage", headers=headers, files={"file": ("a.txt", b"x")},
-                           data={"channel": PQL_ALERTS_ID, "text": "multipart"})
+    multipart = httpx.post(
+        url + "chat.postMessage",
+        headers=headers,
+        files={"file": ("a.txt", b"x")},
+        data={"channel": PQL_ALERTS_ID, "text": "multipart"},
+    )
     assert multipart.json()["ok"] is True and sandbox.emulator.messages(PQL_ALERTS_ID)[0]["text"] == "multipart"
 
 

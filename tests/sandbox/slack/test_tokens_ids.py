@@ -29,8 +29,17 @@ def error_of(call: object, *args: object, **kwargs: object) -> str:
 
 
 # -- tokens -------------------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("token", ["xoxb-not-issued", "xoxp-not-issued", "xoxe.xoxb-1-not-issued", "xoxa-2-app",
-                                   "Bearer xoxb-sandbox-test", "sandbox-test"])
+@pytest.mark.parametrize(
+    "token",
+    [
+        "xoxb-not-issued",
+        "xoxp-not-issued",
+        "xoxe.xoxb-1-not-issued",
+        "xoxa-2-app",
+        "Bearer xoxb-sandbox-test",
+        "sandbox-test",
+    ],
+)
 def test_a_token_the_workspace_did_not_issue_is_invalid_auth(sandbox: Sandbox, token: str) -> None:
     assert error_of(sandbox.client(token=token).chat_postMessage, channel=PQL_ALERTS_ID, text="hi") == "invalid_auth"
     assert sandbox.emulator.messages(PQL_ALERTS_ID) == []
@@ -74,7 +83,11 @@ def test_configured_tokens_must_be_slack_tokens(make_sandbox: SandboxFactory) ->
         make_sandbox(tokens=[TOKEN, "secret-abcdef"])
     assert "secret-abcdef" not in str(excinfo.value)  # a token is a secret, even a wrong one
     assert [TokenKind.of(t) for t in (TOKEN, USER_TOKEN, ROTATED_TOKEN, "xoxb-")] == [
-        TokenKind.BOT, TokenKind.USER, TokenKind.ROTATED_BOT, None]
+        TokenKind.BOT,
+        TokenKind.USER,
+        TokenKind.ROTATED_BOT,
+        None,
+    ]
 
 
 def test_the_default_workspace_issues_the_demo_token_and_no_other_bot_token() -> None:
@@ -102,8 +115,16 @@ def test_ids_and_timestamps_have_slacks_shapes(sandbox: Sandbox, client: WebClie
     assert re.fullmatch(r"G[A-Z0-9]{10}", group)
 
 
-@pytest.mark.parametrize(("kind", "value"), [("user", "U42"), ("user", "u0123abcd45"), ("user", "C0123ABCD45"),
-                                             ("channel", "pql-alerts"), ("channel", "C0123ABCD4")])
+@pytest.mark.parametrize(
+    ("kind", "value"),
+    [
+        ("user", "U42"),
+        ("user", "u0123abcd45"),
+        ("user", "C0123ABCD45"),
+        ("channel", "pql-alerts"),
+        ("channel", "C0123ABCD4"),
+    ],
+)
 def test_members_and_channels_added_by_tests_need_slack_ids(sandbox: Sandbox, kind: str, value: str) -> None:
     with pytest.raises(ValueError, match=f"not a Slack {kind} id"):
         if kind == "user":

@@ -16,13 +16,26 @@ from connectors.webhook.sandbox import DEFAULT_SECRET, WebhookReceiver
 from connectors.webhook.signing import idempotency_key, signature
 from tests.fakes import FakeClock
 
-BATCH: dict[str, Any] = {"sync": "s", "object": "accounts", "operation": "create",
-         "records": [{"key": "a.com", "record_id": None, "match": "a.com", "fields": {"score": "1"}},
-                     {"key": "b.com", "record_id": "b-1", "match": "b.com", "fields": {"score": "2"}}]}
+BATCH: dict[str, Any] = {
+    "sync": "s",
+    "object": "accounts",
+    "operation": "create",
+    "records": [
+        {"key": "a.com", "record_id": None, "match": "a.com", "fields": {"score": "1"}},
+        {"key": "b.com", "record_id": "b-1", "match": "b.com", "fields": {"score": "2"}},
+    ],
+}
 
 
-def post(url: str, document: Any, *, secret: str | None = DEFAULT_SECRET, at: float | None = None,
-         key: str | None = "auto", raw: bytes | None = None) -> httpx.Response:
+def post(
+    url: str,
+    document: Any,
+    *,
+    secret: str | None = DEFAULT_SECRET,
+    at: float | None = None,
+    key: str | None = "auto",
+    raw: bytes | None = None,
+) -> httpx.Response:
     body = raw if raw is not None else json.dumps(document).encode()
     timestamp = str(int(at if at is not None else time.time()))
     headers = {"Content-Type": "application/json", "X-Syncer-Timestamp": timestamp}
@@ -36,17 +49,24 @@ def post(url: str, document: Any, *, secret: str | None = DEFAULT_SECRET, at: fl
 def test_a_signed_batch_is_stored_and_answered_per_record(sandbox: Sandbox) -> None:
     response = post(sandbox.urls["webhook"], BATCH)
     assert response.status_code == 200
-    assert response.json() == {"results": [{"key": "a.com", "status": "ok", "id": "wh-1"},
-                                           {"key": "b.com", "status": "ok", "id": "b-1"}]}
+    assert response.json() == {
+        "results": [{"key": "a.com", "status": "ok", "id": "wh-1"}, {"key": "b.com", "status": "ok", "id": "b-1"}]
+    }
     state = httpx.get(sandbox.servers["webhook"].url + "/_sandbox/state").json()
     assert [r["key"] for r in state["records"]] == ["a.com", "b.com"] and state["batches"] == 1
 
 
-@pytest.mark.parametrize(("kwargs", "error"), [({"secret": "other"}, "invalid_signature"),
-                                               ({"secret": None}, "invalid_signature"),
-                                               ({"at": 1_000.0}, "stale_timestamp")])
-def test_bad_signatures_and_old_timestamps_are_refused_with_401(sandbox: Sandbox, kwargs: dict[str, Any],
-                                                                error: str) -> None:
+@pytest.mark.parametrize(
+    ("kwargs", "error"),
+    [
+        ({"secret": "other"}, "invalid_signature"),
+        ({"secret": None}, "invalid_signature"),
+        ({"at": 1_000.0}, "stale_timestamp"),
+    ],
+)
+def test_bad_signatures_and_old_timestamps_are_refused_with_401(
+    sandbox: Sandbox, kwargs: dict[str, Any], error: str
+) -> None:
     response = post(sandbox.urls["webhook"], BATCH, **kwargs)
     assert (response.status_code, response.json()["error"]) == (401, error)
     assert sandbox.webhook.records() == []
@@ -73,14 +93,20 @@ def test_without_a_key_every_post_is_processed(sandbox: Sandbox) -> None:
     assert sandbox.webhook.batches == 2 and [r["writes"] for r in sandbox.webhook.records()] == [2, 2]
 
 
-@pytest.mark.parametrize(("raw", "status", "error"), [
-    (b"{not json", 400, "invalid_json"),
-    (b"[]", 422, "invalid_batch"),
-    (b'{"object": "accounts", "operation": "upsert", "records": []}', 422, "invalid_batch"),
-    (b'{"object": "accounts", "operation": "create", "records": [{"fields": {}}]}', 422, "invalid_batch"),
-    (b'{"object": "accounts", "operation": "create", "records": [{"key": "a", "fields": {"n": 1}}]}', 422,
-     "invalid_batch"),
-])
+@pytest.mark.parametrize(
+    ("raw", "status", "error"),
+    [
+        (b"{not json", 400, "invalid_json"),
+        (b"[]", 422, "invalid_batch"),
+        (b'{"object": "accounts", "operation": "upsert", "records": []}', 422, "invalid_batch"),
+        (b'{"object": "accounts", "operation": "create", "records": [{"fields": {}}]}', 422, "invalid_batch"),
+        (
+            b'{"object": "accounts", "operation": "create", "records": [{"key": "a", "fields": {"n": 1}}]}',
+            422,
+            "invalid_batch",
+        ),
+    ],
+)
 def test_what_is_not_a_batch_is_refused(sandbox: Sandbox, raw: bytes, status: int, error: str) -> None:
     response = post(sandbox.urls["webhook"], None, raw=raw)
     assert (response.status_code, response.json()["error"]) == (status, error)
@@ -90,7 +116,11 @@ def test_what_is_not_a_batch_is_refused(sandbox: Sandbox, raw: bytes, status: in
 def test_injected_record_rejections_and_configured_keys_answer_rejected(sandbox: Sandbox) -> None:
     sandbox.webhook.reject_keys(["b.com"], "b is blocked")
     assert post(sandbox.urls["webhook"], BATCH).json()["results"][1] == {
-        "key": "b.com", "status": "rejected", "code": "rejected", "message": "b is blocked"}
+        "key": "b.com",
+        "status": "rejected",
+        "code": "rejected",
+        "message": "b is blocked",
+    }
     sandbox.webhook.set_faults([FaultRule(route="POST /hook", reject_rate=1.0)])
     second = {**BATCH, "records": [{**r, "key": "c" + r["key"]} for r in BATCH["records"]]}
     statuses = [r["status"] for r in post(sandbox.urls["webhook"], second).json()["results"]]
