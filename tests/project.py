@@ -4,8 +4,35 @@ from __future__ import annotations
 
 import textwrap
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from syncer.demo.sample_warehouse import build_sample_warehouse
+
+if TYPE_CHECKING:
+    from connectors.sandbox import Sandbox
+
+
+def crm_project_yaml(sandbox: Sandbox) -> str:
+    """A ``syncer.yaml`` with the sample DuckDB warehouse and state and the sandbox's HubSpot and Salesforce (their
+    secrets from the variables HUBSPOT_ACCESS_TOKEN, SALESFORCE_CLIENT_ID and SALESFORCE_CLIENT_SECRET)."""
+    return f"""\
+warehouse:
+  url: duckdb:///warehouse.duckdb
+state:
+  url: duckdb:///.syncer/state.duckdb
+connectors:
+  hubspot:
+    type: hubspot
+    access_token: ${{HUBSPOT_ACCESS_TOKEN}}
+    base_url: {sandbox.urls["hubspot"]}
+  salesforce:
+    type: salesforce
+    instance_url: {sandbox.urls["salesforce"]}
+    client_id: ${{SALESFORCE_CLIENT_ID}}
+    client_secret: ${{SALESFORCE_CLIENT_SECRET}}
+    ca_bundle: {sandbox.ca_file}
+"""
+
 
 PROJECT_YAML = """\
 warehouse:

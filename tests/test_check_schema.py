@@ -17,6 +17,7 @@ from typer.testing import CliRunner, Result
 from connectors.sandbox import Sandbox
 from syncer.cli import cli
 from syncer.demo.sample_warehouse import build_sample_warehouse
+from tests.project import crm_project_yaml
 
 ENV = {
     "HUBSPOT_ACCESS_TOKEN": "sandbox-hubspot-token",
@@ -60,23 +61,7 @@ TIER_MAP = """\
 def project(root: Path, sandbox: Sandbox, mapping: str) -> Path:
     (root / "mappings").mkdir(parents=True)
     (root / "mappings" / "sync.yaml").write_text(mapping)
-    (root / "syncer.yaml").write_text(f"""\
-warehouse:
-  url: duckdb:///warehouse.duckdb
-state:
-  url: duckdb:///.syncer/state.duckdb
-connectors:
-  hubspot:
-    type: hubspot
-    access_token: ${{HUBSPOT_ACCESS_TOKEN}}
-    base_url: {sandbox.urls["hubspot"]}
-  salesforce:
-    type: salesforce
-    instance_url: {sandbox.urls["salesforce"]}
-    client_id: ${{SALESFORCE_CLIENT_ID}}
-    client_secret: ${{SALESFORCE_CLIENT_SECRET}}
-    ca_bundle: {sandbox.ca_file}
-""")
+    (root / "syncer.yaml").write_text(crm_project_yaml(sandbox))
     build_sample_warehouse(root / "warehouse.duckdb", accounts=30)
     return root
 

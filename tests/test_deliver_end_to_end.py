@@ -22,6 +22,7 @@ from syncer.contract.clock import naive_now
 from syncer.demo.sample_warehouse import build_sample_warehouse
 from syncer.runner import RunOptions, RunOutcome, run_sync
 from syncer.state.base import RunStatus
+from tests.project import crm_project_yaml
 
 REPO = Path(__file__).parents[1]
 ACCOUNTS = 600
@@ -34,23 +35,7 @@ def project(tmp_path: Path, sandbox: Sandbox) -> Iterator[App]:
     (tmp_path / "mappings").mkdir()
     for name in ("hubspot_companies", "salesforce_accounts"):
         shutil.copy(REPO / "mappings" / f"{name}.yaml", tmp_path / "mappings" / f"{name}.yaml")
-    (tmp_path / "syncer.yaml").write_text(f"""\
-warehouse:
-  url: duckdb:///warehouse.duckdb
-state:
-  url: duckdb:///.syncer/state.duckdb
-connectors:
-  hubspot:
-    type: hubspot
-    access_token: ${{HUBSPOT_ACCESS_TOKEN}}
-    base_url: {sandbox.urls["hubspot"]}
-  salesforce:
-    type: salesforce
-    instance_url: {sandbox.urls["salesforce"]}
-    client_id: ${{SALESFORCE_CLIENT_ID}}
-    client_secret: ${{SALESFORCE_CLIENT_SECRET}}
-    ca_bundle: {sandbox.ca_file}
-""")
+    (tmp_path / "syncer.yaml").write_text(crm_project_yaml(sandbox))
     build_sample_warehouse(tmp_path / "warehouse.duckdb", accounts=ACCOUNTS)
     app = App(
         tmp_path,

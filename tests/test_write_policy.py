@@ -29,7 +29,7 @@ from syncer.demo.sample_warehouse import build_sample_warehouse
 from syncer.planning.drift import find_drift, same_value
 from syncer.runner import RunOptions, RunOutcome, run_sync
 from syncer.state.base import RunStatus
-from tests.project import ENVIRONMENT, MAPPING_YAML, make_project
+from tests.project import ENVIRONMENT, MAPPING_YAML, crm_project_yaml, make_project
 
 ACCOUNTS = 40
 ENV = {
@@ -88,23 +88,7 @@ def project(tmp_path: Path, sandbox: Sandbox) -> Iterator[App]:
     (tmp_path / "mappings").mkdir()
     (tmp_path / "mappings" / "companies.yaml").write_text(HUBSPOT_MAPPING)
     (tmp_path / "mappings" / "accounts.yaml").write_text(SALESFORCE_MAPPING)
-    (tmp_path / "syncer.yaml").write_text(f"""\
-warehouse:
-  url: duckdb:///warehouse.duckdb
-state:
-  url: duckdb:///.syncer/state.duckdb
-connectors:
-  hubspot:
-    type: hubspot
-    access_token: ${{HUBSPOT_ACCESS_TOKEN}}
-    base_url: {sandbox.urls["hubspot"]}
-  salesforce:
-    type: salesforce
-    instance_url: {sandbox.urls["salesforce"]}
-    client_id: ${{SALESFORCE_CLIENT_ID}}
-    client_secret: ${{SALESFORCE_CLIENT_SECRET}}
-    ca_bundle: {sandbox.ca_file}
-""")
+    (tmp_path / "syncer.yaml").write_text(crm_project_yaml(sandbox))
     build_sample_warehouse(tmp_path / "warehouse.duckdb", accounts=ACCOUNTS)
     app = App(tmp_path, ENV)
     yield app
