@@ -122,10 +122,20 @@ class Plan:
 
     def summary(self, sample: int = 3) -> dict[str, Any]:
         """The JSON shape of ``syncer plan --json``."""
+        adoption = self.meta.get("adoption")
+        changes: dict[str, int] = self.counts.as_dict()
+        if isinstance(adoption, Mapping):  # previewed: the creates split into create, adopt and ambiguous
+            changes |= {
+                "create": adoption["create"],
+                "adopt": adoption["adopt"],
+                "ambiguous": len(adoption["ambiguous"]),
+            }
         return {
             "sync": self.sync,
             "model_rows": self.model_rows,
-            "changes": self.counts.as_dict(),
+            "changes": changes,
+            "ambiguous": adoption["ambiguous"] if isinstance(adoption, Mapping) else [],
+            "adoption_not_previewed": adoption if isinstance(adoption, str) else None,
             "removed_ignored": self.counts.removed,
             "skipped_create_when": self.counts.skipped,
             "owners": self.meta.get("owners"),

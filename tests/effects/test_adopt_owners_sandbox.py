@@ -11,6 +11,7 @@ saying why. A second run sends nothing. Tasks for a departed or missing owner ar
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -19,9 +20,12 @@ from typing import Any
 
 import duckdb
 import pytest
+from typer.testing import CliRunner
 
 from connectors.sandbox import Sandbox
 from connectors.sandbox.people import departed_rep
+from syncer.app import App
+from syncer.cli import cli
 from syncer.effects.summary import alert_summary
 from syncer.state.base import RunStatus
 from syncer.state.outbox import EffectKind, OutboxStatus
@@ -286,3 +290,53 @@ def test_a_fallback_owner_gets_the_task_no_active_user_may_own(world: CrmWorld, 
     assert outcome.effects is not None and outcome.effects.tasks["fallback_owner"] == 1
     [task] = side.tasks()
     assert side.task_owner(task) == side.user_of(MARCO)
+
+
+SECRETS = {"SLACK_BOT_TOKEN": "xoxb-sandbox-token", "HUBSPOT_ACCESS_TOKEN": "sandbox-token"}
+
+
+def _plan_json(world: CrmWorld, sync: str, env: dict[str, str]) -> dict[str, Any]:
+    """``syncer plan SYNC --json`` as a user runs it (the world's app closed: the CLI opens the state itself)."""
+    if world.app is not None:
+        world.app.close()
+        world.app = None
+    result = CliRunner().invoke(
+        cli, ["plan", sync, "--project", str(world.root), "--json"], env=env, catch_exceptions=False
+    )
+    assert result.exit_code == 0, result.output
+    return dict(json.loads(result.stdout))
+
+
+@pytest.mark.parametrize("crm", ["hubspot", "salesforce"])
+def test_plan_shows_adopt_and_ambiguous_apart_from_create_as_the_run_then_does(world: CrmWorld, crm: str) -> None:
+    side = _prepare(world, crm)
+    ids = _populate(world, side)
+    world.write()
+    records, writes = side.records(), side.writes()
+
+    planned = _plan_json(world, side.sync, SECRETS)
+    changes = planned["changes"]
+    # a1 meets its record by the match value (a create that the upsert turns into an update, as the run counts
+    # it), a2 is adopted, a3 is torn between the twins, a4, a6 and a7 are new; a5 (cold) is skipped.
+    assert (changes["create"], changes["adopt"], changes["ambiguous"]) == (4, 1, 1)
+    assert planned["skipped_create_when"] == 1 and planned["adoption_not_previewed"] is None
+    [ambiguous] = planned["ambiguous"]
+    assert ambiguous["key"] == "a3" and sorted(ambiguous["ids"]) == sorted([ids["twin1"], ids["twin2"]])
+    assert side.writes() == writes and side.records() == records  # a plan writes nothing
+
+    world.app = App(world.root, SECRETS)
+    summary = world.run(side.sync).summary()
+    assert (summary["created"], summary["adopted"], summary["rejected"]) == (4, 1, 1)
+
+
+def test_plan_without_the_destinations_secrets_says_adoption_was_not_previewed(world: CrmWorld) -> None:
+    side = _prepare(world, "hubspot")
+    _populate(world, side)
+    world.write()
+
+    planned = _plan_json(world, side.sync, {"SLACK_BOT_TOKEN": "xoxb-sandbox-token"})
+    assert "adopt" not in planned["changes"] and planned["changes"]["create"] == 6
+    assert "HUBSPOT_ACCESS_TOKEN" in planned["adoption_not_previewed"]
+    text = CliRunner().invoke(cli, ["plan", side.sync, "--project", str(world.root)], env={"SLACK_BOT_TOKEN": "x"})
+    assert text.exit_code == 0, text.output
+    assert "adoption could not be previewed" in text.output
