@@ -12,6 +12,7 @@ saying why. A second run sends nothing. Tasks for a departed or missing owner ar
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -23,6 +24,7 @@ import pytest
 from typer.testing import CliRunner
 
 from connectors.sandbox import Sandbox
+from connectors.sandbox.core.faults import FaultRule
 from connectors.sandbox.people import departed_rep
 from syncer.app import App
 from syncer.cli import cli
@@ -322,6 +324,11 @@ def test_plan_shows_adopt_and_ambiguous_apart_from_create_as_the_run_then_does(w
     assert planned["skipped_create_when"] == 1 and planned["adoption_not_previewed"] is None
     [ambiguous] = planned["ambiguous"]
     assert ambiguous["key"] == "a3" and sorted(ambiguous["ids"]) == sorted([ids["twin1"], ids["twin2"]])
+    text = CliRunner().invoke(cli, ["plan", side.sync, "--project", str(world.root)], env={**SECRETS, "COLUMNS": "200"})
+    assert text.exit_code == 0, text.output
+    assert re.search(r"create\s+┃\s+adopt\s+┃\s+ambiguous", text.stdout)
+    assert re.search(r"│\s+4\s+│\s+1\s+│\s+1\s+│", text.stdout)
+    assert f"ambiguous: a3 would be rejected between {ids['twin1']}, {ids['twin2']}" in text.stdout
     assert side.writes() == writes and side.records() == records  # a plan writes nothing
 
     world.app = App(world.root, SECRETS)
@@ -340,3 +347,21 @@ def test_plan_without_the_destinations_secrets_says_adoption_was_not_previewed(w
     text = CliRunner().invoke(cli, ["plan", side.sync, "--project", str(world.root)], env={"SLACK_BOT_TOKEN": "x"})
     assert text.exit_code == 0, text.output
     assert "adoption could not be previewed" in text.output
+
+
+def test_plan_whose_destination_refuses_the_lookup_says_so_in_one_line(world: CrmWorld) -> None:
+    side = _prepare(world, "hubspot")
+    _populate(world, side)
+    world.write()
+
+    world.sandbox.hubspot.set_faults([FaultRule(route="POST /crm/v3/objects/companies/search", unauthorized_after=0)])
+    try:
+        planned = _plan_json(world, side.sync, SECRETS)
+    finally:
+        world.sandbox.hubspot.set_faults([])
+    assert "adopt" not in planned["changes"] and planned["changes"]["create"] == 6
+    reason = planned["adoption_not_previewed"]
+    assert (
+        reason.startswith("the destination refused the lookup: HubSpot refused the access token") and "\n" not in reason
+    )
+    assert SECRETS["HUBSPOT_ACCESS_TOKEN"] not in json.dumps(planned)
