@@ -66,7 +66,7 @@ def show_plan(plan: Plan, sample: int) -> None:
     from syncer.core.guards import allow_hint
     from syncer.core.plan import CHANGE_OPS
 
-    counts = plan.summary(sample=0)["changes"]
+    counts = plan.change_counts()
     creates = ["create", "adopt", "ambiguous"] if "adopt" in counts else ["create"]
     columns = [*creates, "update", "clear", "unchanged"]
     table = Table(title=f"plan for {plan.sync} ({plan.model_rows} model rows, {plan.meta.get('seconds', 0)} s)")
