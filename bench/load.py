@@ -167,9 +167,13 @@ class SandboxProcess:
 
 # -- the project and the warehouse -----------------------------------------------------------------------------
 def write_project(root: Path, url: str, per_10s: int) -> None:
-    """The shipped HubSpot mapping without its trigger, and a ``syncer.yaml`` telling syncer the limit."""
+    """The shipped HubSpot mapping without its trigger, and a ``syncer.yaml`` telling syncer the limit. The load is
+    every account written: the mapping's ``create_when`` (hot and warm accounts only) and ``adopt_by`` (a search
+    before each create batch, into an empty portal here) are dropped too."""
     mapping = yaml.safe_load((ROOT / "mappings" / f"{SYNC}.yaml").read_text())
     mapping.pop("triggers", None)
+    for option in ("create_when", "adopt_by"):
+        mapping["destination"].pop(option, None)
     (root / "mappings").mkdir(parents=True, exist_ok=True)
     (root / "mappings" / f"{SYNC}.yaml").write_text(yaml.safe_dump(mapping, sort_keys=False))
     (root / "syncer.yaml").write_text(f"""\

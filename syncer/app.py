@@ -13,8 +13,9 @@ from syncer.config.errors import ConfigError
 from syncer.config.loader import Project, load_project
 from syncer.config.sync import SyncConfig
 from syncer.contract import clock
-from syncer.contract.destination import Destination, Target
+from syncer.contract.destination import AdoptionFinder, Destination, Operation, Target
 from syncer.contract.enums import FieldType
+from syncer.contract.errors import DeliveryError
 from syncer.contract.registry import ConnectorType
 from syncer.effects.owners import CrmOwnerLookup, OwnerDirectory
 from syncer.state import StateStore, StateUnavailableError, open_state
@@ -185,6 +186,34 @@ class App:
             raise StateConnectionLostError(
                 f"lost the state store connection ({_first_cause(exc)}); the run will be marked killed"
             ) from None
+
+    def preview_adoption(self, sync: SyncConfig, plan: Plan) -> dict[str, Any] | str | None:
+        """For ``syncer plan``: how ``plan``'s creates split into create, adopt and ambiguous
+        (:class:`syncer.planning.adoption.AdoptionPreview` as a dict), asking the destination read-only; a sentence
+        saying why it could not be asked (its secrets are missing, it refused); ``None`` when the sync does not adopt
+        or plans no create."""
+        from syncer.planning.adoption import preview_adoption
+
+        dest = sync.destination
+        if dest is None or dest.adopt_by is None or plan.counts.create == 0:
+            return None
+        if missing := self.project.missing_under(("connectors", dest.connector)):
+            return f"{missing[0].problem} (the destination is not asked without its secrets)"
+        try:
+            destination = self.open_destination(sync)
+        except DeliveryError as error:
+            return f"the destination refused: {error}"
+        if destination is None:
+            return None
+        try:
+            if not isinstance(destination, AdoptionFinder):
+                return f"the {dest.connector} connector cannot look records up before creating"
+            batch = destination.capabilities.max_batch[Operation.CREATE]
+            return preview_adoption(plan, destination, batch).as_dict()
+        except DeliveryError as error:
+            return f"the destination refused the lookup: {error}"
+        finally:
+            destination.close()
 
     def preview_effects(self, sync: SyncConfig, plan: Plan) -> list[EffectPreview]:
         """The tasks and alerts ``plan`` would cause, after the policy (an alert channel is asked only with its

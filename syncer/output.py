@@ -53,16 +53,28 @@ def show_warnings(problems: list[Problem]) -> None:
         errors.print(f"[yellow]warning:[/] {escape(redact(str(problem)))}", highlight=False)
 
 
+def _show_adoption(adoption: object) -> None:
+    """The creates a run would reject as ambiguous (with the candidates), or why adoption was not previewed."""
+    if isinstance(adoption, str):
+        console.print(f"adoption could not be previewed: {escape(adoption)}; every new key is counted as a create.")
+    elif isinstance(adoption, dict):
+        for row in adoption["ambiguous"][:10]:
+            console.print(f"ambiguous: {escape(row['key'])} would be rejected between {escape(', '.join(row['ids']))}")
+
+
 def show_plan(plan: Plan, sample: int) -> None:
     from syncer.core.guards import allow_hint
     from syncer.core.plan import CHANGE_OPS
 
-    counts = plan.counts.as_dict()
+    counts = plan.change_counts()
+    creates = ["create", "adopt", "ambiguous"] if "adopt" in counts else ["create"]
+    columns = [*creates, "update", "clear", "unchanged"]
     table = Table(title=f"plan for {plan.sync} ({plan.model_rows} model rows, {plan.meta.get('seconds', 0)} s)")
-    for column in ("create", "update", "clear", "unchanged", "rejected"):
+    for column in (*columns, "rejected"):
         table.add_column(column, justify="right")
-    table.add_row(*(str(counts[k]) for k in ("create", "update", "clear", "unchanged")), str(plan.rejected_total))
+    table.add_row(*(str(counts[k]) for k in columns), str(plan.rejected_total))
     console.print(table)
+    _show_adoption(plan.meta.get("adoption"))
     if plan.counts.removed:
         console.print(f"{plan.counts.removed} key(s) left the model; this sync ignores removals.")
     if plan.counts.skipped:

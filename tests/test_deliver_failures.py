@@ -5,13 +5,26 @@ once the fault clears."""
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
 
 from connectors.hubspot.sandbox import HubSpotLimits
 from connectors.sandbox import Sandbox
 from connectors.sandbox.core.faults import FaultRule
 from syncer.app import App
 from syncer.state.base import RunStatus
-from tests.test_deliver_end_to_end import ACCOUNTS, _run, project  # noqa: F401 (the fixture)
+from tests.test_deliver_end_to_end import ACCOUNTS, _run, open_project
+
+
+@pytest.fixture
+def project(tmp_path: Path, sandbox: Sandbox) -> Iterator[App]:
+    """The shipped mappings as plain upserts (no adoption lookup, no create_when): every account is one write to
+    fault, in a known number of calls."""
+    app = open_project(tmp_path, sandbox, plain_upserts=True)
+    yield app
+    app.close()
 
 
 def _landed(sandbox: Sandbox) -> Counter[str]:
@@ -23,7 +36,7 @@ def _landed(sandbox: Sandbox) -> Counter[str]:
 
 
 def test_records_rejected_inside_a_batch_are_reported_and_land_on_the_next_run(
-    project: App,  # noqa: F811
+    project: App,
     sandbox: Sandbox,
 ) -> None:
     sandbox.hubspot.set_faults([FaultRule(route="POST /crm/v3/objects/companies/batch/*", reject_rate=0.05)], seed=7)
@@ -46,7 +59,7 @@ def test_records_rejected_inside_a_batch_are_reported_and_land_on_the_next_run(
 
 
 def test_a_spent_daily_allowance_stops_the_destination_and_the_next_run_finishes(
-    project: App,  # noqa: F811
+    project: App,
     sandbox: Sandbox,
 ) -> None:
     normal = sandbox.hubspot.limits
@@ -67,7 +80,7 @@ def test_a_spent_daily_allowance_stops_the_destination_and_the_next_run_finishes
 
 
 def test_salesforce_request_limit_exceeded_stops_the_destination_and_the_next_run_finishes(
-    project: App,  # noqa: F811 (the fixture)
+    project: App,
     sandbox: Sandbox,
 ) -> None:
     sandbox.salesforce.set_faults([FaultRule(route="PATCH /services/data/*/composite/sobjects/*", ratelimit_rate=1.0)])

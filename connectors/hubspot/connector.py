@@ -155,8 +155,8 @@ class HubSpotDestination:
         adopted: set[int] = set()
         for index in wanted:
             record = records[index]
-            is_there, candidates = found.adoptable(str(record.adopt), record.match)
-            if is_there or not candidates:
+            candidates = found.candidates(str(record.adopt), record.match)
+            if not candidates:
                 continue
             if len(candidates) == 1:
                 by_id.append(
@@ -179,6 +179,23 @@ class HubSpotDestination:
         by_property[:] = [e for e in by_property if e.index not in settled]
         to_find[:] = [i for i in to_find if i not in settled]
         return adopted
+
+    def find_adoptable(self, wanted: Sequence[tuple[str, str]]) -> Mapping[str, Sequence[str]]:
+        """See :class:`syncer.contract.destination.AdoptionFinder`: the search :meth:`write` makes before creating,
+        one per :data:`BATCH_MAX` values, without writing."""
+        field, match = self.target.adopt_field, self.target.match_field
+        if not field:
+            return {}
+        answer: dict[str, list[str]] = {}
+        for start in range(0, len(wanted), BATCH_MAX):
+            chunk = wanted[start : start + BATCH_MAX]
+            found = find_ids(self._client, field, [adopt for adopt, _ in chunk], also=match)
+            with self._lock:
+                self._uncounted += found.calls
+            for adopt, match_value in chunk:
+                if candidates := found.candidates(adopt, match_value):
+                    answer[match_value] = candidates
+        return answer
 
     def _resolve(
         self,

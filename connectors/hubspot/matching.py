@@ -34,6 +34,13 @@ class Matches:
             return True, []
         return False, [i for i in ids if not self.also.get(i)]
 
+    def candidates(self, value: str, match: str | None) -> list[str]:
+        """The records a create with adopt value ``value`` and match value ``match`` adopts: none when a record found
+        there already holds ``match`` (the write reaches it by its match value), else those holding no match value
+        (one: adopted; more: ambiguous)."""
+        is_there, candidates = self.adoptable(value, match)
+        return [] if is_there else candidates
+
     def of(self, value: str) -> list[str]:
         return self.ids.get(value.lower(), [])
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from functools import partial
 from typing import Any
 
@@ -60,6 +60,14 @@ _PATHS = {Route.UPDATE: ("PATCH", "composite/sobjects"), Route.INSERT: ("POST", 
 
 def _query(sf: Salesforce, soql: str) -> list[dict[str, Any]]:
     return list(sf.query_all(soql)["records"])
+
+
+def _candidates(rows: Sequence[tuple[str, str]], match: str) -> list[str]:
+    """The Ids a create with match value ``match`` adopts among ``rows`` (``(Id, match value)`` found by its adopt
+    value): none when one already holds ``match`` (the upsert reaches it), else those holding no match value."""
+    if any(held.lower() == match.lower() for _, held in rows if held):
+        return []
+    return [record_id for record_id, held in rows if not held]
 
 
 def open_destination(settings: SalesforceSettings, target: Target) -> SalesforceDestination:
@@ -134,21 +142,11 @@ class SalesforceDestination:
         }
         if not field or not wanted or matches_id(self.target):
             return {}
-        values = sorted({v.lower() for v in wanted.values()})
-        found: dict[str, list[tuple[str, str]]] = defaultdict(list)  # adopt value -> (Id, match value)
-        for start in range(0, len(values), COLLECTION_MAX):
-            soql = format_soql(
-                f"SELECT Id, {field}, {match} FROM {self.target.object} WHERE {field} IN {{}} ORDER BY Id",
-                values[start : start + COLLECTION_MAX],
-            )
-            for row in self.client.call(f"look up {self.target.object} by {field}", partial(_query, soql=soql)):
-                found[str(row.get(field) or "").lower()].append((str(row.get("Id")), str(row.get(match) or "")))
+        found = self._by_adopt_value(field, wanted.values())
         decided: dict[int, Planned | RecordResult] = {}
         for index, value in wanted.items():
-            record, rows = records[index], found.get(value.lower(), [])
-            if any(held.lower() == str(record.match).lower() for _, held in rows if held):
-                continue  # the record exists with this match value: the upsert reaches it
-            candidates = [record_id for record_id, held in rows if not held]
+            record = records[index]
+            candidates = _candidates(found.get(value.lower(), []), str(record.match))
             if len(candidates) == 1:
                 values_sent = {**sent_values(Operation.CREATE, record), match: record.match}
                 decided[index] = Planned(index, Route.UPDATE, candidates[0], values_sent)
@@ -159,6 +157,35 @@ class SalesforceDestination:
                     f"and no {match}: {', '.join(candidates)}; set {match} on one of them",
                 )
         return decided
+
+    def find_adoptable(self, wanted: Sequence[tuple[str, str]]) -> Mapping[str, Sequence[str]]:
+        """See :class:`syncer.contract.destination.AdoptionFinder`: the query :meth:`write` makes before creating,
+        without writing."""
+        field = self.target.adopt_field
+        if not field or matches_id(self.target):
+            return {}
+        before = self.client.calls
+        found = self._by_adopt_value(field, (adopt for adopt, _ in wanted))
+        self._uncounted += self.client.calls - before
+        answer: dict[str, list[str]] = {}
+        for adopt, match_value in wanted:
+            if candidates := _candidates(found.get(adopt.lower(), []), match_value):
+                answer[match_value] = candidates
+        return answer
+
+    def _by_adopt_value(self, field: str, adopt_values: Iterable[str]) -> dict[str, list[tuple[str, str]]]:
+        """``(Id, match value)`` of the records by their lower-cased adopt ``field`` value, 200 values a query."""
+        match = self.target.match_field
+        values = sorted({v.lower() for v in adopt_values})
+        found: dict[str, list[tuple[str, str]]] = defaultdict(list)
+        for start in range(0, len(values), COLLECTION_MAX):
+            soql = format_soql(
+                f"SELECT Id, {field}, {match} FROM {self.target.object} WHERE {field} IN {{}} ORDER BY Id",
+                values[start : start + COLLECTION_MAX],
+            )
+            for row in self.client.call(f"look up {self.target.object} by {field}", partial(_query, soql=soql)):
+                found[str(row.get(field) or "").lower()].append((str(row.get("Id")), str(row.get(match) or "")))
+        return found
 
     def _lookup(self, planned: list[Planned]) -> list[tuple[int, Planned | RecordResult]]:
         """Record ids for LOOKUP records by SOQL on the match field, 200 values a query (a query travels in the URL,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated
 
@@ -58,6 +59,8 @@ def plan(
             app.project.config.alerts,
             app.owner_lookup(config),
         )
+        if (adoption := app.preview_adoption(config, result)) is not None:
+            result = replace(result, meta={**result.meta, "adoption": adoption})
         effects = app.preview_effects(config, result)
         if as_json:
             output.print_json(

@@ -234,6 +234,24 @@ class RecordReader(Protocol):
 
 
 @runtime_checkable
+class AdoptionFinder(Protocol):
+    """A destination that can say, without writing, which records a ``create`` would adopt (declared by
+    ``Capabilities.adopts``), so ``syncer plan`` shows "adopt N" apart from "create N".
+
+    It answers with the lookup its write path uses before creating (:attr:`Target.adopt_field`), so the plan's
+    counts are what the following run does.
+    """
+
+    def find_adoptable(self, wanted: Sequence[tuple[str, str]]) -> Mapping[str, Sequence[str]]:
+        """For each ``(adopt value, match value)`` of a planned create: the ids of the records holding the adopt
+        value and no match value, keyed by the match value. A match value is absent when no record holds its adopt
+        value, or when one already holds the match value itself (the write reaches that record: no adoption). One
+        id: adopted; two or more: the row is rejected as ambiguous. Looks up in batches of the vendor's size; raises
+        a :class:`syncer.contract.errors.DeliveryError` subclass when the vendor refuses the read."""
+        ...
+
+
+@runtime_checkable
 class Destination(Protocol):
     """A connector opened for one :class:`Target`. Not thread-safe unless it says so: the executor serialises
     calls per destination unless ``capabilities.rate.concurrency`` > 1, in which case ``write`` must be safe to

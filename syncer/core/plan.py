@@ -120,12 +120,28 @@ class Plan:
         """Change rows as dicts, optionally only those with ``op``; for display and tests, not for bulk work."""
         return self.changes.to_table(op, limit).to_pylist()  # type: ignore[no-any-return]
 
+    def change_counts(self) -> dict[str, int]:
+        """The counts by class; when adoption was previewed (``meta["adoption"]``, see
+        :mod:`syncer.planning.adoption`), the creates split into ``create``, ``adopt`` and ``ambiguous``."""
+        adoption = self.meta.get("adoption")
+        changes: dict[str, int] = self.counts.as_dict()
+        if isinstance(adoption, Mapping):
+            changes |= {
+                "create": adoption["create"],
+                "adopt": adoption["adopt"],
+                "ambiguous": len(adoption["ambiguous"]),
+            }
+        return changes
+
     def summary(self, sample: int = 3) -> dict[str, Any]:
         """The JSON shape of ``syncer plan --json``."""
+        adoption = self.meta.get("adoption")
         return {
             "sync": self.sync,
             "model_rows": self.model_rows,
-            "changes": self.counts.as_dict(),
+            "changes": self.change_counts(),
+            "ambiguous": adoption["ambiguous"] if isinstance(adoption, Mapping) else [],
+            "adoption_not_previewed": adoption if isinstance(adoption, str) else None,
             "removed_ignored": self.counts.removed,
             "skipped_create_when": self.counts.skipped,
             "owners": self.meta.get("owners"),

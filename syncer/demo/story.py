@@ -35,14 +35,20 @@ def tell(app: App, link: SandboxLink, accounts: int, day: int) -> bool:
             app.store.snapshot.reset(name)
         app.store.clear_effects()
     _prepare_tasks(app)
-    output.console.rule(f"1. first sync (simulated day {day}): fields land; alerts and tasks are held back")
+    output.console.rule(
+        f"1. first sync (simulated day {day}): hot and warm accounts get a record (cold ones never create one); "
+        "alerts and tasks are held back"
+    )
     first = _run_all(app, demo_clock(2))
     output.console.rule(f"2. a simulated day of product usage (day {day + 1})")
     prepare_demo(app, accounts, day + 1, rebuild=True)
     output.console.print(
         "a few percent of accounts were busier today; a campaign in Dana Kim's territory made a fifth of hers heat up"
     )
-    output.console.rule("3. second sync: only what changed is sent; tasks created; alerts under the per-rep caps")
+    output.console.rule(
+        "3. second sync: only what changed is sent, accounts that warmed up get a record; tasks created; "
+        "alerts under the per-rep caps"
+    )
     second = _run_all(app, demo_clock(1))
     _summary(app, link, second, since=demo_clock(1).replace(tzinfo=UTC) - timedelta(hours=1))
     return all(o.status not in (RunStatus.FAILED, RunStatus.BLOCKED) for o in [*first, *second])

@@ -11,6 +11,8 @@ saying why. A second run sends nothing. Tasks for a departed or missing owner ar
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -19,9 +21,13 @@ from typing import Any
 
 import duckdb
 import pytest
+from typer.testing import CliRunner
 
 from connectors.sandbox import Sandbox
+from connectors.sandbox.core.faults import FaultRule
 from connectors.sandbox.people import departed_rep
+from syncer.app import App
+from syncer.cli import cli
 from syncer.effects.summary import alert_summary
 from syncer.state.base import RunStatus
 from syncer.state.outbox import EffectKind, OutboxStatus
@@ -286,3 +292,76 @@ def test_a_fallback_owner_gets_the_task_no_active_user_may_own(world: CrmWorld, 
     assert outcome.effects is not None and outcome.effects.tasks["fallback_owner"] == 1
     [task] = side.tasks()
     assert side.task_owner(task) == side.user_of(MARCO)
+
+
+SECRETS = {"SLACK_BOT_TOKEN": "xoxb-sandbox-token", "HUBSPOT_ACCESS_TOKEN": "sandbox-token"}
+
+
+def _plan_json(world: CrmWorld, sync: str, env: dict[str, str]) -> dict[str, Any]:
+    """``syncer plan SYNC --json`` as a user runs it (the world's app closed: the CLI opens the state itself)."""
+    if world.app is not None:
+        world.app.close()
+        world.app = None
+    result = CliRunner().invoke(
+        cli, ["plan", sync, "--project", str(world.root), "--json"], env=env, catch_exceptions=False
+    )
+    assert result.exit_code == 0, result.output
+    return dict(json.loads(result.stdout))
+
+
+@pytest.mark.parametrize("crm", ["hubspot", "salesforce"])
+def test_plan_shows_adopt_and_ambiguous_apart_from_create_as_the_run_then_does(world: CrmWorld, crm: str) -> None:
+    side = _prepare(world, crm)
+    ids = _populate(world, side)
+    world.write()
+    records, writes = side.records(), side.writes()
+
+    planned = _plan_json(world, side.sync, SECRETS)
+    changes = planned["changes"]
+    # a1 meets its record by the match value (a create that the upsert turns into an update, as the run counts
+    # it), a2 is adopted, a3 is torn between the twins, a4, a6 and a7 are new; a5 (cold) is skipped.
+    assert (changes["create"], changes["adopt"], changes["ambiguous"]) == (4, 1, 1)
+    assert planned["skipped_create_when"] == 1 and planned["adoption_not_previewed"] is None
+    [ambiguous] = planned["ambiguous"]
+    assert ambiguous["key"] == "a3" and sorted(ambiguous["ids"]) == sorted([ids["twin1"], ids["twin2"]])
+    text = CliRunner().invoke(cli, ["plan", side.sync, "--project", str(world.root)], env={**SECRETS, "COLUMNS": "200"})
+    assert text.exit_code == 0, text.output
+    assert re.search(r"create\s+┃\s+adopt\s+┃\s+ambiguous", text.stdout)
+    assert re.search(r"│\s+4\s+│\s+1\s+│\s+1\s+│", text.stdout)
+    assert f"ambiguous: a3 would be rejected between {ids['twin1']}, {ids['twin2']}" in text.stdout
+    assert side.writes() == writes and side.records() == records  # a plan writes nothing
+
+    world.app = App(world.root, SECRETS)
+    summary = world.run(side.sync).summary()
+    assert (summary["created"], summary["adopted"], summary["rejected"]) == (4, 1, 1)
+
+
+def test_plan_without_the_destinations_secrets_says_adoption_was_not_previewed(world: CrmWorld) -> None:
+    side = _prepare(world, "hubspot")
+    _populate(world, side)
+    world.write()
+
+    planned = _plan_json(world, side.sync, {"SLACK_BOT_TOKEN": "xoxb-sandbox-token"})
+    assert "adopt" not in planned["changes"] and planned["changes"]["create"] == 6
+    assert "HUBSPOT_ACCESS_TOKEN" in planned["adoption_not_previewed"]
+    text = CliRunner().invoke(cli, ["plan", side.sync, "--project", str(world.root)], env={"SLACK_BOT_TOKEN": "x"})
+    assert text.exit_code == 0, text.output
+    assert "adoption could not be previewed" in text.output
+
+
+def test_plan_whose_destination_refuses_the_lookup_says_so_in_one_line(world: CrmWorld) -> None:
+    side = _prepare(world, "hubspot")
+    _populate(world, side)
+    world.write()
+
+    world.sandbox.hubspot.set_faults([FaultRule(route="POST /crm/v3/objects/companies/search", unauthorized_after=0)])
+    try:
+        planned = _plan_json(world, side.sync, SECRETS)
+    finally:
+        world.sandbox.hubspot.set_faults([])
+    assert "adopt" not in planned["changes"] and planned["changes"]["create"] == 6
+    reason = planned["adoption_not_previewed"]
+    assert (
+        reason.startswith("the destination refused the lookup: HubSpot refused the access token") and "\n" not in reason
+    )
+    assert SECRETS["HUBSPOT_ACCESS_TOKEN"] not in json.dumps(planned)
