@@ -9,7 +9,8 @@ import duckdb
 import pyarrow as pa
 
 from syncer.core.plan import ChangeRows
-from syncer.state.base import COMMIT_SCHEMA, StateStore
+from syncer.state.base import StateStore
+from syncer.state.records import COMMIT_SCHEMA
 
 
 def confirmed_rows(changes: pa.Table | pa.RecordBatch, record_ids: pa.Array | None = None) -> pa.Table:

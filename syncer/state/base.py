@@ -18,8 +18,6 @@ Daemon leases are not a role here: they need a connection of their own (see :mod
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
 import duckdb
 
 from syncer.state.crossings import SqlTriggerCrossings, TriggerCrossings
@@ -41,21 +39,7 @@ from syncer.state.runs import RunLog, SqlRunLog
 from syncer.state.snapshot import SnapshotStore
 from syncer.state.sql import Database
 
-if TYPE_CHECKING:
-    from syncer.state.records import COMMIT_SCHEMA
-
-
-def __getattr__(name: str) -> Any:
-    """``COMMIT_SCHEMA`` on first use (see :mod:`syncer.state.records`: importing the state loads no pyarrow)."""
-    if name != "COMMIT_SCHEMA":
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    from syncer.state import records
-
-    return records.COMMIT_SCHEMA
-
-
 __all__ = [
-    "COMMIT_SCHEMA",
     "ErrorStage",
     "RowErrorInput",
     "RowErrorRecord",
