@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -62,3 +63,20 @@ def snapshot_dict(store: StateStore, sync: str) -> dict[str, dict[str, str | Non
     relation = store.snapshot.relation(sync)
     rows = store.workspace().execute(f"SELECT key, fields FROM {relation} AS s WHERE present").fetchall()
     return {str(key): json.loads(fields) for key, fields in rows}
+
+
+def splice_section(page: str, start: str, end: str, body: str) -> str:
+    """``page`` with the text between the ``start`` and ``end`` markers replaced by ``body`` (a generated table)."""
+    head, _, rest = page.partition(start)
+    _, _, tail = rest.partition(end)
+    return f"{head}{start}\n{body}\n{end}{tail}"
+
+
+def write_or_check(doc: Path, rendered: Callable[[str], str], argv: list[str]) -> int:
+    """Rewrite ``doc`` as ``rendered`` makes it; with ``--check`` in ``argv``, exit 1 when it is out of date instead."""
+    page = doc.read_text()
+    fresh = rendered(page)
+    if "--check" in argv:
+        return 0 if fresh == page else 1
+    doc.write_text(fresh)
+    return 0

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from connectors.sandbox.core.faults import FaultRule
+from tests.helpers import splice_section, write_or_check
 
 POST = "POST /api/chat.postMessage"
 DOC = Path(__file__).parents[2] / "docs" / "reliability.md"
@@ -93,18 +94,11 @@ def table() -> str:
 
 
 def rendered(page: str) -> str:
-    head, _, rest = page.partition(START)
-    _, _, tail = rest.partition(END)
-    return f"{head}{START}\n{table()}\n{END}{tail}"
+    return splice_section(page, START, END, table())
 
 
 def main(argv: list[str]) -> int:
-    page = DOC.read_text()
-    fresh = rendered(page)
-    if "--check" in argv:
-        return 0 if fresh == page else 1
-    DOC.write_text(fresh)
-    return 0
+    return write_or_check(DOC, rendered, argv)
 
 
 if __name__ == "__main__":
